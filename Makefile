@@ -1,0 +1,11 @@
+# riskflow developer commands. `make test` is the one CI runs.
+.PHONY: test fmt lint
+
+test:
+	bash scripts/test.sh
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings

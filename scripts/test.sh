@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The project's test command (`make test`): format, lint, and every test, with the AWS
+# emulator (moto_server) started on a free loopback port for the DynamoDB and Secrets Manager
+# tests and stopped again at the end. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# shellcheck source=scripts/env.sh
+. scripts/env.sh
+ensure_venv
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+logdir=$(mktemp -d)
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logdir/moto.log" 2>&1 &
+moto_pid=$!
+cleanup() {
+  kill "$moto_pid" 2>/dev/null || true
+  wait "$moto_pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+  if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; then break; fi
+  sleep 0.1
+done
+curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/" || { echo "moto_server did not start:"; cat "$logdir/moto.log"; exit 1; }
+echo "moto_server ready on 127.0.0.1:$port"
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+export RISKFLOW_TEST_VENV="$VENV"
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked --no-fail-fast
+echo "== all checks passed"

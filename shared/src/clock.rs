@@ -1,0 +1,37 @@
+//! Wall-clock helpers. All stored times are epoch milliseconds (`i64`), as Incydr sends them.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The UTC calendar date (`YYYY-MM-DD`) of an epoch-millisecond time.
+pub fn date_of_ms(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+        .unwrap_or_else(|_| "1970-01-01".to_string())
+}
+
+/// RFC 3339 rendering of an epoch-millisecond time, for logs and API responses.
+pub fn rfc3339_of_ms(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_calendar_days() {
+        assert_eq!(date_of_ms(1_704_067_200_000), "2024-01-01");
+        assert_eq!(date_of_ms(1_704_067_199_999), "2023-12-31");
+        assert_eq!(rfc3339_of_ms(1_704_067_200_000), "2024-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,1 @@
+//! adp connector (being written)

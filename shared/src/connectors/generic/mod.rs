@@ -1,0 +1,1 @@
+//! generic connector (being written)

@@ -1,0 +1,1 @@
+//! incydr connector (being written)

@@ -1,0 +1,1 @@
+//! jira connector (being written)

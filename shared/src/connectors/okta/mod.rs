@@ -1,0 +1,1 @@
+//! okta connector (being written)

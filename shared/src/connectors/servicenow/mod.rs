@@ -1,0 +1,1 @@
+//! servicenow connector (being written)

@@ -1,0 +1,1 @@
+//! workday connector (being written)

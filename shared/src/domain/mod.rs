@@ -1,0 +1,11 @@
+//! Plain domain types shared by the flows, the stores and the API. No I/O lives here.
+
+mod connection;
+mod hr;
+mod records;
+mod work;
+
+pub use connection::{ConnectionKind, ConnectionRecord, ConnectionStatus, HistoryEntry};
+pub use hr::{Departure, HrEventKind, HrSource, PersonRecord};
+pub use records::{AuditEntry, Delivery, RunRecord, RunStatus, ScanMark};
+pub use work::{Flow, ItemStatus, Lease, StepRecord, WorkItem};

@@ -1,0 +1,22 @@
+//! riskflow: automated insider-risk integrations for Code42 Incydr.
+//!
+//! This library holds everything the Lambda functions, the `riskflow` CLI and the local
+//! all-in-one server have in common. The binaries only wire it together.
+//!
+//! - [`domain`]: plain types (connections, flows, work items, HR facts), no I/O.
+//! - [`store`]: the state store ([`store::StateStore`]) over DynamoDB, SQLite or memory.
+//! - [`secrets`]: the secret store ([`secrets::SecretStore`]) over Secrets Manager, a local
+//!   file or memory, with a version-keyed cache.
+//! - [`http`]: the one outbound HTTP layer (timeouts, retries, rate-limit headers, the
+//!   outbound-address guard).
+//! - [`connectors`]: one client per outside system.
+//! - [`config`], [`metrics`]: typed environment configuration and CloudWatch EMF metrics.
+
+pub mod clock;
+pub mod config;
+pub mod connectors;
+pub mod domain;
+pub mod http;
+pub mod metrics;
+pub mod secrets;
+pub mod store;

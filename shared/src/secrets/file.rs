@@ -1,0 +1,1 @@
+//! file secret store (being written)

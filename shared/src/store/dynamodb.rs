@@ -1,0 +1,1 @@
+//! dynamodb item store (being written)
