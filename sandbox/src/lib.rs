@@ -1,1 +1,223 @@
-//! riskflow sandbox
+//! riskflow sandbox: faithful in-memory fakes of Code42 Incydr, Jira Cloud, ServiceNow, Okta,
+//! Workday, ADP and BambooHR, with fault injection, for tests, benchmarks and the local demo.
+//!
+//! One axum server serves every system under its own prefix (`/incydr`, `/jira`,
+//! `/servicenow`, `/okta`, `/workday`, `/adp`, `/bamboohr`); Incydr also answers at the root
+//! (`/v1/...`, `/v2/...`) because the official Python SDK cannot use a prefixed base URL.
+//! `/_control` seeds and inspects state and sets faults (see [`control`]); [`SandboxHandle`]
+//! does the same in-process. Each system's module documents its wire behaviour and the
+//! interpretations made where the references are silent.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let sandbox = riskflow_sandbox::Sandbox::start(0).await?;
+//! riskflow_sandbox::seed_demo(&sandbox.state());
+//! let jira = sandbox.url("jira"); // http://127.0.0.1:PORT/jira
+//! # let _ = jira;
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! The sandbox deliberately shares no model code with the `riskflow` crate, so the fakes and
+//! the clients cannot drift together.
+
+pub mod adp;
+pub mod bamboohr;
+pub mod control;
+mod demo;
+pub mod faults;
+pub mod incydr;
+pub mod jira;
+mod net;
+pub mod okta;
+pub mod servicenow;
+mod state;
+mod tls;
+mod util;
+pub mod workday;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use bamboohr::{WebhookDelivery, WebhookRequest, bamboohr_sign};
+pub use demo::{
+    ADP_TERMINATED_AOID, DEPARTING_ACTOR_ID, DEPARTING_EMAIL, DEPARTING_SESSION_ID, DemoOptions,
+    OKTA_APP_GROUP_ID, OKTA_DEPARTING_GROUP_ID, OKTA_DEPARTING_USER_ID, SNOW_SECOPS_GROUP_SYS_ID,
+    seed_demo, seed_demo_with,
+};
+pub use faults::{FaultConfig, FaultKind, FaultRule, RequestCounts, SYSTEMS};
+pub use state::{
+    ActorDatesView, ApiClient, ConfigPatch, CreatedState, JiraCommentView, JiraIssueView,
+    OktaGroupMembersView, SandboxConfig, SandboxHandle, SeedData, SessionNotesView,
+    SessionStateView, SnowIncidentView, WatchlistMemberView, WatchlistView,
+};
+pub use tls::TlsMaterial;
+
+/// The demo credentials (exactly what the brief and the demo use).
+pub mod creds {
+    /// Incydr API client id.
+    pub const INCYDR_CLIENT_ID: &str = "key-demo";
+    /// Incydr API client secret.
+    pub const INCYDR_CLIENT_SECRET: &str = "secret-demo";
+    /// Jira account email.
+    pub const JIRA_EMAIL: &str = "demo@example.com";
+    /// Jira API token.
+    pub const JIRA_API_TOKEN: &str = "jira-demo-token";
+    /// ServiceNow user.
+    pub const SERVICENOW_USER: &str = "admin";
+    /// ServiceNow password.
+    pub const SERVICENOW_PASSWORD: &str = "snow-demo";
+    /// Okta API token (`SSWS`).
+    pub const OKTA_API_TOKEN: &str = "okta-demo-token";
+    /// Workday integration system user.
+    pub const WORKDAY_USER: &str = "ISU_demo";
+    /// Workday password.
+    pub const WORKDAY_PASSWORD: &str = "workday-demo";
+    /// ADP client id.
+    pub const ADP_CLIENT_ID: &str = "adp-demo";
+    /// ADP client secret.
+    pub const ADP_CLIENT_SECRET: &str = "adp-demo-secret";
+    /// BambooHR API key (Basic user name, any password).
+    pub const BAMBOOHR_API_KEY: &str = "bamboo-demo";
+    /// BambooHR webhook signing key.
+    pub const BAMBOOHR_WEBHOOK_KEY: &str = "bamboo-webhook-demo";
+}
+
+async fn root_fallback(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/v1/") || uri.path().starts_with("/v2/") {
+        return incydr::fallback().await;
+    }
+    (StatusCode::NOT_FOUND, "riskflow sandbox: no such route").into_response()
+}
+
+/// The router of the main listener.
+fn app(h: SandboxHandle) -> Router {
+    Router::new()
+        .nest("/incydr", incydr::router(h.clone(), true))
+        .merge(incydr::router(h.clone(), false))
+        .nest("/jira", jira::router())
+        .nest("/servicenow", servicenow::router())
+        .nest("/okta", okta::router())
+        .nest("/workday", workday::router())
+        .nest("/adp", adp::router())
+        .nest("/bamboohr", bamboohr::router())
+        .nest("/_control", control::router())
+        .fallback(root_fallback)
+        .layer(middleware::from_fn_with_state(h.clone(), faults::middleware))
+        .with_state(h)
+}
+
+/// The router of the ADP mutual-TLS listener: ADP at the root and under `/adp`.
+fn adp_tls_app(h: SandboxHandle) -> Router {
+    Router::new()
+        .merge(adp::router())
+        .nest("/adp", adp::router())
+        .layer(middleware::from_fn_with_state(h.clone(), faults::middleware))
+        .with_state(h)
+}
+
+/// A running sandbox.
+pub struct Sandbox {
+    handle: SandboxHandle,
+    addr: SocketAddr,
+    adp_tls_addr: Option<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Bind 127.0.0.1:port (0 = any free port) and serve in a background tokio task.
+    pub async fn start(port: u16) -> std::io::Result<Sandbox> {
+        Sandbox::start_with(SandboxHandle::new(), port).await
+    }
+
+    /// Like [`Sandbox::start`], serving an existing state.
+    pub async fn start_with(handle: SandboxHandle, port: u16) -> std::io::Result<Sandbox> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = watch::channel(false);
+        let task = net::spawn_listener(listener, app(handle.clone()), None, None, rx);
+        Ok(Sandbox {
+            handle,
+            addr,
+            adp_tls_addr: None,
+            shutdown: tx,
+            tasks: vec![task],
+        })
+    }
+
+    /// Start the ADP mutual-TLS listener on 127.0.0.1:port (0 = any) and return its base URL
+    /// (`https://127.0.0.1:PORT`). It generates the demo CA, server and client certificates
+    /// (see [`SandboxHandle::adp_tls`]) and rejects connections without a client certificate
+    /// signed by that CA. Calling it again returns the running listener's URL.
+    pub async fn start_adp_mtls(&mut self, port: u16) -> std::io::Result<String> {
+        if let Some(addr) = self.adp_tls_addr {
+            return Ok(format!("https://{addr}"));
+        }
+        let material = TlsMaterial::generate()?;
+        let config = material.server_config()?;
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        *self
+            .handle
+            .tls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(material);
+        let task = net::spawn_listener(
+            listener,
+            adp_tls_app(self.handle.clone()),
+            Some(tokio_rustls::TlsAcceptor::from(config)),
+            Some(net::ForcedSystem("adp")),
+            self.shutdown.subscribe(),
+        );
+        self.tasks.push(task);
+        self.adp_tls_addr = Some(addr);
+        Ok(format!("https://{addr}"))
+    }
+
+    /// `https://127.0.0.1:PORT` of the ADP mTLS listener, once started.
+    pub fn adp_mtls_url(&self) -> Option<String> {
+        self.adp_tls_addr.map(|a| format!("https://{a}"))
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `base_url() + "/" + system`, e.g. `http://127.0.0.1:PORT/jira`.
+    pub fn url(&self, system: &str) -> String {
+        format!("{}/{}", self.base_url(), system.trim_matches('/'))
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Direct in-process access to the state (same operations as `/_control`).
+    pub fn state(&self) -> SandboxHandle {
+        self.handle.clone()
+    }
+
+    /// Stop accepting, close every connection and wait for the listeners to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for t in std::mem::take(&mut self.tasks) {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -264,11 +264,6 @@ impl IdGen {
             .collect();
         format!("{prefix}{tail}")
     }
-
-    /// Reset the counter (on `reset`).
-    pub(crate) fn reset(&mut self) {
-        self.counter = 0;
-    }
 }
 
 /// Hex HMAC-SHA256.
@@ -288,11 +283,6 @@ pub(crate) fn b64url(data: &[u8]) -> String {
 /// Decode base64url without padding.
 pub(crate) fn b64url_decode(data: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(data.trim_end_matches('=')).ok()
-}
-
-/// Standard base64 (for Basic auth in the webhook sender and tests).
-pub(crate) fn b64(data: &[u8]) -> String {
-    STANDARD.encode(data)
 }
 
 /// Read a page of `items` (1-based `page`, `size` items).

@@ -12,11 +12,15 @@
 //! - [`connectors`]: one client per outside system.
 //! - [`config`], [`metrics`]: typed environment configuration and CloudWatch EMF metrics.
 
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod connectors;
 pub mod domain;
+pub mod entry;
+pub mod flows;
 pub mod http;
 pub mod metrics;
 pub mod secrets;
 pub mod store;
+pub mod testing;

@@ -1,11 +1,15 @@
 //! Plain domain types shared by the flows, the stores and the API. No I/O lives here.
 
+mod alert;
 mod connection;
 mod hr;
 mod records;
 mod work;
 
-pub use connection::{ConnectionKind, ConnectionRecord, ConnectionStatus, HistoryEntry};
+pub use alert::{
+    AlertSession, FileEventSummary, TicketContent, TicketRef, TriggeredAlert, severity_name,
+};
+pub use connection::{ConnectionKind, ConnectionRecord, ConnectionStatus, HistoryEntry, UnknownKind};
 pub use hr::{Departure, HrEventKind, HrSource, PersonRecord};
 pub use records::{AuditEntry, Delivery, RunRecord, RunStatus, ScanMark};
-pub use work::{Flow, ItemStatus, Lease, StepRecord, WorkItem};
+pub use work::{Flow, ItemStatus, Lease, StepRecord, UnknownFlow, WorkItem};

@@ -85,6 +85,34 @@ pub trait ItemStore: Send + Sync {
     async fn query(&self, q: &Query) -> Result<(Vec<RawItem>, Option<String>), BackendError>;
 }
 
+/// The most operations one transaction may hold (DynamoDB's limit; every backend keeps it).
+pub const MAX_TRANSACT_OPS: usize = 100;
+
+/// Refuse a transaction DynamoDB would refuse: more than [`MAX_TRANSACT_OPS`] operations, or
+/// two operations on one item. Every backend calls this, so code tested against memory or
+/// SQLite does not fail on DynamoDB.
+pub fn check_transaction(ops: &[Op]) -> Result<(), BackendError> {
+    if ops.len() > MAX_TRANSACT_OPS {
+        return Err(BackendError::Other(format!(
+            "a transaction may hold at most {MAX_TRANSACT_OPS} operations (got {})",
+            ops.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ops.len());
+    for op in ops {
+        let key = match op {
+            Op::Put(it, _) => (it.pk.as_str(), it.sk.as_str()),
+            Op::Delete { pk, sk, .. } => (pk.as_str(), sk.as_str()),
+        };
+        if !seen.insert(key) {
+            return Err(BackendError::Other(
+                "a transaction may not hold two operations on one item".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Evaluate a condition against the current item, for backends that check conditions
 /// themselves (memory, SQLite inside a transaction).
 pub fn cond_holds(cond: &Cond, current: Option<&RawItem>) -> bool {

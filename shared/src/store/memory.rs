@@ -1,6 +1,8 @@
 //! In-memory [`ItemStore`], for unit tests of flows. Same semantics as the durable backends.
 
-use super::backend::{BackendError, Cond, ItemStore, Op, Query, RawItem, cond_holds};
+use super::backend::{
+    BackendError, Cond, ItemStore, Op, Query, RawItem, check_transaction, cond_holds,
+};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -60,6 +62,8 @@ impl ItemStore for MemoryItemStore {
     }
 
     async fn transact(&self, ops: Vec<Op>) -> Result<(), BackendError> {
+        // Refuse what DynamoDB refuses, so code tested here does not fail there.
+        check_transaction(&ops)?;
         let mut map = self.lock();
         for (index, op) in ops.iter().enumerate() {
             let (k, cond) = match op {

@@ -732,6 +732,62 @@ impl Store {
         }
     }
 
+    // ----- quotas and documents -----
+
+    /// Take one unit of a daily quota (`quota#<name>#<day>`); false when `limit` is reached.
+    pub async fn take_quota(&self, name: &str, day: &str, limit: u64, now: i64) -> Result<bool> {
+        let pk = format!("quota#{name}#{day}");
+        for _ in 0..5 {
+            let current = self.get_live(&pk, "count", now).await?;
+            let (used, version) = match &current {
+                Some(raw) => (
+                    Self::decode::<serde_json::Value>(raw)?["used"]
+                        .as_u64()
+                        .unwrap_or(0),
+                    raw.version,
+                ),
+                None => (0, 0),
+            };
+            if used >= limit {
+                return Ok(false);
+            }
+            let mut raw = Self::encode(
+                pk.clone(),
+                "count".into(),
+                version + 1,
+                &serde_json::json!({"used": used + 1}),
+            )?;
+            raw.expires_at = Some(now + 7 * DAY_MS);
+            match self
+                .backend
+                .put(raw, Cond::Version { expected: version, now })
+                .await
+            {
+                Ok(()) => return Ok(true),
+                Err(BackendError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict {
+            what: format!("quota {name}"),
+        })
+    }
+
+    /// A stored JSON document (e.g. the previous Workday report snapshot).
+    pub async fn get_doc(&self, pk: &str, sk: &str, now: i64) -> Result<Option<serde_json::Value>> {
+        match self.get_live(pk, sk, now).await? {
+            Some(raw) => Ok(Some(Self::decode(&raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Store a JSON document, replacing any.
+    pub async fn put_doc(&self, pk: &str, sk: &str, doc: &serde_json::Value) -> Result<()> {
+        let raw = Self::encode(pk.to_string(), sk.to_string(), 1, doc)?;
+        self.backend.put(raw, Cond::Always).await?;
+        Ok(())
+    }
+
     // ----- runs -----
 
     pub async fn put_run(&self, run: &RunRecord) -> Result<()> {

@@ -11,7 +11,9 @@
 //! The blocking calls run on tokio's blocking pool (`spawn_blocking`) over one connection
 //! behind a mutex.
 
-use super::backend::{BackendError, Cond, ItemStore, Op, Query, RawItem, cond_holds};
+use super::backend::{
+    BackendError, Cond, ItemStore, Op, Query, RawItem, check_transaction, cond_holds,
+};
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
@@ -20,10 +22,6 @@ use std::time::Duration;
 
 /// How long a writer waits for another writer's lock before answering `Unavailable`.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The most operations one transaction may carry (DynamoDB's limit, kept everywhere so the
-/// backends agree).
-pub const MAX_TRANSACT_OPS: usize = 100;
 
 /// Rows per write transaction of [`ItemStore::put_many`], so one call never holds the write
 /// lock for long.
@@ -288,12 +286,7 @@ impl ItemStore for SqliteItemStore {
         if ops.is_empty() {
             return Ok(());
         }
-        if ops.len() > MAX_TRANSACT_OPS {
-            return Err(BackendError::Other(format!(
-                "a transaction may hold at most {MAX_TRANSACT_OPS} operations (got {})",
-                ops.len()
-            )));
-        }
+        check_transaction(&ops)?;
         self.with_conn(move |c| apply_ops(c, &ops)).await
     }
 

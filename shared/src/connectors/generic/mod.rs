@@ -1,1 +1,31 @@
-//! generic connector (being written)
+//! Generic signed HR webhook: any HR system (or an HR team's script, a Rippling "Trigger a
+//! Webhook" step, an iPaaS flow) that can POST a small JSON body signed with the
+//! [Standard Webhooks](https://www.standardwebhooks.com) scheme, version `v1` (Svix-compatible,
+//! HMAC-SHA256; see saas-apis.md §5). It is an inbound scheme of our own, so there is no API
+//! to call and no client: [`verify`] checks the headers, [`parse`] turns the body into a
+//! [`crate::domain::Departure`], [`sign`] produces the header a sender must set.
+//!
+//! ```text
+//! POST /webhooks/hr/generic
+//! webhook-id: msg_2mXq...            (unique per delivery; the dedup key)
+//! webhook-timestamp: 1774950000      (epoch seconds; ±5 minutes by default)
+//! webhook-signature: v1,K5oZ...=     (base64 HMAC-SHA256 of "{id}.{timestamp}.{body}")
+//!
+//! {"event_type":"departure","email":"jane.doe@example.com","departure_date":"2026-03-31"}
+//! ```
+//!
+//! The module also holds what every HR connector shares: [`SignatureError`] (the webhook route
+//! maps each variant to 401), [`PayloadError`], and the normalisation of emails
+//! ([`normalize_email`]), dates ([`normalize_date`]) and instants ([`parse_instant_ms`]).
+
+mod model;
+mod webhook;
+
+pub use model::{
+    PayloadError, is_plain_date, normalize_date, normalize_email, parse, parse_instant_ms, quote,
+};
+pub(crate) use model::id_text;
+pub(crate) use webhook::{check_window, header};
+pub use webhook::{
+    DEFAULT_WINDOW_MS, ID_HEADER, SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, sign, verify,
+};

@@ -1,1 +1,20 @@
-//! jira connector (being written)
+//! Jira Cloud REST API v3 client (`https://<site>.atlassian.net/rest/api/3/...`), Basic auth
+//! with an Atlassian account email and API token.
+//!
+//! Rich text (descriptions, comments) must be Atlassian Document Format in v3: see [`adf`].
+//! Search uses `GET /rest/api/3/search/jql` with `nextPageToken`/`isLast` (the old
+//! `/rest/api/3/search` is removed) and is eventually consistent, so "search, then create" is
+//! not idempotent on its own (`DESIGN.md`, exactly-once effects). Wire facts follow
+//! `reference/saas-apis.md` §1.
+
+pub mod adf;
+mod client;
+mod model;
+
+pub use client::{
+    JiraClient, MAX_LABEL_CHARS, MAX_SUMMARY_CHARS, SYSTEM, clean_summary, valid_project_key,
+};
+pub use model::{
+    CommentRef, CreatedIssue, Issue, IssueFields, IssueRef, Myself, NamedRef, NewIssue, PriorityMap,
+    priority_for_severity,
+};

@@ -1,1 +1,13 @@
-//! servicenow connector (being written)
+//! ServiceNow Table API client, pinned to `/api/now/v2/table/...` (v2 answers an empty match
+//! with `200 {"result":[]}`; v1 answers 404), Basic auth, JSON in and out.
+//!
+//! Incidents are deduplicated on `correlation_id`. The instance silently ignores query parts it
+//! does not understand, so every lookup re-checks the returned value. Values come back as
+//! strings and reference fields as `{link,value}` or `""`; see [`snow_value`]. Wire facts
+//! follow `reference/saas-apis.md` §2.
+
+mod client;
+mod model;
+
+pub use client::{MAX_SHORT_DESCRIPTION_CHARS, SYSTEM, ServiceNowClient};
+pub use model::{Incident, NewIncident, snow_value, urgency_impact_for_severity};

@@ -1,1 +1,19 @@
-//! workday connector (being written)
+//! Workday: terminations are pulled from a customer-built *Advanced* custom report exposed as
+//! a web service (Report-as-a-Service, RaaS), `GET …/ccx/service/customreport2/<tenant>/
+//! <owner>/<Report_Name>?format=json`, Basic auth with an Integration System User. The
+//! answer is always `{"Report_Entry":[{…}]}` with column names the tenant chose, so the
+//! customer supplies a [`FieldMapping`]. There is no paging and no API version in the URL
+//! (RaaS is versionless; see saas-apis.md §4.1).
+//!
+//! - [`WorkdayClient::fetch_report`]: pull and map the rows (report prompts in the URL are kept).
+//! - [`WorkdayRow::to_departure`]: a row as a departure (event id = the business-process WID,
+//!   else `employee_id:termination_date`; departure date = the termination date).
+//! - [`diff_snapshots`]: Workday sends no cancellation, so consecutive pulls are compared:
+//!   new or changed rows are departures, and a person who vanished before their date is a
+//!   cancellation.
+
+mod client;
+mod model;
+
+pub use client::WorkdayClient;
+pub use model::{FieldMapping, MAPPING_SETTING, WorkdayRow, diff_snapshots, parse_report};

@@ -1,0 +1,746 @@
+//! The in-memory state of every fake and [`SandboxHandle`], the typed in-process API over it
+//! (the same operations as the `/_control` HTTP API, see [`crate::control`]).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::faults::{FaultConfig, FaultRule, FaultState, RateLimits, RequestCounts};
+use crate::incydr::{self, Actor, IncydrState, Note, Session, SessionSeed, TouchSession, User, WatchlistSeed};
+use crate::jira::{self, JiraState};
+use crate::okta::{self, OktaState};
+use crate::servicenow::{self, SnowState};
+use crate::tls::TlsMaterial;
+use crate::util::IdGen;
+use crate::{adp, bamboohr, creds, workday};
+
+/// An Incydr API client (id + secret) accepted by `POST /v1/oauth`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ApiClient {
+    /// Client id.
+    pub key: String,
+    /// Client secret.
+    pub secret: String,
+}
+
+/// Runtime knobs (`GET|PUT /_control/config`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SandboxConfig {
+    /// Incydr API clients accepted by `/v1/oauth` (default: `key-demo`/`secret-demo`).
+    pub incydr_clients: Vec<ApiClient>,
+    /// Lifetime of Incydr tokens (`expires_in`, JWT `exp`), default 900.
+    pub incydr_token_ttl_secs: u64,
+    /// Move a session to the front of the result on every `/v1/sessions` request with
+    /// `page_number > 0`, so a paged scan sees duplicates and misses.
+    pub incydr_reorder_sessions: bool,
+    /// Answer 409 when an actor already on a watchlist is added again (default: 200).
+    pub incydr_strict_readd: bool,
+    /// Issues become visible to Jira `search/jql` only this long after creation.
+    pub jira_search_lag_ms: u64,
+    /// `glide.invalid_query.returns_no_rows`: an unknown field in `sysparm_query` makes the
+    /// query return nothing instead of being ignored (default false, as on real instances).
+    pub servicenow_invalid_query_returns_no_rows: bool,
+    /// On the plain-HTTP listener, answer ADP calls 400 `invalid_request` ("proper client ssl
+    /// certificate was not presented"). Default false: the plain listener does not check
+    /// certificates; the TLS listener always requires one.
+    pub adp_plain_requires_client_cert: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> SandboxConfig {
+        SandboxConfig {
+            incydr_clients: vec![ApiClient {
+                key: creds::INCYDR_CLIENT_ID.to_string(),
+                secret: creds::INCYDR_CLIENT_SECRET.to_string(),
+            }],
+            incydr_token_ttl_secs: 900,
+            incydr_reorder_sessions: false,
+            incydr_strict_readd: false,
+            jira_search_lag_ms: 0,
+            servicenow_invalid_query_returns_no_rows: false,
+            adp_plain_requires_client_cert: false,
+        }
+    }
+}
+
+/// A partial [`SandboxConfig`]: only the given keys change.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ConfigPatch {
+    /// See [`SandboxConfig`].
+    pub incydr_clients: Option<Vec<ApiClient>>,
+    /// See [`SandboxConfig`].
+    pub incydr_token_ttl_secs: Option<u64>,
+    /// See [`SandboxConfig`].
+    pub incydr_reorder_sessions: Option<bool>,
+    /// See [`SandboxConfig`].
+    pub incydr_strict_readd: Option<bool>,
+    /// See [`SandboxConfig`].
+    pub jira_search_lag_ms: Option<u64>,
+    /// See [`SandboxConfig`].
+    pub servicenow_invalid_query_returns_no_rows: Option<bool>,
+    /// See [`SandboxConfig`].
+    pub adp_plain_requires_client_cert: Option<bool>,
+}
+
+/// The body of `POST /_control/seed`: every array is optional; seeding upserts by id.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct SeedData {
+    /// Incydr sessions (with their file events).
+    pub sessions: Vec<SessionSeed>,
+    /// Incydr actors.
+    pub actors: Vec<Actor>,
+    /// Incydr users.
+    pub users: Vec<User>,
+    /// Incydr watchlists.
+    pub watchlists: Vec<WatchlistSeed>,
+    /// Jira projects (besides the default `SEC`).
+    pub jira_projects: Vec<jira::JiraProject>,
+    /// ServiceNow records by table (`incident`, `sys_user`, `sys_user_group`).
+    pub servicenow: BTreeMap<String, Vec<BTreeMap<String, Value>>>,
+    /// Okta users.
+    pub okta_users: Vec<okta::OktaUserSeed>,
+    /// Okta groups.
+    pub okta_groups: Vec<okta::OktaGroupSeed>,
+    /// Okta group memberships.
+    pub okta_memberships: Vec<okta::OktaMembership>,
+    /// Workday report rows (replace the current rows when present).
+    pub workday_rows: Option<Vec<Value>>,
+    /// ADP queue messages: a JSON string is sent as its raw text (so garbage can be queued),
+    /// anything else as JSON.
+    pub adp_messages: Vec<Value>,
+    /// ADP worker records.
+    pub adp_workers: Vec<adp::AdpWorker>,
+    /// BambooHR employees.
+    pub bamboohr_employees: Vec<bamboohr::BambooEmployee>,
+}
+
+/// A Jira comment as stored.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct JiraCommentView {
+    /// Comment id.
+    pub id: String,
+    /// ADF body.
+    pub body: Value,
+    /// Jira time.
+    pub created: String,
+}
+
+/// A Jira issue as stored.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct JiraIssueView {
+    /// Numeric id.
+    pub id: String,
+    /// Key, e.g. `SEC-1`.
+    pub key: String,
+    /// Project key.
+    pub project: String,
+    /// Issue type name.
+    pub issue_type: String,
+    /// Summary.
+    pub summary: String,
+    /// ADF description (or null).
+    pub description: Value,
+    /// Labels.
+    pub labels: Vec<String>,
+    /// Priority name.
+    pub priority: String,
+    /// Jira time.
+    pub created: String,
+    /// Comments.
+    pub comments: Vec<JiraCommentView>,
+    /// Other fields sent on create.
+    pub other_fields: BTreeMap<String, Value>,
+}
+
+/// A ServiceNow incident as stored, with its journal.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SnowIncidentView {
+    /// 32-hex id.
+    pub sys_id: String,
+    /// `INC00100xx`.
+    pub number: String,
+    /// Every field (strings).
+    pub fields: BTreeMap<String, String>,
+    /// Work notes, oldest first.
+    pub work_notes: Vec<String>,
+    /// Comments, oldest first.
+    pub comments: Vec<String>,
+}
+
+/// One actor on a watchlist.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WatchlistMemberView {
+    /// Watchlist id.
+    pub watchlist_id: String,
+    /// `DEPARTING_EMPLOYEE`, ...
+    pub list_type: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Actor id.
+    pub actor_id: String,
+    /// Actor name.
+    pub actor_name: String,
+    /// ISO time.
+    pub added_time: String,
+}
+
+/// A watchlist summary.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WatchlistView {
+    /// Id.
+    pub watchlist_id: String,
+    /// Type.
+    pub list_type: String,
+    /// Title.
+    pub title: Option<String>,
+}
+
+/// An actor's dates and notes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ActorDatesView {
+    /// Actor id.
+    pub actor_id: String,
+    /// Name.
+    pub name: String,
+    /// Start date.
+    pub start_date: Option<String>,
+    /// End date (departure).
+    pub end_date: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+/// An Okta group with its members.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OktaGroupMembersView {
+    /// Group id.
+    pub group_id: String,
+    /// Name.
+    pub group_name: String,
+    /// `OKTA_GROUP`, `APP_GROUP`, `BUILT_IN`.
+    pub group_type: String,
+    /// Member user ids.
+    pub member_ids: Vec<String>,
+    /// Member logins.
+    pub member_logins: Vec<String>,
+}
+
+/// Notes on one Incydr session.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SessionNotesView {
+    /// Session id.
+    pub session_id: String,
+    /// Notes.
+    pub notes: Vec<Note>,
+}
+
+/// Current state of one Incydr session.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SessionStateView {
+    /// Session id.
+    pub session_id: String,
+    /// Current state.
+    pub state: String,
+    /// `lastUpdated`.
+    pub last_updated: i64,
+}
+
+/// Everything clients created or changed (`GET /_control/state`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CreatedState {
+    /// Jira issues with comments.
+    pub jira_issues: Vec<JiraIssueView>,
+    /// ServiceNow incidents with journals.
+    pub servicenow_incidents: Vec<SnowIncidentView>,
+    /// Watchlists.
+    pub watchlists: Vec<WatchlistView>,
+    /// Included actors of every watchlist.
+    pub watchlist_members: Vec<WatchlistMemberView>,
+    /// Actor dates (every actor).
+    pub actor_end_dates: Vec<ActorDatesView>,
+    /// Okta groups and members.
+    pub okta_group_members: Vec<OktaGroupMembersView>,
+    /// ADP message ids acknowledged, in order.
+    pub adp_acks: Vec<String>,
+    /// ADP messages still queued.
+    pub adp_queue_len: usize,
+    /// Notes per Incydr session (sessions with notes only).
+    pub incydr_session_notes: Vec<SessionNotesView>,
+    /// Current state of every Incydr session.
+    pub incydr_session_states: Vec<SessionStateView>,
+    /// BambooHR webhooks the sandbox sent.
+    pub bamboohr_deliveries: Vec<bamboohr::WebhookDelivery>,
+}
+
+/// All state, behind one mutex.
+pub(crate) struct Inner {
+    pub config: SandboxConfig,
+    pub incydr: IncydrState,
+    pub jira: JiraState,
+    pub snow: SnowState,
+    pub okta: OktaState,
+    pub workday: workday::WorkdayState,
+    pub adp: adp::AdpState,
+    pub bamboo: bamboohr::BambooState,
+    pub faults: FaultState,
+    pub limits: RateLimits,
+    pub counts: RequestCounts,
+    pub ids: IdGen,
+}
+
+impl Inner {
+    pub(crate) fn new() -> Inner {
+        let mut ids = IdGen::default();
+        let snow = SnowState::new(&mut ids);
+        let okta = OktaState::new(&mut ids);
+        Inner {
+            config: SandboxConfig::default(),
+            incydr: IncydrState::new(),
+            jira: JiraState::new(),
+            snow,
+            okta,
+            workday: workday::WorkdayState::default(),
+            adp: adp::AdpState::default(),
+            bamboo: bamboohr::BambooState::default(),
+            faults: FaultState::default(),
+            limits: RateLimits::default(),
+            counts: RequestCounts::default(),
+            ids,
+        }
+    }
+}
+
+/// Cheap-to-clone handle on a running sandbox's state.
+#[derive(Clone)]
+pub struct SandboxHandle {
+    pub(crate) inner: Arc<Mutex<Inner>>,
+    pub(crate) tls: Arc<Mutex<Option<TlsMaterial>>>,
+    pub(crate) http: reqwest::Client,
+}
+
+impl Default for SandboxHandle {
+    fn default() -> SandboxHandle {
+        SandboxHandle::new()
+    }
+}
+
+impl SandboxHandle {
+    /// A fresh, empty state (not served; [`crate::Sandbox::start`] makes one).
+    pub fn new() -> SandboxHandle {
+        SandboxHandle {
+            inner: Arc::new(Mutex::new(Inner::new())),
+            tls: Arc::new(Mutex::new(None)),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run `f` with the state locked.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        f(&mut self.lock())
+    }
+
+    // ---- whole state -----------------------------------------------------------------
+
+    /// Forget everything: objects, config, faults, rate limits, counts.
+    pub fn reset(&self) {
+        self.with(|s| *s = Inner::new());
+    }
+
+    /// Seed objects (upsert by id).
+    pub fn seed(&self, data: SeedData) {
+        self.with(|s| {
+            for a in data.actors {
+                incydr::seed_actor(s, a);
+            }
+            for u in data.users {
+                incydr::seed_user(s, u);
+            }
+            for sess in data.sessions {
+                incydr::seed_session(s, sess);
+            }
+            for w in data.watchlists {
+                incydr::seed_watchlist(s, w);
+            }
+            for p in data.jira_projects {
+                jira::seed_project(s, p);
+            }
+            for (table, records) in data.servicenow {
+                for r in records {
+                    servicenow::seed_record(s, &table, r);
+                }
+            }
+            for u in data.okta_users {
+                okta::seed_user(s, u);
+            }
+            for g in data.okta_groups {
+                okta::seed_group(s, g);
+            }
+            for m in data.okta_memberships {
+                okta::seed_membership(s, m);
+            }
+            if let Some(rows) = data.workday_rows {
+                s.workday.rows = rows;
+            }
+            for m in data.adp_messages {
+                let raw = match m {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                adp::push_message(s, raw);
+            }
+            for w in data.adp_workers {
+                s.adp.workers.insert(w.associate_oid.clone(), w);
+            }
+            for e in data.bamboohr_employees {
+                s.bamboo.employees.insert(e.id.clone(), e);
+            }
+        });
+    }
+
+    /// Everything clients created or changed.
+    pub fn snapshot(&self) -> CreatedState {
+        self.with(|s| CreatedState {
+            jira_issues: jira::views(s),
+            servicenow_incidents: servicenow::incident_views(s),
+            watchlists: s
+                .incydr
+                .watchlists
+                .iter()
+                .map(|w| WatchlistView {
+                    watchlist_id: w.id.clone(),
+                    list_type: w.list_type.clone(),
+                    title: w.title.clone(),
+                })
+                .collect(),
+            watchlist_members: s
+                .incydr
+                .watchlists
+                .iter()
+                .flat_map(|w| {
+                    w.included.iter().map(|m| WatchlistMemberView {
+                        watchlist_id: w.id.clone(),
+                        list_type: w.list_type.clone(),
+                        title: w.title.clone(),
+                        actor_id: m.actor_id.clone(),
+                        actor_name: s
+                            .incydr
+                            .actor(&m.actor_id)
+                            .map(|a| a.name.clone())
+                            .unwrap_or_default(),
+                        added_time: m.added_time.clone(),
+                    })
+                })
+                .collect(),
+            actor_end_dates: s
+                .incydr
+                .actors
+                .iter()
+                .map(|a| ActorDatesView {
+                    actor_id: a.actor_id.clone(),
+                    name: a.name.clone(),
+                    start_date: a.start_date.clone(),
+                    end_date: a.end_date.clone(),
+                    notes: a.notes.clone(),
+                })
+                .collect(),
+            okta_group_members: okta::group_views(s),
+            adp_acks: s.adp.acks.clone(),
+            adp_queue_len: s.adp.queue.len(),
+            incydr_session_notes: s
+                .incydr
+                .sessions
+                .iter()
+                .filter(|r| !r.session.notes.is_empty())
+                .map(|r| SessionNotesView {
+                    session_id: r.session.session_id.clone(),
+                    notes: r.session.notes.clone(),
+                })
+                .collect(),
+            incydr_session_states: s
+                .incydr
+                .sessions
+                .iter()
+                .map(|r| SessionStateView {
+                    session_id: r.session.session_id.clone(),
+                    state: r.session.current_state().to_string(),
+                    last_updated: r.session.last_updated,
+                })
+                .collect(),
+            bamboohr_deliveries: s.bamboo.deliveries.clone(),
+        })
+    }
+
+    // ---- config, faults, limits, counts ----------------------------------------------
+
+    /// Current knobs.
+    pub fn config(&self) -> SandboxConfig {
+        self.with(|s| s.config.clone())
+    }
+
+    /// Change some knobs.
+    pub fn update_config(&self, patch: ConfigPatch) -> SandboxConfig {
+        self.with(|s| {
+            let c = &mut s.config;
+            if let Some(v) = patch.incydr_clients {
+                c.incydr_clients = v;
+            }
+            if let Some(v) = patch.incydr_token_ttl_secs {
+                c.incydr_token_ttl_secs = v;
+            }
+            if let Some(v) = patch.incydr_reorder_sessions {
+                c.incydr_reorder_sessions = v;
+            }
+            if let Some(v) = patch.incydr_strict_readd {
+                c.incydr_strict_readd = v;
+            }
+            if let Some(v) = patch.jira_search_lag_ms {
+                c.jira_search_lag_ms = v;
+            }
+            if let Some(v) = patch.servicenow_invalid_query_returns_no_rows {
+                c.servicenow_invalid_query_returns_no_rows = v;
+            }
+            if let Some(v) = patch.adp_plain_requires_client_cert {
+                c.adp_plain_requires_client_cert = v;
+            }
+            c.clone()
+        })
+    }
+
+    /// Jira search lag in milliseconds.
+    pub fn set_jira_search_lag_ms(&self, ms: u64) {
+        self.with(|s| s.config.jira_search_lag_ms = ms);
+    }
+
+    /// Turn session reordering between pages on or off.
+    pub fn set_session_reorder(&self, on: bool) {
+        self.with(|s| {
+            s.config.incydr_reorder_sessions = on;
+            s.incydr.reorder_moves.clear();
+        });
+    }
+
+    /// Replace the fault rules (and reseed their RNGs).
+    pub fn set_faults(&self, cfg: FaultConfig) {
+        self.with(|s| s.faults.set(cfg));
+    }
+
+    /// Append one fault rule.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.with(|s| s.faults.add(rule));
+    }
+
+    /// Remove every fault rule.
+    pub fn clear_faults(&self) {
+        self.with(|s| s.faults.set(FaultConfig::default()));
+    }
+
+    /// The active fault rules.
+    pub fn faults(&self) -> FaultConfig {
+        self.with(|s| s.faults.config())
+    }
+
+    /// How often each rule fired, in rule order.
+    pub fn fault_hits(&self) -> Vec<u64> {
+        self.with(|s| s.faults.hits())
+    }
+
+    /// Limit a system to `rps` requests per second (`None` removes the limit). Takes effect
+    /// at once, also mid-run.
+    pub fn set_rate_limit(&self, system: &str, rps: Option<f64>) {
+        self.with(|s| s.limits.set(system, rps));
+    }
+
+    /// Configured limits (system → rps).
+    pub fn rate_limits(&self) -> BTreeMap<String, f64> {
+        self.with(|s| s.limits.get())
+    }
+
+    /// Request counts by route and status.
+    pub fn counts(&self) -> RequestCounts {
+        self.with(|s| s.counts.clone())
+    }
+
+    /// Requests received for one route pattern, e.g. `("jira", "POST", "/rest/api/3/issue")`.
+    pub fn count(&self, system: &str, method: &str, route: &str) -> u64 {
+        self.with(|s| s.counts.route(system, method, route))
+    }
+
+    /// Zero the counts.
+    pub fn reset_counts(&self) {
+        self.with(|s| s.counts = RequestCounts::default());
+    }
+
+    // ---- Incydr ------------------------------------------------------------------------
+
+    /// Add or replace a session; returns its id.
+    pub fn add_session(&self, seed: SessionSeed) -> String {
+        self.with(|s| incydr::seed_session(s, seed))
+    }
+
+    /// One session.
+    pub fn session(&self, id: &str) -> Option<Session> {
+        self.with(|s| {
+            s.incydr
+                .sessions
+                .iter()
+                .find(|r| r.session.session_id == id)
+                .map(|r| r.session.clone())
+        })
+    }
+
+    /// Every session.
+    pub fn sessions(&self) -> Vec<Session> {
+        self.with(|s| s.incydr.sessions.iter().map(|r| r.session.clone()).collect())
+    }
+
+    /// Simulate a session growing: bump `lastUpdated`/`endTime`, set `OPEN_NEW_DATA` (or the
+    /// given state), optionally add an alert, a score and an event.
+    pub fn touch_session(&self, id: &str, touch: TouchSession) -> Option<Session> {
+        self.with(|s| incydr::touch_session(s, id, touch))
+    }
+
+    /// Add or replace an actor; returns its id.
+    pub fn add_actor(&self, actor: Actor) -> String {
+        self.with(|s| incydr::seed_actor(s, actor))
+    }
+
+    /// One actor.
+    pub fn actor(&self, id: &str) -> Option<Actor> {
+        self.with(|s| s.incydr.actor(id).cloned())
+    }
+
+    /// Add or replace a user; returns its id.
+    pub fn add_user(&self, user: User) -> String {
+        self.with(|s| incydr::seed_user(s, user))
+    }
+
+    /// Add a watchlist; returns its id.
+    pub fn add_watchlist(&self, w: WatchlistSeed) -> String {
+        self.with(|s| incydr::seed_watchlist(s, w))
+    }
+
+    /// Remove every watchlist of a type (e.g. so clients must create `DEPARTING_EMPLOYEE`).
+    pub fn remove_watchlists_of_type(&self, list_type: &str) {
+        self.with(|s| s.incydr.watchlists.retain(|w| w.list_type != list_type));
+    }
+
+    /// Id of the first watchlist of a type.
+    pub fn watchlist_id(&self, list_type: &str) -> Option<String> {
+        self.with(|s| {
+            s.incydr
+                .watchlists
+                .iter()
+                .find(|w| w.list_type == list_type)
+                .map(|w| w.id.clone())
+        })
+    }
+
+    /// Actor ids included on the first watchlist of a type.
+    pub fn watchlist_actor_ids(&self, list_type: &str) -> Vec<String> {
+        self.with(|s| {
+            s.incydr
+                .watchlists
+                .iter()
+                .find(|w| w.list_type == list_type)
+                .map(|w| w.included.iter().map(|m| m.actor_id.clone()).collect())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Invalidate every Incydr token issued so far (clients then get 401 and must refresh).
+    pub fn expire_incydr_tokens(&self) {
+        self.with(|s| s.incydr.token_generation += 1);
+    }
+
+    // ---- Jira / ServiceNow / Okta -----------------------------------------------------
+
+    /// Jira issues with comments.
+    pub fn jira_issues(&self) -> Vec<JiraIssueView> {
+        self.with(|s| jira::views(s))
+    }
+
+    /// ServiceNow incidents with journals.
+    pub fn servicenow_incidents(&self) -> Vec<SnowIncidentView> {
+        self.with(|s| servicenow::incident_views(s))
+    }
+
+    /// Member user ids of an Okta group.
+    pub fn okta_group_member_ids(&self, group_id: &str) -> Vec<String> {
+        self.with(|s| {
+            s.okta
+                .groups
+                .iter()
+                .find(|g| g.id == group_id)
+                .map(|g| g.members.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Okta user id by login.
+    pub fn okta_user_id(&self, login: &str) -> Option<String> {
+        self.with(|s| {
+            s.okta
+                .users
+                .iter()
+                .find(|u| u.login.eq_ignore_ascii_case(login))
+                .map(|u| u.id.clone())
+        })
+    }
+
+    // ---- HR ------------------------------------------------------------------------------
+
+    /// Replace the Workday report rows (a person can vanish between pulls).
+    pub fn set_workday_rows(&self, rows: Vec<Value>) {
+        self.with(|s| s.workday.rows = rows);
+    }
+
+    /// Queue a raw ADP message (any text); returns its `adp-msg-msgid`.
+    pub fn push_adp_message(&self, raw: impl Into<String>) -> String {
+        self.with(|s| adp::push_message(s, raw.into()))
+    }
+
+    /// ADP message ids acknowledged so far.
+    pub fn adp_acks(&self) -> Vec<String> {
+        self.with(|s| s.adp.acks.clone())
+    }
+
+    /// Messages still queued (ids).
+    pub fn adp_queue(&self) -> Vec<String> {
+        self.with(|s| s.adp.queue.iter().map(|m| m.id.clone()).collect())
+    }
+
+    /// Add or replace an ADP worker.
+    pub fn add_adp_worker(&self, w: adp::AdpWorker) {
+        self.with(|s| {
+            s.adp.workers.insert(w.associate_oid.clone(), w);
+        });
+    }
+
+    /// Add or replace a BambooHR employee.
+    pub fn add_bamboohr_employee(&self, e: bamboohr::BambooEmployee) {
+        self.with(|s| {
+            s.bamboo.employees.insert(e.id.clone(), e);
+        });
+    }
+
+    /// Make the sandbox POST a signed BambooHR webhook to `req.url`.
+    pub async fn send_bamboohr_webhook(
+        &self,
+        req: bamboohr::WebhookRequest,
+    ) -> Result<bamboohr::WebhookDelivery, String> {
+        bamboohr::send_webhook(self, req).await
+    }
+
+    /// The certificates of the ADP mutual-TLS listener, once it runs.
+    pub fn adp_tls(&self) -> Option<TlsMaterial> {
+        self.tls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}

@@ -1,0 +1,614 @@
+//! `GET /connections`, `PUT`/`DELETE /connections/{kind}`, `POST /connections/{kind}/test`,
+//! `GET /runs`, `POST /runs/{flow}`, `GET /audit`, `GET /health`.
+
+use super::schema::{Field, FieldType, fields};
+use super::{ApiRequest, ApiResponse, json_body, parse_kind, parse_time};
+use crate::domain::{ConnectionKind, ConnectionRecord, ConnectionStatus, Flow, HistoryEntry};
+use crate::secrets::CachedSecrets;
+use crate::store::{Store, StoreError};
+use async_trait::async_trait;
+use http::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// Why a live verification failed: the status to answer and a message a person can act on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyFailure {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+/// Verifies settings and credentials against the live system.
+#[async_trait]
+pub trait Verifier: Send + Sync {
+    /// `Ok(message)` such as "Connected to Jira as Jane Doe".
+    async fn verify(
+        &self,
+        kind: ConnectionKind,
+        settings: &Map<String, Value>,
+        secrets: &Map<String, Value>,
+    ) -> Result<String, VerifyFailure>;
+}
+
+/// Starts a run of a flow (an asynchronous Lambda invoke on AWS, a task locally).
+#[async_trait]
+pub trait RunStarter: Send + Sync {
+    async fn start(&self, flow: Flow, dry_run: bool) -> Result<String, String>;
+}
+
+/// The connections API.
+#[derive(Clone)]
+pub struct ConnectionsApi {
+    pub store: Store,
+    pub secrets: CachedSecrets,
+    pub secret_prefix: String,
+    pub allow_private_urls: bool,
+    pub verifier: Arc<dyn Verifier>,
+    pub runner: Arc<dyn RunStarter>,
+    pub clock: crate::flows::Clock,
+}
+
+fn store_error(e: StoreError) -> ApiResponse {
+    tracing::error!(error = %e, "state store error");
+    match e {
+        StoreError::Conflict { .. } => ApiResponse::error(
+            StatusCode::CONFLICT,
+            "the connection was changed at the same time by someone else; try again",
+        ),
+        _ => ApiResponse::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the state store is unavailable; try again shortly",
+        ),
+    }
+}
+
+impl ConnectionsApi {
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    fn secret_name(&self, kind: ConnectionKind) -> String {
+        format!("{}{}", self.secret_prefix, kind.as_str())
+    }
+
+    /// Route a request.
+    pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
+        let segs: Vec<&str> = req
+            .path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let r = match (&req.method, segs.as_slice()) {
+            (&Method::GET, ["health"]) => Ok(ApiResponse::ok(json!({"status": "ok"}))),
+            (&Method::GET, ["connections"]) => self.list().await,
+            (&Method::GET, ["connections", kind]) => self.get_one(kind).await,
+            (&Method::PUT, ["connections", kind]) => self.connect(kind, &req).await,
+            (&Method::DELETE, ["connections", kind]) => self.disconnect(kind, &req).await,
+            (&Method::POST, ["connections", kind, "test"]) => self.test(kind, &req).await,
+            (&Method::GET, ["runs"]) => self.runs(&req).await,
+            (&Method::POST, ["runs", flow]) => self.start_run(flow, &req).await,
+            (&Method::GET, ["audit"]) => self.audit(&req).await,
+            (_, ["health" | "connections" | "runs" | "audit", ..]) => Err(ApiResponse::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{} is not allowed on {}", req.method, req.path),
+            )),
+            _ => Err(ApiResponse::error(
+                StatusCode::NOT_FOUND,
+                format!("no route {} {}", req.method, req.path),
+            )),
+        };
+        r.unwrap_or_else(|e| e)
+    }
+
+    /// A connection as the API shows it: no secret, only which secret fields are set.
+    async fn view(&self, rec: &ConnectionRecord) -> Result<Value, ApiResponse> {
+        let now = self.now();
+        let history = self
+            .store
+            .connection_history(rec.kind, 10, now)
+            .await
+            .map_err(store_error)?;
+        let schema: Vec<&Field> = fields(rec.kind).iter().collect();
+        let mut settings = Map::new();
+        for (k, v) in &rec.settings {
+            if fields(rec.kind).iter().any(|f| f.name == k && !f.secret) {
+                settings.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(json!({
+            "kind": rec.kind.as_str(),
+            "display_name": rec.kind.display_name(),
+            "status": rec.status.as_str(),
+            "settings": settings,
+            "secret_set": rec.secret_version.is_some(),
+            "fields": schema,
+            "verified_at": rec.verified_at.map(crate::clock::rfc3339_of_ms),
+            "message": rec.message,
+            "history": history.iter().map(|h| json!({
+                "at": crate::clock::rfc3339_of_ms(h.at),
+                "status": h.status.as_str(),
+                "by": h.by,
+                "message": h.message,
+            })).collect::<Vec<_>>(),
+        }))
+    }
+
+    async fn list(&self) -> Result<ApiResponse, ApiResponse> {
+        let now = self.now();
+        let recs = self.store.connections(now).await.map_err(store_error)?;
+        let mut out = Vec::new();
+        for r in &recs {
+            out.push(self.view(r).await?);
+        }
+        let runs = self.store.recent_runs(20, now).await.map_err(store_error)?;
+        let mut last_runs = Map::new();
+        for flow in Flow::ALL {
+            if let Some(r) = runs.iter().find(|r| r.flow == flow) {
+                last_runs.insert(flow.as_str().into(), run_view(r));
+            }
+        }
+        Ok(ApiResponse::ok(json!({"connections": out, "last_runs": last_runs})))
+    }
+
+    async fn get_one(&self, kind: &str) -> Result<ApiResponse, ApiResponse> {
+        let kind = parse_kind(kind)?;
+        let rec = self.store.connection(kind, self.now()).await.map_err(store_error)?;
+        Ok(ApiResponse::ok(self.view(&rec).await?))
+    }
+
+    async fn connect(&self, kind: &str, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
+        let kind = parse_kind(kind)?;
+        let body = json_body(req)?;
+        let now = self.now();
+        let existing = self.store.connection(kind, now).await.map_err(store_error)?;
+        let (settings, mut secrets, host_changed) =
+            validate(kind, &body, &existing, self.allow_private_urls)?;
+        let missing_secret: Vec<&str> = fields(kind)
+            .iter()
+            .filter(|f| f.secret && f.required && !secrets.contains_key(f.name))
+            .map(|f| f.name)
+            .collect();
+        if !missing_secret.is_empty() {
+            // Reuse the stored secret only for the same host.
+            let stored = match (&existing.secret_id, &existing.secret_version) {
+                (Some(id), Some(v)) if !host_changed => self.secrets.get(id, v).await.ok(),
+                _ => None,
+            };
+            match stored {
+                Some(s) => {
+                    let old: Map<String, Value> =
+                        serde_json::from_str(s.expose_secret()).unwrap_or_default();
+                    for (k, v) in old {
+                        secrets.entry(k).or_insert(v);
+                    }
+                }
+                None if host_changed => {
+                    return Err(ApiResponse::error(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "the connection moves to another host, so its secret is needed again: {}",
+                            missing_secret.join(", ")
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(ApiResponse::error(
+                        StatusCode::BAD_REQUEST,
+                        format!("missing required field(s): {}", missing_secret.join(", ")),
+                    ));
+                }
+            }
+        }
+        for (name, v) in &settings {
+            if let (Some(f), Some(s)) = (fields(kind).iter().find(|f| f.name == name), v.as_str())
+                && f.ty == FieldType::Url
+                && let Ok(url) = crate::http::check_user_url(s, self.allow_private_urls)
+                && let Err(e) = crate::http::check_resolves(&url, self.allow_private_urls).await
+            {
+                return Err(ApiResponse::error(StatusCode::BAD_REQUEST, format!("{name}: {e}")));
+            }
+        }
+        match self.verifier.verify(kind, &settings, &secrets).await {
+            Ok(message) => {
+                let secret_json = SecretString::from(Value::Object(secrets).to_string());
+                let name = self.secret_name(kind);
+                let version = self
+                    .secrets
+                    .inner()
+                    .put(&name, &secret_json)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "secret store error");
+                        ApiResponse::error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "the secret store is unavailable; nothing was changed",
+                        )
+                    })?;
+                let mut rec = existing.clone();
+                rec.status = ConnectionStatus::Connected;
+                rec.settings = settings.into_iter().collect();
+                rec.secret_id = Some(name);
+                rec.secret_version = Some(version);
+                rec.verified_at = Some(now);
+                rec.message = Some(message.clone());
+                rec.updated_at = now;
+                let hist = HistoryEntry {
+                    kind,
+                    at: now,
+                    status: ConnectionStatus::Connected,
+                    by: req.principal.clone(),
+                    message: message.clone(),
+                };
+                let saved = self
+                    .store
+                    .save_connection(&rec, &hist, now)
+                    .await
+                    .map_err(store_error)?;
+                Ok(ApiResponse::ok(json!({
+                    "message": message,
+                    "connection": self.view(&saved).await?,
+                })))
+            }
+            Err(fail) => {
+                // A first connection that fails is recorded as such; a connected one keeps
+                // its working settings and only gains a history entry.
+                let mut rec = existing.clone();
+                let status = if existing.status == ConnectionStatus::Connected {
+                    ConnectionStatus::Connected
+                } else {
+                    ConnectionStatus::VerifyFailed
+                };
+                rec.status = status;
+                rec.updated_at = now;
+                if existing.status != ConnectionStatus::Connected {
+                    rec.message = Some(fail.message.clone());
+                }
+                let hist = HistoryEntry {
+                    kind,
+                    at: now,
+                    status: ConnectionStatus::VerifyFailed,
+                    by: req.principal.clone(),
+                    message: fail.message.clone(),
+                };
+                self.store
+                    .save_connection(&rec, &hist, now)
+                    .await
+                    .map_err(store_error)?;
+                Err(ApiResponse::error(fail.status, fail.message))
+            }
+        }
+    }
+
+    async fn disconnect(&self, kind: &str, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
+        let kind = parse_kind(kind)?;
+        let now = self.now();
+        let existing = self.store.connection(kind, now).await.map_err(store_error)?;
+        if existing.status == ConnectionStatus::NeverConnected {
+            return Err(ApiResponse::error(
+                StatusCode::CONFLICT,
+                format!("{} was never connected", kind.display_name()),
+            ));
+        }
+        self.secrets
+            .inner()
+            .delete(&self.secret_name(kind))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "secret store error");
+                ApiResponse::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the secret store is unavailable; nothing was changed",
+                )
+            })?;
+        self.secrets.invalidate(&self.secret_name(kind));
+        let mut rec = existing.clone();
+        rec.status = ConnectionStatus::Disconnected;
+        rec.secret_version = None;
+        rec.updated_at = now;
+        let message = format!(
+            "Disconnected {}; its settings are kept and no data flows until it is connected again",
+            kind.display_name()
+        );
+        rec.message = Some(message.clone());
+        let hist = HistoryEntry {
+            kind,
+            at: now,
+            status: ConnectionStatus::Disconnected,
+            by: req.principal.clone(),
+            message: message.clone(),
+        };
+        let saved = self
+            .store
+            .save_connection(&rec, &hist, now)
+            .await
+            .map_err(store_error)?;
+        Ok(ApiResponse::ok(json!({"message": message, "connection": self.view(&saved).await?})))
+    }
+
+    async fn test(&self, kind: &str, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
+        let kind = parse_kind(kind)?;
+        let now = self.now();
+        let existing = self.store.connection(kind, now).await.map_err(store_error)?;
+        let (Some(id), Some(version), ConnectionStatus::Connected | ConnectionStatus::VerifyFailed) =
+            (&existing.secret_id, &existing.secret_version, existing.status)
+        else {
+            return Err(ApiResponse::error(
+                StatusCode::CONFLICT,
+                format!("{} is not connected", kind.display_name()),
+            ));
+        };
+        let secret = self.secrets.get(id, version).await.map_err(|e| {
+            tracing::error!(error = %e, "secret store error");
+            ApiResponse::error(StatusCode::SERVICE_UNAVAILABLE, "the stored credentials could not be read")
+        })?;
+        let secrets: Map<String, Value> = serde_json::from_str(secret.expose_secret()).unwrap_or_default();
+        let settings: Map<String, Value> = existing.settings.clone().into_iter().collect();
+        let result = self.verifier.verify(kind, &settings, &secrets).await;
+        let mut rec = existing.clone();
+        let (status, message, answer) = match result {
+            Ok(m) => (ConnectionStatus::Connected, m.clone(), Ok(m)),
+            Err(f) => (ConnectionStatus::VerifyFailed, f.message.clone(), Err(f)),
+        };
+        rec.status = status;
+        rec.message = Some(message.clone());
+        rec.updated_at = now;
+        if status == ConnectionStatus::Connected {
+            rec.verified_at = Some(now);
+        }
+        let hist = HistoryEntry {
+            kind,
+            at: now,
+            status,
+            by: req.principal.clone(),
+            message: message.clone(),
+        };
+        let saved = self
+            .store
+            .save_connection(&rec, &hist, now)
+            .await
+            .map_err(store_error)?;
+        match answer {
+            Ok(m) => Ok(ApiResponse::ok(json!({"message": m, "connection": self.view(&saved).await?}))),
+            Err(f) => Err(ApiResponse::error(f.status, f.message)),
+        }
+    }
+
+    async fn runs(&self, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
+        let limit = match req.query.get("limit") {
+            None => 20,
+            Some(l) => l.parse::<usize>().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| {
+                ApiResponse::error(StatusCode::BAD_REQUEST, format!("'limit' must be a number from 1 to 500, got '{l}'"))
+            })?,
+        };
+        let now = self.now();
+        let runs = match req.query.get("flow").filter(|f| !f.is_empty()) {
+            Some(f) => {
+                let flow: Flow = f.parse().map_err(|e: crate::domain::UnknownFlow| {
+                    ApiResponse::error(StatusCode::BAD_REQUEST, e.to_string())
+                })?;
+                let page = self
+                    .store
+                    .list_runs(flow, limit, req.query.get("cursor").cloned(), now)
+                    .await
+                    .map_err(store_error)?;
+                return Ok(ApiResponse::ok(json!({
+                    "runs": page.items.iter().map(run_view).collect::<Vec<_>>(),
+                    "next": page.next,
+                })));
+            }
+            None => self.store.recent_runs(limit, now).await.map_err(store_error)?,
+        };
+        Ok(ApiResponse::ok(json!({"runs": runs.iter().map(run_view).collect::<Vec<_>>()})))
+    }
+
+    async fn start_run(&self, flow: &str, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
+        let flow: Flow = flow
+            .parse()
+            .map_err(|e: crate::domain::UnknownFlow| ApiResponse::error(StatusCode::NOT_FOUND, e.to_string()))?;
+        let dry_run = if req.body.is_empty() {
+            false
+        } else {
+            let body = json_body(req)?;
+            match body.get("dry_run") {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err(ApiResponse::error(StatusCode::BAD_REQUEST, "'dry_run' must be true or false"));
+                }
+            }
+        };
+        match self.runner.start(flow, dry_run).await {
+            Ok(m) => Ok(ApiResponse::json(StatusCode::ACCEPTED, json!({"message": m}))),
+            Err(m) => Err(ApiResponse::error(StatusCode::BAD_GATEWAY, m)),
+        }
+    }
+
+    async fn audit(&self, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
+        let now = self.now();
+        let to = match req.query.get("to") {
+            Some(t) => parse_time("to", t)?,
+            None => now + 1,
+        };
+        let from = match req.query.get("from") {
+            Some(f) => parse_time("from", f)?,
+            None => to - 86_400_000,
+        };
+        if from >= to {
+            return Err(ApiResponse::error(StatusCode::BAD_REQUEST, "'from' must be before 'to'"));
+        }
+        let limit = req
+            .query
+            .get("limit")
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(200)
+            .clamp(1, 1000);
+        let page = self
+            .store
+            .list_audit(from, to, limit, req.query.get("cursor").cloned(), now)
+            .await
+            .map_err(store_error)?;
+        Ok(ApiResponse::ok(json!({
+            "entries": page.items.iter().map(|e| json!({
+                "at": crate::clock::rfc3339_of_ms(e.at),
+                "flow": e.flow.map(|f| f.as_str()),
+                "system": e.system.as_str(),
+                "action": e.action,
+                "target": e.target,
+                "reason": e.reason,
+                "result": e.result,
+            })).collect::<Vec<_>>(),
+            "next": page.next,
+        })))
+    }
+}
+
+/// A run as the API shows it.
+pub fn run_view(r: &crate::domain::RunRecord) -> Value {
+    json!({
+        "flow": r.flow.as_str(),
+        "id": r.id,
+        "started_at": crate::clock::rfc3339_of_ms(r.started_at),
+        "finished_at": crate::clock::rfc3339_of_ms(r.finished_at),
+        "duration_ms": r.finished_at - r.started_at,
+        "status": r.status,
+        "dry_run": r.dry_run,
+        "counts": r.counts,
+        "errors": r.errors,
+        "message": r.message,
+        "plan": r.plan,
+    })
+}
+
+/// Validate a connect body against the kind's fields. Returns the settings (non-secret, with
+/// defaults), the secret fields given, and whether any URL's host changed from the stored one.
+pub fn validate(
+    kind: ConnectionKind,
+    body: &Map<String, Value>,
+    existing: &ConnectionRecord,
+    allow_private: bool,
+) -> Result<(Map<String, Value>, Map<String, Value>, bool), ApiResponse> {
+    let schema = fields(kind);
+    let mut problems: Vec<String> = Vec::new();
+    for k in body.keys() {
+        if !schema.iter().any(|f| f.name == k) {
+            problems.push(format!(
+                "'{k}' is not a field of {} (expected: {})",
+                kind.display_name(),
+                schema.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    let mut settings = Map::new();
+    let mut secrets = Map::new();
+    let mut host_changed = false;
+    for f in schema {
+        let raw = body.get(f.name).filter(|v| !v.is_null() && v.as_str() != Some(""));
+        let value = match raw {
+            None => {
+                if f.secret {
+                    continue; // checked by the caller against the stored secret
+                }
+                if let Some(d) = f.default {
+                    Value::String(d.to_string())
+                } else if f.required {
+                    problems.push(format!("'{}' is required ({})", f.name, f.label));
+                    continue;
+                } else {
+                    continue;
+                }
+            }
+            Some(v) => v.clone(),
+        };
+        match normalise(f, &value, allow_private) {
+            Ok(v) => {
+                if f.ty == FieldType::Url
+                    && let (Some(new), Some(old)) =
+                        (v.as_str(), existing.settings.get(f.name).and_then(|o| o.as_str()))
+                {
+                    let host = |s: &str| url::Url::parse(s).ok().map(|u| (u.host_str().map(str::to_ascii_lowercase), u.port_or_known_default()));
+                    if host(new) != host(old) {
+                        host_changed = true;
+                    }
+                }
+                if f.secret {
+                    secrets.insert(f.name.to_string(), v);
+                } else {
+                    settings.insert(f.name.to_string(), v);
+                }
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    if problems.is_empty() {
+        Ok((settings, secrets, host_changed))
+    } else {
+        Err(ApiResponse::json(
+            StatusCode::BAD_REQUEST,
+            json!({"message": problems.join("; "), "problems": problems}),
+        ))
+    }
+}
+
+fn normalise(f: &Field, v: &Value, allow_private: bool) -> Result<Value, String> {
+    let as_text = |v: &Value| -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    };
+    match f.ty {
+        FieldType::Url => {
+            let s = v.as_str().ok_or_else(|| format!("'{}' must be a URL", f.name))?;
+            crate::http::check_user_url(s, allow_private)
+                .map(|u| Value::String(u.as_str().trim_end_matches('/').to_string()))
+                .map_err(|e| format!("'{}': {e}", f.name))
+        }
+        FieldType::Text | FieldType::Multiline => {
+            let s = as_text(v).ok_or_else(|| format!("'{}' must be text", f.name))?;
+            let s = if f.ty == FieldType::Text { s.trim().to_string() } else { s };
+            if s.len() > 16 * 1024 {
+                return Err(format!("'{}' is too long", f.name));
+            }
+            if f.ty == FieldType::Text && s.chars().any(|c| c.is_control()) {
+                return Err(format!("'{}' must be one line of text", f.name));
+            }
+            Ok(Value::String(s))
+        }
+        FieldType::Integer => {
+            let n = match v {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.trim().parse::<u64>().ok(),
+                _ => None,
+            };
+            n.filter(|n| *n <= 1_000_000)
+                .map(|n| json!(n))
+                .ok_or_else(|| format!("'{}' must be a whole number", f.name))
+        }
+        FieldType::Boolean => match v {
+            Value::Bool(b) => Ok(Value::Bool(*b)),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+            _ => Err(format!("'{}' must be true or false", f.name)),
+        },
+        FieldType::List => {
+            let items: Vec<String> = match v {
+                Value::Array(a) => a.iter().filter_map(as_text).collect(),
+                Value::String(s) => s.split(',').map(|x| x.trim().to_string()).collect(),
+                _ => return Err(format!("'{}' must be a comma-separated list", f.name)),
+            };
+            Ok(json!(items.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>()))
+        }
+        FieldType::Choice => {
+            let s = as_text(v).unwrap_or_default();
+            if f.choices.contains(&s.as_str()) {
+                Ok(Value::String(s))
+            } else {
+                Err(format!("'{}' must be one of {}", f.name, f.choices.join(", ")))
+            }
+        }
+    }
+}

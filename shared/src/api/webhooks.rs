@@ -1,0 +1,172 @@
+//! `POST /webhooks/hr/{source}` for `bamboohr` and `generic` (Standard Webhooks).
+//!
+//! The signature is checked on the raw bytes before anything is parsed. A valid delivery is
+//! recorded together with its pending work item in one transaction and answered 202; the caller
+//! then processes the new items at once if it can (else the next scheduled run does). A delivery
+//! seen before is answered 200 and changes nothing.
+
+use super::{ApiResponse, MAX_BODY};
+use crate::connectors::{bamboohr, generic};
+use crate::domain::{ConnectionKind, ConnectionStatus};
+use crate::flows::hr_departures::{HrWork, record_webhook};
+use crate::secrets::CachedSecrets;
+use crate::store::{DeliveryOutcome, Store};
+use http::{HeaderMap, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+/// The webhook receiver.
+#[derive(Clone)]
+pub struct WebhookReceiver {
+    pub store: Store,
+    pub secrets: CachedSecrets,
+    pub clock: crate::flows::Clock,
+    /// Accepted clock difference of a delivery's timestamp (default 5 minutes).
+    pub window_ms: i64,
+}
+
+/// What a delivery produced: the answer, and the work items to process now.
+pub struct Accepted {
+    pub response: ApiResponse,
+    pub new_items: Vec<String>,
+}
+
+impl WebhookReceiver {
+    fn reject(status: StatusCode, message: impl Into<String>) -> Accepted {
+        Accepted {
+            response: ApiResponse::error(status, message),
+            new_items: Vec::new(),
+        }
+    }
+
+    /// Handle one delivery.
+    pub async fn receive(&self, source: &str, headers: &HeaderMap, body: &[u8]) -> Accepted {
+        let kind = match source {
+            "bamboohr" => ConnectionKind::Bamboohr,
+            "generic" => ConnectionKind::Generic,
+            other => {
+                return Self::reject(
+                    StatusCode::NOT_FOUND,
+                    format!("unknown HR webhook source '{other}' (expected bamboohr or generic)"),
+                );
+            }
+        };
+        if body.len() > MAX_BODY {
+            return Self::reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {} KiB", MAX_BODY / 1024),
+            );
+        }
+        let now = (self.clock)();
+        let conn = match self.store.connection(kind, now).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "state store error");
+                return Self::reject(StatusCode::SERVICE_UNAVAILABLE, "try again shortly");
+            }
+        };
+        let (Some(id), Some(version), ConnectionStatus::Connected) =
+            (&conn.secret_id, &conn.secret_version, conn.status)
+        else {
+            return Self::reject(
+                StatusCode::NOT_FOUND,
+                format!("the {} webhook is not connected", kind.display_name()),
+            );
+        };
+        let secret = match self.secrets.get(id, version).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "secret store error");
+                return Self::reject(StatusCode::SERVICE_UNAVAILABLE, "try again shortly");
+            }
+        };
+        let fields: serde_json::Map<String, Value> =
+            serde_json::from_str(secret.expose_secret()).unwrap_or_default();
+        let key_names: &[&str] = match kind {
+            ConnectionKind::Bamboohr => &["webhook_key", "previous_webhook_key"],
+            _ => &["signing_secret", "previous_signing_secret"],
+        };
+        let keys: Vec<SecretString> = key_names
+            .iter()
+            .filter_map(|k| fields.get(*k).and_then(|v| v.as_str()))
+            .filter(|s| !s.is_empty())
+            .map(|s| SecretString::from(s.to_string()))
+            .collect();
+        let sha = hex::encode(sha2::Sha256::digest(body));
+        let mut works: Vec<(String, HrWork)> = Vec::new();
+        match kind {
+            ConnectionKind::Bamboohr => {
+                if let Err(e) = bamboohr::verify_headers(headers, body, &keys, now, self.window_ms) {
+                    return Self::reject(StatusCode::UNAUTHORIZED, format!("signature check failed: {e}"));
+                }
+                let changes = match bamboohr::parse_payload(body) {
+                    Ok(c) => c,
+                    Err(e) => return Self::reject(StatusCode::BAD_REQUEST, e.to_string()),
+                };
+                for c in changes.into_iter().filter(|c| c.may_concern_departure()) {
+                    let event_time = c.event_time_ms().unwrap_or(now);
+                    let id = c.dedup_key();
+                    works.push((
+                        id.clone(),
+                        HrWork::BambooChange {
+                            employee_id: c.employee_id.clone(),
+                            event_type: c.event_type.clone(),
+                            event_time,
+                            fields: c.fields.clone(),
+                            source_event_id: id,
+                        },
+                    ));
+                }
+            }
+            _ => {
+                let webhook_id = match generic::verify(headers, body, &keys, now, self.window_ms) {
+                    Ok(id) => id,
+                    Err(e) => {
+                        return Self::reject(StatusCode::UNAUTHORIZED, format!("signature check failed: {e}"));
+                    }
+                };
+                let ts = headers
+                    .get(generic::TIMESTAMP_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+                    .unwrap_or(now / 1000);
+                match generic::parse(body, &webhook_id, ts) {
+                    Ok(fact) => works.push((webhook_id, HrWork::Fact { fact })),
+                    Err(e) => return Self::reject(StatusCode::BAD_REQUEST, e.to_string()),
+                }
+            }
+        }
+        if works.is_empty() {
+            return Accepted {
+                response: ApiResponse::ok(json!({"message": "received; nothing in it concerns a departure"})),
+                new_items: Vec::new(),
+            };
+        }
+        let mut new_items = Vec::new();
+        for (id, work) in &works {
+            match record_webhook(&self.store, source, id, sha.clone(), work, now).await {
+                Ok((DeliveryOutcome::Recorded, key)) => new_items.push(key),
+                Ok((DeliveryOutcome::Duplicate, _)) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "state store error");
+                    // Nothing after the failure was recorded: the sender retries the delivery.
+                    return Self::reject(StatusCode::SERVICE_UNAVAILABLE, "the delivery could not be recorded; retry it");
+                }
+            }
+        }
+        if new_items.is_empty() {
+            return Accepted {
+                response: ApiResponse::ok(json!({"message": "this delivery was already received"})),
+                new_items,
+            };
+        }
+        Accepted {
+            response: ApiResponse::json(
+                StatusCode::ACCEPTED,
+                json!({"message": "accepted", "items": new_items}),
+            ),
+            new_items,
+        }
+    }
+}

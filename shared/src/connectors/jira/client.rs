@@ -1,0 +1,450 @@
+//! [`JiraClient`]: credentials check, create issue, comment, JQL search.
+
+use super::adf::{self, Doc};
+use super::model::*;
+use crate::connectors::ConnectorError;
+use crate::http::{self, Call, Http, HttpError};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use std::fmt;
+use std::time::Instant;
+use url::Url;
+
+/// The system name in errors and logs.
+pub const SYSTEM: &str = "jira";
+
+/// The longest summary Jira accepts.
+pub const MAX_SUMMARY_CHARS: usize = 255;
+
+/// The longest label Jira accepts.
+pub const MAX_LABEL_CHARS: usize = 255;
+
+/// Issues per search page (the API's usual ceiling).
+const SEARCH_PAGE_SIZE: u32 = 100;
+
+/// Stops a server that never says `isLast` from looping forever.
+const MAX_PAGES: usize = 1_000;
+
+/// Turn Jira's ErrorCollection (`{"errorMessages":[…],"errors":{"field":"msg"}}`) into one
+/// short line. Nothing else of the body is kept.
+fn error_message(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(list) = v.get("errorMessages").and_then(|m| m.as_array()) {
+        parts.extend(
+            list.iter()
+                .filter_map(|m| m.as_str())
+                .filter(|m| !m.trim().is_empty())
+                .map(|m| m.trim().to_string()),
+        );
+    }
+    if let Some(map) = v.get("errors").and_then(|m| m.as_object()) {
+        parts.extend(
+            map.iter()
+                .filter_map(|(k, m)| m.as_str().map(|m| format!("{k}: {}", m.trim()))),
+        );
+    }
+    if parts.is_empty()
+        && let Some(m) = v.get("message").and_then(|m| m.as_str())
+    {
+        parts.push(m.trim().to_string());
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let joined = parts.join("; ");
+    Some(match joined.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &joined[..i]),
+        None => joined,
+    })
+}
+
+/// Whether `s` may go inside a quoted JQL string and a label: letters, digits and `-_.:`.
+fn jql_safe(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_LABEL_CHARS
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
+/// Whether `s` looks like a Jira project key (`SEC`, `IT_OPS`, `SEC2`).
+pub fn valid_project_key(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && s.len() <= 255
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The summary as Jira needs it: one line, at most 255 characters (cut with `…`).
+pub fn clean_summary(s: &str) -> String {
+    let line = adf::single_line(s);
+    if line.chars().count() <= MAX_SUMMARY_CHARS {
+        return line;
+    }
+    let mut cut: String = line.chars().take(MAX_SUMMARY_CHARS - 1).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
+#[derive(Serialize)]
+struct KeyRef<'a> {
+    key: &'a str,
+}
+
+#[derive(Serialize)]
+struct NameRef<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct CreateIssueBody<'a> {
+    fields: CreateIssueFields<'a>,
+}
+
+#[derive(Serialize)]
+struct CreateIssueFields<'a> {
+    project: KeyRef<'a>,
+    issuetype: NameRef<'a>,
+    summary: String,
+    description: &'a Doc,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    labels: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<NameRef<'a>>,
+}
+
+#[derive(Serialize)]
+struct CommentBody<'a> {
+    body: &'a Doc,
+}
+
+/// A client of one Jira Cloud site, with an Atlassian account email and API token.
+pub struct JiraClient {
+    http: Http,
+    base: Url,
+    email: String,
+    api_token: SecretString,
+}
+
+impl fmt::Debug for JiraClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JiraClient")
+            .field("base", &self.base.as_str())
+            .field("email", &self.email)
+            .field("api_token", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl JiraClient {
+    /// A client for the site at `base_url` (e.g. `https://acme.atlassian.net`; a path prefix is
+    /// kept), authenticating with Basic `email:api_token`. No request is made yet.
+    pub fn new(base_url: Url, email: String, api_token: SecretString, http: Http) -> Self {
+        JiraClient {
+            http,
+            base: base_url,
+            email,
+            api_token,
+        }
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// The browse link of an issue, `<site>/browse/<KEY>`.
+    pub fn browse_url(&self, key: &str) -> Option<Url> {
+        http::join(&self.base, &format!("/browse/{}", http::path_segment(key))).ok()
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Vec<u8>>,
+        idempotent: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(Call, reqwest::Response), ConnectorError> {
+        let url = http::join(&self.base, path_and_query)
+            .map_err(|e| ConnectorError::invalid(SYSTEM, e.to_string()))?;
+        let call = Call::new(SYSTEM, method.clone(), path_and_query)
+            .idempotent(idempotent)
+            .deadline(deadline);
+        let resp = self
+            .http
+            .execute(
+                &call,
+                |c| {
+                    let rb = c
+                        .request(method.clone(), url.clone())
+                        .basic_auth(&self.email, Some(self.api_token.expose_secret()))
+                        .header(reqwest::header::ACCEPT, "application/json");
+                    match &body {
+                        Some(b) => rb
+                            .header(reqwest::header::CONTENT_TYPE, "application/json")
+                            .body(b.clone()),
+                        None => rb,
+                    }
+                },
+                error_message,
+            )
+            .await?;
+        Ok((call, resp))
+    }
+
+    fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, ConnectorError> {
+        serde_json::to_vec(v)
+            .map_err(|e| ConnectorError::invalid(SYSTEM, format!("cannot encode the request: {e}")))
+    }
+
+    /// Check the credentials with `GET /rest/api/3/myself` (a search is no proof: Jira may
+    /// answer an anonymous search with an empty 200). Answers `Connected to Jira as <name>`.
+    pub async fn verify(&self, deadline: Option<Instant>) -> Result<String, ConnectorError> {
+        let me = self.myself(deadline).await?;
+        let who = me
+            .display_name
+            .filter(|n| !n.trim().is_empty())
+            .or(me.email_address.filter(|e| !e.trim().is_empty()))
+            .or(me.account_id)
+            .unwrap_or_else(|| self.email.clone());
+        Ok(format!("Connected to Jira as {who}"))
+    }
+
+    /// `GET /rest/api/3/myself`.
+    pub async fn myself(&self, deadline: Option<Instant>) -> Result<Myself, ConnectorError> {
+        let (call, resp) = self
+            .send(Method::GET, "/rest/api/3/myself", None, true, deadline)
+            .await?;
+        Ok(http::read_json(&call, resp).await?)
+    }
+
+    /// `POST /rest/api/3/issue`. Checks the project key, issue type, summary and labels first
+    /// (a label with whitespace is refused); the summary is made one line of ≤ 255 characters.
+    /// Never repeated after it may have reached Jira: on an unknown outcome the caller searches
+    /// by label before creating again.
+    pub async fn create_issue(
+        &self,
+        issue: &NewIssue,
+        deadline: Option<Instant>,
+    ) -> Result<CreatedIssue, ConnectorError> {
+        if !valid_project_key(&issue.project_key) {
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                format!("{:?} is not a Jira project key", issue.project_key),
+            ));
+        }
+        if issue.issue_type.trim().is_empty() {
+            return Err(ConnectorError::invalid(SYSTEM, "the issue type is empty"));
+        }
+        let summary = clean_summary(&issue.summary);
+        if summary.is_empty() {
+            return Err(ConnectorError::invalid(SYSTEM, "the issue summary is empty"));
+        }
+        for label in &issue.labels {
+            if label.is_empty() || label.chars().any(char::is_whitespace) {
+                return Err(ConnectorError::invalid(
+                    SYSTEM,
+                    format!("Jira labels cannot be empty or contain spaces: {label:?}"),
+                ));
+            }
+            if label.chars().count() > MAX_LABEL_CHARS {
+                return Err(ConnectorError::invalid(
+                    SYSTEM,
+                    format!("a Jira label has at most {MAX_LABEL_CHARS} characters"),
+                ));
+            }
+        }
+        let priority = match issue.priority_name.as_deref().map(str::trim) {
+            Some("") | None => None,
+            Some(p) => Some(NameRef { name: p }),
+        };
+        let body = Self::encode(&CreateIssueBody {
+            fields: CreateIssueFields {
+                project: KeyRef {
+                    key: &issue.project_key,
+                },
+                issuetype: NameRef {
+                    name: issue.issue_type.trim(),
+                },
+                summary,
+                description: &issue.description,
+                labels: &issue.labels,
+                priority,
+            },
+        })?;
+        let (call, resp) = self
+            .send(Method::POST, "/rest/api/3/issue", Some(body), false, deadline)
+            .await?;
+        let wire: CreatedIssueWire = http::read_json(&call, resp).await?;
+        match wire.key {
+            Some(key) if !key.is_empty() => Ok(CreatedIssue {
+                id: wire.id.unwrap_or_default(),
+                key,
+                self_url: wire.self_url,
+            }),
+            _ => Err(HttpError::decode(&call, "the created issue has no key").into()),
+        }
+    }
+
+    /// `POST /rest/api/3/issue/{key}/comment` `{"body": <ADF>}` (201, or 200 on some
+    /// servers). Never repeated after it may have reached Jira.
+    pub async fn add_comment(
+        &self,
+        issue_key: &str,
+        body: &Doc,
+        deadline: Option<Instant>,
+    ) -> Result<CommentRef, ConnectorError> {
+        if body.is_empty() {
+            return Err(ConnectorError::invalid(SYSTEM, "the comment is empty"));
+        }
+        let path = format!("/rest/api/3/issue/{}/comment", http::path_segment(issue_key));
+        let bytes = Self::encode(&CommentBody { body })?;
+        let (call, resp) = self
+            .send(Method::POST, &path, Some(bytes), false, deadline)
+            .await?;
+        // The comment object is not needed beyond its id; a body that is not JSON is tolerated.
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|_| HttpError::decode(&call, "the comment response could not be read"))?;
+        Ok(serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    /// Run a JQL search with `GET /rest/api/3/search/jql`, following `nextPageToken` until
+    /// `isLast` or `max_results` issues. `fields` empty: Jira returns ids only. Search is
+    /// eventually consistent: a just-created issue may be missing for minutes.
+    pub async fn search_jql(
+        &self,
+        jql: &str,
+        fields: &[&str],
+        max_results: u32,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<Issue>, ConnectorError> {
+        let mut out: Vec<Issue> = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let remaining = max_results.saturating_sub(out.len() as u32);
+            if remaining == 0 {
+                break;
+            }
+            // The serializer is not Send: finish it before awaiting.
+            let query = {
+                let mut q = url::form_urlencoded::Serializer::new(String::new());
+                q.append_pair("jql", jql);
+                if !fields.is_empty() {
+                    q.append_pair("fields", &fields.join(","));
+                }
+                q.append_pair("maxResults", &remaining.min(SEARCH_PAGE_SIZE).to_string());
+                if let Some(t) = &token {
+                    q.append_pair("nextPageToken", t);
+                }
+                q.finish()
+            };
+            let path = format!("/rest/api/3/search/jql?{query}");
+            let (call, resp) = self.send(Method::GET, &path, None, true, deadline).await?;
+            let page: SearchPage = http::read_json(&call, resp).await?;
+            let got = page.issues.len();
+            out.extend(page.issues);
+            let next = page.next_page_token.filter(|t| !t.is_empty());
+            if page.is_last.unwrap_or(next.is_none()) || got == 0 || next.is_none() || next == token {
+                break;
+            }
+            token = next;
+        }
+        out.truncate(max_results as usize);
+        Ok(out)
+    }
+
+    /// The issue in `project` carrying `label`, if search sees one:
+    /// JQL `project = "<KEY>" AND labels = "<label>"`. The key and label are checked first so
+    /// nothing can be injected into the query (letters, digits and `-_.:` only in labels).
+    pub async fn find_by_label(
+        &self,
+        project_key: &str,
+        label: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<IssueRef>, ConnectorError> {
+        if !valid_project_key(project_key) {
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                format!("{project_key:?} is not a Jira project key"),
+            ));
+        }
+        if !jql_safe(label) {
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                format!("label {label:?} may only use letters, digits and - _ . :"),
+            ));
+        }
+        let jql = format!("project = \"{project_key}\" AND labels = \"{label}\"");
+        let issues = self.search_jql(&jql, &["labels"], 10, deadline).await?;
+        Ok(issues
+            .into_iter()
+            .filter(|i| {
+                // Re-check when the server sent labels back (it may ignore `fields`).
+                i.fields
+                    .labels
+                    .as_ref()
+                    .is_none_or(|ls| ls.iter().any(|l| l == label))
+            })
+            .find_map(|i| {
+                let key = i.key.filter(|k| !k.is_empty())?;
+                Some(IssueRef { id: i.id, key })
+            }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_are_one_line_and_at_most_255_characters() {
+        assert_eq!(clean_summary("  a\nb\r\n\tc\u{0} "), "a b c");
+        let long = clean_summary(&"é".repeat(400));
+        assert_eq!(long.chars().count(), 255);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn jira_error_collections_become_one_line() {
+        let body = br#"{"errorMessages":["Issue does not exist"],"errors":{"description":"Operation value must be an Atlassian Document"}}"#;
+        assert_eq!(
+            error_message(body).as_deref(),
+            Some("Issue does not exist; description: Operation value must be an Atlassian Document")
+        );
+        assert_eq!(error_message(b"<html/>"), None);
+        assert_eq!(error_message(br#"{"errorMessages":[],"errors":{}}"#), None);
+    }
+
+    #[test]
+    fn project_keys_and_labels_that_could_change_the_jql_are_refused() {
+        assert!(valid_project_key("SEC") && valid_project_key("IT_OPS2"));
+        assert!(!valid_project_key("SEC\" OR 1=1") && !valid_project_key("") && !valid_project_key("1AB"));
+        assert!(jql_safe("riskflow-alert-tickets-123:a.b_c"));
+        assert!(!jql_safe("a\"b") && !jql_safe("a b") && !jql_safe("a\\b") && !jql_safe(""));
+    }
+
+    #[test]
+    fn severities_map_to_jira_priorities() {
+        let m = PriorityMap::default();
+        assert_eq!(
+            [0, 1, 2, 3, 4, 9].map(|s| m.name_for(s)),
+            ["Lowest", "Low", "Medium", "High", "Highest", "Highest"]
+        );
+        assert_eq!(priority_for_severity(3), "High");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_api_token() {
+        let c = JiraClient::new(
+            Url::parse("https://acme.atlassian.net").unwrap(),
+            "me@example.com".into(),
+            SecretString::from("tok-secret-123"),
+            Http::new(reqwest::Client::new()),
+        );
+        assert!(!format!("{c:?}").contains("tok-secret-123"));
+    }
+}

@@ -1,0 +1,434 @@
+//! departing-response: when an alert fires for someone on the Departing watchlist, add the
+//! user to a low-permission Okta group, then open a Jira ticket with the alert details and the
+//! Okta action taken (or why none was, or its failure).
+//!
+//! Each session is a work item with two steps, `okta` and `ticket:jira`; a retry does only the
+//! missing steps. Group adds are capped per run and per day; protected users, protected groups
+//! and the token's own account are never touched.
+
+use super::alert_tickets::{AlertSettings, scan_filters, ticket_content};
+use super::ports::{AlertSource, IdentityProvider, TicketSink, WatchlistAdmin};
+use super::tickets::{
+    StepError, TicketPlan, create_ticket, dedup_key, plan_ticket, record_intents, set_outcome,
+    ticket_step,
+};
+use super::{RunCtx, Timing};
+use crate::domain::{
+    AlertSession, ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus, WorkItem, severity_name,
+};
+use crate::store::Claim;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const FLOW: Flow = Flow::DepartingResponse;
+const OKTA_STEP: &str = "okta";
+
+/// Settings of the flow (Okta connection settings plus the Incydr scan settings).
+#[derive(Debug, Clone)]
+pub struct DepartingSettings {
+    pub scan: AlertSettings,
+    /// The low-permission Okta group (`00g…`).
+    pub group_id: String,
+    pub cap_per_run: u64,
+    pub cap_per_day: u64,
+    /// Logins (lower-case) never added to any group.
+    pub protected_users: Vec<String>,
+    /// Group ids never changed.
+    pub protected_groups: Vec<String>,
+}
+
+/// What the flow talks to.
+pub struct DepartingDeps {
+    pub source: Arc<dyn AlertSource>,
+    pub watchlists: Arc<dyn WatchlistAdmin>,
+    pub idp: Arc<dyn IdentityProvider>,
+    pub jira: Arc<dyn TicketSink>,
+    pub settings: DepartingSettings,
+    pub timing: Timing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    Pending,
+    Failed,
+    Deferred,
+}
+
+/// Run the flow once.
+pub async fn run(ctx: &RunCtx, deps: &DepartingDeps) -> RunRecord {
+    if deps
+        .settings
+        .protected_groups
+        .iter()
+        .any(|g| g == &deps.settings.group_id)
+    {
+        ctx.error(format!(
+            "Okta group {} is protected; refusing to change it",
+            deps.settings.group_id
+        ));
+        return ctx.finish(Some(RunStatus::Failed), None).await;
+    }
+    let lock = if ctx.dry_run {
+        None
+    } else {
+        match ctx
+            .store
+            .acquire_lock(FLOW, &ctx.run_id, deps.timing.lock_ttl_ms, ctx.now())
+            .await
+        {
+            Ok(Some(l)) => Some(l),
+            Ok(None) => {
+                return ctx
+                    .finish(
+                        Some(RunStatus::Skipped),
+                        Some("another run of departing-response holds the lock".into()),
+                    )
+                    .await;
+            }
+            Err(e) => {
+                ctx.error(format!("state store: {e}"));
+                return ctx.finish(Some(RunStatus::Failed), None).await;
+            }
+        }
+    };
+    let status = scan_and_act(ctx, deps).await;
+    if let Some(l) = &lock
+        && let Err(e) = ctx.store.release_lock(l, ctx.now()).await
+    {
+        ctx.error(format!("lock release: {e}"));
+    }
+    ctx.finish(status, None).await
+}
+
+async fn scan_and_act(ctx: &RunCtx, deps: &DepartingDeps) -> Option<RunStatus> {
+    let wl = match deps
+        .watchlists
+        .departing_watchlist(false, Some(ctx.deadline))
+        .await
+    {
+        Ok(Some(wl)) => wl,
+        Ok(None) => {
+            ctx.count("sessions_scanned", 0);
+            return None;
+        }
+        Err(e) => {
+            ctx.error(format!("finding the Departing watchlist: {e}"));
+            return Some(RunStatus::Failed);
+        }
+    };
+    let token_owner = match deps.idp.token_owner(Some(ctx.deadline)).await {
+        Ok(o) => o.map(|l| l.to_ascii_lowercase()),
+        Err(e) => {
+            ctx.error(format!("Okta: {e}"));
+            return Some(RunStatus::Failed);
+        }
+    };
+    let (mut window, mut new_data) = scan_filters(&deps.settings.scan, ctx.now());
+    window.watchlist_ids = vec![wl.clone()];
+    new_data.watchlist_ids = vec![wl];
+    let mut sessions: HashMap<String, AlertSession> = HashMap::new();
+    for f in [&window, &new_data] {
+        match deps.source.sessions(f, Some(ctx.deadline)).await {
+            Ok(list) => {
+                for s in list {
+                    sessions.insert(s.session_id.clone(), s);
+                }
+            }
+            Err(e) => {
+                ctx.error(format!("reading Incydr sessions: {e}"));
+                return Some(RunStatus::Failed);
+            }
+        }
+    }
+    ctx.count("sessions_scanned", sessions.len() as u64);
+    let keys: Vec<String> = sessions.keys().cloned().collect();
+    let items = match ctx.store.items(FLOW, &keys, ctx.now()).await {
+        Ok(i) => i,
+        Err(e) => {
+            ctx.error(format!("state store: {e}"));
+            return Some(RunStatus::Failed);
+        }
+    };
+    let mut todo: Vec<(AlertSession, Option<WorkItem>)> = sessions
+        .into_values()
+        .filter_map(|s| {
+            let it = items.get(&s.session_id).cloned();
+            match &it {
+                Some(i) if i.status == ItemStatus::Done => None,
+                Some(i)
+                    if i.status == ItemStatus::Failed
+                        && i.attempts >= deps.settings.scan.max_attempts =>
+                {
+                    None
+                }
+                _ => Some((s, it)),
+            }
+        })
+        .collect();
+    todo.sort_by_key(|(s, _)| s.last_updated);
+    let owner = token_owner.as_deref();
+    // Group adds are counted against the caps, so sessions are handled one at a time.
+    let results: Vec<Outcome> = futures::stream::iter(todo)
+        .map(|(s, it)| act(ctx, deps, s, it, owner))
+        .buffered(1)
+        .collect()
+        .await;
+    if results.contains(&Outcome::Deferred) {
+        ctx.count("deferred_to_next_run", 1);
+    }
+    None
+}
+
+async fn act(
+    ctx: &RunCtx,
+    deps: &DepartingDeps,
+    session: AlertSession,
+    known: Option<WorkItem>,
+    token_owner: Option<&str>,
+) -> Outcome {
+    let id = session.session_id.clone();
+    if ctx.dry_run {
+        ctx.plan(format!(
+            "add the user of session {id} ({}) to Okta group {}, then open a Jira ticket",
+            session.actor_name.as_deref().unwrap_or("unknown actor"),
+            deps.settings.group_id
+        ));
+        return Outcome::Done;
+    }
+    if !deps.timing.can_claim(ctx) {
+        return Outcome::Deferred;
+    }
+    let (lease, mut item) = match ctx
+        .store
+        .claim(FLOW, &id, known.as_ref(), false, deps.timing.item_lease_ms, ctx.now())
+        .await
+    {
+        Ok(Claim::Acquired { lease, item }) => (lease, item),
+        Ok(_) => return Outcome::Done,
+        Err(e) => {
+            ctx.error(format!("session {id}: state store: {e}"));
+            return Outcome::Failed;
+        }
+    };
+    let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
+    let result = act_claimed(ctx, deps, &session, &lease, &mut item, token_owner, deadline).await;
+    match result {
+        Ok(Outcome::Pending) => {
+            if let Err(e) = ctx.store.release(&lease, &item, ctx.now()).await {
+                ctx.error(format!("session {id}: state store: {e}"));
+            }
+            Outcome::Pending
+        }
+        Ok(_) => {
+            item.handled_last_updated = Some(session.last_updated);
+            match ctx.store.complete(&lease, &item, ctx.now()).await {
+                Ok(_) => Outcome::Done,
+                Err(e) => {
+                    ctx.error(format!("session {id}: state store: {e}"));
+                    Outcome::Failed
+                }
+            }
+        }
+        Err(e) => {
+            ctx.count("actions_failed", 1);
+            ctx.error(format!("session {id}: {e}"));
+            if let Err(se) = ctx
+                .store
+                .fail(&lease, &item, &e.to_string(), e.is_transient(), ctx.now())
+                .await
+            {
+                ctx.error(format!("session {id}: state store: {se}"));
+            }
+            Outcome::Failed
+        }
+    }
+}
+
+/// What happened in Okta, as recorded on the item and told in the ticket.
+fn okta_summary(outcome: &serde_json::Value) -> String {
+    outcome["summary"]
+        .as_str()
+        .unwrap_or("no Okta action recorded")
+        .to_string()
+}
+
+async fn act_claimed(
+    ctx: &RunCtx,
+    deps: &DepartingDeps,
+    session: &AlertSession,
+    lease: &crate::domain::Lease,
+    item: &mut WorkItem,
+    token_owner: Option<&str>,
+    deadline: Option<std::time::Instant>,
+) -> Result<Outcome, StepError> {
+    let id = &session.session_id;
+    let group = &deps.settings.group_id;
+    let jira = deps.jira.as_ref();
+    let key = dedup_key(FLOW, id);
+
+    // Decide the ticket first (a lost create answer must be resolved before anything else).
+    let plan = plan_ticket(
+        ctx,
+        jira,
+        item,
+        &key,
+        deps.settings.scan.consistency_horizon_ms,
+        deadline,
+    )
+    .await?;
+    if matches!(plan, TicketPlan::Wait { .. }) {
+        return Ok(Outcome::Pending);
+    }
+
+    // Step 1: Okta.
+    if item.step_outcome(OKTA_STEP).is_none() {
+        let outcome = contain(ctx, deps, session, item, token_owner, deadline).await?;
+        match outcome {
+            Some(o) => set_outcome(item, OKTA_STEP, o, ctx.now()),
+            None => return Ok(Outcome::Pending),
+        }
+    }
+    let okta = item
+        .step_outcome(OKTA_STEP)
+        .map(okta_summary)
+        .unwrap_or_default();
+
+    // Step 2: the Jira ticket.
+    match plan {
+        TicketPlan::Exists(t) => {
+            if super::tickets::recorded_ticket(item, &ticket_step(jira)).is_none() {
+                let v = serde_json::to_value(&t).unwrap_or_default();
+                set_outcome(item, &ticket_step(jira), v, ctx.now());
+            }
+            Ok(Outcome::Done)
+        }
+        TicketPlan::Create => {
+            record_intents(ctx, lease, item, &[ticket_step(jira)], &session.last_updated.to_string())
+                .await?;
+            let events = deps
+                .source
+                .file_events(id, deps.settings.scan.top_events, deadline)
+                .await
+                .unwrap_or_default();
+            let mut content = ticket_content(session, &events, deps.source.session_link(id));
+            content.summary = format!(
+                "Departing employee {} alert: {}",
+                severity_name(session.severity).to_lowercase(),
+                session.actor_name.as_deref().unwrap_or("unknown actor")
+            );
+            content.sections.insert(
+                0,
+                (
+                    "Containment".into(),
+                    vec![format!("Okta group {group}: {okta}")],
+                ),
+            );
+            match create_ticket(ctx, jira, item, &content, &key, deadline).await {
+                Ok(t) => {
+                    ctx.audit(ConnectionKind::Jira, "create_ticket", &t.key, &format!("departing employee session {id}"), "ok");
+                    Ok(Outcome::Done)
+                }
+                Err(e) => {
+                    ctx.audit(ConnectionKind::Jira, "create_ticket", &key, &format!("departing employee session {id}"), format!("failed: {e}"));
+                    Err(e.into())
+                }
+            }
+        }
+        TicketPlan::Wait { .. } => Ok(Outcome::Pending),
+    }
+}
+
+/// The Okta step. `Ok(Some(outcome))` when decided (added, already a member, skipped with a
+/// reason, or failed for good); `Ok(None)` to try again later; `Err` for a transient failure.
+async fn contain(
+    ctx: &RunCtx,
+    deps: &DepartingDeps,
+    session: &AlertSession,
+    item: &WorkItem,
+    token_owner: Option<&str>,
+    deadline: Option<std::time::Instant>,
+) -> Result<Option<serde_json::Value>, StepError> {
+    let id = &session.session_id;
+    let group = &deps.settings.group_id;
+    let outcome = |summary: String| Some(serde_json::json!({ "summary": summary }));
+    let email = match (&session.actor_name, &session.actor_id) {
+        (Some(n), _) if n.contains('@') => n.to_ascii_lowercase(),
+        (_, Some(actor)) => match deps.watchlists.actor_by_id(actor, deadline).await? {
+            Some(a) => a.name.to_ascii_lowercase(),
+            None => return Ok(outcome(format!("not changed: Incydr actor {actor} not found"))),
+        },
+        _ => return Ok(outcome("not changed: the session names no actor".into())),
+    };
+    if deps.settings.protected_users.iter().any(|p| p.eq_ignore_ascii_case(&email)) {
+        ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), "skipped: protected user");
+        return Ok(outcome(format!("not changed: {email} is a protected user")));
+    }
+    if token_owner.is_some_and(|o| o == email) {
+        ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), "skipped: the API token's own account");
+        return Ok(outcome(format!("not changed: {email} owns the Okta API token")));
+    }
+    let user = match deps.idp.user_by_login(&email, deadline).await {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), "skipped: no Okta user");
+            return Ok(outcome(format!("not changed: no Okta user with login {email}")));
+        }
+        Err(e) if !e.is_transient() || item.attempts + 1 >= deps.settings.scan.max_attempts => {
+            return Ok(outcome(format!("failed: {e}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match deps.idp.is_member(group, &user.id, deadline).await {
+        Ok(true) => {
+            return Ok(outcome(format!("{email} was already a member; nothing changed")));
+        }
+        Ok(false) => {}
+        Err(e) if !e.is_transient() => return Ok(outcome(format!("failed: {e}"))),
+        Err(e) => return Err(e.into()),
+    }
+    if ctx.counted("okta_group_adds") >= deps.settings.cap_per_run {
+        ctx.count("cap_reached", 1);
+        ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), format!("skipped: cap of {} adds per run reached", deps.settings.cap_per_run));
+        return Ok(outcome(format!(
+            "not changed: the cap of {} group adds per run was reached",
+            deps.settings.cap_per_run
+        )));
+    }
+    let day = crate::clock::date_of_ms(ctx.now());
+    match ctx
+        .store
+        .take_quota("okta_group_adds", &day, deps.settings.cap_per_day, ctx.now())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            ctx.count("cap_reached", 1);
+            ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), format!("skipped: cap of {} adds per day reached", deps.settings.cap_per_day));
+            return Ok(outcome(format!(
+                "not changed: the cap of {} group adds per day was reached",
+                deps.settings.cap_per_day
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    match deps.idp.add_member(group, &user.id, deadline).await {
+        Ok(()) => {
+            ctx.count("okta_group_adds", 1);
+            ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), "ok");
+            Ok(Some(serde_json::json!({
+                "summary": format!("{email} was added to the group"),
+                "user_id": user.id,
+            })))
+        }
+        Err(e) => {
+            ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), format!("failed: {e}"));
+            if e.is_transient() && item.attempts + 1 < deps.settings.scan.max_attempts {
+                Err(e.into())
+            } else {
+                Ok(outcome(format!("failed: {e}")))
+            }
+        }
+    }
+}

@@ -1,0 +1,631 @@
+//! hr-departures: an HR system reports a departure → the person is on Incydr's Departing
+//! watchlist with their departure date; a cancellation takes them off again (only if riskflow
+//! put them there); an optional clean-up removes people N days after they left.
+//!
+//! Facts arrive as webhook deliveries (BambooHR, generic signed webhooks), as ADP queue
+//! messages and as Workday report snapshots. Each becomes a pending work item, recorded before
+//! it is acknowledged, and is processed at once if possible, else by the next scheduled run
+//! (DESIGN.md, "HR facts"). The `person` record keeps the latest fact by source event time, so
+//! out-of-order and repeated facts change nothing.
+
+use super::ports::{HrDirectory, HrQueue, HrReport, WatchlistAdmin};
+use super::tickets::set_outcome;
+use super::{RunCtx, Timing};
+use crate::connectors::ConnectorError;
+use crate::domain::{
+    ConnectionKind, Delivery, Departure, Flow, HrEventKind, HrSource, ItemStatus, PersonRecord,
+    RunRecord, RunStatus, WorkItem,
+};
+use crate::store::{Claim, DeliveryOutcome, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+const FLOW: Flow = Flow::HrDepartures;
+/// How long delivery records are kept: far longer than any signature replay window.
+pub const DELIVERY_RETENTION_MS: i64 = 30 * 86_400_000;
+
+/// A pending unit of HR work, stored as the work item's payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HrWork {
+    /// A complete fact (generic webhook, Workday report).
+    Fact { fact: Departure },
+    /// A BambooHR change: the payload names the employee; the API says what changed.
+    BambooChange {
+        employee_id: String,
+        event_type: String,
+        event_time: i64,
+        #[serde(default)]
+        fields: BTreeMap<String, String>,
+        source_event_id: String,
+    },
+    /// An ADP termination event: the worker record has the email.
+    AdpTermination {
+        event_id: String,
+        associate_oid: String,
+        termination_date: Option<String>,
+        event_time: i64,
+    },
+}
+
+/// Settings of the flow.
+#[derive(Debug, Clone, Default)]
+pub struct HrSettings {
+    /// Remove people from the watchlist this many days after their departure date (None: never).
+    pub cleanup_after_days: Option<u32>,
+}
+
+/// What the flow talks to. Sources that are not connected are `None`.
+pub struct HrDeps {
+    pub watchlists: Arc<dyn WatchlistAdmin>,
+    pub bamboohr: Option<Arc<dyn HrDirectory>>,
+    pub adp_directory: Option<Arc<dyn HrDirectory>>,
+    pub adp_queue: Option<Arc<dyn HrQueue>>,
+    pub workday: Option<Arc<dyn HrReport>>,
+    pub settings: HrSettings,
+    pub timing: Timing,
+}
+
+/// Errors of processing one item.
+#[derive(Debug, thiserror::Error)]
+enum ItemError {
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Retrying will not help (unknown person, unusable payload).
+    #[error("{0}")]
+    Final(String),
+}
+
+impl ItemError {
+    fn retry(&self) -> bool {
+        match self {
+            ItemError::Connector(e) => e.is_transient(),
+            ItemError::Store(_) => true,
+            ItemError::Final(_) => false,
+        }
+    }
+}
+
+/// The work-item key of a delivery.
+pub fn item_key(source: &str, id: &str) -> String {
+    format!("{source}:{id}")
+}
+
+/// Record a verified webhook delivery with its pending work item, all or nothing.
+pub async fn record_webhook(
+    store: &crate::store::Store,
+    source: &str,
+    delivery_id: &str,
+    body_sha256: String,
+    work: &HrWork,
+    now: i64,
+) -> Result<(DeliveryOutcome, String), StoreError> {
+    let key = item_key(source, delivery_id);
+    let mut item = WorkItem::new(FLOW, key.clone(), ItemStatus::Pending, now);
+    item.payload = serde_json::to_value(work).unwrap_or_default();
+    let delivery = Delivery {
+        source: source.to_string(),
+        id: delivery_id.to_string(),
+        received_at: now,
+        body_sha256,
+        expires_at: now + DELIVERY_RETENTION_MS,
+    };
+    let outcome = store.record_delivery(&delivery, &item, now).await?;
+    Ok((outcome, key))
+}
+
+/// Run the scheduled flow: drain ADP, pull Workday, process pending work, clean up.
+pub async fn run(ctx: &RunCtx, deps: &HrDeps) -> RunRecord {
+    let lock = if ctx.dry_run {
+        None
+    } else {
+        match ctx
+            .store
+            .acquire_lock(FLOW, &ctx.run_id, deps.timing.lock_ttl_ms, ctx.now())
+            .await
+        {
+            Ok(Some(l)) => Some(l),
+            Ok(None) => {
+                return ctx
+                    .finish(
+                        Some(RunStatus::Skipped),
+                        Some("another run of hr-departures holds the lock".into()),
+                    )
+                    .await;
+            }
+            Err(e) => {
+                ctx.error(format!("state store: {e}"));
+                return ctx.finish(Some(RunStatus::Failed), None).await;
+            }
+        }
+    };
+    if let Some(q) = &deps.adp_queue {
+        drain_adp(ctx, q.as_ref()).await;
+    }
+    if let Some(r) = &deps.workday {
+        pull_workday(ctx, r.as_ref()).await;
+    }
+    process_pending(ctx, deps).await;
+    if let Some(days) = deps.settings.cleanup_after_days {
+        cleanup(ctx, deps, days).await;
+    }
+    if let Some(l) = &lock
+        && let Err(e) = ctx.store.release_lock(l, ctx.now()).await
+    {
+        ctx.error(format!("lock release: {e}"));
+    }
+    ctx.finish(None, None).await
+}
+
+/// Drain the ADP queue: record every message (terminations as pending work, anything else as
+/// ignored with the reason), then acknowledge it, so the queue never blocks.
+async fn drain_adp(ctx: &RunCtx, queue: &dyn HrQueue) {
+    let deadline = Some(ctx.deadline);
+    loop {
+        if ctx.remaining() < std::time::Duration::from_secs(10) {
+            ctx.count("deferred_to_next_run", 1);
+            return;
+        }
+        let msg = match queue.next(deadline).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
+            Err(e) => {
+                ctx.error(format!("ADP queue: {e}"));
+                return;
+            }
+        };
+        ctx.count("adp_messages", 1);
+        let parsed = crate::connectors::adp::parse_event(&msg.body);
+        let (work, dedup_id, ignored) = match parsed {
+            Ok(ev) if ev.is_termination => (
+                Some(HrWork::AdpTermination {
+                    event_id: ev.event_id.clone(),
+                    associate_oid: ev.associate_oid.clone(),
+                    termination_date: ev.termination_date.clone(),
+                    event_time: ev.event_time_ms,
+                }),
+                ev.event_id,
+                None,
+            ),
+            Ok(ev) => (
+                None,
+                ev.event_id.clone(),
+                Some(format!("not a termination ({})", ev.name)),
+            ),
+            Err(e) => (None, msg.id.clone(), Some(format!("unparseable: {e}"))),
+        };
+        if ctx.dry_run {
+            match &ignored {
+                None => ctx.plan(format!("record ADP termination event {dedup_id} and acknowledge message {}", msg.id)),
+                Some(r) => ctx.plan(format!("ignore ADP message {} ({r}) and acknowledge it", msg.id)),
+            }
+            // Nothing is acknowledged in a dry run, so the same message would come back: stop.
+            return;
+        }
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(msg.body.as_bytes()));
+        let now = ctx.now();
+        let recorded = match &work {
+            Some(w) => record_webhook(&ctx.store, "adp", &dedup_id, sha, w, now)
+                .await
+                .map(|_| ()),
+            None => {
+                // Recorded as an ignored delivery (done item with the reason), then acknowledged.
+                let mut item = WorkItem::new(FLOW, item_key("adp", &dedup_id), ItemStatus::Done, now);
+                item.payload = serde_json::json!({"ignored": ignored.clone().unwrap_or_default(), "message_id": msg.id});
+                item.expires_at = Some(now + DELIVERY_RETENTION_MS);
+                let d = Delivery {
+                    source: "adp".into(),
+                    id: dedup_id.clone(),
+                    received_at: now,
+                    body_sha256: sha,
+                    expires_at: now + DELIVERY_RETENTION_MS,
+                };
+                ctx.store.record_delivery(&d, &item, now).await.map(|_| ())
+            }
+        };
+        if let Err(e) = recorded {
+            ctx.error(format!("ADP message {} not recorded (left in the queue): {e}", msg.id));
+            return;
+        }
+        if let Some(reason) = &ignored {
+            ctx.count("adp_ignored", 1);
+            ctx.audit(ConnectionKind::Adp, "ignore_message", &msg.id, "ADP event notification", format!("ignored: {reason}"));
+        }
+        match queue.ack(&msg.id, deadline).await {
+            Ok(()) => ctx.audit(ConnectionKind::Adp, "ack_message", &msg.id, "recorded", "ok"),
+            Err(e) => {
+                ctx.error(format!("ADP message {} recorded but not acknowledged: {e}", msg.id));
+                return;
+            }
+        }
+    }
+}
+
+/// Pull the Workday report, turn its differences from the previous snapshot into pending work,
+/// then store the new snapshot.
+async fn pull_workday(ctx: &RunCtx, report: &dyn HrReport) {
+    const PK: &str = "snapshot#workday";
+    let now = ctx.now();
+    let current = match report.snapshot(Some(ctx.deadline)).await {
+        Ok(s) => s,
+        Err(e) => {
+            ctx.error(format!("Workday report: {e}"));
+            return;
+        }
+    };
+    let previous = match ctx.store.get_doc(PK, "last", now).await {
+        Ok(p) => p,
+        Err(e) => {
+            ctx.error(format!("state store: {e}"));
+            return;
+        }
+    };
+    let today = crate::clock::date_of_ms(now);
+    let changes = match report.changes(previous.as_ref(), &current, &today, now) {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.error(format!("Workday report: {e}"));
+            return;
+        }
+    };
+    ctx.count("workday_changes", changes.len() as u64);
+    for fact in changes {
+        if ctx.dry_run {
+            ctx.plan(format!("{:?} of {} on {} (Workday)", fact.kind, fact.email, fact.departure_date.as_deref().unwrap_or("-")));
+            continue;
+        }
+        let key = item_key("workday", &fact.source_event_id);
+        let mut item = WorkItem::new(FLOW, key, ItemStatus::Pending, now);
+        item.payload = serde_json::to_value(HrWork::Fact { fact }).unwrap_or_default();
+        if let Err(e) = ctx.store.put_pending(&item, now).await {
+            ctx.error(format!("state store: {e}"));
+            return;
+        }
+    }
+    if !ctx.dry_run
+        && let Err(e) = ctx.store.put_doc(PK, "last", &current).await
+    {
+        ctx.error(format!("state store: {e}"));
+    }
+}
+
+/// Process every pending item (oldest keys first), until the deadline nears.
+pub async fn process_pending(ctx: &RunCtx, deps: &HrDeps) {
+    let mut after = None;
+    loop {
+        let page = match ctx
+            .store
+            .item_keys(FLOW, ItemStatus::Pending, after.clone(), 100, ctx.now())
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.error(format!("state store: {e}"));
+                return;
+            }
+        };
+        for key in &page.items {
+            if !deps.timing.can_claim(ctx) {
+                ctx.count("deferred_to_next_run", 1);
+                return;
+            }
+            process_item(ctx, deps, key).await;
+        }
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return,
+        }
+    }
+}
+
+/// Process one pending item now. Returns whether it finished.
+pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
+    let now = ctx.now();
+    let item = match ctx.store.item(FLOW, key, now).await {
+        Ok(Some(i)) => i,
+        Ok(None) => return false,
+        Err(e) => {
+            ctx.error(format!("{key}: state store: {e}"));
+            return false;
+        }
+    };
+    let work: HrWork = match serde_json::from_value(item.payload.clone()) {
+        Ok(w) => w,
+        Err(_) => return false,
+    };
+    if ctx.dry_run {
+        ctx.plan(format!("process {key}: {}", describe(&work)));
+        return false;
+    }
+    let (lease, mut item) = match ctx
+        .store
+        .claim(FLOW, key, Some(&item), false, deps.timing.item_lease_ms, now)
+        .await
+    {
+        Ok(Claim::Acquired { lease, item }) => (lease, item),
+        Ok(Claim::Done(_)) => return true,
+        Ok(Claim::Busy { .. }) => return false,
+        Err(e) => {
+            ctx.error(format!("{key}: state store: {e}"));
+            return false;
+        }
+    };
+    let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
+    match apply(ctx, deps, &lease, &mut item, &work, deadline).await {
+        Ok(()) => match ctx.store.complete(&lease, &item, ctx.now()).await {
+            Ok(_) => true,
+            Err(e) => {
+                ctx.error(format!("{key}: state store: {e}"));
+                false
+            }
+        },
+        Err(e) => {
+            ctx.count("actions_failed", 1);
+            ctx.error(format!("{key}: {e}"));
+            if let Err(se) = ctx.store.fail(&lease, &item, &e.to_string(), e.retry(), ctx.now()).await {
+                ctx.error(format!("{key}: state store: {se}"));
+            }
+            false
+        }
+    }
+}
+
+fn describe(work: &HrWork) -> String {
+    match work {
+        HrWork::Fact { fact } => format!(
+            "{:?} of {} ({})",
+            fact.kind,
+            fact.email,
+            fact.departure_date.as_deref().unwrap_or("no date")
+        ),
+        HrWork::BambooChange { employee_id, .. } => format!("BambooHR change of employee {employee_id}"),
+        HrWork::AdpTermination { associate_oid, .. } => format!("ADP termination of worker {associate_oid}"),
+    }
+}
+
+/// Turn a pending unit of work into a fact (asking the HR system where the payload has no email).
+async fn to_fact(
+    deps: &HrDeps,
+    work: &HrWork,
+    deadline: Option<Instant>,
+) -> Result<Option<Departure>, ItemError> {
+    match work {
+        HrWork::Fact { fact } => Ok(Some(fact.clone())),
+        HrWork::BambooChange {
+            employee_id,
+            event_time,
+            source_event_id,
+            fields,
+            ..
+        } => {
+            let dir = deps.bamboohr.as_ref().ok_or_else(|| {
+                ItemError::Final("BambooHR is not connected: cannot look up the employee".into())
+            })?;
+            let emp = dir.employee(employee_id, deadline).await?.ok_or_else(|| {
+                ItemError::Final(format!("BambooHR has no employee {employee_id}"))
+            })?;
+            let email = emp
+                .email
+                .or_else(|| fields.get("workEmail").cloned())
+                .ok_or_else(|| ItemError::Final(format!("BambooHR employee {employee_id} has no work email")))?;
+            let kind = if emp.terminated || emp.termination_date.is_some() {
+                HrEventKind::Departure
+            } else {
+                HrEventKind::Cancellation
+            };
+            if kind == HrEventKind::Departure && emp.termination_date.is_none() {
+                return Err(ItemError::Final(format!(
+                    "BambooHR employee {employee_id} is inactive but has no termination date"
+                )));
+            }
+            Ok(Some(Departure {
+                source: HrSource::Bamboohr,
+                kind,
+                source_event_id: source_event_id.clone(),
+                event_time: *event_time,
+                email: email.trim().to_ascii_lowercase(),
+                employee_id: Some(employee_id.clone()),
+                departure_date: emp.termination_date,
+                reason: None,
+            }))
+        }
+        HrWork::AdpTermination {
+            event_id,
+            associate_oid,
+            termination_date,
+            event_time,
+        } => {
+            let dir = deps.adp_directory.as_ref().ok_or_else(|| {
+                ItemError::Final("ADP is not connected: cannot look up the worker".into())
+            })?;
+            let w = dir
+                .employee(associate_oid, deadline)
+                .await?
+                .ok_or_else(|| ItemError::Final(format!("ADP has no worker {associate_oid}")))?;
+            let email = w.email.ok_or_else(|| {
+                ItemError::Final(format!("ADP worker {associate_oid} has no business email"))
+            })?;
+            let date = termination_date.clone().or(w.termination_date).ok_or_else(|| {
+                ItemError::Final(format!("ADP event {event_id} has no termination date"))
+            })?;
+            Ok(Some(Departure {
+                source: HrSource::Adp,
+                kind: HrEventKind::Departure,
+                source_event_id: event_id.clone(),
+                event_time: *event_time,
+                email: email.trim().to_ascii_lowercase(),
+                employee_id: Some(associate_oid.clone()),
+                departure_date: Some(date),
+                reason: None,
+            }))
+        }
+    }
+}
+
+async fn apply(
+    ctx: &RunCtx,
+    deps: &HrDeps,
+    lease: &crate::domain::Lease,
+    item: &mut WorkItem,
+    work: &HrWork,
+    deadline: Option<Instant>,
+) -> Result<(), ItemError> {
+    let Some(fact) = to_fact(deps, work, deadline).await? else {
+        return Ok(());
+    };
+    let now = ctx.now();
+    let person = ctx.store.person(&fact.email, now).await?;
+    if let Some(p) = &person
+        && p.latest.event_time > fact.event_time
+    {
+        ctx.count("hr_stale_facts", 1);
+        ctx.audit(ConnectionKind::Incydr, "hr_fact", &fact.email, &format!("{} {}", fact.source.as_str(), fact.source_event_id), "ignored: a later fact about this person is already applied");
+        set_outcome(item, "applied", serde_json::json!({"ignored": "stale"}), now);
+        return Ok(());
+    }
+    let reason = format!("{} {} ({:?})", fact.source.as_str(), fact.source_event_id, fact.kind);
+    let actor = match person.as_ref().and_then(|p| p.actor_id.clone()) {
+        Some(id) => Some(id),
+        None => deps
+            .watchlists
+            .actor_by_email(&fact.email, deadline)
+            .await?
+            .map(|a| a.id),
+    };
+    let mut record = person.clone().unwrap_or(PersonRecord {
+        email: fact.email.clone(),
+        latest: fact.clone(),
+        actor_id: None,
+        added_by_riskflow: false,
+        indexed_date: None,
+        updated_at: now,
+        version: 0,
+    });
+    let previous_date = record.indexed_date.clone();
+    record.latest = fact.clone();
+    let Some(actor_id) = actor else {
+        if fact.kind == HrEventKind::Cancellation {
+            // Nobody to take off; remember the cancellation so a late departure stays out.
+            record.indexed_date = None;
+            ctx.store.save_person(&record, previous_date.as_deref(), now).await?;
+            return Ok(());
+        }
+        ctx.count("unknown_people", 1);
+        ctx.audit(ConnectionKind::Incydr, "resolve_actor", &fact.email, &reason, "failed: Incydr knows no actor with this email");
+        return Err(ItemError::Final(format!("Incydr knows no actor with the email {}", fact.email)));
+    };
+    record.actor_id = Some(actor_id.clone());
+
+    match fact.kind {
+        HrEventKind::Departure => {
+            let date = fact.departure_date.clone().ok_or_else(|| {
+                ItemError::Final(format!("the departure of {} has no date", fact.email))
+            })?;
+            let wl = deps
+                .watchlists
+                .departing_watchlist(true, deadline)
+                .await?
+                .ok_or_else(|| ItemError::Final("the Departing watchlist could not be created".into()))?;
+            // An earlier attempt that recorded its intent to add (and maybe added) counts as ours.
+            let intended = item.steps.get("watchlist_add").is_some_and(|s| s.intent_at.is_some());
+            let included = deps.watchlists.is_included(&wl, &actor_id, deadline).await?;
+            if !included {
+                super::tickets::record_intents(ctx, lease, item, &["watchlist_add".to_string()], &actor_id).await?;
+                match deps.watchlists.include(&wl, &actor_id, deadline).await {
+                    Ok(()) => {
+                        ctx.count("watchlist_adds", 1);
+                        ctx.audit(ConnectionKind::Incydr, "watchlist_add", &fact.email, &reason, "ok");
+                    }
+                    Err(e) => {
+                        ctx.audit(ConnectionKind::Incydr, "watchlist_add", &fact.email, &reason, format!("failed: {e}"));
+                        return Err(e.into());
+                    }
+                }
+                record.added_by_riskflow = true;
+            } else if intended {
+                record.added_by_riskflow = true;
+            }
+            set_outcome(item, "watchlist_add", serde_json::json!({"watchlist": wl, "actor": actor_id}), ctx.now());
+            deps.watchlists.set_end_date(&actor_id, Some(&date), deadline).await.inspect_err(|e| {
+                ctx.audit(ConnectionKind::Incydr, "set_end_date", &fact.email, &reason, format!("failed: {e}"));
+            })?;
+            ctx.audit(ConnectionKind::Incydr, "set_end_date", &fact.email, &reason, format!("ok: {date}"));
+            record.indexed_date = Some(date);
+        }
+        HrEventKind::Cancellation => {
+            if record.added_by_riskflow {
+                if let Some(wl) = deps.watchlists.departing_watchlist(false, deadline).await? {
+                    deps.watchlists.exclude(&wl, &actor_id, deadline).await.inspect_err(|e| {
+                        ctx.audit(ConnectionKind::Incydr, "watchlist_remove", &fact.email, &reason, format!("failed: {e}"));
+                    })?;
+                    ctx.count("watchlist_removes", 1);
+                    ctx.audit(ConnectionKind::Incydr, "watchlist_remove", &fact.email, &reason, "ok");
+                }
+                record.added_by_riskflow = false;
+            } else if person.is_some() {
+                ctx.audit(ConnectionKind::Incydr, "watchlist_remove", &fact.email, &reason, "skipped: riskflow did not add this person");
+            }
+            if previous_date.is_some() {
+                deps.watchlists.set_end_date(&actor_id, None, deadline).await?;
+                ctx.audit(ConnectionKind::Incydr, "set_end_date", &fact.email, &reason, "ok: cleared");
+            }
+            record.indexed_date = None;
+        }
+    }
+    ctx.store.save_person(&record, previous_date.as_deref(), ctx.now()).await?;
+    Ok(())
+}
+
+/// Remove people riskflow added, `days` after their departure date.
+async fn cleanup(ctx: &RunCtx, deps: &HrDeps, days: u32) {
+    let day_ms = ctx.now() - i64::from(days) * 86_400_000;
+    let date = crate::clock::date_of_ms(day_ms);
+    let emails = match ctx.store.departures_on(&date, ctx.now()).await {
+        Ok(e) => e,
+        Err(e) => {
+            ctx.error(format!("state store: {e}"));
+            return;
+        }
+    };
+    if emails.is_empty() {
+        return;
+    }
+    let wl = match deps.watchlists.departing_watchlist(false, Some(ctx.deadline)).await {
+        Ok(Some(wl)) => wl,
+        Ok(None) => return,
+        Err(e) => {
+            ctx.error(format!("finding the Departing watchlist: {e}"));
+            return;
+        }
+    };
+    for email in emails {
+        let now = ctx.now();
+        let Ok(Some(mut p)) = ctx.store.person(&email, now).await else {
+            continue;
+        };
+        let (Some(actor), true) = (p.actor_id.clone(), p.added_by_riskflow) else {
+            continue;
+        };
+        if ctx.dry_run {
+            ctx.plan(format!("remove {email} from the Departing watchlist ({days} days after {date})"));
+            continue;
+        }
+        match deps.watchlists.exclude(&wl, &actor, Some(ctx.deadline)).await {
+            Ok(()) => {
+                ctx.count("watchlist_removes", 1);
+                ctx.audit(ConnectionKind::Incydr, "watchlist_remove", &email, &format!("clean-up {days} days after {date}"), "ok");
+                let prev = p.indexed_date.clone();
+                p.added_by_riskflow = false;
+                p.indexed_date = None;
+                if let Err(e) = ctx.store.save_person(&p, prev.as_deref(), now).await {
+                    ctx.error(format!("state store: {e}"));
+                }
+            }
+            Err(e) => ctx.error(format!("clean-up of {email}: {e}")),
+        }
+    }
+}

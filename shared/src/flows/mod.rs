@@ -1,0 +1,235 @@
+//! The three jobs, as async functions over the state store and the role traits of [`ports`]:
+//! [`alert_tickets`], [`hr_departures`] and [`departing_response`]. [`RunCtx`] carries what every
+//! run shares: the clock, the deadline, dry-run mode, counters, the audit buffer and the plan.
+
+pub mod adapters;
+pub mod alert_tickets;
+pub mod departing_response;
+pub mod hr_departures;
+pub mod ports;
+pub mod tickets;
+pub mod wiring;
+
+use crate::domain::{AuditEntry, ConnectionKind, Flow, RunRecord, RunStatus};
+use crate::metrics::{Metrics, Unit};
+use crate::store::Store;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A source of "now" in epoch milliseconds (tests shift it).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(crate::clock::now_ms)
+}
+
+#[derive(Default)]
+struct RunState {
+    counts: BTreeMap<String, u64>,
+    errors: Vec<String>,
+    plan: Vec<String>,
+    audit: Vec<AuditEntry>,
+    gauges: Vec<(String, Unit, f64)>,
+}
+
+/// What one run of a flow shares.
+pub struct RunCtx {
+    pub store: Store,
+    pub flow: Flow,
+    pub run_id: String,
+    pub started_at: i64,
+    /// When the invocation must have answered (the Lambda deadline).
+    pub deadline: Instant,
+    pub dry_run: bool,
+    pub clock: Clock,
+    pub audit_retention_ms: i64,
+    state: Mutex<RunState>,
+}
+
+/// How many errors a run record keeps (the rest are counted).
+const MAX_ERRORS: usize = 50;
+/// How many plan lines a dry-run record keeps.
+const MAX_PLAN: usize = 500;
+
+impl RunCtx {
+    pub fn new(store: Store, flow: Flow, deadline: Instant, dry_run: bool, clock: Clock) -> Self {
+        let started_at = clock();
+        RunCtx {
+            store,
+            flow,
+            run_id: crate::store::short_id(),
+            started_at,
+            deadline,
+            dry_run,
+            clock,
+            audit_retention_ms: crate::store::AUDIT_RETENTION_MS,
+            state: Mutex::new(RunState::default()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, RunState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Time left before the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    pub fn count(&self, name: &str, n: u64) {
+        *self.state().counts.entry(name.to_string()).or_default() += n;
+    }
+
+    pub fn counted(&self, name: &str) -> u64 {
+        self.state().counts.get(name).copied().unwrap_or(0)
+    }
+
+    pub fn gauge(&self, name: &str, unit: Unit, value: f64) {
+        let mut s = self.state();
+        s.gauges.retain(|(k, _, _)| k != name);
+        s.gauges.push((name.to_string(), unit, value));
+    }
+
+    /// Record an error for the run record (and the log).
+    pub fn error(&self, message: impl Into<String>) {
+        let message = message.into();
+        tracing::warn!(flow = %self.flow, run = %self.run_id, error = %message, "run error");
+        let mut s = self.state();
+        *s.counts.entry("errors".into()).or_default() += 1;
+        if s.errors.len() < MAX_ERRORS {
+            s.errors.push(message);
+        }
+    }
+
+    /// Record what a dry run would do.
+    pub fn plan(&self, line: impl Into<String>) {
+        let mut s = self.state();
+        if s.plan.len() < MAX_PLAN {
+            s.plan.push(line.into());
+        }
+    }
+
+    /// Record an outside action for the audit trail (written in batches at the end of the run).
+    pub fn audit(
+        &self,
+        system: ConnectionKind,
+        action: &str,
+        target: &str,
+        reason: &str,
+        result: impl Into<String>,
+    ) {
+        let entry = AuditEntry {
+            at: self.now(),
+            id: crate::store::short_id(),
+            flow: Some(self.flow),
+            system,
+            action: action.to_string(),
+            target: target.to_string(),
+            reason: reason.to_string(),
+            result: result.into(),
+        };
+        tracing::info!(flow = %self.flow, system = %entry.system, action = %entry.action, target = %entry.target, result = %entry.result, "audit");
+        self.state().audit.push(entry);
+    }
+
+    /// Write buffered audit entries now (also done by [`RunCtx::finish`]).
+    pub async fn flush_audit(&self) -> Result<(), crate::store::StoreError> {
+        let entries = std::mem::take(&mut self.state().audit);
+        if entries.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.store.append_audit(&entries, self.audit_retention_ms).await {
+            // Keep them for the next flush attempt.
+            self.state().audit.splice(0..0, entries);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Finish the run: flush the audit trail, write the run record, print the EMF metrics.
+    pub async fn finish(&self, status: Option<RunStatus>, message: Option<String>) -> RunRecord {
+        if let Err(e) = self.flush_audit().await {
+            self.error(format!("audit entries could not be written: {e}"));
+        }
+        let finished_at = self.now();
+        let (counts, errors, plan, gauges) = {
+            let s = self.state();
+            (s.counts.clone(), s.errors.clone(), s.plan.clone(), s.gauges.clone())
+        };
+        // A run that had errors but finished is partial: its failed items are retried later.
+        let status = status.unwrap_or(if counts.get("errors").copied().unwrap_or(0) == 0 {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Partial
+        });
+        let record = RunRecord {
+            flow: self.flow,
+            id: self.run_id.clone(),
+            started_at: self.started_at,
+            finished_at,
+            status,
+            dry_run: self.dry_run,
+            counts: counts.clone(),
+            errors,
+            message,
+            plan,
+        };
+        if let Err(e) = self.store.put_run(&record).await {
+            tracing::error!(flow = %self.flow, run = %self.run_id, error = %e, "run record could not be written");
+        }
+        let mut m = Metrics::new();
+        for (k, v) in &counts {
+            m.count(k, *v);
+        }
+        for (k, u, v) in gauges {
+            m.gauge(&k, u, v);
+        }
+        m.gauge(
+            "duration_ms",
+            Unit::Milliseconds,
+            (finished_at - self.started_at) as f64,
+        );
+        m.emit(self.flow.as_str(), finished_at);
+        record
+    }
+}
+
+/// Flow settings shared by the scheduling: leases and margins.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// How long a claimed item is held; covers the worst case of one step.
+    pub item_lease_ms: i64,
+    /// Margin for clock skew between workers.
+    pub skew_margin_ms: i64,
+    /// How long the flow lock is held (≥ the function timeout).
+    pub lock_ttl_ms: i64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            item_lease_ms: 120_000,
+            skew_margin_ms: 5_000,
+            lock_ttl_ms: 16 * 60_000,
+        }
+    }
+}
+
+impl Timing {
+    /// Whether there is time to claim one more item before the deadline.
+    pub fn can_claim(&self, ctx: &RunCtx) -> bool {
+        ctx.remaining() > Duration::from_millis((self.item_lease_ms + self.skew_margin_ms) as u64)
+    }
+
+    /// The deadline for outside calls made under a lease taken at `now`.
+    pub fn call_deadline(&self, ctx: &RunCtx, lease_until: i64) -> Instant {
+        let left = (lease_until - ctx.now() - self.skew_margin_ms).max(0) as u64;
+        ctx.deadline.min(Instant::now() + Duration::from_millis(left))
+    }
+}

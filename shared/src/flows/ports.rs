@@ -1,0 +1,213 @@
+//! The roles the flows need from outside systems, as small traits. The real adapters over the
+//! connector clients are in [`super::adapters`]; unit tests use fakes.
+
+use crate::connectors::ConnectorError;
+use crate::domain::{AlertSession, FileEventSummary, TicketContent, TicketRef};
+use async_trait::async_trait;
+use std::time::Instant;
+
+/// Which sessions to read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionFilter {
+    /// Sessions that began at or after (epoch ms).
+    pub on_or_after: Option<i64>,
+    /// Sessions that began before (epoch ms).
+    pub before: Option<i64>,
+    /// Only these current states (empty: any).
+    pub states: Vec<String>,
+    /// Only these severities (empty: any).
+    pub severities: Vec<u8>,
+    pub rule_ids: Vec<String>,
+    pub watchlist_ids: Vec<String>,
+}
+
+/// Incydr sessions with alerts.
+#[async_trait]
+pub trait AlertSource: Send + Sync {
+    /// Every session with alerts that matches, all pages.
+    async fn sessions(
+        &self,
+        filter: &SessionFilter,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<AlertSession>, ConnectorError>;
+    /// The first `limit` file events of a session.
+    async fn file_events(
+        &self,
+        session_id: &str,
+        limit: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<FileEventSummary>, ConnectorError>;
+    /// Add a note to a session (≤ 2000 characters).
+    async fn add_note(
+        &self,
+        session_id: &str,
+        text: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError>;
+    /// The link to a session in the console.
+    fn session_link(&self, session_id: &str) -> Option<String>;
+}
+
+/// An Incydr actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// Incydr's Departing watchlist and actor end dates.
+#[async_trait]
+pub trait WatchlistAdmin: Send + Sync {
+    async fn actor_by_email(
+        &self,
+        email: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<ActorRef>, ConnectorError>;
+    async fn actor_by_id(
+        &self,
+        actor_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<ActorRef>, ConnectorError>;
+    /// The Departing watchlist's id, creating the list when it does not exist (unless `create` is false).
+    async fn departing_watchlist(
+        &self,
+        create: bool,
+        deadline: Option<Instant>,
+    ) -> Result<Option<String>, ConnectorError>;
+    async fn is_included(
+        &self,
+        watchlist_id: &str,
+        actor_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError>;
+    async fn include(
+        &self,
+        watchlist_id: &str,
+        actor_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError>;
+    async fn exclude(
+        &self,
+        watchlist_id: &str,
+        actor_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError>;
+    /// Set (`Some("YYYY-MM-DD")`) or clear (`None`) the actor's end date.
+    async fn set_end_date(
+        &self,
+        actor_id: &str,
+        date: Option<&str>,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError>;
+}
+
+/// Where tickets are opened (Jira, ServiceNow).
+#[async_trait]
+pub trait TicketSink: Send + Sync {
+    /// `jira` or `servicenow`.
+    fn name(&self) -> &'static str;
+    /// Whether [`TicketSink::find`] sees a ticket as soon as it was created (ServiceNow: yes,
+    /// Jira search: no, it lags).
+    fn search_is_consistent(&self) -> bool;
+    /// The ticket carrying `dedup_key` (Jira label / ServiceNow correlation_id), if any.
+    async fn find(
+        &self,
+        dedup_key: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<TicketRef>, ConnectorError>;
+    /// Open a ticket carrying `dedup_key`. Never retried blindly by the sink.
+    async fn create(
+        &self,
+        content: &TicketContent,
+        dedup_key: &str,
+        deadline: Option<Instant>,
+    ) -> Result<TicketRef, ConnectorError>;
+    /// Add a comment to an existing ticket.
+    async fn comment(
+        &self,
+        ticket: &TicketRef,
+        content: &TicketContent,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError>;
+}
+
+/// An identity-provider user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpUser {
+    pub id: String,
+    pub login: String,
+}
+
+/// The identity provider (Okta) for containment.
+#[async_trait]
+pub trait IdentityProvider: Send + Sync {
+    /// The login the API token belongs to (never touched).
+    async fn token_owner(&self, deadline: Option<Instant>) -> Result<Option<String>, ConnectorError>;
+    async fn user_by_login(
+        &self,
+        login: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<IdpUser>, ConnectorError>;
+    async fn is_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError>;
+    /// Add a user to a group (idempotent on the server: a member stays one member).
+    async fn add_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError>;
+}
+
+/// An employee as the HR system has them now (for payloads that carry no email).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HrEmployee {
+    pub email: Option<String>,
+    /// Whether the HR system shows the employee as terminated / inactive.
+    pub terminated: bool,
+    /// `YYYY-MM-DD`.
+    pub termination_date: Option<String>,
+}
+
+/// Looks up an employee in an HR system (BambooHR by employee id, ADP by associate OID).
+#[async_trait]
+pub trait HrDirectory: Send + Sync {
+    async fn employee(
+        &self,
+        id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<HrEmployee>, ConnectorError>;
+}
+
+/// One message of a pull queue (ADP event notifications).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub id: String,
+    pub body: String,
+}
+
+/// A pull queue that must be drained and acknowledged message by message.
+#[async_trait]
+pub trait HrQueue: Send + Sync {
+    async fn next(&self, deadline: Option<Instant>) -> Result<Option<QueueMessage>, ConnectorError>;
+    async fn ack(&self, id: &str, deadline: Option<Instant>) -> Result<(), ConnectorError>;
+}
+
+/// A report of upcoming departures pulled on a schedule (Workday RaaS): the current rows as
+/// JSON snapshots, and the departures and cancellations between two snapshots.
+#[async_trait]
+pub trait HrReport: Send + Sync {
+    async fn snapshot(&self, deadline: Option<Instant>) -> Result<serde_json::Value, ConnectorError>;
+    /// Departures and cancellations between `previous` and `current` snapshots.
+    fn changes(
+        &self,
+        previous: Option<&serde_json::Value>,
+        current: &serde_json::Value,
+        today: &str,
+        now_ms: i64,
+    ) -> Result<Vec<crate::domain::Departure>, ConnectorError>;
+}

@@ -1,0 +1,177 @@
+//! Exactly-once tickets (DESIGN.md, "Exactly-once outside effects", steps 2 and 3).
+//!
+//! Before a create, the intent is recorded on the work item under the lease; after it, the
+//! outcome. An attempt that finds an intent without an outcome (the answer was lost) first looks
+//! for the ticket by its dedup key. ServiceNow's lookup by `correlation_id` is consistent, so
+//! "not found" means "create again". Jira's search lags, so until the intent is older than the
+//! consistency horizon the item waits; past it, one more search, then a create.
+
+use super::RunCtx;
+use super::ports::TicketSink;
+use crate::connectors::ConnectorError;
+use crate::domain::{Lease, StepRecord, TicketContent, TicketRef, WorkItem};
+use crate::store::StoreError;
+use std::time::Instant;
+
+/// The dedup key of a flow's ticket for a session: Jira label and ServiceNow correlation_id.
+/// Characters outside `[A-Za-z0-9._-]` become `_` (labels take no spaces; ServiceNow encoded
+/// queries must not see `^`, `=`, `&` or `@`).
+pub fn dedup_key(flow: crate::domain::Flow, session_id: &str) -> String {
+    let clean: String = session_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("riskflow-{}-{}", flow.as_str(), clean)
+}
+
+/// The step name of a sink's ticket on a work item.
+pub fn ticket_step(sink: &dyn TicketSink) -> String {
+    format!("ticket:{}", sink.name())
+}
+
+/// What to do about one sink's ticket, decided before any create.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TicketPlan {
+    /// The ticket exists (recorded, or found by its dedup key).
+    Exists(TicketRef),
+    /// No ticket: create one (after recording the intent).
+    Create,
+    /// An earlier create may have succeeded but search cannot tell yet: try again later.
+    Wait { retry_after_ms: i64 },
+}
+
+/// Errors of a ticket step.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl StepError {
+    /// Whether a later run may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StepError::Connector(e) => e.is_transient(),
+            StepError::Store(e) => e.is_transient() || matches!(e, StoreError::Backend(_)),
+        }
+    }
+}
+
+/// The recorded ticket of a step, if its outcome is stored.
+pub fn recorded_ticket(item: &WorkItem, step: &str) -> Option<TicketRef> {
+    item.step_outcome(step)
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// Decide what to do for one sink (may search it; writes nothing).
+pub async fn plan_ticket(
+    ctx: &RunCtx,
+    sink: &dyn TicketSink,
+    item: &WorkItem,
+    key: &str,
+    horizon_ms: i64,
+    deadline: Option<Instant>,
+) -> Result<TicketPlan, ConnectorError> {
+    let step = ticket_step(sink);
+    if let Some(t) = recorded_ticket(item, &step) {
+        return Ok(TicketPlan::Exists(t));
+    }
+    let Some(intent_at) = item.steps.get(&step).and_then(|s| s.intent_at) else {
+        return Ok(TicketPlan::Create);
+    };
+    // An earlier attempt recorded its intent but not the outcome: its answer may have been lost.
+    if let Some(t) = sink.find(key, deadline).await? {
+        ctx.count("tickets_recovered", 1);
+        return Ok(TicketPlan::Exists(t));
+    }
+    if sink.search_is_consistent() {
+        return Ok(TicketPlan::Create);
+    }
+    let age = ctx.now() - intent_at;
+    if age < horizon_ms {
+        return Ok(TicketPlan::Wait {
+            retry_after_ms: horizon_ms - age,
+        });
+    }
+    // Past the horizon the search has caught up with anything created before the intent's age.
+    match sink.find(key, deadline).await? {
+        Some(t) => {
+            ctx.count("tickets_recovered", 1);
+            Ok(TicketPlan::Exists(t))
+        }
+        None => Ok(TicketPlan::Create),
+    }
+}
+
+/// Record intents for every step in `steps` in one write.
+pub async fn record_intents(
+    ctx: &RunCtx,
+    lease: &Lease,
+    item: &mut WorkItem,
+    steps: &[String],
+    fingerprint: &str,
+) -> Result<(), StoreError> {
+    let now = ctx.now();
+    for step in steps {
+        let rec = item.steps.entry(step.clone()).or_default();
+        rec.fingerprint = Some(fingerprint.to_string());
+        rec.intent_at = Some(now);
+        rec.done_at = None;
+        rec.outcome = None;
+    }
+    *item = ctx.store.save_item(lease, item, now).await?;
+    Ok(())
+}
+
+/// Put a step's outcome on the item in memory (written by the next save / complete).
+pub fn set_outcome(item: &mut WorkItem, step: &str, outcome: serde_json::Value, now: i64) {
+    let rec = item.steps.entry(step.to_string()).or_insert_with(StepRecord::default);
+    rec.done_at = Some(now);
+    rec.outcome = Some(outcome);
+}
+
+/// Create the ticket in a sink whose intent is recorded, and put the outcome on the item.
+pub async fn create_ticket(
+    ctx: &RunCtx,
+    sink: &dyn TicketSink,
+    item: &mut WorkItem,
+    content: &TicketContent,
+    key: &str,
+    deadline: Option<Instant>,
+) -> Result<TicketRef, ConnectorError> {
+    let created = sink.create(content, key, deadline).await?;
+    let value = serde_json::to_value(&created).unwrap_or(serde_json::Value::Null);
+    set_outcome(item, &ticket_step(sink), value, ctx.now());
+    ctx.count("tickets_created", 1);
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Flow;
+
+    #[test]
+    fn dedup_keys_are_per_flow_and_safe_for_labels_and_encoded_queries() {
+        assert_eq!(
+            dedup_key(Flow::AlertTickets, "123-session-1"),
+            "riskflow-alert-tickets-123-session-1"
+        );
+        assert_ne!(
+            dedup_key(Flow::AlertTickets, "s1"),
+            dedup_key(Flow::DepartingResponse, "s1")
+        );
+        assert_eq!(
+            dedup_key(Flow::AlertTickets, "a b^c=d&e@f"),
+            "riskflow-alert-tickets-a_b_c_d_e_f"
+        );
+    }
+}

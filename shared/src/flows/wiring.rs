@@ -1,0 +1,1 @@
+//! Building a flow's dependencies from the stored connections and their secrets.
