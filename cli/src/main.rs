@@ -1,1 +1,86 @@
-fn main() {}
+//! `riskflow`: run riskflow on one machine (`riskflow dev`), run a flow, manage connections,
+//! read runs and the audit trail, retry failed items and backfill, against the local data dir.
+
+mod commands;
+mod dev;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "riskflow", version, about = "Automated insider-risk integrations for Code42 Incydr")]
+struct Cli {
+    /// Where local state (SQLite) and secrets (a 0600 file) live; created 0700.
+    #[arg(long, global = true, env = "RISKFLOW_DATA_DIR", default_value = ".riskflow")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, the HR webhook and the Data Sources page on 127.0.0.1 and run the three
+    /// jobs on a timer, with local state.
+    Dev(dev::DevArgs),
+    /// Run one flow now: alert-tickets, hr-departures or departing-response.
+    Run {
+        flow: String,
+        /// Read everything, change nothing outside, report what would be done.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Connect, list, test and disconnect systems.
+    #[command(subcommand)]
+    Connections(commands::ConnectionsCmd),
+    /// Recent runs of the flows.
+    Runs {
+        #[arg(long)]
+        flow: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// The audit trail of outside actions.
+    Audit {
+        /// Start (YYYY-MM-DD, RFC 3339 or epoch ms); default: 24 hours before --to.
+        #[arg(long)]
+        from: Option<String>,
+        /// End (exclusive); default: now.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+        format: String,
+    },
+    /// Work items that failed: list them, or retry one.
+    #[command(subcommand)]
+    Items(commands::ItemsCmd),
+    /// Ticket alerts of sessions that began between --from and --to (older than the lookback),
+    /// a day at a time, resuming where an earlier backfill of the same range stopped.
+    Backfill {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RISKFLOW_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dev(args) => dev::run(&cli.data_dir, args).await,
+        other => commands::run(&cli.data_dir, other).await,
+    };
+    if let Err(e) = result {
+        eprintln!("riskflow: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -375,23 +375,84 @@ impl Watchlist {
             && !self.excluded.iter().any(|m| m.actor_id == actor_id)
     }
 
-    fn to_json(&self) -> Value {
-        json!({
-            "description": self.description,
-            "listType": self.list_type,
-            "stats": {
-                "includedDepartmentsCount": 0,
-                "includedDirectoryGroupsCount": 0,
-                "includedActorsCount": self.included.len(),
-                "excludedActorsCount": self.excluded.len(),
-                "excludedDepartmentsCount": 0,
-                "excludedDirectoryGroupsCount": 0
+    fn to_json(&self) -> WatchlistJson<'_> {
+        WatchlistJson {
+            description: self.description.as_deref(),
+            list_type: &self.list_type,
+            stats: WatchlistStats {
+                included_departments_count: 0,
+                included_directory_groups_count: 0,
+                included_actors_count: self.included.len(),
+                excluded_actors_count: self.excluded.len(),
+                excluded_departments_count: 0,
+                excluded_directory_groups_count: 0,
             },
-            "tenantId": TENANT_ID,
-            "title": self.title,
-            "watchlistId": self.id,
-        })
+            tenant_id: TENANT_ID,
+            title: self.title.as_deref(),
+            watchlist_id: &self.id,
+        }
     }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WatchlistStats {
+    included_departments_count: usize,
+    included_directory_groups_count: usize,
+    included_actors_count: usize,
+    excluded_actors_count: usize,
+    excluded_departments_count: usize,
+    excluded_directory_groups_count: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WatchlistJson<'a> {
+    description: Option<&'a str>,
+    list_type: &'a str,
+    stats: WatchlistStats,
+    tenant_id: &'a str,
+    title: Option<&'a str>,
+    watchlist_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WatchlistPage<'a> {
+    watchlists: Vec<WatchlistJson<'a>>,
+    total_count: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionPage<'a> {
+    items: Vec<&'a Session>,
+    total_count: usize,
+}
+
+#[derive(Serialize)]
+struct ActorList {
+    actors: Vec<Actor>,
+}
+
+#[derive(Serialize)]
+struct Family<'a> {
+    parent: &'a Actor,
+    children: Vec<Actor>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserPage<'a> {
+    users: Vec<&'a User>,
+    total_count: usize,
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    token_type: &'static str,
+    expires_in: u64,
+    access_token: String,
 }
 
 #[derive(Clone, Debug)]
@@ -900,7 +961,11 @@ async fn oauth(State(h): State<SandboxHandle>, headers: HeaderMap) -> Response {
         let token = sign_jwt(&s.incydr.signing_key, &claims);
         util::json(
             StatusCode::OK,
-            &json!({"token_type": "bearer", "expires_in": ttl, "access_token": token}),
+            &TokenResponse {
+                token_type: "bearer",
+                expires_in: ttl,
+                access_token: token,
+            },
         )
     })
 }
@@ -1132,7 +1197,10 @@ async fn list_sessions(State(h): State<SandboxHandle>, RawQuery(raw): RawQuery) 
             .collect();
         util::json(
             StatusCode::OK,
-            &json!({"items": page, "totalCount": total}),
+            &SessionPage {
+                items: page,
+                total_count: total,
+            },
         )
     })
 }
@@ -1366,17 +1434,23 @@ async fn list_watchlists(State(h): State<SandboxHandle>, RawQuery(raw): RawQuery
     };
     let actor = q.get("actorId").map(str::to_string);
     h.with(|s| {
-        let lists: Vec<Value> = s
+        let lists: Vec<&Watchlist> = s
             .incydr
             .watchlists
             .iter()
             .filter(|w| actor.as_deref().is_none_or(|a| w.is_member(a)))
-            .map(Watchlist::to_json)
             .collect();
         let total = lists.len();
+        let page: Vec<WatchlistJson<'_>> = util::page_slice(&lists, page, size)
+            .into_iter()
+            .map(Watchlist::to_json)
+            .collect();
         util::json(
             StatusCode::OK,
-            &json!({"watchlists": util::page_slice(&lists, page, size), "totalCount": total}),
+            &WatchlistPage {
+                watchlists: page,
+                total_count: total,
+            },
         )
     })
 }
@@ -1424,9 +1498,9 @@ async fn create_watchlist(State(h): State<SandboxHandle>, body: Bytes) -> Respon
             included: Vec::new(),
             excluded: Vec::new(),
         };
-        let body = w.to_json();
+        let resp = util::json(StatusCode::OK, &w.to_json());
         s.incydr.watchlists.push(w);
-        util::json(StatusCode::OK, &body)
+        resp
     })
 }
 
@@ -1710,7 +1784,9 @@ async fn actor_search_impl(h: SandboxHandle, raw: Option<String>, parents: bool)
         }
         util::json(
             StatusCode::OK,
-            &json!({"actors": util::page_slice(&found, page, size)}),
+            &ActorList {
+                actors: util::page_slice(&found, page, size),
+            },
         )
     })
 }
@@ -1730,9 +1806,12 @@ async fn actor_by_name_parent(State(h): State<SandboxHandle>, Path(name): Path<S
     })
 }
 
-fn family(st: &IncydrState, a: &Actor) -> Value {
+fn family<'a>(st: &'a IncydrState, a: &'a Actor) -> Family<'a> {
     let parent = st.parent_of(a);
-    json!({"parent": parent, "children": st.children_of(&parent.actor_id)})
+    Family {
+        parent,
+        children: st.children_of(&parent.actor_id),
+    }
 }
 
 async fn actor_by_name_family(State(h): State<SandboxHandle>, Path(name): Path<String>) -> Response {
@@ -1846,7 +1925,10 @@ async fn list_users(State(h): State<SandboxHandle>, RawQuery(raw): RawQuery) -> 
             .collect();
         util::json(
             StatusCode::OK,
-            &json!({"users": util::page_slice(&users, page, size), "totalCount": users.len()}),
+            &UserPage {
+                total_count: users.len(),
+                users: util::page_slice(&users, page, size),
+            },
         )
     })
 }

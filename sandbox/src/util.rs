@@ -251,7 +251,7 @@ impl IdGen {
 
     /// An Okta-style id: prefix + 17 base62-ish characters.
     pub(crate) fn okta(&mut self, prefix: &str) -> String {
-        let h = self.hex32(prefix);
+        let h = format!("{}{}", self.hex32(prefix), self.hex32(prefix));
         const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
         let tail: String = h
             .as_bytes()

@@ -7,7 +7,12 @@ use super::ports::{
 };
 use crate::connectors::ConnectorError;
 use crate::connectors::incydr::{self, IncydrClient, SessionQuery, SessionState, Severity};
+use crate::connectors::adp::AdpClient;
+use crate::connectors::bamboohr::BambooClient;
 use crate::connectors::jira::{self, JiraClient};
+use crate::connectors::okta::OktaClient;
+use crate::connectors::servicenow::{self, ServiceNowClient};
+use crate::connectors::workday::{self, WorkdayClient};
 use crate::domain::{AlertSession, FileEventSummary, TicketContent, TicketRef, TriggeredAlert};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -312,6 +317,230 @@ impl JiraSink {
     }
 }
 
-// The remaining adapters (ServiceNow, Okta, Workday, ADP, BambooHR) follow below.
-#[allow(unused_imports)]
-use {HrDirectory as _, HrEmployee as _, HrQueue as _, HrReport as _, IdentityProvider as _, IdpUser as _, QueueMessage as _};
+// ---------------------------------------------------------------------------------------------
+// ServiceNow
+
+/// ServiceNow as a ticket sink: incidents keyed by `correlation_id`.
+pub struct ServiceNowSink {
+    pub client: Arc<ServiceNowClient>,
+    pub assignment_group: Option<String>,
+    pub caller_id: Option<String>,
+}
+
+fn incident_ref(i: servicenow::Incident) -> TicketRef {
+    TicketRef {
+        system: "servicenow".into(),
+        key: i.number.clone().unwrap_or_else(|| i.sys_id.clone()),
+        id: i.sys_id,
+        url: Some(i.link),
+    }
+}
+
+#[async_trait]
+impl TicketSink for ServiceNowSink {
+    fn name(&self) -> &'static str {
+        "servicenow"
+    }
+
+    fn search_is_consistent(&self) -> bool {
+        true
+    }
+
+    async fn find(
+        &self,
+        dedup_key: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<TicketRef>, ConnectorError> {
+        Ok(self
+            .client
+            .find_by_correlation_id(dedup_key, deadline)
+            .await?
+            .map(incident_ref))
+    }
+
+    async fn create(
+        &self,
+        content: &TicketContent,
+        dedup_key: &str,
+        deadline: Option<Instant>,
+    ) -> Result<TicketRef, ConnectorError> {
+        let (urgency, impact) = servicenow::urgency_impact_for_severity(content.severity);
+        let new = servicenow::NewIncident {
+            short_description: content.summary.clone(),
+            description: content.to_plain_text(),
+            urgency: urgency.to_string(),
+            impact: impact.to_string(),
+            correlation_id: dedup_key.to_string(),
+            correlation_display: "Code42 Incydr (riskflow)".into(),
+            assignment_group: self.assignment_group.clone(),
+            caller_id: self.caller_id.clone(),
+            category: None,
+        };
+        Ok(incident_ref(self.client.create_incident(&new, deadline).await?))
+    }
+
+    async fn comment(
+        &self,
+        ticket: &TicketRef,
+        content: &TicketContent,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError> {
+        let text = format!("{}\n\n{}", content.summary, content.to_plain_text());
+        self.client.add_work_note(&ticket.id, &text, deadline).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Okta
+
+/// Okta as the identity provider for containment.
+pub struct OktaIdp {
+    pub client: Arc<OktaClient>,
+}
+
+#[async_trait]
+impl IdentityProvider for OktaIdp {
+    async fn token_owner(&self, deadline: Option<Instant>) -> Result<Option<String>, ConnectorError> {
+        // `GET /api/v1/users/me` is the user behind the SSWS token.
+        Ok(self
+            .client
+            .user_by_login("me", deadline)
+            .await?
+            .and_then(|u| u.profile.login))
+    }
+
+    async fn user_by_login(
+        &self,
+        login: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<IdpUser>, ConnectorError> {
+        Ok(self
+            .client
+            .user_by_login(login, deadline)
+            .await?
+            .filter(|u| !u.id.is_empty())
+            .map(|u| IdpUser {
+                login: u.profile.login.clone().unwrap_or_else(|| login.to_string()),
+                id: u.id,
+            }))
+    }
+
+    async fn is_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError> {
+        self.client.is_member(group_id, user_id, deadline).await
+    }
+
+    async fn add_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError> {
+        self.client.add_member(group_id, user_id, deadline).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HR sources
+
+/// BambooHR's employee lookup.
+pub struct BambooDirectory {
+    pub client: Arc<BambooClient>,
+}
+
+#[async_trait]
+impl HrDirectory for BambooDirectory {
+    async fn employee(
+        &self,
+        id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<HrEmployee>, ConnectorError> {
+        match self.client.employee(id, deadline).await {
+            Ok(e) => Ok(Some(HrEmployee {
+                email: e.work_email.clone(),
+                terminated: e
+                    .status
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("inactive")),
+                termination_date: e.termination_date.clone(),
+            })),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// ADP's worker lookup and event-notification queue.
+pub struct AdpSource {
+    pub client: Arc<AdpClient>,
+}
+
+#[async_trait]
+impl HrDirectory for AdpSource {
+    async fn employee(
+        &self,
+        id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<HrEmployee>, ConnectorError> {
+        match self.client.worker(id, deadline).await {
+            Ok(w) => Ok(Some(HrEmployee {
+                email: w.business_email.clone(),
+                terminated: w.status_code.as_deref() == Some("T"),
+                termination_date: w.termination_date.clone(),
+            })),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl HrQueue for AdpSource {
+    async fn next(&self, deadline: Option<Instant>) -> Result<Option<QueueMessage>, ConnectorError> {
+        Ok(self.client.next_message(deadline).await?.map(|m| QueueMessage {
+            id: m.msg_id,
+            body: m.body,
+        }))
+    }
+
+    async fn ack(&self, id: &str, deadline: Option<Instant>) -> Result<(), ConnectorError> {
+        self.client.ack(id, deadline).await
+    }
+}
+
+/// Workday's RaaS report of upcoming departures.
+pub struct WorkdayReport {
+    pub client: Arc<WorkdayClient>,
+    pub mapping: workday::FieldMapping,
+}
+
+#[async_trait]
+impl HrReport for WorkdayReport {
+    async fn snapshot(&self, deadline: Option<Instant>) -> Result<serde_json::Value, ConnectorError> {
+        let rows = self.client.fetch_report(&self.mapping, deadline).await?;
+        Ok(serde_json::to_value(rows).unwrap_or_default())
+    }
+
+    fn changes(
+        &self,
+        previous: Option<&serde_json::Value>,
+        current: &serde_json::Value,
+        today: &str,
+        now_ms: i64,
+    ) -> Result<Vec<crate::domain::Departure>, ConnectorError> {
+        let read = |v: &serde_json::Value| -> Result<Vec<workday::WorkdayRow>, ConnectorError> {
+            serde_json::from_value(v.clone()).map_err(|e| {
+                ConnectorError::invalid("workday", format!("stored report snapshot unreadable: {e}"))
+            })
+        };
+        let prev = match previous {
+            Some(p) => read(p)?,
+            None => Vec::new(),
+        };
+        Ok(workday::diff_snapshots(&prev, &read(current)?, today, now_ms))
+    }
+}

@@ -44,6 +44,9 @@ pub struct AlertSettings {
     pub top_events: usize,
     /// A failed item is retried by later runs this many times, then left for a person.
     pub max_attempts: u32,
+    /// Backfill: scan exactly `[from, to)` instead of the lookback window (no `OPEN_NEW_DATA`
+    /// query, no scan mark).
+    pub window: Option<(i64, i64)>,
 }
 
 impl Default for AlertSettings {
@@ -58,6 +61,7 @@ impl Default for AlertSettings {
             concurrency: 8,
             top_events: 10,
             max_attempts: 5,
+            window: None,
         }
     }
 }
@@ -152,9 +156,18 @@ pub fn scan_filters(settings: &AlertSettings, scan_start: i64) -> (SessionFilter
 
 async fn scan_and_act(ctx: &RunCtx, deps: &AlertDeps) -> Option<RunStatus> {
     let scan_start = ctx.now();
-    let (window, new_data) = scan_filters(&deps.settings, scan_start);
+    let (mut window, new_data) = scan_filters(&deps.settings, scan_start);
+    if let Some((from, to)) = deps.settings.window {
+        window.on_or_after = Some(from);
+        window.before = Some(to);
+    }
+    let filters: Vec<&SessionFilter> = if deps.settings.window.is_some() {
+        vec![&window]
+    } else {
+        vec![&window, &new_data]
+    };
     let mut sessions: HashMap<String, AlertSession> = HashMap::new();
-    for filter in [&window, &new_data] {
+    for filter in filters {
         match deps.source.sessions(filter, Some(ctx.deadline)).await {
             Ok(list) => {
                 for s in list {
@@ -173,7 +186,7 @@ async fn scan_and_act(ctx: &RunCtx, deps: &AlertDeps) -> Option<RunStatus> {
         }
     }
     ctx.count("sessions_scanned", sessions.len() as u64);
-    let window_start = scan_start - deps.settings.lookback_ms;
+    let window_start = window.on_or_after.unwrap_or(scan_start - deps.settings.lookback_ms);
 
     let keys: Vec<String> = sessions.keys().cloned().collect();
     let items = match ctx.store.items(FLOW, &keys, ctx.now()).await {
@@ -237,7 +250,7 @@ async fn scan_and_act(ctx: &RunCtx, deps: &AlertDeps) -> Option<RunStatus> {
     }
     let lag = oldest_unprocessed.map_or(0.0, |o| ((ctx.now() - o).max(0) / 1000) as f64);
     ctx.gauge("lag_seconds", Unit::Seconds, lag);
-    if complete && !ctx.dry_run {
+    if complete && !ctx.dry_run && deps.settings.window.is_none() {
         let mark = ScanMark {
             flow: FLOW,
             completed_scan_started_at: scan_start,

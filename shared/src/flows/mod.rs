@@ -195,7 +195,10 @@ impl RunCtx {
             Unit::Milliseconds,
             (finished_at - self.started_at) as f64,
         );
-        m.emit(self.flow.as_str(), finished_at);
+        // EMF lines are for CloudWatch: printed on Lambda only, not in a local terminal.
+        if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+            m.emit(self.flow.as_str(), finished_at);
+        }
         record
     }
 }

@@ -1,1 +1,543 @@
-//! Building a flow's dependencies from the stored connections and their secrets.
+//! Building a flow's dependencies from the stored connections and their secrets, for every
+//! entry point: the Lambda functions, `riskflow dev` and the CLI.
+//!
+//! Each run reads the connection items it needs (their settings and status are needed anyway);
+//! the secret is read through the version-keyed cache, so a warm invocation makes no Secrets
+//! Manager call and a reconnect or disconnect takes effect on the next run.
+
+use super::adapters::{
+    AdpSource, BambooDirectory, IncydrAdapter, JiraSink, OktaIdp, ServiceNowSink, WorkdayReport,
+};
+use super::alert_tickets::{self, AlertDeps, AlertSettings};
+use super::departing_response::{self, DepartingDeps, DepartingSettings};
+use super::hr_departures::{self, HrDeps, HrSettings};
+use super::ports::TicketSink;
+use super::{Clock, RunCtx, Timing};
+use crate::api::connections::{ConnectionsApi, RunStarter, VerifyFailure, Verifier};
+use crate::api::webhooks::WebhookReceiver;
+use crate::connectors::adp::{AdpClient, AdpCredentials};
+use crate::connectors::bamboohr::BambooClient;
+use crate::connectors::incydr::IncydrClient;
+use crate::connectors::jira::JiraClient;
+use crate::connectors::okta::OktaClient;
+use crate::connectors::servicenow::ServiceNowClient;
+use crate::connectors::workday::{FieldMapping, WorkdayClient};
+use crate::connectors::ConnectorError;
+use crate::domain::{ConnectionKind, ConnectionStatus, Flow, RunRecord, RunStatus};
+use crate::http::{ClientOptions, Http};
+use crate::secrets::{CachedSecrets, SecretStore};
+use crate::store::{ItemStore, Store};
+use async_trait::async_trait;
+use http::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+use url::Url;
+
+/// Everything a run needs besides the connections.
+#[derive(Clone)]
+pub struct Env {
+    pub store: Store,
+    pub secrets: CachedSecrets,
+    pub secret_prefix: String,
+    pub allow_private_urls: bool,
+    pub dry_run: bool,
+    pub clock: Clock,
+    pub audit_retention_ms: i64,
+    pub timing: Timing,
+    /// Extra root certificates to trust (the sandbox's CA, for ADP's mutual TLS in demos).
+    pub extra_root_pem: Option<Vec<u8>>,
+}
+
+/// A connected system: its settings and its secret fields.
+pub struct Conn {
+    pub settings: Map<String, Value>,
+    pub secrets: Map<String, Value>,
+}
+
+impl Conn {
+    fn text(&self, k: &str) -> Option<String> {
+        self.settings
+            .get(k)
+            .or_else(|| self.secrets.get(k))
+            .and_then(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            })
+            .filter(|s| !s.is_empty())
+    }
+
+    fn need(&self, k: &str) -> Result<String, String> {
+        self.text(k).ok_or_else(|| format!("the setting '{k}' is missing"))
+    }
+
+    fn secret(&self, k: &str) -> Result<SecretString, String> {
+        self.secrets
+            .get(k)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(|s| SecretString::from(s.to_string()))
+            .ok_or_else(|| format!("the credential '{k}' is missing"))
+    }
+
+    fn url(&self, k: &str) -> Result<Url, String> {
+        Url::parse(&self.need(k)?).map_err(|_| format!("the setting '{k}' is not a URL"))
+    }
+
+    fn int(&self, k: &str, default: u64) -> u64 {
+        self.text(k).and_then(|v| v.parse().ok()).unwrap_or(default)
+    }
+
+    fn flag(&self, k: &str) -> bool {
+        self.text(k).is_some_and(|v| v == "true")
+    }
+
+    fn list(&self, k: &str) -> Vec<String> {
+        match self.settings.get(k) {
+            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+            Some(Value::String(s)) => s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Env {
+    /// The embedded default: SQLite state and file secrets in `data_dir` (created 0700).
+    pub fn local(data_dir: &Path, allow_private_urls: bool) -> Result<Env, String> {
+        let secrets = crate::secrets::file::FileSecretStore::open(data_dir)
+            .map_err(|e| format!("cannot open the secret file in {}: {e}", data_dir.display()))?;
+        let items = crate::store::sqlite::SqliteItemStore::open(&data_dir.join("state.db"))
+            .map_err(|e| format!("cannot open the state database in {}: {e}", data_dir.display()))?;
+        Ok(Env::new(
+            Store::new(Arc::new(items)),
+            Arc::new(secrets),
+            "riskflow/".into(),
+            allow_private_urls,
+        ))
+    }
+
+    /// On AWS: DynamoDB and Secrets Manager from the configuration.
+    pub async fn aws(cfg: &crate::config::Config) -> Env {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let items: Arc<dyn ItemStore> = Arc::new(crate::store::dynamodb::DynamoItemStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            cfg.table.clone(),
+        ));
+        let secrets = Arc::new(crate::secrets::secrets_manager::SecretsManagerStore::new(
+            aws_sdk_secretsmanager::Client::new(&sdk),
+        ));
+        let mut env = Env::new(Store::new(items), secrets, cfg.secret_prefix.clone(), cfg.allow_private_urls);
+        env.dry_run = cfg.dry_run;
+        env.audit_retention_ms = i64::from(cfg.audit_retention_days) * 86_400_000;
+        env
+    }
+
+    pub fn new(
+        store: Store,
+        secrets: Arc<dyn SecretStore>,
+        secret_prefix: String,
+        allow_private_urls: bool,
+    ) -> Env {
+        Env {
+            store,
+            secrets: CachedSecrets::new(secrets),
+            secret_prefix,
+            allow_private_urls,
+            dry_run: false,
+            clock: super::system_clock(),
+            audit_retention_ms: crate::store::AUDIT_RETENTION_MS,
+            timing: Timing::default(),
+            extra_root_pem: None,
+        }
+    }
+
+    fn http(&self) -> Result<Http, String> {
+        let mut opts = ClientOptions::new(self.allow_private_urls);
+        opts.extra_root_pem = self.extra_root_pem.clone();
+        crate::http::build_client(&opts).map(Http::new).map_err(|e| e.to_string())
+    }
+
+    fn client_options(&self) -> ClientOptions {
+        let mut opts = ClientOptions::new(self.allow_private_urls);
+        opts.extra_root_pem = self.extra_root_pem.clone();
+        opts
+    }
+
+    /// A connection's settings and secret, when it is connected.
+    pub async fn load(&self, kind: ConnectionKind) -> Result<Option<Conn>, String> {
+        let rec = self
+            .store
+            .connection(kind, (self.clock)())
+            .await
+            .map_err(|e| format!("state store: {e}"))?;
+        let (ConnectionStatus::Connected, Some(id), Some(version)) =
+            (rec.status, &rec.secret_id, &rec.secret_version)
+        else {
+            return Ok(None);
+        };
+        let secret = self
+            .secrets
+            .get(id, version)
+            .await
+            .map_err(|e| format!("the {kind} credentials could not be read: {e}"))?;
+        let secrets: Map<String, Value> = serde_json::from_str(secret.expose_secret())
+            .map_err(|_| format!("the stored {kind} credentials are not a JSON object"))?;
+        Ok(Some(Conn {
+            settings: rec.settings.into_iter().collect(),
+            secrets,
+        }))
+    }
+
+    fn incydr(&self, c: &Conn) -> Result<Arc<IncydrAdapter>, String> {
+        let client = IncydrClient::new(c.url("url")?, c.need("client_id")?, c.secret("client_secret")?, self.http()?);
+        let console_url = c.text("console_url").and_then(|u| Url::parse(&u).ok());
+        Ok(Arc::new(IncydrAdapter { client: Arc::new(client), console_url }))
+    }
+
+    fn jira(&self, c: &Conn) -> Result<Arc<JiraSink>, String> {
+        let site = c.url("url")?;
+        let client = JiraClient::new(site.clone(), c.need("email")?, c.secret("api_token")?, self.http()?);
+        Ok(Arc::new(JiraSink {
+            client: Arc::new(client),
+            site,
+            project_key: c.need("project_key")?,
+            issue_type: c.text("issue_type").unwrap_or_else(|| "Task".into()),
+        }))
+    }
+
+    fn servicenow(&self, c: &Conn) -> Result<Arc<ServiceNowSink>, String> {
+        let client = ServiceNowClient::new(c.url("url")?, c.need("username")?, c.secret("password")?, self.http()?);
+        Ok(Arc::new(ServiceNowSink {
+            client: Arc::new(client),
+            assignment_group: c.text("assignment_group"),
+            caller_id: c.text("caller_id"),
+        }))
+    }
+
+    fn okta(&self, c: &Conn) -> Result<Arc<OktaClient>, String> {
+        Ok(Arc::new(OktaClient::new(c.url("url")?, c.secret("api_token")?, self.http()?)))
+    }
+
+    fn workday(&self, c: &Conn) -> Result<WorkdayReport, String> {
+        let client = WorkdayClient::new(c.url("report_url")?, c.need("username")?, c.secret("password")?, self.http()?);
+        let mut mapping = FieldMapping::default();
+        if let Some(v) = c.text("email_field") {
+            mapping.email = v;
+        }
+        if let Some(v) = c.text("termination_date_field") {
+            mapping.termination_date = v;
+        }
+        if let Some(v) = c.text("employee_id_field") {
+            mapping.employee_id = v;
+        }
+        if let Some(v) = c.text("last_day_field") {
+            mapping.last_day = Some(v);
+        }
+        if let Some(v) = c.text("event_id_field") {
+            mapping.event_id = Some(v);
+        }
+        Ok(WorkdayReport { client: Arc::new(client), mapping })
+    }
+
+    fn adp(&self, c: &Conn) -> Result<Arc<AdpSource>, String> {
+        let creds = AdpCredentials {
+            client_id: c.need("client_id")?,
+            client_secret: c.secret("client_secret")?,
+            cert_pem: c.secret("certificate_pem")?.expose_secret().to_string(),
+            key_pem: c.secret("private_key_pem")?,
+        };
+        let client = AdpClient::new(c.url("api_url")?, c.url("token_url")?, creds, self.client_options())
+            .map_err(|e| e.to_string())?;
+        Ok(Arc::new(AdpSource { client: Arc::new(client) }))
+    }
+
+    fn bamboohr(&self, c: &Conn) -> Result<Arc<BambooDirectory>, String> {
+        let client = BambooClient::new(c.url("url")?, c.secret("api_key")?, self.http()?);
+        Ok(Arc::new(BambooDirectory { client: Arc::new(client) }))
+    }
+
+    fn alert_settings(c: &Conn) -> AlertSettings {
+        let d = AlertSettings::default();
+        AlertSettings {
+            lookback_ms: c.int("lookback_days", 7).clamp(1, 365) as i64 * 86_400_000,
+            min_severity: c.int("min_severity", 1).min(4) as u8,
+            states: c.list("states"),
+            rule_ids: c.list("rule_ids"),
+            write_back_note: c.flag("write_back_note"),
+            ..d
+        }
+    }
+
+    /// Backfill: run alert-tickets over exactly `[from, to)`.
+    pub async fn backfill(&self, from: i64, to: i64, dry_run: bool, deadline: Instant) -> RunRecord {
+        let ctx = RunCtx::new(self.store.clone(), Flow::AlertTickets, deadline, dry_run || self.dry_run, self.clock.clone());
+        let r: Result<RunRecord, Skip> = async {
+            let inc = self.need_conn(ConnectionKind::Incydr).await?;
+            let source = self.incydr(&inc).map_err(Skip::Broken)?;
+            let sinks = self.sinks(&inc).await?;
+            let mut settings = Self::alert_settings(&inc);
+            settings.window = Some((from, to));
+            let deps = AlertDeps { source, sinks, settings, timing: self.timing.clone() };
+            Ok(alert_tickets::run(&ctx, &deps).await)
+        }
+        .await;
+        match r {
+            Ok(rec) => rec,
+            Err(Skip::NotConnected(m)) => ctx.finish(Some(RunStatus::Skipped), Some(m)).await,
+            Err(Skip::Broken(m)) => {
+                ctx.error(m);
+                ctx.finish(Some(RunStatus::Failed), None).await
+            }
+        }
+    }
+
+    async fn sinks(&self, inc: &Conn) -> Result<Vec<Arc<dyn TicketSink>>, Skip> {
+        let sink = inc.text("sink").unwrap_or_else(|| "jira".into());
+        let mut sinks: Vec<Arc<dyn TicketSink>> = Vec::new();
+        if sink == "jira" || sink == "both" {
+            let c = self.need_conn(ConnectionKind::Jira).await?;
+            sinks.push(self.jira(&c).map_err(Skip::Broken)?);
+        }
+        if sink == "servicenow" || sink == "both" {
+            let c = self.need_conn(ConnectionKind::Servicenow).await?;
+            sinks.push(self.servicenow(&c).map_err(Skip::Broken)?);
+        }
+        Ok(sinks)
+    }
+
+    /// Run a flow once. A connection it needs that is not connected ends the run at once with
+    /// a `skipped` record naming it, and no outside call.
+    pub async fn run_flow(&self, flow: Flow, dry_run: bool, deadline: Instant) -> RunRecord {
+        let mut ctx = RunCtx::new(self.store.clone(), flow, deadline, dry_run || self.dry_run, self.clock.clone());
+        ctx.audit_retention_ms = self.audit_retention_ms;
+        match self.run_inner(&ctx, flow).await {
+            Ok(rec) => rec,
+            Err(Skip::NotConnected(msg)) => ctx.finish(Some(RunStatus::Skipped), Some(msg)).await,
+            Err(Skip::Broken(msg)) => {
+                ctx.error(msg);
+                ctx.finish(Some(RunStatus::Failed), None).await
+            }
+        }
+    }
+
+    async fn need_conn(&self, kind: ConnectionKind) -> Result<Conn, Skip> {
+        match self.load(kind).await {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(Skip::NotConnected(format!("{} is not connected", kind.display_name()))),
+            Err(e) => Err(Skip::Broken(e)),
+        }
+    }
+
+    async fn run_inner(&self, ctx: &RunCtx, flow: Flow) -> Result<RunRecord, Skip> {
+        match flow {
+            Flow::AlertTickets => {
+                let inc = self.need_conn(ConnectionKind::Incydr).await?;
+                let source = self.incydr(&inc).map_err(Skip::Broken)?;
+                let sinks = self.sinks(&inc).await?;
+                let deps = AlertDeps {
+                    source,
+                    sinks,
+                    settings: Self::alert_settings(&inc),
+                    timing: self.timing.clone(),
+                };
+                Ok(alert_tickets::run(ctx, &deps).await)
+            }
+            Flow::DepartingResponse => {
+                let inc = self.need_conn(ConnectionKind::Incydr).await?;
+                let okta = self.need_conn(ConnectionKind::Okta).await?;
+                let jira = self.need_conn(ConnectionKind::Jira).await?;
+                let adapter = self.incydr(&inc).map_err(Skip::Broken)?;
+                let deps = DepartingDeps {
+                    source: adapter.clone(),
+                    watchlists: adapter,
+                    idp: Arc::new(OktaIdp { client: self.okta(&okta).map_err(Skip::Broken)? }),
+                    jira: self.jira(&jira).map_err(Skip::Broken)?,
+                    settings: DepartingSettings {
+                        scan: Self::alert_settings(&inc),
+                        group_id: okta.need("group_id").map_err(Skip::Broken)?,
+                        cap_per_run: okta.int("cap_per_run", 10),
+                        cap_per_day: okta.int("cap_per_day", 25),
+                        protected_users: okta.list("protected_users"),
+                        protected_groups: okta.list("protected_groups"),
+                    },
+                    timing: self.timing.clone(),
+                };
+                Ok(departing_response::run(ctx, &deps).await)
+            }
+            Flow::HrDepartures => {
+                let deps = self.hr_deps().await?;
+                Ok(hr_departures::run(ctx, &deps).await)
+            }
+        }
+    }
+
+    async fn hr_deps(&self) -> Result<HrDeps, Skip> {
+        let inc = self.need_conn(ConnectionKind::Incydr).await?;
+        let watchlists = self.incydr(&inc).map_err(Skip::Broken)?;
+        let opt = |r: Result<Option<Conn>, String>| r.map_err(Skip::Broken);
+        let bamboohr = match opt(self.load(ConnectionKind::Bamboohr).await)? {
+            Some(c) => Some(self.bamboohr(&c).map_err(Skip::Broken)? as Arc<dyn super::ports::HrDirectory>),
+            None => None,
+        };
+        let adp = match opt(self.load(ConnectionKind::Adp).await)? {
+            Some(c) => Some(self.adp(&c).map_err(Skip::Broken)?),
+            None => None,
+        };
+        let workday = match opt(self.load(ConnectionKind::Workday).await)? {
+            Some(c) => Some(Arc::new(self.workday(&c).map_err(Skip::Broken)?) as Arc<dyn super::ports::HrReport>),
+            None => None,
+        };
+        let cleanup = inc.text("cleanup_after_days").and_then(|v| v.parse::<u32>().ok());
+        Ok(HrDeps {
+            watchlists,
+            bamboohr,
+            adp_directory: adp.clone().map(|a| a as Arc<dyn super::ports::HrDirectory>),
+            adp_queue: adp.map(|a| a as Arc<dyn super::ports::HrQueue>),
+            workday,
+            settings: HrSettings { cleanup_after_days: cleanup },
+            timing: self.timing.clone(),
+        })
+    }
+
+    /// Process HR work items recorded by a webhook delivery, now (within `deadline`).
+    pub async fn process_hr_items(&self, keys: &[String], deadline: Instant) -> Option<RunRecord> {
+        if keys.is_empty() {
+            return None;
+        }
+        let ctx = RunCtx::new(self.store.clone(), Flow::HrDepartures, deadline, self.dry_run, self.clock.clone());
+        let deps = match self.hr_deps().await {
+            Ok(d) => d,
+            Err(Skip::NotConnected(m) | Skip::Broken(m)) => {
+                return Some(ctx.finish(Some(RunStatus::Skipped), Some(format!("{m}; the delivery waits for the next scheduled run"))).await);
+            }
+        };
+        for k in keys {
+            hr_departures::process_item(&ctx, &deps, k).await;
+        }
+        Some(ctx.finish(None, Some("webhook delivery".into())).await)
+    }
+
+    pub fn webhook_receiver(&self) -> WebhookReceiver {
+        WebhookReceiver {
+            store: self.store.clone(),
+            secrets: self.secrets.clone(),
+            clock: self.clock.clone(),
+            window_ms: crate::connectors::generic::DEFAULT_WINDOW_MS,
+        }
+    }
+
+    pub fn connections_api(&self, runner: Arc<dyn RunStarter>) -> ConnectionsApi {
+        ConnectionsApi {
+            store: self.store.clone(),
+            secrets: self.secrets.clone(),
+            secret_prefix: self.secret_prefix.clone(),
+            allow_private_urls: self.allow_private_urls,
+            verifier: Arc::new(LiveVerifier { env: self.clone() }),
+            runner,
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+enum Skip {
+    NotConnected(String),
+    Broken(String),
+}
+
+/// Verifies connections against the live systems with the real clients.
+pub struct LiveVerifier {
+    pub env: Env,
+}
+
+fn failure(system: &str, e: &ConnectorError) -> VerifyFailure {
+    let message = match e {
+        ConnectorError::Http(h) => match h.status() {
+            Some(401) => format!("{system} rejected the credentials (401)"),
+            Some(403) => format!("{system} refused access with these credentials (403)"),
+            Some(404) => format!("{system} answered 404: check the URL and the settings"),
+            Some(s) => format!("{system} answered {s}: {h}"),
+            None => match h {
+                crate::http::HttpError::Blocked { reason, .. } => reason.to_string(),
+                _ => format!("{system} could not be reached: {h}"),
+            },
+        },
+        ConnectorError::Invalid { message, .. } => message.clone(),
+    };
+    let status = match e {
+        ConnectorError::Http(h) if h.is_transient() => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    VerifyFailure { status, message }
+}
+
+#[async_trait]
+impl Verifier for LiveVerifier {
+    async fn verify(
+        &self,
+        kind: ConnectionKind,
+        settings: &Map<String, Value>,
+        secrets: &Map<String, Value>,
+    ) -> Result<String, VerifyFailure> {
+        let c = Conn { settings: settings.clone(), secrets: secrets.clone() };
+        let bad = |m: String| VerifyFailure { status: StatusCode::BAD_REQUEST, message: m };
+        let deadline = Some(Instant::now() + std::time::Duration::from_secs(25));
+        let env = &self.env;
+        let name = kind.display_name();
+        match kind {
+            ConnectionKind::Incydr => {
+                let a = env.incydr(&c).map_err(bad)?;
+                a.client.verify(deadline).await.map_err(|e| failure(name, &e))
+            }
+            ConnectionKind::Jira => {
+                let s = env.jira(&c).map_err(bad)?;
+                let m = s.client.verify(deadline).await.map_err(|e| failure(name, &e))?;
+                // The project must exist: an empty search within it is a cheap check.
+                s.client
+                    .search_jql(&format!("project = \"{}\"", s.project_key), &["summary"], 1, deadline)
+                    .await
+                    .map_err(|e| match e.status() {
+                        Some(400) | Some(404) => bad(format!("Jira project {} was not found or is not visible to this account", s.project_key)),
+                        _ => failure(name, &e),
+                    })?;
+                Ok(m)
+            }
+            ConnectionKind::Servicenow => {
+                let s = env.servicenow(&c).map_err(bad)?;
+                s.client.verify(deadline).await.map_err(|e| failure(name, &e))
+            }
+            ConnectionKind::Okta => {
+                let o = env.okta(&c).map_err(bad)?;
+                let group = c.need("group_id").map_err(bad)?;
+                if c.list("protected_groups").contains(&group) {
+                    return Err(bad(format!("Okta group {group} is listed as protected; choose another group")));
+                }
+                o.verify(Some(&group), deadline).await.map_err(|e| failure(name, &e))
+            }
+            ConnectionKind::Workday => {
+                let w = env.workday(&c).map_err(bad)?;
+                w.client.verify(&w.mapping, deadline).await.map_err(|e| failure(name, &e))
+            }
+            ConnectionKind::Adp => {
+                let a = env.adp(&c).map_err(bad)?;
+                a.client.verify(deadline).await.map_err(|e| failure(name, &e))
+            }
+            ConnectionKind::Bamboohr => {
+                let b = env.bamboohr(&c).map_err(bad)?;
+                c.secret("webhook_key").map_err(bad)?;
+                b.client.verify(deadline).await.map_err(|e| failure(name, &e))
+            }
+            ConnectionKind::Generic => {
+                let s = c.secret("signing_secret").map_err(bad)?;
+                let raw = s.expose_secret();
+                if raw.len() < 16 {
+                    return Err(bad("the signing secret must be at least 16 characters (a whsec_… secret is best)".into()));
+                }
+                Ok("Signing secret saved: point your HR system at POST /webhooks/hr/generic".into())
+            }
+        }
+    }
+}

@@ -1,8 +1,10 @@
 //! AWS Secrets Manager [`SecretStore`]: one secret per connection, values as `SecretString`.
 //!
-//! - put: `PutSecretValue`; a missing secret is created (`CreateSecret`), and one scheduled
-//!   for deletion is restored (`RestoreSecret`) and then written, so connect → disconnect →
-//!   connect works at once.
+//! - put: `DescribeSecret`, then `PutSecretValue`; a missing secret is created
+//!   (`CreateSecret`, whose version is returned), and one scheduled for deletion is restored
+//!   (`RestoreSecret`) and then written, so connect → disconnect → connect works at once. A
+//!   `PutSecretValue` refused because the secret was marked for deletion in between
+//!   (`InvalidRequestException`) restores it and writes again.
 //! - get: `GetSecretValue`, at a `VersionId` when given. A missing or deleted secret (or
 //!   version) is [`SecretError::NotFound`].
 //! - delete: `DeleteSecret` with `ForceDeleteWithoutRecovery`; a missing secret is fine.
@@ -106,6 +108,40 @@ impl SecretStore for SecretsManagerStore {
             if round > 0 {
                 tokio::time::sleep(Duration::from_millis(100 * (1 << round.min(4)))).await;
             }
+            // Look first: a secret scheduled for deletion must be restored before a new value
+            // makes it usable again (AWS refuses the write; the emulator accepts it and leaves
+            // the secret deleted), and a missing one is created directly.
+            let exists = match self.client.describe_secret().secret_id(name).send().await {
+                Ok(d) => {
+                    if d.deleted_date().is_some() && !self.restore(name).await? {
+                        continue;
+                    }
+                    true
+                }
+                Err(e) if code_of(&e) == Some("ResourceNotFoundException") => false,
+                Err(e) => return Err(classify("DescribeSecret", name, &e)),
+            };
+            if !exists {
+                let created = self
+                    .client
+                    .create_secret()
+                    .name(name)
+                    .secret_string(value.expose_secret())
+                    .send()
+                    .await;
+                match created {
+                    Ok(out) => return version_of("CreateSecret", name, out.version_id()),
+                    // Created by someone else in between: write a new version over it.
+                    Err(e) if code_of(&e) == Some("ResourceExistsException") => {}
+                    // "already scheduled for deletion" (a forced deletion still under way
+                    // on AWS): restore it if possible, and try again.
+                    Err(e) if code_of(&e) == Some("InvalidRequestException") => {
+                        self.restore(name).await?;
+                        continue;
+                    }
+                    Err(e) => return Err(classify("CreateSecret", name, &e)),
+                }
+            }
             let put = self
                 .client
                 .put_secret_value()
@@ -115,26 +151,9 @@ impl SecretStore for SecretsManagerStore {
                 .await;
             match put {
                 Ok(out) => return version_of("PutSecretValue", name, out.version_id()),
-                Err(e) if code_of(&e) == Some("ResourceNotFoundException") => {
-                    let created = self
-                        .client
-                        .create_secret()
-                        .name(name)
-                        .secret_string(value.expose_secret())
-                        .send()
-                        .await;
-                    match created {
-                        Ok(out) => return version_of("CreateSecret", name, out.version_id()),
-                        // Created by someone else in between: write a new version over it.
-                        Err(e) if code_of(&e) == Some("ResourceExistsException") => {}
-                        // "already scheduled for deletion": restore it, then write.
-                        Err(e) if code_of(&e) == Some("InvalidRequestException") => {
-                            self.restore(name).await?;
-                        }
-                        Err(e) => return Err(classify("CreateSecret", name, &e)),
-                    }
-                }
-                // Marked for deletion: restore it, then write the new value.
+                // Deleted in between: go round again (create).
+                Err(e) if code_of(&e) == Some("ResourceNotFoundException") => {}
+                // Marked for deletion in between: restore it, then write.
                 Err(e) if code_of(&e) == Some("InvalidRequestException") => {
                     self.restore(name).await?;
                 }

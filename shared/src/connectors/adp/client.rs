@@ -89,7 +89,10 @@ impl AdpClient {
             key_pem,
         } = credentials;
         if client_id.trim().is_empty() {
-            return Err(ConnectorError::invalid(SYSTEM, "the ADP client id is empty"));
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                "the ADP client id is empty",
+            ));
         }
         if !cert_pem.contains("-----BEGIN CERTIFICATE-----") {
             return Err(ConnectorError::invalid(
@@ -191,7 +194,11 @@ impl AdpClient {
     }
 
     /// `GET /hr/v2/workers/{aoid}`: the worker's business email, termination date and status.
-    pub async fn worker(&self, aoid: &str, deadline: Option<Instant>) -> Result<Worker, ConnectorError> {
+    pub async fn worker(
+        &self,
+        aoid: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Worker, ConnectorError> {
         let path = format!("/hr/v2/workers/{}", http::path_segment(aoid));
         let call = Call::new(SYSTEM, Method::GET, &path).deadline(deadline);
         let resp = self.authed(&call, &path).await?;
@@ -281,7 +288,9 @@ impl AdpClient {
             .await?;
         let body: TokenResponse = http::read_json(&call, resp).await?;
         if body.access_token.trim().is_empty() {
-            return Err(HttpError::decode(&call, "the token answer has an empty access_token").into());
+            return Err(
+                HttpError::decode(&call, "the token answer has an empty access_token").into(),
+            );
         }
         let secs = match &body.expires_in {
             Some(serde_json::Value::Number(n)) => n.as_u64(),
@@ -289,7 +298,10 @@ impl AdpClient {
             _ => None,
         }
         .unwrap_or(3600);
-        Ok((SecretString::from(body.access_token), Duration::from_secs(secs)))
+        Ok((
+            SecretString::from(body.access_token),
+            Duration::from_secs(secs),
+        ))
     }
 
     /// Execute with the shared retry layer, and make certificate problems read as such:

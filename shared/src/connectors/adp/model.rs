@@ -1,6 +1,8 @@
 //! ADP event-notification messages and worker records.
 
-use crate::connectors::generic::{id_text, normalize_date, normalize_email, parse_instant_ms, quote};
+use crate::connectors::generic::{
+    id_text, normalize_date, normalize_email, parse_instant_ms, quote,
+};
 use crate::domain::{Departure, HrEventKind, HrSource};
 use serde_json::Value;
 
@@ -127,7 +129,12 @@ pub fn parse_event(raw: &str) -> Result<AdpEvent, AdpParseError> {
         })
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| perr(format!("event {} has no 'eventNameCode.codeValue'", quote(&event_id))))?
+        .ok_or_else(|| {
+            perr(format!(
+                "event {} has no 'eventNameCode.codeValue'",
+                quote(&event_id)
+            ))
+        })?
         .to_string();
     let is_termination = TERMINATION_EVENTS
         .iter()
@@ -140,8 +147,10 @@ pub fn parse_event(raw: &str) -> Result<AdpEvent, AdpParseError> {
             .and_then(|s| s.get("worker"))
             .and_then(Value::as_object)
     };
-    let workers: Vec<&serde_json::Map<String, Value>> =
-        ["output", "transform"].iter().filter_map(|s| worker_of(s)).collect();
+    let workers: Vec<&serde_json::Map<String, Value>> = ["output", "transform"]
+        .iter()
+        .filter_map(|s| worker_of(s))
+        .collect();
 
     let subject_oid = get(ev, "subjects")
         .and_then(Value::as_array)
@@ -196,9 +205,10 @@ pub fn parse_event(raw: &str) -> Result<AdpEvent, AdpParseError> {
             });
     }
     let termination_date = match date_source {
-        Some((field, raw_date)) => Some(normalize_date(raw_date).map_err(|e| {
-            perr(format!("event {}: '{field}': {e}", quote(&event_id)))
-        })?),
+        Some((field, raw_date)) => Some(
+            normalize_date(raw_date)
+                .map_err(|e| perr(format!("event {}: '{field}': {e}", quote(&event_id))))?,
+        ),
         None => None,
     };
 
@@ -323,7 +333,11 @@ impl Worker {
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let uri = |e: &Value| e.get("emailUri").and_then(Value::as_str).and_then(normalize_email);
+        let uri = |e: &Value| {
+            e.get("emailUri")
+                .and_then(Value::as_str)
+                .and_then(normalize_email)
+        };
         let is_business = |e: &Value| {
             e.get("nameCode")
                 .and_then(|n| n.get("codeValue"))

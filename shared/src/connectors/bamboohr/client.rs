@@ -62,10 +62,7 @@ impl BambooClient {
             .await?;
         let body: serde_json::Value = http::read_json(&call, resp).await?;
         Employee::from_json(id, &body).map_err(|e| {
-            ConnectorError::invalid(
-                SYSTEM,
-                format!("BambooHR employee {}: {e}", quote(id)),
-            )
+            ConnectorError::invalid(SYSTEM, format!("BambooHR employee {}: {e}", quote(id)))
         })
     }
 

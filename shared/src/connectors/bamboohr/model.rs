@@ -31,12 +31,8 @@ impl BambooChange {
     pub fn dedup_key(&self) -> String {
         let mut fields = self.changed_fields.clone();
         fields.sort();
-        let material = serde_json::json!([
-            self.employee_id,
-            self.event_type,
-            self.timestamp,
-            fields
-        ]);
+        let material =
+            serde_json::json!([self.employee_id, self.event_type, self.timestamp, fields]);
         hex::encode(Sha256::digest(material.to_string().as_bytes()))
     }
 
@@ -88,7 +84,9 @@ pub struct Employee {
 impl Employee {
     /// Read the API's JSON answer. Unknown fields are ignored; `id` may be a string or a number.
     pub fn from_json(requested_id: &str, v: &Value) -> Result<Employee, String> {
-        let obj = v.as_object().ok_or("the employee record is not a JSON object")?;
+        let obj = v
+            .as_object()
+            .ok_or("the employee record is not a JSON object")?;
         let id = match obj.get("id").map(id_text) {
             Some(Ok(Some(id))) => id,
             _ => requested_id.to_string(),
@@ -123,7 +121,9 @@ impl Employee {
         Ok(Employee {
             id: id.to_string(),
             work_email: email.and_then(normalize_email),
-            status: status.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+            status: status
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
             termination_date,
         })
     }

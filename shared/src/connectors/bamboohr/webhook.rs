@@ -24,7 +24,14 @@ pub fn verify_signature(
     now_ms: i64,
     window_ms: i64,
 ) -> Result<(), SignatureError> {
-    verify_signature_any(std::slice::from_ref(key), body, timestamp, signature_hex, now_ms, window_ms)
+    verify_signature_any(
+        std::slice::from_ref(key),
+        body,
+        timestamp,
+        signature_hex,
+        now_ms,
+        window_ms,
+    )
 }
 
 /// Verify one delivery against any of `keys` (the current webhook key and, while it is being
@@ -55,13 +62,14 @@ pub fn verify_signature_any(
         return Err(SignatureError::MissingHeader("X-BambooHR-Signature"));
     }
     let sig_text = sig_text.strip_prefix("sha256=").unwrap_or(sig_text);
-    let signature = hex::decode(sig_text)
-        .ok()
-        .filter(|s| s.len() == 32)
-        .ok_or(SignatureError::Malformed {
-            header: "X-BambooHR-Signature",
-            expected: "64 hexadecimal characters",
-        })?;
+    let signature =
+        hex::decode(sig_text)
+            .ok()
+            .filter(|s| s.len() == 32)
+            .ok_or(SignatureError::Malformed {
+                header: "X-BambooHR-Signature",
+                expected: "64 hexadecimal characters",
+            })?;
     let at_ms = parse_instant_ms(timestamp).ok_or(SignatureError::Malformed {
         header: "X-BambooHR-Timestamp",
         expected: "a timestamp (RFC 3339 or epoch seconds)",
@@ -109,7 +117,10 @@ fn rename(e: SignatureError, from: &str, to: &'static str) -> SignatureError {
     match e {
         SignatureError::MissingHeader(h) if h == from => SignatureError::MissingHeader(to),
         SignatureError::Malformed { header, expected } if header == from => {
-            SignatureError::Malformed { header: to, expected }
+            SignatureError::Malformed {
+                header: to,
+                expected,
+            }
         }
         other => other,
     }
@@ -195,8 +206,10 @@ fn parse_field_based(obj: &Map<String, Value>) -> Result<Vec<BambooChange>, Payl
             Some(v) => text_field(Some(v), &format!("employees[{i}].action"))?.to_lowercase(),
         };
         let timestamp = text_field(e.get("timestamp"), &format!("employees[{i}].timestamp"))?;
-        let changed_fields =
-            string_list(e.get("changedFields"), &format!("employees[{i}].changedFields"))?;
+        let changed_fields = string_list(
+            e.get("changedFields"),
+            &format!("employees[{i}].changedFields"),
+        )?;
         let mut fields = BTreeMap::new();
         match e.get("fields") {
             None | Some(Value::Null) => {}
@@ -297,7 +310,13 @@ fn form_to_json(body: &[u8]) -> Result<Value, PayloadError> {
             .strip_prefix("data[")
             .map(|rest| rest.split(']').next().unwrap_or_default().to_string())
             .or_else(|| key.strip_prefix("data.").map(String::from))
-            .unwrap_or_else(|| key.trim_end_matches("[]").split('[').next().unwrap_or_default().to_string());
+            .unwrap_or_else(|| {
+                key.trim_end_matches("[]")
+                    .split('[')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            });
         match name.as_str() {
             "type" | "timestamp" => {
                 top.insert(name, Value::String(value.clone()));

@@ -21,11 +21,11 @@
 mod model;
 mod webhook;
 
+pub(crate) use model::id_text;
 pub use model::{
     PayloadError, is_plain_date, normalize_date, normalize_email, parse, parse_instant_ms, quote,
 };
-pub(crate) use model::id_text;
-pub(crate) use webhook::{check_window, header};
 pub use webhook::{
     DEFAULT_WINDOW_MS, ID_HEADER, SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, sign, verify,
 };
+pub(crate) use webhook::{check_window, header};

@@ -118,7 +118,11 @@ pub fn parse_instant_ms(raw: &str) -> Option<i64> {
     }
     if s.bytes().all(|b| b.is_ascii_digit()) {
         let n: i64 = s.parse().ok()?;
-        return if s.len() <= 11 { n.checked_mul(1000) } else { Some(n) };
+        return if s.len() <= 11 {
+            n.checked_mul(1000)
+        } else {
+            Some(n)
+        };
     }
     if let Ok(ts) = s.parse::<jiff::Timestamp>() {
         return Some(ts.as_millisecond());
@@ -175,7 +179,11 @@ pub(crate) fn id_text(v: &Value) -> Result<Option<String>, &'static str> {
 ///
 /// Unknown fields are ignored. `webhook_id` becomes the record's `source_event_id`;
 /// `timestamp_secs` is the verified `webhook-timestamp`.
-pub fn parse(body: &[u8], webhook_id: &str, timestamp_secs: i64) -> Result<Departure, PayloadError> {
+pub fn parse(
+    body: &[u8],
+    webhook_id: &str,
+    timestamp_secs: i64,
+) -> Result<Departure, PayloadError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| PayloadError::new(format!("the body is not JSON ({e})")))?;
     let obj = value
@@ -195,7 +203,10 @@ pub fn parse(body: &[u8], webhook_id: &str, timestamp_secs: i64) -> Result<Depar
 
     let raw_email = required_str(obj, "email")?;
     let email = normalize_email(raw_email).ok_or_else(|| {
-        PayloadError::new(format!("'email' is not an email address, got {}", quote(raw_email)))
+        PayloadError::new(format!(
+            "'email' is not an email address, got {}",
+            quote(raw_email)
+        ))
     })?;
 
     let departure_date = match optional_str(obj, "departure_date")? {

@@ -86,7 +86,10 @@ pub fn verify(
         if version != "v1" {
             continue;
         }
-        match STANDARD.decode(sig).or_else(|_| STANDARD_NO_PAD.decode(sig)) {
+        match STANDARD
+            .decode(sig)
+            .or_else(|_| STANDARD_NO_PAD.decode(sig))
+        {
             Ok(bytes) => candidates.push(bytes),
             Err(_) => undecodable = true,
         }
@@ -131,7 +134,10 @@ pub fn sign(
 ) -> Result<String, SignatureError> {
     let key = decode_secret(secret)?;
     let mac = signed_content_mac(&key, id, &timestamp_secs.to_string(), body)?;
-    Ok(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+    Ok(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
 }
 
 /// Reject an instant outside `now ± window` (both in epoch milliseconds).
@@ -200,8 +206,13 @@ fn parse_epoch_secs(s: &str) -> Option<i64> {
 }
 
 /// One header's value, trimmed; missing or empty is `MissingHeader`, non-ASCII is malformed.
-pub(crate) fn header(headers: &http::HeaderMap, name: &'static str) -> Result<String, SignatureError> {
-    let value = headers.get(name).ok_or(SignatureError::MissingHeader(name))?;
+pub(crate) fn header(
+    headers: &http::HeaderMap,
+    name: &'static str,
+) -> Result<String, SignatureError> {
+    let value = headers
+        .get(name)
+        .ok_or(SignatureError::MissingHeader(name))?;
     let text = value.to_str().map_err(|_| SignatureError::Malformed {
         header: name,
         expected: "printable ASCII",

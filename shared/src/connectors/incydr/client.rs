@@ -738,12 +738,15 @@ impl IncydrClient {
         username: &str,
         deadline: Option<Instant>,
     ) -> Result<Option<User>, ConnectorError> {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.append_pair("username", username);
-        q.append_pair("page", "1");
-        q.append_pair("pageSize", "100");
+        let query = {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair("username", username);
+            q.append_pair("page", "1");
+            q.append_pair("pageSize", "100");
+            q.finish()
+        };
         let page: UserPage = self
-            .get_json(&format!("/v1/users?{}", q.finish()), deadline)
+            .get_json(&format!("/v1/users?{query}"), deadline)
             .await?;
         Ok(page.users.into_iter().find(|u| {
             u.username

@@ -268,11 +268,15 @@ impl ServiceNowClient {
         deadline: Option<Instant>,
     ) -> Result<Option<Incident>, ConnectorError> {
         Self::check_correlation_id(cid)?;
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.append_pair("sysparm_query", &format!("correlation_id={cid}"));
-        q.append_pair("sysparm_fields", "sys_id,number,correlation_id,state");
-        q.append_pair("sysparm_limit", "10");
-        let path = format!("{TABLE}/incident?{}", q.finish());
+        // The serializer is not Send: finish it before any await.
+        let query = {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair("sysparm_query", &format!("correlation_id={cid}"));
+            q.append_pair("sysparm_fields", "sys_id,number,correlation_id,state");
+            q.append_pair("sysparm_limit", "10");
+            q.finish()
+        };
+        let path = format!("{TABLE}/incident?{query}");
         let (call, resp) = self.send(Method::GET, &path, None, true, deadline).await?;
         let env: Envelope<Vec<IncidentRecord>> = http::read_json(&call, resp).await?;
         Ok(env
@@ -317,11 +321,14 @@ impl ServiceNowClient {
                 "an email must not be empty or contain ^ = & or line breaks",
             ));
         }
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        q.append_pair("sysparm_query", &format!("email={email}"));
-        q.append_pair("sysparm_fields", "sys_id,email");
-        q.append_pair("sysparm_limit", "10");
-        let path = format!("{TABLE}/sys_user?{}", q.finish());
+        let query = {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair("sysparm_query", &format!("email={email}"));
+            q.append_pair("sysparm_fields", "sys_id,email");
+            q.append_pair("sysparm_limit", "10");
+            q.finish()
+        };
+        let path = format!("{TABLE}/sys_user?{query}");
         let (call, resp) = self.send(Method::GET, &path, None, true, deadline).await?;
         let env: Envelope<Vec<UserRecord>> = http::read_json(&call, resp).await?;
         Ok(env.result.into_iter().find_map(|u| {

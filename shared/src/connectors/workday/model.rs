@@ -50,7 +50,9 @@ impl FieldMapping {
     /// `reason` and whose values are column names. Keys left out keep their default; an
     /// optional column set to `null` or `""` is not read at all. No `field_mapping` at all means
     /// the defaults. An unknown key (a typo) or a non-text value is an error naming it.
-    pub fn from_settings(settings: &BTreeMap<String, Value>) -> Result<FieldMapping, ConnectorError> {
+    pub fn from_settings(
+        settings: &BTreeMap<String, Value>,
+    ) -> Result<FieldMapping, ConnectorError> {
         let mut m = FieldMapping::default();
         let obj = match settings.get(MAPPING_SETTING) {
             None | Some(Value::Null) => return Ok(m),
@@ -147,12 +149,13 @@ impl WorkdayRow {
                 )),
             }
         };
-        let optional = |column: &Option<String>, what: &str| -> Result<Option<String>, ConnectorError> {
-            match column {
-                Some(c) => cell(row, entry, c, what),
-                None => Ok(None),
-            }
-        };
+        let optional =
+            |column: &Option<String>, what: &str| -> Result<Option<String>, ConnectorError> {
+                match column {
+                    Some(c) => cell(row, entry, c, what),
+                    None => Ok(None),
+                }
+            };
 
         let employee_id = required(&mapping.employee_id, "employee_id")?;
         let raw_email = required(&mapping.email, "email")?;
@@ -238,7 +241,10 @@ fn cell(
 }
 
 /// Read a RaaS JSON body (`{"Report_Entry":[{...},...]}`) into rows.
-pub fn parse_report(body: &[u8], mapping: &FieldMapping) -> Result<Vec<WorkdayRow>, ConnectorError> {
+pub fn parse_report(
+    body: &[u8],
+    mapping: &FieldMapping,
+) -> Result<Vec<WorkdayRow>, ConnectorError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ConnectorError::invalid(
             SYSTEM,

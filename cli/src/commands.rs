@@ -1,0 +1,390 @@
+//! The local commands: each builds the same environment `riskflow dev` uses (SQLite state and
+//! file secrets in the data dir) and calls the same handlers the API serves.
+
+use crate::Command;
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use clap::Subcommand;
+use http::{HeaderMap, HeaderValue, Method};
+use riskflow::api::ApiRequest;
+use riskflow::api::connections::{ConnectionsApi, RunStarter};
+use riskflow::api::schema::fields;
+use riskflow::domain::{ConnectionKind, Flow, ItemStatus};
+use riskflow::flows::wiring::Env;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Subcommand)]
+pub enum ConnectionsCmd {
+    /// Every connection with its status.
+    List,
+    /// Connect a system: settings with --set key=value; secret fields are read from standard
+    /// input (`key=value` lines) or asked for, never taken from the command line.
+    Connect {
+        kind: String,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Delete the secret; the settings stay and the entry stays listed.
+    Disconnect { kind: String },
+    /// Verify the stored credentials again.
+    Test { kind: String },
+}
+
+#[derive(Subcommand)]
+pub enum ItemsCmd {
+    /// Failed (or pending) work items with their last error.
+    List {
+        #[arg(long)]
+        flow: Option<String>,
+        #[arg(long, default_value = "failed", value_parser = ["failed", "pending"])]
+        status: String,
+    },
+    /// Put a failed item back to pending, so the next run processes it again.
+    Retry { flow: String, key: String },
+}
+
+/// Local runs are started in this process and waited for.
+struct InlineRunner {
+    env: Env,
+}
+
+#[async_trait::async_trait]
+impl RunStarter for InlineRunner {
+    async fn start(&self, flow: Flow, dry_run: bool) -> Result<String, String> {
+        let rec = self
+            .env
+            .run_flow(flow, dry_run, Instant::now() + Duration::from_secs(900))
+            .await;
+        Ok(format!("{} finished: {:?}", flow, rec.status))
+    }
+}
+
+pub fn open_env(data_dir: &Path) -> Result<Env> {
+    let allow_private = riskflow::config::parse_bool(
+        "RISKFLOW_ALLOW_PRIVATE_URLS",
+        std::env::var("RISKFLOW_ALLOW_PRIVATE_URLS").ok().as_deref(),
+    )?;
+    Env::local(data_dir, allow_private).map_err(|e| anyhow!(e))
+}
+
+pub fn api(env: &Env) -> ConnectionsApi {
+    env.connections_api(Arc::new(InlineRunner { env: env.clone() }))
+}
+
+fn request(method: Method, path: &str, body: Option<Value>, query: BTreeMap<String, String>) -> ApiRequest {
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    ApiRequest {
+        method,
+        path: path.to_string(),
+        query,
+        headers,
+        body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
+        principal: "local".into(),
+    }
+}
+
+/// Call a route in-process; a non-2xx answer becomes an error with the API's message.
+async fn call(api: &ConnectionsApi, req: ApiRequest) -> Result<Value> {
+    let resp = api.handle(req).await;
+    if resp.status.is_success() {
+        Ok(resp.body)
+    } else {
+        Err(anyhow!(
+            "{} ({})",
+            resp.message().unwrap_or("request failed"),
+            resp.status.as_u16()
+        ))
+    }
+}
+
+fn parse_kind(s: &str) -> Result<ConnectionKind> {
+    s.parse::<ConnectionKind>().map_err(|e| anyhow!(e))
+}
+
+fn print(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+pub async fn run(data_dir: &Path, cmd: Command) -> Result<()> {
+    let env = open_env(data_dir)?;
+    let api = api(&env);
+    match cmd {
+        Command::Dev(_) => unreachable!("handled in main"),
+        Command::Run { flow, dry_run } => {
+            let flow: Flow = flow.parse().map_err(|e| anyhow!("{e}"))?;
+            let rec = env
+                .run_flow(flow, dry_run, Instant::now() + Duration::from_secs(900))
+                .await;
+            print(&riskflow::api::connections::run_view(&rec));
+            if rec.status == riskflow::domain::RunStatus::Failed {
+                bail!("the run failed");
+            }
+        }
+        Command::Connections(c) => connections(&api, c).await?,
+        Command::Runs { flow, limit } => {
+            let mut q = BTreeMap::new();
+            q.insert("limit".to_string(), limit.to_string());
+            if let Some(f) = flow {
+                q.insert("flow".into(), f);
+            }
+            print(&call(&api, request(Method::GET, "/runs", None, q)).await?);
+        }
+        Command::Audit { from, to, format } => {
+            let mut q = BTreeMap::new();
+            if let Some(f) = from {
+                q.insert("from".to_string(), f);
+            }
+            if let Some(t) = to {
+                q.insert("to".to_string(), t);
+            }
+            q.insert("limit".into(), "1000".into());
+            let mut entries = Vec::new();
+            loop {
+                let page = call(&api, request(Method::GET, "/audit", None, q.clone())).await?;
+                entries.extend(page["entries"].as_array().cloned().unwrap_or_default());
+                match page["next"].as_str() {
+                    Some(n) => {
+                        q.insert("cursor".into(), n.to_string());
+                    }
+                    None => break,
+                }
+            }
+            if format == "csv" {
+                println!("at,flow,system,action,target,reason,result");
+                for e in &entries {
+                    let cols: Vec<String> = ["at", "flow", "system", "action", "target", "reason", "result"]
+                        .iter()
+                        .map(|k| csv_field(e[*k].as_str().unwrap_or("")))
+                        .collect();
+                    println!("{}", cols.join(","));
+                }
+            } else {
+                print(&json!({ "entries": entries }));
+            }
+        }
+        Command::Items(c) => items(&env, c).await?,
+        Command::Backfill { from, to, dry_run } => backfill(&env, &from, &to, dry_run).await?,
+    }
+    Ok(())
+}
+
+/// A CSV field, quoted when needed (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+async fn connections(api: &ConnectionsApi, c: ConnectionsCmd) -> Result<()> {
+    match c {
+        ConnectionsCmd::List => {
+            let v = call(api, request(Method::GET, "/connections", None, BTreeMap::new())).await?;
+            for conn in v["connections"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<11} {:<16} {}",
+                    conn["kind"].as_str().unwrap_or(""),
+                    conn["status"].as_str().unwrap_or(""),
+                    conn["message"].as_str().unwrap_or("")
+                );
+            }
+        }
+        ConnectionsCmd::Connect { kind, set } => {
+            let k = parse_kind(&kind)?;
+            let mut body = Map::new();
+            for pair in &set {
+                let (key, value) = pair
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--set takes key=value, got '{pair}'"))?;
+                if fields(k).iter().any(|f| f.name == key && f.secret) {
+                    bail!("'{key}' is a secret: give it on standard input (key=value), not on the command line");
+                }
+                body.insert(key.to_string(), Value::String(value.to_string()));
+            }
+            for (key, value) in read_secrets(k)? {
+                body.insert(key, Value::String(value));
+            }
+            let v = call(api, request(Method::PUT, &format!("/connections/{kind}"), Some(Value::Object(body)), BTreeMap::new())).await?;
+            println!("{}", v["message"].as_str().unwrap_or("connected"));
+        }
+        ConnectionsCmd::Disconnect { kind } => {
+            parse_kind(&kind)?;
+            let v = call(api, request(Method::DELETE, &format!("/connections/{kind}"), None, BTreeMap::new())).await?;
+            println!("{}", v["message"].as_str().unwrap_or("disconnected"));
+        }
+        ConnectionsCmd::Test { kind } => {
+            parse_kind(&kind)?;
+            let v = call(api, request(Method::POST, &format!("/connections/{kind}/test"), None, BTreeMap::new())).await?;
+            println!("{}", v["message"].as_str().unwrap_or("ok"));
+        }
+    }
+    Ok(())
+}
+
+/// Secret fields: `key=value` lines on standard input, or a prompt per field on a terminal.
+fn read_secrets(kind: ConnectionKind) -> Result<Vec<(String, String)>> {
+    let secret_fields: Vec<_> = fields(kind).iter().filter(|f| f.secret).collect();
+    let stdin = std::io::stdin();
+    let mut out = Vec::new();
+    if stdin.is_terminal() {
+        for f in secret_fields {
+            eprint!("{}{}: ", f.label, if f.required { "" } else { " (optional, Enter to skip)" });
+            std::io::stderr().flush().ok();
+            let mut line = String::new();
+            stdin.lock().read_line(&mut line)?;
+            let v = line.trim_end_matches(['\n', '\r']).to_string();
+            if !v.is_empty() {
+                out.push((f.name.to_string(), v));
+            }
+        }
+        return Ok(out);
+    }
+    let mut buf = String::new();
+    let mut pending: Option<(String, String)> = None;
+    for line in stdin.lock().lines() {
+        let line = line.context("reading secrets from standard input")?;
+        buf.push_str(&line);
+        buf.push('\n');
+        // A PEM value runs over several lines: lines without `=` continue the previous value.
+        match line.split_once('=') {
+            Some((k, v)) if secret_fields.iter().any(|f| f.name == k.trim()) => {
+                if let Some(p) = pending.take() {
+                    out.push(p);
+                }
+                pending = Some((k.trim().to_string(), v.to_string()));
+            }
+            _ => match &mut pending {
+                Some((_, v)) => {
+                    v.push('\n');
+                    v.push_str(&line);
+                }
+                None if line.trim().is_empty() => {}
+                None => bail!(
+                    "standard input must hold key=value lines for the secret fields of {kind}: {}",
+                    secret_fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                ),
+            },
+        }
+    }
+    if let Some(p) = pending.take() {
+        out.push(p);
+    }
+    Ok(out)
+}
+
+async fn items(env: &Env, c: ItemsCmd) -> Result<()> {
+    let now = riskflow::clock::now_ms();
+    match c {
+        ItemsCmd::List { flow, status } => {
+            let status = if status == "pending" { ItemStatus::Pending } else { ItemStatus::Failed };
+            let flows: Vec<Flow> = match flow {
+                Some(f) => vec![f.parse().map_err(|e| anyhow!("{e}"))?],
+                None => Flow::ALL.to_vec(),
+            };
+            let mut rows = Vec::new();
+            for f in flows {
+                let mut after = None;
+                loop {
+                    let page = env.store.item_keys(f, status, after, 100, now).await?;
+                    for key in &page.items {
+                        if let Some(it) = env.store.item(f, key, now).await? {
+                            rows.push(json!({
+                                "flow": f.as_str(), "key": key, "status": it.status.as_str(),
+                                "attempts": it.attempts, "last_error": it.last_error,
+                                "updated_at": riskflow::clock::rfc3339_of_ms(it.updated_at),
+                            }));
+                        }
+                    }
+                    match page.next {
+                        Some(n) => after = Some(n),
+                        None => break,
+                    }
+                }
+            }
+            print(&json!({ "items": rows }));
+        }
+        ItemsCmd::Retry { flow, key } => {
+            let f: Flow = flow.parse().map_err(|e| anyhow!("{e}"))?;
+            let item = env
+                .store
+                .item(f, &key, now)
+                .await?
+                .ok_or_else(|| anyhow!("no work item {flow}/{key}"))?;
+            if item.status != ItemStatus::Failed {
+                bail!("{flow}/{key} is {}, not failed", item.status.as_str());
+            }
+            let mut fresh = item.clone();
+            fresh.attempts = 0;
+            if env.store.put_pending(&fresh, now).await? {
+                println!("{flow}/{key} is pending again; the next run of {flow} processes it");
+            } else {
+                bail!("{flow}/{key} changed meanwhile; list the items again");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn backfill(env: &Env, from: &str, to: &str, dry_run: bool) -> Result<()> {
+    let from_ms = riskflow::api::parse_time("from", from).map_err(|e| anyhow!(e.message().unwrap_or("bad --from").to_string()))?;
+    let to_ms = riskflow::api::parse_time("to", to).map_err(|e| anyhow!(e.message().unwrap_or("bad --to").to_string()))?;
+    if from_ms >= to_ms {
+        bail!("--from must be before --to");
+    }
+    const DAY: i64 = 86_400_000;
+    let pk = format!("backfill#{from_ms}#{to_ms}");
+    let now = riskflow::clock::now_ms();
+    let mut at = match env.store.get_doc(&pk, "progress", now).await? {
+        Some(p) if !dry_run => p["done_until"].as_i64().unwrap_or(from_ms),
+        _ => from_ms,
+    };
+    if at > from_ms {
+        eprintln!("resuming at {}", riskflow::clock::rfc3339_of_ms(at));
+    }
+    let total = ((to_ms - from_ms) + DAY - 1) / DAY;
+    while at < to_ms {
+        let end = (at + DAY).min(to_ms);
+        let done = (at - from_ms) / DAY;
+        let bar_len = 30usize;
+        let filled = ((done as f64 / total.max(1) as f64) * bar_len as f64) as usize;
+        eprint!(
+            "\r[{}{}] {}/{} days  {} ",
+            "#".repeat(filled),
+            "-".repeat(bar_len - filled),
+            done,
+            total,
+            riskflow::clock::date_of_ms(at)
+        );
+        let rec = env
+            .backfill(at, end, dry_run, Instant::now() + Duration::from_secs(900))
+            .await;
+        match rec.status {
+            riskflow::domain::RunStatus::Failed | riskflow::domain::RunStatus::Skipped => {
+                eprintln!();
+                bail!(
+                    "stopped at {}: {}",
+                    riskflow::clock::rfc3339_of_ms(at),
+                    rec.message.clone().unwrap_or_else(|| rec.errors.join("; "))
+                );
+            }
+            _ => {}
+        }
+        if dry_run {
+            for line in &rec.plan {
+                eprintln!("\n  would {line}");
+            }
+        } else {
+            env.store.put_doc(&pk, "progress", &json!({"done_until": end})).await?;
+        }
+        at = end;
+    }
+    eprintln!("\r[{}] {}/{} days  done", "#".repeat(30), total, total);
+    Ok(())
+}

@@ -1,0 +1,371 @@
+//! Jira: auth, create validation, ADF, comments, search/jql, lag, removed search.
+
+use reqwest::StatusCode;
+use riskflow_sandbox::creds;
+use serde_json::{Value, json};
+
+use crate::common::{adf, client, demo};
+
+fn issue(summary: &str, labels: Value, description: Value) -> Value {
+    json!({"fields": {
+        "project": {"key": "SEC"},
+        "issuetype": {"name": "Task"},
+        "summary": summary,
+        "description": description,
+        "labels": labels,
+        "priority": {"name": "High"}
+    }})
+}
+
+async fn create(c: &reqwest::Client, base: &str, body: &Value) -> reqwest::Response {
+    c.post(format!("{base}/rest/api/3/issue"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn search(c: &reqwest::Client, base: &str, body: Value) -> reqwest::Response {
+    c.post(format!("{base}/rest/api/3/search/jql"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn myself_needs_valid_credentials_and_wrong_ones_get_the_error_collection() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    let ok: Value = c
+        .get(format!("{base}/rest/api/3/myself"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for k in ["accountId", "displayName", "emailAddress", "active", "timeZone", "locale", "accountType"] {
+        assert!(ok.get(k).is_some(), "myself misses {k}");
+    }
+    let bad = c
+        .get(format!("{base}/rest/api/3/myself"))
+        .basic_auth(creds::JIRA_EMAIL, Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = bad.json().await.unwrap();
+    assert!(body["errorMessages"].as_array().unwrap().len() == 1);
+    assert!(body["errors"].as_object().unwrap().is_empty());
+    let anon = c.get(format!("{base}/rest/api/3/myself")).send().await.unwrap();
+    assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn anonymous_search_silently_returns_nothing() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    create(&c, &base, &issue("one", json!(["a"]), adf("x"))).await;
+    let v: Value = c
+        .get(format!("{base}/rest/api/3/search/jql?jql=project%20%3D%20SEC"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["issues"].as_array().unwrap().len(), 0);
+    assert_eq!(v["isLast"], true);
+}
+
+#[tokio::test]
+async fn server_info_says_cloud_and_fields_are_listed() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    let info: Value = c
+        .get(format!("{base}/rest/api/2/serverInfo"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["deploymentType"], "Cloud");
+    let fields: Value = c
+        .get(format!("{base}/rest/api/3/field"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"labels") && ids.contains(&"summary") && ids.contains(&"description"));
+}
+
+#[tokio::test]
+async fn creating_an_issue_answers_201_with_id_key_and_self_and_it_reads_back() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    let resp = create(&c, &base, &issue("Incydr alert", json!(["incydr", "riskflow-alert-1"]), adf("Alert id: 1"))).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["key"], "SEC-1");
+    let id = v["id"].as_str().unwrap();
+    assert!(id.parse::<u64>().is_ok());
+    assert_eq!(v["self"], format!("{base}/rest/api/3/issue/{id}"));
+    let got: Value = c
+        .get(format!("{base}/rest/api/3/issue/SEC-1?fields=summary,labels,priority"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["key"], "SEC-1");
+    assert_eq!(got["fields"]["summary"], "Incydr alert");
+    assert_eq!(got["fields"]["priority"]["name"], "High");
+    assert!(got["fields"].get("description").is_none());
+    let by_id = c
+        .get(format!("{base}/rest/api/3/issue/{id}"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_id.status(), StatusCode::OK);
+    let missing = c
+        .get(format!("{base}/rest/api/3/issue/SEC-99"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let issues = sb.state().jira_issues();
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].labels, vec!["incydr", "riskflow-alert-1"]);
+}
+
+#[tokio::test]
+async fn a_plain_string_description_gets_the_exact_adf_error_body() {
+    let sb = demo().await;
+    let c = client();
+    let resp = create(&c, &sb.url("jira"), &issue("x", json!([]), json!("plain text"))).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let text = resp.text().await.unwrap();
+    assert_eq!(
+        text,
+        r#"{"errorMessages":[],"errors":{"description":"Operation value must be an Atlassian Document (see the Atlassian Document Format)"}}"#
+    );
+    assert!(sb.state().jira_issues().is_empty());
+}
+
+#[tokio::test]
+async fn malformed_adf_labels_priorities_projects_and_fields_are_rejected() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    let empty_text = json!({"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":""}]}]});
+    let unknown_node = json!({"type":"doc","version":1,"content":[{"type":"blink","content":[]}]});
+    let cases = vec![
+        ("description", issue("x", json!([]), empty_text)),
+        ("description", issue("x", json!([]), unknown_node)),
+        ("labels", issue("x", json!(["has space"]), adf("x"))),
+        ("summary", issue("", json!([]), adf("x"))),
+        ("priority", {
+            let mut b = issue("x", json!([]), adf("x"));
+            b["fields"]["priority"] = json!({"name": "Urgent"});
+            b
+        }),
+        ("project", {
+            let mut b = issue("x", json!([]), adf("x"));
+            b["fields"]["project"] = json!({"key": "NOPE"});
+            b
+        }),
+        ("issuetype", {
+            let mut b = issue("x", json!([]), adf("x"));
+            b["fields"]["issuetype"] = json!({"name": "Saga"});
+            b
+        }),
+        ("customfield_99999", {
+            let mut b = issue("x", json!([]), adf("x"));
+            b["fields"]["customfield_99999"] = json!("v");
+            b
+        }),
+    ];
+    for (field, body) in cases {
+        let resp = create(&c, &base, &body).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{field}");
+        let v: Value = resp.json().await.unwrap();
+        assert!(v["errors"].get(field).is_some(), "{field}: {v}");
+    }
+    assert!(sb.state().jira_issues().is_empty());
+    let mut by_id = issue("x", json!([]), adf("x"));
+    by_id["fields"]["priority"] = json!({"id": "1"});
+    assert_eq!(create(&c, &base, &by_id).await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn comments_need_adf_and_answer_201() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    create(&c, &base, &issue("x", json!([]), adf("x"))).await;
+    let post = |body: Value| {
+        let c = c.clone();
+        let url = format!("{base}/rest/api/3/issue/SEC-1/comment");
+        async move {
+            c.post(url)
+                .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = post(json!({"body": adf("session grew")})).await;
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    let v: Value = ok.json().await.unwrap();
+    for k in ["id", "self", "author", "body", "created", "updated"] {
+        assert!(v.get(k).is_some(), "comment misses {k}");
+    }
+    let plain = post(json!({"body": "plain"})).await;
+    assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
+    let v: Value = plain.json().await.unwrap();
+    assert!(v["errors"]["comment"].as_str().unwrap().contains("Atlassian Document"));
+    let empty = post(json!({"body": {"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":""}]}]}})).await;
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    let issues = sb.state().jira_issues();
+    assert_eq!(issues[0].comments.len(), 1);
+}
+
+#[tokio::test]
+async fn search_by_label_pages_with_next_page_token_and_returns_ids_by_default() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    for i in 0..5 {
+        create(&c, &base, &issue(&format!("n{i}"), json!(["bulk"]), adf("x"))).await;
+    }
+    create(&c, &base, &issue("other", json!(["other"]), adf("x"))).await;
+    let first: Value = search(&c, &base, json!({"jql": "project = SEC AND labels = \"bulk\" ORDER BY created ASC", "maxResults": 2})).await.json().await.unwrap();
+    assert_eq!(first["issues"].as_array().unwrap().len(), 2);
+    assert_eq!(first["isLast"], false);
+    assert_eq!(first["issues"][0].as_object().unwrap().len(), 1, "ids only: {first}");
+    let mut token = first["nextPageToken"].as_str().unwrap().to_string();
+    let mut total = 2;
+    loop {
+        let page: Value = search(&c, &base, json!({"jql": "project = SEC AND labels = \"bulk\" ORDER BY created ASC", "maxResults": 2, "nextPageToken": token})).await.json().await.unwrap();
+        total += page["issues"].as_array().unwrap().len();
+        if page["isLast"] == true {
+            assert!(page.get("nextPageToken").is_none());
+            break;
+        }
+        token = page["nextPageToken"].as_str().unwrap().to_string();
+    }
+    assert_eq!(total, 5);
+    let with_fields: Value = c
+        .get(format!("{base}/rest/api/3/search/jql"))
+        .query(&[("jql", "labels = other"), ("fields", "summary,labels")])
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(with_fields["issues"][0]["key"], "SEC-6");
+    assert_eq!(with_fields["issues"][0]["fields"]["summary"], "other");
+    let bad_token = search(&c, &base, json!({"jql": "project = SEC", "nextPageToken": "garbage"})).await;
+    assert_eq!(bad_token.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn unbounded_or_unknown_jql_is_rejected() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    for jql in ["", "ORDER BY created DESC", "labelz = x", "project = NOPE", "project = SEC AND"] {
+        let resp = search(&c, &base, json!({"jql": jql})).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{jql}");
+        let v: Value = resp.json().await.unwrap();
+        assert!(!v["errorMessages"].as_array().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn new_issues_reach_search_only_after_the_lag_unless_reconciled() {
+    let sb = demo().await;
+    sb.state().set_jira_search_lag_ms(400);
+    let c = client();
+    let base = sb.url("jira");
+    let created: Value = create(&c, &base, &issue("lagging", json!(["riskflow-x"]), adf("x"))).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let jql = json!({"jql": "project = SEC AND labels = riskflow-x"});
+    let now: Value = search(&c, &base, jql.clone()).await.json().await.unwrap();
+    assert_eq!(now["issues"].as_array().unwrap().len(), 0);
+    let reconciled: Value = search(&c, &base, json!({"jql": "project = SEC AND labels = riskflow-x", "reconcileIssues": [id.parse::<u64>().unwrap()]})).await.json().await.unwrap();
+    assert_eq!(reconciled["issues"].as_array().unwrap().len(), 1);
+    // Direct reads are consistent at once.
+    let direct = c
+        .get(format!("{base}/rest/api/3/issue/{id}"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+    let later: Value = search(&c, &base, jql).await.json().await.unwrap();
+    assert_eq!(later["issues"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_old_search_endpoints_are_gone() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    for (m, p) in [
+        ("GET", "/rest/api/3/search?jql=project=SEC"),
+        ("POST", "/rest/api/3/search"),
+        ("GET", "/rest/api/2/search?jql=project=SEC"),
+    ] {
+        let resp = c
+            .request(m.parse().unwrap(), format!("{base}{p}"))
+            .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+            .json(&json!({"jql": "project = SEC"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::GONE, "{p}");
+    }
+}
+
+#[tokio::test]
+async fn api_v2_takes_plain_string_descriptions_as_the_python_library_sends_them() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    let resp = c
+        .post(format!("{base}/rest/api/2/issue"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .json(&issue("v2", json!([]), json!("wiki *markup*")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}

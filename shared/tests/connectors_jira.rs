@@ -1,0 +1,503 @@
+//! Jira Cloud v3 client request shapes (`reference/saas-apis.md` §1) against a recording
+//! fake, and a property test that any text makes valid ADF.
+
+mod support_http;
+
+use base64::Engine as _;
+use proptest::prelude::*;
+use riskflow::connectors::ConnectorError;
+use riskflow::connectors::jira::adf::{self, Doc, Paragraph};
+use riskflow::connectors::jira::*;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use support_http::{Recorder, Reply, Request, http};
+
+fn client(rec: &Recorder) -> JiraClient {
+    JiraClient::new(
+        rec.url_with_prefix("jira"),
+        "demo@example.com".into(),
+        SecretString::from("jira-demo-token"),
+        http(),
+    )
+}
+
+fn new_issue() -> NewIssue {
+    NewIssue {
+        project_key: "SEC".into(),
+        issue_type: "Task".into(),
+        summary: "Incydr alert: exfiltration by jdoe@example.com".into(),
+        description: Doc::plain("Alert id: 1234"),
+        labels: vec!["incydr".into(), "incydr-alert-1234".into()],
+        priority_name: Some("High".into()),
+    }
+}
+
+#[tokio::test]
+async fn create_issue_sends_the_fields_object_jira_expects() {
+    let rec = Recorder::start(|_| {
+        Reply::json(
+            201,
+            json!({"id": "10042", "key": "SEC-17", "self": "https://site/rest/api/3/issue/10042"}),
+        )
+    })
+    .await;
+    let created = client(&rec).create_issue(&new_issue(), None).await.unwrap();
+    assert_eq!(
+        created,
+        CreatedIssue {
+            id: "10042".into(),
+            key: "SEC-17".into(),
+            self_url: Some("https://site/rest/api/3/issue/10042".into())
+        }
+    );
+    let r = &rec.requests()[0];
+    assert_eq!(r.line(), "POST /jira/rest/api/3/issue");
+    let basic = base64::engine::general_purpose::STANDARD.encode("demo@example.com:jira-demo-token");
+    assert_eq!(r.header("authorization"), Some(format!("Basic {basic}").as_str()));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("accept"), Some("application/json"));
+    assert_eq!(
+        r.json(),
+        json!({"fields": {
+            "project": {"key": "SEC"},
+            "issuetype": {"name": "Task"},
+            "summary": "Incydr alert: exfiltration by jdoe@example.com",
+            "description": {"type": "doc", "version": 1, "content": [
+                {"type": "paragraph", "content": [{"type": "text", "text": "Alert id: 1234"}]}]},
+            "labels": ["incydr", "incydr-alert-1234"],
+            "priority": {"name": "High"}
+        }})
+    );
+}
+
+#[tokio::test]
+async fn a_long_multiline_summary_is_sent_as_one_line_of_255_characters() {
+    let rec = Recorder::start(|_| Reply::json(201, json!({"id": "1", "key": "SEC-1"}))).await;
+    let issue = NewIssue {
+        summary: format!("first\nsecond {}", "x".repeat(300)),
+        priority_name: None,
+        labels: vec![],
+        ..new_issue()
+    };
+    client(&rec).create_issue(&issue, None).await.unwrap();
+    let fields = rec.requests()[0].json()["fields"].clone();
+    let summary = fields["summary"].as_str().unwrap();
+    assert!(summary.starts_with("first second x"));
+    assert_eq!(summary.chars().count(), 255);
+    assert!(fields.get("priority").is_none() && fields.get("labels").is_none());
+}
+
+#[tokio::test]
+async fn a_created_issue_without_a_key_is_a_decode_error() {
+    let rec = Recorder::start(|_| Reply::json(201, json!({"id": "10042"}))).await;
+    let err = client(&rec).create_issue(&new_issue(), None).await.unwrap_err();
+    assert!(err.to_string().contains("unexpected response"), "{err}");
+    assert!(err.outcome_unknown(), "the issue may exist: the caller must search before retrying");
+}
+
+#[tokio::test]
+async fn labels_with_spaces_and_bad_project_keys_are_refused_before_sending() {
+    let rec = Recorder::start(|_| Reply::json(201, json!({"id": "1", "key": "SEC-1"}))).await;
+    let c = client(&rec);
+    let spaced = NewIssue {
+        labels: vec!["two words".into()],
+        ..new_issue()
+    };
+    assert!(matches!(c.create_issue(&spaced, None).await, Err(ConnectorError::Invalid { .. })));
+    let bad_key = NewIssue {
+        project_key: "SEC\" OR project = \"HR".into(),
+        ..new_issue()
+    };
+    assert!(matches!(c.create_issue(&bad_key, None).await, Err(ConnectorError::Invalid { .. })));
+    let empty = NewIssue {
+        summary: " \n ".into(),
+        ..new_issue()
+    };
+    assert!(matches!(c.create_issue(&empty, None).await, Err(ConnectorError::Invalid { .. })));
+    assert!(rec.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_create_that_fails_with_a_5xx_is_not_repeated() {
+    let rec = Recorder::start(|_| Reply::json(503, json!({"errorMessages": ["busy"]}))).await;
+    let err = client(&rec).create_issue(&new_issue(), None).await.unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert!(err.outcome_unknown());
+    assert_eq!(rec.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn comments_are_posted_as_an_adf_body_and_201_or_200_both_succeed() {
+    let rec = Recorder::start(|r| {
+        if r.path.ends_with("SEC-1/comment") {
+            Reply::json(201, json!({"id": "100", "body": {}}))
+        } else {
+            Reply::json(200, json!({"id": "101"}))
+        }
+    })
+    .await;
+    let c = client(&rec);
+    let doc = Doc::new().paragraph(Paragraph::new().text("New activity: ").strong("3 files"));
+    assert_eq!(c.add_comment("SEC-1", &doc, None).await.unwrap().id.as_deref(), Some("100"));
+    assert_eq!(c.add_comment("SEC-2", &doc, None).await.unwrap().id.as_deref(), Some("101"));
+    let r = &rec.requests()[0];
+    assert_eq!(r.line(), "POST /jira/rest/api/3/issue/SEC-1/comment");
+    assert_eq!(
+        r.json(),
+        json!({"body": {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [
+            {"type": "text", "text": "New activity: "},
+            {"type": "text", "text": "3 files", "marks": [{"type": "strong"}]}]}]}})
+    );
+    assert!(matches!(
+        c.add_comment("SEC-1", &Doc::new(), None).await,
+        Err(ConnectorError::Invalid { .. })
+    ));
+}
+
+#[tokio::test]
+async fn search_uses_search_jql_and_follows_next_page_tokens_until_is_last() {
+    let rec = Recorder::start(|r| {
+        if r.query.contains("nextPageToken=tok+2") {
+            Reply::json(
+                200,
+                json!({"issues": [{"id": "3", "key": "SEC-3", "fields": {"labels": ["a"]}}], "isLast": true}),
+            )
+        } else {
+            Reply::json(
+                200,
+                json!({"issues": [{"id": "1", "key": "SEC-1", "fields": {"summary": "s", "status": {"name": "To Do"}}},
+                                  {"id": "2", "key": "SEC-2"}],
+                       "nextPageToken": "tok 2", "isLast": false}),
+            )
+        }
+    })
+    .await;
+    let issues = client(&rec)
+        .search_jql("project = SEC ORDER BY created", &["summary", "status"], 500, None)
+        .await
+        .unwrap();
+    assert_eq!(issues.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["1", "2", "3"]);
+    assert_eq!(issues[0].fields.status.as_ref().unwrap().name.as_deref(), Some("To Do"));
+    let lines: Vec<String> = rec.requests().iter().map(Request::line).collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /jira/rest/api/3/search/jql?jql=project+%3D+SEC+ORDER+BY+created&fields=summary%2Cstatus&maxResults=100",
+            "GET /jira/rest/api/3/search/jql?jql=project+%3D+SEC+ORDER+BY+created&fields=summary%2Cstatus&maxResults=100&nextPageToken=tok+2",
+        ]
+    );
+    assert!(rec.requests().iter().all(|r| r.path != "/jira/rest/api/3/search"));
+}
+
+#[tokio::test]
+async fn search_stops_at_max_results() {
+    let rec = Recorder::start(|_| {
+        Reply::json(
+            200,
+            json!({"issues": [{"id": "1"}, {"id": "2"}, {"id": "3"}], "nextPageToken": "more", "isLast": false}),
+        )
+    })
+    .await;
+    let issues = client(&rec).search_jql("project = SEC", &[], 2, None).await.unwrap();
+    assert_eq!(issues.len(), 2);
+    assert_eq!(rec.requests().len(), 1);
+    assert_eq!(rec.requests()[0].query, "jql=project+%3D+SEC&maxResults=2");
+}
+
+#[tokio::test]
+async fn find_by_label_quotes_project_and_label_and_rechecks_the_label() {
+    let rec = Recorder::start(|_| {
+        Reply::json(
+            200,
+            json!({"issues": [
+                {"id": "1", "key": "SEC-1", "fields": {"labels": ["other"]}},
+                {"id": "2", "key": "SEC-2", "fields": {"labels": ["incydr", "riskflow-alert-tickets-s1"]}}],
+                "isLast": true}),
+        )
+    })
+    .await;
+    let c = client(&rec);
+    let found = c
+        .find_by_label("SEC", "riskflow-alert-tickets-s1", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        Some(IssueRef {
+            id: "2".into(),
+            key: "SEC-2".into()
+        })
+    );
+    assert_eq!(
+        rec.requests()[0].query,
+        "jql=project+%3D+%22SEC%22+AND+labels+%3D+%22riskflow-alert-tickets-s1%22&fields=labels&maxResults=10"
+    );
+    for bad in ["a\" OR labels = \"b", "a b", "a\\b", ""] {
+        assert!(matches!(
+            c.find_by_label("SEC", bad, None).await,
+            Err(ConnectorError::Invalid { .. })
+        ));
+    }
+    assert_eq!(rec.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn verify_names_the_account_and_a_401_reads_well() {
+    let rec = Recorder::start(|r| {
+        let basic = base64::engine::general_purpose::STANDARD.encode("demo@example.com:jira-demo-token");
+        if r.header("authorization") == Some(format!("Basic {basic}").as_str()) {
+            Reply::json(200, json!({"accountId": "5b10", "displayName": "Demo User", "active": true}))
+        } else {
+            Reply::json(
+                401,
+                json!({"errorMessages": ["Client must be authenticated to access this resource."], "errors": {}}),
+            )
+        }
+    })
+    .await;
+    assert_eq!(client(&rec).verify(None).await.unwrap(), "Connected to Jira as Demo User");
+    assert_eq!(rec.requests()[0].line(), "GET /jira/rest/api/3/myself");
+
+    let wrong = JiraClient::new(
+        rec.url_with_prefix("jira"),
+        "demo@example.com".into(),
+        SecretString::from("wrong-token"),
+        http(),
+    );
+    let err = wrong.verify(None).await.unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(
+        err.to_string(),
+        "jira answered 401 to GET /rest/api/3/myself: Client must be authenticated to access this resource."
+    );
+    assert!(!err.to_string().contains("wrong-token"));
+}
+
+#[tokio::test]
+async fn jira_field_errors_are_read_from_the_error_collection() {
+    let rec = Recorder::start(|_| {
+        Reply::json(
+            400,
+            json!({"errorMessages": [], "errors": {"description": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"}}),
+        )
+    })
+    .await;
+    let err = client(&rec).create_issue(&new_issue(), None).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "jira answered 400 to POST /rest/api/3/issue: description: Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+    );
+    assert!(!err.outcome_unknown());
+}
+
+// ---------------------------------------------------------------------------------------------
+// ADF validity for any text
+
+const INLINE: &[&str] = &["text", "hardBreak"];
+const MARKS: &[&str] = &["strong", "em", "code", "link"];
+
+fn check_inline(v: &Value, code_block: bool) -> Result<usize, String> {
+    let t = v["type"].as_str().ok_or("inline without type")?;
+    if !INLINE.contains(&t) || (code_block && t != "text") {
+        return Err(format!("inline node {t} not allowed here"));
+    }
+    if t == "hardBreak" {
+        return Ok(0);
+    }
+    let text = v["text"].as_str().ok_or("text node without text")?;
+    if text.is_empty() {
+        return Err("empty text node".into());
+    }
+    if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\t' && !(code_block && *c == '\n')) {
+        return Err(format!("control character {c:?} in text"));
+    }
+    if let Some(marks) = v.get("marks") {
+        let marks = marks.as_array().ok_or("marks not an array")?;
+        if code_block && !marks.is_empty() {
+            return Err("marks in a code block".into());
+        }
+        for m in marks {
+            let mt = m["type"].as_str().ok_or("mark without type")?;
+            if !MARKS.contains(&mt) {
+                return Err(format!("unknown mark {mt}"));
+            }
+            if mt == "link" {
+                let href = m["attrs"]["href"].as_str().ok_or("link without href")?;
+                let u = url::Url::parse(href).map_err(|_| format!("bad href {href:?}"))?;
+                if !["http", "https", "mailto"].contains(&u.scheme()) {
+                    return Err(format!("unsafe href {href:?}"));
+                }
+            }
+        }
+    }
+    Ok(text.chars().count())
+}
+
+fn check_inlines(content: &Value, code_block: bool) -> Result<usize, String> {
+    let items = content.as_array().ok_or("content not an array")?;
+    if items.is_empty() {
+        return Err("empty content".into());
+    }
+    if !code_block && !items.iter().any(|i| i["type"] == "text") {
+        return Err("a block with no text".into());
+    }
+    items.iter().map(|i| check_inline(i, code_block)).sum()
+}
+
+fn check_block(v: &Value) -> Result<usize, String> {
+    match v["type"].as_str().ok_or("block without type")? {
+        "paragraph" => check_inlines(&v["content"], false),
+        "heading" => {
+            let level = v["attrs"]["level"].as_u64().ok_or("heading without level")?;
+            if !(1..=6).contains(&level) {
+                return Err("heading level out of range".into());
+            }
+            check_inlines(&v["content"], false)
+        }
+        "codeBlock" => check_inlines(&v["content"], true),
+        "rule" => Ok(0),
+        "bulletList" => {
+            let items = v["content"].as_array().ok_or("list without items")?;
+            if items.is_empty() {
+                return Err("empty list".into());
+            }
+            let mut n = 0;
+            for item in items {
+                if item["type"] != "listItem" {
+                    return Err("list child is not a listItem".into());
+                }
+                let blocks = item["content"].as_array().ok_or("listItem without content")?;
+                if blocks.is_empty() {
+                    return Err("empty listItem".into());
+                }
+                for b in blocks {
+                    n += check_block(b)?;
+                }
+            }
+            Ok(n)
+        }
+        "table" => {
+            let rows = v["content"].as_array().ok_or("table without rows")?;
+            let width = rows.first().and_then(|r| r["content"].as_array()).map(Vec::len);
+            let mut n = 0;
+            for row in rows {
+                let cells = row["content"].as_array().ok_or("row without cells")?;
+                if Some(cells.len()) != width || cells.is_empty() {
+                    return Err("ragged or empty table".into());
+                }
+                for cell in cells {
+                    let ct = cell["type"].as_str().unwrap_or("");
+                    if ct != "tableCell" && ct != "tableHeader" {
+                        return Err("bad cell type".into());
+                    }
+                    for b in cell["content"].as_array().ok_or("cell without content")? {
+                        n += check_block(b)?;
+                    }
+                }
+            }
+            Ok(n)
+        }
+        other => Err(format!("unknown block {other}")),
+    }
+}
+
+/// The rules of `reference/saas-apis.md` §1.3 plus the builder's own promises.
+fn check_adf(v: &Value) -> Result<(), String> {
+    if v["type"] != "doc" || v["version"] != 1 {
+        return Err("root is not a version-1 doc".into());
+    }
+    let blocks = v["content"].as_array().ok_or("doc content not an array")?;
+    let mut total = 0;
+    for b in blocks {
+        total += check_block(b)?;
+    }
+    // The "(truncated)" note is the only text beyond the cap.
+    if total > adf::MAX_TEXT_CHARS + "(truncated)".len() {
+        return Err(format!("{total} characters of text, over the cap"));
+    }
+    Ok(())
+}
+
+fn nasty_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[ \\n\\r\\t\\x00-\\x1f\\x7f\\u{85}\\u{2028}a-zé漢🙂]{0,40}",
+        Just(String::new()),
+        Just("\n".into()),
+        Just("\r\n\r\n".into()),
+        Just(" ".into()),
+    ]
+}
+
+fn build_docs(a: &str, b: &str, href: &str) -> Vec<Doc> {
+    vec![
+        Doc::plain(a),
+        Doc::new().heading(3, a).text(b),
+        Doc::new().paragraph(
+            Paragraph::new()
+                .text(a)
+                .strong(b)
+                .em(a)
+                .code(b)
+                .link(a, href)
+                .link("", href),
+        ),
+        Doc::new().bullet_list([a, b, ""]),
+        Doc::new().code_block(a, Some(b)).rule().code_block(b, None),
+        Doc::new().table(
+            vec![
+                vec![Paragraph::new().text(a), Paragraph::new().text(b)],
+                vec![Paragraph::new().link(b, href)],
+            ],
+            true,
+        ),
+        Doc::new().key_values([(a, b), (b, a)]),
+        Doc::plain(&a.repeat(1 + adf::MAX_TEXT_CHARS / (a.len() + 1))).text(b).code_block(a, None),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn any_text_in_any_position_makes_valid_adf(a in nasty_text(), b in nasty_text(), href in prop_oneof![
+        any::<String>(),
+        Just("https://example.com/x?y=1".to_string()),
+        Just("javascript:alert(1)".to_string()),
+        Just("mailto:a@b.c".to_string()),
+    ]) {
+        for doc in build_docs(&a, &b, &href) {
+            let v = serde_json::to_value(&doc).unwrap();
+            if let Err(e) = check_adf(&v) {
+                prop_assert!(false, "{e}: {v}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_validator_itself_rejects_what_jira_rejects() {
+    let empty_text = json!({"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":""}]}]});
+    assert!(check_adf(&empty_text).is_err());
+    let control = json!({"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"a\u{7}"}]}]});
+    assert!(check_adf(&control).is_err());
+    assert!(check_adf(&json!({"type":"doc","version":1,"content":[]})).is_ok());
+}
+
+#[test]
+fn client_futures_can_be_sent_between_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    let c = JiraClient::new(
+        url::Url::parse("https://acme.atlassian.net").unwrap(),
+        "a@b.c".into(),
+        SecretString::from("t"),
+        http(),
+    );
+    let doc = Doc::new();
+    let issue = new_issue();
+    assert_send(&c.verify(None));
+    assert_send(&c.create_issue(&issue, None));
+    assert_send(&c.add_comment("SEC-1", &doc, None));
+    assert_send(&c.search_jql("project = SEC", &[], 1, None));
+    assert_send(&c.find_by_label("SEC", "x", None));
+}

@@ -1,0 +1,214 @@
+//! Okta client request shapes (`reference/saas-apis.md` §3) against a recording fake.
+
+mod support_http;
+
+use riskflow::connectors::ConnectorError;
+use riskflow::connectors::okta::*;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use support_http::{Recorder, Reply, Request, http};
+
+fn client(rec: &Recorder) -> OktaClient {
+    OktaClient::new(rec.url(), SecretString::from("okta-demo-token"), http())
+}
+
+fn user(id: &str, login: &str) -> Value {
+    json!({"id": id, "status": "ACTIVE", "profile": {"login": login, "email": login, "firstName": "J"}})
+}
+
+fn group(id: &str, t: &str) -> Value {
+    json!({"id": id, "type": t, "objectClass": ["okta:user_group"], "profile": {"name": "Departing-Restricted", "description": null}})
+}
+
+#[tokio::test]
+async fn memberships_are_changed_with_put_and_delete_and_the_ssws_header() {
+    let rec = Recorder::start(|_| {
+        Reply::empty(204)
+            .header("x-rate-limit-limit", "600")
+            .header("x-rate-limit-remaining", "598")
+            .header("x-rate-limit-reset", "1700000000")
+    })
+    .await;
+    let c = client(&rec);
+    assert_eq!(c.rate_limit(), None);
+    c.add_member("00gdeparting0restricted", "00u1", None).await.unwrap();
+    c.remove_member("00gdeparting0restricted", "00u1", None).await.unwrap();
+    let reqs = rec.requests();
+    assert_eq!(reqs[0].line(), "PUT /api/v1/groups/00gdeparting0restricted/users/00u1");
+    assert_eq!(reqs[1].line(), "DELETE /api/v1/groups/00gdeparting0restricted/users/00u1");
+    for r in &reqs {
+        assert_eq!(r.header("authorization"), Some("SSWS okta-demo-token"));
+        assert_eq!(r.header("accept"), Some("application/json"));
+        assert!(r.body.is_empty());
+    }
+    assert_eq!(
+        c.rate_limit(),
+        Some(RateLimit {
+            limit: Some(600),
+            remaining: Some(598),
+            reset: Some(1_700_000_000)
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_login_is_looked_up_as_one_encoded_segment_and_404_is_none() {
+    let rec = Recorder::start(|r| {
+        if r.path == "/api/v1/users/jane.doe@example.com" {
+            Reply::json(200, user("00u1", "jane.doe@example.com"))
+        } else {
+            Reply::json(
+                404,
+                json!({"errorCode": "E0000007", "errorSummary": "Not found: Resource not found: x (User)", "errorCauses": []}),
+            )
+        }
+    })
+    .await;
+    let c = client(&rec);
+    let u = c.user_by_login("jane.doe@example.com", None).await.unwrap().unwrap();
+    assert_eq!(u.id, "00u1");
+    assert_eq!(u.status, Some(UserStatus::Active));
+    assert_eq!(u.profile.login.as_deref(), Some("jane.doe@example.com"));
+    assert!(c.user_by_login("a/b?c@x.com", None).await.unwrap().is_none());
+    assert_eq!(rec.requests()[1].path, "/api/v1/users/a%2Fb%3Fc@x.com");
+}
+
+#[tokio::test]
+async fn groups_other_than_okta_groups_are_refused_with_a_clear_message() {
+    let rec = Recorder::start(|r| match r.path.as_str() {
+        "/api/v1/groups/00gapp" => Reply::json(200, group("00gapp", "APP_GROUP")),
+        "/api/v1/groups/00gbuiltin" => Reply::json(200, group("00gbuiltin", "BUILT_IN")),
+        _ => Reply::json(200, group("00gok", "OKTA_GROUP")),
+    })
+    .await;
+    let c = client(&rec);
+    let err = c.check_group_manageable("00gapp", None).await.unwrap_err();
+    match &err {
+        ConnectorError::Invalid { message, .. } => {
+            assert_eq!(message, "Okta group 00gapp is an APP_GROUP; its members can't be changed")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.check_group_manageable("00gbuiltin", None).await.is_err());
+    let g = c.check_group_manageable("00gok", None).await.unwrap();
+    assert_eq!(g.group_type, Some(GroupType::OktaGroup));
+    assert_eq!(g.name(), "Departing-Restricted");
+}
+
+#[tokio::test]
+async fn verify_checks_the_token_and_the_configured_group() {
+    let rec = Recorder::start(|r| match r.path.as_str() {
+        "/api/v1/users/me" if r.header("authorization") == Some("SSWS okta-demo-token") => {
+            Reply::json(200, user("00uadmin", "admin@example.com"))
+        }
+        "/api/v1/users/me" => Reply::json(
+            401,
+            json!({"errorCode": "E0000011", "errorSummary": "Invalid token provided", "errorCauses": []}),
+        ),
+        "/api/v1/groups/00gapp" => Reply::json(200, group("00gapp", "APP_GROUP")),
+        _ => Reply::json(200, group("00gok", "OKTA_GROUP")),
+    })
+    .await;
+    let c = client(&rec);
+    assert_eq!(c.verify(None, None).await.unwrap(), "Connected to Okta as admin@example.com");
+    assert_eq!(
+        c.verify(Some("00gok"), None).await.unwrap(),
+        "Connected to Okta as admin@example.com"
+    );
+    assert!(matches!(c.verify(Some("00gapp"), None).await, Err(ConnectorError::Invalid { .. })));
+    let wrong = OktaClient::new(rec.url(), SecretString::from("bad"), http());
+    let err = wrong.verify(None, None).await.unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(
+        err.to_string(),
+        "okta answered 401 to GET /api/v1/users/me: E0000011: Invalid token provided"
+    );
+    let lines: Vec<String> = rec.requests().iter().map(Request::line).collect();
+    assert_eq!(lines[..3], ["GET /api/v1/users/me", "GET /api/v1/users/me", "GET /api/v1/groups/00gok"]);
+}
+
+#[tokio::test]
+async fn is_member_follows_next_links_on_the_same_origin() {
+    let rec = Recorder::start(|r| {
+        let origin = format!("http://{}", r.header("host").unwrap_or_default());
+        if r.query.contains("after=") {
+            Reply::json(200, json!([user("00u3", "c@x.com")]))
+                .header("link", &format!("<{origin}/api/v1/groups/g1/users?after=00u2&limit=200>; rel=\"self\""))
+        } else {
+            Reply::json(200, json!([user("00u1", "a@x.com"), user("00u2", "b@x.com")]))
+                .header("link", &format!("<{origin}/api/v1/groups/g1/users?limit=200>; rel=\"self\""))
+                .header("link", &format!("<{origin}/api/v1/groups/g1/users?after=00u2&limit=200>; rel=\"next\""))
+        }
+    })
+    .await;
+    let c = client(&rec);
+    assert!(c.is_member("g1", "00u3", None).await.unwrap());
+    assert!(c.is_member("g1", "00u1", None).await.unwrap());
+    assert!(!c.is_member("g1", "00u9", None).await.unwrap());
+    let lines: Vec<String> = rec.requests().iter().map(Request::line).collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /api/v1/groups/g1/users?limit=200",
+            "GET /api/v1/groups/g1/users?after=00u2&limit=200",
+            "GET /api/v1/groups/g1/users?limit=200",
+            "GET /api/v1/groups/g1/users?limit=200",
+            "GET /api/v1/groups/g1/users?after=00u2&limit=200",
+        ]
+    );
+    assert!(rec.requests().iter().all(|r| r.header("authorization") == Some("SSWS okta-demo-token")));
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_origin_is_refused_and_not_followed() {
+    let rec = Recorder::start(|_| {
+        Reply::json(200, json!([user("00u1", "a@x.com")]))
+            .header("link", "<https://evil.example/api/v1/groups/g1/users?after=x>; rel=\"next\"")
+    })
+    .await;
+    let err = client(&rec).is_member("g1", "00u9", None).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Invalid { .. }), "{err}");
+    assert_eq!(rec.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_429_waits_for_the_okta_reset_against_the_server_date() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    let rec = Recorder::start(move |_| {
+        if h.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            let now = std::time::SystemTime::now();
+            let reset = now
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            Reply::json(
+                429,
+                json!({"errorCode": "E0000047", "errorSummary": "API call exceeded rate limit due to too many requests."}),
+            )
+            .header("date", &httpdate::fmt_http_date(now))
+            .header("x-rate-limit-reset", &reset.to_string())
+            .header("x-rate-limit-remaining", "0")
+        } else {
+            Reply::empty(204)
+        }
+    })
+    .await;
+    let started = std::time::Instant::now();
+    client(&rec).add_member("g1", "00u1", None).await.unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "waited reset − Date + 1 s");
+    assert_eq!(rec.requests().len(), 2);
+}
+
+#[test]
+fn client_futures_can_be_sent_between_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    let c = OktaClient::new(url::Url::parse("https://acme.okta.com").unwrap(), SecretString::from("x"), http());
+    assert_send(&c.verify(Some("g"), None));
+    assert_send(&c.user_by_login("a@b.c", None));
+    assert_send(&c.group("g", None));
+    assert_send(&c.check_group_manageable("g", None));
+    assert_send(&c.add_member("g", "u", None));
+    assert_send(&c.remove_member("g", "u", None));
+    assert_send(&c.is_member("g", "u", None));
+}
