@@ -242,11 +242,25 @@ fn error_id() -> String {
 }
 
 fn okta_error(status: StatusCode, code: &str, summary: &str, causes: &[&str]) -> Response {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct OktaError<'a> {
+        error_code: &'a str,
+        error_summary: &'a str,
+        error_link: &'a str,
+        error_id: String,
+        error_causes: Vec<Value>,
+    }
     let causes: Vec<Value> = causes.iter().map(|c| json!({"errorSummary": c})).collect();
     util::json(
         status,
-        &json!({"errorCode": code, "errorSummary": summary, "errorLink": code,
-                "errorId": error_id(), "errorCauses": causes}),
+        &OktaError {
+            error_code: code,
+            error_summary: summary,
+            error_link: code,
+            error_id: error_id(),
+            error_causes: causes,
+        },
     )
 }
 

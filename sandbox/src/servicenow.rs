@@ -486,9 +486,22 @@ pub(crate) fn incident_views(s: &Inner) -> Vec<SnowIncidentView> {
 
 /// `{"error":{"message","detail"},"status":"failure"}`.
 pub(crate) fn error(status: StatusCode, message: &str, detail: Option<&str>) -> Response {
+    #[derive(serde::Serialize)]
+    struct Inner<'a> {
+        message: &'a str,
+        detail: Option<&'a str>,
+    }
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        error: Inner<'a>,
+        status: &'static str,
+    }
     util::json_utf8(
         status,
-        &json!({"error": {"message": message, "detail": detail}, "status": "failure"}),
+        &Envelope {
+            error: Inner { message, detail },
+            status: "failure",
+        },
     )
 }
 

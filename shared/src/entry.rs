@@ -165,3 +165,155 @@ mod tests {
         assert!(matches!(r.body, Some(Body::Text(ref t)) if t == r#"{"message":"no such kind"}"#));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Handlers of the four functions
+
+use crate::api::connections::RunStarter;
+use crate::domain::{Flow, RunStatus};
+use crate::flows::wiring::Env;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// A handler failure, reported to Lambda with an `error_type` that says whether a retry helps.
+#[derive(Debug)]
+pub struct HandlerError {
+    pub retryable: bool,
+    pub message: String,
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Diagnostic {
+        Diagnostic {
+            error_type: if e.retryable {
+                "riskflow.Retryable".into()
+            } else {
+                "riskflow.NotRetryable".into()
+            },
+            error_message: e.message,
+        }
+    }
+}
+
+/// Run a scheduled flow. A failed run is reported as a (retryable) error so the function's
+/// error alarm fires; skipped and partial runs are answered normally with their record.
+pub async fn scheduled(env: &Env, flow: Flow, ev: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+    let deadline = deadline_from_epoch_ms(ev.context.deadline);
+    let dry_run = event_dry_run(&ev.payload);
+    let rec = env.run_flow(flow, dry_run, deadline).await;
+    let view = crate::api::connections::run_view(&rec);
+    if rec.status == RunStatus::Failed {
+        return Err(HandlerError {
+            retryable: true,
+            message: format!("{flow} failed: {}", rec.errors.join("; ")),
+        });
+    }
+    Ok(view)
+}
+
+/// The hr-departures function: HR webhooks (API Gateway) and its schedule.
+pub async fn hr_event(env: &Env, ev: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+    if !is_http_event(&ev.payload) {
+        return scheduled(env, Flow::HrDepartures, ev).await;
+    }
+    let deadline = deadline_from_epoch_ms(ev.context.deadline);
+    let req: ApiGatewayV2httpRequest = serde_json::from_value(ev.payload).map_err(|e| HandlerError {
+        retryable: false,
+        message: format!("not an API Gateway HTTP API event: {e}"),
+    })?;
+    let r = request_from_apigw(req);
+    let source = r
+        .path
+        .strip_prefix("/webhooks/hr/")
+        .map(|s| s.trim_end_matches('/').to_string());
+    let resp = match (r.method.clone(), source) {
+        (Method::POST, Some(source)) if !source.contains('/') => {
+            let accepted = env.webhook_receiver().receive(&source, &r.headers, &r.body).await;
+            // Processed before answering, within a short budget: after the answer a Lambda is
+            // frozen. What does not finish stays pending for the next scheduled run.
+            let budget = deadline.min(Instant::now() + Duration::from_secs(10));
+            env.process_hr_items(&accepted.new_items, budget).await;
+            accepted.response
+        }
+        _ => ApiResponse::error(http::StatusCode::NOT_FOUND, format!("no route {} {}", r.method, r.path)),
+    };
+    serde_json::to_value(response_to_apigw(resp)).map_err(|e| HandlerError {
+        retryable: false,
+        message: e.to_string(),
+    })
+}
+
+/// Starts runs by invoking the flow's function asynchronously.
+pub struct LambdaInvoker {
+    pub client: aws_sdk_lambda::Client,
+    /// flow name → function name.
+    pub functions: std::collections::BTreeMap<String, String>,
+}
+
+#[async_trait::async_trait]
+impl RunStarter for LambdaInvoker {
+    async fn start(&self, flow: Flow, dry_run: bool) -> Result<String, String> {
+        let name = self
+            .functions
+            .get(flow.as_str())
+            .ok_or_else(|| format!("no function is configured for {flow} (RISKFLOW_FUNCTION_NAMES)"))?;
+        self.client
+            .invoke()
+            .function_name(name)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .payload(aws_smithy_types::Blob::new(json!({"dry_run": dry_run}).to_string()))
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %aws_smithy_types::error::display::DisplayErrorContext(&e), "invoke failed");
+                format!("{flow} could not be started")
+            })?;
+        Ok(format!("{flow} started{}", if dry_run { " (dry run)" } else { "" }))
+    }
+}
+
+/// The connections-api function: the API routes, and the daily re-test of every connection.
+pub async fn api_event(
+    api: &crate::api::connections::ConnectionsApi,
+    ev: LambdaEvent<Value>,
+) -> Result<Value, HandlerError> {
+    if !is_http_event(&ev.payload) {
+        // The daily schedule: re-test every connection so an expired credential shows before a run fails.
+        let mut results = serde_json::Map::new();
+        for kind in crate::domain::ConnectionKind::ALL {
+            let req = ApiRequest {
+                method: Method::POST,
+                path: format!("/connections/{kind}/test"),
+                query: Default::default(),
+                headers: HeaderMap::new(),
+                body: Bytes::new(),
+                principal: "schedule".into(),
+            };
+            let r = api.handle(req).await;
+            if r.status != http::StatusCode::CONFLICT {
+                results.insert(kind.as_str().into(), json!({"status": r.status.as_u16(), "message": r.message()}));
+            }
+        }
+        return Ok(Value::Object(results));
+    }
+    let req: ApiGatewayV2httpRequest = serde_json::from_value(ev.payload).map_err(|e| HandlerError {
+        retryable: false,
+        message: format!("not an API Gateway HTTP API event: {e}"),
+    })?;
+    let resp = api.handle(request_from_apigw(req)).await;
+    serde_json::to_value(response_to_apigw(resp)).map_err(|e| HandlerError {
+        retryable: false,
+        message: e.to_string(),
+    })
+}
+
+/// Build the connections API for Lambda.
+pub async fn aws_connections_api(env: &Env, cfg: &crate::config::Config) -> crate::api::connections::ConnectionsApi {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let invoker = LambdaInvoker {
+        client: aws_sdk_lambda::Client::new(&sdk),
+        functions: cfg.function_names.clone(),
+    };
+    env.connections_api(Arc::new(invoker))
+}

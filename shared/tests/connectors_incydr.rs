@@ -674,3 +674,195 @@ fn client_futures_can_be_sent_between_threads() {
     assert_send(&c.update_actor("a", &upd, None));
     assert_send(&c.user_by_username("a@b.c", None));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Against the sandbox (`riskflow-sandbox`, demo data)
+
+mod against_the_sandbox {
+    use super::*;
+    use riskflow_sandbox::{
+        DEPARTING_ACTOR_ID, DEPARTING_EMAIL, DEPARTING_SESSION_ID, DemoOptions, FaultKind,
+        FaultRule, Sandbox, creds, seed_demo, seed_demo_with,
+    };
+
+    async fn demo(opts: DemoOptions) -> (Sandbox, IncydrClient) {
+        let sb = Sandbox::start(0).await.expect("sandbox");
+        seed_demo_with(&sb.state(), &opts);
+        let c = IncydrClient::new(
+            url::Url::parse(&sb.url("incydr")).unwrap(),
+            creds::INCYDR_CLIENT_ID.into(),
+            SecretString::from(creds::INCYDR_CLIENT_SECRET),
+            http(),
+        );
+        (sb, c)
+    }
+
+    fn removed_routes_called(sb: &Sandbox) -> Vec<String> {
+        sb.state()
+            .counts()
+            .routes
+            .keys()
+            .filter(|k| k.contains("/v1/alerts") || k.contains("/v1/watchlists"))
+            .cloned()
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_demo_sessions_events_actors_and_users_read_back() {
+        let (sb, c) = demo(DemoOptions::default()).await;
+        let msg = c.verify(None).await.unwrap();
+        assert!(msg.starts_with("Connected to Incydr (tenant "), "{msg}");
+
+        let all = c
+            .all_sessions(&SessionQuery { page_size: 2, ..SessionQuery::default() }, None)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 6);
+        let s = c.get_session(DEPARTING_SESSION_ID, None).await.unwrap().unwrap();
+        assert_eq!(s.actor_id.as_deref(), Some(DEPARTING_ACTOR_ID));
+        assert_eq!(s.current_severity(), Some(Severity::Critical));
+        assert_eq!(s.current_state(), Some(SessionState::Open));
+        assert_eq!(s.rule_labels(), vec!["Departing employee exfiltration".to_string()]);
+        let events = c.session_events(DEPARTING_SESSION_ID, None).await.unwrap();
+        let names: Vec<&str> = events.iter().filter_map(FileEvent::file_name).collect();
+        assert_eq!(names, ["platform-src.zip", "customer-list.xlsx", "roadmap-2027.pdf"]);
+        assert!(events.iter().all(|e| e.event_id().is_some()));
+
+        let critical = c
+            .search_sessions(
+                &SessionQuery {
+                    severities: vec![Severity::Critical],
+                    actor_id: Some(DEPARTING_ACTOR_ID.into()),
+                    ..SessionQuery::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(critical.items.len(), 1);
+
+        let actor = c.actor_by_name(DEPARTING_EMAIL, None).await.unwrap().unwrap();
+        assert_eq!(actor.actor_id.as_deref(), Some(DEPARTING_ACTOR_ID));
+        assert!(c.actor_by_name("nobody@example.com", None).await.unwrap().is_none());
+        assert!(c.actor_by_id(DEPARTING_ACTOR_ID, None).await.unwrap().is_some());
+        let user = c.user_by_username(DEPARTING_EMAIL, None).await.unwrap().unwrap();
+        assert_eq!(user.username.as_deref(), Some(DEPARTING_EMAIL));
+        assert!(c.user_by_username("nobody@example.com", None).await.unwrap().is_none());
+        assert!(removed_routes_called(&sb).is_empty());
+    }
+
+    #[tokio::test]
+    async fn notes_and_states_written_show_up_in_the_sandbox() {
+        let (sb, c) = demo(DemoOptions::default()).await;
+        c.add_note(DEPARTING_SESSION_ID, "Ticket SEC-1 opened by riskflow", None)
+            .await
+            .unwrap();
+        c.change_state(&[DEPARTING_SESSION_ID.to_string()], &SessionState::InProgress, None)
+            .await
+            .unwrap();
+        let snap = sb.state().snapshot();
+        let notes = snap
+            .incydr_session_notes
+            .iter()
+            .find(|n| n.session_id == DEPARTING_SESSION_ID)
+            .expect("note stored");
+        assert_eq!(notes.notes.len(), 1);
+        let state = snap
+            .incydr_session_states
+            .iter()
+            .find(|s| s.session_id == DEPARTING_SESSION_ID)
+            .unwrap();
+        assert_eq!(state.state, "IN_PROGRESS");
+        let s = c.get_session(DEPARTING_SESSION_ID, None).await.unwrap().unwrap();
+        assert_eq!(s.current_state(), Some(SessionState::InProgress));
+        assert_eq!(s.notes.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_departing_employee_is_added_dated_checked_and_removed() {
+        let (sb, c) = demo(DemoOptions::default()).await;
+        let wl = c.departing_watchlist_id(None).await.unwrap();
+        assert_eq!(wl, "1c7dd799-1aa0-4f3a-bae8-1d3242fc2af6");
+        let actor = DEPARTING_ACTOR_ID.to_string();
+        assert!(!c.is_member(&wl, &actor, None).await.unwrap());
+        assert!(c.included_actor(&wl, &actor, None).await.unwrap().is_none());
+
+        c.add_included_actors(&wl, std::slice::from_ref(&actor), None).await.unwrap();
+        c.update_actor(&actor, &ActorUpdate::end_date("2026-03-31".parse().unwrap()), None)
+            .await
+            .unwrap();
+        assert!(c.is_member(&wl, &actor, None).await.unwrap());
+        let included = c.included_actor(&wl, &actor, None).await.unwrap().unwrap();
+        assert_eq!(included.actor_name.as_deref(), Some(DEPARTING_EMAIL));
+        let snap = sb.state().snapshot();
+        assert!(snap.watchlist_members.iter().any(|m| m.watchlist_id == wl && m.actor_id == actor));
+        let dates = snap.actor_end_dates.iter().find(|a| a.actor_id == actor).unwrap();
+        assert_eq!(dates.end_date.as_deref(), Some("2026-03-31"));
+
+        c.remove_included_actors(&wl, std::slice::from_ref(&actor), None).await.unwrap();
+        let updated = c.update_actor(&actor, &ActorUpdate::clear_end_date(), None).await.unwrap();
+        assert_eq!(updated.end_date, None);
+        assert!(!c.is_member(&wl, &actor, None).await.unwrap());
+        assert!(removed_routes_called(&sb).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_missing_departing_watchlist_is_created_once_then_found() {
+        let (sb, c) = demo(DemoOptions { departing_watchlist: false }).await;
+        let first = c.departing_watchlist_id(None).await.unwrap();
+        let second = c.departing_watchlist_id(None).await.unwrap();
+        assert_eq!(first, second);
+        assert_eq!(sb.state().count("incydr", "POST", "/v2/watchlists"), 1);
+        assert_eq!(sb.state().watchlist_id("DEPARTING_EMPLOYEE"), Some(first));
+        // The custom list is found by its title.
+        assert_eq!(
+            c.find_watchlist_id("Contractors", None).await.unwrap().as_deref(),
+            Some("3e9ff9bb-3cc2-4b5c-9c0a-3f5464ae4c18")
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_credentials_are_a_401_at_the_token_request() {
+        let (sb, _) = demo(DemoOptions::default()).await;
+        let c = IncydrClient::new(
+            url::Url::parse(&sb.url("incydr")).unwrap(),
+            creds::INCYDR_CLIENT_ID.into(),
+            SecretString::from("not-the-secret"),
+            http(),
+        );
+        let err = c.verify(None).await.unwrap_err();
+        assert_eq!(err.status(), Some(401));
+        assert!(err.to_string().contains("POST /v1/oauth"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn expired_tokens_are_refreshed_once_and_the_call_repeated() {
+        let (sb, c) = demo(DemoOptions::default()).await;
+        c.verify(None).await.unwrap();
+        assert_eq!(sb.state().count("incydr", "POST", "/v1/oauth"), 1);
+        sb.state().expire_incydr_tokens();
+        let page = c.search_sessions(&SessionQuery::default(), None).await.unwrap();
+        assert_eq!(page.items.len(), 6);
+        assert_eq!(sb.state().count("incydr", "POST", "/v1/oauth"), 2);
+        assert_eq!(sb.state().counts().status("incydr", "401"), 1);
+        // The fresh token is kept.
+        c.search_sessions(&SessionQuery::default(), None).await.unwrap();
+        assert_eq!(sb.state().count("incydr", "POST", "/v1/oauth"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_429_with_retry_after_is_waited_out_then_succeeds() {
+        let (sb, c) = demo(DemoOptions::default()).await;
+        c.verify(None).await.unwrap();
+        sb.state().add_fault(
+            FaultRule::new("incydr", FaultKind::RateLimit { retry_after: Some(1) })
+                .path_prefix("/v1/sessions")
+                .max_hits(1),
+        );
+        let started = std::time::Instant::now();
+        let page = c.search_sessions(&SessionQuery::default(), None).await.unwrap();
+        assert_eq!(page.items.len(), 6);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+        assert_eq!(sb.state().fault_hits(), vec![1]);
+    }
+}

@@ -1,1 +1,19 @@
-fn main() {}
+//! The `connections-api` Lambda function: `/connections`, `/runs`, `/audit`, `/health` behind
+//! API Gateway with IAM authorisation, and the daily re-test of every connection. Wiring only.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use riskflow::config::Config;
+use riskflow::flows::wiring::Env;
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let cfg = Config::from_env()?;
+    let env = Env::aws(&cfg).await;
+    let api = riskflow::entry::aws_connections_api(&env, &cfg).await;
+    lambda_runtime::run(service_fn(|ev: LambdaEvent<Value>| {
+        riskflow::entry::api_event(&api, ev)
+    }))
+    .await
+}

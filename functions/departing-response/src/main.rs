@@ -1,1 +1,19 @@
-fn main() {}
+//! The `departing-response` Lambda function: runs the departing-response flow on its EventBridge schedule (or when
+//! invoked with `{"dry_run": true}`). Wiring only; the flow lives in `riskflow::flows`.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use riskflow::config::Config;
+use riskflow::domain::Flow;
+use riskflow::flows::wiring::Env;
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let cfg = Config::from_env()?;
+    let env = Env::aws(&cfg).await;
+    lambda_runtime::run(service_fn(|ev: LambdaEvent<Value>| {
+        riskflow::entry::scheduled(&env, Flow::DepartingResponse, ev)
+    }))
+    .await
+}
