@@ -1,5 +1,5 @@
 # riskflow developer commands. `make test` is the one CI runs.
-.PHONY: test fmt lint
+.PHONY: test fmt lint package release bench
 
 test:
 	bash scripts/test.sh
@@ -9,3 +9,9 @@ fmt:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+package:
+	bash scripts/package.sh
+
+release:
+	bash scripts/package.sh --release
