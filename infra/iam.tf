@@ -8,7 +8,6 @@ locals {
     "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:BatchWriteItem",
-    "dynamodb:DeleteItem",
     "dynamodb:TransactWriteItems",
     "dynamodb:Query",
   ]

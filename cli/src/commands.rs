@@ -76,9 +76,17 @@ pub fn api(env: &Env) -> ConnectionsApi {
     env.connections_api(Arc::new(InlineRunner { env: env.clone() }))
 }
 
-fn request(method: Method, path: &str, body: Option<Value>, query: BTreeMap<String, String>) -> ApiRequest {
+fn request(
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    query: BTreeMap<String, String>,
+) -> ApiRequest {
     let mut headers = HeaderMap::new();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     ApiRequest {
         method,
         path: path.to_string(),
@@ -158,10 +166,12 @@ pub async fn run(data_dir: &Path, cmd: Command) -> Result<()> {
             if format == "csv" {
                 println!("at,flow,system,action,target,reason,result");
                 for e in &entries {
-                    let cols: Vec<String> = ["at", "flow", "system", "action", "target", "reason", "result"]
-                        .iter()
-                        .map(|k| csv_field(e[*k].as_str().unwrap_or("")))
-                        .collect();
+                    let cols: Vec<String> = [
+                        "at", "flow", "system", "action", "target", "reason", "result",
+                    ]
+                    .iter()
+                    .map(|k| csv_field(e[*k].as_str().unwrap_or("")))
+                    .collect();
                     println!("{}", cols.join(","));
                 }
             } else {
@@ -186,7 +196,11 @@ fn csv_field(s: &str) -> String {
 async fn connections(api: &ConnectionsApi, c: ConnectionsCmd) -> Result<()> {
     match c {
         ConnectionsCmd::List => {
-            let v = call(api, request(Method::GET, "/connections", None, BTreeMap::new())).await?;
+            let v = call(
+                api,
+                request(Method::GET, "/connections", None, BTreeMap::new()),
+            )
+            .await?;
             for conn in v["connections"].as_array().into_iter().flatten() {
                 println!(
                     "{:<11} {:<16} {}",
@@ -204,24 +218,53 @@ async fn connections(api: &ConnectionsApi, c: ConnectionsCmd) -> Result<()> {
                     .split_once('=')
                     .ok_or_else(|| anyhow!("--set takes key=value, got '{pair}'"))?;
                 if fields(k).iter().any(|f| f.name == key && f.secret) {
-                    bail!("'{key}' is a secret: give it on standard input (key=value), not on the command line");
+                    bail!(
+                        "'{key}' is a secret: give it on standard input (key=value), not on the command line"
+                    );
                 }
                 body.insert(key.to_string(), Value::String(value.to_string()));
             }
             for (key, value) in read_secrets(k)? {
                 body.insert(key, Value::String(value));
             }
-            let v = call(api, request(Method::PUT, &format!("/connections/{kind}"), Some(Value::Object(body)), BTreeMap::new())).await?;
+            let v = call(
+                api,
+                request(
+                    Method::PUT,
+                    &format!("/connections/{kind}"),
+                    Some(Value::Object(body)),
+                    BTreeMap::new(),
+                ),
+            )
+            .await?;
             println!("{}", v["message"].as_str().unwrap_or("connected"));
         }
         ConnectionsCmd::Disconnect { kind } => {
             parse_kind(&kind)?;
-            let v = call(api, request(Method::DELETE, &format!("/connections/{kind}"), None, BTreeMap::new())).await?;
+            let v = call(
+                api,
+                request(
+                    Method::DELETE,
+                    &format!("/connections/{kind}"),
+                    None,
+                    BTreeMap::new(),
+                ),
+            )
+            .await?;
             println!("{}", v["message"].as_str().unwrap_or("disconnected"));
         }
         ConnectionsCmd::Test { kind } => {
             parse_kind(&kind)?;
-            let v = call(api, request(Method::POST, &format!("/connections/{kind}/test"), None, BTreeMap::new())).await?;
+            let v = call(
+                api,
+                request(
+                    Method::POST,
+                    &format!("/connections/{kind}/test"),
+                    None,
+                    BTreeMap::new(),
+                ),
+            )
+            .await?;
             println!("{}", v["message"].as_str().unwrap_or("ok"));
         }
     }
@@ -235,7 +278,15 @@ fn read_secrets(kind: ConnectionKind) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     if stdin.is_terminal() {
         for f in secret_fields {
-            eprint!("{}{}: ", f.label, if f.required { "" } else { " (optional, Enter to skip)" });
+            eprint!(
+                "{}{}: ",
+                f.label,
+                if f.required {
+                    ""
+                } else {
+                    " (optional, Enter to skip)"
+                }
+            );
             std::io::stderr().flush().ok();
             let mut line = String::new();
             stdin.lock().read_line(&mut line)?;
@@ -268,7 +319,11 @@ fn read_secrets(kind: ConnectionKind) -> Result<Vec<(String, String)>> {
                 None if line.trim().is_empty() => {}
                 None => bail!(
                     "standard input must hold key=value lines for the secret fields of {kind}: {}",
-                    secret_fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+                    secret_fields
+                        .iter()
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             },
         }
@@ -283,7 +338,11 @@ async fn items(env: &Env, c: ItemsCmd) -> Result<()> {
     let now = riskflow::clock::now_ms();
     match c {
         ItemsCmd::List { flow, status } => {
-            let status = if status == "pending" { ItemStatus::Pending } else { ItemStatus::Failed };
+            let status = if status == "pending" {
+                ItemStatus::Pending
+            } else {
+                ItemStatus::Failed
+            };
             let flows: Vec<Flow> = match flow {
                 Some(f) => vec![f.parse().map_err(|e| anyhow!("{e}"))?],
                 None => Flow::ALL.to_vec(),
@@ -333,8 +392,10 @@ async fn items(env: &Env, c: ItemsCmd) -> Result<()> {
 }
 
 async fn backfill(env: &Env, from: &str, to: &str, dry_run: bool) -> Result<()> {
-    let from_ms = riskflow::api::parse_time("from", from).map_err(|e| anyhow!(e.message().unwrap_or("bad --from").to_string()))?;
-    let to_ms = riskflow::api::parse_time("to", to).map_err(|e| anyhow!(e.message().unwrap_or("bad --to").to_string()))?;
+    let from_ms = riskflow::api::parse_time("from", from)
+        .map_err(|e| anyhow!(e.message().unwrap_or("bad --from").to_string()))?;
+    let to_ms = riskflow::api::parse_time("to", to)
+        .map_err(|e| anyhow!(e.message().unwrap_or("bad --to").to_string()))?;
     if from_ms >= to_ms {
         bail!("--from must be before --to");
     }
@@ -381,7 +442,9 @@ async fn backfill(env: &Env, from: &str, to: &str, dry_run: bool) -> Result<()> 
                 eprintln!("\n  would {line}");
             }
         } else {
-            env.store.put_doc(&pk, "progress", &json!({"done_until": end})).await?;
+            env.store
+                .put_doc(&pk, "progress", &json!({"done_until": end}))
+                .await?;
         }
         at = end;
     }

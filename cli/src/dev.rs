@@ -58,10 +58,15 @@ impl RunStarter for BackgroundRunner {
     async fn start(&self, flow: Flow, dry_run: bool) -> Result<String, String> {
         let env = self.env.clone();
         tokio::spawn(async move {
-            let rec = env.run_flow(flow, dry_run, Instant::now() + Duration::from_secs(900)).await;
+            let rec = env
+                .run_flow(flow, dry_run, Instant::now() + Duration::from_secs(900))
+                .await;
             report(&rec);
         });
-        Ok(format!("{flow} started{}", if dry_run { " (dry run)" } else { "" }))
+        Ok(format!(
+            "{flow} started{}",
+            if dry_run { " (dry run)" } else { "" }
+        ))
     }
 }
 
@@ -74,10 +79,18 @@ pub async fn run(data_dir: &Path, args: DevArgs) -> Result<()> {
     let mut env = open_env(data_dir)?;
     let mut sandbox = None;
     if args.sandbox {
-        let mut sb = riskflow_sandbox::Sandbox::start(0).await.context("starting the sandbox")?;
+        let mut sb = riskflow_sandbox::Sandbox::start(0)
+            .await
+            .context("starting the sandbox")?;
         riskflow_sandbox::seed_demo(&sb.state());
-        let adp_url = sb.start_adp_mtls(0).await.context("starting the sandbox's ADP listener")?;
-        let tls = sb.state().adp_tls().ok_or_else(|| anyhow!("the sandbox has no ADP certificates"))?;
+        let adp_url = sb
+            .start_adp_mtls(0)
+            .await
+            .context("starting the sandbox's ADP listener")?;
+        let tls = sb
+            .state()
+            .adp_tls()
+            .ok_or_else(|| anyhow!("the sandbox has no ADP certificates"))?;
         env.extra_root_pem = Some(tls.ca_cert_pem.clone().into_bytes());
         sandbox = Some((sb, adp_url, tls));
     }
@@ -95,10 +108,16 @@ pub async fn run(data_dir: &Path, args: DevArgs) -> Result<()> {
     };
     if let Some((sb, adp_url, tls)) = &sandbox {
         connect_sandbox(&api(&env), sb, adp_url, tls).await?;
-        println!("sandbox: fake Incydr, Jira, ServiceNow, Okta, Workday, ADP and BambooHR at {}", sb.base_url());
+        println!(
+            "sandbox: fake Incydr, Jira, ServiceNow, Okta, Workday, ADP and BambooHR at {}",
+            sb.base_url()
+        );
     }
     let app = router(state.clone());
-    println!("riskflow dev listening on http://127.0.0.1:{port} (data in {})", data_dir.display());
+    println!(
+        "riskflow dev listening on http://127.0.0.1:{port} (data in {})",
+        data_dir.display()
+    );
     println!("Data Sources page: http://127.0.0.1:{port}/#token={token}");
     println!("API token (send as 'Authorization: Bearer <token>'): {token}");
     println!("jobs run every {}s; Ctrl-C stops", args.interval);
@@ -106,7 +125,11 @@ pub async fn run(data_dir: &Path, args: DevArgs) -> Result<()> {
     let interval = Duration::from_secs(args.interval.max(1));
     tokio::spawn(async move {
         loop {
-            for flow in [Flow::HrDepartures, Flow::AlertTickets, Flow::DepartingResponse] {
+            for flow in [
+                Flow::HrDepartures,
+                Flow::AlertTickets,
+                Flow::DepartingResponse,
+            ] {
                 let rec = sched_env
                     .run_flow(flow, false, Instant::now() + Duration::from_secs(600))
                     .await;
@@ -173,8 +196,10 @@ fn router(state: AppState) -> Router {
 
 fn json_response(r: ApiResponse) -> Response {
     let mut resp = (r.status, r.body.to_string()).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
@@ -187,15 +212,25 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 /// Host, Origin and token checks for every request.
 async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let headers = req.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let allowed_hosts = [format!("127.0.0.1:{}", st.port), format!("localhost:{}", st.port)];
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let allowed_hosts = [
+        format!("127.0.0.1:{}", st.port),
+        format!("localhost:{}", st.port),
+    ];
     if !allowed_hosts.iter().any(|h| h == host) {
-        return refuse(StatusCode::MISDIRECTED_REQUEST, "this server only answers to 127.0.0.1 or localhost on its own port");
+        return refuse(
+            StatusCode::MISDIRECTED_REQUEST,
+            "this server only answers to 127.0.0.1 or localhost on its own port",
+        );
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let ok = origin.to_str().ok().is_some_and(|o| {
-            allowed_hosts.iter().any(|h| o == format!("http://{h}"))
-        });
+        let ok = origin
+            .to_str()
+            .ok()
+            .is_some_and(|o| allowed_hosts.iter().any(|h| o == format!("http://{h}")));
         if !ok {
             return refuse(StatusCode::FORBIDDEN, "cross-origin requests are refused");
         }
@@ -210,9 +245,16 @@ async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response
             .unwrap_or("");
         let expected = st.token.as_bytes();
         let same = given.len() == expected.len()
-            && given.bytes().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            && given
+                .bytes()
+                .zip(expected.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
         if !same {
-            return refuse(StatusCode::UNAUTHORIZED, "send the token printed at start as 'Authorization: Bearer <token>'");
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "send the token printed at start as 'Authorization: Bearer <token>'",
+            );
         }
     }
     next.run(req).await
@@ -225,7 +267,10 @@ async fn page() -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     resp
 }
@@ -234,12 +279,21 @@ async fn api_route(State(st): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY + 1).await {
         Ok(b) if b.len() <= MAX_BODY => b,
-        _ => return refuse(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than 256 KiB"),
+        _ => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is larger than 256 KiB",
+            );
+        }
     };
     let query = parts
         .uri
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     let r = ApiRequest {
         method: parts.method,
@@ -258,7 +312,11 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let accepted = st.env.webhook_receiver().receive(&source, &headers, &body).await;
+    let accepted = st
+        .env
+        .webhook_receiver()
+        .receive(&source, &headers, &body)
+        .await;
     if !accepted.new_items.is_empty() {
         let env = st.env.clone();
         let keys = accepted.new_items.clone();
@@ -283,18 +341,45 @@ async fn connect_sandbox(
 ) -> Result<()> {
     use riskflow_sandbox::creds::*;
     let conns: Vec<(&str, Value)> = vec![
-        ("incydr", json!({"url": sb.url("incydr"), "client_id": INCYDR_CLIENT_ID, "client_secret": INCYDR_CLIENT_SECRET, "console_url": sb.url("incydr"), "sink": "both", "min_severity": 1})),
-        ("jira", json!({"url": sb.url("jira"), "email": JIRA_EMAIL, "api_token": JIRA_API_TOKEN, "project_key": "SEC"})),
-        ("servicenow", json!({"url": sb.url("servicenow"), "username": SERVICENOW_USER, "password": SERVICENOW_PASSWORD, "assignment_group": riskflow_sandbox::SNOW_SECOPS_GROUP_SYS_ID})),
-        ("okta", json!({"url": sb.url("okta"), "api_token": OKTA_API_TOKEN, "group_id": riskflow_sandbox::OKTA_DEPARTING_GROUP_ID})),
-        ("workday", json!({"report_url": format!("{}/ccx/service/customreport2/sandbox/ISU_demo/Terminations", sb.url("workday")), "username": WORKDAY_USER, "password": WORKDAY_PASSWORD})),
-        ("adp", json!({"api_url": adp_url, "token_url": format!("{adp_url}/auth/oauth/v2/token"), "client_id": ADP_CLIENT_ID, "client_secret": ADP_CLIENT_SECRET, "certificate_pem": tls.client_cert_pem, "private_key_pem": tls.client_key_pem})),
-        ("bamboohr", json!({"url": format!("{}/api/gateway.php/demo", sb.url("bamboohr")), "api_key": BAMBOOHR_API_KEY, "webhook_key": BAMBOOHR_WEBHOOK_KEY})),
-        ("generic", json!({"signing_secret": "whsec_ZGVtby1nZW5lcmljLXNpZ25pbmctc2VjcmV0LTAx"})),
+        (
+            "incydr",
+            json!({"url": sb.url("incydr"), "client_id": INCYDR_CLIENT_ID, "client_secret": INCYDR_CLIENT_SECRET, "console_url": sb.url("incydr"), "sink": "both", "min_severity": 1}),
+        ),
+        (
+            "jira",
+            json!({"url": sb.url("jira"), "email": JIRA_EMAIL, "api_token": JIRA_API_TOKEN, "project_key": "SEC"}),
+        ),
+        (
+            "servicenow",
+            json!({"url": sb.url("servicenow"), "username": SERVICENOW_USER, "password": SERVICENOW_PASSWORD, "assignment_group": riskflow_sandbox::SNOW_SECOPS_GROUP_SYS_ID}),
+        ),
+        (
+            "okta",
+            json!({"url": sb.url("okta"), "api_token": OKTA_API_TOKEN, "group_id": riskflow_sandbox::OKTA_DEPARTING_GROUP_ID}),
+        ),
+        (
+            "workday",
+            json!({"report_url": format!("{}/ccx/service/customreport2/sandbox/ISU_demo/Terminations", sb.url("workday")), "username": WORKDAY_USER, "password": WORKDAY_PASSWORD}),
+        ),
+        (
+            "adp",
+            json!({"api_url": adp_url, "token_url": format!("{adp_url}/auth/oauth/v2/token"), "client_id": ADP_CLIENT_ID, "client_secret": ADP_CLIENT_SECRET, "certificate_pem": tls.client_cert_pem, "private_key_pem": tls.client_key_pem}),
+        ),
+        (
+            "bamboohr",
+            json!({"url": format!("{}/api/gateway.php/demo", sb.url("bamboohr")), "api_key": BAMBOOHR_API_KEY, "webhook_key": BAMBOOHR_WEBHOOK_KEY}),
+        ),
+        (
+            "generic",
+            json!({"signing_secret": "whsec_ZGVtby1nZW5lcmljLXNpZ25pbmctc2VjcmV0LTAx"}),
+        ),
     ];
     for (kind, body) in conns {
         let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         let r = api
             .handle(ApiRequest {
                 method: http::Method::PUT,

@@ -8,10 +8,19 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "riskflow", version, about = "Automated insider-risk integrations for Code42 Incydr")]
+#[command(
+    name = "riskflow",
+    version,
+    about = "Automated insider-risk integrations for Code42 Incydr"
+)]
 struct Cli {
     /// Where local state (SQLite) and secrets (a 0600 file) live; created 0700.
-    #[arg(long, global = true, env = "RISKFLOW_DATA_DIR", default_value = ".riskflow")]
+    #[arg(
+        long,
+        global = true,
+        env = "RISKFLOW_DATA_DIR",
+        default_value = ".riskflow"
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,

@@ -88,7 +88,12 @@ pub(crate) fn push_message(s: &mut Inner, raw: String) -> String {
 }
 
 /// A worker-terminate event notification in the classic envelope (the official sample).
-pub fn terminate_event(event_id: &str, aoid: &str, worker_id: &str, termination_date: &str) -> Value {
+pub fn terminate_event(
+    event_id: &str,
+    aoid: &str,
+    worker_id: &str,
+    termination_date: &str,
+) -> Value {
     json!({"events": [{
         "eventID": event_id,
         "serviceCategoryCode": {"codeValue": "HR"},
@@ -162,7 +167,12 @@ fn bearer_ok(h: &SandboxHandle, headers: &HeaderMap) -> bool {
         return false;
     };
     let now = util::now_secs();
-    h.with(|s| s.adp.tokens.iter().any(|(tok, exp)| util::ct_eq(tok, &t) && *exp > now))
+    h.with(|s| {
+        s.adp
+            .tokens
+            .iter()
+            .any(|(tok, exp)| util::ct_eq(tok, &t) && *exp > now)
+    })
 }
 
 /// ADP routes (relative).
@@ -179,7 +189,12 @@ pub(crate) fn router() -> Router<SandboxHandle> {
 }
 
 async fn fallback(method: Method, OriginalUri(uri): OriginalUri) -> Response {
-    adp_error(StatusCode::NOT_FOUND, &method, uri.path(), "Resource not found")
+    adp_error(
+        StatusCode::NOT_FOUND,
+        &method,
+        uri.path(),
+        "Resource not found",
+    )
 }
 
 async fn token(
@@ -249,7 +264,12 @@ async fn next_message(
         return r;
     }
     if !bearer_ok(&h, &headers) {
-        return adp_error(StatusCode::UNAUTHORIZED, &method, uri.path(), "Invalid Access Token");
+        return adp_error(
+            StatusCode::UNAUTHORIZED,
+            &method,
+            uri.path(),
+            "Invalid Access Token",
+        );
     }
     h.with(|s| match s.adp.queue.front() {
         None => StatusCode::NO_CONTENT.into_response(),
@@ -278,7 +298,12 @@ async fn ack_message(
         return r;
     }
     if !bearer_ok(&h, &headers) {
-        return adp_error(StatusCode::UNAUTHORIZED, &method, uri.path(), "Invalid Access Token");
+        return adp_error(
+            StatusCode::UNAUTHORIZED,
+            &method,
+            uri.path(),
+            "Invalid Access Token",
+        );
     }
     h.with(|s| match s.adp.queue.iter().position(|m| m.id == msg_id) {
         Some(i) => {
@@ -303,8 +328,16 @@ fn worker_json(w: &AdpWorker) -> Value {
     if let Some(d) = &w.termination_date {
         dates.insert("terminationDate".into(), json!(d));
     }
-    let status = if w.status_code.is_empty() { "A" } else { w.status_code.as_str() };
-    let short = if status == "T" { "Terminated" } else { "Active" };
+    let status = if w.status_code.is_empty() {
+        "A"
+    } else {
+        w.status_code.as_str()
+    };
+    let short = if status == "T" {
+        "Terminated"
+    } else {
+        "Active"
+    };
     let mut ws = json!({"statusCode": {"codeValue": status, "shortName": short}});
     if let Some(d) = &w.termination_date {
         ws["effectiveDate"] = json!(d);
@@ -345,7 +378,12 @@ async fn worker(
         return r;
     }
     if !bearer_ok(&h, &headers) {
-        return adp_error(StatusCode::UNAUTHORIZED, &method, uri.path(), "Invalid Access Token");
+        return adp_error(
+            StatusCode::UNAUTHORIZED,
+            &method,
+            uri.path(),
+            "Invalid Access Token",
+        );
     }
     h.with(|s| match s.adp.workers.get(&aoid) {
         Some(w) => util::json(StatusCode::OK, &json!({"workers": [worker_json(w)]})),

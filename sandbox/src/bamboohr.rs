@@ -141,7 +141,12 @@ async fn employee(
     employee_impl(h, headers, id, raw)
 }
 
-fn employee_impl(h: SandboxHandle, headers: HeaderMap, id: String, raw: Option<String>) -> Response {
+fn employee_impl(
+    h: SandboxHandle,
+    headers: HeaderMap,
+    id: String,
+    raw: Option<String>,
+) -> Response {
     if !authorized(&headers) {
         let mut resp = StatusCode::UNAUTHORIZED.into_response();
         util::set_header(&mut resp, "www-authenticate", "Basic realm=\"BambooHR\"");
@@ -188,7 +193,9 @@ fn employee_impl(h: SandboxHandle, headers: HeaderMap, id: String, raw: Option<S
 }
 
 fn id_value(id: &str) -> Value {
-    id.parse::<i64>().map(|n| json!(n)).unwrap_or_else(|_| json!(id))
+    id.parse::<i64>()
+        .map(|n| json!(n))
+        .unwrap_or_else(|_| json!(id))
 }
 
 pub(crate) async fn send_webhook(
@@ -231,7 +238,9 @@ pub(crate) async fn send_webhook(
                             .map(|e| {
                                 ["workEmail", "status", "terminationDate"]
                                     .iter()
-                                    .filter_map(|k| e.fields.get(*k).map(|v| (k.to_string(), v.clone())))
+                                    .filter_map(|k| {
+                                        e.fields.get(*k).map(|v| (k.to_string(), v.clone()))
+                                    })
                                     .collect()
                             })
                             .unwrap_or_default()

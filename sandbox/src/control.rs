@@ -140,7 +140,8 @@ async fn reset_counts(State(h): State<SandboxHandle>) -> Response {
 
 async fn get_faults(State(h): State<SandboxHandle>) -> Response {
     let cfg = h.faults();
-    axum::Json(json!({"seed": cfg.seed, "rules": cfg.rules, "hits": h.fault_hits()})).into_response()
+    axum::Json(json!({"seed": cfg.seed, "rules": cfg.rules, "hits": h.fault_hits()}))
+        .into_response()
 }
 
 async fn put_faults(State(h): State<SandboxHandle>, body: Bytes) -> Response {

@@ -186,7 +186,10 @@ const SESSIONS: [DemoSession; 6] = [
         rule: Some(("rule-removable-media", "Removable media exfiltration")),
         summary: "file(s) copied to removable media",
         indicator: ("removable-media", "Removable media"),
-        files: &[("build-keys.tar", "SanDisk USB"), ("release-notes.md", "SanDisk USB")],
+        files: &[
+            ("build-keys.tar", "SanDisk USB"),
+            ("release-notes.md", "SanDisk USB"),
+        ],
     },
     DemoSession {
         id: "5e55-demo-carol-0004",
@@ -222,7 +225,10 @@ const SESSIONS: [DemoSession; 6] = [
         rule: Some(("rule-crm-export", "Bulk CRM export")),
         summary: "spreadsheet(s) exported from Salesforce and emailed externally",
         indicator: ("crm-export", "Bulk export from CRM"),
-        files: &[("pipeline-export.csv", "Outlook"), ("accounts.csv", "Outlook")],
+        files: &[
+            ("pipeline-export.csv", "Outlook"),
+            ("accounts.csv", "Outlook"),
+        ],
     },
 ];
 
@@ -257,7 +263,14 @@ pub fn seed_demo_with(handle: &SandboxHandle, opts: &DemoOptions) {
             last_name: Some(p.last.to_string()),
             title: Some(p.title.to_string()),
             department: Some(p.department.to_string()),
-            employee_type: Some(if p.title == "Contractor" { "Contractor" } else { "Full-time" }.to_string()),
+            employee_type: Some(
+                if p.title == "Contractor" {
+                    "Contractor"
+                } else {
+                    "Full-time"
+                }
+                .to_string(),
+            ),
             country: Some("US".to_string()),
             start_date: Some("2021-03-01".to_string()),
             ..Default::default()
@@ -279,16 +292,19 @@ pub fn seed_demo_with(handle: &SandboxHandle, opts: &DemoOptions) {
             status: Some("ACTIVE".to_string()),
         });
         let mut rec = std::collections::BTreeMap::new();
-        rec.insert("user_name".to_string(), json!(p.email.split('@').next().unwrap_or(p.email)));
+        rec.insert(
+            "user_name".to_string(),
+            json!(p.email.split('@').next().unwrap_or(p.email)),
+        );
         rec.insert("email".to_string(), json!(p.email));
         rec.insert("first_name".to_string(), json!(p.first));
         rec.insert("last_name".to_string(), json!(p.last));
         rec.insert("title".to_string(), json!(p.title));
-        rec.insert(
-            "sys_id".to_string(),
-            json!(format!("{:0>32}", p.user_id)),
-        );
-        data.servicenow.entry("sys_user".to_string()).or_default().push(rec);
+        rec.insert("sys_id".to_string(), json!(format!("{:0>32}", p.user_id)));
+        data.servicenow
+            .entry("sys_user".to_string())
+            .or_default()
+            .push(rec);
     }
     // A child actor (cloud alias) of the departing employee.
     data.actors.push(Actor {
@@ -343,7 +359,11 @@ pub fn seed_demo_with(handle: &SandboxHandle, opts: &DemoOptions) {
             context_summary: Some(format!("{} {}: {}", p.first, p.last, d.summary)),
             exfiltration_summary: Some(d.summary.to_string()),
             content_inspection_results: Some(ContentInspectionResults {
-                detected_on_alerts: if d.severity >= 3 { vec!["PII".to_string()] } else { Vec::new() },
+                detected_on_alerts: if d.severity >= 3 {
+                    vec!["PII".to_string()]
+                } else {
+                    Vec::new()
+                },
             }),
             risk_indicators: vec![RiskIndicator {
                 id: d.indicator.0.to_string(),

@@ -419,7 +419,10 @@ impl RateLimits {
         } else {
             let now = crate::util::now_secs();
             let minute = now - now.rem_euclid(60);
-            let w = self.windows.entry(system.to_string()).or_insert((minute, 0));
+            let w = self
+                .windows
+                .entry(system.to_string())
+                .or_insert((minute, 0));
             if w.0 != minute {
                 *w = (minute, 0);
             }
@@ -448,7 +451,10 @@ impl RequestCounts {
     /// Requests for one route pattern, e.g. `("jira", "POST", "/rest/api/3/issue")`.
     pub fn route(&self, system: &str, method: &str, pattern: &str) -> u64 {
         self.routes
-            .get(&format!("{system} {} {pattern}", method.to_ascii_uppercase()))
+            .get(&format!(
+                "{system} {} {pattern}",
+                method.to_ascii_uppercase()
+            ))
             .copied()
             .unwrap_or(0)
     }
@@ -483,12 +489,11 @@ impl RequestCounts {
 }
 
 /// Find the system and the system-relative path of a request path.
-pub(crate) fn classify<'a>(
-    path: &'a str,
-    forced: Option<ForcedSystem>,
-) -> Option<(&'static str, &'a str)> {
+pub(crate) fn classify(path: &str, forced: Option<ForcedSystem>) -> Option<(&'static str, &str)> {
     if let Some(f) = forced {
-        let rel = path.strip_prefix("/adp").filter(|r| r.is_empty() || r.starts_with('/'));
+        let rel = path
+            .strip_prefix("/adp")
+            .filter(|r| r.is_empty() || r.starts_with('/'));
         return Some((f.0, rel.unwrap_or(path)));
     }
     let trimmed = path.strip_prefix('/').unwrap_or(path);
@@ -585,12 +590,20 @@ async fn drop_connection(kill: Option<ConnKill>) -> Response {
             std::future::pending::<Response>().await
         }
         // Not served by the sandbox's own loop (e.g. called in-process): nothing to close.
-        None => (StatusCode::BAD_GATEWAY, "sandbox: connection would be dropped").into_response(),
+        None => (
+            StatusCode::BAD_GATEWAY,
+            "sandbox: connection would be dropped",
+        )
+            .into_response(),
     }
 }
 
 /// The middleware described in the module docs.
-pub(crate) async fn middleware(State(h): State<SandboxHandle>, req: Request, next: Next) -> Response {
+pub(crate) async fn middleware(
+    State(h): State<SandboxHandle>,
+    req: Request,
+    next: Next,
+) -> Response {
     let forced = req.extensions().get::<ForcedSystem>().copied();
     let path = req.uri().path().to_string();
     let Some((system, rel)) = classify(&path, forced) else {
@@ -716,7 +729,10 @@ mod tests {
             }
         );
         assert_eq!(cfg.rules[2].kind, FaultKind::Drop { after_ms: 0 });
-        assert_eq!(cfg.rules[3].kind, FaultKind::StoredThenError { status: 500 });
+        assert_eq!(
+            cfg.rules[3].kind,
+            FaultKind::StoredThenError { status: 500 }
+        );
         assert_eq!(cfg.rules[1].rate, 1.0);
     }
 

@@ -807,7 +807,10 @@ pub(crate) fn router(h: SandboxHandle, with_fallback: bool) -> Router<SandboxHan
         .route("/v1/sessions/{session_id}", get(get_session))
         .route("/v1/sessions/{session_id}/events", get(session_events))
         .route("/v1/sessions/{session_id}/add-note", post(add_note))
-        .route("/v2/watchlists", get(list_watchlists).post(create_watchlist))
+        .route(
+            "/v2/watchlists",
+            get(list_watchlists).post(create_watchlist),
+        )
         .route(
             "/v2/watchlists/{watchlist_id}",
             get(get_watchlist)
@@ -853,14 +856,26 @@ pub(crate) fn router(h: SandboxHandle, with_fallback: bool) -> Router<SandboxHan
         )
         .route("/v1/actors/actor/search", get(actor_search))
         .route("/v1/actors/actor/search/parent", get(actor_search_parent))
-        .route("/v1/actors/actor/name/{name}/parent", get(actor_by_name_parent))
-        .route("/v1/actors/actor/name/{name}/family", get(actor_by_name_family))
+        .route(
+            "/v1/actors/actor/name/{name}/parent",
+            get(actor_by_name_parent),
+        )
+        .route(
+            "/v1/actors/actor/name/{name}/family",
+            get(actor_by_name_family),
+        )
         .route(
             "/v1/actors/actor/id/{actor_id}",
             get(actor_by_id).patch(actor_patch),
         )
-        .route("/v1/actors/actor/id/{actor_id}/parent", get(actor_by_id_parent))
-        .route("/v1/actors/actor/id/{actor_id}/family", get(actor_by_id_family))
+        .route(
+            "/v1/actors/actor/id/{actor_id}/parent",
+            get(actor_by_id_parent),
+        )
+        .route(
+            "/v1/actors/actor/id/{actor_id}/family",
+            get(actor_by_id_family),
+        )
         .route("/v1/users", get(list_users))
         .route("/v1/users/{user_id}", get(get_user))
         .route_layer(middleware::from_fn_with_state(h, auth));
@@ -1015,7 +1030,11 @@ fn parse_filter(q: &Query) -> Result<SessionFilter, String> {
             }
         };
     }
-    f.risk_indicators = q.all("risk_indicators").into_iter().map(String::from).collect();
+    f.risk_indicators = q
+        .all("risk_indicators")
+        .into_iter()
+        .map(String::from)
+        .collect();
     for st in q.all("state") {
         if !SESSION_STATES.contains(&st) {
             return Err(format!("Invalid value '{st}' for parameter 'state'"));
@@ -1029,7 +1048,11 @@ fn parse_filter(q: &Query) -> Result<SessionFilter, String> {
         }
     }
     f.rule_ids = q.all("rule_id").into_iter().map(String::from).collect();
-    f.watchlist_ids = q.all("watchlist_id").into_iter().map(String::from).collect();
+    f.watchlist_ids = q
+        .all("watchlist_id")
+        .into_iter()
+        .map(String::from)
+        .collect();
     if let Some(c) = q.get("content_inspection_status") {
         if !["PENDING", "FOUND", "NOT_FOUND"].contains(&c) {
             return Err(format!(
@@ -1052,16 +1075,14 @@ fn session_matches(s: &IncydrState, r: &SessionRecord, f: &SessionFilter) -> boo
     if f.before.is_some_and(|t| sess.begin_time >= t) {
         return false;
     }
-    if f
-        .session_type
+    if f.session_type
         .as_deref()
         .is_some_and(|t| sess.session_type.as_deref() != Some(t))
     {
         return false;
     }
-    if f
-        .has_alerts
-        .is_some_and(|h| h != !sess.triggered_alerts.is_empty())
+    if f.has_alerts
+        .is_some_and(|h| h == sess.triggered_alerts.is_empty())
     {
         return false;
     }
@@ -1092,9 +1113,10 @@ fn session_matches(s: &IncydrState, r: &SessionRecord, f: &SessionFilter) -> boo
             Some(a) => vec![a.actor_id.clone(), s.parent_of(a).actor_id.clone()],
             None => vec![sess.actor_id.clone()],
         };
-        let member = s.watchlists.iter().any(|w| {
-            f.watchlist_ids.contains(&w.id) && actor_ids.iter().any(|a| w.is_member(a))
-        });
+        let member = s
+            .watchlists
+            .iter()
+            .any(|w| f.watchlist_ids.contains(&w.id) && actor_ids.iter().any(|a| w.is_member(a)));
         if !member {
             return false;
         }
@@ -1134,9 +1156,15 @@ async fn list_sessions(State(h): State<SandboxHandle>, RawQuery(raw): RawQuery) 
     }
     let order_by = q.get("order_by").unwrap_or("end_time");
     if order_by != "end_time" && order_by != "score" {
-        return bad_request(format!("Invalid value '{order_by}' for parameter 'order_by'"));
+        return bad_request(format!(
+            "Invalid value '{order_by}' for parameter 'order_by'"
+        ));
     }
-    let desc = match q.get("sort_direction").map(str::to_ascii_lowercase).as_deref() {
+    let desc = match q
+        .get("sort_direction")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("desc") => true,
         Some("asc") => false,
         Some(other) => {
@@ -1148,52 +1176,43 @@ async fn list_sessions(State(h): State<SandboxHandle>, RawQuery(raw): RawQuery) 
     h.with(|s| {
         let reorder = s.config.incydr_reorder_sessions;
         let st = &mut s.incydr;
-        let mut items: Vec<&SessionRecord> = st
-            .sessions
-            .iter()
-            .filter(|r| session_matches(st, r, &filter))
+        let key = |r: &SessionRecord| {
+            if order_by == "score" {
+                r.session.current_score()
+            } else {
+                r.session.end_time
+            }
+        };
+        let mut idx: Vec<usize> = (0..st.sessions.len())
+            .filter(|i| session_matches(st, &st.sessions[*i], &filter))
             .collect();
-        items.sort_by(|a, b| {
-            let ka = if order_by == "score" {
-                a.session.current_score()
-            } else {
-                a.session.end_time
-            };
-            let kb = if order_by == "score" {
-                b.session.current_score()
-            } else {
-                b.session.end_time
-            };
-            let ord = ka
-                .cmp(&kb)
-                .then_with(|| a.session.session_id.cmp(&b.session.session_id));
+        idx.sort_by(|a, b| {
+            let (ra, rb) = (&st.sessions[*a], &st.sessions[*b]);
+            let ord = key(ra)
+                .cmp(&key(rb))
+                .then_with(|| ra.session.session_id.cmp(&rb.session.session_id));
             if desc { ord.reverse() } else { ord }
         });
-        let mut ids: Vec<String> = items
-            .iter()
-            .map(|r| r.session.session_id.clone())
-            .collect();
         if reorder {
-            if page_number > 0 && !ids.is_empty() {
-                let i = st.reorder_rng.random_range(0..ids.len());
-                st.reorder_moves.push(ids[i].clone());
+            if page_number > 0 && !idx.is_empty() {
+                let i = st.reorder_rng.random_range(0..idx.len());
+                let id = st.sessions[idx[i]].session.session_id.clone();
+                st.reorder_moves.push(id);
             }
             for moved in &st.reorder_moves {
-                if let Some(pos) = ids.iter().position(|x| x == moved) {
-                    let id = ids.remove(pos);
-                    ids.insert(0, id);
+                if let Some(pos) = idx
+                    .iter()
+                    .position(|i| &st.sessions[*i].session.session_id == moved)
+                {
+                    let i = idx.remove(pos);
+                    idx.insert(0, i);
                 }
             }
         }
-        let total = ids.len();
-        let page: Vec<&Session> = util::page_slice(&ids, page_number as usize, page_size as usize)
-            .iter()
-            .filter_map(|id| {
-                st.sessions
-                    .iter()
-                    .find(|r| &r.session.session_id == id)
-                    .map(|r| &r.session)
-            })
+        let total = idx.len();
+        let page: Vec<&Session> = util::page_slice(&idx, page_number as usize, page_size as usize)
+            .into_iter()
+            .map(|i| &st.sessions[i].session)
             .collect();
         util::json(
             StatusCode::OK,
@@ -1408,7 +1427,11 @@ async fn change_states(
 // Watchlists v2
 // ---------------------------------------------------------------------------------------
 
-fn page_params(q: &Query, size_keys: &[&str], default_size: i64) -> Result<(usize, usize), Response> {
+fn page_params(
+    q: &Query,
+    size_keys: &[&str],
+    default_size: i64,
+) -> Result<(usize, usize), Response> {
     let page = q.int("page").map_err(bad_request)?.unwrap_or(1);
     let mut size = default_size;
     for k in size_keys {
@@ -1479,7 +1502,10 @@ async fn create_watchlist(State(h): State<SandboxHandle>, body: Bytes) -> Respon
     if title.as_ref().is_some_and(|t| t.chars().count() > 50) {
         return bad_request("title must be at most 50 characters");
     }
-    if description.as_ref().is_some_and(|t| t.chars().count() > 250) {
+    if description
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > 250)
+    {
         return bad_request("description must be at most 250 characters");
     }
     h.with(|s| {
@@ -1569,7 +1595,11 @@ enum ListKind {
     Excluded,
 }
 
-fn actor_ids_from_body(v: &Value, watchlist_id: &str, check_wid: bool) -> Result<Vec<String>, Response> {
+fn actor_ids_from_body(
+    v: &Value,
+    watchlist_id: &str,
+    check_wid: bool,
+) -> Result<Vec<String>, Response> {
     let Some(ids) = v.get("actorIds").and_then(Value::as_array) else {
         return Err(bad_request("actorIds is required"));
     };
@@ -1584,7 +1614,9 @@ fn actor_ids_from_body(v: &Value, watchlist_id: &str, check_wid: bool) -> Result
             .and_then(Value::as_str)
             .is_some_and(|w| w != watchlist_id)
     {
-        return Err(bad_request("watchlistId in the body does not match the path"));
+        return Err(bad_request(
+            "watchlistId in the body does not match the path",
+        ));
     }
     ids.iter()
         .map(|x| {
@@ -1640,19 +1672,35 @@ fn modify_list(h: &SandboxHandle, id: &str, body: &[u8], kind: ListKind, add: bo
     })
 }
 
-async fn included_add(State(h): State<SandboxHandle>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn included_add(
+    State(h): State<SandboxHandle>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     modify_list(&h, &id, &body, ListKind::Included, true)
 }
 
-async fn included_delete(State(h): State<SandboxHandle>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn included_delete(
+    State(h): State<SandboxHandle>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     modify_list(&h, &id, &body, ListKind::Included, false)
 }
 
-async fn excluded_add(State(h): State<SandboxHandle>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn excluded_add(
+    State(h): State<SandboxHandle>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     modify_list(&h, &id, &body, ListKind::Excluded, true)
 }
 
-async fn excluded_delete(State(h): State<SandboxHandle>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn excluded_delete(
+    State(h): State<SandboxHandle>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     modify_list(&h, &id, &body, ListKind::Excluded, false)
 }
 
@@ -1680,7 +1728,11 @@ fn list_members(h: &SandboxHandle, id: &str, raw: Option<&str>, which: Listing) 
         let members: Vec<&Member> = match which {
             Listing::Included => w.included.iter().collect(),
             Listing::Excluded => w.excluded.iter().collect(),
-            Listing::Members => w.included.iter().filter(|m| w.is_member(&m.actor_id)).collect(),
+            Listing::Members => w
+                .included
+                .iter()
+                .filter(|m| w.is_member(&m.actor_id))
+                .collect(),
         };
         let all: Vec<Value> = members.iter().map(|m| member_json(&s.incydr, m)).collect();
         let key = match which {
@@ -1715,27 +1767,48 @@ fn get_member(h: &SandboxHandle, id: &str, actor_id: &str, which: Listing) -> Re
     })
 }
 
-async fn included_list(State(h): State<SandboxHandle>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+async fn included_list(
+    State(h): State<SandboxHandle>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     list_members(&h, &id, raw.as_deref(), Listing::Included)
 }
 
-async fn excluded_list(State(h): State<SandboxHandle>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+async fn excluded_list(
+    State(h): State<SandboxHandle>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     list_members(&h, &id, raw.as_deref(), Listing::Excluded)
 }
 
-async fn members_list(State(h): State<SandboxHandle>, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+async fn members_list(
+    State(h): State<SandboxHandle>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     list_members(&h, &id, raw.as_deref(), Listing::Members)
 }
 
-async fn included_get(State(h): State<SandboxHandle>, Path((id, actor)): Path<(String, String)>) -> Response {
+async fn included_get(
+    State(h): State<SandboxHandle>,
+    Path((id, actor)): Path<(String, String)>,
+) -> Response {
     get_member(&h, &id, &actor, Listing::Included)
 }
 
-async fn excluded_get(State(h): State<SandboxHandle>, Path((id, actor)): Path<(String, String)>) -> Response {
+async fn excluded_get(
+    State(h): State<SandboxHandle>,
+    Path((id, actor)): Path<(String, String)>,
+) -> Response {
     get_member(&h, &id, &actor, Listing::Excluded)
 }
 
-async fn members_get(State(h): State<SandboxHandle>, Path((id, actor)): Path<(String, String)>) -> Response {
+async fn members_get(
+    State(h): State<SandboxHandle>,
+    Path((id, actor)): Path<(String, String)>,
+) -> Response {
     get_member(&h, &id, &actor, Listing::Members)
 }
 
@@ -1768,7 +1841,10 @@ async fn actor_search_impl(h: SandboxHandle, raw: Option<String>, parents: bool)
         let mut found: Vec<Actor> = Vec::new();
         for a in &st.actors {
             let name = a.name.to_ascii_lowercase();
-            if starts.as_ref().is_some_and(|p| !name.starts_with(p.as_str())) {
+            if starts
+                .as_ref()
+                .is_some_and(|p| !name.starts_with(p.as_str()))
+            {
                 continue;
             }
             if ends.as_ref().is_some_and(|p| !name.ends_with(p.as_str())) {
@@ -1799,7 +1875,10 @@ async fn actor_search_parent(State(h): State<SandboxHandle>, RawQuery(raw): RawQ
     actor_search_impl(h, raw, true).await
 }
 
-async fn actor_by_name_parent(State(h): State<SandboxHandle>, Path(name): Path<String>) -> Response {
+async fn actor_by_name_parent(
+    State(h): State<SandboxHandle>,
+    Path(name): Path<String>,
+) -> Response {
     h.with(|s| match s.incydr.actor_by_name(&name) {
         Some(a) => util::json(StatusCode::OK, s.incydr.parent_of(a)),
         None => actor_not_found(&name),
@@ -1814,7 +1893,10 @@ fn family<'a>(st: &'a IncydrState, a: &'a Actor) -> Family<'a> {
     }
 }
 
-async fn actor_by_name_family(State(h): State<SandboxHandle>, Path(name): Path<String>) -> Response {
+async fn actor_by_name_family(
+    State(h): State<SandboxHandle>,
+    Path(name): Path<String>,
+) -> Response {
     h.with(|s| match s.incydr.actor_by_name(&name) {
         Some(a) => util::json(StatusCode::OK, &family(&s.incydr, a)),
         None => actor_not_found(&name),
@@ -1858,7 +1940,11 @@ fn patch_value(v: &Value, key: &str, date: bool) -> Result<Option<Option<String>
     }
 }
 
-async fn actor_patch(State(h): State<SandboxHandle>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn actor_patch(
+    State(h): State<SandboxHandle>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let v = match util::parse_json(&body) {
         Ok(v @ Value::Object(_)) => v,
         Ok(_) => return bad_request("Body must be a JSON object"),

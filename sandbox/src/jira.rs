@@ -45,10 +45,10 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::creds;
 use crate::faults::RateInfo;
 use crate::state::{Inner, JiraCommentView, JiraIssueView, SandboxHandle};
 use crate::util::{self, Query, Scheme};
-use crate::creds;
 
 /// The account behind the demo token.
 pub const ACCOUNT_ID: &str = "5b10ac8d82e05b22cc7d4ef5";
@@ -68,7 +68,8 @@ const PRIORITIES: [(&str, &str); 5] = [
     ("5", "Lowest"),
 ];
 
-const ADF_MESSAGE: &str = "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
+const ADF_MESSAGE: &str =
+    "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
 const ADF_CONTENT_MESSAGE: &str = "We can't create this issue for you right now, it could be due to unsupported content you've entered into one or more of the issue fields. If this situation persists, contact your administrator as they'll be able to access more specific information in the log file.";
 
 /// A Jira project.
@@ -211,8 +212,14 @@ fn field_errors(errors: &Map<String, Value>) -> Response {
 /// The 429 answer.
 pub(crate) fn rate_limited(info: &RateInfo) -> Response {
     let mut resp = error_messages(StatusCode::TOO_MANY_REQUESTS, &["Rate limit exceeded."]);
-    let reset = Timestamp::from_second(info.reset_epoch + 59).unwrap_or(Timestamp::now());
-    util::set_header(&mut resp, "x-ratelimit-reset", &util::jira_reset_time(reset));
+    // The header has minute precision: round the reset time up to the next full minute.
+    let reset =
+        Timestamp::from_second((info.reset_epoch + 59) / 60 * 60).unwrap_or(Timestamp::now());
+    util::set_header(
+        &mut resp,
+        "x-ratelimit-reset",
+        &util::jira_reset_time(reset),
+    );
     util::set_header(&mut resp, "x-ratelimit-limit", &info.limit.to_string());
     util::set_header(&mut resp, "x-ratelimit-remaining", "0");
     util::set_header(&mut resp, "ratelimit-reason", "jira-burst-based");
@@ -225,7 +232,11 @@ fn unauthorized() -> Response {
         &["You are not authenticated. Authentication required to perform this operation."],
     );
     util::set_header(&mut resp, "x-seraph-loginreason", "AUTHENTICATED_FAILED");
-    util::set_header(&mut resp, "www-authenticate", "Basic realm=\"protected-area\"");
+    util::set_header(
+        &mut resp,
+        "www-authenticate",
+        "Basic realm=\"protected-area\"",
+    );
     resp
 }
 
@@ -353,8 +364,22 @@ fn allowed_children(ty: &str) -> &'static [&'static str] {
         "taskList" => &["taskItem", "taskList"],
         "taskItem" => &INLINE_NODES,
         "codeBlock" => &["text"],
-        "blockquote" => &["paragraph", "bulletList", "orderedList", "codeBlock", "heading"],
-        "panel" => &["paragraph", "heading", "bulletList", "orderedList", "blockCard", "codeBlock", "rule"],
+        "blockquote" => &[
+            "paragraph",
+            "bulletList",
+            "orderedList",
+            "codeBlock",
+            "heading",
+        ],
+        "panel" => &[
+            "paragraph",
+            "heading",
+            "bulletList",
+            "orderedList",
+            "blockCard",
+            "codeBlock",
+            "rule",
+        ],
         "table" => &["tableRow"],
         "tableRow" => &["tableHeader", "tableCell"],
         "tableHeader" | "tableCell" | "expand" => &BLOCK_NODES,
@@ -374,13 +399,19 @@ fn validate_node(n: &Value, allowed: &[&str], depth: usize) -> Result<(), AdfErr
         return Err(AdfError::Invalid("node without type".into()));
     };
     if !allowed.contains(&ty) {
-        return Err(AdfError::Invalid(format!("node type '{ty}' not allowed here")));
+        return Err(AdfError::Invalid(format!(
+            "node type '{ty}' not allowed here"
+        )));
     }
     match ty {
         "text" => {
             match obj.get("text").and_then(Value::as_str) {
                 Some(t) if !t.is_empty() => {}
-                _ => return Err(AdfError::Invalid("text nodes must have non-empty text".into())),
+                _ => {
+                    return Err(AdfError::Invalid(
+                        "text nodes must have non-empty text".into(),
+                    ));
+                }
             }
             if let Some(marks) = obj.get("marks") {
                 let Some(marks) = marks.as_array() else {
@@ -391,9 +422,7 @@ fn validate_node(n: &Value, allowed: &[&str], depth: usize) -> Result<(), AdfErr
                     if !MARKS.contains(&mt) {
                         return Err(AdfError::Invalid(format!("unknown mark '{mt}'")));
                     }
-                    if mt == "link"
-                        && m.pointer("/attrs/href").and_then(Value::as_str).is_none()
-                    {
+                    if mt == "link" && m.pointer("/attrs/href").and_then(Value::as_str).is_none() {
                         return Err(AdfError::Invalid("link mark needs attrs.href".into()));
                     }
                 }
@@ -403,7 +432,10 @@ fn validate_node(n: &Value, allowed: &[&str], depth: usize) -> Result<(), AdfErr
             }
         }
         "heading" => {
-            let level = obj.get("attrs").and_then(|a| a.get("level")).and_then(Value::as_i64);
+            let level = obj
+                .get("attrs")
+                .and_then(|a| a.get("level"))
+                .and_then(Value::as_i64);
             if !matches!(level, Some(1..=6)) {
                 return Err(AdfError::Invalid("heading needs attrs.level 1..6".into()));
             }
@@ -462,7 +494,10 @@ pub(crate) fn router() -> Router<SandboxHandle> {
                 &format!("/rest/api/{v}/issue/{{key}}/properties/{{prop}}"),
                 get(get_property).put(put_property),
             )
-            .route(&format!("/rest/api/{v}/search/jql"), get(search_get).post(search_post))
+            .route(
+                &format!("/rest/api/{v}/search/jql"),
+                get(search_get).post(search_post),
+            )
             .route(&format!("/rest/api/{v}/search"), any(search_gone));
     }
     r.route("/rest/api/latest/search", any(search_gone))
@@ -476,7 +511,9 @@ async fn fallback() -> Response {
 async fn search_gone() -> Response {
     error_messages(
         StatusCode::GONE,
-        &["The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"],
+        &[
+            "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046",
+        ],
     )
 }
 
@@ -548,13 +585,20 @@ fn field_def(id: &str, name: &str, custom: bool, ty: &str, system: Option<&str>)
         schema["system"] = json!(sys);
     } else {
         schema["custom"] = json!("com.atlassian.jira.plugin.system.customfieldtypes:textfield");
-        schema["customId"] = json!(id.trim_start_matches("customfield_").parse::<i64>().unwrap_or(0));
+        schema["customId"] = json!(
+            id.trim_start_matches("customfield_")
+                .parse::<i64>()
+                .unwrap_or(0)
+        );
     }
     if ty == "array" {
         schema["items"] = json!("string");
     }
     let clause = if custom {
-        vec![format!("cf[{}]", id.trim_start_matches("customfield_")), name.to_string()]
+        vec![
+            format!("cf[{}]", id.trim_start_matches("customfield_")),
+            name.to_string(),
+        ]
     } else {
         vec![id.to_string()]
     };
@@ -583,20 +627,50 @@ const SETTABLE_FIELDS: [&str; 14] = [
 fn all_fields() -> Vec<Value> {
     vec![
         field_def("summary", "Summary", false, "string", Some("summary")),
-        field_def("description", "Description", false, "string", Some("description")),
+        field_def(
+            "description",
+            "Description",
+            false,
+            "string",
+            Some("description"),
+        ),
         field_def("labels", "Labels", false, "array", Some("labels")),
         field_def("priority", "Priority", false, "priority", Some("priority")),
-        field_def("issuetype", "Issue Type", false, "issuetype", Some("issuetype")),
+        field_def(
+            "issuetype",
+            "Issue Type",
+            false,
+            "issuetype",
+            Some("issuetype"),
+        ),
         field_def("project", "Project", false, "project", Some("project")),
         field_def("status", "Status", false, "status", Some("status")),
         field_def("created", "Created", false, "datetime", Some("created")),
         field_def("updated", "Updated", false, "datetime", Some("updated")),
         field_def("reporter", "Reporter", false, "user", Some("reporter")),
         field_def("assignee", "Assignee", false, "user", Some("assignee")),
-        field_def("comment", "Comment", false, "comments-page", Some("comment")),
-        field_def("environment", "Environment", false, "string", Some("environment")),
+        field_def(
+            "comment",
+            "Comment",
+            false,
+            "comments-page",
+            Some("comment"),
+        ),
+        field_def(
+            "environment",
+            "Environment",
+            false,
+            "string",
+            Some("environment"),
+        ),
         field_def("duedate", "Due date", false, "date", Some("duedate")),
-        field_def("components", "Components", false, "array", Some("components")),
+        field_def(
+            "components",
+            "Components",
+            false,
+            "array",
+            Some("components"),
+        ),
         field_def("parent", "Parent", false, "issuelink", Some("parent")),
         field_def("issuekey", "Key", false, "string", None),
         field_def("customfield_10020", "Sprint", true, "array", None),
@@ -664,10 +738,12 @@ async fn project(
     h.with(|s| match s.jira.project(&key) {
         Some(p) => {
             let mut v = project_json(&base, p);
-            v["issueTypes"] = json!(ISSUE_TYPES
-                .iter()
-                .map(|(id, n)| issue_type_json(&base, id, n))
-                .collect::<Vec<_>>());
+            v["issueTypes"] = json!(
+                ISSUE_TYPES
+                    .iter()
+                    .map(|(id, n)| issue_type_json(&base, id, n))
+                    .collect::<Vec<_>>()
+            );
             util::json_utf8(StatusCode::OK, &v)
         }
         None => error_messages(
@@ -733,7 +809,9 @@ async fn create_issue(
         let mut errors = Map::new();
         errors.insert(
             "summary".into(),
-            json!("Field 'summary' cannot be set. It is not on the appropriate screen, or unknown."),
+            json!(
+                "Field 'summary' cannot be set. It is not on the appropriate screen, or unknown."
+            ),
         );
         errors.insert(
             "description".into(),
@@ -837,7 +915,7 @@ async fn create_issue(
             Some(Value::Array(items)) => {
                 for l in items {
                     match l.as_str() {
-                        Some(t) if t.is_empty() => {
+                        Some("") => {
                             errors.insert("labels".into(), json!("Labels cannot be empty."));
                         }
                         Some(t) if t.chars().any(char::is_whitespace) => {
@@ -942,7 +1020,11 @@ enum FieldSel {
 
 fn field_sel(requested: &[String], default_all: bool) -> FieldSel {
     if requested.is_empty() {
-        return if default_all { FieldSel::All } else { FieldSel::IdsOnly };
+        return if default_all {
+            FieldSel::All
+        } else {
+            FieldSel::IdsOnly
+        };
     }
     if requested.iter().any(|f| f == "*all" || f == "*navigable") {
         return FieldSel::All;
@@ -992,13 +1074,20 @@ fn issue_json(base: &str, i: &JiraIssue, sel: &FieldSel) -> Value {
         .copied()
         .find(|(_, n)| *n == i.priority)
         .unwrap_or(("3", "Medium"));
-    let comments: Vec<Value> = i.comments.iter().map(|c| comment_json(base, i.id, c)).collect();
+    let comments: Vec<Value> = i
+        .comments
+        .iter()
+        .map(|c| comment_json(base, i.id, c))
+        .collect();
     let mut all = Map::new();
     all.insert("summary".into(), json!(i.summary));
     all.insert("description".into(), i.description.clone());
     all.insert("labels".into(), json!(i.labels));
     all.insert("priority".into(), priority_json(base, prio_id, &i.priority));
-    all.insert("issuetype".into(), issue_type_json(base, type_id, &i.issue_type));
+    all.insert(
+        "issuetype".into(),
+        issue_type_json(base, type_id, &i.issue_type),
+    );
     all.insert("project".into(), project_json(base, &project));
     all.insert(
         "status".into(),
@@ -1078,7 +1167,7 @@ async fn add_comment(
     };
     let comment_body = v.get("body").cloned().unwrap_or(Value::Null);
     if v2 {
-        if !comment_body.as_str().is_some_and(|t| !t.trim().is_empty()) {
+        if comment_body.as_str().is_none_or(|t| t.trim().is_empty()) {
             let mut e = Map::new();
             e.insert("comment".into(), json!("Comment body can not be empty!"));
             return field_errors(&e);
@@ -1130,7 +1219,11 @@ async fn list_comments(
     let base = base_url(&headers, &uri, scheme.as_deref());
     h.with(|s| match s.jira.issue(&key) {
         Some(i) => {
-            let list: Vec<Value> = i.comments.iter().map(|c| comment_json(&base, i.id, c)).collect();
+            let list: Vec<Value> = i
+                .comments
+                .iter()
+                .map(|c| comment_json(&base, i.id, c))
+                .collect();
             util::json_utf8(
                 StatusCode::OK,
                 &json!({"startAt": 0, "maxResults": 5000, "total": list.len(), "comments": list}),
@@ -1187,7 +1280,10 @@ async fn put_property(
         return unauthorized();
     }
     if prop.len() > 255 || body.len() > 32 * 1024 {
-        return error_messages(StatusCode::BAD_REQUEST, &["The property key or value is too long."]);
+        return error_messages(
+            StatusCode::BAD_REQUEST,
+            &["The property key or value is too long."],
+        );
     }
     let v = match util::parse_json(&body) {
         Ok(v) => v,
@@ -1263,9 +1359,7 @@ fn tokenize(jql: &str) -> Result<Vec<Tok>, String> {
             i += 1;
         } else {
             let mut s = String::new();
-            while i < chars.len()
-                && !chars[i].is_whitespace()
-                && !"()=,!~<>\"'".contains(chars[i])
+            while i < chars.len() && !chars[i].is_whitespace() && !"()=,!~<>\"'".contains(chars[i])
             {
                 s.push(chars[i]);
                 i += 1;
@@ -1278,10 +1372,25 @@ fn tokenize(jql: &str) -> Result<Vec<Tok>, String> {
 
 #[derive(Debug, Clone)]
 enum Cond {
-    Eq { field: String, value: String, neg: bool },
-    In { field: String, values: Vec<String>, neg: bool },
-    Contains { field: String, text: String, neg: bool },
-    Empty { field: String, neg: bool },
+    Eq {
+        field: String,
+        value: String,
+        neg: bool,
+    },
+    In {
+        field: String,
+        values: Vec<String>,
+        neg: bool,
+    },
+    Contains {
+        field: String,
+        text: String,
+        neg: bool,
+    },
+    Empty {
+        field: String,
+        neg: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -1324,7 +1433,8 @@ fn parse_jql(jql: &str) -> Result<Jql, String> {
     let mut i = 0;
     let mut groups: Vec<Vec<Cond>> = vec![Vec::new()];
     let mut order = Vec::new();
-    let word_is = |t: Option<&Tok>, w: &str| matches!(t, Some(Tok::Word(x)) if x.eq_ignore_ascii_case(w));
+    let word_is =
+        |t: Option<&Tok>, w: &str| matches!(t, Some(Tok::Word(x)) if x.eq_ignore_ascii_case(w));
     let value_of = |t: Option<&Tok>| -> Option<String> {
         match t {
             Some(Tok::Word(w)) | Some(Tok::Quoted(w)) => Some(w.clone()),
@@ -1337,7 +1447,9 @@ fn parse_jql(jql: &str) -> Result<Jql, String> {
             i += 2;
             loop {
                 let Some(f) = value_of(toks.get(i)) else {
-                    return Err("Error in the JQL Query: Expecting a field name after 'ORDER BY'.".into());
+                    return Err(
+                        "Error in the JQL Query: Expecting a field name after 'ORDER BY'.".into(),
+                    );
                 };
                 let f = match f.to_ascii_lowercase().as_str() {
                     "created" | "updated" | "key" | "issuekey" | "priority" | "summary" | "id" => {
@@ -1365,7 +1477,9 @@ fn parse_jql(jql: &str) -> Result<Jql, String> {
                 break;
             }
             if i < toks.len() {
-                return Err("Error in the JQL Query: Expecting end of query after ORDER BY.".into());
+                return Err(
+                    "Error in the JQL Query: Expecting end of query after ORDER BY.".into(),
+                );
             }
             break;
         }
@@ -1402,10 +1516,26 @@ fn parse_jql(jql: &str) -> Result<Jql, String> {
                 };
                 i += 1;
                 match op.as_str() {
-                    "=" => Cond::Eq { field, value: val, neg: false },
-                    "!=" => Cond::Eq { field, value: val, neg: true },
-                    "~" => Cond::Contains { field, text: val, neg: false },
-                    "!~" => Cond::Contains { field, text: val, neg: true },
+                    "=" => Cond::Eq {
+                        field,
+                        value: val,
+                        neg: false,
+                    },
+                    "!=" => Cond::Eq {
+                        field,
+                        value: val,
+                        neg: true,
+                    },
+                    "~" => Cond::Contains {
+                        field,
+                        text: val,
+                        neg: false,
+                    },
+                    "!~" => Cond::Contains {
+                        field,
+                        text: val,
+                        neg: true,
+                    },
                     other => {
                         return Err(format!(
                             "The operator '{other}' is not supported by the sandbox for field '{field}'."
@@ -1546,10 +1676,7 @@ fn jql_matches(i: &JiraIssue, q: &Jql) -> bool {
 }
 
 fn priority_rank(name: &str) -> usize {
-    PRIORITIES
-        .iter()
-        .position(|(_, n)| *n == name)
-        .unwrap_or(2)
+    PRIORITIES.iter().position(|(_, n)| *n == name).unwrap_or(2)
 }
 
 #[derive(Default)]
@@ -1644,11 +1771,17 @@ fn search(
     if jql.groups.is_empty() {
         return error_messages(
             StatusCode::BAD_REQUEST,
-            &["Unbounded JQL queries are not allowed here. Please add a search restriction to your query."],
+            &[
+                "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.",
+            ],
         );
     }
     let sel = field_sel(&p.fields, false);
-    let cap = if matches!(sel, FieldSel::IdsOnly) { 5000 } else { 100 };
+    let cap = if matches!(sel, FieldSel::IdsOnly) {
+        5000
+    } else {
+        100
+    };
     let max = p.max_results.unwrap_or(50).clamp(1, cap) as usize;
     let jql_hash = hex::encode(&util::hmac_sha256(b"jql", &[jql_text.as_bytes()])[..4]);
     let offset = match &p.next_page_token {
@@ -1678,16 +1811,17 @@ fn search(
                     Cond::Eq { field, value, .. } if field == "project" => {
                         s.jira.project(value).is_none().then(|| value.clone())
                     }
-                    Cond::In { field, values, .. } if field == "project" => values
-                        .iter()
-                        .find(|v| s.jira.project(v).is_none())
-                        .cloned(),
+                    Cond::In { field, values, .. } if field == "project" => {
+                        values.iter().find(|v| s.jira.project(v).is_none()).cloned()
+                    }
                     _ => None,
                 };
                 if let Some(value) = unknown_project {
                     return error_messages(
                         StatusCode::BAD_REQUEST,
-                        &[&format!("The value '{value}' does not exist for the field 'project'.")],
+                        &[&format!(
+                            "The value '{value}' does not exist for the field 'project'."
+                        )],
                     );
                 }
             }
@@ -1736,7 +1870,9 @@ fn search(
         if !is_last {
             out.insert(
                 "nextPageToken".into(),
-                json!(util::b64url(format!("{}:{jql_hash}", offset + max).as_bytes())),
+                json!(util::b64url(
+                    format!("{}:{jql_hash}", offset + max).as_bytes()
+                )),
             );
         }
         out.insert("isLast".into(), json!(is_last));
@@ -1754,18 +1890,28 @@ mod tests {
         assert_eq!(validate_adf(&ok), Ok(()));
         assert_eq!(validate_adf(&json!("plain")), Err(AdfError::NotADocument));
         let empty_text = json!({"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":""}]}]});
-        assert!(matches!(validate_adf(&empty_text), Err(AdfError::Invalid(_))));
+        assert!(matches!(
+            validate_adf(&empty_text),
+            Err(AdfError::Invalid(_))
+        ));
         let bad_node = json!({"type":"doc","version":1,"content":[{"type":"marquee"}]});
         assert!(matches!(validate_adf(&bad_node), Err(AdfError::Invalid(_))));
         let bad_version = json!({"type":"doc","version":2,"content":[]});
-        assert!(matches!(validate_adf(&bad_version), Err(AdfError::Invalid(_))));
+        assert!(matches!(
+            validate_adf(&bad_version),
+            Err(AdfError::Invalid(_))
+        ));
         let text_at_top = json!({"type":"doc","version":1,"content":[{"type":"text","text":"x"}]});
-        assert!(matches!(validate_adf(&text_at_top), Err(AdfError::Invalid(_))));
+        assert!(matches!(
+            validate_adf(&text_at_top),
+            Err(AdfError::Invalid(_))
+        ));
     }
 
     #[test]
     fn jql_with_project_labels_and_order_parses() {
-        let j = parse_jql(r#"project = SEC AND labels = "incydr-alert-1" ORDER BY created DESC"#).unwrap();
+        let j = parse_jql(r#"project = SEC AND labels = "incydr-alert-1" ORDER BY created DESC"#)
+            .unwrap();
         assert_eq!(j.groups.len(), 1);
         assert_eq!(j.groups[0].len(), 2);
         assert_eq!(j.order, vec![("created".to_string(), true)]);

@@ -21,6 +21,9 @@
 //! The sandbox deliberately shares no model code with the `riskflow` crate, so the fakes and
 //! the clients cannot drift together.
 
+// Handlers return axum `Response`s as their error type: boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 pub mod adp;
 pub mod bamboohr;
 pub mod control;
@@ -110,7 +113,10 @@ fn app(h: SandboxHandle) -> Router {
         .nest("/bamboohr", bamboohr::router())
         .nest("/_control", control::router())
         .fallback(root_fallback)
-        .layer(middleware::from_fn_with_state(h.clone(), faults::middleware))
+        .layer(middleware::from_fn_with_state(
+            h.clone(),
+            faults::middleware,
+        ))
         .with_state(h)
 }
 
@@ -119,7 +125,10 @@ fn adp_tls_app(h: SandboxHandle) -> Router {
     Router::new()
         .merge(adp::router())
         .nest("/adp", adp::router())
-        .layer(middleware::from_fn_with_state(h.clone(), faults::middleware))
+        .layer(middleware::from_fn_with_state(
+            h.clone(),
+            faults::middleware,
+        ))
         .with_state(h)
 }
 
@@ -165,11 +174,7 @@ impl Sandbox {
         let config = material.server_config()?;
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
-        *self
-            .handle
-            .tls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(material);
+        *self.handle.tls.lock().unwrap_or_else(|e| e.into_inner()) = Some(material);
         let task = net::spawn_listener(
             listener,
             adp_tls_app(self.handle.clone()),

@@ -57,21 +57,51 @@ async fn main() -> std::io::Result<()> {
 
     println!("riskflow sandbox listening on {}", sandbox.base_url());
     println!();
-    println!("  Incydr      {}  (also at the root: {}/v1/...)", sandbox.url("incydr"), sandbox.base_url());
-    println!("              API client {} / {}", creds::INCYDR_CLIENT_ID, creds::INCYDR_CLIENT_SECRET);
+    println!(
+        "  Incydr      {}  (also at the root: {}/v1/...)",
+        sandbox.url("incydr"),
+        sandbox.base_url()
+    );
+    println!(
+        "              API client {} / {}",
+        creds::INCYDR_CLIENT_ID,
+        creds::INCYDR_CLIENT_SECRET
+    );
     println!("  Jira        {}", sandbox.url("jira"));
-    println!("              {} / {}  (project SEC)", creds::JIRA_EMAIL, creds::JIRA_API_TOKEN);
+    println!(
+        "              {} / {}  (project SEC)",
+        creds::JIRA_EMAIL,
+        creds::JIRA_API_TOKEN
+    );
     println!("  ServiceNow  {}", sandbox.url("servicenow"));
-    println!("              {} / {}", creds::SERVICENOW_USER, creds::SERVICENOW_PASSWORD);
+    println!(
+        "              {} / {}",
+        creds::SERVICENOW_USER,
+        creds::SERVICENOW_PASSWORD
+    );
     println!("  Okta        {}", sandbox.url("okta"));
     println!("              SSWS {}", creds::OKTA_API_TOKEN);
-    println!("  Workday     {}/ccx/service/customreport2/sandbox/ISU_demo/Terminations?format=json", sandbox.url("workday"));
-    println!("              {} / {}", creds::WORKDAY_USER, creds::WORKDAY_PASSWORD);
+    println!(
+        "  Workday     {}/ccx/service/customreport2/sandbox/ISU_demo/Terminations?format=json",
+        sandbox.url("workday")
+    );
+    println!(
+        "              {} / {}",
+        creds::WORKDAY_USER,
+        creds::WORKDAY_PASSWORD
+    );
     println!("  ADP         {}", sandbox.url("adp"));
     if let Some(url) = &mtls {
-        println!("              mutual TLS: {url}  (certificates in {})", args.cert_dir.display());
+        println!(
+            "              mutual TLS: {url}  (certificates in {})",
+            args.cert_dir.display()
+        );
     }
-    println!("              client {} / {}", creds::ADP_CLIENT_ID, creds::ADP_CLIENT_SECRET);
+    println!(
+        "              client {} / {}",
+        creds::ADP_CLIENT_ID,
+        creds::ADP_CLIENT_SECRET
+    );
     println!("  BambooHR    {}", sandbox.url("bamboohr"));
     println!(
         "              API key {} (password x), webhook key {}",
@@ -81,7 +111,10 @@ async fn main() -> std::io::Result<()> {
     println!("  Control     {}/_control/state", sandbox.base_url());
     if args.seed_demo {
         println!();
-        println!("  demo data loaded (departing employee: {})", riskflow_sandbox::DEPARTING_EMAIL);
+        println!(
+            "  demo data loaded (departing employee: {})",
+            riskflow_sandbox::DEPARTING_EMAIL
+        );
     }
 
     tokio::signal::ctrl_c().await?;

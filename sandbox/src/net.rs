@@ -6,7 +6,8 @@
 //! [`ConnKill`] switch in its request extensions. When the fault middleware pulls it, the
 //! connection task stops polling the hyper connection and drops it, so the socket closes
 //! with no status line sent (the client sees "connection closed before message completed"
-//! or a reset). The handler future is dropped with it.
+//! or a reset). The handler future is dropped with it. On an HTTP/2 connection this drops
+//! every stream in flight on it, as a real connection loss would.
 //!
 //! The same loop serves TLS (the ADP mutual-TLS listener) through `tokio-rustls`; a client
 //! without a certificate signed by the sandbox CA fails the handshake.

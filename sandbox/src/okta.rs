@@ -112,7 +112,9 @@ pub(crate) struct OktaState {
 impl OktaState {
     pub(crate) fn new(ids: &mut IdGen) -> OktaState {
         let admin_id = ids.okta("00u");
-        let created: Timestamp = "2024-01-02T03:04:05Z".parse().unwrap_or(Timestamp::UNIX_EPOCH);
+        let created: Timestamp = "2024-01-02T03:04:05Z"
+            .parse()
+            .unwrap_or(Timestamp::UNIX_EPOCH);
         let everyone = OktaGroup {
             id: ids.okta("00g"),
             name: "Everyone".into(),
@@ -141,7 +143,11 @@ impl OktaState {
         if let Some(u) = self.users.iter().find(|u| u.id == key) {
             return Some(u);
         }
-        if let Some(u) = self.users.iter().find(|u| u.login.eq_ignore_ascii_case(key)) {
+        if let Some(u) = self
+            .users
+            .iter()
+            .find(|u| u.login.eq_ignore_ascii_case(key))
+        {
             return Some(u);
         }
         let short: Vec<&OktaUser> = self
@@ -154,7 +160,11 @@ impl OktaState {
                     .is_some_and(|s| s.eq_ignore_ascii_case(key))
             })
             .collect();
-        if short.len() == 1 { Some(short[0]) } else { None }
+        if short.len() == 1 {
+            Some(short[0])
+        } else {
+            None
+        }
     }
 }
 
@@ -170,7 +180,11 @@ pub(crate) fn seed_user(s: &mut Inner, u: OktaUserSeed) -> String {
         status: u.status.unwrap_or_else(|| "ACTIVE".into()),
         created: Timestamp::now(),
     });
-    let everyone = s.okta.groups.iter_mut().find(|g| g.group_type == "BUILT_IN");
+    let everyone = s
+        .okta
+        .groups
+        .iter_mut()
+        .find(|g| g.group_type == "BUILT_IN");
     if let Some(g) = everyone {
         if !g.members.contains(&id) {
             g.members.push(id.clone());
@@ -236,9 +250,15 @@ pub(crate) fn group_views(s: &Inner) -> Vec<OktaGroupMembersView> {
 // Responses
 // ---------------------------------------------------------------------------------------
 
-fn error_id() -> String {
+/// An opaque id derived from a process-wide counter (`oae...` for errors, `Z...` for requests).
+fn opaque_id(prefix: &str) -> String {
     let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("oae{}", &util::b64url(&n.to_be_bytes())[..8])
+    let digest = util::hmac_sha256(b"okta-ids", &[&n.to_be_bytes()]);
+    format!("{prefix}{}", util::b64url(&digest[..16]))
+}
+
+fn error_id() -> String {
+    opaque_id("oae")
 }
 
 fn okta_error(status: StatusCode, code: &str, summary: &str, causes: &[&str]) -> Response {
@@ -285,12 +305,7 @@ pub(crate) fn decorate(resp: &mut Response, info: &RateInfo) {
     util::set_header(resp, "x-rate-limit-limit", &info.limit.to_string());
     util::set_header(resp, "x-rate-limit-remaining", &info.remaining.to_string());
     util::set_header(resp, "x-rate-limit-reset", &info.reset_epoch.to_string());
-    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
-    util::set_header(
-        resp,
-        "x-okta-request-id",
-        &format!("Zsbx{}", util::b64url(&n.to_be_bytes())),
-    );
+    util::set_header(resp, "x-okta-request-id", &opaque_id("Z"));
 }
 
 fn unauthorized() -> Response {
@@ -426,14 +441,18 @@ fn parse_search(expr: &str) -> Result<Vec<Vec<Clause>>, String> {
             }
             i += 1;
         }
-        let (Some(attr), Some(op), Some(val)) = (toks.get(i), toks.get(i + 1), toks.get(i + 2)) else {
+        let (Some(attr), Some(op), Some(val)) = (toks.get(i), toks.get(i + 1), toks.get(i + 2))
+        else {
             return Err("Incomplete expression".into());
         };
         let op = op.to_ascii_lowercase();
         if !["eq", "sw", "co", "ne", "gt", "lt", "ge", "le"].contains(&op.as_str()) {
             return Err(format!("Unknown operator {op}"));
         }
-        let val = val.strip_prefix('"').map(str::to_string).unwrap_or_else(|| val.clone());
+        let val = val
+            .strip_prefix('"')
+            .map(str::to_string)
+            .unwrap_or_else(|| val.clone());
         if let Some(g) = groups.last_mut() {
             g.push((attr.clone(), op, val));
         }
@@ -559,7 +578,11 @@ async fn get_user(
     }
     let b = base(&headers, &uri, scheme.as_deref());
     h.with(|s| {
-        let key = if user == "me" { s.okta.admin_id.clone() } else { user.clone() };
+        let key = if user == "me" {
+            s.okta.admin_id.clone()
+        } else {
+            user.clone()
+        };
         match s.okta.user(&key) {
             Some(u) => util::json(StatusCode::OK, &user_json(&b, u)),
             None => not_found(&user, "User"),
@@ -600,7 +623,11 @@ async fn list_users(
                         .any(|f| f.to_lowercase().starts_with(p.as_str()))
                 })
             })
-            .filter(|u| parsed.as_ref().is_none_or(|g| eval_search(g, |a| user_attr(u, a))))
+            .filter(|u| {
+                parsed
+                    .as_ref()
+                    .is_none_or(|g| eval_search(g, |a| user_attr(u, a)))
+            })
             .collect();
         users.sort_by(|a, b| a.id.cmp(&b.id));
         let start: Vec<&OktaUser> = users
@@ -824,7 +851,8 @@ mod tests {
 
     #[test]
     fn search_expressions_parse_and_match() {
-        let g = parse_search(r#"profile.name eq "Departing-Restricted" and type eq "OKTA_GROUP""#).unwrap();
+        let g = parse_search(r#"profile.name eq "Departing-Restricted" and type eq "OKTA_GROUP""#)
+            .unwrap();
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].len(), 2);
         assert!(eval_search(&g, |a| match a {

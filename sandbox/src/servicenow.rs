@@ -261,12 +261,18 @@ impl SnowState {
             .iter()
             .rev()
             .filter(|j| {
-                j.element_id == sys_id
-                    && (j.element == field || field == "comments_and_work_notes")
+                j.element_id == sys_id && (j.element == field || field == "comments_and_work_notes")
             })
             .map(|j| {
-                let label = if j.element == "work_notes" { "Work notes" } else { "Additional comments" };
-                format!("{} - System Administrator ({label})\n{}\n\n", j.created, j.value)
+                let label = if j.element == "work_notes" {
+                    "Work notes"
+                } else {
+                    "Additional comments"
+                };
+                format!(
+                    "{} - System Administrator ({label})\n{}\n\n",
+                    j.created, j.value
+                )
             })
             .collect()
     }
@@ -343,7 +349,11 @@ fn apply_values(
     journal
 }
 
-pub(crate) fn seed_record(s: &mut Inner, table: &str, body: BTreeMap<String, Value>) -> Option<String> {
+pub(crate) fn seed_record(
+    s: &mut Inner,
+    table: &str,
+    body: BTreeMap<String, Value>,
+) -> Option<String> {
     schema(table)?;
     if table == "sys_journal_field" {
         return None;
@@ -435,7 +445,13 @@ fn store(s: &mut Inner, table: &str, rec: Record, journal: Vec<(String, String)>
     t.push(rec);
 }
 
-fn add_journal(s: &mut Inner, table: &str, sys_id: &str, entries: Vec<(String, String)>, user: &str) {
+fn add_journal(
+    s: &mut Inner,
+    table: &str,
+    sys_id: &str,
+    entries: Vec<(String, String)>,
+    user: &str,
+) {
     let now = util::snow_time(Timestamp::now());
     for (element, value) in entries {
         let jid = s.ids.hex32("sys_journal_field");
@@ -608,7 +624,7 @@ fn ctx(params: &HashMap<String, String>) -> Result<Ctx, Response> {
 }
 
 #[derive(PartialEq, Clone, Copy)]
-enum Display {
+enum DisplayMode {
     Value,
     Display,
     All,
@@ -617,7 +633,7 @@ enum Display {
 struct RenderOpts {
     fields: Option<Vec<String>>,
     exclude_ref_link: bool,
-    display: Display,
+    display: DisplayMode,
     base: String,
 }
 
@@ -633,10 +649,14 @@ fn render_opts(q: &Query, base: String) -> RenderOpts {
         exclude_ref_link: q
             .get("sysparm_exclude_reference_link")
             .is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        display: match q.get("sysparm_display_value").map(str::to_ascii_lowercase).as_deref() {
-            Some("true") => Display::Display,
-            Some("all") => Display::All,
-            _ => Display::Value,
+        display: match q
+            .get("sysparm_display_value")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("true") => DisplayMode::Display,
+            Some("all") => DisplayMode::All,
+            _ => DisplayMode::Value,
         },
         base,
     }
@@ -693,12 +713,14 @@ fn render(st: &SnowState, table: &str, rec: &Record, o: &RenderOpts) -> Value {
             } else if is_journal(table, k) {
                 st.journal_text(&sys_id, k)
             } else {
-                choice_label(table, k, v).map(str::to_string).unwrap_or_else(|| v.clone())
+                choice_label(table, k, v)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.clone())
             }
         };
         let rendered = match o.display {
-            Display::Value => value_form(v),
-            Display::Display => {
+            DisplayMode::Value => value_form(v),
+            DisplayMode::Display => {
                 if let Some(rt) = reference_table(table, k) {
                     if v.is_empty() || o.exclude_ref_link {
                         json!(display())
@@ -709,7 +731,7 @@ fn render(st: &SnowState, table: &str, rec: &Record, o: &RenderOpts) -> Value {
                     json!(display())
                 }
             }
-            Display::All => {
+            DisplayMode::All => {
                 let mut m = Map::new();
                 m.insert("display_value".into(), json!(display()));
                 m.insert("value".into(), json!(v));
@@ -936,14 +958,15 @@ async fn list(
         } else {
             st.tables.get(&c.table).cloned().unwrap_or_default()
         };
-        let mut hits: Vec<&Record> = if encoded.invalid && s.config.servicenow_invalid_query_returns_no_rows {
-            Vec::new()
-        } else {
-            records
-                .iter()
-                .filter(|r| query_matches(st, &c.table, r, &encoded))
-                .collect()
-        };
+        let mut hits: Vec<&Record> =
+            if encoded.invalid && s.config.servicenow_invalid_query_returns_no_rows {
+                Vec::new()
+            } else {
+                records
+                    .iter()
+                    .filter(|r| query_matches(st, &c.table, r, &encoded))
+                    .collect()
+            };
         for (field, desc) in encoded.order.iter().rev() {
             hits.sort_by(|a, b| {
                 let o = cmp_values(
@@ -955,7 +978,11 @@ async fn list(
         }
         let total = hits.len();
         if c.v1 && (total == 0 || offset >= total) {
-            return error(StatusCode::NOT_FOUND, "No Record found", Some("Records not found"));
+            return error(
+                StatusCode::NOT_FOUND,
+                "No Record found",
+                Some("Records not found"),
+            );
         }
         let page: Vec<Value> = hits
             .iter()
@@ -982,12 +1009,19 @@ async fn list(
             };
             let mut parts = vec![format!("{};rel=\"first\"", link(0))];
             if offset > 0 {
-                parts.push(format!("{};rel=\"prev\"", link(offset.saturating_sub(limit))));
+                parts.push(format!(
+                    "{};rel=\"prev\"",
+                    link(offset.saturating_sub(limit))
+                ));
             }
             if offset + limit < total {
                 parts.push(format!("{};rel=\"next\"", link(offset + limit)));
             }
-            let last = if total == 0 { 0 } else { ((total - 1) / limit) * limit };
+            let last = if total == 0 {
+                0
+            } else {
+                ((total - 1) / limit) * limit
+            };
             parts.push(format!("{};rel=\"last\"", link(last)));
             util::set_header(&mut resp, "link", &parts.join(","));
         }
@@ -1086,7 +1120,14 @@ async fn create(
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     h.with(|s| {
         let sys_id = s.ids.hex32(&c.table);
-        let (rec, journal) = new_record(s, &c.table, &sys_id, &obj, input_display, creds::SERVICENOW_USER);
+        let (rec, journal) = new_record(
+            s,
+            &c.table,
+            &sys_id,
+            &obj,
+            input_display,
+            creds::SERVICENOW_USER,
+        );
         let rendered = render(&s.snow, &c.table, &rec, &opts);
         store(s, &c.table, rec, journal);
         let location = format!("{base}/api/now/table/{}/{sys_id}", c.table);
@@ -1222,7 +1263,10 @@ mod tests {
         assert_eq!(q.queries[0].len(), 2);
         assert_eq!(q.queries[0][0].len(), 2);
         assert_eq!(q.order, vec![("number".to_string(), true)]);
-        let q = parse_query("short_descriptionLIKEexfil^caller_id.email=a@b.c", "incident");
+        let q = parse_query(
+            "short_descriptionLIKEexfil^caller_id.email=a@b.c",
+            "incident",
+        );
         assert!(!q.invalid);
         assert_eq!(q.queries[0][0][0].op, "LIKE");
     }

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::faults::{FaultConfig, FaultRule, FaultState, RateLimits, RequestCounts};
-use crate::incydr::{self, Actor, IncydrState, Note, Session, SessionSeed, TouchSession, User, WatchlistSeed};
+use crate::incydr::{
+    self, Actor, IncydrState, Note, Session, SessionSeed, TouchSession, User, WatchlistSeed,
+};
 use crate::jira::{self, JiraState};
 use crate::okta::{self, OktaState};
 use crate::servicenow::{self, SnowState};
@@ -598,7 +600,13 @@ impl SandboxHandle {
 
     /// Every session.
     pub fn sessions(&self) -> Vec<Session> {
-        self.with(|s| s.incydr.sessions.iter().map(|r| r.session.clone()).collect())
+        self.with(|s| {
+            s.incydr
+                .sessions
+                .iter()
+                .map(|r| r.session.clone())
+                .collect()
+        })
     }
 
     /// Simulate a session growing: bump `lastUpdated`/`endTime`, set `OPEN_NEW_DATA` (or the
@@ -693,6 +701,36 @@ impl SandboxHandle {
                 .find(|u| u.login.eq_ignore_ascii_case(login))
                 .map(|u| u.id.clone())
         })
+    }
+
+    /// Add or replace an Okta user; returns its id.
+    pub fn add_okta_user(&self, u: okta::OktaUserSeed) -> String {
+        self.with(|s| okta::seed_user(s, u))
+    }
+
+    /// Add or replace an Okta group; returns its id.
+    pub fn add_okta_group(&self, g: okta::OktaGroupSeed) -> String {
+        self.with(|s| okta::seed_group(s, g))
+    }
+
+    /// Put a user (id or login) into an Okta group.
+    pub fn add_okta_membership(&self, m: okta::OktaMembership) {
+        self.with(|s| okta::seed_membership(s, m));
+    }
+
+    /// Add a ServiceNow record (`incident`, `sys_user`, `sys_user_group`); returns its
+    /// `sys_id`, or `None` for an unknown table.
+    pub fn add_servicenow_record(
+        &self,
+        table: &str,
+        record: BTreeMap<String, Value>,
+    ) -> Option<String> {
+        self.with(|s| servicenow::seed_record(s, table, record))
+    }
+
+    /// Add a Jira project.
+    pub fn add_jira_project(&self, p: jira::JiraProject) {
+        self.with(|s| jira::seed_project(s, p));
     }
 
     // ---- HR ------------------------------------------------------------------------------

@@ -115,9 +115,10 @@ impl TlsMaterial {
         roots
             .add(CertificateDer::from(self.ca_cert_der.clone()))
             .map_err(io_err)?;
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(io_err)?;
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(io_err)?;
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(io_err)?

@@ -102,7 +102,11 @@ async fn report(
                     }
                 }
             }
-            let mut out = cols.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",");
+            let mut out = cols
+                .iter()
+                .map(|c| csv_field(c))
+                .collect::<Vec<_>>()
+                .join(",");
             out.push('\n');
             for r in &rows {
                 let line = cols
@@ -125,17 +129,21 @@ async fn report(
                 if let Some(o) = r.as_object() {
                     for (k, v) in o {
                         let tag = xml_escape(k);
-                        out.push_str(&format!("<wd:{tag}>{}</wd:{tag}>\n", xml_escape(&scalar(v))));
+                        out.push_str(&format!(
+                            "<wd:{tag}>{}</wd:{tag}>\n",
+                            xml_escape(&scalar(v))
+                        ));
                     }
                 }
                 out.push_str("</wd:Report_Entry>\n");
             }
             out.push_str("</wd:Report_Data>\n");
-            ([(header::CONTENT_TYPE, "application/xml;charset=UTF-8")], out).into_response()
+            (
+                [(header::CONTENT_TYPE, "application/xml;charset=UTF-8")],
+                out,
+            )
+                .into_response()
         }
-        Some(other) => error(
-            StatusCode::BAD_REQUEST,
-            &format!("Invalid format: {other}"),
-        ),
+        Some(other) => error(StatusCode::BAD_REQUEST, &format!("Invalid format: {other}")),
     }
 }

@@ -17,7 +17,10 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name} is not set; {hint}")]
-    Missing { name: &'static str, hint: &'static str },
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
     #[error("{name} has an invalid value {value:?}: {expected}")]
     Invalid {
         name: &'static str,
@@ -104,16 +107,17 @@ impl Config {
                 function_names.insert(flow.trim().to_string(), name.trim().to_string());
             }
         }
-        let audit_retention_days = match get("RISKFLOW_AUDIT_RETENTION_DAYS") {
-            None => 400,
-            Some(v) => v.trim().parse::<u32>().ok().filter(|d| *d >= 1).ok_or(
-                ConfigError::Invalid {
-                    name: "RISKFLOW_AUDIT_RETENTION_DAYS",
-                    value: v,
-                    expected: "a whole number of days, at least 1",
-                },
-            )?,
-        };
+        let audit_retention_days =
+            match get("RISKFLOW_AUDIT_RETENTION_DAYS") {
+                None => 400,
+                Some(v) => v.trim().parse::<u32>().ok().filter(|d| *d >= 1).ok_or(
+                    ConfigError::Invalid {
+                        name: "RISKFLOW_AUDIT_RETENTION_DAYS",
+                        value: v,
+                        expected: "a whole number of days, at least 1",
+                    },
+                )?,
+            };
         Ok(Config {
             table,
             secret_prefix,
@@ -136,14 +140,20 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| m.get(k).cloned())
     }
 
     #[test]
     fn a_missing_table_fails_with_the_variable_name() {
         let e = cfg(&[]).unwrap_err();
-        assert!(e.to_string().starts_with("RISKFLOW_TABLE is not set"), "{e}");
+        assert!(
+            e.to_string().starts_with("RISKFLOW_TABLE is not set"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -154,10 +164,17 @@ mod tests {
             "RISKFLOW_DRY_RUN has an invalid value \"yes\": expected true or false"
         );
         let e = cfg(&[("RISKFLOW_TABLE", "bad table!")]).unwrap_err();
-        assert!(e.to_string().starts_with("RISKFLOW_TABLE has an invalid value"));
+        assert!(
+            e.to_string()
+                .starts_with("RISKFLOW_TABLE has an invalid value")
+        );
         let e = cfg(&[("RISKFLOW_TABLE", "tbl"), ("RISKFLOW_FUNCTION_NAMES", "x")]).unwrap_err();
         assert!(e.to_string().starts_with("RISKFLOW_FUNCTION_NAMES"));
-        let e = cfg(&[("RISKFLOW_TABLE", "tbl"), ("RISKFLOW_AUDIT_RETENTION_DAYS", "0")]).unwrap_err();
+        let e = cfg(&[
+            ("RISKFLOW_TABLE", "tbl"),
+            ("RISKFLOW_AUDIT_RETENTION_DAYS", "0"),
+        ])
+        .unwrap_err();
         assert!(e.to_string().starts_with("RISKFLOW_AUDIT_RETENTION_DAYS"));
     }
 
@@ -166,13 +183,19 @@ mod tests {
         let c = cfg(&[
             ("RISKFLOW_TABLE", "riskflow-prod"),
             ("RISKFLOW_DRY_RUN", "TRUE"),
-            ("RISKFLOW_FUNCTION_NAMES", "alert-tickets=rf-alert, hr-departures=rf-hr"),
+            (
+                "RISKFLOW_FUNCTION_NAMES",
+                "alert-tickets=rf-alert, hr-departures=rf-hr",
+            ),
         ])
         .unwrap();
         assert_eq!(c.secret_prefix, "riskflow/");
         assert!(c.dry_run && !c.allow_private_urls);
         assert_eq!(c.function_names["hr-departures"], "rf-hr");
         assert_eq!(c.audit_retention_days, 400);
-        assert_eq!(c.secret_name(crate::domain::ConnectionKind::Jira), "riskflow/jira");
+        assert_eq!(
+            c.secret_name(crate::domain::ConnectionKind::Jira),
+            "riskflow/jira"
+        );
     }
 }

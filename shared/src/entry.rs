@@ -52,7 +52,11 @@ pub fn request_from_apigw(ev: ApiGatewayV2httpRequest) -> ApiRequest {
     if !stage.is_empty() && stage != "$default" {
         let prefix = format!("/{stage}");
         if let Some(rest) = path.strip_prefix(&prefix) {
-            path = if rest.is_empty() { "/".into() } else { rest.to_string() };
+            path = if rest.is_empty() {
+                "/".into()
+            } else {
+                rest.to_string()
+            };
         }
     }
     let body = match ev.body {
@@ -154,12 +158,17 @@ mod tests {
         assert!(!is_http_event(&ev));
         assert!(!event_dry_run(&ev));
         assert!(event_dry_run(&serde_json::json!({"dry_run": true})));
-        assert!(event_dry_run(&serde_json::json!({"detail": {"dry_run": true}})));
+        assert!(event_dry_run(
+            &serde_json::json!({"detail": {"dry_run": true}})
+        ));
     }
 
     #[test]
     fn responses_are_json_and_not_cached() {
-        let r = response_to_apigw(ApiResponse::error(http::StatusCode::NOT_FOUND, "no such kind"));
+        let r = response_to_apigw(ApiResponse::error(
+            http::StatusCode::NOT_FOUND,
+            "no such kind",
+        ));
         assert_eq!(r.status_code, 404);
         assert_eq!(r.headers["content-type"], "application/json");
         assert!(matches!(r.body, Some(Body::Text(ref t)) if t == r#"{"message":"no such kind"}"#));
@@ -198,7 +207,11 @@ impl From<HandlerError> for Diagnostic {
 
 /// Run a scheduled flow. A failed run is reported as a (retryable) error so the function's
 /// error alarm fires; skipped and partial runs are answered normally with their record.
-pub async fn scheduled(env: &Env, flow: Flow, ev: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+pub async fn scheduled(
+    env: &Env,
+    flow: Flow,
+    ev: LambdaEvent<Value>,
+) -> Result<Value, HandlerError> {
     let deadline = deadline_from_epoch_ms(ev.context.deadline);
     let dry_run = event_dry_run(&ev.payload);
     let rec = env.run_flow(flow, dry_run, deadline).await;
@@ -218,10 +231,11 @@ pub async fn hr_event(env: &Env, ev: LambdaEvent<Value>) -> Result<Value, Handle
         return scheduled(env, Flow::HrDepartures, ev).await;
     }
     let deadline = deadline_from_epoch_ms(ev.context.deadline);
-    let req: ApiGatewayV2httpRequest = serde_json::from_value(ev.payload).map_err(|e| HandlerError {
-        retryable: false,
-        message: format!("not an API Gateway HTTP API event: {e}"),
-    })?;
+    let req: ApiGatewayV2httpRequest =
+        serde_json::from_value(ev.payload).map_err(|e| HandlerError {
+            retryable: false,
+            message: format!("not an API Gateway HTTP API event: {e}"),
+        })?;
     let r = request_from_apigw(req);
     let source = r
         .path
@@ -229,14 +243,20 @@ pub async fn hr_event(env: &Env, ev: LambdaEvent<Value>) -> Result<Value, Handle
         .map(|s| s.trim_end_matches('/').to_string());
     let resp = match (r.method.clone(), source) {
         (Method::POST, Some(source)) if !source.contains('/') => {
-            let accepted = env.webhook_receiver().receive(&source, &r.headers, &r.body).await;
+            let accepted = env
+                .webhook_receiver()
+                .receive(&source, &r.headers, &r.body)
+                .await;
             // Processed before answering, within a short budget: after the answer a Lambda is
             // frozen. What does not finish stays pending for the next scheduled run.
             let budget = deadline.min(Instant::now() + Duration::from_secs(10));
             env.process_hr_items(&accepted.new_items, budget).await;
             accepted.response
         }
-        _ => ApiResponse::error(http::StatusCode::NOT_FOUND, format!("no route {} {}", r.method, r.path)),
+        _ => ApiResponse::error(
+            http::StatusCode::NOT_FOUND,
+            format!("no route {} {}", r.method, r.path),
+        ),
     };
     serde_json::to_value(response_to_apigw(resp)).map_err(|e| HandlerError {
         retryable: false,
@@ -254,10 +274,9 @@ pub struct LambdaInvoker {
 #[async_trait::async_trait]
 impl RunStarter for LambdaInvoker {
     async fn start(&self, flow: Flow, dry_run: bool) -> Result<String, String> {
-        let name = self
-            .functions
-            .get(flow.as_str())
-            .ok_or_else(|| format!("no function is configured for {flow} (RISKFLOW_FUNCTION_NAMES)"))?;
+        let name = self.functions.get(flow.as_str()).ok_or_else(|| {
+            format!("no function is configured for {flow} (RISKFLOW_FUNCTION_NAMES)")
+        })?;
         self.client
             .invoke()
             .function_name(name)
@@ -269,7 +288,10 @@ impl RunStarter for LambdaInvoker {
                 tracing::error!(error = %aws_smithy_types::error::display::DisplayErrorContext(&e), "invoke failed");
                 format!("{flow} could not be started")
             })?;
-        Ok(format!("{flow} started{}", if dry_run { " (dry run)" } else { "" }))
+        Ok(format!(
+            "{flow} started{}",
+            if dry_run { " (dry run)" } else { "" }
+        ))
     }
 }
 
@@ -292,15 +314,19 @@ pub async fn api_event(
             };
             let r = api.handle(req).await;
             if r.status != http::StatusCode::CONFLICT {
-                results.insert(kind.as_str().into(), json!({"status": r.status.as_u16(), "message": r.message()}));
+                results.insert(
+                    kind.as_str().into(),
+                    json!({"status": r.status.as_u16(), "message": r.message()}),
+                );
             }
         }
         return Ok(Value::Object(results));
     }
-    let req: ApiGatewayV2httpRequest = serde_json::from_value(ev.payload).map_err(|e| HandlerError {
-        retryable: false,
-        message: format!("not an API Gateway HTTP API event: {e}"),
-    })?;
+    let req: ApiGatewayV2httpRequest =
+        serde_json::from_value(ev.payload).map_err(|e| HandlerError {
+            retryable: false,
+            message: format!("not an API Gateway HTTP API event: {e}"),
+        })?;
     let resp = api.handle(request_from_apigw(req)).await;
     serde_json::to_value(response_to_apigw(resp)).map_err(|e| HandlerError {
         retryable: false,
@@ -309,7 +335,10 @@ pub async fn api_event(
 }
 
 /// Build the connections API for Lambda.
-pub async fn aws_connections_api(env: &Env, cfg: &crate::config::Config) -> crate::api::connections::ConnectionsApi {
+pub async fn aws_connections_api(
+    env: &Env,
+    cfg: &crate::config::Config,
+) -> crate::api::connections::ConnectionsApi {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let invoker = LambdaInvoker {
         client: aws_sdk_lambda::Client::new(&sdk),

@@ -210,7 +210,8 @@ pub enum ResolveError {
     Lookup(String),
 }
 
-type LookupFn = Arc<dyn Fn(String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> + Send + Sync>;
+type LookupFn =
+    Arc<dyn Fn(String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> + Send + Sync>;
 
 /// DNS resolver that refuses every name with a forbidden address among its answers.
 #[derive(Clone)]
@@ -228,12 +229,18 @@ impl GuardedResolver {
                 Ok(addrs.map(|a| a.ip()).collect())
             })
         });
-        GuardedResolver { allow_private, lookup }
+        GuardedResolver {
+            allow_private,
+            lookup,
+        }
     }
 
     /// A guarded resolver over another lookup function (tests simulate DNS rebinding with it).
     pub fn with_lookup(allow_private: bool, lookup: LookupFn) -> Self {
-        GuardedResolver { allow_private, lookup }
+        GuardedResolver {
+            allow_private,
+            lookup,
+        }
     }
 
     /// Resolve and check.
@@ -509,7 +516,12 @@ impl RetryPolicy {
 /// The wait a 429/503 response asks for: `Retry-After` (seconds or HTTP date), else Okta's
 /// `X-Rate-Limit-Reset` (epoch seconds) measured against the response's `Date`.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(v) = get("retry-after") {
         if let Ok(secs) = v.parse::<u64>() {
             return Some(Duration::from_secs(secs));
@@ -659,10 +671,7 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
     call: &Call,
     resp: reqwest::Response,
 ) -> Result<T, HttpError> {
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| transport_error(call, &e))?;
+    let bytes = resp.bytes().await.map_err(|e| transport_error(call, &e))?;
     serde_json::from_slice(&bytes).map_err(|e| HttpError::decode(call, e.to_string()))
 }
 
@@ -682,19 +691,47 @@ mod tests {
     #[test]
     fn every_forbidden_range_is_refused_and_public_addresses_pass() {
         for ip in [
-            "127.0.0.1", "127.8.9.10", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-            "169.254.169.254", "169.254.0.1", "100.64.0.1", "100.127.255.255", "0.0.0.0", "0.1.2.3",
-            "255.255.255.255", "224.0.0.1", "240.0.0.1",
+            "127.0.0.1",
+            "127.8.9.10",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "169.254.0.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "224.0.0.1",
+            "240.0.0.1",
         ] {
             assert!(is_forbidden(v4(ip)), "{ip} should be forbidden");
         }
         for ip in [
-            "::1", "::", "fc00::1", "fd12:3456::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-            "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "::127.0.0.1", "ff02::1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "::127.0.0.1",
+            "ff02::1",
         ] {
             assert!(is_forbidden(v6(ip)), "{ip} should be forbidden");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "100.128.0.1", "172.32.0.1", "52.94.1.1"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.128.0.1",
+            "172.32.0.1",
+            "52.94.1.1",
+        ] {
             assert!(!is_forbidden(v4(ip)), "{ip} should be allowed");
         }
         for ip in ["2606:4700::1111", "::ffff:8.8.8.8", "2002:0808:0808::"] {
@@ -705,13 +742,22 @@ mod tests {
     #[test]
     fn user_urls_must_be_https_without_credentials_and_not_private_literals() {
         assert!(check_user_url("https://example.atlassian.net", false).is_ok());
-        assert_eq!(check_user_url("http://example.com", false), Err(UrlError::NotHttps));
-        assert_eq!(check_user_url("ftp://example.com", true), Err(UrlError::NotHttps));
+        assert_eq!(
+            check_user_url("http://example.com", false),
+            Err(UrlError::NotHttps)
+        );
+        assert_eq!(
+            check_user_url("ftp://example.com", true),
+            Err(UrlError::NotHttps)
+        );
         assert_eq!(
             check_user_url("https://u:p@example.com", false),
             Err(UrlError::HasCredentials)
         );
-        assert_eq!(check_user_url("https://10.1.2.3/x", false), Err(UrlError::PrivateAddress));
+        assert_eq!(
+            check_user_url("https://10.1.2.3/x", false),
+            Err(UrlError::PrivateAddress)
+        );
         assert_eq!(
             check_user_url("https://[::ffff:127.0.0.1]/", false),
             Err(UrlError::PrivateAddress)
@@ -720,7 +766,10 @@ mod tests {
             check_user_url("https://169.254.169.254/latest", false),
             Err(UrlError::PrivateAddress)
         );
-        assert!(matches!(check_user_url("not a url", false), Err(UrlError::Invalid(_))));
+        assert!(matches!(
+            check_user_url("not a url", false),
+            Err(UrlError::Invalid(_))
+        ));
         // The sandbox switch lifts the address rules and allows http.
         assert!(check_user_url("http://127.0.0.1:8080/jira", true).is_ok());
     }
@@ -736,10 +785,22 @@ mod tests {
     #[test]
     fn next_page_links_must_stay_on_the_connection_origin() {
         let base = Url::parse("https://org.okta.com/api/v1/groups").unwrap();
-        assert!(same_origin(&base, &Url::parse("https://org.okta.com:443/api/v1/groups?after=x").unwrap()));
-        assert!(!same_origin(&base, &Url::parse("https://evil.example/api").unwrap()));
-        assert!(!same_origin(&base, &Url::parse("http://org.okta.com/api").unwrap()));
-        assert!(!same_origin(&base, &Url::parse("https://org.okta.com:8443/api").unwrap()));
+        assert!(same_origin(
+            &base,
+            &Url::parse("https://org.okta.com:443/api/v1/groups?after=x").unwrap()
+        ));
+        assert!(!same_origin(
+            &base,
+            &Url::parse("https://evil.example/api").unwrap()
+        ));
+        assert!(!same_origin(
+            &base,
+            &Url::parse("http://org.okta.com/api").unwrap()
+        ));
+        assert!(!same_origin(
+            &base,
+            &Url::parse("https://org.okta.com:8443/api").unwrap()
+        ));
     }
 
     #[test]
@@ -750,7 +811,10 @@ mod tests {
             "http://127.0.0.1:9000/jira/rest/api/3/myself?x=1"
         );
         let root = Url::parse("https://api.us.code42.com").unwrap();
-        assert_eq!(join(&root, "/v1/oauth").unwrap().as_str(), "https://api.us.code42.com/v1/oauth");
+        assert_eq!(
+            join(&root, "/v1/oauth").unwrap().as_str(),
+            "https://api.us.code42.com/v1/oauth"
+        );
     }
 
     #[test]
@@ -814,7 +878,16 @@ mod tests {
             .execute(&call, |c| c.get("http://localhost:9/"), |_| None)
             .await
             .unwrap_err();
-        assert!(matches!(err, HttpError::Blocked { reason: UrlError::PrivateAddress, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                HttpError::Blocked {
+                    reason: UrlError::PrivateAddress,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     /// A one-shot-per-connection HTTP server answering scripted responses in order.
@@ -850,7 +923,10 @@ mod tests {
     async fn a_get_is_retried_after_429_and_5xx_until_it_succeeds() {
         let (url, hits) = scripted(vec![R429, R500, R200]).await;
         let call = Call::new("test", Method::GET, "/x");
-        let resp = quick().execute(&call, |c| c.get(format!("{url}/x")), |_| None).await.unwrap();
+        let resp = quick()
+            .execute(&call, |c| c.get(format!("{url}/x")), |_| None)
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(hits.load(Ordering::SeqCst), 3);
     }
@@ -860,11 +936,15 @@ mod tests {
         let (url, hits) = scripted(vec![R429, R500, R200]).await;
         let call = Call::new("test", Method::POST, "/create");
         let err = quick()
-            .execute(&call, |c| c.post(format!("{url}/create")), |b| {
-                serde_json::from_slice::<serde_json::Value>(b)
-                    .ok()
-                    .and_then(|v| v["error"].as_str().map(String::from))
-            })
+            .execute(
+                &call,
+                |c| c.post(format!("{url}/create")),
+                |b| {
+                    serde_json::from_slice::<serde_json::Value>(b)
+                        .ok()
+                        .and_then(|v| v["error"].as_str().map(String::from))
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(err.status(), Some(500));
@@ -879,9 +959,13 @@ mod tests {
         let (url, hits) = scripted(vec![SLOW, R200]).await;
         let mut http = quick();
         http.retry.max_wait = Duration::from_secs(60);
-        let call = Call::new("test", Method::GET, "/x").deadline(Some(Instant::now() + Duration::from_secs(2)));
+        let call = Call::new("test", Method::GET, "/x")
+            .deadline(Some(Instant::now() + Duration::from_secs(2)));
         let started = Instant::now();
-        let err = http.execute(&call, |c| c.get(format!("{url}/x")), |_| None).await.unwrap_err();
+        let err = http
+            .execute(&call, |c| c.get(format!("{url}/x")), |_| None)
+            .await
+            .unwrap_err();
         assert_eq!(err.status(), Some(429));
         assert!(started.elapsed() < Duration::from_secs(1));
         assert_eq!(hits.load(Ordering::SeqCst), 1);
@@ -902,7 +986,10 @@ mod tests {
             message: None,
             retry_after: None,
         };
-        assert_eq!(e.to_string(), "jira answered 401 to GET /rest/api/3/search/jql");
+        assert_eq!(
+            e.to_string(),
+            "jira answered 401 to GET /rest/api/3/search/jql"
+        );
         assert!(e.is_unauthorized() && !e.is_transient());
     }
 }

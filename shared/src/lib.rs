@@ -13,6 +13,7 @@
 //! - [`config`], [`metrics`]: typed environment configuration and CloudWatch EMF metrics.
 
 pub mod api;
+pub mod aws_calls;
 pub mod clock;
 pub mod config;
 pub mod connectors;

@@ -38,7 +38,11 @@ impl Metrics {
 
     /// Add to a counter (created at 0 when first used).
     pub fn count(&mut self, name: &str, n: u64) {
-        if let Some(v) = self.values.iter_mut().find(|(k, u, _)| k == name && *u == Unit::Count) {
+        if let Some(v) = self
+            .values
+            .iter_mut()
+            .find(|(k, u, _)| k == name && *u == Unit::Count)
+        {
             v.2 += n as f64;
         } else {
             self.values.push((name.to_string(), Unit::Count, n as f64));

@@ -56,7 +56,8 @@ pub async fn aws_test_config() -> aws_config::SdkConfig {
         .ok()
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "us-east-1".to_string());
-    let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "riskflow-test");
+    let creds =
+        aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "riskflow-test");
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(region))
@@ -80,10 +81,9 @@ pub async fn dynamo_test_backend() -> (Arc<DynamoItemStore>, String) {
     let config = aws_test_config().await;
     let table = unique_name("riskflow-test");
     let backend = DynamoItemStore::new(aws_sdk_dynamodb::Client::new(&config), table.clone());
-    backend
-        .create_table()
-        .await
-        .unwrap_or_else(|e| panic!("cannot create table {table} in the emulator: {e}. {EMULATOR_HELP}"));
+    backend.create_table().await.unwrap_or_else(|e| {
+        panic!("cannot create table {table} in the emulator: {e}. {EMULATOR_HELP}")
+    });
     (Arc::new(backend), table)
 }
 

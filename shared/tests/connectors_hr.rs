@@ -502,7 +502,7 @@ fn a_generic_departure_body_becomes_a_departure() {
 #[test]
 fn a_generic_cancellation_needs_no_date_and_is_dated_by_the_webhook_timestamp() {
     let d = generic::parse(
-        br#"{"event_type":"cancellation","email":"a@b.co"}"#,
+        br#"{"event_type":" Cancellation ","email":"a@b.co"}"#,
         "msg_2",
         NOW_SECS,
     )
@@ -1690,6 +1690,24 @@ fn adp_credentials_that_are_not_pem_are_refused_before_anything_is_sent() {
     );
 }
 
+#[tokio::test]
+async fn an_adp_certificate_paired_with_another_key_is_refused() {
+    let (sb, url, tls) = adp_mtls().await;
+    let (_, other_key) = rogue_client_cert();
+    let err = adp_client(
+        &url,
+        &format!("{url}/auth/oauth/v2/token"),
+        (tls.client_cert_pem.clone(), other_key),
+        trusting(&tls),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "adp: the ADP client certificate and private key cannot be used together; give the certificate ADP issued and the private key it was made for, both as PEM"
+    );
+    sb.shutdown().await;
+}
+
 // =============================================================================================
 // Against the sandbox
 
@@ -1959,6 +1977,10 @@ async fn the_adp_client_drains_the_sandbox_queue_over_mutual_tls_with_the_issued
     assert!(state.adp_queue().is_empty());
     let err = client.worker("UNKNOWN", None).await.unwrap_err();
     assert_eq!(err.status(), Some(404));
+    assert_eq!(
+        err.to_string(),
+        "adp answered 404 to GET /hr/v2/workers/UNKNOWN: Worker UNKNOWN not found"
+    );
     sb.shutdown().await;
 }
 

@@ -92,7 +92,10 @@ async fn the_token_is_fetched_with_basic_auth_and_an_empty_post_before_the_first
     let oauth = &reqs[0];
     assert_eq!(oauth.line(), "POST /v1/oauth");
     let basic = base64::engine::general_purpose::STANDARD.encode("key-42:secret-42");
-    assert_eq!(oauth.header("authorization"), Some(format!("Basic {basic}").as_str()));
+    assert_eq!(
+        oauth.header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
     assert!(oauth.body.is_empty(), "the token request has no body");
     assert_eq!(
         reqs[1].line(),
@@ -107,7 +110,13 @@ async fn the_token_is_fetched_with_basic_auth_and_an_empty_post_before_the_first
 #[tokio::test]
 async fn a_username_lookup_with_no_users_is_none() {
     let rec = fake(|_| Reply::json(200, json!({"users": [], "totalCount": 0}))).await;
-    assert!(client(&rec).user_by_username("nobody@bar.com", None).await.unwrap().is_none());
+    assert!(
+        client(&rec)
+            .user_by_username("nobody@bar.com", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -235,7 +244,10 @@ async fn a_session_and_its_file_events_are_read_with_every_field() {
     assert_eq!(s.current_state(), Some(SessionState::Open));
     assert_eq!(s.current_severity(), Some(Severity::Moderate));
     assert_eq!(s.rule_labels(), vec!["rule name".to_string()]);
-    assert_eq!(s.content_inspection_results.unwrap().detected_on_alerts, vec!["PII".to_string()]);
+    assert_eq!(
+        s.content_inspection_results.unwrap().detected_on_alerts,
+        vec!["PII".to_string()]
+    );
     assert_eq!(s.begin_time, Some(1704067200000));
 
     let events = c.session_events("123-session-1", None).await.unwrap();
@@ -246,7 +258,10 @@ async fn a_session_and_its_file_events_are_read_with_every_field() {
     assert_eq!(e.sha256(), Some("s256"));
     assert_eq!(e.risk_severity(), Some("CRITICAL"));
     assert_eq!(e.user.as_ref().unwrap().id.as_deref(), Some("1138"));
-    assert_eq!(e.destination.as_ref().unwrap().name.as_deref(), Some("Dropbox"));
+    assert_eq!(
+        e.destination.as_ref().unwrap().name.as_deref(),
+        Some("Dropbox")
+    );
 
     assert!(c.get_session("missing", None).await.unwrap().is_none());
 }
@@ -287,16 +302,27 @@ async fn change_state_sends_chunks_of_at_most_100_each_with_only_its_own_ids() {
     assert_eq!(r.body_str(), r#"{"ids":["id1","id2"],"newState":"CLOSED"}"#);
 
     let ids: Vec<String> = (0..250).map(|i| format!("s{i}")).collect();
-    c.change_state(&ids, &SessionState::InProgress, None).await.unwrap();
+    c.change_state(&ids, &SessionState::InProgress, None)
+        .await
+        .unwrap();
     let bodies: Vec<Value> = api_requests(&rec)[1..].iter().map(Request::json).collect();
     assert_eq!(bodies.len(), 3);
     let sent: Vec<String> = bodies
         .iter()
-        .flat_map(|b| b["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()))
+        .flat_map(|b| {
+            b["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+        })
         .collect();
     assert_eq!(sent, ids, "every id once, in order");
     assert_eq!(
-        bodies.iter().map(|b| b["ids"].as_array().unwrap().len()).collect::<Vec<_>>(),
+        bodies
+            .iter()
+            .map(|b| b["ids"].as_array().unwrap().len())
+            .collect::<Vec<_>>(),
         [100, 100, 50]
     );
     assert!(bodies.iter().all(|b| b["newState"] == "IN_PROGRESS"));
@@ -318,12 +344,17 @@ async fn watchlists_are_listed_with_page_and_page_size() {
     .await;
     let c = client(&rec);
     let page = c.list_watchlists(1, 100, None, None).await.unwrap();
-    assert_eq!(page.watchlists[0].list_type, Some(WatchlistType::DepartingEmployee));
+    assert_eq!(
+        page.watchlists[0].list_type,
+        Some(WatchlistType::DepartingEmployee)
+    );
     assert_eq!(
         page.watchlists[1].list_type,
         Some(WatchlistType::Other("SOMETHING_NEW".into()))
     );
-    c.list_watchlists(2, 42, Some("user-42"), None).await.unwrap();
+    c.list_watchlists(2, 42, Some("user-42"), None)
+        .await
+        .unwrap();
     let q: Vec<String> = api_requests(&rec).iter().map(Request::line).collect();
     assert_eq!(
         q,
@@ -345,11 +376,23 @@ async fn an_existing_departing_watchlist_is_found_with_one_listing_and_nothing_i
     .await;
     let c = client(&rec);
     assert_eq!(c.departing_watchlist_id(None).await.unwrap(), "w-dep");
-    assert_eq!(c.find_watchlist_id("Contractors", None).await.unwrap().as_deref(), Some("w-custom"));
-    assert_eq!(c.find_watchlist_id("FLIGHT_RISK", None).await.unwrap(), None);
+    assert_eq!(
+        c.find_watchlist_id("Contractors", None)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("w-custom")
+    );
+    assert_eq!(
+        c.find_watchlist_id("FLIGHT_RISK", None).await.unwrap(),
+        None
+    );
     let reqs = api_requests(&rec);
     assert_eq!(reqs.len(), 3);
-    assert!(reqs.iter().all(|r| r.line() == "GET /v2/watchlists?page=1&pageSize=100"));
+    assert!(
+        reqs.iter()
+            .all(|r| r.line() == "GET /v2/watchlists?page=1&pageSize=100")
+    );
 }
 
 #[tokio::test]
@@ -362,7 +405,10 @@ async fn the_departing_watchlist_is_created_when_missing_with_the_sdks_exact_bod
         }
     })
     .await;
-    assert_eq!(client(&rec).departing_watchlist_id(None).await.unwrap(), "w-new");
+    assert_eq!(
+        client(&rec).departing_watchlist_id(None).await.unwrap(),
+        "w-new"
+    );
     let reqs = api_requests(&rec);
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[1].line(), "POST /v2/watchlists");
@@ -376,15 +422,36 @@ async fn the_departing_watchlist_is_created_when_missing_with_the_sdks_exact_bod
 async fn included_actors_are_added_and_removed_with_the_exact_bodies() {
     let rec = fake(|_| Reply::empty(200)).await;
     let c = client(&rec);
-    c.add_included_actors("wl-1", &["a1".into()], None).await.unwrap();
-    c.add_included_actors("wl-1", &["a1".into(), "a2".into()], None).await.unwrap();
-    c.remove_included_actors("wl-1", &["a1".into()], None).await.unwrap();
+    c.add_included_actors("wl-1", &["a1".into()], None)
+        .await
+        .unwrap();
+    c.add_included_actors("wl-1", &["a1".into(), "a2".into()], None)
+        .await
+        .unwrap();
+    c.remove_included_actors("wl-1", &["a1".into()], None)
+        .await
+        .unwrap();
     let reqs = api_requests(&rec);
-    assert_eq!(reqs[0].line(), "POST /v2/watchlists/wl-1/included-actors/add");
-    assert_eq!(reqs[0].body_str(), r#"{"actorIds":["a1"],"watchlistId":"wl-1"}"#);
-    assert_eq!(reqs[1].body_str(), r#"{"actorIds":["a1","a2"],"watchlistId":"wl-1"}"#);
-    assert_eq!(reqs[2].line(), "POST /v2/watchlists/wl-1/included-actors/delete");
-    assert_eq!(reqs[2].body_str(), r#"{"actorIds":["a1"],"watchlistId":"wl-1"}"#);
+    assert_eq!(
+        reqs[0].line(),
+        "POST /v2/watchlists/wl-1/included-actors/add"
+    );
+    assert_eq!(
+        reqs[0].body_str(),
+        r#"{"actorIds":["a1"],"watchlistId":"wl-1"}"#
+    );
+    assert_eq!(
+        reqs[1].body_str(),
+        r#"{"actorIds":["a1","a2"],"watchlistId":"wl-1"}"#
+    );
+    assert_eq!(
+        reqs[2].line(),
+        "POST /v2/watchlists/wl-1/included-actors/delete"
+    );
+    assert_eq!(
+        reqs[2].body_str(),
+        r#"{"actorIds":["a1"],"watchlistId":"wl-1"}"#
+    );
 }
 
 #[tokio::test]
@@ -419,7 +486,10 @@ async fn a_404_member_or_included_actor_lookup_means_absent() {
     let a = c.included_actor("wl", "in", None).await.unwrap().unwrap();
     assert_eq!(a.actor_name.as_deref(), Some("foo@bar.com"));
     assert!(c.included_actor("wl", "out", None).await.unwrap().is_none());
-    assert_eq!(api_requests(&rec)[1].line(), "GET /v2/watchlists/wl/members/out");
+    assert_eq!(
+        api_requests(&rec)[1].line(),
+        "GET /v2/watchlists/wl/members/out"
+    );
 }
 
 #[tokio::test]
@@ -434,17 +504,37 @@ async fn actors_are_looked_up_by_email_in_the_path_and_404_is_none() {
     })
     .await;
     let c = client(&rec);
-    let a = c.actor_by_name("someactor@domain.com", None).await.unwrap().unwrap();
+    let a = c
+        .actor_by_name("someactor@domain.com", None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(a.actor_id.as_deref(), Some("e963"));
     assert_eq!(a.end_date.as_deref(), Some("2024-09-18"));
     assert!(c.actor_by_id("e963", None).await.unwrap().is_some());
-    assert!(c.actor_by_name("nobody@domain.com", None).await.unwrap().is_none());
+    assert!(
+        c.actor_by_name("nobody@domain.com", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // User data is one encoded path segment: it cannot walk the path.
-    assert!(c.actor_by_name("../../v1/alerts", None).await.unwrap().is_none());
+    assert!(
+        c.actor_by_name("../../v1/alerts", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let lines: Vec<String> = api_requests(&rec).iter().map(Request::line).collect();
-    assert_eq!(lines[0], "GET /v1/actors/actor/name/someactor@domain.com/parent");
+    assert_eq!(
+        lines[0],
+        "GET /v1/actors/actor/name/someactor@domain.com/parent"
+    );
     assert_eq!(lines[1], "GET /v1/actors/actor/id/e963");
-    assert_eq!(lines[3], "GET /v1/actors/actor/name/..%2F..%2Fv1%2Falerts/parent");
+    assert_eq!(
+        lines[3],
+        "GET /v1/actors/actor/name/..%2F..%2Fv1%2Falerts/parent"
+    );
 }
 
 #[tokio::test]
@@ -475,7 +565,10 @@ async fn actor_patches_carry_only_the_provided_keys_including_nulls() {
         Err(ConnectorError::Invalid { .. })
     ));
     let reqs = api_requests(&rec);
-    assert!(reqs.iter().all(|r| r.line() == "PATCH /v1/actors/actor/id/a1"));
+    assert!(
+        reqs.iter()
+            .all(|r| r.line() == "PATCH /v1/actors/actor/id/a1")
+    );
     let bodies: Vec<&str> = reqs.iter().map(Request::body_str).collect();
     assert_eq!(
         bodies,
@@ -506,10 +599,18 @@ async fn a_401_fetches_a_new_token_once_and_repeats_the_call() {
     })
     .await;
     let c = client(&rec);
-    c.search_sessions(&SessionQuery::default(), None).await.unwrap();
+    c.search_sessions(&SessionQuery::default(), None)
+        .await
+        .unwrap();
     // The new token is cached: the next call needs no token request.
-    c.search_sessions(&SessionQuery::default(), None).await.unwrap();
-    let lines: Vec<String> = rec.requests().iter().map(|r| r.method.clone() + " " + &r.path).collect();
+    c.search_sessions(&SessionQuery::default(), None)
+        .await
+        .unwrap();
+    let lines: Vec<String> = rec
+        .requests()
+        .iter()
+        .map(|r| r.method.clone() + " " + &r.path)
+        .collect();
     assert_eq!(
         lines,
         [
@@ -542,9 +643,17 @@ async fn a_token_is_reused_while_valid_and_refetched_when_its_life_is_over() {
     let rec = fake(|_| Reply::json(200, json!({"items": []}))).await;
     let c = client(&rec);
     for _ in 0..3 {
-        c.search_sessions(&SessionQuery::default(), None).await.unwrap();
+        c.search_sessions(&SessionQuery::default(), None)
+            .await
+            .unwrap();
     }
-    assert_eq!(rec.requests().iter().filter(|r| r.path == "/v1/oauth").count(), 1);
+    assert_eq!(
+        rec.requests()
+            .iter()
+            .filter(|r| r.path == "/v1/oauth")
+            .count(),
+        1
+    );
 
     let rec = Recorder::start(|r| {
         if r.path == "/v1/oauth" {
@@ -556,9 +665,17 @@ async fn a_token_is_reused_while_valid_and_refetched_when_its_life_is_over() {
     .await;
     let c = client(&rec);
     for _ in 0..2 {
-        c.search_sessions(&SessionQuery::default(), None).await.unwrap();
+        c.search_sessions(&SessionQuery::default(), None)
+            .await
+            .unwrap();
     }
-    assert_eq!(rec.requests().iter().filter(|r| r.path == "/v1/oauth").count(), 2);
+    assert_eq!(
+        rec.requests()
+            .iter()
+            .filter(|r| r.path == "/v1/oauth")
+            .count(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -577,7 +694,11 @@ async fn wrong_credentials_fail_verify_at_the_token_request() {
     let rec = Recorder::start(|_| Reply::json(401, json!({"error": "invalid_client"}))).await;
     let err = client(&rec).verify(None).await.unwrap_err();
     assert_eq!(err.status(), Some(401));
-    assert!(err.to_string().starts_with("incydr answered 401 to POST /v1/oauth"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("incydr answered 401 to POST /v1/oauth"),
+        "{err}"
+    );
     assert!(!err.to_string().contains("secret-42"));
     assert_eq!(rec.requests().len(), 1);
 }
@@ -598,7 +719,9 @@ async fn a_base_url_with_a_path_prefix_keeps_its_prefix() {
         SecretString::from("secret-42"),
         http(),
     );
-    c.search_sessions(&SessionQuery::default(), None).await.unwrap();
+    c.search_sessions(&SessionQuery::default(), None)
+        .await
+        .unwrap();
     let paths: Vec<String> = rec.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/incydr/v1/oauth", "/incydr/v1/sessions"]);
 }
@@ -608,31 +731,45 @@ async fn no_request_ever_goes_to_the_removed_alerts_or_v1_watchlists_apis() {
     let rec = fake(|r| match (r.method.as_str(), r.path.as_str()) {
         ("GET", "/v1/sessions") => Reply::json(200, json!({"items": [session_json()]})),
         ("GET", "/v1/sessions/123-session-1") => Reply::json(200, session_json()),
-        ("GET", "/v1/sessions/123-session-1/events") => Reply::json(200, json!({"queryResult": {"fileEvents": []}})),
+        ("GET", "/v1/sessions/123-session-1/events") => {
+            Reply::json(200, json!({"queryResult": {"fileEvents": []}}))
+        }
         ("GET", "/v2/watchlists") => Reply::json(200, json!({"watchlists": []})),
         ("POST", "/v2/watchlists") => Reply::json(200, watchlist("w", "DEPARTING_EMPLOYEE", None)),
         ("GET", "/v1/users") => Reply::json(200, json!({"users": []})),
         ("PATCH", _) => Reply::json(200, json!({"actorId": "a"})),
-        ("GET", p) if p.contains("/members/") || p.contains("/included-actors/") => Reply::empty(404),
+        ("GET", p) if p.contains("/members/") || p.contains("/included-actors/") => {
+            Reply::empty(404)
+        }
         ("GET", p) if p.starts_with("/v1/actors/") => Reply::json(200, json!({"actorId": "a"})),
         _ => Reply::empty(200),
     })
     .await;
     let c = client(&rec);
     c.verify(None).await.unwrap();
-    c.all_sessions(&SessionQuery::default(), None).await.unwrap();
+    c.all_sessions(&SessionQuery::default(), None)
+        .await
+        .unwrap();
     c.get_session("123-session-1", None).await.unwrap();
     c.session_events("123-session-1", None).await.unwrap();
     c.add_note("123-session-1", "n", None).await.unwrap();
-    c.change_state(&["123-session-1".into()], &SessionState::InProgress, None).await.unwrap();
+    c.change_state(&["123-session-1".into()], &SessionState::InProgress, None)
+        .await
+        .unwrap();
     let wl = c.departing_watchlist_id(None).await.unwrap();
-    c.add_included_actors(&wl, &["a".into()], None).await.unwrap();
-    c.remove_included_actors(&wl, &["a".into()], None).await.unwrap();
+    c.add_included_actors(&wl, &["a".into()], None)
+        .await
+        .unwrap();
+    c.remove_included_actors(&wl, &["a".into()], None)
+        .await
+        .unwrap();
     c.included_actor(&wl, "a", None).await.unwrap();
     c.is_member(&wl, "a", None).await.unwrap();
     c.actor_by_name("a@b.c", None).await.unwrap();
     c.actor_by_id("a", None).await.unwrap();
-    c.update_actor("a", &ActorUpdate::clear_end_date(), None).await.unwrap();
+    c.update_actor("a", &ActorUpdate::clear_end_date(), None)
+        .await
+        .unwrap();
     c.user_by_username("a@b.c", None).await.unwrap();
     let reqs = rec.requests();
     assert!(reqs.len() >= 16);
@@ -654,7 +791,11 @@ fn client_futures_can_be_sent_between_threads() {
         SecretString::from("s"),
         http(),
     );
-    let (q, ids, upd) = (SessionQuery::default(), vec!["a".to_string()], ActorUpdate::clear_end_date());
+    let (q, ids, upd) = (
+        SessionQuery::default(),
+        vec!["a".to_string()],
+        ActorUpdate::clear_end_date(),
+    );
     assert_send(&c.verify(None));
     assert_send(&c.search_sessions(&q, None));
     assert_send(&c.all_sessions(&q, None));
@@ -682,7 +823,7 @@ mod against_the_sandbox {
     use super::*;
     use riskflow_sandbox::{
         DEPARTING_ACTOR_ID, DEPARTING_EMAIL, DEPARTING_SESSION_ID, DemoOptions, FaultKind,
-        FaultRule, Sandbox, creds, seed_demo, seed_demo_with,
+        FaultRule, Sandbox, creds, seed_demo_with,
     };
 
     async fn demo(opts: DemoOptions) -> (Sandbox, IncydrClient) {
@@ -713,19 +854,49 @@ mod against_the_sandbox {
         let msg = c.verify(None).await.unwrap();
         assert!(msg.starts_with("Connected to Incydr (tenant "), "{msg}");
 
+        // Five demo sessions have alerts; the sixth (no risk, no rule) only shows without the filter.
+        let with_alerts = c
+            .all_sessions(
+                &SessionQuery {
+                    page_size: 2,
+                    ..SessionQuery::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(with_alerts.len(), 5);
+        assert!(with_alerts.iter().all(|s| !s.triggered_alerts.is_empty()));
         let all = c
-            .all_sessions(&SessionQuery { page_size: 2, ..SessionQuery::default() }, None)
+            .all_sessions(
+                &SessionQuery {
+                    has_alerts: None,
+                    page_size: 4,
+                    ..SessionQuery::default()
+                },
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(all.len(), 6);
-        let s = c.get_session(DEPARTING_SESSION_ID, None).await.unwrap().unwrap();
+        let s = c
+            .get_session(DEPARTING_SESSION_ID, None)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(s.actor_id.as_deref(), Some(DEPARTING_ACTOR_ID));
         assert_eq!(s.current_severity(), Some(Severity::Critical));
         assert_eq!(s.current_state(), Some(SessionState::Open));
-        assert_eq!(s.rule_labels(), vec!["Departing employee exfiltration".to_string()]);
+        assert_eq!(
+            s.rule_labels(),
+            vec!["Departing employee exfiltration".to_string()]
+        );
         let events = c.session_events(DEPARTING_SESSION_ID, None).await.unwrap();
         let names: Vec<&str> = events.iter().filter_map(FileEvent::file_name).collect();
-        assert_eq!(names, ["platform-src.zip", "customer-list.xlsx", "roadmap-2027.pdf"]);
+        assert_eq!(
+            names,
+            ["platform-src.zip", "customer-list.xlsx", "roadmap-2027.pdf"]
+        );
         assert!(events.iter().all(|e| e.event_id().is_some()));
 
         let critical = c
@@ -741,25 +912,56 @@ mod against_the_sandbox {
             .unwrap();
         assert_eq!(critical.items.len(), 1);
 
-        let actor = c.actor_by_name(DEPARTING_EMAIL, None).await.unwrap().unwrap();
+        let actor = c
+            .actor_by_name(DEPARTING_EMAIL, None)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(actor.actor_id.as_deref(), Some(DEPARTING_ACTOR_ID));
-        assert!(c.actor_by_name("nobody@example.com", None).await.unwrap().is_none());
-        assert!(c.actor_by_id(DEPARTING_ACTOR_ID, None).await.unwrap().is_some());
-        let user = c.user_by_username(DEPARTING_EMAIL, None).await.unwrap().unwrap();
+        assert!(
+            c.actor_by_name("nobody@example.com", None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            c.actor_by_id(DEPARTING_ACTOR_ID, None)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let user = c
+            .user_by_username(DEPARTING_EMAIL, None)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(user.username.as_deref(), Some(DEPARTING_EMAIL));
-        assert!(c.user_by_username("nobody@example.com", None).await.unwrap().is_none());
+        assert!(
+            c.user_by_username("nobody@example.com", None)
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(removed_routes_called(&sb).is_empty());
     }
 
     #[tokio::test]
     async fn notes_and_states_written_show_up_in_the_sandbox() {
         let (sb, c) = demo(DemoOptions::default()).await;
-        c.add_note(DEPARTING_SESSION_ID, "Ticket SEC-1 opened by riskflow", None)
-            .await
-            .unwrap();
-        c.change_state(&[DEPARTING_SESSION_ID.to_string()], &SessionState::InProgress, None)
-            .await
-            .unwrap();
+        c.add_note(
+            DEPARTING_SESSION_ID,
+            "Ticket SEC-1 opened by riskflow",
+            None,
+        )
+        .await
+        .unwrap();
+        c.change_state(
+            &[DEPARTING_SESSION_ID.to_string()],
+            &SessionState::InProgress,
+            None,
+        )
+        .await
+        .unwrap();
         let snap = sb.state().snapshot();
         let notes = snap
             .incydr_session_notes
@@ -773,7 +975,11 @@ mod against_the_sandbox {
             .find(|s| s.session_id == DEPARTING_SESSION_ID)
             .unwrap();
         assert_eq!(state.state, "IN_PROGRESS");
-        let s = c.get_session(DEPARTING_SESSION_ID, None).await.unwrap().unwrap();
+        let s = c
+            .get_session(DEPARTING_SESSION_ID, None)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(s.current_state(), Some(SessionState::InProgress));
         assert_eq!(s.notes.len(), 1);
     }
@@ -787,20 +993,39 @@ mod against_the_sandbox {
         assert!(!c.is_member(&wl, &actor, None).await.unwrap());
         assert!(c.included_actor(&wl, &actor, None).await.unwrap().is_none());
 
-        c.add_included_actors(&wl, std::slice::from_ref(&actor), None).await.unwrap();
-        c.update_actor(&actor, &ActorUpdate::end_date("2026-03-31".parse().unwrap()), None)
+        c.add_included_actors(&wl, std::slice::from_ref(&actor), None)
             .await
             .unwrap();
+        c.update_actor(
+            &actor,
+            &ActorUpdate::end_date("2026-03-31".parse().unwrap()),
+            None,
+        )
+        .await
+        .unwrap();
         assert!(c.is_member(&wl, &actor, None).await.unwrap());
         let included = c.included_actor(&wl, &actor, None).await.unwrap().unwrap();
         assert_eq!(included.actor_name.as_deref(), Some(DEPARTING_EMAIL));
         let snap = sb.state().snapshot();
-        assert!(snap.watchlist_members.iter().any(|m| m.watchlist_id == wl && m.actor_id == actor));
-        let dates = snap.actor_end_dates.iter().find(|a| a.actor_id == actor).unwrap();
+        assert!(
+            snap.watchlist_members
+                .iter()
+                .any(|m| m.watchlist_id == wl && m.actor_id == actor)
+        );
+        let dates = snap
+            .actor_end_dates
+            .iter()
+            .find(|a| a.actor_id == actor)
+            .unwrap();
         assert_eq!(dates.end_date.as_deref(), Some("2026-03-31"));
 
-        c.remove_included_actors(&wl, std::slice::from_ref(&actor), None).await.unwrap();
-        let updated = c.update_actor(&actor, &ActorUpdate::clear_end_date(), None).await.unwrap();
+        c.remove_included_actors(&wl, std::slice::from_ref(&actor), None)
+            .await
+            .unwrap();
+        let updated = c
+            .update_actor(&actor, &ActorUpdate::clear_end_date(), None)
+            .await
+            .unwrap();
         assert_eq!(updated.end_date, None);
         assert!(!c.is_member(&wl, &actor, None).await.unwrap());
         assert!(removed_routes_called(&sb).is_empty());
@@ -808,7 +1033,10 @@ mod against_the_sandbox {
 
     #[tokio::test]
     async fn a_missing_departing_watchlist_is_created_once_then_found() {
-        let (sb, c) = demo(DemoOptions { departing_watchlist: false }).await;
+        let (sb, c) = demo(DemoOptions {
+            departing_watchlist: false,
+        })
+        .await;
         let first = c.departing_watchlist_id(None).await.unwrap();
         let second = c.departing_watchlist_id(None).await.unwrap();
         assert_eq!(first, second);
@@ -816,7 +1044,10 @@ mod against_the_sandbox {
         assert_eq!(sb.state().watchlist_id("DEPARTING_EMPLOYEE"), Some(first));
         // The custom list is found by its title.
         assert_eq!(
-            c.find_watchlist_id("Contractors", None).await.unwrap().as_deref(),
+            c.find_watchlist_id("Contractors", None)
+                .await
+                .unwrap()
+                .as_deref(),
             Some("3e9ff9bb-3cc2-4b5c-9c0a-3f5464ae4c18")
         );
     }
@@ -841,12 +1072,17 @@ mod against_the_sandbox {
         c.verify(None).await.unwrap();
         assert_eq!(sb.state().count("incydr", "POST", "/v1/oauth"), 1);
         sb.state().expire_incydr_tokens();
-        let page = c.search_sessions(&SessionQuery::default(), None).await.unwrap();
-        assert_eq!(page.items.len(), 6);
+        let page = c
+            .search_sessions(&SessionQuery::default(), None)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 5);
         assert_eq!(sb.state().count("incydr", "POST", "/v1/oauth"), 2);
         assert_eq!(sb.state().counts().status("incydr", "401"), 1);
         // The fresh token is kept.
-        c.search_sessions(&SessionQuery::default(), None).await.unwrap();
+        c.search_sessions(&SessionQuery::default(), None)
+            .await
+            .unwrap();
         assert_eq!(sb.state().count("incydr", "POST", "/v1/oauth"), 2);
     }
 
@@ -855,13 +1091,21 @@ mod against_the_sandbox {
         let (sb, c) = demo(DemoOptions::default()).await;
         c.verify(None).await.unwrap();
         sb.state().add_fault(
-            FaultRule::new("incydr", FaultKind::RateLimit { retry_after: Some(1) })
-                .path_prefix("/v1/sessions")
-                .max_hits(1),
+            FaultRule::new(
+                "incydr",
+                FaultKind::RateLimit {
+                    retry_after: Some(1),
+                },
+            )
+            .path_prefix("/v1/sessions")
+            .max_hits(1),
         );
         let started = std::time::Instant::now();
-        let page = c.search_sessions(&SessionQuery::default(), None).await.unwrap();
-        assert_eq!(page.items.len(), 6);
+        let page = c
+            .search_sessions(&SessionQuery::default(), None)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 5);
         assert!(started.elapsed() >= std::time::Duration::from_millis(900));
         assert_eq!(sb.state().fault_hits(), vec![1]);
     }

@@ -52,8 +52,12 @@ async fn create_issue_sends_the_fields_object_jira_expects() {
     );
     let r = &rec.requests()[0];
     assert_eq!(r.line(), "POST /jira/rest/api/3/issue");
-    let basic = base64::engine::general_purpose::STANDARD.encode("demo@example.com:jira-demo-token");
-    assert_eq!(r.header("authorization"), Some(format!("Basic {basic}").as_str()));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode("demo@example.com:jira-demo-token");
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.header("accept"), Some("application/json"));
     assert_eq!(
@@ -90,9 +94,15 @@ async fn a_long_multiline_summary_is_sent_as_one_line_of_255_characters() {
 #[tokio::test]
 async fn a_created_issue_without_a_key_is_a_decode_error() {
     let rec = Recorder::start(|_| Reply::json(201, json!({"id": "10042"}))).await;
-    let err = client(&rec).create_issue(&new_issue(), None).await.unwrap_err();
+    let err = client(&rec)
+        .create_issue(&new_issue(), None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("unexpected response"), "{err}");
-    assert!(err.outcome_unknown(), "the issue may exist: the caller must search before retrying");
+    assert!(
+        err.outcome_unknown(),
+        "the issue may exist: the caller must search before retrying"
+    );
 }
 
 #[tokio::test]
@@ -103,24 +113,36 @@ async fn labels_with_spaces_and_bad_project_keys_are_refused_before_sending() {
         labels: vec!["two words".into()],
         ..new_issue()
     };
-    assert!(matches!(c.create_issue(&spaced, None).await, Err(ConnectorError::Invalid { .. })));
+    assert!(matches!(
+        c.create_issue(&spaced, None).await,
+        Err(ConnectorError::Invalid { .. })
+    ));
     let bad_key = NewIssue {
         project_key: "SEC\" OR project = \"HR".into(),
         ..new_issue()
     };
-    assert!(matches!(c.create_issue(&bad_key, None).await, Err(ConnectorError::Invalid { .. })));
+    assert!(matches!(
+        c.create_issue(&bad_key, None).await,
+        Err(ConnectorError::Invalid { .. })
+    ));
     let empty = NewIssue {
         summary: " \n ".into(),
         ..new_issue()
     };
-    assert!(matches!(c.create_issue(&empty, None).await, Err(ConnectorError::Invalid { .. })));
+    assert!(matches!(
+        c.create_issue(&empty, None).await,
+        Err(ConnectorError::Invalid { .. })
+    ));
     assert!(rec.requests().is_empty());
 }
 
 #[tokio::test]
 async fn a_create_that_fails_with_a_5xx_is_not_repeated() {
     let rec = Recorder::start(|_| Reply::json(503, json!({"errorMessages": ["busy"]}))).await;
-    let err = client(&rec).create_issue(&new_issue(), None).await.unwrap_err();
+    let err = client(&rec)
+        .create_issue(&new_issue(), None)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert!(err.outcome_unknown());
     assert_eq!(rec.requests().len(), 1);
@@ -138,8 +160,22 @@ async fn comments_are_posted_as_an_adf_body_and_201_or_200_both_succeed() {
     .await;
     let c = client(&rec);
     let doc = Doc::new().paragraph(Paragraph::new().text("New activity: ").strong("3 files"));
-    assert_eq!(c.add_comment("SEC-1", &doc, None).await.unwrap().id.as_deref(), Some("100"));
-    assert_eq!(c.add_comment("SEC-2", &doc, None).await.unwrap().id.as_deref(), Some("101"));
+    assert_eq!(
+        c.add_comment("SEC-1", &doc, None)
+            .await
+            .unwrap()
+            .id
+            .as_deref(),
+        Some("100")
+    );
+    assert_eq!(
+        c.add_comment("SEC-2", &doc, None)
+            .await
+            .unwrap()
+            .id
+            .as_deref(),
+        Some("101")
+    );
     let r = &rec.requests()[0];
     assert_eq!(r.line(), "POST /jira/rest/api/3/issue/SEC-1/comment");
     assert_eq!(
@@ -173,11 +209,22 @@ async fn search_uses_search_jql_and_follows_next_page_tokens_until_is_last() {
     })
     .await;
     let issues = client(&rec)
-        .search_jql("project = SEC ORDER BY created", &["summary", "status"], 500, None)
+        .search_jql(
+            "project = SEC ORDER BY created",
+            &["summary", "status"],
+            500,
+            None,
+        )
         .await
         .unwrap();
-    assert_eq!(issues.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["1", "2", "3"]);
-    assert_eq!(issues[0].fields.status.as_ref().unwrap().name.as_deref(), Some("To Do"));
+    assert_eq!(
+        issues.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        ["1", "2", "3"]
+    );
+    assert_eq!(
+        issues[0].fields.status.as_ref().unwrap().name.as_deref(),
+        Some("To Do")
+    );
     let lines: Vec<String> = rec.requests().iter().map(Request::line).collect();
     assert_eq!(
         lines,
@@ -186,7 +233,11 @@ async fn search_uses_search_jql_and_follows_next_page_tokens_until_is_last() {
             "GET /jira/rest/api/3/search/jql?jql=project+%3D+SEC+ORDER+BY+created&fields=summary%2Cstatus&maxResults=100&nextPageToken=tok+2",
         ]
     );
-    assert!(rec.requests().iter().all(|r| r.path != "/jira/rest/api/3/search"));
+    assert!(
+        rec.requests()
+            .iter()
+            .all(|r| r.path != "/jira/rest/api/3/search")
+    );
 }
 
 #[tokio::test]
@@ -198,7 +249,10 @@ async fn search_stops_at_max_results() {
         )
     })
     .await;
-    let issues = client(&rec).search_jql("project = SEC", &[], 2, None).await.unwrap();
+    let issues = client(&rec)
+        .search_jql("project = SEC", &[], 2, None)
+        .await
+        .unwrap();
     assert_eq!(issues.len(), 2);
     assert_eq!(rec.requests().len(), 1);
     assert_eq!(rec.requests()[0].query, "jql=project+%3D+SEC&maxResults=2");
@@ -255,7 +309,10 @@ async fn verify_names_the_account_and_a_401_reads_well() {
         }
     })
     .await;
-    assert_eq!(client(&rec).verify(None).await.unwrap(), "Connected to Jira as Demo User");
+    assert_eq!(
+        client(&rec).verify(None).await.unwrap(),
+        "Connected to Jira as Demo User"
+    );
     assert_eq!(rec.requests()[0].line(), "GET /jira/rest/api/3/myself");
 
     let wrong = JiraClient::new(
@@ -282,7 +339,10 @@ async fn jira_field_errors_are_read_from_the_error_collection() {
         )
     })
     .await;
-    let err = client(&rec).create_issue(&new_issue(), None).await.unwrap_err();
+    let err = client(&rec)
+        .create_issue(&new_issue(), None)
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "jira answered 400 to POST /rest/api/3/issue: description: Operation value must be an Atlassian Document (see the Atlassian Document Format)"
@@ -308,7 +368,10 @@ fn check_inline(v: &Value, code_block: bool) -> Result<usize, String> {
     if text.is_empty() {
         return Err("empty text node".into());
     }
-    if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\t' && !(code_block && *c == '\n')) {
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && *c != '\t' && !(code_block && *c == '\n'))
+    {
         return Err(format!("control character {c:?} in text"));
     }
     if let Some(marks) = v.get("marks") {
@@ -348,7 +411,9 @@ fn check_block(v: &Value) -> Result<usize, String> {
     match v["type"].as_str().ok_or("block without type")? {
         "paragraph" => check_inlines(&v["content"], false),
         "heading" => {
-            let level = v["attrs"]["level"].as_u64().ok_or("heading without level")?;
+            let level = v["attrs"]["level"]
+                .as_u64()
+                .ok_or("heading without level")?;
             if !(1..=6).contains(&level) {
                 return Err("heading level out of range".into());
             }
@@ -366,7 +431,9 @@ fn check_block(v: &Value) -> Result<usize, String> {
                 if item["type"] != "listItem" {
                     return Err("list child is not a listItem".into());
                 }
-                let blocks = item["content"].as_array().ok_or("listItem without content")?;
+                let blocks = item["content"]
+                    .as_array()
+                    .ok_or("listItem without content")?;
                 if blocks.is_empty() {
                     return Err("empty listItem".into());
                 }
@@ -378,7 +445,10 @@ fn check_block(v: &Value) -> Result<usize, String> {
         }
         "table" => {
             let rows = v["content"].as_array().ok_or("table without rows")?;
-            let width = rows.first().and_then(|r| r["content"].as_array()).map(Vec::len);
+            let width = rows
+                .first()
+                .and_then(|r| r["content"].as_array())
+                .map(Vec::len);
             let mut n = 0;
             for row in rows {
                 let cells = row["content"].as_array().ok_or("row without cells")?;
@@ -452,7 +522,9 @@ fn build_docs(a: &str, b: &str, href: &str) -> Vec<Doc> {
             true,
         ),
         Doc::new().key_values([(a, b), (b, a)]),
-        Doc::plain(&a.repeat(1 + adf::MAX_TEXT_CHARS / (a.len() + 1))).text(b).code_block(a, None),
+        Doc::plain(&a.repeat(1 + adf::MAX_TEXT_CHARS / (a.len() + 1)))
+            .text(b)
+            .code_block(a, None),
     ]
 }
 
@@ -500,4 +572,300 @@ fn client_futures_can_be_sent_between_threads() {
     assert_send(&c.add_comment("SEC-1", &doc, None));
     assert_send(&c.search_jql("project = SEC", &[], 1, None));
     assert_send(&c.find_by_label("SEC", "x", None));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against the sandbox (`riskflow-sandbox`, demo data: project SEC)
+
+mod against_the_sandbox {
+    use super::*;
+    use riskflow_sandbox::{FaultKind, FaultRule, Sandbox, creds, seed_demo};
+
+    async fn demo() -> (Sandbox, JiraClient) {
+        let sb = Sandbox::start(0).await.expect("sandbox");
+        seed_demo(&sb.state());
+        let c = JiraClient::new(
+            url::Url::parse(&sb.url("jira")).unwrap(),
+            creds::JIRA_EMAIL.into(),
+            SecretString::from(creds::JIRA_API_TOKEN),
+            http(),
+        );
+        (sb, c)
+    }
+
+    fn rich_doc(text: &str) -> Doc {
+        Doc::new()
+            .heading(2, &format!("Incydr alert {text}"))
+            .paragraph(
+                Paragraph::new()
+                    .text("Actor: ")
+                    .strong("departing.dev@example.com")
+                    .text(" — ")
+                    .em(text)
+                    .text(" ")
+                    .code(text)
+                    .text(" ")
+                    .link(
+                        "open in Incydr",
+                        "https://console.us.code42.com/app/#/alerts/x",
+                    ),
+            )
+            .bullet_list([
+                Paragraph::new().text(text),
+                Paragraph::new().code("platform-src.zip"),
+            ])
+            .code_block(&format!("{text}\nline 2"), Some("json"))
+            .rule()
+            .key_values([("Severity", "Critical"), ("Notes", text)])
+            .table(
+                vec![
+                    vec![
+                        Paragraph::new().text("File"),
+                        Paragraph::new().text("Destination"),
+                    ],
+                    vec![Paragraph::new().text(text)],
+                ],
+                true,
+            )
+    }
+
+    #[tokio::test]
+    async fn an_issue_with_rich_adf_is_created_commented_and_found_by_label() {
+        let (sb, c) = demo().await;
+        let msg = c.verify(None).await.unwrap();
+        assert!(msg.starts_with("Connected to Jira as "), "{msg}");
+
+        let doc = rich_doc("quarterly plan.xlsx");
+        let issue = NewIssue {
+            project_key: "SEC".into(),
+            issue_type: "Task".into(),
+            summary: "Incydr alert: Departing employee exfiltration\nby departing.dev@example.com"
+                .into(),
+            description: doc.clone(),
+            labels: vec![
+                "incydr".into(),
+                "riskflow-alert-tickets-5e55-demo-departing-0001".into(),
+            ],
+            priority_name: Some(priority_for_severity(4).into()),
+        };
+        let created = c.create_issue(&issue, None).await.unwrap();
+        assert!(created.key.starts_with("SEC-"), "{created:?}");
+
+        let views = sb.state().jira_issues();
+        assert_eq!(views.len(), 1);
+        let v = &views[0];
+        assert_eq!(v.key, created.key);
+        assert_eq!(v.priority, "Highest");
+        assert_eq!(
+            v.summary,
+            "Incydr alert: Departing employee exfiltration by departing.dev@example.com"
+        );
+        assert_eq!(v.description, doc.to_json());
+        assert_eq!(v.labels, issue.labels);
+
+        let comment = Doc::new().paragraph(
+            Paragraph::new()
+                .text("Session gained ")
+                .strong("2 new events"),
+        );
+        c.add_comment(&created.key, &comment, None).await.unwrap();
+        let views = sb.state().jira_issues();
+        assert_eq!(views[0].comments.len(), 1);
+        assert_eq!(views[0].comments[0].body, comment.to_json());
+
+        let found = c
+            .find_by_label(
+                "SEC",
+                "riskflow-alert-tickets-5e55-demo-departing-0001",
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.map(|f| f.key), Some(created.key.clone()));
+        assert_eq!(
+            c.find_by_label("SEC", "riskflow-alert-tickets-nothing", None)
+                .await
+                .unwrap(),
+            None
+        );
+        let hits = c
+            .search_jql(
+                "project = SEC ORDER BY created DESC",
+                &["summary", "labels"],
+                50,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(sb.state().count("jira", "GET", "/rest/api/3/search"), 0);
+    }
+
+    #[tokio::test]
+    async fn search_lag_hides_a_just_created_issue_as_the_reference_warns() {
+        let (sb, c) = demo().await;
+        sb.state().set_jira_search_lag_ms(60_000);
+        let issue = NewIssue {
+            project_key: "SEC".into(),
+            issue_type: "Task".into(),
+            summary: "lagging".into(),
+            description: Doc::plain("x"),
+            labels: vec!["riskflow-lag-1".into()],
+            priority_name: None,
+        };
+        c.create_issue(&issue, None).await.unwrap();
+        assert_eq!(
+            c.find_by_label("SEC", "riskflow-lag-1", None)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn the_sandboxs_adf_validator_accepts_docs_built_from_hostile_text() {
+        let (sb, c) = demo().await;
+        let nasty = [
+            "",
+            " ",
+            "\n",
+            "\r\n\r\n",
+            "\u{0}\u{1}\u{1b}[0m",
+            "tab\there",
+            "🙂 漢字 é",
+            "<script>alert(1)</script>",
+            "\"quoted\" 'single' \\back\\",
+            "line1\nline2\r\nline3\rline4",
+            "\u{2028}\u{2029}\u{85}\u{feff}",
+            "{\"type\":\"text\",\"text\":\"\"}",
+        ];
+        for (i, text) in nasty.iter().enumerate() {
+            let issue = NewIssue {
+                project_key: "SEC".into(),
+                issue_type: "Task".into(),
+                summary: format!("hostile text {i}: {text}"),
+                description: rich_doc(text),
+                labels: vec![format!("riskflow-adf-{i}")],
+                priority_name: Some("Low".into()),
+            };
+            let created = c.create_issue(&issue, None).await;
+            assert!(created.is_ok(), "text {i} {text:?}: {:?}", created.err());
+            c.add_comment(&created.unwrap().key, &rich_doc(text), None)
+                .await
+                .unwrap_or_else(|e| panic!("comment {i}: {e}"));
+        }
+        // A truncated document is valid too.
+        let issue = NewIssue {
+            project_key: "SEC".into(),
+            issue_type: "Task".into(),
+            summary: "long".into(),
+            description: Doc::plain(&"x".repeat(adf::MAX_TEXT_CHARS + 1)),
+            labels: vec![],
+            priority_name: None,
+        };
+        c.create_issue(&issue, None).await.unwrap();
+        assert_eq!(sb.state().jira_issues().len(), nasty.len() + 1);
+
+        // Control: the validator does refuse what our builder never emits.
+        let raw = reqwest::Client::new()
+            .post(format!("{}/rest/api/3/issue", sb.url("jira")))
+            .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+            .json(&json!({"fields": {"project": {"key": "SEC"}, "issuetype": {"name": "Task"}, "summary": "raw",
+                "description": {"type": "doc", "version": 1, "content": [
+                    {"type": "paragraph", "content": [{"type": "text", "text": ""}]}]}}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(raw.status(), 400);
+    }
+
+    #[tokio::test]
+    async fn wrong_credentials_are_a_401_that_reads_well() {
+        let (sb, _) = demo().await;
+        let c = JiraClient::new(
+            url::Url::parse(&sb.url("jira")).unwrap(),
+            creds::JIRA_EMAIL.into(),
+            SecretString::from("wrong-token"),
+            http(),
+        );
+        let err = c.verify(None).await.unwrap_err();
+        assert_eq!(err.status(), Some(401));
+        assert!(
+            err.to_string()
+                .starts_with("jira answered 401 to GET /rest/api/3/myself"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("wrong-token"));
+    }
+
+    #[tokio::test]
+    async fn a_429_with_retry_after_on_create_is_waited_out_and_creates_once() {
+        let (sb, c) = demo().await;
+        sb.state().add_fault(
+            FaultRule::new(
+                "jira",
+                FaultKind::RateLimit {
+                    retry_after: Some(1),
+                },
+            )
+            .method("POST")
+            .max_hits(1),
+        );
+        let started = std::time::Instant::now();
+        let created = c
+            .create_issue(
+                &NewIssue {
+                    project_key: "SEC".into(),
+                    issue_type: "Task".into(),
+                    summary: "after a 429".into(),
+                    description: Doc::plain("x"),
+                    labels: vec![],
+                    priority_name: None,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+        assert_eq!(sb.state().fault_hits(), vec![1]);
+        assert_eq!(sb.state().jira_issues().len(), 1);
+        assert_eq!(sb.state().jira_issues()[0].key, created.key);
+    }
+
+    #[tokio::test]
+    async fn a_create_whose_answer_is_lost_is_not_repeated() {
+        let (sb, c) = demo().await;
+        sb.state().add_fault(
+            FaultRule::new("jira", FaultKind::StoredThenError { status: 500 })
+                .method("POST")
+                .path_prefix("/rest/api/3/issue")
+                .max_hits(1),
+        );
+        let err = c
+            .create_issue(
+                &NewIssue {
+                    project_key: "SEC".into(),
+                    issue_type: "Task".into(),
+                    summary: "stored then 500".into(),
+                    description: Doc::plain("x"),
+                    labels: vec!["riskflow-lost-1".into()],
+                    priority_name: None,
+                },
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert!(err.outcome_unknown());
+        assert_eq!(
+            sb.state().jira_issues().len(),
+            1,
+            "stored once, not created again"
+        );
+        assert!(
+            c.find_by_label("SEC", "riskflow-lost-1", None)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
 }

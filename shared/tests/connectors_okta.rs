@@ -31,11 +31,21 @@ async fn memberships_are_changed_with_put_and_delete_and_the_ssws_header() {
     .await;
     let c = client(&rec);
     assert_eq!(c.rate_limit(), None);
-    c.add_member("00gdeparting0restricted", "00u1", None).await.unwrap();
-    c.remove_member("00gdeparting0restricted", "00u1", None).await.unwrap();
+    c.add_member("00gdeparting0restricted", "00u1", None)
+        .await
+        .unwrap();
+    c.remove_member("00gdeparting0restricted", "00u1", None)
+        .await
+        .unwrap();
     let reqs = rec.requests();
-    assert_eq!(reqs[0].line(), "PUT /api/v1/groups/00gdeparting0restricted/users/00u1");
-    assert_eq!(reqs[1].line(), "DELETE /api/v1/groups/00gdeparting0restricted/users/00u1");
+    assert_eq!(
+        reqs[0].line(),
+        "PUT /api/v1/groups/00gdeparting0restricted/users/00u1"
+    );
+    assert_eq!(
+        reqs[1].line(),
+        "DELETE /api/v1/groups/00gdeparting0restricted/users/00u1"
+    );
     for r in &reqs {
         assert_eq!(r.header("authorization"), Some("SSWS okta-demo-token"));
         assert_eq!(r.header("accept"), Some("application/json"));
@@ -65,11 +75,20 @@ async fn a_login_is_looked_up_as_one_encoded_segment_and_404_is_none() {
     })
     .await;
     let c = client(&rec);
-    let u = c.user_by_login("jane.doe@example.com", None).await.unwrap().unwrap();
+    let u = c
+        .user_by_login("jane.doe@example.com", None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(u.id, "00u1");
     assert_eq!(u.status, Some(UserStatus::Active));
     assert_eq!(u.profile.login.as_deref(), Some("jane.doe@example.com"));
-    assert!(c.user_by_login("a/b?c@x.com", None).await.unwrap().is_none());
+    assert!(
+        c.user_by_login("a/b?c@x.com", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(rec.requests()[1].path, "/api/v1/users/a%2Fb%3Fc@x.com");
 }
 
@@ -85,7 +104,10 @@ async fn groups_other_than_okta_groups_are_refused_with_a_clear_message() {
     let err = c.check_group_manageable("00gapp", None).await.unwrap_err();
     match &err {
         ConnectorError::Invalid { message, .. } => {
-            assert_eq!(message, "Okta group 00gapp is an APP_GROUP; its members can't be changed")
+            assert_eq!(
+                message,
+                "Okta group 00gapp is an APP_GROUP; its members can't be changed"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -110,12 +132,18 @@ async fn verify_checks_the_token_and_the_configured_group() {
     })
     .await;
     let c = client(&rec);
-    assert_eq!(c.verify(None, None).await.unwrap(), "Connected to Okta as admin@example.com");
+    assert_eq!(
+        c.verify(None, None).await.unwrap(),
+        "Connected to Okta as admin@example.com"
+    );
     assert_eq!(
         c.verify(Some("00gok"), None).await.unwrap(),
         "Connected to Okta as admin@example.com"
     );
-    assert!(matches!(c.verify(Some("00gapp"), None).await, Err(ConnectorError::Invalid { .. })));
+    assert!(matches!(
+        c.verify(Some("00gapp"), None).await,
+        Err(ConnectorError::Invalid { .. })
+    ));
     let wrong = OktaClient::new(rec.url(), SecretString::from("bad"), http());
     let err = wrong.verify(None, None).await.unwrap_err();
     assert_eq!(err.status(), Some(401));
@@ -124,7 +152,14 @@ async fn verify_checks_the_token_and_the_configured_group() {
         "okta answered 401 to GET /api/v1/users/me: E0000011: Invalid token provided"
     );
     let lines: Vec<String> = rec.requests().iter().map(Request::line).collect();
-    assert_eq!(lines[..3], ["GET /api/v1/users/me", "GET /api/v1/users/me", "GET /api/v1/groups/00gok"]);
+    assert_eq!(
+        lines[..3],
+        [
+            "GET /api/v1/users/me",
+            "GET /api/v1/users/me",
+            "GET /api/v1/groups/00gok"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -132,12 +167,23 @@ async fn is_member_follows_next_links_on_the_same_origin() {
     let rec = Recorder::start(|r| {
         let origin = format!("http://{}", r.header("host").unwrap_or_default());
         if r.query.contains("after=") {
-            Reply::json(200, json!([user("00u3", "c@x.com")]))
-                .header("link", &format!("<{origin}/api/v1/groups/g1/users?after=00u2&limit=200>; rel=\"self\""))
+            Reply::json(200, json!([user("00u3", "c@x.com")])).header(
+                "link",
+                &format!("<{origin}/api/v1/groups/g1/users?after=00u2&limit=200>; rel=\"self\""),
+            )
         } else {
-            Reply::json(200, json!([user("00u1", "a@x.com"), user("00u2", "b@x.com")]))
-                .header("link", &format!("<{origin}/api/v1/groups/g1/users?limit=200>; rel=\"self\""))
-                .header("link", &format!("<{origin}/api/v1/groups/g1/users?after=00u2&limit=200>; rel=\"next\""))
+            Reply::json(
+                200,
+                json!([user("00u1", "a@x.com"), user("00u2", "b@x.com")]),
+            )
+            .header(
+                "link",
+                &format!("<{origin}/api/v1/groups/g1/users?limit=200>; rel=\"self\""),
+            )
+            .header(
+                "link",
+                &format!("<{origin}/api/v1/groups/g1/users?after=00u2&limit=200>; rel=\"next\""),
+            )
         }
     })
     .await;
@@ -156,17 +202,26 @@ async fn is_member_follows_next_links_on_the_same_origin() {
             "GET /api/v1/groups/g1/users?after=00u2&limit=200",
         ]
     );
-    assert!(rec.requests().iter().all(|r| r.header("authorization") == Some("SSWS okta-demo-token")));
+    assert!(
+        rec.requests()
+            .iter()
+            .all(|r| r.header("authorization") == Some("SSWS okta-demo-token"))
+    );
 }
 
 #[tokio::test]
 async fn a_next_link_to_another_origin_is_refused_and_not_followed() {
     let rec = Recorder::start(|_| {
-        Reply::json(200, json!([user("00u1", "a@x.com")]))
-            .header("link", "<https://evil.example/api/v1/groups/g1/users?after=x>; rel=\"next\"")
+        Reply::json(200, json!([user("00u1", "a@x.com")])).header(
+            "link",
+            "<https://evil.example/api/v1/groups/g1/users?after=x>; rel=\"next\"",
+        )
     })
     .await;
-    let err = client(&rec).is_member("g1", "00u9", None).await.unwrap_err();
+    let err = client(&rec)
+        .is_member("g1", "00u9", None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectorError::Invalid { .. }), "{err}");
     assert_eq!(rec.requests().len(), 1);
 }
@@ -196,14 +251,21 @@ async fn a_429_waits_for_the_okta_reset_against_the_server_date() {
     .await;
     let started = std::time::Instant::now();
     client(&rec).add_member("g1", "00u1", None).await.unwrap();
-    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "waited reset − Date + 1 s");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "waited reset − Date + 1 s"
+    );
     assert_eq!(rec.requests().len(), 2);
 }
 
 #[test]
 fn client_futures_can_be_sent_between_threads() {
     fn assert_send<T: Send>(_: &T) {}
-    let c = OktaClient::new(url::Url::parse("https://acme.okta.com").unwrap(), SecretString::from("x"), http());
+    let c = OktaClient::new(
+        url::Url::parse("https://acme.okta.com").unwrap(),
+        SecretString::from("x"),
+        http(),
+    );
     assert_send(&c.verify(Some("g"), None));
     assert_send(&c.user_by_login("a@b.c", None));
     assert_send(&c.group("g", None));
@@ -211,4 +273,211 @@ fn client_futures_can_be_sent_between_threads() {
     assert_send(&c.add_member("g", "u", None));
     assert_send(&c.remove_member("g", "u", None));
     assert_send(&c.is_member("g", "u", None));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against the sandbox (`riskflow-sandbox`, demo data)
+
+mod against_the_sandbox {
+    use super::*;
+    use riskflow_sandbox::okta::{OktaMembership, OktaUserSeed};
+    use riskflow_sandbox::{
+        DEPARTING_EMAIL, FaultKind, FaultRule, OKTA_APP_GROUP_ID, OKTA_DEPARTING_GROUP_ID,
+        OKTA_DEPARTING_USER_ID, Sandbox, SeedData, creds, seed_demo,
+    };
+
+    async fn demo() -> (Sandbox, OktaClient) {
+        let sb = Sandbox::start(0).await.expect("sandbox");
+        seed_demo(&sb.state());
+        let c = OktaClient::new(
+            url::Url::parse(&sb.url("okta")).unwrap(),
+            SecretString::from(creds::OKTA_API_TOKEN),
+            http(),
+        );
+        (sb, c)
+    }
+
+    #[tokio::test]
+    async fn a_departing_user_is_added_to_and_removed_from_the_restricted_group() {
+        let (sb, c) = demo().await;
+        let msg = c.verify(Some(OKTA_DEPARTING_GROUP_ID), None).await.unwrap();
+        assert!(msg.starts_with("Connected to Okta as "), "{msg}");
+        let rl = c
+            .rate_limit()
+            .expect("okta sends X-Rate-Limit-* on every answer");
+        assert!(rl.limit.is_some() && rl.remaining.is_some() && rl.reset.is_some());
+
+        let user = c
+            .user_by_login(DEPARTING_EMAIL, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.id, OKTA_DEPARTING_USER_ID);
+        assert!(
+            c.user_by_login("nobody@example.com", None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        assert!(
+            !c.is_member(OKTA_DEPARTING_GROUP_ID, &user.id, None)
+                .await
+                .unwrap()
+        );
+        c.add_member(OKTA_DEPARTING_GROUP_ID, &user.id, None)
+            .await
+            .unwrap();
+        c.add_member(OKTA_DEPARTING_GROUP_ID, &user.id, None)
+            .await
+            .unwrap(); // idempotent
+        assert!(
+            c.is_member(OKTA_DEPARTING_GROUP_ID, &user.id, None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            sb.state().okta_group_member_ids(OKTA_DEPARTING_GROUP_ID),
+            vec![OKTA_DEPARTING_USER_ID.to_string()]
+        );
+        c.remove_member(OKTA_DEPARTING_GROUP_ID, &user.id, None)
+            .await
+            .unwrap();
+        assert!(
+            !c.is_member(OKTA_DEPARTING_GROUP_ID, &user.id, None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            sb.state()
+                .okta_group_member_ids(OKTA_DEPARTING_GROUP_ID)
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_app_group_is_refused_with_the_exact_message() {
+        let (sb, c) = demo().await;
+        let err = c
+            .check_group_manageable(OKTA_APP_GROUP_ID, None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "okta: Okta group {OKTA_APP_GROUP_ID} is an APP_GROUP; its members can't be changed"
+            )
+        );
+        assert!(matches!(
+            c.verify(Some(OKTA_APP_GROUP_ID), None).await,
+            Err(ConnectorError::Invalid { .. })
+        ));
+        // Were it tried anyway, Okta itself refuses.
+        let err = c
+            .add_member(OKTA_APP_GROUP_ID, OKTA_DEPARTING_USER_ID, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403));
+        assert!(err.to_string().contains("E0000006"), "{err}");
+        // Membership of the app group is still readable.
+        assert!(
+            c.is_member(OKTA_APP_GROUP_ID, OKTA_DEPARTING_USER_ID, None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(sb.state().okta_group_member_ids(OKTA_APP_GROUP_ID).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn membership_is_found_beyond_the_first_page_of_200() {
+        let (sb, c) = demo().await;
+        let mut seed = SeedData::default();
+        for i in 0..250 {
+            seed.okta_users.push(OktaUserSeed {
+                id: Some(format!("00ubulk{i:014}")),
+                login: format!("bulk{i}@example.com"),
+                email: None,
+                first_name: None,
+                last_name: None,
+                status: None,
+            });
+            seed.okta_memberships.push(OktaMembership {
+                group_id: OKTA_DEPARTING_GROUP_ID.into(),
+                user: format!("00ubulk{i:014}"),
+            });
+        }
+        sb.state().seed(seed);
+        let last = sb
+            .state()
+            .okta_group_member_ids(OKTA_DEPARTING_GROUP_ID)
+            .pop()
+            .unwrap();
+        sb.state().reset_counts();
+        assert!(
+            c.is_member(OKTA_DEPARTING_GROUP_ID, &last, None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !c.is_member(OKTA_DEPARTING_GROUP_ID, OKTA_DEPARTING_USER_ID, None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            sb.state().counts().system_total("okta"),
+            4,
+            "two pages per lookup"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_token_is_a_401_with_the_okta_error_code() {
+        let (sb, _) = demo().await;
+        let c = OktaClient::new(
+            url::Url::parse(&sb.url("okta")).unwrap(),
+            SecretString::from("wrong"),
+            http(),
+        );
+        let err = c.verify(None, None).await.unwrap_err();
+        assert_eq!(err.status(), Some(401));
+        assert!(err.to_string().contains("E0000011"), "{err}");
+        assert!(!err.to_string().contains("wrong"));
+    }
+
+    #[tokio::test]
+    async fn a_429_without_a_reset_header_falls_back_to_backoff_and_succeeds() {
+        let (sb, c) = demo().await;
+        sb.state().add_fault(
+            FaultRule::new("okta", FaultKind::RateLimit { retry_after: None })
+                .method("PUT")
+                .max_hits(2),
+        );
+        c.add_member(OKTA_DEPARTING_GROUP_ID, OKTA_DEPARTING_USER_ID, None)
+            .await
+            .unwrap();
+        assert_eq!(sb.state().fault_hits(), vec![2]);
+        assert_eq!(sb.state().counts().status("okta", "429"), 2);
+        assert_eq!(
+            sb.state()
+                .okta_group_member_ids(OKTA_DEPARTING_GROUP_ID)
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn under_a_rate_limit_every_call_still_succeeds_after_waiting() {
+        let (sb, c) = demo().await;
+        sb.state().set_rate_limit("okta", Some(2.0));
+        for _ in 0..5 {
+            assert!(
+                !c.is_member(OKTA_DEPARTING_GROUP_ID, OKTA_DEPARTING_USER_ID, None)
+                    .await
+                    .unwrap()
+            );
+        }
+        assert!(sb.state().counts().status("okta", "429") >= 1);
+        let rl = c.rate_limit().unwrap();
+        assert_eq!(rl.limit, Some(2));
+    }
 }

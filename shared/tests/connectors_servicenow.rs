@@ -11,7 +11,12 @@ use serde_json::json;
 use support_http::{Recorder, Reply, Request, http};
 
 fn client(rec: &Recorder) -> ServiceNowClient {
-    ServiceNowClient::new(rec.url(), "admin".into(), SecretString::from("snow-demo"), http())
+    ServiceNowClient::new(
+        rec.url(),
+        "admin".into(),
+        SecretString::from("snow-demo"),
+        http(),
+    )
 }
 
 fn new_incident() -> NewIncident {
@@ -42,20 +47,32 @@ async fn create_incident_posts_the_exact_body_and_reads_reference_fields() {
         .header("location", "https://x/api/now/table/incident/9d385017c611228701d22104cc95c371")
     })
     .await;
-    let inc = client(&rec).create_incident(&new_incident(), None).await.unwrap();
+    let inc = client(&rec)
+        .create_incident(&new_incident(), None)
+        .await
+        .unwrap();
     assert_eq!(inc.sys_id, "9d385017c611228701d22104cc95c371");
     assert_eq!(inc.number.as_deref(), Some("INC0010002"));
-    assert_eq!(inc.correlation_id.as_deref(), Some("riskflow-alert-tickets-1234"));
+    assert_eq!(
+        inc.correlation_id.as_deref(),
+        Some("riskflow-alert-tickets-1234")
+    );
     assert_eq!(
         inc.link,
-        format!("{}nav_to.do?uri=incident.do?sys_id=9d385017c611228701d22104cc95c371", rec.url())
+        format!(
+            "{}nav_to.do?uri=incident.do?sys_id=9d385017c611228701d22104cc95c371",
+            rec.url()
+        )
     );
     let r = &rec.requests()[0];
     assert_eq!(r.line(), "POST /api/now/v2/table/incident");
     assert_eq!(r.header("accept"), Some("application/json"));
     assert_eq!(r.header("content-type"), Some("application/json"));
     let basic = base64::engine::general_purpose::STANDARD.encode("admin:snow-demo");
-    assert_eq!(r.header("authorization"), Some(format!("Basic {basic}").as_str()));
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
     assert_eq!(
         r.body_str(),
         r#"{"short_description":"Incydr alert 1234: file exfiltration","description":"Actor: jdoe@example.com\nFiles: 3","urgency":"2","impact":"2","caller_id":"6816f79cc0a8016401c5a33be04be441","assignment_group":"a5b2c9d1e3f4a5b6c7d8e9f0a1b2c3d4","correlation_id":"riskflow-alert-tickets-1234","correlation_display":"Code42 Incydr"}"#
@@ -71,7 +88,10 @@ async fn a_create_that_fails_with_a_5xx_is_not_repeated_and_reads_the_envelope()
         )
     })
     .await;
-    let err = client(&rec).create_incident(&new_incident(), None).await.unwrap_err();
+    let err = client(&rec)
+        .create_incident(&new_incident(), None)
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "servicenow answered 500 to POST /api/now/v2/table/incident: Operation Failed (Transaction cancelled)"
@@ -85,12 +105,27 @@ async fn bad_urgency_impact_and_correlation_ids_are_refused_before_sending() {
     let rec = Recorder::start(|_| Reply::json(201, json!({"result": {"sys_id": "x"}}))).await;
     let c = client(&rec);
     for bad in [
-        NewIncident { urgency: "high".into(), ..new_incident() },
-        NewIncident { impact: "4".into(), ..new_incident() },
-        NewIncident { correlation_id: "a^ORcorrelation_id!=x".into(), ..new_incident() },
-        NewIncident { short_description: "\n".into(), ..new_incident() },
+        NewIncident {
+            urgency: "high".into(),
+            ..new_incident()
+        },
+        NewIncident {
+            impact: "4".into(),
+            ..new_incident()
+        },
+        NewIncident {
+            correlation_id: "a^ORcorrelation_id!=x".into(),
+            ..new_incident()
+        },
+        NewIncident {
+            short_description: "\n".into(),
+            ..new_incident()
+        },
     ] {
-        assert!(matches!(c.create_incident(&bad, None).await, Err(ConnectorError::Invalid { .. })));
+        assert!(matches!(
+            c.create_incident(&bad, None).await,
+            Err(ConnectorError::Invalid { .. })
+        ));
     }
     for cid in ["a^b", "a=b", "a&b", "a@b", "a\nb"] {
         assert!(matches!(
@@ -115,7 +150,12 @@ async fn find_by_correlation_id_sends_the_encoded_query_and_keeps_only_exact_mat
     })
     .await;
     let c = client(&rec);
-    assert_eq!(c.find_by_correlation_id("riskflow-alert-tickets-1234", None).await.unwrap(), None);
+    assert_eq!(
+        c.find_by_correlation_id("riskflow-alert-tickets-1234", None)
+            .await
+            .unwrap(),
+        None
+    );
     let found = c
         .find_by_correlation_id("riskflow-alert-tickets-999", None)
         .await
@@ -133,24 +173,41 @@ async fn find_by_correlation_id_sends_the_encoded_query_and_keeps_only_exact_mat
 #[tokio::test]
 async fn an_empty_v2_result_is_none() {
     let rec = Recorder::start(|_| Reply::json(200, json!({"result": []}))).await;
-    assert_eq!(client(&rec).find_by_correlation_id("x-1", None).await.unwrap(), None);
+    assert_eq!(
+        client(&rec)
+            .find_by_correlation_id("x-1", None)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
 async fn a_work_note_is_a_patch_of_work_notes() {
     let rec = Recorder::start(|_| Reply::json(200, json!({"result": {"sys_id": "abc"}}))).await;
     let c = client(&rec);
-    c.add_work_note("abc", "Session gained new events\u{7}", None).await.unwrap();
+    c.add_work_note("abc", "Session gained new events\u{7}", None)
+        .await
+        .unwrap();
     let r = &rec.requests()[0];
     assert_eq!(r.line(), "PATCH /api/now/v2/table/incident/abc");
-    assert_eq!(r.body_str(), r#"{"work_notes":"Session gained new events"}"#);
-    assert!(matches!(c.add_work_note("abc", " ", None).await, Err(ConnectorError::Invalid { .. })));
+    assert_eq!(
+        r.body_str(),
+        r#"{"work_notes":"Session gained new events"}"#
+    );
+    assert!(matches!(
+        c.add_work_note("abc", " ", None).await,
+        Err(ConnectorError::Invalid { .. })
+    ));
 }
 
 #[tokio::test]
 async fn a_work_note_that_fails_with_a_5xx_is_not_repeated() {
     let rec = Recorder::start(|_| Reply::empty(502)).await;
-    let err = client(&rec).add_work_note("abc", "note", None).await.unwrap_err();
+    let err = client(&rec)
+        .add_work_note("abc", "note", None)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(502));
     assert_eq!(rec.requests().len(), 1);
 }
@@ -167,15 +224,27 @@ async fn callers_are_found_by_exact_email() {
     .await;
     let c = client(&rec);
     assert_eq!(
-        c.user_sys_id_by_email("jdoe@example.com", None).await.unwrap().as_deref(),
+        c.user_sys_id_by_email("jdoe@example.com", None)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("u1")
     );
     assert_eq!(
         rec.requests()[0].line(),
         "GET /api/now/v2/table/sys_user?sysparm_query=email%3Djdoe%40example.com&sysparm_fields=sys_id%2Cemail&sysparm_limit=10"
     );
-    assert_eq!(c.user_sys_id_by_email("nobody@example.com", None).await.unwrap(), None);
-    assert!(c.user_sys_id_by_email("a@b.c^ORactive=true", None).await.is_err());
+    assert_eq!(
+        c.user_sys_id_by_email("nobody@example.com", None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        c.user_sys_id_by_email("a@b.c^ORactive=true", None)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -192,12 +261,20 @@ async fn verify_uses_the_cheap_incident_read_and_401_reads_the_envelope() {
         }
     })
     .await;
-    assert_eq!(client(&rec).verify(None).await.unwrap(), "Connected to ServiceNow as admin");
+    assert_eq!(
+        client(&rec).verify(None).await.unwrap(),
+        "Connected to ServiceNow as admin"
+    );
     assert_eq!(
         rec.requests()[0].line(),
         "GET /api/now/v2/table/incident?sysparm_limit=1&sysparm_fields=sys_id&sysparm_no_count=true"
     );
-    let wrong = ServiceNowClient::new(rec.url(), "admin".into(), SecretString::from("nope"), http());
+    let wrong = ServiceNowClient::new(
+        rec.url(),
+        "admin".into(),
+        SecretString::from("nope"),
+        http(),
+    );
     let err = wrong.verify(None).await.unwrap_err();
     assert_eq!(err.status(), Some(401));
     assert_eq!(
@@ -212,18 +289,31 @@ async fn a_429_with_retry_after_is_waited_out() {
     let h = hits.clone();
     let rec = Recorder::start(move |_| {
         if h.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
-            Reply::json(429, json!({"error": {"message": "Rate limit exceeded"}, "status": "failure"}))
-                .header("retry-after", "1")
+            Reply::json(
+                429,
+                json!({"error": {"message": "Rate limit exceeded"}, "status": "failure"}),
+            )
+            .header("retry-after", "1")
         } else {
             Reply::json(201, json!({"result": {"sys_id": "s1", "number": "INC9"}}))
         }
     })
     .await;
     let started = std::time::Instant::now();
-    let inc = client(&rec).create_incident(&new_incident(), None).await.unwrap();
+    let inc = client(&rec)
+        .create_incident(&new_incident(), None)
+        .await
+        .unwrap();
     assert_eq!(inc.number.as_deref(), Some("INC9"));
     assert!(started.elapsed() >= std::time::Duration::from_millis(900));
-    assert_eq!(rec.requests().iter().map(Request::line).filter(|l| l.starts_with("POST")).count(), 2);
+    assert_eq!(
+        rec.requests()
+            .iter()
+            .map(Request::line)
+            .filter(|l| l.starts_with("POST"))
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -241,4 +331,215 @@ fn client_futures_can_be_sent_between_threads() {
     assert_send(&c.find_by_correlation_id("x", None));
     assert_send(&c.add_work_note("x", "y", None));
     assert_send(&c.user_sys_id_by_email("a@b.c", None));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against the sandbox (`riskflow-sandbox`, demo data)
+
+mod against_the_sandbox {
+    use super::*;
+    use riskflow_sandbox::{
+        DEPARTING_EMAIL, FaultKind, FaultRule, SNOW_SECOPS_GROUP_SYS_ID, Sandbox, creds, seed_demo,
+    };
+
+    async fn demo() -> (Sandbox, ServiceNowClient) {
+        let sb = Sandbox::start(0).await.expect("sandbox");
+        seed_demo(&sb.state());
+        let c = ServiceNowClient::new(
+            url::Url::parse(&sb.url("servicenow")).unwrap(),
+            creds::SERVICENOW_USER.into(),
+            SecretString::from(creds::SERVICENOW_PASSWORD),
+            http(),
+        );
+        (sb, c)
+    }
+
+    fn incident(cid: &str, severity: u8) -> NewIncident {
+        let (urgency, impact) = urgency_impact_for_severity(severity);
+        NewIncident {
+            short_description: format!("Incydr alert {cid}"),
+            description: "Actor: departing.dev@example.com\nFiles: platform-src.zip".into(),
+            urgency: urgency.into(),
+            impact: impact.into(),
+            correlation_id: cid.into(),
+            correlation_display: "Code42 Incydr".into(),
+            assignment_group: Some(SNOW_SECOPS_GROUP_SYS_ID.into()),
+            caller_id: None,
+            category: Some("security".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_incident_is_created_found_by_correlation_id_and_noted() {
+        let (sb, c) = demo().await;
+        assert_eq!(
+            c.verify(None).await.unwrap(),
+            "Connected to ServiceNow as admin"
+        );
+        let caller = c.user_sys_id_by_email(DEPARTING_EMAIL, None).await.unwrap();
+        assert!(caller.is_some());
+        assert_eq!(
+            c.user_sys_id_by_email("nobody@example.com", None)
+                .await
+                .unwrap(),
+            None
+        );
+
+        let new = NewIncident {
+            caller_id: caller.clone(),
+            ..incident("riskflow-alert-tickets-5e55-demo-departing-0001", 4)
+        };
+        let created = c.create_incident(&new, None).await.unwrap();
+        assert_eq!(created.sys_id.len(), 32);
+        assert!(
+            created
+                .number
+                .as_deref()
+                .is_some_and(|n| n.starts_with("INC"))
+        );
+        assert!(created.link.ends_with(&created.sys_id));
+
+        let views = sb.state().servicenow_incidents();
+        assert_eq!(views.len(), 1);
+        let f = &views[0].fields;
+        assert_eq!(
+            f.get("correlation_id").map(String::as_str),
+            Some(new.correlation_id.as_str())
+        );
+        assert_eq!(
+            f.get("correlation_display").map(String::as_str),
+            Some("Code42 Incydr")
+        );
+        assert_eq!(f.get("urgency").map(String::as_str), Some("1"));
+        assert_eq!(f.get("impact").map(String::as_str), Some("1"));
+        assert_eq!(
+            f.get("assignment_group").map(String::as_str),
+            Some(SNOW_SECOPS_GROUP_SYS_ID)
+        );
+        assert_eq!(f.get("caller_id"), caller.as_ref());
+
+        let found = c
+            .find_by_correlation_id(&new.correlation_id, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.sys_id, created.sys_id);
+        assert_eq!(found.number, created.number);
+
+        c.add_work_note(&created.sys_id, "Session gained 2 new events", None)
+            .await
+            .unwrap();
+        let views = sb.state().servicenow_incidents();
+        assert_eq!(
+            views[0].work_notes,
+            vec!["Session gained 2 new events".to_string()]
+        );
+    }
+
+    #[tokio::test]
+    async fn find_by_correlation_id_survives_the_ignored_field_trap() {
+        let (sb, c) = demo().await;
+        for cid in ["riskflow-x-1", "riskflow-x-10", "riskflow-x-2"] {
+            c.create_incident(&incident(cid, 2), None).await.unwrap();
+        }
+        // The trap is live: a misspelled field is dropped and every incident comes back.
+        let raw: serde_json::Value = reqwest::Client::new()
+            .get(format!(
+                "{}/api/now/v2/table/incident?sysparm_query=correlation_idd%3Driskflow-x-1&sysparm_fields=sys_id",
+                sb.url("servicenow")
+            ))
+            .basic_auth(creds::SERVICENOW_USER, Some(creds::SERVICENOW_PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(raw["result"].as_array().map(Vec::len), Some(3));
+
+        // Ours asks the right field and re-checks the value anyway.
+        let one = c
+            .find_by_correlation_id("riskflow-x-1", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.correlation_id.as_deref(), Some("riskflow-x-1"));
+        let ten = c
+            .find_by_correlation_id("riskflow-x-10", None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(one.sys_id, ten.sys_id);
+        assert_eq!(
+            c.find_by_correlation_id("riskflow-x-3", None)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            c.find_by_correlation_id("riskflow-x", None).await.unwrap(),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_credentials_are_a_401_with_the_envelope_message() {
+        let (sb, _) = demo().await;
+        let c = ServiceNowClient::new(
+            url::Url::parse(&sb.url("servicenow")).unwrap(),
+            "admin".into(),
+            SecretString::from("wrong"),
+            http(),
+        );
+        let err = c.verify(None).await.unwrap_err();
+        assert_eq!(err.status(), Some(401));
+        assert_eq!(
+            err.to_string(),
+            "servicenow answered 401 to GET /api/now/v2/table/incident: User Not Authenticated (Required to provide Auth information)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_429_with_retry_after_on_create_is_waited_out_and_creates_once() {
+        let (sb, c) = demo().await;
+        sb.state().add_fault(
+            FaultRule::new(
+                "servicenow",
+                FaultKind::RateLimit {
+                    retry_after: Some(1),
+                },
+            )
+            .method("POST")
+            .max_hits(1),
+        );
+        let started = std::time::Instant::now();
+        c.create_incident(&incident("riskflow-429-1", 3), None)
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+        assert_eq!(sb.state().fault_hits(), vec![1]);
+        assert_eq!(sb.state().servicenow_incidents().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_create_whose_answer_is_lost_is_found_by_correlation_id_not_repeated() {
+        let (sb, c) = demo().await;
+        sb.state().add_fault(
+            FaultRule::new("servicenow", FaultKind::StoredThenError { status: 500 })
+                .method("POST")
+                .max_hits(1),
+        );
+        let err = c
+            .create_incident(&incident("riskflow-lost-1", 3), None)
+            .await
+            .unwrap_err();
+        assert!(err.outcome_unknown());
+        assert_eq!(sb.state().servicenow_incidents().len(), 1);
+        assert!(
+            c.find_by_correlation_id("riskflow-lost-1", None)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
 }

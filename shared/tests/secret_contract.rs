@@ -116,9 +116,15 @@ async fn a_second_put_makes_a_new_version_and_the_old_one_stays_readable_by_id(
     let v2 = store.put(&name, &secret("two")).await.unwrap();
     assert_ne!(v1, v2);
     let current = store.get(&name, None).await.unwrap();
-    assert_eq!((current.version_id.as_str(), current.value.expose_secret()), (v2.as_str(), "two"));
+    assert_eq!(
+        (current.version_id.as_str(), current.value.expose_secret()),
+        (v2.as_str(), "two")
+    );
     let old = store.get(&name, Some(&v1)).await.unwrap();
-    assert_eq!((old.version_id.as_str(), old.value.expose_secret()), (v1.as_str(), "one"));
+    assert_eq!(
+        (old.version_id.as_str(), old.value.expose_secret()),
+        (v1.as_str(), "one")
+    );
     let new = store.get(&name, Some(&v2)).await.unwrap();
     assert_eq!(new.value.expose_secret(), "two");
 }
@@ -147,7 +153,15 @@ async fn create_delete_create_of_one_name_works_at_once(store: Arc<dyn SecretSto
     // And once more.
     store.delete(&name).await.unwrap();
     let v3 = store.put(&name, &secret("third")).await.unwrap();
-    assert_eq!(store.get(&name, Some(&v3)).await.unwrap().value.expose_secret(), "third");
+    assert_eq!(
+        store
+            .get(&name, Some(&v3))
+            .await
+            .unwrap()
+            .value
+            .expose_secret(),
+        "third"
+    );
 }
 
 async fn an_unknown_secret_or_version_is_not_found(store: Arc<dyn SecretStore>) {
@@ -167,8 +181,19 @@ async fn names_are_independent(store: Arc<dyn SecretStore>) {
     let va = store.put(&a, &secret("alpha")).await.unwrap();
     store.put(&b, &secret("beta")).await.unwrap();
     store.delete(&b).await.unwrap();
-    assert_eq!(store.get(&a, None).await.unwrap().value.expose_secret(), "alpha");
-    assert_eq!(store.get(&a, Some(&va)).await.unwrap().value.expose_secret(), "alpha");
+    assert_eq!(
+        store.get(&a, None).await.unwrap().value.expose_secret(),
+        "alpha"
+    );
+    assert_eq!(
+        store
+            .get(&a, Some(&va))
+            .await
+            .unwrap()
+            .value
+            .expose_secret(),
+        "alpha"
+    );
     assert!(is_not_found(&store.get(&b, None).await));
     // A version id of one secret does not open another.
     assert!(is_not_found(&store.get(&b, Some(&va)).await));
@@ -201,7 +226,10 @@ async fn file_store_keeps_its_file_0600_in_a_0700_dir_and_leaves_no_temp_files()
     let store = FileSecretStore::open(&dir).unwrap();
     assert_eq!(mode(&dir), 0o700);
     for i in 0..3 {
-        store.put("riskflow-jira", &secret(&format!("v{i}"))).await.unwrap();
+        store
+            .put("riskflow-jira", &secret(&format!("v{i}")))
+            .await
+            .unwrap();
     }
     store.delete("riskflow-jira").await.unwrap();
     store.put("riskflow-okta", &secret("x")).await.unwrap();
@@ -228,7 +256,11 @@ async fn file_store_narrows_a_broader_dir_and_file_mode_on_open() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let file = dir.join("secrets.json");
-    std::fs::write(&file, r#"{"riskflow-jira":{"versions":[{"id":"v-1","value":"old"}],"deleted":false}}"#).unwrap();
+    std::fs::write(
+        &file,
+        r#"{"riskflow-jira":{"versions":[{"id":"v-1","value":"old"}],"deleted":false}}"#,
+    )
+    .unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let store = FileSecretStore::open(&dir).unwrap();
     assert_eq!(mode(&dir), 0o700);
@@ -244,10 +276,25 @@ async fn file_store_keeps_the_last_two_versions() {
     let v1 = store.put("s", &secret("one")).await.unwrap();
     let v2 = store.put("s", &secret("two")).await.unwrap();
     let v3 = store.put("s", &secret("three")).await.unwrap();
-    assert!(matches!(store.get("s", Some(&v1)).await, Err(SecretError::NotFound { .. })));
-    assert_eq!(store.get("s", Some(&v2)).await.unwrap().value.expose_secret(), "two");
+    assert!(matches!(
+        store.get("s", Some(&v1)).await,
+        Err(SecretError::NotFound { .. })
+    ));
+    assert_eq!(
+        store
+            .get("s", Some(&v2))
+            .await
+            .unwrap()
+            .value
+            .expose_secret(),
+        "two"
+    );
     assert_eq!(store.get("s", None).await.unwrap().version_id, v3);
-    assert!(!std::fs::read_to_string(store.path()).unwrap().contains("one"));
+    assert!(
+        !std::fs::read_to_string(store.path())
+            .unwrap()
+            .contains("one")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -289,13 +336,17 @@ async fn file_store_refuses_a_corrupt_file_without_quoting_it() {
     assert!(!format!("{err} {err:?}").contains("hunter2"));
     // And does not overwrite it with an empty store.
     assert!(store.put("b", &secret("x")).await.is_err());
-    assert!(std::fs::read_to_string(store.path()).unwrap().contains("hunter2"));
+    assert!(
+        std::fs::read_to_string(store.path())
+            .unwrap()
+            .contains("hunter2")
+    );
 }
 
 // ---------------------------------------------------------------- Secrets Manager
 
 #[tokio::test]
-async fn secrets_manager_put_restores_a_secret_scheduled_for_deletion() {
+async fn secrets_manager_delete_of_a_secret_scheduled_for_deletion_frees_the_name_at_once() {
     let store = secrets_manager_test_store().await;
     let name = unique_name("riskflow-workday");
     store.put(&name, &secret("before")).await.unwrap();
@@ -309,22 +360,22 @@ async fn secrets_manager_put_restores_a_secret_scheduled_for_deletion() {
         .await
         .unwrap();
     assert!(is_not_found(&store.get(&name, None).await));
-    let v = store.put(&name, &secret("after")).await.unwrap();
+    // riskflow's delete makes it immediate, so a new connect can create the name again.
+    store.delete(&name).await.unwrap();
+    let described = store
+        .client()
+        .describe_secret()
+        .secret_id(&name)
+        .send()
+        .await;
+    assert!(
+        described.is_err(),
+        "the secret is gone, not scheduled: {described:?}"
+    );
+    let v = store.put(&name, &secret("again")).await.unwrap();
     let got = store.get(&name, None).await.unwrap();
     assert_eq!(got.version_id, v);
-    assert_eq!(got.value.expose_secret(), "after");
-    // A secret scheduled for deletion is deleted at once by ours.
-    store
-        .client()
-        .delete_secret()
-        .secret_id(&name)
-        .recovery_window_in_days(7)
-        .send()
-        .await
-        .unwrap();
-    store.delete(&name).await.unwrap();
-    let v2 = store.put(&name, &secret("again")).await.unwrap();
-    assert_eq!(store.get(&name, Some(&v2)).await.unwrap().value.expose_secret(), "again");
+    assert_eq!(got.value.expose_secret(), "again");
 }
 
 #[tokio::test]
@@ -334,14 +385,25 @@ async fn secrets_manager_unreachable_is_unavailable_and_never_shows_the_value() 
     let conf = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
         .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
         .endpoint_url("http://127.0.0.1:9")
         .retry_config(aws_sdk_secretsmanager::config::retry::RetryConfig::disabled())
         .build();
     let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::from_conf(conf));
-    let err = store.put("riskflow-jira", &secret("hunter2-value")).await.unwrap_err();
+    let err = store
+        .put("riskflow-jira", &secret("hunter2-value"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, SecretError::Unavailable(_)), "{err:?}");
     assert!(!format!("{err} {err:?}").contains("hunter2"));
-    assert!(matches!(store.get("riskflow-jira", None).await, Err(SecretError::Unavailable(_))));
-    assert!(matches!(store.delete("riskflow-jira").await, Err(SecretError::Unavailable(_))));
+    assert!(matches!(
+        store.get("riskflow-jira", None).await,
+        Err(SecretError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.delete("riskflow-jira").await,
+        Err(SecretError::Unavailable(_))
+    ));
 }

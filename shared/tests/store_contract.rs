@@ -138,7 +138,11 @@ contract!(
 // ---------------------------------------------------------------- helpers
 
 async fn acquire(store: &Store, key: &str, now: i64) -> (Lease, WorkItem) {
-    match store.claim(FLOW, key, None, false, LEASE_MS, now).await.unwrap() {
+    match store
+        .claim(FLOW, key, None, false, LEASE_MS, now)
+        .await
+        .unwrap()
+    {
         Claim::Acquired { lease, item } => (lease, item),
         other => panic!("expected to acquire {key}, got {other:?}"),
     }
@@ -158,7 +162,10 @@ async fn index_keys(store: &Store, status: ItemStatus) -> Vec<String> {
     let mut out = Vec::new();
     let mut after = None;
     loop {
-        let page = store.item_keys(FLOW, status, after, 100, NOW).await.unwrap();
+        let page = store
+            .item_keys(FLOW, status, after, 100, NOW)
+            .await
+            .unwrap();
         out.extend(page.items);
         match page.next {
             Some(n) => after = Some(n),
@@ -210,7 +217,10 @@ fn filler(n: usize, seed: usize) -> String {
 fn claim_worker() {
     let backend = std::env::var("RISKFLOW_CLAIM_BACKEND")
         .expect("claim_worker runs only as the helper process of the two-process claim tests");
-    let count: usize = std::env::var("RISKFLOW_CLAIM_COUNT").unwrap().parse().unwrap();
+    let count: usize = std::env::var("RISKFLOW_CLAIM_COUNT")
+        .unwrap()
+        .parse()
+        .unwrap();
     let key = std::env::var("RISKFLOW_CLAIM_KEY").unwrap();
     let target = std::env::var("RISKFLOW_CLAIM_TARGET").unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -233,7 +243,8 @@ fn claim_worker() {
             };
             stores.push(store);
         }
-        println!("CLAIM_READY");
+        // libtest has already printed "test claim_worker ... " without a line end.
+        println!("\nCLAIM_READY");
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "go");
@@ -273,7 +284,8 @@ struct WorkerResult {
 
 fn parse_result(line: &str) -> WorkerResult {
     let fields: BTreeMap<&str, &str> = line
-        .trim_start_matches("CLAIM_RESULT ")
+        .split_once("CLAIM_RESULT ")
+        .map_or("", |(_, rest)| rest)
         .split_whitespace()
         .filter_map(|f| f.split_once('='))
         .collect();
@@ -291,7 +303,13 @@ async fn race_in_two_processes(backend: &str, target: &str, key: &str) -> Vec<Wo
     let mut children = Vec::new();
     for _ in 0..2 {
         let mut child = tokio::process::Command::new(&exe)
-            .args(["--ignored", "--exact", "claim_worker", "--nocapture", "--test-threads=1"])
+            .args([
+                "--ignored",
+                "--exact",
+                "claim_worker",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("RISKFLOW_CLAIM_BACKEND", backend)
             .env("RISKFLOW_CLAIM_TARGET", target)
             .env("RISKFLOW_CLAIM_KEY", key)
@@ -304,9 +322,12 @@ async fn race_in_two_processes(backend: &str, target: &str, key: &str) -> Vec<Wo
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         loop {
             match lines.next_line().await.unwrap() {
-                Some(l) if l.trim() == "CLAIM_READY" => break,
+                Some(l) if l.trim_end().ends_with("CLAIM_READY") => break,
                 Some(_) => {}
-                None => panic!("claim worker exited before it was ready: {:?}", child.wait().await),
+                None => panic!(
+                    "claim worker exited before it was ready: {:?}",
+                    child.wait().await
+                ),
             }
         }
         children.push((child, lines));
@@ -320,7 +341,7 @@ async fn race_in_two_processes(backend: &str, target: &str, key: &str) -> Vec<Wo
     for (mut child, mut lines) in children {
         let mut result = None;
         while let Some(l) = lines.next_line().await.unwrap() {
-            if l.starts_with("CLAIM_RESULT ") {
+            if l.contains("CLAIM_RESULT ") {
                 result = Some(parse_result(&l));
             }
         }
@@ -338,7 +359,9 @@ async fn fifty_concurrent_claims_from_two_processes_have_exactly_one_winner(fx: 
             let tasks: Vec<_> = (0..50)
                 .map(|_| {
                     let s = fx.store.clone();
-                    tokio::spawn(async move { s.claim(FLOW, key, None, false, LEASE_MS, NOW).await })
+                    tokio::spawn(
+                        async move { s.claim(FLOW, key, None, false, LEASE_MS, NOW).await },
+                    )
                 })
                 .collect();
             let mut r = WorkerResult {
@@ -359,16 +382,31 @@ async fn fifty_concurrent_claims_from_two_processes_have_exactly_one_winner(fx: 
             }
             vec![r]
         }
-        Kind::Sqlite => {
-            let path = fx.db_path.as_ref().unwrap().to_str().unwrap().to_string();
-            race_in_two_processes("sqlite", &path, key).await
+        Kind::Sqlite | Kind::Dynamo => {
+            let (backend, target) = match fx.kind {
+                Kind::Sqlite => (
+                    "sqlite",
+                    fx.db_path.as_ref().unwrap().to_str().unwrap().to_string(),
+                ),
+                _ => ("dynamodb", fx.table.clone().unwrap()),
+            };
+            // A hung helper fails the test (and is killed on drop) instead of hanging it.
+            tokio::time::timeout(
+                std::time::Duration::from_secs(120),
+                race_in_two_processes(backend, &target, key),
+            )
+            .await
+            .expect("the two-process race did not finish within 120 s")
         }
-        Kind::Dynamo => race_in_two_processes("dynamodb", fx.table.as_ref().unwrap(), key).await,
     };
     let acquired: usize = results.iter().map(|r| r.acquired).sum();
     let busy: usize = results.iter().map(|r| r.busy).sum();
     let errors: usize = results.iter().map(|r| r.errors).sum();
-    assert_eq!((acquired, busy, errors), (1, 49, 0), "exactly one of 50 claims wins");
+    assert_eq!(
+        (acquired, busy, errors),
+        (1, 49, 0),
+        "exactly one of 50 claims wins"
+    );
     let winner = results.iter().find_map(|r| r.token.clone()).unwrap();
     let stored = fx.store.item(FLOW, key, NOW).await.unwrap().unwrap();
     assert_eq!(stored.status, ItemStatus::InProgress);
@@ -399,7 +437,10 @@ async fn a_live_lease_cannot_be_taken_and_a_passed_one_can(fx: Fixture) {
         .claim(FLOW, "k", Some(&stale), false, LEASE_MS, NOW + LEASE_MS + 1)
         .await
         .unwrap();
-    assert!(matches!(c, Claim::Busy { lease_until } if lease_until == NOW + 2 * LEASE_MS), "{c:?}");
+    assert!(
+        matches!(c, Claim::Busy { lease_until } if lease_until == NOW + 2 * LEASE_MS),
+        "{c:?}"
+    );
 }
 
 async fn a_write_carrying_a_stale_lease_token_is_rejected(fx: Fixture) {
@@ -417,11 +458,17 @@ async fn a_write_carrying_a_stale_lease_token_is_rejected(fx: Fixture) {
             ..StepRecord::default()
         },
     );
-    let err = s.save_item(&old_lease, &stale, later + 1).await.unwrap_err();
+    let err = s
+        .save_item(&old_lease, &stale, later + 1)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::StaleLease { .. }), "{err:?}");
     let err = s.complete(&old_lease, &stale, later + 1).await.unwrap_err();
     assert!(matches!(err, StoreError::StaleLease { .. }), "{err:?}");
-    let err = s.fail(&old_lease, &stale, "x", true, later + 1).await.unwrap_err();
+    let err = s
+        .fail(&old_lease, &stale, "x", true, later + 1)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::StaleLease { .. }), "{err:?}");
     let err = s.release(&old_lease, &stale, later + 1).await.unwrap_err();
     assert!(matches!(err, StoreError::StaleLease { .. }), "{err:?}");
@@ -442,8 +489,14 @@ async fn a_write_carrying_a_stale_lease_token_is_rejected(fx: Fixture) {
     let saved = s.save_item(&new_lease, &next, later + 3).await.unwrap();
     assert_eq!(saved.version, new_item.version + 1);
     let stored = s.item(FLOW, "k", later + 4).await.unwrap().unwrap();
-    assert_eq!(stored.steps["ticket"].fingerprint.as_deref(), Some("fp-new"));
-    assert_eq!(stored.lease_token.as_deref(), Some(new_lease.token.as_str()));
+    assert_eq!(
+        stored.steps["ticket"].fingerprint.as_deref(),
+        Some("fp-new")
+    );
+    assert_eq!(
+        stored.lease_token.as_deref(),
+        Some(new_lease.token.as_str())
+    );
 }
 
 async fn an_expired_item_is_absent_to_reads_and_conditions_though_still_stored(fx: Fixture) {
@@ -455,9 +508,18 @@ async fn an_expired_item_is_absent_to_reads_and_conditions_though_still_stored(f
     old.lease_until = Some(NOW + 10 * LEASE_MS);
     old.lease_token = Some("ghost".into());
     b.put(old.clone(), Cond::Always).await.unwrap();
-    assert_eq!(b.get(&old.pk, "state").await.unwrap(), Some(old.clone()), "still stored");
+    assert_eq!(
+        b.get(&old.pk, "state").await.unwrap(),
+        Some(old.clone()),
+        "still stored"
+    );
     assert_eq!(s.item(FLOW, "old", NOW).await.unwrap(), None);
-    assert!(s.items(FLOW, &["old".to_string()], NOW).await.unwrap().is_empty());
+    assert!(
+        s.items(FLOW, &["old".to_string()], NOW)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A claim treats it as absent: a new item, version 1.
     let (_, item) = acquire(s, "old", NOW).await;
     assert_eq!(item.version, 1);
@@ -472,7 +534,9 @@ async fn an_expired_item_is_absent_to_reads_and_conditions_though_still_stored(f
     assert!(s.item(FLOW, "edge", NOW).await.unwrap().is_some());
     assert!(s.item(FLOW, "edge", NOW + 1).await.unwrap().is_none());
     assert!(matches!(
-        s.claim(FLOW, "edge", None, false, LEASE_MS, NOW).await.unwrap(),
+        s.claim(FLOW, "edge", None, false, LEASE_MS, NOW)
+            .await
+            .unwrap(),
         Claim::Done(_)
     ));
     let (_, item) = acquire(s, "edge", NOW + 1).await;
@@ -501,7 +565,10 @@ async fn an_expired_item_is_absent_to_reads_and_conditions_though_still_stored(f
     assert_eq!(outcome, DeliveryOutcome::Recorded);
     assert!(s.delivery_seen("bamboohr", "evt-old", NOW).await.unwrap());
     d.expires_at = Some(NOW + DAY);
-    assert_eq!(b.get(&d.pk, "seen").await.unwrap().unwrap().expires_at, d.expires_at);
+    assert_eq!(
+        b.get(&d.pk, "seen").await.unwrap().unwrap().expires_at,
+        d.expires_at
+    );
 
     // Expired runs drop out of listings.
     let mut run = run_record("expired", NOW - 31 * DAY, 0);
@@ -510,7 +577,10 @@ async fn an_expired_item_is_absent_to_reads_and_conditions_though_still_stored(f
     run.started_at = NOW - DAY;
     s.put_run(&run).await.unwrap();
     let page = s.list_runs(FLOW, 10, None, NOW).await.unwrap();
-    assert_eq!(page.items.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["fresh"]);
+    assert_eq!(
+        page.items.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["fresh"]
+    );
     assert_eq!(page.next, None);
 }
 
@@ -528,11 +598,17 @@ async fn a_delivery_is_recorded_with_its_pending_item_all_or_nothing(fx: Fixture
         .await
         .unwrap();
     assert_eq!(out, DeliveryOutcome::Duplicate);
-    assert!(!s.delivery_seen("bamboohr", "evt-1", NOW).await.unwrap(), "delivery not written");
+    assert!(
+        !s.delivery_seen("bamboohr", "evt-1", NOW).await.unwrap(),
+        "delivery not written"
+    );
     let after = s.item(FLOW, "taken", NOW).await.unwrap().unwrap();
     assert_eq!(after, before, "item unchanged");
     assert_eq!(after.lease_token.as_deref(), Some(held.token.as_str()));
-    assert!(index_keys(s, ItemStatus::Pending).await.is_empty(), "no index entry");
+    assert!(
+        index_keys(s, ItemStatus::Pending).await.is_empty(),
+        "no index entry"
+    );
 
     // A fresh delivery: all three written.
     let mut item = WorkItem::new(FLOW, "fresh", ItemStatus::Pending, NOW);
@@ -555,21 +631,33 @@ async fn a_duplicate_delivery_changes_nothing(fx: Fixture) {
     let s = &fx.store;
     let first = WorkItem::new(FLOW, "first", ItemStatus::Pending, NOW);
     assert_eq!(
-        s.record_delivery(&delivery("evt-1", NOW + DAY), &first, NOW).await.unwrap(),
+        s.record_delivery(&delivery("evt-1", NOW + DAY), &first, NOW)
+            .await
+            .unwrap(),
         DeliveryOutcome::Recorded
     );
     let stored_first = s.item(FLOW, "first", NOW).await.unwrap().unwrap();
     // The same delivery again, even naming another item.
     let second = WorkItem::new(FLOW, "second", ItemStatus::Pending, NOW);
     assert_eq!(
-        s.record_delivery(&delivery("evt-1", NOW + DAY), &second, NOW + 5).await.unwrap(),
+        s.record_delivery(&delivery("evt-1", NOW + DAY), &second, NOW + 5)
+            .await
+            .unwrap(),
         DeliveryOutcome::Duplicate
     );
     assert_eq!(s.item(FLOW, "second", NOW).await.unwrap(), None);
-    assert_eq!(s.item(FLOW, "first", NOW).await.unwrap().unwrap(), stored_first);
+    assert_eq!(
+        s.item(FLOW, "first", NOW).await.unwrap().unwrap(),
+        stored_first
+    );
     assert_eq!(index_keys(s, ItemStatus::Pending).await, ["first"]);
     // The stored delivery still has its first receipt.
-    let d = s.backend().get("delivery#bamboohr#evt-1", "seen").await.unwrap().unwrap();
+    let d = s
+        .backend()
+        .get("delivery#bamboohr#evt-1", "seen")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(d.version, 1);
     assert_eq!(d.expires_at, Some(NOW + DAY));
 }
@@ -593,10 +681,17 @@ async fn a_done_item_returns_its_stored_outcome_and_reopen_claims_it(fx: Fixture
     assert_eq!(done.expires_at, Some(NOW + 3 + ITEM_RETENTION_MS));
 
     let later = NOW + LEASE_MS * 10;
-    match s.claim(FLOW, "sess-1", None, false, LEASE_MS, later).await.unwrap() {
+    match s
+        .claim(FLOW, "sess-1", None, false, LEASE_MS, later)
+        .await
+        .unwrap()
+    {
         Claim::Done(it) => {
             assert_eq!(it.status, ItemStatus::Done);
-            assert_eq!(it.step_outcome("ticket"), Some(&serde_json::json!({"key": "SEC-42", "id": "10042"})));
+            assert_eq!(
+                it.step_outcome("ticket"),
+                Some(&serde_json::json!({"key": "SEC-42", "id": "10042"}))
+            );
             assert_eq!(it.steps["ticket"].fingerprint.as_deref(), Some("fp"));
             assert_eq!(it.handled_last_updated, Some(NOW - 500));
             assert_eq!(it.lease_token, None);
@@ -605,7 +700,11 @@ async fn a_done_item_returns_its_stored_outcome_and_reopen_claims_it(fx: Fixture
         other => panic!("a done item was claimed again: {other:?}"),
     }
     // reopen: claimed, with its history intact, no longer expiring.
-    match s.claim(FLOW, "sess-1", None, true, LEASE_MS, later).await.unwrap() {
+    match s
+        .claim(FLOW, "sess-1", None, true, LEASE_MS, later)
+        .await
+        .unwrap()
+    {
         Claim::Acquired { lease, item } => {
             assert_eq!(item.status, ItemStatus::InProgress);
             assert_eq!(item.step_outcome("ticket"), done.step_outcome("ticket"));
@@ -745,7 +844,10 @@ async fn connections_save_with_history_and_a_stale_save_conflicts(fx: Fixture) {
 
     let mut rec = c0.clone();
     rec.status = ConnectionStatus::Connected;
-    rec.settings.insert("base_url".into(), serde_json::json!("https://acme.atlassian.net"));
+    rec.settings.insert(
+        "base_url".into(),
+        serde_json::json!("https://acme.atlassian.net"),
+    );
     rec.secret_id = Some("riskflow-jira".into());
     rec.secret_version = Some("v-1".into());
     rec.verified_at = Some(NOW);
@@ -758,38 +860,70 @@ async fn connections_save_with_history_and_a_stale_save_conflicts(fx: Fixture) {
         message: msg.into(),
     };
     let saved = s
-        .save_connection(&rec, &hist(NOW, ConnectionStatus::Connected, "connected"), NOW)
+        .save_connection(
+            &rec,
+            &hist(NOW, ConnectionStatus::Connected, "connected"),
+            NOW,
+        )
         .await
         .unwrap();
     assert_eq!(saved.version, 1);
-    assert_eq!(s.connection(ConnectionKind::Jira, NOW).await.unwrap(), saved);
+    assert_eq!(
+        s.connection(ConnectionKind::Jira, NOW).await.unwrap(),
+        saved
+    );
 
     // Someone saves from the stale read (version 0): refused, and its history entry with it.
     let err = s
-        .save_connection(&rec, &hist(NOW + 5, ConnectionStatus::Connected, "again"), NOW + 5)
+        .save_connection(
+            &rec,
+            &hist(NOW + 5, ConnectionStatus::Connected, "again"),
+            NOW + 5,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
     assert!(err.is_transient());
-    assert_eq!(s.connection_history(ConnectionKind::Jira, 10, NOW).await.unwrap().len(), 1);
+    assert_eq!(
+        s.connection_history(ConnectionKind::Jira, 10, NOW)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     let mut off = saved.clone();
     off.status = ConnectionStatus::Disconnected;
     off.secret_id = None;
     off.secret_version = None;
     let saved2 = s
-        .save_connection(&off, &hist(NOW + 10, ConnectionStatus::Disconnected, "disconnected"), NOW + 10)
+        .save_connection(
+            &off,
+            &hist(NOW + 10, ConnectionStatus::Disconnected, "disconnected"),
+            NOW + 10,
+        )
         .await
         .unwrap();
     assert_eq!(saved2.version, 2);
 
-    let history = s.connection_history(ConnectionKind::Jira, 10, NOW + 10).await.unwrap();
+    let history = s
+        .connection_history(ConnectionKind::Jira, 10, NOW + 10)
+        .await
+        .unwrap();
     let msgs: Vec<&str> = history.iter().map(|h| h.message.as_str()).collect();
     assert_eq!(msgs, ["disconnected", "connected"], "newest first");
-    let newest = s.connection_history(ConnectionKind::Jira, 1, NOW + 10).await.unwrap();
+    let newest = s
+        .connection_history(ConnectionKind::Jira, 1, NOW + 10)
+        .await
+        .unwrap();
     assert_eq!(newest.len(), 1);
     assert_eq!(newest[0].message, "disconnected");
-    assert!(s.connection_history(ConnectionKind::Okta, 10, NOW).await.unwrap().is_empty());
+    assert!(
+        s.connection_history(ConnectionKind::Okta, 10, NOW)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let all = s.connections(NOW + 10).await.unwrap();
     assert_eq!(all.len(), ConnectionKind::ALL.len());
@@ -847,39 +981,69 @@ async fn a_person_save_moves_the_departure_index(fx: Fixture) {
     // The date moves.
     let mut moved = v1.clone();
     moved.indexed_date = Some("2026-12-15".into());
-    let v2 = s.save_person(&moved, Some("2026-12-01"), NOW + 1).await.unwrap();
+    let v2 = s
+        .save_person(&moved, Some("2026-12-01"), NOW + 1)
+        .await
+        .unwrap();
     assert_eq!(v2.version, 2);
-    assert_eq!(s.departures_on("2026-12-01", NOW).await.unwrap(), ["bob@example.com"]);
-    assert_eq!(s.departures_on("2026-12-15", NOW).await.unwrap(), ["ann@example.com"]);
+    assert_eq!(
+        s.departures_on("2026-12-01", NOW).await.unwrap(),
+        ["bob@example.com"]
+    );
+    assert_eq!(
+        s.departures_on("2026-12-15", NOW).await.unwrap(),
+        ["ann@example.com"]
+    );
 
     // A save from a stale read is refused and moves nothing.
     let mut stale = v1.clone();
     stale.indexed_date = Some("2026-12-20".into());
-    let err = s.save_person(&stale, Some("2026-12-01"), NOW + 2).await.unwrap_err();
+    let err = s
+        .save_person(&stale, Some("2026-12-01"), NOW + 2)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
     assert!(s.departures_on("2026-12-20", NOW).await.unwrap().is_empty());
-    assert_eq!(s.departures_on("2026-12-15", NOW).await.unwrap(), ["ann@example.com"]);
+    assert_eq!(
+        s.departures_on("2026-12-15", NOW).await.unwrap(),
+        ["ann@example.com"]
+    );
 
     // A cancellation takes them out of the index.
     let mut cancelled = v2.clone();
     cancelled.indexed_date = None;
-    let v3 = s.save_person(&cancelled, Some("2026-12-15"), NOW + 3).await.unwrap();
+    let v3 = s
+        .save_person(&cancelled, Some("2026-12-15"), NOW + 3)
+        .await
+        .unwrap();
     assert_eq!(v3.version, 3);
     assert!(s.departures_on("2026-12-15", NOW).await.unwrap().is_empty());
-    assert_eq!(s.person("ann@example.com", NOW).await.unwrap().unwrap().indexed_date, None);
+    assert_eq!(
+        s.person("ann@example.com", NOW)
+            .await
+            .unwrap()
+            .unwrap()
+            .indexed_date,
+        None
+    );
 }
 
 async fn pending_and_failed_indexes_follow_fail_retry_and_complete(fx: Fixture) {
     let s = &fx.store;
     let item = WorkItem::new(FLOW, "k", ItemStatus::Pending, NOW);
     assert_eq!(
-        s.record_delivery(&delivery("evt-k", NOW + DAY), &item, NOW).await.unwrap(),
+        s.record_delivery(&delivery("evt-k", NOW + DAY), &item, NOW)
+            .await
+            .unwrap(),
         DeliveryOutcome::Recorded
     );
     assert_eq!(index_keys(s, ItemStatus::Pending).await, ["k"]);
 
     let (l1, it1) = acquire(s, "k", NOW).await;
-    let failed = s.fail(&l1, &it1, "jira said 400", false, NOW + 1).await.unwrap();
+    let failed = s
+        .fail(&l1, &it1, "jira said 400", false, NOW + 1)
+        .await
+        .unwrap();
     assert_eq!(failed.status, ItemStatus::Failed);
     assert_eq!(failed.attempts, 1);
     assert!(index_keys(s, ItemStatus::Pending).await.is_empty());
@@ -921,14 +1085,29 @@ async fn put_pending_creates_an_item_once_and_item_keys_page(fx: Fixture) {
     assert_eq!(stored.version, 1);
     assert_eq!(stored.status, ItemStatus::Pending);
 
-    let p1 = s.item_keys(FLOW, ItemStatus::Pending, None, 2, NOW).await.unwrap();
+    let p1 = s
+        .item_keys(FLOW, ItemStatus::Pending, None, 2, NOW)
+        .await
+        .unwrap();
     assert_eq!(p1.items, ["p0", "p1"]);
-    let p2 = s.item_keys(FLOW, ItemStatus::Pending, p1.next.clone(), 2, NOW).await.unwrap();
+    let p2 = s
+        .item_keys(FLOW, ItemStatus::Pending, p1.next.clone(), 2, NOW)
+        .await
+        .unwrap();
     assert_eq!(p2.items, ["p2", "p3"]);
-    let p3 = s.item_keys(FLOW, ItemStatus::Pending, p2.next.clone(), 2, NOW).await.unwrap();
+    let p3 = s
+        .item_keys(FLOW, ItemStatus::Pending, p2.next.clone(), 2, NOW)
+        .await
+        .unwrap();
     assert_eq!(p3.items, ["p4"]);
     assert_eq!(p3.next, None);
-    assert!(s.item_keys(Flow::HrDepartures, ItemStatus::Pending, None, 10, NOW).await.unwrap().items.is_empty());
+    assert!(
+        s.item_keys(Flow::HrDepartures, ItemStatus::Pending, None, 10, NOW)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 async fn the_flow_lock_is_exclusive_and_reacquirable_after_release_or_expiry(fx: Fixture) {
@@ -949,16 +1128,40 @@ async fn the_flow_lock_is_exclusive_and_reacquirable_after_release_or_expiry(fx:
     }
     assert_eq!(held.len(), 1, "exactly one run holds the lock");
     let l1 = held.pop().unwrap();
-    assert!(s.acquire_lock(FLOW, "late", ttl, NOW + 1).await.unwrap().is_none());
+    assert!(
+        s.acquire_lock(FLOW, "late", ttl, NOW + 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Other flows have their own lock.
-    assert!(s.acquire_lock(Flow::HrDepartures, "hr", ttl, NOW).await.unwrap().is_some());
+    assert!(
+        s.acquire_lock(Flow::HrDepartures, "hr", ttl, NOW)
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     s.release_lock(&l1, NOW + 2).await.unwrap();
-    let l2 = s.acquire_lock(FLOW, "second", ttl, NOW + 3).await.unwrap().expect("free after release");
-    assert!(s.acquire_lock(FLOW, "third", ttl, NOW + 4).await.unwrap().is_none());
+    let l2 = s
+        .acquire_lock(FLOW, "second", ttl, NOW + 3)
+        .await
+        .unwrap()
+        .expect("free after release");
+    assert!(
+        s.acquire_lock(FLOW, "third", ttl, NOW + 4)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // The first holder's late release does not free the second holder's lock.
     s.release_lock(&l1, NOW + 5).await.unwrap();
-    assert!(s.acquire_lock(FLOW, "third", ttl, NOW + 6).await.unwrap().is_none());
+    assert!(
+        s.acquire_lock(FLOW, "third", ttl, NOW + 6)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Past its ttl, the lock is free even though never released.
     let l3 = s
@@ -969,7 +1172,12 @@ async fn the_flow_lock_is_exclusive_and_reacquirable_after_release_or_expiry(fx:
     assert_ne!(l3.token, l2.token);
     // The expired holder cannot release the new holder's lock.
     s.release_lock(&l2, l2.until + 1).await.unwrap();
-    assert!(s.acquire_lock(FLOW, "fourth", ttl, l2.until + 2).await.unwrap().is_none());
+    assert!(
+        s.acquire_lock(FLOW, "fourth", ttl, l2.until + 2)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn the_schema_version_is_written_once(fx: Fixture) {
@@ -984,11 +1192,19 @@ async fn the_schema_version_is_written_once(fx: Fixture) {
         assert_eq!(t.await.unwrap().unwrap(), SCHEMA_VERSION);
     }
     assert_eq!(s.ensure_schema(NOW + 1_000).await.unwrap(), SCHEMA_VERSION);
-    let raw = s.backend().get("meta#schema", "version").await.unwrap().unwrap();
+    let raw = s
+        .backend()
+        .get("meta#schema", "version")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(raw.version, 1, "written once");
     let body: serde_json::Value = serde_json::from_str(&raw.body).unwrap();
     assert_eq!(body["version"], SCHEMA_VERSION);
-    assert_eq!(body["written_at"], NOW, "the second call did not overwrite it");
+    assert_eq!(
+        body["written_at"], NOW,
+        "the second call did not overwrite it"
+    );
 }
 
 // ---------------------------------------------------------------- the backend primitive
@@ -1007,9 +1223,16 @@ async fn batch_reads_return_every_live_item_across_chunks(fx: Fixture) {
     let mut keys: Vec<String> = (0..300).map(|i| format!("k{i:03}")).collect();
     keys.extend(["k001".to_string(), "k002".to_string()]);
     let found = s.items(FLOW, &keys, NOW).await.unwrap();
-    let expected: HashSet<String> = (0..250).filter(|i| i % 10 != 0).map(|i| format!("k{i:03}")).collect();
+    let expected: HashSet<String> = (0..250)
+        .filter(|i| i % 10 != 0)
+        .map(|i| format!("k{i:03}"))
+        .collect();
     assert_eq!(found.keys().cloned().collect::<HashSet<_>>(), expected);
-    assert!(found.values().all(|it| it.version == 1 && it.status == ItemStatus::Pending));
+    assert!(
+        found
+            .values()
+            .all(|it| it.version == 1 && it.status == ItemStatus::Pending)
+    );
     let raws = s
         .backend()
         .batch_get(&[("nope".into(), "state".into())])
@@ -1033,7 +1256,13 @@ async fn a_transaction_checks_every_condition_before_writing_anything(fx: Fixtur
 
     let failing = vec![
         Op::Put(raw("t", "x", 1), Cond::Always),
-        Op::Put(raw("t", "a", 2), Cond::Version { expected: 1, now: NOW }),
+        Op::Put(
+            raw("t", "a", 2),
+            Cond::Version {
+                expected: 1,
+                now: NOW,
+            },
+        ),
         Op::Put(raw("t", "c", 2), Cond::Absent { now: NOW }),
         Op::Delete {
             pk: "t".into(),
@@ -1042,15 +1271,30 @@ async fn a_transaction_checks_every_condition_before_writing_anything(fx: Fixtur
         },
     ];
     let err = b.transact(failing).await.unwrap_err();
-    assert!(matches!(err, BackendError::ConditionFailed { index: 2 }), "{err:?}");
+    assert!(
+        matches!(err, BackendError::ConditionFailed { index: 2 }),
+        "{err:?}"
+    );
     assert_eq!(b.get("t", "x").await.unwrap(), None);
     assert_eq!(b.get("t", "a").await.unwrap().unwrap().version, 1);
     assert_eq!(b.get("t", "d").await.unwrap(), Some(d.clone()));
 
     let ok = vec![
         Op::Put(raw("t", "x", 1), Cond::Absent { now: NOW }),
-        Op::Put(raw("t", "a", 2), Cond::Version { expected: 1, now: NOW }),
-        Op::Put(raw("t", "c", 2), Cond::Version { expected: 1, now: NOW }),
+        Op::Put(
+            raw("t", "a", 2),
+            Cond::Version {
+                expected: 1,
+                now: NOW,
+            },
+        ),
+        Op::Put(
+            raw("t", "c", 2),
+            Cond::Version {
+                expected: 1,
+                now: NOW,
+            },
+        ),
         Op::Delete {
             pk: "t".into(),
             sk: "d".into(),
@@ -1067,7 +1311,9 @@ async fn a_transaction_checks_every_condition_before_writing_anything(fx: Fixtur
 
 async fn a_transaction_over_100_operations_or_touching_one_item_twice_is_refused(fx: Fixture) {
     let b = fx.store.backend();
-    let many: Vec<Op> = (0..101).map(|i| Op::Put(raw("t", &format!("s{i}"), 1), Cond::Always)).collect();
+    let many: Vec<Op> = (0..101)
+        .map(|i| Op::Put(raw("t", &format!("s{i}"), 1), Cond::Always))
+        .collect();
     let err = b.transact(many).await.unwrap_err();
     assert!(matches!(err, BackendError::Other(_)), "{err:?}");
     assert!(b.get("t", "s0").await.unwrap().is_none());
@@ -1083,7 +1329,9 @@ async fn a_transaction_over_100_operations_or_touching_one_item_twice_is_refused
     assert!(matches!(err, BackendError::Other(_)), "{err:?}");
     assert!(b.get("t", "a").await.unwrap().is_none());
     // Exactly 100 is fine.
-    let hundred: Vec<Op> = (0..100).map(|i| Op::Put(raw("t", &format!("s{i:03}"), 1), Cond::Always)).collect();
+    let hundred: Vec<Op> = (0..100)
+        .map(|i| Op::Put(raw("t", &format!("s{i:03}"), 1), Cond::Always))
+        .collect();
     b.transact(hundred).await.unwrap();
     let (items, _) = b
         .query(&Query {
@@ -1121,18 +1369,39 @@ async fn queries_page_in_both_directions_with_prefixes_and_cursors(fx: Fixture) 
     let (page, next) = run(Some("a#"), None, false, 2).await;
     assert_eq!(page, ["a#1", "a#2"]);
     assert_eq!(next.as_deref(), Some("a#2"));
-    assert_eq!(run(Some("a#"), Some("a#2"), false, 2).await, (vec!["a#3".to_string()], None));
+    assert_eq!(
+        run(Some("a#"), Some("a#2"), false, 2).await,
+        (vec!["a#3".to_string()], None)
+    );
     let (page, next) = run(Some("a#"), None, true, 2).await;
     assert_eq!(page, ["a#3", "a#2"]);
     assert_eq!(next.as_deref(), Some("a#2"));
-    assert_eq!(run(Some("a#"), Some("a#2"), true, 2).await, (vec!["a#1".to_string()], None));
-    assert_eq!(run(None, Some("a#3"), false, 10).await.0, ["b#1", "b#2", "c"]);
-    assert_eq!(run(None, Some("b#1"), true, 10).await.0, ["a#3", "a#2", "a#1"]);
-    assert_eq!(run(None, None, true, 10).await.0, ["c", "b#2", "b#1", "a#3", "a#2", "a#1"]);
+    assert_eq!(
+        run(Some("a#"), Some("a#2"), true, 2).await,
+        (vec!["a#1".to_string()], None)
+    );
+    assert_eq!(
+        run(None, Some("a#3"), false, 10).await.0,
+        ["b#1", "b#2", "c"]
+    );
+    assert_eq!(
+        run(None, Some("b#1"), true, 10).await.0,
+        ["a#3", "a#2", "a#1"]
+    );
+    assert_eq!(
+        run(None, None, true, 10).await.0,
+        ["c", "b#2", "b#1", "a#3", "a#2", "a#1"]
+    );
     // Cursors outside the prefix's range.
-    assert_eq!(run(Some("b#"), Some("a#9"), false, 10).await.0, ["b#1", "b#2"]);
+    assert_eq!(
+        run(Some("b#"), Some("a#9"), false, 10).await.0,
+        ["b#1", "b#2"]
+    );
     assert!(run(Some("b#"), Some("a#9"), true, 10).await.0.is_empty());
-    assert_eq!(run(Some("a#"), Some("zz"), true, 10).await.0, ["a#3", "a#2", "a#1"]);
+    assert_eq!(
+        run(Some("a#"), Some("zz"), true, 10).await.0,
+        ["a#3", "a#2", "a#1"]
+    );
     assert!(run(Some("a#"), Some("zz"), false, 10).await.0.is_empty());
     // Cursors that match no stored key.
     assert_eq!(run(None, Some("a#25"), false, 2).await.0, ["a#3", "b#1"]);
@@ -1141,57 +1410,139 @@ async fn queries_page_in_both_directions_with_prefixes_and_cursors(fx: Fixture) 
     assert!(run(Some("zz"), None, false, 10).await.0.is_empty());
     let (all, _) = run(None, None, false, 6).await;
     assert_eq!(all.len(), 6);
-    assert!(b.query(&Query { pk: "nobody".into(), limit: 5, ..Query::default() }).await.unwrap().0.is_empty());
+    assert!(
+        b.query(&Query {
+            pk: "nobody".into(),
+            limit: 5,
+            ..Query::default()
+        })
+        .await
+        .unwrap()
+        .0
+        .is_empty()
+    );
 }
 
 async fn puts_and_deletes_honour_their_conditions(fx: Fixture) {
     let b = fx.store.backend();
-    b.put(raw("c", "1", 1), Cond::Absent { now: NOW }).await.unwrap();
-    let err = b.put(raw("c", "1", 2), Cond::Absent { now: NOW }).await.unwrap_err();
-    assert!(matches!(err, BackendError::ConditionFailed { index: 0 }), "{err:?}");
+    b.put(raw("c", "1", 1), Cond::Absent { now: NOW })
+        .await
+        .unwrap();
     let err = b
-        .put(raw("c", "1", 2), Cond::Version { expected: 0, now: NOW })
+        .put(raw("c", "1", 2), Cond::Absent { now: NOW })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BackendError::ConditionFailed { index: 0 }),
+        "{err:?}"
+    );
+    let err = b
+        .put(
+            raw("c", "1", 2),
+            Cond::Version {
+                expected: 0,
+                now: NOW,
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, BackendError::ConditionFailed { .. }));
     let err = b
-        .put(raw("c", "1", 3), Cond::Version { expected: 2, now: NOW })
+        .put(
+            raw("c", "1", 3),
+            Cond::Version {
+                expected: 2,
+                now: NOW,
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, BackendError::ConditionFailed { .. }));
-    b.put(raw("c", "1", 2), Cond::Version { expected: 1, now: NOW }).await.unwrap();
+    b.put(
+        raw("c", "1", 2),
+        Cond::Version {
+            expected: 1,
+            now: NOW,
+        },
+    )
+    .await
+    .unwrap();
     // Token conditions compare the lease token, whatever the version.
-    let err = b.put(raw("c", "1", 3), Cond::Token("t".into())).await.unwrap_err();
+    let err = b
+        .put(raw("c", "1", 3), Cond::Token("t".into()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, BackendError::ConditionFailed { .. }));
     let mut leased = raw("c", "1", 3);
     leased.lease_token = Some("t".into());
     leased.lease_until = Some(NOW + 5);
     b.put(leased.clone(), Cond::Always).await.unwrap();
-    b.put(raw("c", "1", 4), Cond::Token("t".into())).await.unwrap();
-    assert_eq!(b.get("c", "1").await.unwrap(), Some(raw("c", "1", 4)), "the lease attributes are gone");
+    b.put(raw("c", "1", 4), Cond::Token("t".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.get("c", "1").await.unwrap(),
+        Some(raw("c", "1", 4)),
+        "the lease attributes are gone"
+    );
     // Version conditions treat an expired item as absent.
     let mut expired = raw("c", "2", 5);
     expired.expires_at = Some(NOW - 1);
     b.put(expired.clone(), Cond::Always).await.unwrap();
     let err = b
-        .put(raw("c", "2", 6), Cond::Version { expected: 5, now: NOW })
+        .put(
+            raw("c", "2", 6),
+            Cond::Version {
+                expected: 5,
+                now: NOW,
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, BackendError::ConditionFailed { .. }));
-    b.put(raw("c", "2", 1), Cond::Version { expected: 0, now: NOW }).await.unwrap();
+    b.put(
+        raw("c", "2", 1),
+        Cond::Version {
+            expected: 0,
+            now: NOW,
+        },
+    )
+    .await
+    .unwrap();
     // Deletes.
     let err = b
-        .delete("c", "1", Cond::Version { expected: 3, now: NOW })
+        .delete(
+            "c",
+            "1",
+            Cond::Version {
+                expected: 3,
+                now: NOW,
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, BackendError::ConditionFailed { index: 0 }));
-    b.delete("c", "1", Cond::Version { expected: 4, now: NOW }).await.unwrap();
+    b.delete(
+        "c",
+        "1",
+        Cond::Version {
+            expected: 4,
+            now: NOW,
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(b.get("c", "1").await.unwrap(), None);
     b.delete("c", "absent", Cond::Always).await.unwrap();
-    let err = b.delete("c", "absent", Cond::Token("t".into())).await.unwrap_err();
+    let err = b
+        .delete("c", "absent", Cond::Token("t".into()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, BackendError::ConditionFailed { .. }));
     // Conditions on an absent item.
-    b.delete("c", "absent", Cond::Absent { now: NOW }).await.unwrap();
+    b.delete("c", "absent", Cond::Absent { now: NOW })
+        .await
+        .unwrap();
 }
 
 // ---------------------------------------------------------------- backend-specific
@@ -1213,7 +1564,9 @@ async fn sqlite_state_survives_reopening_the_file_and_the_file_is_private() {
     let item = s.item(FLOW, "k", NOW + 2).await.unwrap().unwrap();
     assert_eq!(item.status, ItemStatus::Done);
     assert!(matches!(
-        s.claim(FLOW, "k", None, false, LEASE_MS, NOW + 3).await.unwrap(),
+        s.claim(FLOW, "k", None, false, LEASE_MS, NOW + 3)
+            .await
+            .unwrap(),
         Claim::Done(_)
     ));
 }
@@ -1224,13 +1577,28 @@ async fn dynamodb_error_messages_never_include_item_bodies() {
     let marker = "MARKER-7f3a-do-not-log";
     let mut big = raw("big", "1", 1);
     // Past DynamoDB's 400 KB item limit: refused by the service.
-    big.body = format!("{{\"secret\":\"{marker}\",\"pad\":\"{}\"}}", "x".repeat(420_000));
-    let err = store.backend().put(big.clone(), Cond::Always).await.unwrap_err();
+    big.body = format!(
+        "{{\"secret\":\"{marker}\",\"pad\":\"{}\"}}",
+        "x".repeat(420_000)
+    );
+    let err = store
+        .backend()
+        .put(big.clone(), Cond::Always)
+        .await
+        .unwrap_err();
     let shown = format!("{err} {err:?}");
     assert!(matches!(err, BackendError::Other(_)), "{shown}");
     assert!(!shown.contains(marker), "{shown}");
-    assert!(!shown.contains("xxxxxxxx"), "{}", &shown[..shown.len().min(400)]);
-    let err = store.backend().put_many(vec![big.clone()]).await.unwrap_err();
+    assert!(
+        !shown.contains("xxxxxxxx"),
+        "{}",
+        &shown[..shown.len().min(400)]
+    );
+    let err = store
+        .backend()
+        .put_many(vec![big.clone()])
+        .await
+        .unwrap_err();
     assert!(!format!("{err} {err:?}").contains(marker));
     let err = store
         .backend()
@@ -1246,11 +1614,16 @@ async fn dynamodb_unreachable_is_unavailable_and_transient() {
     let conf = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
         .endpoint_url("http://127.0.0.1:9")
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
         .build();
-    let backend = riskflow::store::dynamodb::DynamoItemStore::new(aws_sdk_dynamodb::Client::from_conf(conf), "t");
+    let backend = riskflow::store::dynamodb::DynamoItemStore::new(
+        aws_sdk_dynamodb::Client::from_conf(conf),
+        "t",
+    );
     let err = backend.get("a", "b").await.unwrap_err();
     assert!(matches!(err, BackendError::Unavailable(_)), "{err:?}");
     let store = Store::new(Arc::new(backend));

@@ -24,7 +24,12 @@ async fn seeding_over_http_then_reading_state_shows_created_objects() {
         "adp_messages": ["garbage", {"events": []}],
         "workday_rows": [{"Employee_ID": "1"}]
     });
-    let r = c.post(format!("{ctl}/seed")).json(&seed).send().await.unwrap();
+    let r = c
+        .post(format!("{ctl}/seed"))
+        .json(&seed)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let h = sb.state();
     let s = h.session("s1").unwrap();
@@ -36,12 +41,15 @@ async fn seeding_over_http_then_reading_state_shows_created_objects() {
 
     let token = incydr_token(&c, &sb.base_url()).await;
     let wid = h.watchlist_id("DEPARTING_EMPLOYEE").unwrap();
-    c.post(format!("{}/v2/watchlists/{wid}/included-actors/add", sb.base_url()))
-        .bearer_auth(&token)
-        .json(&json!({"actorIds": ["a1"], "watchlistId": wid}))
-        .send()
-        .await
-        .unwrap();
+    c.post(format!(
+        "{}/v2/watchlists/{wid}/included-actors/add",
+        sb.base_url()
+    ))
+    .bearer_auth(&token)
+    .json(&json!({"actorIds": ["a1"], "watchlistId": wid}))
+    .send()
+    .await
+    .unwrap();
     let state: CreatedState = c
         .get(format!("{ctl}/state"))
         .send()

@@ -79,7 +79,9 @@ async fn the_workday_report_serves_rows_and_a_person_can_vanish_between_pulls() 
 
 async fn adp_token(c: &reqwest::Client, base: &str) -> String {
     let v: Value = c
-        .post(format!("{base}/auth/oauth/v2/token?grant_type=client_credentials"))
+        .post(format!(
+            "{base}/auth/oauth/v2/token?grant_type=client_credentials"
+        ))
         .basic_auth(creds::ADP_CLIENT_ID, Some(creds::ADP_CLIENT_SECRET))
         .send()
         .await
@@ -105,7 +107,10 @@ async fn the_adp_queue_serves_one_message_at_a_time_until_204() {
     assert_eq!(first.status(), StatusCode::OK);
     let msgid = header(&first, "adp-msg-msgid").unwrap();
     let v: Value = first.json().await.unwrap();
-    assert_eq!(v["events"][0]["eventNameCode"]["codeValue"], "worker.terminate");
+    assert_eq!(
+        v["events"][0]["eventNameCode"]["codeValue"],
+        "worker.terminate"
+    );
     assert_eq!(
         v["events"][0]["data"]["output"]["worker"]["associateOID"],
         ADP_TERMINATED_AOID
@@ -159,7 +164,9 @@ async fn the_adp_token_takes_form_credentials_and_rejects_wrong_ones() {
         .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
     let bad = c
-        .post(format!("{base}/auth/oauth/v2/token?grant_type=client_credentials"))
+        .post(format!(
+            "{base}/auth/oauth/v2/token?grant_type=client_credentials"
+        ))
         .basic_auth(creds::ADP_CLIENT_ID, Some("nope"))
         .send()
         .await
@@ -210,7 +217,10 @@ async fn the_plain_listener_can_demand_a_client_certificate() {
     });
     let c = client();
     let r = c
-        .post(format!("{}/auth/oauth/v2/token?grant_type=client_credentials", sb.url("adp")))
+        .post(format!(
+            "{}/auth/oauth/v2/token?grant_type=client_credentials",
+            sb.url("adp")
+        ))
         .basic_auth(creds::ADP_CLIENT_ID, Some(creds::ADP_CLIENT_SECRET))
         .send()
         .await
@@ -238,14 +248,18 @@ async fn the_adp_mtls_listener_requires_a_client_certificate_from_the_demo_ca() 
         .build()
         .unwrap();
     let err = without
-        .post(format!("{url}/auth/oauth/v2/token?grant_type=client_credentials"))
+        .post(format!(
+            "{url}/auth/oauth/v2/token?grant_type=client_credentials"
+        ))
         .basic_auth(creds::ADP_CLIENT_ID, Some(creds::ADP_CLIENT_SECRET))
         .send()
         .await;
-    assert!(err.is_err(), "a connection without a client certificate must fail");
+    assert!(
+        err.is_err(),
+        "a connection without a client certificate must fail"
+    );
 
-    let identity =
-        reqwest::Identity::from_pem(material.client_identity_pem().as_bytes()).unwrap();
+    let identity = reqwest::Identity::from_pem(material.client_identity_pem().as_bytes()).unwrap();
     let with = reqwest::Client::builder()
         .no_proxy()
         .tls_certs_only([ca])
@@ -254,7 +268,9 @@ async fn the_adp_mtls_listener_requires_a_client_certificate_from_the_demo_ca() 
         .unwrap();
     for base in [url.clone(), format!("{url}/adp")] {
         let r = with
-            .post(format!("{base}/auth/oauth/v2/token?grant_type=client_credentials"))
+            .post(format!(
+                "{base}/auth/oauth/v2/token?grant_type=client_credentials"
+            ))
             .basic_auth(creds::ADP_CLIENT_ID, Some(creds::ADP_CLIENT_SECRET))
             .send()
             .await
@@ -269,7 +285,12 @@ async fn the_adp_mtls_listener_requires_a_client_certificate_from_the_demo_ca() 
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(sb.state().counts().route("adp", "GET", "/core/v1/event-notification-messages") >= 1);
+    assert!(
+        sb.state()
+            .counts()
+            .route("adp", "GET", "/core/v1/event-notification-messages")
+            >= 1
+    );
     let certs = client()
         .get(format!("{}/_control/adp/certs", sb.base_url()))
         .send()
@@ -372,7 +393,10 @@ async fn the_sandbox_pushes_signed_bamboohr_webhooks_in_both_formats() {
     for (headers, body) in &got {
         let ts = headers["x-bamboohr-timestamp"].to_str().unwrap();
         let sig = headers["x-bamboohr-signature"].to_str().unwrap();
-        assert_eq!(sig, bamboohr_sign(creds::BAMBOOHR_WEBHOOK_KEY.as_bytes(), body, ts));
+        assert_eq!(
+            sig,
+            bamboohr_sign(creds::BAMBOOHR_WEBHOOK_KEY.as_bytes(), body, ts)
+        );
     }
     let event: Value = serde_json::from_slice(&got[0].1).unwrap();
     assert_eq!(event["type"], "employee.updated");

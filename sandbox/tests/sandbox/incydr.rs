@@ -113,7 +113,15 @@ async fn sessions_page_by_zero_based_number_with_a_short_then_empty_last_page() 
         let url = format!("{base}/v1/sessions?has_alerts=true&page_number={n}&page_size=4");
         let token = token.clone();
         async move {
-            let v: Value = c.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+            let v: Value = c
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             v
         }
     };
@@ -178,7 +186,9 @@ async fn a_session_carries_every_key_the_sdk_model_needs() {
     let base = sb.base_url();
     let token = incydr_token(&c, &base).await;
     let resp = c
-        .post(format!("{base}/v1/sessions/{DEPARTING_SESSION_ID}/add-note"))
+        .post(format!(
+            "{base}/v1/sessions/{DEPARTING_SESSION_ID}/add-note"
+        ))
         .bearer_auth(&token)
         .json(&json!({"noteContent": "ticket SEC-1"}))
         .send()
@@ -198,11 +208,29 @@ async fn a_session_carries_every_key_the_sdk_model_needs() {
     assert!(text.starts_with(r#"{"sessionId":"#), "{text}");
     let s: Value = serde_json::from_str(&text).unwrap();
     for k in [
-        "sessionId", "tenantId", "actorId", "actorName", "userId", "type", "beginTime",
-        "endTime", "firstObserved", "lastUpdated", "noRiskEvents", "lowEvents",
-        "moderateEvents", "highEvents", "criticalEvents", "contextSummary",
-        "exfiltrationSummary", "contentInspectionResults", "notes", "riskIndicators", "scores",
-        "states", "triggeredAlerts",
+        "sessionId",
+        "tenantId",
+        "actorId",
+        "actorName",
+        "userId",
+        "type",
+        "beginTime",
+        "endTime",
+        "firstObserved",
+        "lastUpdated",
+        "noRiskEvents",
+        "lowEvents",
+        "moderateEvents",
+        "highEvents",
+        "criticalEvents",
+        "contextSummary",
+        "exfiltrationSummary",
+        "contentInspectionResults",
+        "notes",
+        "riskIndicators",
+        "scores",
+        "states",
+        "triggeredAlerts",
     ] {
         assert!(s.get(k).is_some(), "missing {k}");
     }
@@ -258,7 +286,9 @@ async fn session_filters_select_by_state_severity_actor_rule_watchlist_and_time(
     assert_eq!(count(format!("on_or_after={six_hours_ago}")).await, 2);
     assert_eq!(count(format!("before={six_hours_ago}")).await, 4);
     let v: Value = c
-        .get(format!("{base}/v1/sessions?order_by=score&sort_direction=asc&page_size=50"))
+        .get(format!(
+            "{base}/v1/sessions?order_by=score&sort_direction=asc&page_size=50"
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -288,10 +318,16 @@ async fn notes_are_validated_and_do_not_change_last_updated() {
     let c = client();
     let base = sb.base_url();
     let token = incydr_token(&c, &base).await;
-    let before = sb.state().session(DEPARTING_SESSION_ID).unwrap().last_updated;
+    let before = sb
+        .state()
+        .session(DEPARTING_SESSION_ID)
+        .unwrap()
+        .last_updated;
     let long = "x".repeat(2001);
     let resp = c
-        .post(format!("{base}/v1/sessions/{DEPARTING_SESSION_ID}/add-note"))
+        .post(format!(
+            "{base}/v1/sessions/{DEPARTING_SESSION_ID}/add-note"
+        ))
         .bearer_auth(&token)
         .json(&json!({"noteContent": long}))
         .send()
@@ -307,7 +343,9 @@ async fn notes_are_validated_and_do_not_change_last_updated() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let resp = c
-        .post(format!("{base}/v1/sessions/{DEPARTING_SESSION_ID}/add-note"))
+        .post(format!(
+            "{base}/v1/sessions/{DEPARTING_SESSION_ID}/add-note"
+        ))
         .bearer_auth(&token)
         .json(&json!({"noteContent": "x".repeat(2000)}))
         .send()
@@ -332,14 +370,25 @@ async fn change_state_moves_the_current_state_and_rejects_bad_requests() {
         let c = c.clone();
         let token = token.clone();
         let url = format!("{base}/v1/sessions/change-state");
-        async move { c.post(url).bearer_auth(token).json(&body).send().await.unwrap().status() }
+        async move {
+            c.post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
     };
     assert_eq!(
         post(json!({"ids": [DEPARTING_SESSION_ID], "newState": "IN_PROGRESS"})).await,
         StatusCode::OK
     );
     assert_eq!(
-        sb.state().session(DEPARTING_SESSION_ID).unwrap().current_state(),
+        sb.state()
+            .session(DEPARTING_SESSION_ID)
+            .unwrap()
+            .current_state(),
         "IN_PROGRESS"
     );
     let many: Vec<String> = (0..101).map(|i| format!("s{i}")).collect();
@@ -461,7 +510,10 @@ async fn incydr_answers_both_at_the_root_and_under_its_prefix() {
         assert_eq!(resp.status(), StatusCode::OK, "{base}");
     }
     let counts = sb.state().counts();
-    assert_eq!(counts.route("incydr", "GET", "/v1/sessions/{session_id}"), 2);
+    assert_eq!(
+        counts.route("incydr", "GET", "/v1/sessions/{session_id}"),
+        2
+    );
 }
 
 #[tokio::test]
@@ -593,7 +645,9 @@ async fn watchlist_members_can_be_added_re_added_looked_up_and_removed() {
     assert_eq!(add(json!(["no-such-actor"])).await, StatusCode::BAD_REQUEST);
 
     let one: Value = c
-        .get(format!("{base}/v2/watchlists/{wid}/included-actors/{DEPARTING_ACTOR_ID}"))
+        .get(format!(
+            "{base}/v2/watchlists/{wid}/included-actors/{DEPARTING_ACTOR_ID}"
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -605,7 +659,9 @@ async fn watchlist_members_can_be_added_re_added_looked_up_and_removed() {
     assert_eq!(one["actorname"], DEPARTING_EMAIL);
     assert!(one["addedTime"].as_str().unwrap().ends_with('Z'));
     let list: Value = c
-        .get(format!("{base}/v2/watchlists/{wid}/included-actors?page=1&page_size=100"))
+        .get(format!(
+            "{base}/v2/watchlists/{wid}/included-actors?page=1&page_size=100"
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -616,7 +672,9 @@ async fn watchlist_members_can_be_added_re_added_looked_up_and_removed() {
     assert_eq!(list["totalCount"], 1);
     assert_eq!(list["includedActors"].as_array().unwrap().len(), 1);
     let members: Value = c
-        .get(format!("{base}/v2/watchlists/{wid}/members?page=1&pageSize=10"))
+        .get(format!(
+            "{base}/v2/watchlists/{wid}/members?page=1&pageSize=10"
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -624,9 +682,14 @@ async fn watchlist_members_can_be_added_re_added_looked_up_and_removed() {
         .json()
         .await
         .unwrap();
-    assert_eq!(members["watchlistMembers"][0]["actorId"], DEPARTING_ACTOR_ID);
+    assert_eq!(
+        members["watchlistMembers"][0]["actorId"],
+        DEPARTING_ACTOR_ID
+    );
     let by_actor: Value = c
-        .get(format!("{base}/v2/watchlists?page=1&pageSize=100&actorId={DEPARTING_ACTOR_ID}"))
+        .get(format!(
+            "{base}/v2/watchlists?page=1&pageSize=100&actorId={DEPARTING_ACTOR_ID}"
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -694,7 +757,15 @@ async fn watchlists_page_from_one() {
         let token = token.clone();
         let url = format!("{base}/v2/watchlists?page={n}&pageSize=2");
         async move {
-            let v: Value = c.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+            let v: Value = c
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             v["watchlists"].as_array().unwrap().len()
         }
     };
@@ -720,7 +791,13 @@ async fn actors_resolve_by_name_to_their_parent_and_search_parses_booleans_loose
         let c = c.clone();
         let token = token.clone();
         let base = base.clone();
-        async move { c.get(format!("{base}{path}")).bearer_auth(token).send().await.unwrap() }
+        async move {
+            c.get(format!("{base}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
     };
     let a: Value = get(format!("/v1/actors/actor/name/{DEPARTING_EMAIL}/parent"))
         .await
@@ -729,17 +806,34 @@ async fn actors_resolve_by_name_to_their_parent_and_search_parses_booleans_loose
         .unwrap();
     assert_eq!(a["actorId"], DEPARTING_ACTOR_ID);
     for k in [
-        "actorId", "name", "active", "alternateNames", "inScope", "firstName", "lastName",
-        "title", "division", "department", "employeeType", "locality", "region", "country",
-        "managerActorId", "parentActorId", "startDate", "endDate", "notes",
+        "actorId",
+        "name",
+        "active",
+        "alternateNames",
+        "inScope",
+        "firstName",
+        "lastName",
+        "title",
+        "division",
+        "department",
+        "employeeType",
+        "locality",
+        "region",
+        "country",
+        "managerActorId",
+        "parentActorId",
+        "startDate",
+        "endDate",
+        "notes",
     ] {
         assert!(a.get(k).is_some(), "actor misses {k}");
     }
-    let child: Value = get("/v1/actors/actor/name/devon.parting@example-corp.onmicrosoft.com/parent".into())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let child: Value =
+        get("/v1/actors/actor/name/devon.parting@example-corp.onmicrosoft.com/parent".into())
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(child["actorId"], DEPARTING_ACTOR_ID);
     let fam: Value = get(format!("/v1/actors/actor/id/{DEPARTING_ACTOR_ID}/family"))
         .await
@@ -748,33 +842,43 @@ async fn actors_resolve_by_name_to_their_parent_and_search_parses_booleans_loose
         .unwrap();
     assert_eq!(fam["children"].as_array().unwrap().len(), 1);
     assert_eq!(
-        get("/v1/actors/actor/name/nobody@example.com/parent".into()).await.status(),
+        get("/v1/actors/actor/name/nobody@example.com/parent".into())
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
         get("/v1/actors/actor/id/nope".into()).await.status(),
         StatusCode::NOT_FOUND
     );
-    let s: Value = get("/v1/actors/actor/search?nameStartsWith=departing.dev%40example.com&pageSize=500&page=1".into())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s: Value = get(
+        "/v1/actors/actor/search?nameStartsWith=departing.dev%40example.com&pageSize=500&page=1"
+            .into(),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(s["actors"].as_array().unwrap().len(), 1);
-    let s: Value = get("/v1/actors/actor/search?nameEndsWith=example.com&active=True&pageSize=100&page=1".into())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s: Value = get(
+        "/v1/actors/actor/search?nameEndsWith=example.com&active=True&pageSize=100&page=1".into(),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(s["actors"].as_array().unwrap().len(), 6);
-    let s: Value = get("/v1/actors/actor/search/parent?nameStartsWith=devon&pageSize=100&page=1".into())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let s: Value =
+        get("/v1/actors/actor/search/parent?nameStartsWith=devon&pageSize=100&page=1".into())
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(s["actors"][0]["actorId"], DEPARTING_ACTOR_ID);
     assert_eq!(
-        get("/v1/actors/actor/search?active=yes".into()).await.status(),
+        get("/v1/actors/actor/search?active=yes".into())
+            .await
+            .status(),
         StatusCode::BAD_REQUEST
     );
 }
@@ -789,14 +893,25 @@ async fn patching_an_actor_changes_only_the_given_keys_and_null_clears() {
         let c = c.clone();
         let token = token.clone();
         let url = format!("{base}/v1/actors/actor/id/{DEPARTING_ACTOR_ID}");
-        async move { c.patch(url).bearer_auth(token).json(&body).send().await.unwrap() }
+        async move {
+            c.patch(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
     };
     let r = patch(json!({"endDate": "2026-12-31"})).await;
     assert_eq!(r.status(), StatusCode::OK);
     let a: Value = r.json().await.unwrap();
     assert_eq!(a["endDate"], "2026-12-31");
     assert_eq!(a["startDate"], "2021-03-01");
-    let a: Value = patch(json!({"notes": "leaving", "startDate": null})).await.json().await.unwrap();
+    let a: Value = patch(json!({"notes": "leaving", "startDate": null}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(a["endDate"], "2026-12-31");
     assert!(a["startDate"].is_null());
     assert_eq!(a["notes"], "leaving");
@@ -820,7 +935,9 @@ async fn users_are_found_by_username_and_id() {
     let base = sb.base_url();
     let token = incydr_token(&c, &base).await;
     let v: Value = c
-        .get(format!("{base}/v1/users?username=departing.dev%40example.com&page=1&pageSize=100"))
+        .get(format!(
+            "{base}/v1/users?username=departing.dev%40example.com&page=1&pageSize=100"
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -840,7 +957,9 @@ async fn users_are_found_by_username_and_id() {
         .unwrap();
     assert_eq!(by_id.status(), StatusCode::OK);
     let none: Value = c
-        .get(format!("{base}/v1/users?username=nobody%40example.com&page=1&pageSize=100"))
+        .get(format!(
+            "{base}/v1/users?username=nobody%40example.com&page=1&pageSize=100"
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -856,5 +975,8 @@ async fn users_are_found_by_username_and_id() {
         .await
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    assert_eq!(header(&missing, "content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        header(&missing, "content-type").as_deref(),
+        Some("application/json")
+    );
 }

@@ -49,7 +49,15 @@ async fn myself_needs_valid_credentials_and_wrong_ones_get_the_error_collection(
         .json()
         .await
         .unwrap();
-    for k in ["accountId", "displayName", "emailAddress", "active", "timeZone", "locale", "accountType"] {
+    for k in [
+        "accountId",
+        "displayName",
+        "emailAddress",
+        "active",
+        "timeZone",
+        "locale",
+        "accountType",
+    ] {
         assert!(ok.get(k).is_some(), "myself misses {k}");
     }
     let bad = c
@@ -62,7 +70,11 @@ async fn myself_needs_valid_credentials_and_wrong_ones_get_the_error_collection(
     let body: Value = bad.json().await.unwrap();
     assert!(body["errorMessages"].as_array().unwrap().len() == 1);
     assert!(body["errors"].as_object().unwrap().is_empty());
-    let anon = c.get(format!("{base}/rest/api/3/myself")).send().await.unwrap();
+    let anon = c
+        .get(format!("{base}/rest/api/3/myself"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -73,7 +85,9 @@ async fn anonymous_search_silently_returns_nothing() {
     let base = sb.url("jira");
     create(&c, &base, &issue("one", json!(["a"]), adf("x"))).await;
     let v: Value = c
-        .get(format!("{base}/rest/api/3/search/jql?jql=project%20%3D%20SEC"))
+        .get(format!(
+            "{base}/rest/api/3/search/jql?jql=project%20%3D%20SEC"
+        ))
         .send()
         .await
         .unwrap()
@@ -122,7 +136,16 @@ async fn creating_an_issue_answers_201_with_id_key_and_self_and_it_reads_back() 
     let sb = demo().await;
     let c = client();
     let base = sb.url("jira");
-    let resp = create(&c, &base, &issue("Incydr alert", json!(["incydr", "riskflow-alert-1"]), adf("Alert id: 1"))).await;
+    let resp = create(
+        &c,
+        &base,
+        &issue(
+            "Incydr alert",
+            json!(["incydr", "riskflow-alert-1"]),
+            adf("Alert id: 1"),
+        ),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["key"], "SEC-1");
@@ -130,7 +153,9 @@ async fn creating_an_issue_answers_201_with_id_key_and_self_and_it_reads_back() 
     assert!(id.parse::<u64>().is_ok());
     assert_eq!(v["self"], format!("{base}/rest/api/3/issue/{id}"));
     let got: Value = c
-        .get(format!("{base}/rest/api/3/issue/SEC-1?fields=summary,labels,priority"))
+        .get(format!(
+            "{base}/rest/api/3/issue/SEC-1?fields=summary,labels,priority"
+        ))
         .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
         .send()
         .await
@@ -165,7 +190,12 @@ async fn creating_an_issue_answers_201_with_id_key_and_self_and_it_reads_back() 
 async fn a_plain_string_description_gets_the_exact_adf_error_body() {
     let sb = demo().await;
     let c = client();
-    let resp = create(&c, &sb.url("jira"), &issue("x", json!([]), json!("plain text"))).await;
+    let resp = create(
+        &c,
+        &sb.url("jira"),
+        &issue("x", json!([]), json!("plain text")),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let text = resp.text().await.unwrap();
     assert_eq!(
@@ -217,7 +247,10 @@ async fn malformed_adf_labels_priorities_projects_and_fields_are_rejected() {
     assert!(sb.state().jira_issues().is_empty());
     let mut by_id = issue("x", json!([]), adf("x"));
     by_id["fields"]["priority"] = json!({"id": "1"});
-    assert_eq!(create(&c, &base, &by_id).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        create(&c, &base, &by_id).await.status(),
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
@@ -247,7 +280,12 @@ async fn comments_need_adf_and_answer_201() {
     let plain = post(json!({"body": "plain"})).await;
     assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
     let v: Value = plain.json().await.unwrap();
-    assert!(v["errors"]["comment"].as_str().unwrap().contains("Atlassian Document"));
+    assert!(
+        v["errors"]["comment"]
+            .as_str()
+            .unwrap()
+            .contains("Atlassian Document")
+    );
     let empty = post(json!({"body": {"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":""}]}]}})).await;
     assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
     let issues = sb.state().jira_issues();
@@ -260,13 +298,30 @@ async fn search_by_label_pages_with_next_page_token_and_returns_ids_by_default()
     let c = client();
     let base = sb.url("jira");
     for i in 0..5 {
-        create(&c, &base, &issue(&format!("n{i}"), json!(["bulk"]), adf("x"))).await;
+        create(
+            &c,
+            &base,
+            &issue(&format!("n{i}"), json!(["bulk"]), adf("x")),
+        )
+        .await;
     }
     create(&c, &base, &issue("other", json!(["other"]), adf("x"))).await;
-    let first: Value = search(&c, &base, json!({"jql": "project = SEC AND labels = \"bulk\" ORDER BY created ASC", "maxResults": 2})).await.json().await.unwrap();
+    let first: Value = search(
+        &c,
+        &base,
+        json!({"jql": "project = SEC AND labels = \"bulk\" ORDER BY created ASC", "maxResults": 2}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(first["issues"].as_array().unwrap().len(), 2);
     assert_eq!(first["isLast"], false);
-    assert_eq!(first["issues"][0].as_object().unwrap().len(), 1, "ids only: {first}");
+    assert_eq!(
+        first["issues"][0].as_object().unwrap().len(),
+        1,
+        "ids only: {first}"
+    );
     let mut token = first["nextPageToken"].as_str().unwrap().to_string();
     let mut total = 2;
     loop {
@@ -291,7 +346,12 @@ async fn search_by_label_pages_with_next_page_token_and_returns_ids_by_default()
         .unwrap();
     assert_eq!(with_fields["issues"][0]["key"], "SEC-6");
     assert_eq!(with_fields["issues"][0]["fields"]["summary"], "other");
-    let bad_token = search(&c, &base, json!({"jql": "project = SEC", "nextPageToken": "garbage"})).await;
+    let bad_token = search(
+        &c,
+        &base,
+        json!({"jql": "project = SEC", "nextPageToken": "garbage"}),
+    )
+    .await;
     assert_eq!(bad_token.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -300,7 +360,13 @@ async fn unbounded_or_unknown_jql_is_rejected() {
     let sb = demo().await;
     let c = client();
     let base = sb.url("jira");
-    for jql in ["", "ORDER BY created DESC", "labelz = x", "project = NOPE", "project = SEC AND"] {
+    for jql in [
+        "",
+        "ORDER BY created DESC",
+        "labelz = x",
+        "project = NOPE",
+        "project = SEC AND",
+    ] {
         let resp = search(&c, &base, json!({"jql": jql})).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{jql}");
         let v: Value = resp.json().await.unwrap();
@@ -311,10 +377,18 @@ async fn unbounded_or_unknown_jql_is_rejected() {
 #[tokio::test]
 async fn new_issues_reach_search_only_after_the_lag_unless_reconciled() {
     let sb = demo().await;
-    sb.state().set_jira_search_lag_ms(400);
+    sb.state().set_jira_search_lag_ms(1500);
     let c = client();
     let base = sb.url("jira");
-    let created: Value = create(&c, &base, &issue("lagging", json!(["riskflow-x"]), adf("x"))).await.json().await.unwrap();
+    let created: Value = create(
+        &c,
+        &base,
+        &issue("lagging", json!(["riskflow-x"]), adf("x")),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let id = created["id"].as_str().unwrap().to_string();
     let jql = json!({"jql": "project = SEC AND labels = riskflow-x"});
     let now: Value = search(&c, &base, jql.clone()).await.json().await.unwrap();
@@ -329,7 +403,7 @@ async fn new_issues_reach_search_only_after_the_lag_unless_reconciled() {
         .await
         .unwrap();
     assert_eq!(direct.status(), StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
     let later: Value = search(&c, &base, jql).await.json().await.unwrap();
     assert_eq!(later["issues"].as_array().unwrap().len(), 1);
 }

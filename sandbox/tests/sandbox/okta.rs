@@ -64,20 +64,36 @@ async fn users_are_found_by_encoded_login_and_unknown_ones_get_e0000007() {
     let sb = demo().await;
     let c = client();
     let base = sb.url("okta");
-    for key in ["departing.dev%40example.com", "departing.dev@example.com", OKTA_DEPARTING_USER_ID, "departing.dev"] {
-        let resp = ssws(c.get(format!("{base}/api/v1/users/{key}"))).send().await.unwrap();
+    for key in [
+        "departing.dev%40example.com",
+        "departing.dev@example.com",
+        OKTA_DEPARTING_USER_ID,
+        "departing.dev",
+    ] {
+        let resp = ssws(c.get(format!("{base}/api/v1/users/{key}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{key}");
         let v: Value = resp.json().await.unwrap();
         assert_eq!(v["id"], OKTA_DEPARTING_USER_ID);
         assert_eq!(v["profile"]["login"], DEPARTING_EMAIL);
         assert_eq!(v["status"], "ACTIVE");
     }
-    let resp = ssws(c.get(format!("{base}/api/v1/users/nobody%40example.com"))).send().await.unwrap();
+    let resp = ssws(c.get(format!("{base}/api/v1/users/nobody%40example.com")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_okta_headers(&resp);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["errorCode"], "E0000007");
-    assert!(v["errorSummary"].as_str().unwrap().starts_with("Not found: Resource not found"));
+    assert!(
+        v["errorSummary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Not found: Resource not found")
+    );
 }
 
 #[tokio::test]
@@ -113,7 +129,10 @@ async fn groups_are_found_by_search_q_and_id() {
         .await
         .unwrap();
     assert_eq!(apps[0]["id"], OKTA_APP_GROUP_ID);
-    let one = ssws(c.get(format!("{base}/api/v1/groups/{OKTA_DEPARTING_GROUP_ID}"))).send().await.unwrap();
+    let one = ssws(c.get(format!("{base}/api/v1/groups/{OKTA_DEPARTING_GROUP_ID}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(one.status(), StatusCode::OK);
     let bad = ssws(c.get(format!("{base}/api/v1/groups")))
         .query(&[("search", "profile.name zz \"x\"")])
@@ -128,7 +147,8 @@ async fn adding_to_an_okta_group_answers_204_and_app_groups_refuse() {
     let sb = demo().await;
     let c = client();
     let base = sb.url("okta");
-    let url = format!("{base}/api/v1/groups/{OKTA_DEPARTING_GROUP_ID}/users/{OKTA_DEPARTING_USER_ID}");
+    let url =
+        format!("{base}/api/v1/groups/{OKTA_DEPARTING_GROUP_ID}/users/{OKTA_DEPARTING_USER_ID}");
     for _ in 0..2 {
         let r = ssws(c.put(&url)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
@@ -138,28 +158,43 @@ async fn adding_to_an_okta_group_answers_204_and_app_groups_refuse() {
         sb.state().okta_group_member_ids(OKTA_DEPARTING_GROUP_ID),
         vec![OKTA_DEPARTING_USER_ID.to_string()]
     );
-    let app = ssws(c.put(format!("{base}/api/v1/groups/{OKTA_APP_GROUP_ID}/users/{OKTA_DEPARTING_USER_ID}")))
-        .send()
-        .await
-        .unwrap();
+    let app = ssws(c.put(format!(
+        "{base}/api/v1/groups/{OKTA_APP_GROUP_ID}/users/{OKTA_DEPARTING_USER_ID}"
+    )))
+    .send()
+    .await
+    .unwrap();
     assert_eq!(app.status(), StatusCode::FORBIDDEN);
     let v: Value = app.json().await.unwrap();
     assert_eq!(v["errorCode"], "E0000006");
-    let by_login = ssws(c.put(format!("{base}/api/v1/groups/{OKTA_DEPARTING_GROUP_ID}/users/{DEPARTING_EMAIL}")))
-        .send()
-        .await
-        .unwrap();
+    let by_login = ssws(c.put(format!(
+        "{base}/api/v1/groups/{OKTA_DEPARTING_GROUP_ID}/users/{DEPARTING_EMAIL}"
+    )))
+    .send()
+    .await
+    .unwrap();
     assert_eq!(by_login.status(), StatusCode::NOT_FOUND);
-    let no_group = ssws(c.put(format!("{base}/api/v1/groups/00gnope/users/{OKTA_DEPARTING_USER_ID}")))
-        .send()
-        .await
-        .unwrap();
+    let no_group = ssws(c.put(format!(
+        "{base}/api/v1/groups/00gnope/users/{OKTA_DEPARTING_USER_ID}"
+    )))
+    .send()
+    .await
+    .unwrap();
     assert_eq!(no_group.status(), StatusCode::NOT_FOUND);
     let del = ssws(c.delete(&url)).send().await.unwrap();
     assert_eq!(del.status(), StatusCode::NO_CONTENT);
-    assert!(sb.state().okta_group_member_ids(OKTA_DEPARTING_GROUP_ID).is_empty());
+    assert!(
+        sb.state()
+            .okta_group_member_ids(OKTA_DEPARTING_GROUP_ID)
+            .is_empty()
+    );
     let snap = sb.state().snapshot();
-    assert!(snap.okta_group_members.iter().any(|g| g.group_id == OKTA_APP_GROUP_ID && g.member_logins.contains(&DEPARTING_EMAIL.to_string())));
+    assert!(
+        snap.okta_group_members
+            .iter()
+            .any(|g| g.group_id == OKTA_APP_GROUP_ID
+                && g.member_logins.contains(&DEPARTING_EMAIL.to_string()))
+    );
 }
 
 #[tokio::test]

@@ -77,16 +77,25 @@ async fn creating_an_incident_answers_201_with_location_and_string_values() {
     for (k, val) in r.as_object().unwrap() {
         assert!(val.is_string() || val.is_object(), "{k} is {val}");
     }
-    let second: Value = create_incident(&c, &base, "riskflow-alert-tickets-2").await.json().await.unwrap();
-    assert_eq!(second["result"]["number"], "INC0010002");
-    let plain: Value = auth(c.get(format!("{base}/api/now/table/incident/{sys_id}?sysparm_exclude_reference_link=true")))
-        .send()
+    let second: Value = create_incident(&c, &base, "riskflow-alert-tickets-2")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(plain["result"]["assignment_group"], SNOW_SECOPS_GROUP_SYS_ID);
+    assert_eq!(second["result"]["number"], "INC0010002");
+    let plain: Value = auth(c.get(format!(
+        "{base}/api/now/table/incident/{sys_id}?sysparm_exclude_reference_link=true"
+    )))
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        plain["result"]["assignment_group"],
+        SNOW_SECOPS_GROUP_SYS_ID
+    );
     let display: Value = auth(c.get(format!("{base}/api/now/table/incident/{sys_id}?sysparm_display_value=true&sysparm_fields=urgency,number")))
         .send()
         .await
@@ -111,7 +120,10 @@ async fn a_query_by_correlation_id_finds_one_and_a_misspelled_field_is_ignored()
         let base = base.clone();
         async move {
             let v: Value = auth(c.get(format!("{base}/api/now/v2/table/incident")))
-                .query(&[("sysparm_query", q), ("sysparm_fields", "sys_id,number,correlation_id")])
+                .query(&[
+                    ("sysparm_query", q),
+                    ("sysparm_fields", "sys_id,number,correlation_id"),
+                ])
                 .send()
                 .await
                 .unwrap()
@@ -124,7 +136,11 @@ async fn a_query_by_correlation_id_finds_one_and_a_misspelled_field_is_ignored()
     assert_eq!(count("correlation_id=riskflow-alert-tickets-1").await, 1);
     assert_eq!(count("correlation_idd=riskflow-alert-tickets-1").await, 3);
     assert_eq!(count("correlation_idd=x^active=true").await, 3);
-    assert_eq!(count("correlation_id=riskflow-alert-tickets-1^ORcorrelation_id=riskflow-alert-tickets-2").await, 2);
+    assert_eq!(
+        count("correlation_id=riskflow-alert-tickets-1^ORcorrelation_id=riskflow-alert-tickets-2")
+            .await,
+        2
+    );
     assert_eq!(count("correlation_idSTARTSWITHriskflow-alert").await, 3);
     assert_eq!(count("short_descriptionLIKEtickets-2").await, 1);
     assert_eq!(count("correlation_id!=riskflow-alert-tickets-1").await, 2);
@@ -141,10 +157,12 @@ async fn v1_answers_an_empty_list_with_404_and_v2_with_an_empty_result() {
     let sb = demo().await;
     let c = client();
     let base = sb.url("servicenow");
-    let v1 = auth(c.get(format!("{base}/api/now/v1/table/incident?sysparm_query=correlation_id=none")))
-        .send()
-        .await
-        .unwrap();
+    let v1 = auth(c.get(format!(
+        "{base}/api/now/v1/table/incident?sysparm_query=correlation_id=none"
+    )))
+    .send()
+    .await
+    .unwrap();
     assert_eq!(v1.status(), StatusCode::NOT_FOUND);
     let body: Value = v1.json().await.unwrap();
     assert_eq!(body["error"]["message"], "No Record found");
@@ -169,10 +187,12 @@ async fn lists_page_with_total_count_and_link_headers() {
     for i in 0..5 {
         create_incident(&c, &base, &format!("c{i}")).await;
     }
-    let resp = auth(c.get(format!("{base}/api/now/table/incident?sysparm_limit=2&sysparm_offset=2&sysparm_query=ORDERBYnumber")))
-        .send()
-        .await
-        .unwrap();
+    let resp = auth(c.get(format!(
+        "{base}/api/now/table/incident?sysparm_limit=2&sysparm_offset=2&sysparm_query=ORDERBYnumber"
+    )))
+    .send()
+    .await
+    .unwrap();
     assert_eq!(header(&resp, "x-total-count").as_deref(), Some("5"));
     let link = header(&resp, "link").unwrap();
     assert!(link.contains("rel=\"next\""), "{link}");
@@ -186,15 +206,19 @@ async fn lists_page_with_total_count_and_link_headers() {
         .map(|r| r["number"].as_str().unwrap())
         .collect();
     assert_eq!(numbers, vec!["INC0010003", "INC0010004"]);
-    let last = auth(c.get(format!("{base}/api/now/table/incident?sysparm_limit=2&sysparm_offset=4")))
-        .send()
-        .await
-        .unwrap();
+    let last = auth(c.get(format!(
+        "{base}/api/now/table/incident?sysparm_limit=2&sysparm_offset=4"
+    )))
+    .send()
+    .await
+    .unwrap();
     assert!(!header(&last, "link").unwrap().contains("rel=\"next\""));
-    let quiet = auth(c.get(format!("{base}/api/now/table/incident?sysparm_limit=2&sysparm_suppress_pagination_header=true")))
-        .send()
-        .await
-        .unwrap();
+    let quiet = auth(c.get(format!(
+        "{base}/api/now/table/incident?sysparm_limit=2&sysparm_suppress_pagination_header=true"
+    )))
+    .send()
+    .await
+    .unwrap();
     assert!(header(&quiet, "link").is_none());
 }
 
@@ -228,7 +252,10 @@ async fn work_notes_and_comments_append_to_the_journal() {
     assert_eq!(inc.comments, vec!["customer visible"]);
     assert_eq!(inc.fields["sys_mod_count"], "3");
     let journal: Value = auth(c.get(format!("{base}/api/now/table/sys_journal_field")))
-        .query(&[("sysparm_query", format!("element_id={sys_id}^element=work_notes"))])
+        .query(&[(
+            "sysparm_query",
+            format!("element_id={sys_id}^element=work_notes"),
+        )])
         .send()
         .await
         .unwrap()
@@ -256,11 +283,17 @@ async fn unknown_records_tables_and_versions_get_error_envelopes() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["message"], "No Record found");
-    let r = auth(c.get(format!("{base}/api/now/table/incidentz"))).send().await.unwrap();
+    let r = auth(c.get(format!("{base}/api/now/table/incidentz")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["message"], "Invalid table incidentz");
-    let r = auth(c.get(format!("{base}/api/now/v9/table/incident"))).send().await.unwrap();
+    let r = auth(c.get(format!("{base}/api/now/v9/table/incident")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 

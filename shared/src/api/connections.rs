@@ -149,12 +149,18 @@ impl ConnectionsApi {
                 last_runs.insert(flow.as_str().into(), run_view(r));
             }
         }
-        Ok(ApiResponse::ok(json!({"connections": out, "last_runs": last_runs})))
+        Ok(ApiResponse::ok(
+            json!({"connections": out, "last_runs": last_runs}),
+        ))
     }
 
     async fn get_one(&self, kind: &str) -> Result<ApiResponse, ApiResponse> {
         let kind = parse_kind(kind)?;
-        let rec = self.store.connection(kind, self.now()).await.map_err(store_error)?;
+        let rec = self
+            .store
+            .connection(kind, self.now())
+            .await
+            .map_err(store_error)?;
         Ok(ApiResponse::ok(self.view(&rec).await?))
     }
 
@@ -162,7 +168,11 @@ impl ConnectionsApi {
         let kind = parse_kind(kind)?;
         let body = json_body(req)?;
         let now = self.now();
-        let existing = self.store.connection(kind, now).await.map_err(store_error)?;
+        let existing = self
+            .store
+            .connection(kind, now)
+            .await
+            .map_err(store_error)?;
         let (settings, mut secrets, host_changed) =
             validate(kind, &body, &existing, self.allow_private_urls)?;
         let missing_secret: Vec<&str> = fields(kind)
@@ -207,7 +217,10 @@ impl ConnectionsApi {
                 && let Ok(url) = crate::http::check_user_url(s, self.allow_private_urls)
                 && let Err(e) = crate::http::check_resolves(&url, self.allow_private_urls).await
             {
-                return Err(ApiResponse::error(StatusCode::BAD_REQUEST, format!("{name}: {e}")));
+                return Err(ApiResponse::error(
+                    StatusCode::BAD_REQUEST,
+                    format!("{name}: {e}"),
+                ));
             }
         }
         match self.verifier.verify(kind, &settings, &secrets).await {
@@ -284,7 +297,11 @@ impl ConnectionsApi {
     async fn disconnect(&self, kind: &str, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
         let kind = parse_kind(kind)?;
         let now = self.now();
-        let existing = self.store.connection(kind, now).await.map_err(store_error)?;
+        let existing = self
+            .store
+            .connection(kind, now)
+            .await
+            .map_err(store_error)?;
         if existing.status == ConnectionStatus::NeverConnected {
             return Err(ApiResponse::error(
                 StatusCode::CONFLICT,
@@ -324,16 +341,24 @@ impl ConnectionsApi {
             .save_connection(&rec, &hist, now)
             .await
             .map_err(store_error)?;
-        Ok(ApiResponse::ok(json!({"message": message, "connection": self.view(&saved).await?})))
+        Ok(ApiResponse::ok(
+            json!({"message": message, "connection": self.view(&saved).await?}),
+        ))
     }
 
     async fn test(&self, kind: &str, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
         let kind = parse_kind(kind)?;
         let now = self.now();
-        let existing = self.store.connection(kind, now).await.map_err(store_error)?;
-        let (Some(id), Some(version), ConnectionStatus::Connected | ConnectionStatus::VerifyFailed) =
-            (&existing.secret_id, &existing.secret_version, existing.status)
-        else {
+        let existing = self
+            .store
+            .connection(kind, now)
+            .await
+            .map_err(store_error)?;
+        let (Some(id), Some(version), ConnectionStatus::Connected | ConnectionStatus::VerifyFailed) = (
+            &existing.secret_id,
+            &existing.secret_version,
+            existing.status,
+        ) else {
             return Err(ApiResponse::error(
                 StatusCode::CONFLICT,
                 format!("{} is not connected", kind.display_name()),
@@ -341,9 +366,13 @@ impl ConnectionsApi {
         };
         let secret = self.secrets.get(id, version).await.map_err(|e| {
             tracing::error!(error = %e, "secret store error");
-            ApiResponse::error(StatusCode::SERVICE_UNAVAILABLE, "the stored credentials could not be read")
+            ApiResponse::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the stored credentials could not be read",
+            )
         })?;
-        let secrets: Map<String, Value> = serde_json::from_str(secret.expose_secret()).unwrap_or_default();
+        let secrets: Map<String, Value> =
+            serde_json::from_str(secret.expose_secret()).unwrap_or_default();
         let settings: Map<String, Value> = existing.settings.clone().into_iter().collect();
         let result = self.verifier.verify(kind, &settings, &secrets).await;
         let mut rec = existing.clone();
@@ -370,7 +399,9 @@ impl ConnectionsApi {
             .await
             .map_err(store_error)?;
         match answer {
-            Ok(m) => Ok(ApiResponse::ok(json!({"message": m, "connection": self.view(&saved).await?}))),
+            Ok(m) => Ok(ApiResponse::ok(
+                json!({"message": m, "connection": self.view(&saved).await?}),
+            )),
             Err(f) => Err(ApiResponse::error(f.status, f.message)),
         }
     }
@@ -378,9 +409,16 @@ impl ConnectionsApi {
     async fn runs(&self, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
         let limit = match req.query.get("limit") {
             None => 20,
-            Some(l) => l.parse::<usize>().ok().filter(|n| (1..=500).contains(n)).ok_or_else(|| {
-                ApiResponse::error(StatusCode::BAD_REQUEST, format!("'limit' must be a number from 1 to 500, got '{l}'"))
-            })?,
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=500).contains(n))
+                .ok_or_else(|| {
+                    ApiResponse::error(
+                        StatusCode::BAD_REQUEST,
+                        format!("'limit' must be a number from 1 to 500, got '{l}'"),
+                    )
+                })?,
         };
         let now = self.now();
         let runs = match req.query.get("flow").filter(|f| !f.is_empty()) {
@@ -398,15 +436,21 @@ impl ConnectionsApi {
                     "next": page.next,
                 })));
             }
-            None => self.store.recent_runs(limit, now).await.map_err(store_error)?,
+            None => self
+                .store
+                .recent_runs(limit, now)
+                .await
+                .map_err(store_error)?,
         };
-        Ok(ApiResponse::ok(json!({"runs": runs.iter().map(run_view).collect::<Vec<_>>()})))
+        Ok(ApiResponse::ok(
+            json!({"runs": runs.iter().map(run_view).collect::<Vec<_>>()}),
+        ))
     }
 
     async fn start_run(&self, flow: &str, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
-        let flow: Flow = flow
-            .parse()
-            .map_err(|e: crate::domain::UnknownFlow| ApiResponse::error(StatusCode::NOT_FOUND, e.to_string()))?;
+        let flow: Flow = flow.parse().map_err(|e: crate::domain::UnknownFlow| {
+            ApiResponse::error(StatusCode::NOT_FOUND, e.to_string())
+        })?;
         let dry_run = if req.body.is_empty() {
             false
         } else {
@@ -415,12 +459,18 @@ impl ConnectionsApi {
                 None => false,
                 Some(Value::Bool(b)) => *b,
                 Some(_) => {
-                    return Err(ApiResponse::error(StatusCode::BAD_REQUEST, "'dry_run' must be true or false"));
+                    return Err(ApiResponse::error(
+                        StatusCode::BAD_REQUEST,
+                        "'dry_run' must be true or false",
+                    ));
                 }
             }
         };
         match self.runner.start(flow, dry_run).await {
-            Ok(m) => Ok(ApiResponse::json(StatusCode::ACCEPTED, json!({"message": m}))),
+            Ok(m) => Ok(ApiResponse::json(
+                StatusCode::ACCEPTED,
+                json!({"message": m}),
+            )),
             Err(m) => Err(ApiResponse::error(StatusCode::BAD_GATEWAY, m)),
         }
     }
@@ -436,7 +486,10 @@ impl ConnectionsApi {
             None => to - 86_400_000,
         };
         if from >= to {
-            return Err(ApiResponse::error(StatusCode::BAD_REQUEST, "'from' must be before 'to'"));
+            return Err(ApiResponse::error(
+                StatusCode::BAD_REQUEST,
+                "'from' must be before 'to'",
+            ));
         }
         let limit = req
             .query
@@ -481,6 +534,10 @@ pub fn run_view(r: &crate::domain::RunRecord) -> Value {
     })
 }
 
+/// A validated connect body: settings (with defaults), the secret fields given, and whether any
+/// URL's host differs from the stored one.
+pub type Validated = (Map<String, Value>, Map<String, Value>, bool);
+
 /// Validate a connect body against the kind's fields. Returns the settings (non-secret, with
 /// defaults), the secret fields given, and whether any URL's host changed from the stored one.
 pub fn validate(
@@ -488,7 +545,7 @@ pub fn validate(
     body: &Map<String, Value>,
     existing: &ConnectionRecord,
     allow_private: bool,
-) -> Result<(Map<String, Value>, Map<String, Value>, bool), ApiResponse> {
+) -> Result<Validated, ApiResponse> {
     let schema = fields(kind);
     let mut problems: Vec<String> = Vec::new();
     for k in body.keys() {
@@ -504,7 +561,9 @@ pub fn validate(
     let mut secrets = Map::new();
     let mut host_changed = false;
     for f in schema {
-        let raw = body.get(f.name).filter(|v| !v.is_null() && v.as_str() != Some(""));
+        let raw = body
+            .get(f.name)
+            .filter(|v| !v.is_null() && v.as_str() != Some(""));
         let value = match raw {
             None => {
                 if f.secret {
@@ -524,10 +583,19 @@ pub fn validate(
         match normalise(f, &value, allow_private) {
             Ok(v) => {
                 if f.ty == FieldType::Url
-                    && let (Some(new), Some(old)) =
-                        (v.as_str(), existing.settings.get(f.name).and_then(|o| o.as_str()))
+                    && let (Some(new), Some(old)) = (
+                        v.as_str(),
+                        existing.settings.get(f.name).and_then(|o| o.as_str()),
+                    )
                 {
-                    let host = |s: &str| url::Url::parse(s).ok().map(|u| (u.host_str().map(str::to_ascii_lowercase), u.port_or_known_default()));
+                    let host = |s: &str| {
+                        url::Url::parse(s).ok().map(|u| {
+                            (
+                                u.host_str().map(str::to_ascii_lowercase),
+                                u.port_or_known_default(),
+                            )
+                        })
+                    };
                     if host(new) != host(old) {
                         host_changed = true;
                     }
@@ -562,14 +630,20 @@ fn normalise(f: &Field, v: &Value, allow_private: bool) -> Result<Value, String>
     };
     match f.ty {
         FieldType::Url => {
-            let s = v.as_str().ok_or_else(|| format!("'{}' must be a URL", f.name))?;
+            let s = v
+                .as_str()
+                .ok_or_else(|| format!("'{}' must be a URL", f.name))?;
             crate::http::check_user_url(s, allow_private)
                 .map(|u| Value::String(u.as_str().trim_end_matches('/').to_string()))
                 .map_err(|e| format!("'{}': {e}", f.name))
         }
         FieldType::Text | FieldType::Multiline => {
             let s = as_text(v).ok_or_else(|| format!("'{}' must be text", f.name))?;
-            let s = if f.ty == FieldType::Text { s.trim().to_string() } else { s };
+            let s = if f.ty == FieldType::Text {
+                s.trim().to_string()
+            } else {
+                s
+            };
             if s.len() > 16 * 1024 {
                 return Err(format!("'{}' is too long", f.name));
             }
@@ -600,14 +674,23 @@ fn normalise(f: &Field, v: &Value, allow_private: bool) -> Result<Value, String>
                 Value::String(s) => s.split(',').map(|x| x.trim().to_string()).collect(),
                 _ => return Err(format!("'{}' must be a comma-separated list", f.name)),
             };
-            Ok(json!(items.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>()))
+            Ok(json!(
+                items
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+            ))
         }
         FieldType::Choice => {
             let s = as_text(v).unwrap_or_default();
             if f.choices.contains(&s.as_str()) {
                 Ok(Value::String(s))
             } else {
-                Err(format!("'{}' must be one of {}", f.name, f.choices.join(", ")))
+                Err(format!(
+                    "'{}' must be one of {}",
+                    f.name,
+                    f.choices.join(", ")
+                ))
             }
         }
     }

@@ -74,7 +74,12 @@ pub fn json_body(req: &ApiRequest) -> Result<serde_json::Map<String, Value>, Api
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if mime != "application/json" {
         return Err(ApiResponse::error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -129,7 +134,9 @@ pub fn parse_time(name: &str, s: &str) -> Result<i64, ApiResponse> {
     }
     Err(ApiResponse::error(
         StatusCode::BAD_REQUEST,
-        format!("'{name}' must be a date (YYYY-MM-DD), an RFC 3339 time or epoch milliseconds, got '{s}'"),
+        format!(
+            "'{name}' must be a date (YYYY-MM-DD), an RFC 3339 time or epoch milliseconds, got '{s}'"
+        ),
     ))
 }
 
@@ -173,8 +180,14 @@ mod tests {
     #[test]
     fn times_are_read_from_dates_rfc3339_and_epoch_ms() {
         assert_eq!(parse_time("from", "2024-01-01").unwrap(), 1_704_067_200_000);
-        assert_eq!(parse_time("from", "2024-01-01T00:00:01Z").unwrap(), 1_704_067_201_000);
-        assert_eq!(parse_time("from", "1704067200000").unwrap(), 1_704_067_200_000);
+        assert_eq!(
+            parse_time("from", "2024-01-01T00:00:01Z").unwrap(),
+            1_704_067_201_000
+        );
+        assert_eq!(
+            parse_time("from", "1704067200000").unwrap(),
+            1_704_067_200_000
+        );
         let e = parse_time("from", "yesterday").unwrap_err();
         assert!(e.message().unwrap().starts_with("'from' must be a date"));
     }

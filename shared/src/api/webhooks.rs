@@ -97,8 +97,12 @@ impl WebhookReceiver {
         let mut works: Vec<(String, HrWork)> = Vec::new();
         match kind {
             ConnectionKind::Bamboohr => {
-                if let Err(e) = bamboohr::verify_headers(headers, body, &keys, now, self.window_ms) {
-                    return Self::reject(StatusCode::UNAUTHORIZED, format!("signature check failed: {e}"));
+                if let Err(e) = bamboohr::verify_headers(headers, body, &keys, now, self.window_ms)
+                {
+                    return Self::reject(
+                        StatusCode::UNAUTHORIZED,
+                        format!("signature check failed: {e}"),
+                    );
                 }
                 let changes = match bamboohr::parse_payload(body) {
                     Ok(c) => c,
@@ -123,7 +127,10 @@ impl WebhookReceiver {
                 let webhook_id = match generic::verify(headers, body, &keys, now, self.window_ms) {
                     Ok(id) => id,
                     Err(e) => {
-                        return Self::reject(StatusCode::UNAUTHORIZED, format!("signature check failed: {e}"));
+                        return Self::reject(
+                            StatusCode::UNAUTHORIZED,
+                            format!("signature check failed: {e}"),
+                        );
                     }
                 };
                 let ts = headers
@@ -139,7 +146,9 @@ impl WebhookReceiver {
         }
         if works.is_empty() {
             return Accepted {
-                response: ApiResponse::ok(json!({"message": "received; nothing in it concerns a departure"})),
+                response: ApiResponse::ok(
+                    json!({"message": "received; nothing in it concerns a departure"}),
+                ),
                 new_items: Vec::new(),
             };
         }
@@ -151,7 +160,10 @@ impl WebhookReceiver {
                 Err(e) => {
                     tracing::error!(error = %e, "state store error");
                     // Nothing after the failure was recorded: the sender retries the delivery.
-                    return Self::reject(StatusCode::SERVICE_UNAVAILABLE, "the delivery could not be recorded; retry it");
+                    return Self::reject(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the delivery could not be recorded; retry it",
+                    );
                 }
             }
         }

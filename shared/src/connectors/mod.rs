@@ -21,7 +21,10 @@ pub enum ConnectorError {
     Http(#[from] HttpError),
     /// The request or the settings are not acceptable (message for a person).
     #[error("{system}: {message}")]
-    Invalid { system: &'static str, message: String },
+    Invalid {
+        system: &'static str,
+        message: String,
+    },
 }
 
 impl ConnectorError {

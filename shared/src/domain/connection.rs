@@ -70,7 +70,9 @@ impl fmt::Display for ConnectionKind {
 
 /// The error for a connection kind nobody knows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown connection kind '{0}' (expected one of incydr, jira, servicenow, okta, workday, adp, bamboohr, generic)")]
+#[error(
+    "unknown connection kind '{0}' (expected one of incydr, jira, servicenow, okta, workday, adp, bamboohr, generic)"
+)]
 pub struct UnknownKind(pub String);
 
 impl FromStr for ConnectionKind {

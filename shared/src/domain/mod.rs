@@ -9,7 +9,9 @@ mod work;
 pub use alert::{
     AlertSession, FileEventSummary, TicketContent, TicketRef, TriggeredAlert, severity_name,
 };
-pub use connection::{ConnectionKind, ConnectionRecord, ConnectionStatus, HistoryEntry, UnknownKind};
+pub use connection::{
+    ConnectionKind, ConnectionRecord, ConnectionStatus, HistoryEntry, UnknownKind,
+};
 pub use hr::{Departure, HrEventKind, HrSource, PersonRecord};
 pub use records::{AuditEntry, Delivery, RunRecord, RunStatus, ScanMark};
 pub use work::{Flow, ItemStatus, Lease, StepRecord, UnknownFlow, WorkItem};

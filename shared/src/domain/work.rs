@@ -15,7 +15,11 @@ pub enum Flow {
 }
 
 impl Flow {
-    pub const ALL: [Flow; 3] = [Flow::AlertTickets, Flow::HrDepartures, Flow::DepartingResponse];
+    pub const ALL: [Flow; 3] = [
+        Flow::AlertTickets,
+        Flow::HrDepartures,
+        Flow::DepartingResponse,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

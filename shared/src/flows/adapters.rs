@@ -6,9 +6,9 @@ use super::ports::{
     QueueMessage, SessionFilter, TicketSink, WatchlistAdmin,
 };
 use crate::connectors::ConnectorError;
-use crate::connectors::incydr::{self, IncydrClient, SessionQuery, SessionState, Severity};
 use crate::connectors::adp::AdpClient;
 use crate::connectors::bamboohr::BambooClient;
+use crate::connectors::incydr::{self, IncydrClient, SessionQuery, SessionState, Severity};
 use crate::connectors::jira::{self, JiraClient};
 use crate::connectors::okta::OktaClient;
 use crate::connectors::servicenow::{self, ServiceNowClient};
@@ -107,9 +107,16 @@ impl AlertSource for IncydrAdapter {
                 timestamp: e.timestamp.clone(),
                 file_name: e.file_name().map(str::to_string),
                 file_path: e.file_path(),
-                file_size: e.file.as_ref().and_then(|f| f.size_in_bytes).map(|s| s.max(0) as u64),
+                file_size: e
+                    .file
+                    .as_ref()
+                    .and_then(|f| f.size_in_bytes)
+                    .map(|s| s.max(0) as u64),
                 sha256: e.sha256().map(str::to_string),
-                destination: e.destination.as_ref().and_then(|d| d.category.clone().or_else(|| d.name.clone())),
+                destination: e
+                    .destination
+                    .as_ref()
+                    .and_then(|d| d.category.clone().or_else(|| d.name.clone())),
                 risk_severity: e.risk_severity().map(str::to_string),
             })
             .collect())
@@ -128,7 +135,10 @@ impl AlertSource for IncydrAdapter {
         let base = self.console_url.as_ref()?;
         crate::http::join(
             base,
-            &format!("/app/#/alerts/sessions/{}", crate::http::path_segment(session_id)),
+            &format!(
+                "/app/#/alerts/sessions/{}",
+                crate::http::path_segment(session_id)
+            ),
         )
         .ok()
         .map(|u| u.to_string())
@@ -152,7 +162,12 @@ impl WatchlistAdmin for IncydrAdapter {
             .client
             .actor_by_name(email, deadline)
             .await?
-            .and_then(|a| Some(ActorRef { id: a.actor_id.clone()?, name: a.name.clone().unwrap_or_default() })))
+            .and_then(|a| {
+                Some(ActorRef {
+                    id: a.actor_id.clone()?,
+                    name: a.name.clone().unwrap_or_default(),
+                })
+            }))
     }
 
     async fn actor_by_id(
@@ -164,7 +179,12 @@ impl WatchlistAdmin for IncydrAdapter {
             .client
             .actor_by_id(actor_id, deadline)
             .await?
-            .and_then(|a| Some(ActorRef { id: a.actor_id.clone()?, name: a.name.clone().unwrap_or_default() })))
+            .and_then(|a| {
+                Some(ActorRef {
+                    id: a.actor_id.clone()?,
+                    name: a.name.clone().unwrap_or_default(),
+                })
+            }))
     }
 
     async fn departing_watchlist(
@@ -175,7 +195,9 @@ impl WatchlistAdmin for IncydrAdapter {
         if create {
             self.client.departing_watchlist_id(deadline).await.map(Some)
         } else {
-            self.client.find_watchlist_id("DEPARTING_EMPLOYEE", deadline).await
+            self.client
+                .find_watchlist_id("DEPARTING_EMPLOYEE", deadline)
+                .await
         }
     }
 
@@ -224,7 +246,10 @@ impl WatchlistAdmin for IncydrAdapter {
             Some(d) => incydr::ActorUpdate::end_date(parse_date(d)?),
             None => incydr::ActorUpdate::clear_end_date(),
         };
-        self.client.update_actor(actor_id, &update, deadline).await.map(|_| ())
+        self.client
+            .update_actor(actor_id, &update, deadline)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -247,7 +272,11 @@ pub fn to_adf(content: &TicketContent) -> jira::adf::Doc {
         doc = doc.bullet_list(lines.iter().map(|l| jira::adf::Paragraph::new().text(l)));
     }
     if let Some(link) = &content.link {
-        doc = doc.paragraph(jira::adf::Paragraph::new().text("Open in Incydr: ").link(link, link));
+        doc = doc.paragraph(
+            jira::adf::Paragraph::new()
+                .text("Open in Incydr: ")
+                .link(link, link),
+        );
     }
     doc
 }
@@ -299,15 +328,21 @@ impl TicketSink for JiraSink {
         deadline: Option<Instant>,
     ) -> Result<(), ConnectorError> {
         let doc = to_adf(content);
-        self.client.add_comment(&ticket.key, &doc, deadline).await.map(|_| ())
+        self.client
+            .add_comment(&ticket.key, &doc, deadline)
+            .await
+            .map(|_| ())
     }
 }
 
 impl JiraSink {
     fn ticket(&self, id: String, key: String) -> TicketRef {
-        let url = crate::http::join(&self.site, &format!("/browse/{}", crate::http::path_segment(&key)))
-            .ok()
-            .map(|u| u.to_string());
+        let url = crate::http::join(
+            &self.site,
+            &format!("/browse/{}", crate::http::path_segment(&key)),
+        )
+        .ok()
+        .map(|u| u.to_string());
         TicketRef {
             system: "jira".into(),
             id,
@@ -376,7 +411,9 @@ impl TicketSink for ServiceNowSink {
             caller_id: self.caller_id.clone(),
             category: None,
         };
-        Ok(incident_ref(self.client.create_incident(&new, deadline).await?))
+        Ok(incident_ref(
+            self.client.create_incident(&new, deadline).await?,
+        ))
     }
 
     async fn comment(
@@ -400,7 +437,10 @@ pub struct OktaIdp {
 
 #[async_trait]
 impl IdentityProvider for OktaIdp {
-    async fn token_owner(&self, deadline: Option<Instant>) -> Result<Option<String>, ConnectorError> {
+    async fn token_owner(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<String>, ConnectorError> {
         // `GET /api/v1/users/me` is the user behind the SSWS token.
         Ok(self
             .client
@@ -500,11 +540,18 @@ impl HrDirectory for AdpSource {
 
 #[async_trait]
 impl HrQueue for AdpSource {
-    async fn next(&self, deadline: Option<Instant>) -> Result<Option<QueueMessage>, ConnectorError> {
-        Ok(self.client.next_message(deadline).await?.map(|m| QueueMessage {
-            id: m.msg_id,
-            body: m.body,
-        }))
+    async fn next(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<QueueMessage>, ConnectorError> {
+        Ok(self
+            .client
+            .next_message(deadline)
+            .await?
+            .map(|m| QueueMessage {
+                id: m.msg_id,
+                body: m.body,
+            }))
     }
 
     async fn ack(&self, id: &str, deadline: Option<Instant>) -> Result<(), ConnectorError> {
@@ -520,7 +567,10 @@ pub struct WorkdayReport {
 
 #[async_trait]
 impl HrReport for WorkdayReport {
-    async fn snapshot(&self, deadline: Option<Instant>) -> Result<serde_json::Value, ConnectorError> {
+    async fn snapshot(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<serde_json::Value, ConnectorError> {
         let rows = self.client.fetch_report(&self.mapping, deadline).await?;
         Ok(serde_json::to_value(rows).unwrap_or_default())
     }
@@ -534,13 +584,21 @@ impl HrReport for WorkdayReport {
     ) -> Result<Vec<crate::domain::Departure>, ConnectorError> {
         let read = |v: &serde_json::Value| -> Result<Vec<workday::WorkdayRow>, ConnectorError> {
             serde_json::from_value(v.clone()).map_err(|e| {
-                ConnectorError::invalid("workday", format!("stored report snapshot unreadable: {e}"))
+                ConnectorError::invalid(
+                    "workday",
+                    format!("stored report snapshot unreadable: {e}"),
+                )
             })
         };
         let prev = match previous {
             Some(p) => read(p)?,
             None => Vec::new(),
         };
-        Ok(workday::diff_snapshots(&prev, &read(current)?, today, now_ms))
+        Ok(workday::diff_snapshots(
+            &prev,
+            &read(current)?,
+            today,
+            now_ms,
+        ))
     }
 }

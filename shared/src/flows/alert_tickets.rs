@@ -186,7 +186,9 @@ async fn scan_and_act(ctx: &RunCtx, deps: &AlertDeps) -> Option<RunStatus> {
         }
     }
     ctx.count("sessions_scanned", sessions.len() as u64);
-    let window_start = window.on_or_after.unwrap_or(scan_start - deps.settings.lookback_ms);
+    let window_start = window
+        .on_or_after
+        .unwrap_or(scan_start - deps.settings.lookback_ms);
 
     let keys: Vec<String> = sessions.keys().cloned().collect();
     let items = match ctx.store.items(FLOW, &keys, ctx.now()).await {
@@ -335,7 +337,11 @@ async fn act(
             ctx.count("actions_failed", 1);
             ctx.error(format!("session {id}: {e}"));
             let retry = e.is_transient();
-            if let Err(se) = ctx.store.fail(&lease, &item, &e.to_string(), retry, ctx.now()).await {
+            if let Err(se) = ctx
+                .store
+                .fail(&lease, &item, &e.to_string(), retry, ctx.now())
+                .await
+            {
                 ctx.error(format!("session {id}: state store: {se}"));
             }
             Outcome::Failed
@@ -396,7 +402,11 @@ async fn act_claimed(
 
     let fingerprint = session.last_updated.to_string();
     let mut steps: Vec<String> = creates.iter().map(|s| ticket_step(s.as_ref())).collect();
-    steps.extend(comments.iter().map(|(s, _)| format!("comment:{}", s.name())));
+    steps.extend(
+        comments
+            .iter()
+            .map(|(s, _)| format!("comment:{}", s.name())),
+    );
     record_intents(ctx, lease, item, &steps, &fingerprint).await?;
 
     let mut created: Vec<TicketRef> = Vec::new();
@@ -519,11 +529,10 @@ pub fn ticket_content(
     events: &[FileEventSummary],
     link: Option<String>,
 ) -> TicketContent {
-    let actor = s.actor_name.clone().unwrap_or_else(|| {
-        s.actor_id
-            .clone()
-            .unwrap_or_else(|| "unknown actor".into())
-    });
+    let actor = s
+        .actor_name
+        .clone()
+        .unwrap_or_else(|| s.actor_id.clone().unwrap_or_else(|| "unknown actor".into()));
     let rules: Vec<String> = s
         .triggered_alerts
         .iter()
@@ -575,7 +584,11 @@ pub fn ticket_content(
                 .collect(),
         ));
     }
-    if let Some(x) = s.exfiltration_summary.as_ref().filter(|x| !x.trim().is_empty()) {
+    if let Some(x) = s
+        .exfiltration_summary
+        .as_ref()
+        .filter(|x| !x.trim().is_empty())
+    {
         sections.push(("Exfiltration summary".into(), vec![x.clone()]));
     }
     if let Some(x) = s.context_summary.as_ref().filter(|x| !x.trim().is_empty()) {
@@ -589,7 +602,9 @@ pub fn ticket_content(
                 .map(|e| {
                     let mut parts = vec![
                         e.timestamp.clone().unwrap_or_else(|| "?".into()),
-                        e.file_name.clone().unwrap_or_else(|| "(unnamed file)".into()),
+                        e.file_name
+                            .clone()
+                            .unwrap_or_else(|| "(unnamed file)".into()),
                     ];
                     if let Some(sz) = e.file_size {
                         parts.push(format!("{sz} bytes"));

@@ -202,7 +202,14 @@ async fn act(
     }
     let (lease, mut item) = match ctx
         .store
-        .claim(FLOW, &id, known.as_ref(), false, deps.timing.item_lease_ms, ctx.now())
+        .claim(
+            FLOW,
+            &id,
+            known.as_ref(),
+            false,
+            deps.timing.item_lease_ms,
+            ctx.now(),
+        )
         .await
     {
         Ok(Claim::Acquired { lease, item }) => (lease, item),
@@ -213,7 +220,16 @@ async fn act(
         }
     };
     let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
-    let result = act_claimed(ctx, deps, &session, &lease, &mut item, token_owner, deadline).await;
+    let result = act_claimed(
+        ctx,
+        deps,
+        &session,
+        &lease,
+        &mut item,
+        token_owner,
+        deadline,
+    )
+    .await;
     match result {
         Ok(Outcome::Pending) => {
             if let Err(e) = ctx.store.release(&lease, &item, ctx.now()).await {
@@ -305,8 +321,14 @@ async fn act_claimed(
             Ok(Outcome::Done)
         }
         TicketPlan::Create => {
-            record_intents(ctx, lease, item, &[ticket_step(jira)], &session.last_updated.to_string())
-                .await?;
+            record_intents(
+                ctx,
+                lease,
+                item,
+                &[ticket_step(jira)],
+                &session.last_updated.to_string(),
+            )
+            .await?;
             let events = deps
                 .source
                 .file_events(id, deps.settings.scan.top_events, deadline)
@@ -327,11 +349,23 @@ async fn act_claimed(
             );
             match create_ticket(ctx, jira, item, &content, &key, deadline).await {
                 Ok(t) => {
-                    ctx.audit(ConnectionKind::Jira, "create_ticket", &t.key, &format!("departing employee session {id}"), "ok");
+                    ctx.audit(
+                        ConnectionKind::Jira,
+                        "create_ticket",
+                        &t.key,
+                        &format!("departing employee session {id}"),
+                        "ok",
+                    );
                     Ok(Outcome::Done)
                 }
                 Err(e) => {
-                    ctx.audit(ConnectionKind::Jira, "create_ticket", &key, &format!("departing employee session {id}"), format!("failed: {e}"));
+                    ctx.audit(
+                        ConnectionKind::Jira,
+                        "create_ticket",
+                        &key,
+                        &format!("departing employee session {id}"),
+                        format!("failed: {e}"),
+                    );
                     Err(e.into())
                 }
             }
@@ -357,23 +391,54 @@ async fn contain(
         (Some(n), _) if n.contains('@') => n.to_ascii_lowercase(),
         (_, Some(actor)) => match deps.watchlists.actor_by_id(actor, deadline).await? {
             Some(a) => a.name.to_ascii_lowercase(),
-            None => return Ok(outcome(format!("not changed: Incydr actor {actor} not found"))),
+            None => {
+                return Ok(outcome(format!(
+                    "not changed: Incydr actor {actor} not found"
+                )));
+            }
         },
         _ => return Ok(outcome("not changed: the session names no actor".into())),
     };
-    if deps.settings.protected_users.iter().any(|p| p.eq_ignore_ascii_case(&email)) {
-        ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), "skipped: protected user");
+    if deps
+        .settings
+        .protected_users
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(&email))
+    {
+        ctx.audit(
+            ConnectionKind::Okta,
+            "okta_group_add",
+            &email,
+            &format!("session {id}"),
+            "skipped: protected user",
+        );
         return Ok(outcome(format!("not changed: {email} is a protected user")));
     }
     if token_owner.is_some_and(|o| o == email) {
-        ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), "skipped: the API token's own account");
-        return Ok(outcome(format!("not changed: {email} owns the Okta API token")));
+        ctx.audit(
+            ConnectionKind::Okta,
+            "okta_group_add",
+            &email,
+            &format!("session {id}"),
+            "skipped: the API token's own account",
+        );
+        return Ok(outcome(format!(
+            "not changed: {email} owns the Okta API token"
+        )));
     }
     let user = match deps.idp.user_by_login(&email, deadline).await {
         Ok(Some(u)) => u,
         Ok(None) => {
-            ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), "skipped: no Okta user");
-            return Ok(outcome(format!("not changed: no Okta user with login {email}")));
+            ctx.audit(
+                ConnectionKind::Okta,
+                "okta_group_add",
+                &email,
+                &format!("session {id}"),
+                "skipped: no Okta user",
+            );
+            return Ok(outcome(format!(
+                "not changed: no Okta user with login {email}"
+            )));
         }
         Err(e) if !e.is_transient() || item.attempts + 1 >= deps.settings.scan.max_attempts => {
             return Ok(outcome(format!("failed: {e}")));
@@ -382,7 +447,9 @@ async fn contain(
     };
     match deps.idp.is_member(group, &user.id, deadline).await {
         Ok(true) => {
-            return Ok(outcome(format!("{email} was already a member; nothing changed")));
+            return Ok(outcome(format!(
+                "{email} was already a member; nothing changed"
+            )));
         }
         Ok(false) => {}
         Err(e) if !e.is_transient() => return Ok(outcome(format!("failed: {e}"))),
@@ -390,7 +457,16 @@ async fn contain(
     }
     if ctx.counted("okta_group_adds") >= deps.settings.cap_per_run {
         ctx.count("cap_reached", 1);
-        ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), format!("skipped: cap of {} adds per run reached", deps.settings.cap_per_run));
+        ctx.audit(
+            ConnectionKind::Okta,
+            "okta_group_add",
+            &email,
+            &format!("session {id}"),
+            format!(
+                "skipped: cap of {} adds per run reached",
+                deps.settings.cap_per_run
+            ),
+        );
         return Ok(outcome(format!(
             "not changed: the cap of {} group adds per run was reached",
             deps.settings.cap_per_run
@@ -399,13 +475,27 @@ async fn contain(
     let day = crate::clock::date_of_ms(ctx.now());
     match ctx
         .store
-        .take_quota("okta_group_adds", &day, deps.settings.cap_per_day, ctx.now())
+        .take_quota(
+            "okta_group_adds",
+            &day,
+            deps.settings.cap_per_day,
+            ctx.now(),
+        )
         .await
     {
         Ok(true) => {}
         Ok(false) => {
             ctx.count("cap_reached", 1);
-            ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), format!("skipped: cap of {} adds per day reached", deps.settings.cap_per_day));
+            ctx.audit(
+                ConnectionKind::Okta,
+                "okta_group_add",
+                &email,
+                &format!("session {id}"),
+                format!(
+                    "skipped: cap of {} adds per day reached",
+                    deps.settings.cap_per_day
+                ),
+            );
             return Ok(outcome(format!(
                 "not changed: the cap of {} group adds per day was reached",
                 deps.settings.cap_per_day
@@ -416,14 +506,26 @@ async fn contain(
     match deps.idp.add_member(group, &user.id, deadline).await {
         Ok(()) => {
             ctx.count("okta_group_adds", 1);
-            ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), "ok");
+            ctx.audit(
+                ConnectionKind::Okta,
+                "okta_group_add",
+                &email,
+                &format!("session {id}"),
+                "ok",
+            );
             Ok(Some(serde_json::json!({
                 "summary": format!("{email} was added to the group"),
                 "user_id": user.id,
             })))
         }
         Err(e) => {
-            ctx.audit(ConnectionKind::Okta, "okta_group_add", &email, &format!("session {id}"), format!("failed: {e}"));
+            ctx.audit(
+                ConnectionKind::Okta,
+                "okta_group_add",
+                &email,
+                &format!("session {id}"),
+                format!("failed: {e}"),
+            );
             if e.is_transient() && item.attempts + 1 < deps.settings.scan.max_attempts {
                 Err(e.into())
             } else {

@@ -200,8 +200,14 @@ async fn drain_adp(ctx: &RunCtx, queue: &dyn HrQueue) {
         };
         if ctx.dry_run {
             match &ignored {
-                None => ctx.plan(format!("record ADP termination event {dedup_id} and acknowledge message {}", msg.id)),
-                Some(r) => ctx.plan(format!("ignore ADP message {} ({r}) and acknowledge it", msg.id)),
+                None => ctx.plan(format!(
+                    "record ADP termination event {dedup_id} and acknowledge message {}",
+                    msg.id
+                )),
+                Some(r) => ctx.plan(format!(
+                    "ignore ADP message {} ({r}) and acknowledge it",
+                    msg.id
+                )),
             }
             // Nothing is acknowledged in a dry run, so the same message would come back: stop.
             return;
@@ -214,7 +220,8 @@ async fn drain_adp(ctx: &RunCtx, queue: &dyn HrQueue) {
                 .map(|_| ()),
             None => {
                 // Recorded as an ignored delivery (done item with the reason), then acknowledged.
-                let mut item = WorkItem::new(FLOW, item_key("adp", &dedup_id), ItemStatus::Done, now);
+                let mut item =
+                    WorkItem::new(FLOW, item_key("adp", &dedup_id), ItemStatus::Done, now);
                 item.payload = serde_json::json!({"ignored": ignored.clone().unwrap_or_default(), "message_id": msg.id});
                 item.expires_at = Some(now + DELIVERY_RETENTION_MS);
                 let d = Delivery {
@@ -228,17 +235,35 @@ async fn drain_adp(ctx: &RunCtx, queue: &dyn HrQueue) {
             }
         };
         if let Err(e) = recorded {
-            ctx.error(format!("ADP message {} not recorded (left in the queue): {e}", msg.id));
+            ctx.error(format!(
+                "ADP message {} not recorded (left in the queue): {e}",
+                msg.id
+            ));
             return;
         }
         if let Some(reason) = &ignored {
             ctx.count("adp_ignored", 1);
-            ctx.audit(ConnectionKind::Adp, "ignore_message", &msg.id, "ADP event notification", format!("ignored: {reason}"));
+            ctx.audit(
+                ConnectionKind::Adp,
+                "ignore_message",
+                &msg.id,
+                "ADP event notification",
+                format!("ignored: {reason}"),
+            );
         }
         match queue.ack(&msg.id, deadline).await {
-            Ok(()) => ctx.audit(ConnectionKind::Adp, "ack_message", &msg.id, "recorded", "ok"),
+            Ok(()) => ctx.audit(
+                ConnectionKind::Adp,
+                "ack_message",
+                &msg.id,
+                "recorded",
+                "ok",
+            ),
             Err(e) => {
-                ctx.error(format!("ADP message {} recorded but not acknowledged: {e}", msg.id));
+                ctx.error(format!(
+                    "ADP message {} recorded but not acknowledged: {e}",
+                    msg.id
+                ));
                 return;
             }
         }
@@ -275,7 +300,12 @@ async fn pull_workday(ctx: &RunCtx, report: &dyn HrReport) {
     ctx.count("workday_changes", changes.len() as u64);
     for fact in changes {
         if ctx.dry_run {
-            ctx.plan(format!("{:?} of {} on {} (Workday)", fact.kind, fact.email, fact.departure_date.as_deref().unwrap_or("-")));
+            ctx.plan(format!(
+                "{:?} of {} on {} (Workday)",
+                fact.kind,
+                fact.email,
+                fact.departure_date.as_deref().unwrap_or("-")
+            ));
             continue;
         }
         let key = item_key("workday", &fact.source_event_id);
@@ -343,7 +373,14 @@ pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
     }
     let (lease, mut item) = match ctx
         .store
-        .claim(FLOW, key, Some(&item), false, deps.timing.item_lease_ms, now)
+        .claim(
+            FLOW,
+            key,
+            Some(&item),
+            false,
+            deps.timing.item_lease_ms,
+            now,
+        )
         .await
     {
         Ok(Claim::Acquired { lease, item }) => (lease, item),
@@ -366,7 +403,11 @@ pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
         Err(e) => {
             ctx.count("actions_failed", 1);
             ctx.error(format!("{key}: {e}"));
-            if let Err(se) = ctx.store.fail(&lease, &item, &e.to_string(), e.retry(), ctx.now()).await {
+            if let Err(se) = ctx
+                .store
+                .fail(&lease, &item, &e.to_string(), e.retry(), ctx.now())
+                .await
+            {
                 ctx.error(format!("{key}: state store: {se}"));
             }
             false
@@ -382,8 +423,12 @@ fn describe(work: &HrWork) -> String {
             fact.email,
             fact.departure_date.as_deref().unwrap_or("no date")
         ),
-        HrWork::BambooChange { employee_id, .. } => format!("BambooHR change of employee {employee_id}"),
-        HrWork::AdpTermination { associate_oid, .. } => format!("ADP termination of worker {associate_oid}"),
+        HrWork::BambooChange { employee_id, .. } => {
+            format!("BambooHR change of employee {employee_id}")
+        }
+        HrWork::AdpTermination { associate_oid, .. } => {
+            format!("ADP termination of worker {associate_oid}")
+        }
     }
 }
 
@@ -411,7 +456,9 @@ async fn to_fact(
             let email = emp
                 .email
                 .or_else(|| fields.get("workEmail").cloned())
-                .ok_or_else(|| ItemError::Final(format!("BambooHR employee {employee_id} has no work email")))?;
+                .ok_or_else(|| {
+                    ItemError::Final(format!("BambooHR employee {employee_id} has no work email"))
+                })?;
             let kind = if emp.terminated || emp.termination_date.is_some() {
                 HrEventKind::Departure
             } else {
@@ -449,9 +496,12 @@ async fn to_fact(
             let email = w.email.ok_or_else(|| {
                 ItemError::Final(format!("ADP worker {associate_oid} has no business email"))
             })?;
-            let date = termination_date.clone().or(w.termination_date).ok_or_else(|| {
-                ItemError::Final(format!("ADP event {event_id} has no termination date"))
-            })?;
+            let date = termination_date
+                .clone()
+                .or(w.termination_date)
+                .ok_or_else(|| {
+                    ItemError::Final(format!("ADP event {event_id} has no termination date"))
+                })?;
             Ok(Some(Departure {
                 source: HrSource::Adp,
                 kind: HrEventKind::Departure,
@@ -483,11 +533,27 @@ async fn apply(
         && p.latest.event_time > fact.event_time
     {
         ctx.count("hr_stale_facts", 1);
-        ctx.audit(ConnectionKind::Incydr, "hr_fact", &fact.email, &format!("{} {}", fact.source.as_str(), fact.source_event_id), "ignored: a later fact about this person is already applied");
-        set_outcome(item, "applied", serde_json::json!({"ignored": "stale"}), now);
+        ctx.audit(
+            ConnectionKind::Incydr,
+            "hr_fact",
+            &fact.email,
+            &format!("{} {}", fact.source.as_str(), fact.source_event_id),
+            "ignored: a later fact about this person is already applied",
+        );
+        set_outcome(
+            item,
+            "applied",
+            serde_json::json!({"ignored": "stale"}),
+            now,
+        );
         return Ok(());
     }
-    let reason = format!("{} {} ({:?})", fact.source.as_str(), fact.source_event_id, fact.kind);
+    let reason = format!(
+        "{} {} ({:?})",
+        fact.source.as_str(),
+        fact.source_event_id,
+        fact.kind
+    );
     let actor = match person.as_ref().and_then(|p| p.actor_id.clone()) {
         Some(id) => Some(id),
         None => deps
@@ -511,12 +577,23 @@ async fn apply(
         if fact.kind == HrEventKind::Cancellation {
             // Nobody to take off; remember the cancellation so a late departure stays out.
             record.indexed_date = None;
-            ctx.store.save_person(&record, previous_date.as_deref(), now).await?;
+            ctx.store
+                .save_person(&record, previous_date.as_deref(), now)
+                .await?;
             return Ok(());
         }
         ctx.count("unknown_people", 1);
-        ctx.audit(ConnectionKind::Incydr, "resolve_actor", &fact.email, &reason, "failed: Incydr knows no actor with this email");
-        return Err(ItemError::Final(format!("Incydr knows no actor with the email {}", fact.email)));
+        ctx.audit(
+            ConnectionKind::Incydr,
+            "resolve_actor",
+            &fact.email,
+            &reason,
+            "failed: Incydr knows no actor with this email",
+        );
+        return Err(ItemError::Final(format!(
+            "Incydr knows no actor with the email {}",
+            fact.email
+        )));
     };
     record.actor_id = Some(actor_id.clone());
 
@@ -529,19 +606,46 @@ async fn apply(
                 .watchlists
                 .departing_watchlist(true, deadline)
                 .await?
-                .ok_or_else(|| ItemError::Final("the Departing watchlist could not be created".into()))?;
+                .ok_or_else(|| {
+                    ItemError::Final("the Departing watchlist could not be created".into())
+                })?;
             // An earlier attempt that recorded its intent to add (and maybe added) counts as ours.
-            let intended = item.steps.get("watchlist_add").is_some_and(|s| s.intent_at.is_some());
-            let included = deps.watchlists.is_included(&wl, &actor_id, deadline).await?;
+            let intended = item
+                .steps
+                .get("watchlist_add")
+                .is_some_and(|s| s.intent_at.is_some());
+            let included = deps
+                .watchlists
+                .is_included(&wl, &actor_id, deadline)
+                .await?;
             if !included {
-                super::tickets::record_intents(ctx, lease, item, &["watchlist_add".to_string()], &actor_id).await?;
+                super::tickets::record_intents(
+                    ctx,
+                    lease,
+                    item,
+                    &["watchlist_add".to_string()],
+                    &actor_id,
+                )
+                .await?;
                 match deps.watchlists.include(&wl, &actor_id, deadline).await {
                     Ok(()) => {
                         ctx.count("watchlist_adds", 1);
-                        ctx.audit(ConnectionKind::Incydr, "watchlist_add", &fact.email, &reason, "ok");
+                        ctx.audit(
+                            ConnectionKind::Incydr,
+                            "watchlist_add",
+                            &fact.email,
+                            &reason,
+                            "ok",
+                        );
                     }
                     Err(e) => {
-                        ctx.audit(ConnectionKind::Incydr, "watchlist_add", &fact.email, &reason, format!("failed: {e}"));
+                        ctx.audit(
+                            ConnectionKind::Incydr,
+                            "watchlist_add",
+                            &fact.email,
+                            &reason,
+                            format!("failed: {e}"),
+                        );
                         return Err(e.into());
                     }
                 }
@@ -549,34 +653,85 @@ async fn apply(
             } else if intended {
                 record.added_by_riskflow = true;
             }
-            set_outcome(item, "watchlist_add", serde_json::json!({"watchlist": wl, "actor": actor_id}), ctx.now());
-            deps.watchlists.set_end_date(&actor_id, Some(&date), deadline).await.inspect_err(|e| {
-                ctx.audit(ConnectionKind::Incydr, "set_end_date", &fact.email, &reason, format!("failed: {e}"));
-            })?;
-            ctx.audit(ConnectionKind::Incydr, "set_end_date", &fact.email, &reason, format!("ok: {date}"));
+            set_outcome(
+                item,
+                "watchlist_add",
+                serde_json::json!({"watchlist": wl, "actor": actor_id}),
+                ctx.now(),
+            );
+            deps.watchlists
+                .set_end_date(&actor_id, Some(&date), deadline)
+                .await
+                .inspect_err(|e| {
+                    ctx.audit(
+                        ConnectionKind::Incydr,
+                        "set_end_date",
+                        &fact.email,
+                        &reason,
+                        format!("failed: {e}"),
+                    );
+                })?;
+            ctx.audit(
+                ConnectionKind::Incydr,
+                "set_end_date",
+                &fact.email,
+                &reason,
+                format!("ok: {date}"),
+            );
             record.indexed_date = Some(date);
         }
         HrEventKind::Cancellation => {
             if record.added_by_riskflow {
                 if let Some(wl) = deps.watchlists.departing_watchlist(false, deadline).await? {
-                    deps.watchlists.exclude(&wl, &actor_id, deadline).await.inspect_err(|e| {
-                        ctx.audit(ConnectionKind::Incydr, "watchlist_remove", &fact.email, &reason, format!("failed: {e}"));
-                    })?;
+                    deps.watchlists
+                        .exclude(&wl, &actor_id, deadline)
+                        .await
+                        .inspect_err(|e| {
+                            ctx.audit(
+                                ConnectionKind::Incydr,
+                                "watchlist_remove",
+                                &fact.email,
+                                &reason,
+                                format!("failed: {e}"),
+                            );
+                        })?;
                     ctx.count("watchlist_removes", 1);
-                    ctx.audit(ConnectionKind::Incydr, "watchlist_remove", &fact.email, &reason, "ok");
+                    ctx.audit(
+                        ConnectionKind::Incydr,
+                        "watchlist_remove",
+                        &fact.email,
+                        &reason,
+                        "ok",
+                    );
                 }
                 record.added_by_riskflow = false;
             } else if person.is_some() {
-                ctx.audit(ConnectionKind::Incydr, "watchlist_remove", &fact.email, &reason, "skipped: riskflow did not add this person");
+                ctx.audit(
+                    ConnectionKind::Incydr,
+                    "watchlist_remove",
+                    &fact.email,
+                    &reason,
+                    "skipped: riskflow did not add this person",
+                );
             }
             if previous_date.is_some() {
-                deps.watchlists.set_end_date(&actor_id, None, deadline).await?;
-                ctx.audit(ConnectionKind::Incydr, "set_end_date", &fact.email, &reason, "ok: cleared");
+                deps.watchlists
+                    .set_end_date(&actor_id, None, deadline)
+                    .await?;
+                ctx.audit(
+                    ConnectionKind::Incydr,
+                    "set_end_date",
+                    &fact.email,
+                    &reason,
+                    "ok: cleared",
+                );
             }
             record.indexed_date = None;
         }
     }
-    ctx.store.save_person(&record, previous_date.as_deref(), ctx.now()).await?;
+    ctx.store
+        .save_person(&record, previous_date.as_deref(), ctx.now())
+        .await?;
     Ok(())
 }
 
@@ -594,7 +749,11 @@ async fn cleanup(ctx: &RunCtx, deps: &HrDeps, days: u32) {
     if emails.is_empty() {
         return;
     }
-    let wl = match deps.watchlists.departing_watchlist(false, Some(ctx.deadline)).await {
+    let wl = match deps
+        .watchlists
+        .departing_watchlist(false, Some(ctx.deadline))
+        .await
+    {
         Ok(Some(wl)) => wl,
         Ok(None) => return,
         Err(e) => {
@@ -611,13 +770,25 @@ async fn cleanup(ctx: &RunCtx, deps: &HrDeps, days: u32) {
             continue;
         };
         if ctx.dry_run {
-            ctx.plan(format!("remove {email} from the Departing watchlist ({days} days after {date})"));
+            ctx.plan(format!(
+                "remove {email} from the Departing watchlist ({days} days after {date})"
+            ));
             continue;
         }
-        match deps.watchlists.exclude(&wl, &actor, Some(ctx.deadline)).await {
+        match deps
+            .watchlists
+            .exclude(&wl, &actor, Some(ctx.deadline))
+            .await
+        {
             Ok(()) => {
                 ctx.count("watchlist_removes", 1);
-                ctx.audit(ConnectionKind::Incydr, "watchlist_remove", &email, &format!("clean-up {days} days after {date}"), "ok");
+                ctx.audit(
+                    ConnectionKind::Incydr,
+                    "watchlist_remove",
+                    &email,
+                    &format!("clean-up {days} days after {date}"),
+                    "ok",
+                );
                 let prev = p.indexed_date.clone();
                 p.added_by_riskflow = false;
                 p.indexed_date = None;

@@ -144,7 +144,11 @@ impl RunCtx {
         if entries.is_empty() {
             return Ok(());
         }
-        if let Err(e) = self.store.append_audit(&entries, self.audit_retention_ms).await {
+        if let Err(e) = self
+            .store
+            .append_audit(&entries, self.audit_retention_ms)
+            .await
+        {
             // Keep them for the next flush attempt.
             self.state().audit.splice(0..0, entries);
             return Err(e);
@@ -160,7 +164,12 @@ impl RunCtx {
         let finished_at = self.now();
         let (counts, errors, plan, gauges) = {
             let s = self.state();
-            (s.counts.clone(), s.errors.clone(), s.plan.clone(), s.gauges.clone())
+            (
+                s.counts.clone(),
+                s.errors.clone(),
+                s.plan.clone(),
+                s.gauges.clone(),
+            )
         };
         // A run that had errors but finished is partial: its failed items are retried later.
         let status = status.unwrap_or(if counts.get("errors").copied().unwrap_or(0) == 0 {
@@ -233,6 +242,7 @@ impl Timing {
     /// The deadline for outside calls made under a lease taken at `now`.
     pub fn call_deadline(&self, ctx: &RunCtx, lease_until: i64) -> Instant {
         let left = (lease_until - ctx.now() - self.skew_margin_ms).max(0) as u64;
-        ctx.deadline.min(Instant::now() + Duration::from_millis(left))
+        ctx.deadline
+            .min(Instant::now() + Duration::from_millis(left))
     }
 }

@@ -142,7 +142,10 @@ pub struct IdpUser {
 #[async_trait]
 pub trait IdentityProvider: Send + Sync {
     /// The login the API token belongs to (never touched).
-    async fn token_owner(&self, deadline: Option<Instant>) -> Result<Option<String>, ConnectorError>;
+    async fn token_owner(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<String>, ConnectorError>;
     async fn user_by_login(
         &self,
         login: &str,
@@ -193,7 +196,8 @@ pub struct QueueMessage {
 /// A pull queue that must be drained and acknowledged message by message.
 #[async_trait]
 pub trait HrQueue: Send + Sync {
-    async fn next(&self, deadline: Option<Instant>) -> Result<Option<QueueMessage>, ConnectorError>;
+    async fn next(&self, deadline: Option<Instant>)
+    -> Result<Option<QueueMessage>, ConnectorError>;
     async fn ack(&self, id: &str, deadline: Option<Instant>) -> Result<(), ConnectorError>;
 }
 
@@ -201,7 +205,10 @@ pub trait HrQueue: Send + Sync {
 /// JSON snapshots, and the departures and cancellations between two snapshots.
 #[async_trait]
 pub trait HrReport: Send + Sync {
-    async fn snapshot(&self, deadline: Option<Instant>) -> Result<serde_json::Value, ConnectorError>;
+    async fn snapshot(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<serde_json::Value, ConnectorError>;
     /// Departures and cancellations between `previous` and `current` snapshots.
     fn changes(
         &self,

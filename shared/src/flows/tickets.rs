@@ -9,7 +9,7 @@
 use super::RunCtx;
 use super::ports::TicketSink;
 use crate::connectors::ConnectorError;
-use crate::domain::{Lease, StepRecord, TicketContent, TicketRef, WorkItem};
+use crate::domain::{Lease, TicketContent, TicketRef, WorkItem};
 use crate::store::StoreError;
 use std::time::Instant;
 
@@ -133,7 +133,7 @@ pub async fn record_intents(
 
 /// Put a step's outcome on the item in memory (written by the next save / complete).
 pub fn set_outcome(item: &mut WorkItem, step: &str, outcome: serde_json::Value, now: i64) {
-    let rec = item.steps.entry(step.to_string()).or_insert_with(StepRecord::default);
+    let rec = item.steps.entry(step.to_string()).or_default();
     rec.done_at = Some(now);
     rec.outcome = Some(outcome);
 }

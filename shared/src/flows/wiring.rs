@@ -13,8 +13,9 @@ use super::departing_response::{self, DepartingDeps, DepartingSettings};
 use super::hr_departures::{self, HrDeps, HrSettings};
 use super::ports::TicketSink;
 use super::{Clock, RunCtx, Timing};
-use crate::api::connections::{ConnectionsApi, RunStarter, VerifyFailure, Verifier};
+use crate::api::connections::{ConnectionsApi, RunStarter, Verifier, VerifyFailure};
 use crate::api::webhooks::WebhookReceiver;
+use crate::connectors::ConnectorError;
 use crate::connectors::adp::{AdpClient, AdpCredentials};
 use crate::connectors::bamboohr::BambooClient;
 use crate::connectors::incydr::IncydrClient;
@@ -22,7 +23,6 @@ use crate::connectors::jira::JiraClient;
 use crate::connectors::okta::OktaClient;
 use crate::connectors::servicenow::ServiceNowClient;
 use crate::connectors::workday::{FieldMapping, WorkdayClient};
-use crate::connectors::ConnectorError;
 use crate::domain::{ConnectionKind, ConnectionStatus, Flow, RunRecord, RunStatus};
 use crate::http::{ClientOptions, Http};
 use crate::secrets::{CachedSecrets, SecretStore};
@@ -72,7 +72,8 @@ impl Conn {
     }
 
     fn need(&self, k: &str) -> Result<String, String> {
-        self.text(k).ok_or_else(|| format!("the setting '{k}' is missing"))
+        self.text(k)
+            .ok_or_else(|| format!("the setting '{k}' is missing"))
     }
 
     fn secret(&self, k: &str) -> Result<SecretString, String> {
@@ -98,8 +99,15 @@ impl Conn {
 
     fn list(&self, k: &str) -> Vec<String> {
         match self.settings.get(k) {
-            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
-            Some(Value::String(s)) => s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+            Some(Value::String(s)) => s
+                .split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -110,8 +118,13 @@ impl Env {
     pub fn local(data_dir: &Path, allow_private_urls: bool) -> Result<Env, String> {
         let secrets = crate::secrets::file::FileSecretStore::open(data_dir)
             .map_err(|e| format!("cannot open the secret file in {}: {e}", data_dir.display()))?;
-        let items = crate::store::sqlite::SqliteItemStore::open(&data_dir.join("state.db"))
-            .map_err(|e| format!("cannot open the state database in {}: {e}", data_dir.display()))?;
+        let items = crate::store::sqlite::SqliteItemStore::open(data_dir.join("state.db"))
+            .map_err(|e| {
+                format!(
+                    "cannot open the state database in {}: {e}",
+                    data_dir.display()
+                )
+            })?;
         Ok(Env::new(
             Store::new(Arc::new(items)),
             Arc::new(secrets),
@@ -123,14 +136,34 @@ impl Env {
     /// On AWS: DynamoDB and Secrets Manager from the configuration.
     pub async fn aws(cfg: &crate::config::Config) -> Env {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Env::aws_with(cfg, &sdk, None)
+    }
+
+    /// On AWS with a given SDK configuration, optionally recording every AWS call.
+    pub fn aws_with(
+        cfg: &crate::config::Config,
+        sdk: &aws_config::SdkConfig,
+        recorder: Option<crate::aws_calls::CallRecorder>,
+    ) -> Env {
+        let mut ddb = aws_sdk_dynamodb::config::Builder::from(sdk);
+        let mut sm = aws_sdk_secretsmanager::config::Builder::from(sdk);
+        if let Some(r) = recorder {
+            ddb = ddb.interceptor(r.clone());
+            sm = sm.interceptor(r);
+        }
         let items: Arc<dyn ItemStore> = Arc::new(crate::store::dynamodb::DynamoItemStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_dynamodb::Client::from_conf(ddb.build()),
             cfg.table.clone(),
         ));
         let secrets = Arc::new(crate::secrets::secrets_manager::SecretsManagerStore::new(
-            aws_sdk_secretsmanager::Client::new(&sdk),
+            aws_sdk_secretsmanager::Client::from_conf(sm.build()),
         ));
-        let mut env = Env::new(Store::new(items), secrets, cfg.secret_prefix.clone(), cfg.allow_private_urls);
+        let mut env = Env::new(
+            Store::new(items),
+            secrets,
+            cfg.secret_prefix.clone(),
+            cfg.allow_private_urls,
+        );
         env.dry_run = cfg.dry_run;
         env.audit_retention_ms = i64::from(cfg.audit_retention_days) * 86_400_000;
         env
@@ -158,7 +191,9 @@ impl Env {
     fn http(&self) -> Result<Http, String> {
         let mut opts = ClientOptions::new(self.allow_private_urls);
         opts.extra_root_pem = self.extra_root_pem.clone();
-        crate::http::build_client(&opts).map(Http::new).map_err(|e| e.to_string())
+        crate::http::build_client(&opts)
+            .map(Http::new)
+            .map_err(|e| e.to_string())
     }
 
     fn client_options(&self) -> ClientOptions {
@@ -193,14 +228,27 @@ impl Env {
     }
 
     fn incydr(&self, c: &Conn) -> Result<Arc<IncydrAdapter>, String> {
-        let client = IncydrClient::new(c.url("url")?, c.need("client_id")?, c.secret("client_secret")?, self.http()?);
+        let client = IncydrClient::new(
+            c.url("url")?,
+            c.need("client_id")?,
+            c.secret("client_secret")?,
+            self.http()?,
+        );
         let console_url = c.text("console_url").and_then(|u| Url::parse(&u).ok());
-        Ok(Arc::new(IncydrAdapter { client: Arc::new(client), console_url }))
+        Ok(Arc::new(IncydrAdapter {
+            client: Arc::new(client),
+            console_url,
+        }))
     }
 
     fn jira(&self, c: &Conn) -> Result<Arc<JiraSink>, String> {
         let site = c.url("url")?;
-        let client = JiraClient::new(site.clone(), c.need("email")?, c.secret("api_token")?, self.http()?);
+        let client = JiraClient::new(
+            site.clone(),
+            c.need("email")?,
+            c.secret("api_token")?,
+            self.http()?,
+        );
         Ok(Arc::new(JiraSink {
             client: Arc::new(client),
             site,
@@ -210,7 +258,12 @@ impl Env {
     }
 
     fn servicenow(&self, c: &Conn) -> Result<Arc<ServiceNowSink>, String> {
-        let client = ServiceNowClient::new(c.url("url")?, c.need("username")?, c.secret("password")?, self.http()?);
+        let client = ServiceNowClient::new(
+            c.url("url")?,
+            c.need("username")?,
+            c.secret("password")?,
+            self.http()?,
+        );
         Ok(Arc::new(ServiceNowSink {
             client: Arc::new(client),
             assignment_group: c.text("assignment_group"),
@@ -219,11 +272,20 @@ impl Env {
     }
 
     fn okta(&self, c: &Conn) -> Result<Arc<OktaClient>, String> {
-        Ok(Arc::new(OktaClient::new(c.url("url")?, c.secret("api_token")?, self.http()?)))
+        Ok(Arc::new(OktaClient::new(
+            c.url("url")?,
+            c.secret("api_token")?,
+            self.http()?,
+        )))
     }
 
     fn workday(&self, c: &Conn) -> Result<WorkdayReport, String> {
-        let client = WorkdayClient::new(c.url("report_url")?, c.need("username")?, c.secret("password")?, self.http()?);
+        let client = WorkdayClient::new(
+            c.url("report_url")?,
+            c.need("username")?,
+            c.secret("password")?,
+            self.http()?,
+        );
         let mut mapping = FieldMapping::default();
         if let Some(v) = c.text("email_field") {
             mapping.email = v;
@@ -240,7 +302,10 @@ impl Env {
         if let Some(v) = c.text("event_id_field") {
             mapping.event_id = Some(v);
         }
-        Ok(WorkdayReport { client: Arc::new(client), mapping })
+        Ok(WorkdayReport {
+            client: Arc::new(client),
+            mapping,
+        })
     }
 
     fn adp(&self, c: &Conn) -> Result<Arc<AdpSource>, String> {
@@ -250,14 +315,23 @@ impl Env {
             cert_pem: c.secret("certificate_pem")?.expose_secret().to_string(),
             key_pem: c.secret("private_key_pem")?,
         };
-        let client = AdpClient::new(c.url("api_url")?, c.url("token_url")?, creds, self.client_options())
-            .map_err(|e| e.to_string())?;
-        Ok(Arc::new(AdpSource { client: Arc::new(client) }))
+        let client = AdpClient::new(
+            c.url("api_url")?,
+            c.url("token_url")?,
+            creds,
+            self.client_options(),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Arc::new(AdpSource {
+            client: Arc::new(client),
+        }))
     }
 
     fn bamboohr(&self, c: &Conn) -> Result<Arc<BambooDirectory>, String> {
         let client = BambooClient::new(c.url("url")?, c.secret("api_key")?, self.http()?);
-        Ok(Arc::new(BambooDirectory { client: Arc::new(client) }))
+        Ok(Arc::new(BambooDirectory {
+            client: Arc::new(client),
+        }))
     }
 
     fn alert_settings(c: &Conn) -> AlertSettings {
@@ -273,15 +347,32 @@ impl Env {
     }
 
     /// Backfill: run alert-tickets over exactly `[from, to)`.
-    pub async fn backfill(&self, from: i64, to: i64, dry_run: bool, deadline: Instant) -> RunRecord {
-        let ctx = RunCtx::new(self.store.clone(), Flow::AlertTickets, deadline, dry_run || self.dry_run, self.clock.clone());
+    pub async fn backfill(
+        &self,
+        from: i64,
+        to: i64,
+        dry_run: bool,
+        deadline: Instant,
+    ) -> RunRecord {
+        let ctx = RunCtx::new(
+            self.store.clone(),
+            Flow::AlertTickets,
+            deadline,
+            dry_run || self.dry_run,
+            self.clock.clone(),
+        );
         let r: Result<RunRecord, Skip> = async {
             let inc = self.need_conn(ConnectionKind::Incydr).await?;
             let source = self.incydr(&inc).map_err(Skip::Broken)?;
             let sinks = self.sinks(&inc).await?;
             let mut settings = Self::alert_settings(&inc);
             settings.window = Some((from, to));
-            let deps = AlertDeps { source, sinks, settings, timing: self.timing.clone() };
+            let deps = AlertDeps {
+                source,
+                sinks,
+                settings,
+                timing: self.timing.clone(),
+            };
             Ok(alert_tickets::run(&ctx, &deps).await)
         }
         .await;
@@ -312,7 +403,13 @@ impl Env {
     /// Run a flow once. A connection it needs that is not connected ends the run at once with
     /// a `skipped` record naming it, and no outside call.
     pub async fn run_flow(&self, flow: Flow, dry_run: bool, deadline: Instant) -> RunRecord {
-        let mut ctx = RunCtx::new(self.store.clone(), flow, deadline, dry_run || self.dry_run, self.clock.clone());
+        let mut ctx = RunCtx::new(
+            self.store.clone(),
+            flow,
+            deadline,
+            dry_run || self.dry_run,
+            self.clock.clone(),
+        );
         ctx.audit_retention_ms = self.audit_retention_ms;
         match self.run_inner(&ctx, flow).await {
             Ok(rec) => rec,
@@ -327,7 +424,10 @@ impl Env {
     async fn need_conn(&self, kind: ConnectionKind) -> Result<Conn, Skip> {
         match self.load(kind).await {
             Ok(Some(c)) => Ok(c),
-            Ok(None) => Err(Skip::NotConnected(format!("{} is not connected", kind.display_name()))),
+            Ok(None) => Err(Skip::NotConnected(format!(
+                "{} is not connected",
+                kind.display_name()
+            ))),
             Err(e) => Err(Skip::Broken(e)),
         }
     }
@@ -354,7 +454,9 @@ impl Env {
                 let deps = DepartingDeps {
                     source: adapter.clone(),
                     watchlists: adapter,
-                    idp: Arc::new(OktaIdp { client: self.okta(&okta).map_err(Skip::Broken)? }),
+                    idp: Arc::new(OktaIdp {
+                        client: self.okta(&okta).map_err(Skip::Broken)?,
+                    }),
                     jira: self.jira(&jira).map_err(Skip::Broken)?,
                     settings: DepartingSettings {
                         scan: Self::alert_settings(&inc),
@@ -380,7 +482,9 @@ impl Env {
         let watchlists = self.incydr(&inc).map_err(Skip::Broken)?;
         let opt = |r: Result<Option<Conn>, String>| r.map_err(Skip::Broken);
         let bamboohr = match opt(self.load(ConnectionKind::Bamboohr).await)? {
-            Some(c) => Some(self.bamboohr(&c).map_err(Skip::Broken)? as Arc<dyn super::ports::HrDirectory>),
+            Some(c) => {
+                Some(self.bamboohr(&c).map_err(Skip::Broken)? as Arc<dyn super::ports::HrDirectory>)
+            }
             None => None,
         };
         let adp = match opt(self.load(ConnectionKind::Adp).await)? {
@@ -388,17 +492,22 @@ impl Env {
             None => None,
         };
         let workday = match opt(self.load(ConnectionKind::Workday).await)? {
-            Some(c) => Some(Arc::new(self.workday(&c).map_err(Skip::Broken)?) as Arc<dyn super::ports::HrReport>),
+            Some(c) => Some(Arc::new(self.workday(&c).map_err(Skip::Broken)?)
+                as Arc<dyn super::ports::HrReport>),
             None => None,
         };
-        let cleanup = inc.text("cleanup_after_days").and_then(|v| v.parse::<u32>().ok());
+        let cleanup = inc
+            .text("cleanup_after_days")
+            .and_then(|v| v.parse::<u32>().ok());
         Ok(HrDeps {
             watchlists,
             bamboohr,
             adp_directory: adp.clone().map(|a| a as Arc<dyn super::ports::HrDirectory>),
             adp_queue: adp.map(|a| a as Arc<dyn super::ports::HrQueue>),
             workday,
-            settings: HrSettings { cleanup_after_days: cleanup },
+            settings: HrSettings {
+                cleanup_after_days: cleanup,
+            },
             timing: self.timing.clone(),
         })
     }
@@ -408,11 +517,25 @@ impl Env {
         if keys.is_empty() {
             return None;
         }
-        let ctx = RunCtx::new(self.store.clone(), Flow::HrDepartures, deadline, self.dry_run, self.clock.clone());
+        let ctx = RunCtx::new(
+            self.store.clone(),
+            Flow::HrDepartures,
+            deadline,
+            self.dry_run,
+            self.clock.clone(),
+        );
         let deps = match self.hr_deps().await {
             Ok(d) => d,
             Err(Skip::NotConnected(m) | Skip::Broken(m)) => {
-                return Some(ctx.finish(Some(RunStatus::Skipped), Some(format!("{m}; the delivery waits for the next scheduled run"))).await);
+                return Some(
+                    ctx.finish(
+                        Some(RunStatus::Skipped),
+                        Some(format!(
+                            "{m}; the delivery waits for the next scheduled run"
+                        )),
+                    )
+                    .await,
+                );
             }
         };
         for k in keys {
@@ -482,53 +605,90 @@ impl Verifier for LiveVerifier {
         settings: &Map<String, Value>,
         secrets: &Map<String, Value>,
     ) -> Result<String, VerifyFailure> {
-        let c = Conn { settings: settings.clone(), secrets: secrets.clone() };
-        let bad = |m: String| VerifyFailure { status: StatusCode::BAD_REQUEST, message: m };
+        let c = Conn {
+            settings: settings.clone(),
+            secrets: secrets.clone(),
+        };
+        let bad = |m: String| VerifyFailure {
+            status: StatusCode::BAD_REQUEST,
+            message: m,
+        };
         let deadline = Some(Instant::now() + std::time::Duration::from_secs(25));
         let env = &self.env;
         let name = kind.display_name();
         match kind {
             ConnectionKind::Incydr => {
                 let a = env.incydr(&c).map_err(bad)?;
-                a.client.verify(deadline).await.map_err(|e| failure(name, &e))
+                a.client
+                    .verify(deadline)
+                    .await
+                    .map_err(|e| failure(name, &e))
             }
             ConnectionKind::Jira => {
                 let s = env.jira(&c).map_err(bad)?;
-                let m = s.client.verify(deadline).await.map_err(|e| failure(name, &e))?;
+                let m = s
+                    .client
+                    .verify(deadline)
+                    .await
+                    .map_err(|e| failure(name, &e))?;
                 // The project must exist: an empty search within it is a cheap check.
                 s.client
-                    .search_jql(&format!("project = \"{}\"", s.project_key), &["summary"], 1, deadline)
+                    .search_jql(
+                        &format!("project = \"{}\"", s.project_key),
+                        &["summary"],
+                        1,
+                        deadline,
+                    )
                     .await
                     .map_err(|e| match e.status() {
-                        Some(400) | Some(404) => bad(format!("Jira project {} was not found or is not visible to this account", s.project_key)),
+                        Some(400) | Some(404) => bad(format!(
+                            "Jira project {} was not found or is not visible to this account",
+                            s.project_key
+                        )),
                         _ => failure(name, &e),
                     })?;
                 Ok(m)
             }
             ConnectionKind::Servicenow => {
                 let s = env.servicenow(&c).map_err(bad)?;
-                s.client.verify(deadline).await.map_err(|e| failure(name, &e))
+                s.client
+                    .verify(deadline)
+                    .await
+                    .map_err(|e| failure(name, &e))
             }
             ConnectionKind::Okta => {
                 let o = env.okta(&c).map_err(bad)?;
                 let group = c.need("group_id").map_err(bad)?;
                 if c.list("protected_groups").contains(&group) {
-                    return Err(bad(format!("Okta group {group} is listed as protected; choose another group")));
+                    return Err(bad(format!(
+                        "Okta group {group} is listed as protected; choose another group"
+                    )));
                 }
-                o.verify(Some(&group), deadline).await.map_err(|e| failure(name, &e))
+                o.verify(Some(&group), deadline)
+                    .await
+                    .map_err(|e| failure(name, &e))
             }
             ConnectionKind::Workday => {
                 let w = env.workday(&c).map_err(bad)?;
-                w.client.verify(&w.mapping, deadline).await.map_err(|e| failure(name, &e))
+                w.client
+                    .verify(&w.mapping, deadline)
+                    .await
+                    .map_err(|e| failure(name, &e))
             }
             ConnectionKind::Adp => {
                 let a = env.adp(&c).map_err(bad)?;
-                a.client.verify(deadline).await.map_err(|e| failure(name, &e))
+                a.client
+                    .verify(deadline)
+                    .await
+                    .map_err(|e| failure(name, &e))
             }
             ConnectionKind::Bamboohr => {
                 let b = env.bamboohr(&c).map_err(bad)?;
                 c.secret("webhook_key").map_err(bad)?;
-                b.client.verify(deadline).await.map_err(|e| failure(name, &e))
+                b.client
+                    .verify(deadline)
+                    .await
+                    .map_err(|e| failure(name, &e))
             }
             ConnectionKind::Generic => {
                 let s = c.secret("signing_secret").map_err(bad)?;
@@ -536,7 +696,10 @@ impl Verifier for LiveVerifier {
                 if raw.len() < 16 {
                     return Err(bad("the signing secret must be at least 16 characters (a whsec_… secret is best)".into()));
                 }
-                Ok("Signing secret saved: point your HR system at POST /webhooks/hr/generic".into())
+                Ok(
+                    "Signing secret saved: point your HR system at POST /webhooks/hr/generic"
+                        .into(),
+                )
             }
         }
     }

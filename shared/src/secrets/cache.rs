@@ -60,16 +60,34 @@ mod tests {
     #[tokio::test]
     async fn a_warm_lookup_of_the_same_version_makes_no_store_call() {
         let store = Arc::new(MemorySecretStore::new());
-        let v1 = store.put("p-jira", &SecretString::from("one")).await.unwrap();
+        let v1 = store
+            .put("p-jira", &SecretString::from("one"))
+            .await
+            .unwrap();
         let cache = CachedSecrets::new(store.clone());
-        assert_eq!(cache.get("p-jira", &v1).await.unwrap().expose_secret(), "one");
-        assert_eq!(cache.get("p-jira", &v1).await.unwrap().expose_secret(), "one");
+        assert_eq!(
+            cache.get("p-jira", &v1).await.unwrap().expose_secret(),
+            "one"
+        );
+        assert_eq!(
+            cache.get("p-jira", &v1).await.unwrap().expose_secret(),
+            "one"
+        );
         assert_eq!(store.get_count(), 1);
-        let v2 = store.put("p-jira", &SecretString::from("two")).await.unwrap();
-        assert_eq!(cache.get("p-jira", &v2).await.unwrap().expose_secret(), "two");
+        let v2 = store
+            .put("p-jira", &SecretString::from("two"))
+            .await
+            .unwrap();
+        assert_eq!(
+            cache.get("p-jira", &v2).await.unwrap().expose_secret(),
+            "two"
+        );
         assert_eq!(store.get_count(), 2);
         cache.invalidate("p-jira");
-        assert_eq!(cache.get("p-jira", &v2).await.unwrap().expose_secret(), "two");
+        assert_eq!(
+            cache.get("p-jira", &v2).await.unwrap().expose_secret(),
+            "two"
+        );
         assert_eq!(store.get_count(), 3);
     }
 }

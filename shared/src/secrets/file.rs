@@ -69,7 +69,10 @@ impl FileSecretStore {
             .map_err(|e| io_err("cannot create the secrets directory", &dir, e))?;
         let meta = fs::metadata(&dir).map_err(|e| io_err("cannot read", &dir, e))?;
         if !meta.is_dir() {
-            return Err(SecretError::Other(format!("{} is not a directory", dir.display())));
+            return Err(SecretError::Other(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
         }
         if meta.permissions().mode() & 0o777 != 0o700 {
             fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
@@ -125,9 +128,10 @@ impl FileSecretStore {
     fn write(&self, contents: &Contents) -> Result<(), SecretError> {
         let bytes = serde_json::to_vec_pretty(contents)
             .map_err(|_| SecretError::Other("cannot encode the secrets file".into()))?;
-        let tmp = self
-            .dir
-            .join(format!(".{FILE_NAME}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let tmp = self.dir.join(format!(
+            ".{FILE_NAME}.{}.tmp",
+            uuid::Uuid::new_v4().simple()
+        ));
         let result = (|| {
             // Owner-only from the moment it exists: the mode is set by open(2) itself.
             let mut f = fs::OpenOptions::new()
@@ -136,7 +140,8 @@ impl FileSecretStore {
                 .mode(0o600)
                 .open(&tmp)
                 .map_err(|e| io_err("cannot create", &tmp, e))?;
-            f.write_all(&bytes).map_err(|e| io_err("cannot write", &tmp, e))?;
+            f.write_all(&bytes)
+                .map_err(|e| io_err("cannot write", &tmp, e))?;
             f.sync_all().map_err(|e| io_err("cannot sync", &tmp, e))?;
             drop(f);
             let path = self.path();
@@ -171,7 +176,11 @@ impl FileSecretStore {
         Ok(id)
     }
 
-    fn get_blocking(&self, name: &str, version_id: Option<&str>) -> Result<SecretValue, SecretError> {
+    fn get_blocking(
+        &self,
+        name: &str,
+        version_id: Option<&str>,
+    ) -> Result<SecretValue, SecretError> {
         let not_found = || SecretError::NotFound {
             name: name.to_string(),
         };
@@ -179,7 +188,10 @@ impl FileSecretStore {
             let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
             self.read()?
         };
-        let entry = contents.get(name).filter(|e| !e.deleted).ok_or_else(not_found)?;
+        let entry = contents
+            .get(name)
+            .filter(|e| !e.deleted)
+            .ok_or_else(not_found)?;
         let found = match version_id {
             Some(id) => entry.versions.iter().find(|v| v.id == id),
             None => entry.versions.last(),

@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Versions of one secret, oldest first (version id, value); `None` once deleted.
+type Versions = Option<Vec<(String, String)>>;
+
 #[derive(Default)]
 pub struct MemorySecretStore {
-    /// name → versions, oldest first (version id, value); `None` once deleted.
-    secrets: Mutex<HashMap<String, Option<Vec<(String, String)>>>>,
+    secrets: Mutex<HashMap<String, Versions>>,
     gets: AtomicU64,
 }
 
@@ -28,7 +30,10 @@ impl MemorySecretStore {
 #[async_trait]
 impl SecretStore for MemorySecretStore {
     async fn put(&self, name: &str, value: &SecretString) -> Result<String, SecretError> {
-        let mut map = self.secrets.lock().map_err(|_| SecretError::Other("lock poisoned".into()))?;
+        let mut map = self
+            .secrets
+            .lock()
+            .map_err(|_| SecretError::Other("lock poisoned".into()))?;
         let version = uuid::Uuid::new_v4().to_string();
         let entry = map.entry(name.to_string()).or_insert(None);
         entry
@@ -39,11 +44,16 @@ impl SecretStore for MemorySecretStore {
 
     async fn get(&self, name: &str, version_id: Option<&str>) -> Result<SecretValue, SecretError> {
         self.gets.fetch_add(1, Ordering::SeqCst);
-        let map = self.secrets.lock().map_err(|_| SecretError::Other("lock poisoned".into()))?;
-        let versions = map
-            .get(name)
-            .and_then(|v| v.as_ref())
-            .ok_or_else(|| SecretError::NotFound { name: name.to_string() })?;
+        let map = self
+            .secrets
+            .lock()
+            .map_err(|_| SecretError::Other("lock poisoned".into()))?;
+        let versions =
+            map.get(name)
+                .and_then(|v| v.as_ref())
+                .ok_or_else(|| SecretError::NotFound {
+                    name: name.to_string(),
+                })?;
         let found = match version_id {
             Some(id) => versions.iter().find(|(v, _)| v == id),
             None => versions.last(),
@@ -53,11 +63,16 @@ impl SecretStore for MemorySecretStore {
                 version_id: v.clone(),
                 value: SecretString::from(s.clone()),
             })
-            .ok_or_else(|| SecretError::NotFound { name: name.to_string() })
+            .ok_or_else(|| SecretError::NotFound {
+                name: name.to_string(),
+            })
     }
 
     async fn delete(&self, name: &str) -> Result<(), SecretError> {
-        let mut map = self.secrets.lock().map_err(|_| SecretError::Other("lock poisoned".into()))?;
+        let mut map = self
+            .secrets
+            .lock()
+            .map_err(|_| SecretError::Other("lock poisoned".into()))?;
         map.insert(name.to_string(), None);
         Ok(())
     }

@@ -1,10 +1,11 @@
 //! AWS Secrets Manager [`SecretStore`]: one secret per connection, values as `SecretString`.
 //!
-//! - put: `DescribeSecret`, then `PutSecretValue`; a missing secret is created
-//!   (`CreateSecret`, whose version is returned), and one scheduled for deletion is restored
-//!   (`RestoreSecret`) and then written, so connect → disconnect → connect works at once. A
-//!   `PutSecretValue` refused because the secret was marked for deletion in between
-//!   (`InvalidRequestException`) restores it and writes again.
+//! - put: `PutSecretValue`; a missing secret is created (`CreateSecret`, whose version is
+//!   returned), and one scheduled for deletion (`InvalidRequestException`) is restored
+//!   (`RestoreSecret`) and then written, so connect → disconnect → connect works at once. (The
+//!   emulator accepts `PutSecretValue` on a secret scheduled for deletion and leaves it
+//!   deleted; AWS refuses it, which is what this relies on. riskflow's own deletes are forced,
+//!   so under either the name is free at once.)
 //! - get: `GetSecretValue`, at a `VersionId` when given. A missing or deleted secret (or
 //!   version) is [`SecretError::NotFound`].
 //! - delete: `DeleteSecret` with `ForceDeleteWithoutRecovery`; a missing secret is fine.
@@ -55,7 +56,11 @@ fn code_of<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Option<&
 
 /// Map an SDK error to a secret error. Secrets Manager's messages name secrets, not values,
 /// but only the code is kept anyway.
-fn classify<E: ProvideErrorMetadata>(op: &str, name: &str, err: &SdkError<E, HttpResponse>) -> SecretError {
+fn classify<E: ProvideErrorMetadata>(
+    op: &str,
+    name: &str,
+    err: &SdkError<E, HttpResponse>,
+) -> SecretError {
     match err {
         SdkError::ServiceError(ctx) => {
             let code = ctx.err().code().unwrap_or("Unknown");
@@ -65,9 +70,13 @@ fn classify<E: ProvideErrorMetadata>(op: &str, name: &str, err: &SdkError<E, Htt
                     name: name.to_string(),
                 }
             } else if TRANSIENT_CODES.contains(&code) || status >= 500 {
-                SecretError::Unavailable(format!("Secrets Manager {op} {name}: {code} (HTTP {status})"))
+                SecretError::Unavailable(format!(
+                    "Secrets Manager {op} {name}: {code} (HTTP {status})"
+                ))
             } else {
-                SecretError::Other(format!("Secrets Manager {op} {name}: {code} (HTTP {status})"))
+                SecretError::Other(format!(
+                    "Secrets Manager {op} {name}: {code} (HTTP {status})"
+                ))
             }
         }
         SdkError::TimeoutError(_) => {
@@ -79,13 +88,18 @@ fn classify<E: ProvideErrorMetadata>(op: &str, name: &str, err: &SdkError<E, Htt
         SdkError::ResponseError(_) => SecretError::Unavailable(format!(
             "Secrets Manager {op} {name}: the response could not be read"
         )),
-        _ => SecretError::Other(format!("Secrets Manager {op} {name}: the request could not be built")),
+        _ => SecretError::Other(format!(
+            "Secrets Manager {op} {name}: the request could not be built"
+        )),
     }
 }
 
 fn version_of(op: &str, name: &str, v: Option<&str>) -> Result<String, SecretError> {
-    v.map(str::to_string)
-        .ok_or_else(|| SecretError::Other(format!("Secrets Manager {op} {name}: no version id in the answer")))
+    v.map(str::to_string).ok_or_else(|| {
+        SecretError::Other(format!(
+            "Secrets Manager {op} {name}: no version id in the answer"
+        ))
+    })
 }
 
 impl SecretsManagerStore {
@@ -108,40 +122,6 @@ impl SecretStore for SecretsManagerStore {
             if round > 0 {
                 tokio::time::sleep(Duration::from_millis(100 * (1 << round.min(4)))).await;
             }
-            // Look first: a secret scheduled for deletion must be restored before a new value
-            // makes it usable again (AWS refuses the write; the emulator accepts it and leaves
-            // the secret deleted), and a missing one is created directly.
-            let exists = match self.client.describe_secret().secret_id(name).send().await {
-                Ok(d) => {
-                    if d.deleted_date().is_some() && !self.restore(name).await? {
-                        continue;
-                    }
-                    true
-                }
-                Err(e) if code_of(&e) == Some("ResourceNotFoundException") => false,
-                Err(e) => return Err(classify("DescribeSecret", name, &e)),
-            };
-            if !exists {
-                let created = self
-                    .client
-                    .create_secret()
-                    .name(name)
-                    .secret_string(value.expose_secret())
-                    .send()
-                    .await;
-                match created {
-                    Ok(out) => return version_of("CreateSecret", name, out.version_id()),
-                    // Created by someone else in between: write a new version over it.
-                    Err(e) if code_of(&e) == Some("ResourceExistsException") => {}
-                    // "already scheduled for deletion" (a forced deletion still under way
-                    // on AWS): restore it if possible, and try again.
-                    Err(e) if code_of(&e) == Some("InvalidRequestException") => {
-                        self.restore(name).await?;
-                        continue;
-                    }
-                    Err(e) => return Err(classify("CreateSecret", name, &e)),
-                }
-            }
             let put = self
                 .client
                 .put_secret_value()
@@ -151,9 +131,27 @@ impl SecretStore for SecretsManagerStore {
                 .await;
             match put {
                 Ok(out) => return version_of("PutSecretValue", name, out.version_id()),
-                // Deleted in between: go round again (create).
-                Err(e) if code_of(&e) == Some("ResourceNotFoundException") => {}
-                // Marked for deletion in between: restore it, then write.
+                Err(e) if code_of(&e) == Some("ResourceNotFoundException") => {
+                    let created = self
+                        .client
+                        .create_secret()
+                        .name(name)
+                        .secret_string(value.expose_secret())
+                        .send()
+                        .await;
+                    match created {
+                        Ok(out) => return version_of("CreateSecret", name, out.version_id()),
+                        // Created by someone else in between: write a new version over it.
+                        Err(e) if code_of(&e) == Some("ResourceExistsException") => {}
+                        // "already scheduled for deletion" (a forced deletion still under way
+                        // on AWS): restore it if possible, and go round again.
+                        Err(e) if code_of(&e) == Some("InvalidRequestException") => {
+                            self.restore(name).await?;
+                        }
+                        Err(e) => return Err(classify("CreateSecret", name, &e)),
+                    }
+                }
+                // Marked for deletion: restore it, then write the new value.
                 Err(e) if code_of(&e) == Some("InvalidRequestException") => {
                     self.restore(name).await?;
                 }

@@ -20,12 +20,12 @@ use super::backend::{BackendError, Cond, ItemStore, Op, Query, RawItem, check_tr
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType,
     KeysAndAttributes, Put, PutRequest, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
     TransactWriteItem, WriteRequest,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -91,7 +91,9 @@ impl DynamoItemStore {
             .await;
         match res {
             Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()) => {}
             Err(e) => return Err(classify("CreateTable", &e)),
         }
         // Wait until the table is active (immediate under the emulator, seconds on AWS).
@@ -226,9 +228,10 @@ fn from_attrs(m: &Attrs) -> Result<RawItem, BackendError> {
     let n = |name: &str| -> Result<Option<i64>, BackendError> {
         match m.get(name) {
             None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::N(v)) => v.parse::<i64>().map(Some).map_err(|_| {
-                BackendError::Other(format!("stored item has a non-integer {name}"))
-            }),
+            Some(AttributeValue::N(v)) => v
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| BackendError::Other(format!("stored item has a non-integer {name}"))),
             Some(_) => Err(BackendError::Other(format!(
                 "stored item has attribute {name} of the wrong type (expected a number)"
             ))),
@@ -238,8 +241,9 @@ fn from_attrs(m: &Attrs) -> Result<RawItem, BackendError> {
     let sk = s("sk")?.ok_or_else(|| BackendError::Other(format!("stored item {pk} has no sk")))?;
     let version = n("version")?.unwrap_or(0);
     Ok(RawItem {
-        version: u64::try_from(version)
-            .map_err(|_| BackendError::Other(format!("stored item {pk}/{sk} has a negative version")))?,
+        version: u64::try_from(version).map_err(|_| {
+            BackendError::Other(format!("stored item {pk}/{sk} has a negative version"))
+        })?,
         expires_at: n("expires_at")?,
         lease_until: n("lease_until")?,
         lease_token: s("lease_token")?,
@@ -258,7 +262,10 @@ struct CondExpr {
 
 fn cond_expr(cond: &Cond) -> Option<CondExpr> {
     let names = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     };
     match cond {
         Cond::Always => None,
@@ -307,7 +314,11 @@ fn start_of(q: &Query, prefix: Option<&str>) -> Start {
     };
     // Everything sorts after "", nothing before it.
     if after.is_empty() {
-        return if q.descending { Start::Nothing } else { Start::Beginning };
+        return if q.descending {
+            Start::Nothing
+        } else {
+            Start::Beginning
+        };
     }
     match prefix {
         Some(p) if !after.starts_with(p) => {
@@ -478,16 +489,18 @@ impl ItemStore for DynamoItemStore {
         for op in &ops {
             let twi = match op {
                 Op::Put(it, cond) => {
-                    let mut b = Put::builder().table_name(&self.table).set_item(Some(to_attrs(it)));
+                    let mut b = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(to_attrs(it)));
                     if let Some(c) = cond_expr(cond) {
                         b = b
                             .condition_expression(c.expr)
                             .set_expression_attribute_names(Some(c.names))
                             .set_expression_attribute_values(Some(c.values));
                     }
-                    let p = b
-                        .build()
-                        .map_err(|e| BackendError::Other(format!("DynamoDB TransactWriteItems: {e}")))?;
+                    let p = b.build().map_err(|e| {
+                        BackendError::Other(format!("DynamoDB TransactWriteItems: {e}"))
+                    })?;
                     TransactWriteItem::builder().put(p).build()
                 }
                 Op::Delete { pk, sk, cond } => {
@@ -500,9 +513,9 @@ impl ItemStore for DynamoItemStore {
                             .set_expression_attribute_names(Some(c.names))
                             .set_expression_attribute_values(Some(c.values));
                     }
-                    let d = b
-                        .build()
-                        .map_err(|e| BackendError::Other(format!("DynamoDB TransactWriteItems: {e}")))?;
+                    let d = b.build().map_err(|e| {
+                        BackendError::Other(format!("DynamoDB TransactWriteItems: {e}"))
+                    })?;
                     TransactWriteItem::builder().delete(d).build()
                 }
             };
@@ -586,7 +599,11 @@ impl ItemStore for DynamoItemStore {
             .send()
             .await
             .map_err(|e| classify("Query", &e))?;
-        let items = out.items().iter().map(from_attrs).collect::<Result<Vec<_>, _>>()?;
+        let items = out
+            .items()
+            .iter()
+            .map(from_attrs)
+            .collect::<Result<Vec<_>, _>>()?;
         let next = match out.last_evaluated_key().and_then(|k| k.get("sk")) {
             Some(AttributeValue::S(sk)) => Some(sk.clone()),
             _ => None,
@@ -613,23 +630,48 @@ mod tests {
     fn a_cursor_outside_the_prefix_range_starts_at_the_right_end() {
         let p = Some("history#");
         assert!(matches!(start_of(&q(None, false), p), Start::Beginning));
-        assert!(matches!(start_of(&q(Some("config"), false), p), Start::Beginning));
-        assert!(matches!(start_of(&q(Some("config"), true), p), Start::Nothing));
-        assert!(matches!(start_of(&q(Some("zzz"), false), p), Start::Nothing));
-        assert!(matches!(start_of(&q(Some("zzz"), true), p), Start::Beginning));
+        assert!(matches!(
+            start_of(&q(Some("config"), false), p),
+            Start::Beginning
+        ));
+        assert!(matches!(
+            start_of(&q(Some("config"), true), p),
+            Start::Nothing
+        ));
+        assert!(matches!(
+            start_of(&q(Some("zzz"), false), p),
+            Start::Nothing
+        ));
+        assert!(matches!(
+            start_of(&q(Some("zzz"), true), p),
+            Start::Beginning
+        ));
         assert!(matches!(start_of(&q(Some(""), false), p), Start::Beginning));
         assert!(matches!(start_of(&q(Some(""), true), p), Start::Nothing));
-        assert!(matches!(start_of(&q(Some("history#5"), true), p), Start::After(ref s) if s == "history#5"));
+        assert!(
+            matches!(start_of(&q(Some("history#5"), true), p), Start::After(ref s) if s == "history#5")
+        );
     }
 
     #[test]
     fn conditions_become_the_documented_expressions() {
         let c = cond_expr(&Cond::Absent { now: 5 }).unwrap();
         assert_eq!(c.expr, "attribute_not_exists(#pk) OR #exp < :now");
-        let c = cond_expr(&Cond::Version { expected: 0, now: 5 }).unwrap();
+        let c = cond_expr(&Cond::Version {
+            expected: 0,
+            now: 5,
+        })
+        .unwrap();
         assert_eq!(c.expr, "attribute_not_exists(#pk) OR #exp < :now");
-        let c = cond_expr(&Cond::Version { expected: 3, now: 5 }).unwrap();
-        assert_eq!(c.expr, "#ver = :ver AND (attribute_not_exists(#exp) OR #exp >= :now)");
+        let c = cond_expr(&Cond::Version {
+            expected: 3,
+            now: 5,
+        })
+        .unwrap();
+        assert_eq!(
+            c.expr,
+            "#ver = :ver AND (attribute_not_exists(#exp) OR #exp >= :now)"
+        );
         assert_eq!(c.values.get(":ver"), Some(&AttributeValue::N("3".into())));
         let c = cond_expr(&Cond::Token("t".into())).unwrap();
         assert_eq!(c.expr, "#tok = :tok");

@@ -47,7 +47,11 @@ pub enum StoreError {
     #[error(transparent)]
     Backend(#[from] BackendError),
     #[error("stored item {pk}/{sk} cannot be read: {reason}")]
-    Corrupt { pk: String, sk: String, reason: String },
+    Corrupt {
+        pk: String,
+        sk: String,
+        reason: String,
+    },
 }
 
 impl StoreError {
@@ -310,14 +314,22 @@ impl Store {
     // ----- scan marks -----
 
     pub async fn scan_mark(&self, flow: Flow, now: i64) -> Result<Option<ScanMark>> {
-        match self.get_live(&format!("scan#{}", flow.as_str()), "last", now).await? {
+        match self
+            .get_live(&format!("scan#{}", flow.as_str()), "last", now)
+            .await?
+        {
             Some(raw) => Ok(Some(Self::decode(&raw)?)),
             None => Ok(None),
         }
     }
 
     pub async fn put_scan_mark(&self, mark: &ScanMark) -> Result<()> {
-        let item = Self::encode(format!("scan#{}", mark.flow.as_str()), "last".into(), 1, mark)?;
+        let item = Self::encode(
+            format!("scan#{}", mark.flow.as_str()),
+            "last".into(),
+            1,
+            mark,
+        )?;
         self.backend.put(item, Cond::Always).await?;
         Ok(())
     }
@@ -325,7 +337,12 @@ impl Store {
     // ----- work items -----
 
     fn item_to_raw(item: &WorkItem) -> Result<RawItem> {
-        let mut raw = Self::encode(item_pk(item.flow, &item.key), "state".into(), item.version, item)?;
+        let mut raw = Self::encode(
+            item_pk(item.flow, &item.key),
+            "state".into(),
+            item.version,
+            item,
+        )?;
         raw.expires_at = item.expires_at;
         raw.lease_until = item.lease_until;
         raw.lease_token = item.lease_token.clone();
@@ -444,14 +461,10 @@ impl Store {
     }
 
     async fn put_under_lease(&self, lease: &Lease, ops: Vec<Op>) -> Result<()> {
-        let res = if ops.len() == 1 {
-            match ops.into_iter().next() {
-                Some(Op::Put(raw, cond)) => self.backend.put(raw, cond).await,
-                Some(Op::Delete { pk, sk, cond }) => self.backend.delete(&pk, &sk, cond).await,
-                None => Ok(()),
-            }
-        } else {
-            self.backend.transact(ops).await
+        // A single put is one PutItem; anything else one transaction.
+        let res = match ops.as_slice() {
+            [Op::Put(raw, cond)] => self.backend.put(raw.clone(), cond.clone()).await,
+            _ => self.backend.transact(ops).await,
         };
         match res {
             Ok(()) => Ok(()),
@@ -529,7 +542,12 @@ impl Store {
         let mut ops = Vec::new();
         for s in [ItemStatus::Pending, ItemStatus::Failed] {
             if s == status {
-                let entry = Self::encode(index_pk(flow, s), key.to_string(), 1, &serde_json::json!({"at": now}))?;
+                let entry = Self::encode(
+                    index_pk(flow, s),
+                    key.to_string(),
+                    1,
+                    &serde_json::json!({"at": now}),
+                )?;
                 ops.push(Op::Put(entry, Cond::Always));
             } else {
                 ops.push(Op::Delete {
@@ -645,7 +663,11 @@ impl Store {
         raw.lease_until = None;
         raw.lease_token = None;
         raw.body = serde_json::json!({"released_at": now}).to_string();
-        match self.backend.put(raw, Cond::Token(lease.token.clone())).await {
+        match self
+            .backend
+            .put(raw, Cond::Token(lease.token.clone()))
+            .await
+        {
             Ok(()) | Err(BackendError::ConditionFailed { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -676,7 +698,12 @@ impl Store {
         saved.email = rec.email.to_ascii_lowercase();
         saved.version = rec.version + 1;
         saved.updated_at = now;
-        let item = Self::encode(person_pk(&saved.email), "departure".into(), saved.version, &saved)?;
+        let item = Self::encode(
+            person_pk(&saved.email),
+            "departure".into(),
+            saved.version,
+            &saved,
+        )?;
         let mut ops = vec![Op::Put(
             item,
             Cond::Version {
@@ -760,7 +787,13 @@ impl Store {
             raw.expires_at = Some(now + 7 * DAY_MS);
             match self
                 .backend
-                .put(raw, Cond::Version { expected: version, now })
+                .put(
+                    raw,
+                    Cond::Version {
+                        expected: version,
+                        now,
+                    },
+                )
                 .await
             {
                 Ok(()) => return Ok(true),
@@ -830,7 +863,7 @@ impl Store {
         for flow in Flow::ALL {
             all.extend(self.list_runs(flow, limit, None, now).await?.items);
         }
-        all.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        all.sort_by_key(|r| std::cmp::Reverse(r.started_at));
         all.truncate(limit);
         Ok(all)
     }
@@ -915,7 +948,10 @@ impl Store {
         let limit = limit.max(1);
         let (mut day_ms, mut after) = match cursor.as_deref().and_then(|c| c.split_once('|')) {
             Some((day, sk)) => (day.parse::<i64>().unwrap_or(from), Some(sk.to_string())),
-            None => (from - from.rem_euclid(DAY_MS), Some(ts_key(from - 1) + "#~")),
+            None => (
+                from - from.rem_euclid(DAY_MS),
+                Some(ts_key(from - 1) + "#~"),
+            ),
         };
         let mut out: Vec<AuditEntry> = Vec::new();
         while day_ms < to {
@@ -930,7 +966,10 @@ impl Store {
             for raw in &items {
                 let e: AuditEntry = Self::decode(raw)?;
                 if e.at >= to {
-                    return Ok(Page { items: out, next: None });
+                    return Ok(Page {
+                        items: out,
+                        next: None,
+                    });
                 }
                 if e.at >= from {
                     out.push(e);
@@ -945,7 +984,10 @@ impl Store {
             }
             day_ms += DAY_MS;
         }
-        Ok(Page { items: out, next: None })
+        Ok(Page {
+            items: out,
+            next: None,
+        })
     }
 }
 

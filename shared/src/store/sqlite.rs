@@ -57,7 +57,9 @@ fn map_err(e: rusqlite::Error) -> BackendError {
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
         {
-            BackendError::Unavailable(format!("sqlite is busy (another writer holds the lock): {e}"))
+            BackendError::Unavailable(format!(
+                "sqlite is busy (another writer holds the lock): {e}"
+            ))
         }
         _ => BackendError::Other(format!("sqlite: {e}")),
     }
@@ -81,9 +83,11 @@ fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawItem> {
 }
 
 fn read_one(conn: &Connection, pk: &str, sk: &str) -> rusqlite::Result<Option<RawItem>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"))?
-        .query_row(params![pk, sk], row_to_item)
-        .optional()
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"
+    ))?
+    .query_row(params![pk, sk], row_to_item)
+    .optional()
 }
 
 fn write_one(conn: &Connection, it: &RawItem) -> Result<(), BackendError> {
@@ -300,7 +304,9 @@ impl ItemStore for SqliteItemStore {
                 args.push(p.clone().into());
                 let n = args.len();
                 // `sk >= p` lets the primary key bound the scan; `substr` keeps the prefix.
-                sql.push_str(&format!(" AND sk >= ?{n} AND substr(sk, 1, length(?{n})) = ?{n}"));
+                sql.push_str(&format!(
+                    " AND sk >= ?{n} AND substr(sk, 1, length(?{n})) = ?{n}"
+                ));
             }
             if let Some(a) = &q.after {
                 args.push(a.clone().into());
@@ -367,7 +373,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_writer_that_cannot_get_the_lock_is_told_the_store_is_unavailable() {
-        let dir = std::env::temp_dir().join(format!("riskflow-sqlite-busy-{}", uuid::Uuid::new_v4()));
+        let dir =
+            std::env::temp_dir().join(format!("riskflow-sqlite-busy-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state.db");
         let s = SqliteItemStore::open(&path).unwrap();

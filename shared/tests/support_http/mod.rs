@@ -121,7 +121,9 @@ impl Recorder {
         let l = log.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((sock, _)) = listener.accept().await else { return };
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
                 let (log, handler) = (l.clone(), handler.clone());
                 tokio::spawn(async move {
                     let _ = serve(sock, log, handler).await;
@@ -138,7 +140,12 @@ impl Recorder {
 
     /// `http://127.0.0.1:PORT/<prefix>`.
     pub fn url_with_prefix(&self, prefix: &str) -> Url {
-        Url::parse(&format!("http://{}/{}", self.addr, prefix.trim_matches('/'))).expect("url")
+        Url::parse(&format!(
+            "http://{}/{}",
+            self.addr,
+            prefix.trim_matches('/')
+        ))
+        .expect("url")
     }
 
     /// Everything received so far, in order.

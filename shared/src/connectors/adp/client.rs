@@ -115,13 +115,12 @@ impl AdpClient {
         if let Some(pem) = options.identity_pem.as_mut() {
             pem.zeroize();
         }
-        let client = built.map_err(|e| {
-            ConnectorError::invalid(
+        let client = built.map_err(|e| match &e {
+            HttpError::Config { detail } if detail.contains("extra root") => ConnectorError::Http(e),
+            _ => ConnectorError::invalid(
                 SYSTEM,
-                format!(
-                    "the ADP client certificate and private key cannot be used together ({e}); give the certificate ADP issued and the key it was made with, both as PEM"
-                ),
-            )
+                "the ADP client certificate and private key cannot be used together; give the certificate ADP issued and the private key it was made for, both as PEM",
+            ),
         })?;
         Ok(AdpClient {
             http: Http::new(client),
@@ -139,7 +138,7 @@ impl AdpClient {
         self
     }
 
-    /// Get a token and say so: "Connected to ADP (client <id>)". Always asks ADP (the cache is
+    /// Get a token and say so: `Connected to ADP (client <id>)`. Always asks ADP (the cache is
     /// bypassed), so it proves the secret and the certificate now.
     pub async fn verify(&self, deadline: Option<Instant>) -> Result<String, ConnectorError> {
         self.forget_token().await;
@@ -377,8 +376,9 @@ fn tls_problem(e: &reqwest::Error) -> Option<String> {
     None
 }
 
-/// ADP's error bodies: OAuth `{"error","error_description"}` on the token endpoint, and
-/// `{"confirmMessage":{"processMessages":[{"userMessage":{"messageTxt"}}]}}` on the APIs.
+/// ADP's error bodies: OAuth `{"error","error_description"}` on the token endpoint;
+/// `{"confirmMessage":{"processMessages":[{"userMessage":{"messageTxt"}}]}}` or
+/// `{"response":{"applicationCode":{"message"}}}` on the APIs.
 fn error_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let text = if let Some(err) = v.get("error").and_then(|e| e.as_str()) {
@@ -388,6 +388,7 @@ fn error_message(body: &[u8]) -> Option<String> {
         }
     } else {
         v.pointer("/confirmMessage/processMessages/0/userMessage/messageTxt")
+            .or_else(|| v.pointer("/response/applicationCode/message"))
             .and_then(|m| m.as_str())?
             .to_string()
     };

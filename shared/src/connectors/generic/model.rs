@@ -190,7 +190,11 @@ pub fn parse(
         .as_object()
         .ok_or_else(|| PayloadError::new("the body must be a JSON object"))?;
 
-    let kind = match required_str(obj, "event_type")?.trim() {
+    let kind = match required_str(obj, "event_type")?
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "departure" => HrEventKind::Departure,
         "cancellation" => HrEventKind::Cancellation,
         other => {

@@ -75,7 +75,14 @@ impl fmt::Debug for IncydrClient {
 fn error_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let pick = |v: &serde_json::Value| -> Option<String> {
-        for key in ["message", "error_description", "detail", "title", "error", "description"] {
+        for key in [
+            "message",
+            "error_description",
+            "detail",
+            "title",
+            "error",
+            "description",
+        ] {
             if let Some(s) = v.get(key).and_then(|s| s.as_str())
                 && !s.trim().is_empty()
             {
@@ -229,7 +236,9 @@ impl IncydrClient {
         let received = Instant::now();
         let token: TokenResponse = http::read_json(&call, resp).await?;
         if token.access_token.is_empty() {
-            return Err(HttpError::decode(&call, "the token response has an empty access_token").into());
+            return Err(
+                HttpError::decode(&call, "the token response has an empty access_token").into(),
+            );
         }
         // Capped at a day so the arithmetic below cannot overflow on a silly value.
         let life = Duration::from_secs(token.expires_in.unwrap_or(900).min(86_400));
@@ -266,7 +275,10 @@ impl IncydrClient {
     }
 
     /// The tenant id from the current token's `tenantUid` claim (fetches a token if needed).
-    pub async fn tenant_uid(&self, deadline: Option<Instant>) -> Result<Option<String>, ConnectorError> {
+    pub async fn tenant_uid(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<String>, ConnectorError> {
         Ok(self.token(deadline).await?.tenant_uid)
     }
 
@@ -375,8 +387,11 @@ impl IncydrClient {
                 ),
             ));
         }
-        self.get_json(&format!("/v1/sessions?{}", query.to_query_string()), deadline)
-            .await
+        self.get_json(
+            &format!("/v1/sessions?{}", query.to_query_string()),
+            deadline,
+        )
+        .await
     }
 
     /// Every session matching `query`, paging from page 0 until a page comes back shorter than
@@ -448,11 +463,16 @@ impl IncydrClient {
         if chars > MAX_NOTE_CHARS {
             return Err(ConnectorError::invalid(
                 SYSTEM,
-                format!("a session note may have at most {MAX_NOTE_CHARS} characters, this one has {chars}"),
+                format!(
+                    "a session note may have at most {MAX_NOTE_CHARS} characters, this one has {chars}"
+                ),
             ));
         }
         if text.trim().is_empty() {
-            return Err(ConnectorError::invalid(SYSTEM, "a session note cannot be empty"));
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                "a session note cannot be empty",
+            ));
         }
         let body = Body::json(&AddNoteBody { note_content: text })?;
         self.send(
@@ -480,8 +500,14 @@ impl IncydrClient {
                 new_state: state.as_str(),
             })?;
             // Setting a state twice leaves the same state: safe to repeat.
-            self.send(Method::POST, "/v1/sessions/change-state", &body, true, deadline)
-                .await?;
+            self.send(
+                Method::POST,
+                "/v1/sessions/change-state",
+                &body,
+                true,
+                deadline,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -684,7 +710,10 @@ impl IncydrClient {
         deadline: Option<Instant>,
     ) -> Result<Option<Actor>, ConnectorError> {
         if name.trim().is_empty() {
-            return Err(ConnectorError::invalid(SYSTEM, "an actor name cannot be empty"));
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                "an actor name cannot be empty",
+            ));
         }
         self.get_optional(
             &format!("/v1/actors/actor/name/{}/parent", http::path_segment(name)),
@@ -715,7 +744,10 @@ impl IncydrClient {
         deadline: Option<Instant>,
     ) -> Result<Actor, ConnectorError> {
         if update.is_empty() {
-            return Err(ConnectorError::invalid(SYSTEM, "the actor update changes nothing"));
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                "the actor update changes nothing",
+            ));
         }
         let body = Body::json(&ActorPatchBody {
             notes: Patch(&update.notes),
@@ -762,7 +794,8 @@ mod tests {
 
     #[test]
     fn the_tenant_is_read_from_the_jwt_payload_without_verifying_it() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"tenantUid":"abcd-1234"}"#);
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"tenantUid":"abcd-1234"}"#);
         assert_eq!(
             tenant_uid_from_jwt(&format!("eyJhbGciOiJIUzI1NiJ9.{payload}.sig")),
             Some("abcd-1234".to_string())
@@ -787,8 +820,14 @@ mod tests {
 
     #[test]
     fn error_messages_come_from_known_keys_and_are_short() {
-        assert_eq!(error_message(br#"{"message":"Watchlist not found"}"#).as_deref(), Some("Watchlist not found"));
-        assert_eq!(error_message(br#"{"error":{"message":"nested"}}"#).as_deref(), Some("nested"));
+        assert_eq!(
+            error_message(br#"{"message":"Watchlist not found"}"#).as_deref(),
+            Some("Watchlist not found")
+        );
+        assert_eq!(
+            error_message(br#"{"error":{"message":"nested"}}"#).as_deref(),
+            Some("nested")
+        );
         assert_eq!(error_message(b"<html>oops</html>"), None);
         let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(1000));
         assert!(error_message(long.as_bytes()).unwrap().chars().count() <= 301);

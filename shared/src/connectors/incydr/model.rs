@@ -413,7 +413,9 @@ impl Session {
 
     /// The severity of the latest score entry, if it is on the 0..=4 scale.
     pub fn current_severity(&self) -> Option<Severity> {
-        self.current_score()?.severity.and_then(Severity::from_number)
+        self.current_score()?
+            .severity
+            .and_then(Severity::from_number)
     }
 
     /// Alert rule names, where the server sends them (SDK ≥ 2.12.2), else rule ids.
@@ -964,7 +966,10 @@ mod tests {
                "brandNewField":{"x":1}}"#,
         )
         .unwrap();
-        assert_eq!(s.current_state(), Some(SessionState::Other("ESCALATED".into())));
+        assert_eq!(
+            s.current_state(),
+            Some(SessionState::Other("ESCALATED".into()))
+        );
         assert!(s.notes.is_empty());
         assert_eq!(s.rule_labels(), vec!["r".to_string()]);
         assert_eq!(s.current_severity(), None);

@@ -71,7 +71,10 @@ pub fn single_line(s: &str) -> String {
 
 fn checked_href(href: &str) -> Option<String> {
     let href = href.trim();
-    if href.is_empty() || href.chars().count() > MAX_HREF_CHARS || href.chars().any(char::is_control) {
+    if href.is_empty()
+        || href.chars().count() > MAX_HREF_CHARS
+        || href.chars().any(char::is_control)
+    {
         return None;
     }
     let url = url::Url::parse(href).ok()?;
@@ -90,7 +93,8 @@ impl Paragraph {
                 self.inlines.push(Inline::HardBreak);
             }
             if !line.is_empty() {
-                self.inlines.push(Inline::Text(line.to_string(), mark.clone()));
+                self.inlines
+                    .push(Inline::Text(line.to_string(), mark.clone()));
             }
         }
         self
@@ -146,7 +150,7 @@ impl From<String> for Paragraph {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Block {
+enum Node {
     Paragraph(Vec<Inline>),
     Heading(u8, String),
     BulletList(Vec<Vec<Inline>>),
@@ -158,7 +162,7 @@ enum Block {
 /// An ADF document under construction. Serializes as `{"type":"doc","version":1,…}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Doc {
-    blocks: Vec<Block>,
+    blocks: Vec<Node>,
     /// Characters of text used so far.
     used: usize,
     truncated: bool,
@@ -225,7 +229,7 @@ impl Doc {
     /// A paragraph; dropped when it has no text.
     pub fn paragraph(mut self, p: Paragraph) -> Self {
         if let Some(inlines) = self.inlines(p) {
-            self.blocks.push(Block::Paragraph(inlines));
+            self.blocks.push(Node::Paragraph(inlines));
         }
         self
     }
@@ -244,7 +248,7 @@ impl Doc {
         if let Some(t) = self.take(&line)
             && !t.is_empty()
         {
-            self.blocks.push(Block::Heading(level.clamp(1, 6), t));
+            self.blocks.push(Node::Heading(level.clamp(1, 6), t));
         }
         self
     }
@@ -263,7 +267,7 @@ impl Doc {
             }
         }
         if !list.is_empty() {
-            self.blocks.push(Block::BulletList(list));
+            self.blocks.push(Node::BulletList(list));
         }
         self
     }
@@ -279,20 +283,21 @@ impl Doc {
             .filter(|l| {
                 !l.is_empty()
                     && l.len() <= 32
-                    && l.chars().all(|c| c.is_ascii_alphanumeric() || "+#-_.".contains(c))
+                    && l.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+#-_.".contains(c))
             })
             .map(str::to_string);
         if let Some(t) = self.take(&clean)
             && !t.is_empty()
         {
-            self.blocks.push(Block::CodeBlock(language, t));
+            self.blocks.push(Node::CodeBlock(language, t));
         }
         self
     }
 
     /// A horizontal rule.
     pub fn rule(mut self) -> Self {
-        self.blocks.push(Block::Rule);
+        self.blocks.push(Node::Rule);
         self
     }
 
@@ -325,7 +330,7 @@ impl Doc {
                 row.push(vec![Inline::Text(EMPTY_CELL.into(), None)]);
             }
         }
-        self.blocks.push(Block::Table(header_row, out));
+        self.blocks.push(Node::Table(header_row, out));
         self
     }
 
@@ -378,26 +383,26 @@ fn paragraph_json(inlines: &[Inline]) -> Value {
     json!({"type": "paragraph", "content": inlines.iter().map(inline_json).collect::<Vec<_>>()})
 }
 
-fn block_json(b: &Block) -> Value {
+fn block_json(b: &Node) -> Value {
     match b {
-        Block::Paragraph(inlines) => paragraph_json(inlines),
-        Block::Heading(level, text) => json!({
+        Node::Paragraph(inlines) => paragraph_json(inlines),
+        Node::Heading(level, text) => json!({
             "type": "heading", "attrs": {"level": level},
             "content": [{"type": "text", "text": text}]
         }),
-        Block::BulletList(items) => json!({
+        Node::BulletList(items) => json!({
             "type": "bulletList",
             "content": items.iter().map(|i| json!({"type": "listItem", "content": [paragraph_json(i)]})).collect::<Vec<_>>()
         }),
-        Block::CodeBlock(language, text) => {
+        Node::CodeBlock(language, text) => {
             let mut v = json!({"type": "codeBlock", "content": [{"type": "text", "text": text}]});
             if let Some(l) = language {
                 v["attrs"] = json!({"language": l});
             }
             v
         }
-        Block::Rule => json!({"type": "rule"}),
-        Block::Table(header_row, rows) => json!({
+        Node::Rule => json!({"type": "rule"}),
+        Node::Table(header_row, rows) => json!({
             "type": "table",
             "attrs": {"isNumberColumnEnabled": false, "layout": "default"},
             "content": rows.iter().enumerate().map(|(r, cells)| {
@@ -423,7 +428,10 @@ mod tests {
             .bullet_list(["", "\u{7}"])
             .code_block("", None);
         assert!(doc.is_empty());
-        assert_eq!(doc.to_json(), json!({"type":"doc","version":1,"content":[]}));
+        assert_eq!(
+            doc.to_json(),
+            json!({"type":"doc","version":1,"content":[]})
+        );
     }
 
     #[test]
@@ -445,7 +453,10 @@ mod tests {
                 .link("bad", "javascript:alert(1)"),
         );
         let c = &doc.to_json()["content"][0]["content"];
-        assert_eq!(c[0]["marks"][0]["attrs"]["href"], "https://example.com/a?b=c");
+        assert_eq!(
+            c[0]["marks"][0]["attrs"]["href"],
+            "https://example.com/a?b=c"
+        );
         assert_eq!(c[1], json!({"type":"text","text":"bad"}));
     }
 
@@ -454,7 +465,13 @@ mod tests {
         let doc = Doc::plain(&"x".repeat(MAX_TEXT_CHARS + 10)).text("more");
         assert!(doc.is_truncated());
         let v = doc.to_json();
-        assert_eq!(v["content"][0]["content"][0]["text"].as_str().unwrap().len(), MAX_TEXT_CHARS);
+        assert_eq!(
+            v["content"][0]["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .len(),
+            MAX_TEXT_CHARS
+        );
         assert_eq!(v["content"].as_array().unwrap().len(), 2);
         assert_eq!(v["content"][1]["content"][0]["text"], "(truncated)");
     }
@@ -471,6 +488,9 @@ mod tests {
         let t = &doc.to_json()["content"][0];
         assert_eq!(t["content"][0]["content"][0]["type"], "tableHeader");
         assert_eq!(t["content"][1]["content"].as_array().unwrap().len(), 2);
-        assert_eq!(t["content"][1]["content"][0]["content"][0]["content"][0]["text"], "-");
+        assert_eq!(
+            t["content"][1]["content"][0]["content"][0]["content"][0]["text"],
+            "-"
+        );
     }
 }

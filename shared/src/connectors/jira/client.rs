@@ -240,7 +240,10 @@ impl JiraClient {
         }
         let summary = clean_summary(&issue.summary);
         if summary.is_empty() {
-            return Err(ConnectorError::invalid(SYSTEM, "the issue summary is empty"));
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                "the issue summary is empty",
+            ));
         }
         for label in &issue.labels {
             if label.is_empty() || label.chars().any(char::is_whitespace) {
@@ -275,7 +278,13 @@ impl JiraClient {
             },
         })?;
         let (call, resp) = self
-            .send(Method::POST, "/rest/api/3/issue", Some(body), false, deadline)
+            .send(
+                Method::POST,
+                "/rest/api/3/issue",
+                Some(body),
+                false,
+                deadline,
+            )
             .await?;
         let wire: CreatedIssueWire = http::read_json(&call, resp).await?;
         match wire.key {
@@ -299,7 +308,10 @@ impl JiraClient {
         if body.is_empty() {
             return Err(ConnectorError::invalid(SYSTEM, "the comment is empty"));
         }
-        let path = format!("/rest/api/3/issue/{}/comment", http::path_segment(issue_key));
+        let path = format!(
+            "/rest/api/3/issue/{}/comment",
+            http::path_segment(issue_key)
+        );
         let bytes = Self::encode(&CommentBody { body })?;
         let (call, resp) = self
             .send(Method::POST, &path, Some(bytes), false, deadline)
@@ -348,7 +360,8 @@ impl JiraClient {
             let got = page.issues.len();
             out.extend(page.issues);
             let next = page.next_page_token.filter(|t| !t.is_empty());
-            if page.is_last.unwrap_or(next.is_none()) || got == 0 || next.is_none() || next == token {
+            if page.is_last.unwrap_or(next.is_none()) || got == 0 || next.is_none() || next == token
+            {
                 break;
             }
             token = next;
@@ -413,7 +426,9 @@ mod tests {
         let body = br#"{"errorMessages":["Issue does not exist"],"errors":{"description":"Operation value must be an Atlassian Document"}}"#;
         assert_eq!(
             error_message(body).as_deref(),
-            Some("Issue does not exist; description: Operation value must be an Atlassian Document")
+            Some(
+                "Issue does not exist; description: Operation value must be an Atlassian Document"
+            )
         );
         assert_eq!(error_message(b"<html/>"), None);
         assert_eq!(error_message(br#"{"errorMessages":[],"errors":{}}"#), None);
@@ -422,7 +437,11 @@ mod tests {
     #[test]
     fn project_keys_and_labels_that_could_change_the_jql_are_refused() {
         assert!(valid_project_key("SEC") && valid_project_key("IT_OPS2"));
-        assert!(!valid_project_key("SEC\" OR 1=1") && !valid_project_key("") && !valid_project_key("1AB"));
+        assert!(
+            !valid_project_key("SEC\" OR 1=1")
+                && !valid_project_key("")
+                && !valid_project_key("1AB")
+        );
         assert!(jql_safe("riskflow-alert-tickets-123:a.b_c"));
         assert!(!jql_safe("a\"b") && !jql_safe("a b") && !jql_safe("a\\b") && !jql_safe(""));
     }

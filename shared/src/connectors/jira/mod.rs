@@ -15,6 +15,6 @@ pub use client::{
     JiraClient, MAX_LABEL_CHARS, MAX_SUMMARY_CHARS, SYSTEM, clean_summary, valid_project_key,
 };
 pub use model::{
-    CommentRef, CreatedIssue, Issue, IssueFields, IssueRef, Myself, NamedRef, NewIssue, PriorityMap,
-    priority_for_severity,
+    CommentRef, CreatedIssue, Issue, IssueFields, IssueRef, Myself, NamedRef, NewIssue,
+    PriorityMap, priority_for_severity,
 };

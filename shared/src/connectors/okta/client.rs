@@ -20,7 +20,10 @@ const MAX_PAGES: usize = 10_000;
 fn error_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let code = v.get("errorCode").and_then(|c| c.as_str()).map(str::trim);
-    let summary = v.get("errorSummary").and_then(|c| c.as_str()).map(str::trim);
+    let summary = v
+        .get("errorSummary")
+        .and_then(|c| c.as_str())
+        .map(str::trim);
     let msg = match (code, summary) {
         (Some(c), Some(s)) if !c.is_empty() && !s.is_empty() => format!("{c}: {s}"),
         (_, Some(s)) if !s.is_empty() => s.to_string(),
@@ -49,7 +52,9 @@ pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
             };
             let is_next = params.split(';').any(|p| {
                 let p = p.trim().trim_end_matches(',').trim();
-                let Some((k, v)) = p.split_once('=') else { return false };
+                let Some((k, v)) = p.split_once('=') else {
+                    return false;
+                };
                 k.trim().eq_ignore_ascii_case("rel")
                     && v.trim()
                         .trim_matches('"')
@@ -164,11 +169,7 @@ impl OktaClient {
         if let Some(g) = group_id {
             self.check_group_manageable(g, deadline).await?;
         }
-        let who = me
-            .profile
-            .login
-            .filter(|l| !l.is_empty())
-            .unwrap_or(me.id);
+        let who = me.profile.login.filter(|l| !l.is_empty()).unwrap_or(me.id);
         Ok(format!("Connected to Okta as {who}"))
     }
 
@@ -183,7 +184,10 @@ impl OktaClient {
             return Err(ConnectorError::invalid(SYSTEM, "a login cannot be empty"));
         }
         match self
-            .get_json(&format!("/api/v1/users/{}", http::path_segment(login)), deadline)
+            .get_json(
+                &format!("/api/v1/users/{}", http::path_segment(login)),
+                deadline,
+            )
             .await
         {
             Ok(u) => Ok(Some(u)),
@@ -193,10 +197,17 @@ impl OktaClient {
     }
 
     /// `GET /api/v1/groups/{id}`.
-    pub async fn group(&self, group_id: &str, deadline: Option<Instant>) -> Result<Group, ConnectorError> {
+    pub async fn group(
+        &self,
+        group_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Group, ConnectorError> {
         Self::check_id("group", group_id)?;
-        self.get_json(&format!("/api/v1/groups/{}", http::path_segment(group_id)), deadline)
-            .await
+        self.get_json(
+            &format!("/api/v1/groups/{}", http::path_segment(group_id)),
+            deadline,
+        )
+        .await
     }
 
     /// The group, or [`ConnectorError::Invalid`] `Okta group <id> is an <TYPE>; its members
@@ -210,7 +221,10 @@ impl OktaClient {
         match &group.group_type {
             Some(GroupType::OktaGroup) => Ok(group),
             other => {
-                let t = other.as_ref().map(GroupType::as_str).unwrap_or("unknown type");
+                let t = other
+                    .as_ref()
+                    .map(GroupType::as_str)
+                    .unwrap_or("unknown type");
                 Err(ConnectorError::invalid(
                     SYSTEM,
                     format!("Okta group {group_id} is an {t}; its members can't be changed"),
@@ -221,7 +235,10 @@ impl OktaClient {
 
     fn check_id(what: &str, id: &str) -> Result<(), ConnectorError> {
         if id.trim().is_empty() {
-            return Err(ConnectorError::invalid(SYSTEM, format!("the {what} id is empty")));
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                format!("the {what} id is empty"),
+            ));
         }
         Ok(())
     }
@@ -243,8 +260,12 @@ impl OktaClient {
     ) -> Result<(), ConnectorError> {
         Self::check_id("group", group_id)?;
         Self::check_id("user", user_id)?;
-        self.send(Method::PUT, &Self::membership_path(group_id, user_id), deadline)
-            .await?;
+        self.send(
+            Method::PUT,
+            &Self::membership_path(group_id, user_id),
+            deadline,
+        )
+        .await?;
         Ok(())
     }
 
@@ -257,8 +278,12 @@ impl OktaClient {
     ) -> Result<(), ConnectorError> {
         Self::check_id("group", group_id)?;
         Self::check_id("user", user_id)?;
-        self.send(Method::DELETE, &Self::membership_path(group_id, user_id), deadline)
-            .await?;
+        self.send(
+            Method::DELETE,
+            &Self::membership_path(group_id, user_id),
+            deadline,
+        )
+        .await?;
         Ok(())
     }
 
@@ -272,7 +297,10 @@ impl OktaClient {
     ) -> Result<bool, ConnectorError> {
         Self::check_id("group", group_id)?;
         Self::check_id("user", user_id)?;
-        let first = format!("/api/v1/groups/{}/users?limit=200", http::path_segment(group_id));
+        let first = format!(
+            "/api/v1/groups/{}/users?limit=200",
+            http::path_segment(group_id)
+        );
         let mut url = http::join(&self.base, &first)
             .map_err(|e| ConnectorError::invalid(SYSTEM, e.to_string()))?;
         let mut seen: Vec<String> = Vec::new();
@@ -285,9 +313,9 @@ impl OktaClient {
                 return Ok(true);
             }
             let Some(next) = next else { return Ok(false) };
-            let next_url = url
-                .join(&next)
-                .map_err(|_| ConnectorError::invalid(SYSTEM, "Okta sent a next-page link that is not a URL"))?;
+            let next_url = url.join(&next).map_err(|_| {
+                ConnectorError::invalid(SYSTEM, "Okta sent a next-page link that is not a URL")
+            })?;
             if !http::same_origin(&self.base, &next_url) {
                 return Err(ConnectorError::invalid(
                     SYSTEM,
@@ -315,17 +343,35 @@ mod tests {
     #[test]
     fn the_next_link_is_found_among_several_links_and_headers() {
         let mut h = HeaderMap::new();
-        h.append(LINK, HeaderValue::from_static(r#"<https://o.okta.com/api/v1/groups/g/users?limit=200>; rel="self""#));
-        h.append(LINK, HeaderValue::from_static(r#"<https://o.okta.com/api/v1/groups/g/users?after=00u2&limit=200>; rel="next""#));
+        h.append(
+            LINK,
+            HeaderValue::from_static(
+                r#"<https://o.okta.com/api/v1/groups/g/users?limit=200>; rel="self""#,
+            ),
+        );
+        h.append(
+            LINK,
+            HeaderValue::from_static(
+                r#"<https://o.okta.com/api/v1/groups/g/users?after=00u2&limit=200>; rel="next""#,
+            ),
+        );
         assert_eq!(
             next_link(&h).as_deref(),
             Some("https://o.okta.com/api/v1/groups/g/users?after=00u2&limit=200")
         );
         let mut h = HeaderMap::new();
-        h.insert(LINK, HeaderValue::from_static(r#"<https://a/x>; rel="self", <https://a/y?after=1>; rel="next""#));
+        h.insert(
+            LINK,
+            HeaderValue::from_static(
+                r#"<https://a/x>; rel="self", <https://a/y?after=1>; rel="next""#,
+            ),
+        );
         assert_eq!(next_link(&h).as_deref(), Some("https://a/y?after=1"));
         let mut h = HeaderMap::new();
-        h.insert(LINK, HeaderValue::from_static(r#"<https://a/x>; rel="self""#));
+        h.insert(
+            LINK,
+            HeaderValue::from_static(r#"<https://a/x>; rel="self""#),
+        );
         assert_eq!(next_link(&h), None);
     }
 

@@ -218,10 +218,16 @@ impl ServiceNowClient {
             .take(MAX_SHORT_DESCRIPTION_CHARS)
             .collect();
         if short.is_empty() {
-            return Err(ConnectorError::invalid(SYSTEM, "the short description is empty"));
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                "the short description is empty",
+            ));
         }
         let nonempty = |o: &Option<String>| -> Option<String> {
-            o.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+            o.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
         };
         let (caller, group, category) = (
             nonempty(&new.caller_id),
@@ -295,7 +301,10 @@ impl ServiceNowClient {
         deadline: Option<Instant>,
     ) -> Result<(), ConnectorError> {
         if sys_id.trim().is_empty() {
-            return Err(ConnectorError::invalid(SYSTEM, "the incident sys_id is empty"));
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                "the incident sys_id is empty",
+            ));
         }
         let text = clean_text(text);
         if text.trim().is_empty() {
@@ -351,14 +360,20 @@ mod tests {
             Some("User Not Authenticated (Required to provide Auth information)")
         );
         let b = br#"{"error":{"message":"Insufficient rights to query records","detail":null},"status":"failure"}"#;
-        assert_eq!(error_message(b).as_deref(), Some("Insufficient rights to query records"));
+        assert_eq!(
+            error_message(b).as_deref(),
+            Some("Insufficient rights to query records")
+        );
         assert_eq!(error_message(b"<html/>"), None);
     }
 
     #[test]
     fn correlation_ids_that_would_change_the_query_are_refused() {
         for bad in ["a^b", "a=b", "a&b", "a@b", "a\nb", "", "  "] {
-            assert!(ServiceNowClient::check_correlation_id(bad).is_err(), "{bad:?}");
+            assert!(
+                ServiceNowClient::check_correlation_id(bad).is_err(),
+                "{bad:?}"
+            );
         }
         assert!(ServiceNowClient::check_correlation_id("riskflow-alert-tickets-123").is_ok());
     }
