@@ -9,6 +9,8 @@ root=$(pwd)
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
 ensure_venv
+CHECKOV_VENV=${RISKFLOW_CHECKOV_VENV:-$root/.venv-checkov}
+make_venv "$CHECKOV_VENV" "$root/scripts/requirements-checkov.txt"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 logdir=$(mktemp -d)
@@ -37,4 +39,9 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+echo "== terraform fmt -check (infra/)"
+"$VENV/bin/python" scripts/check_terraform.py
+echo "== checkov (infra/)"
+"$CHECKOV_VENV/bin/checkov" -d infra --framework terraform --compact --quiet --skip-download
 echo "== all checks passed"
