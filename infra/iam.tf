@@ -19,7 +19,6 @@ locals {
     "secretsmanager:PutSecretValue",
     "secretsmanager:DeleteSecret",
     "secretsmanager:RestoreSecret",
-    "secretsmanager:DescribeSecret",
   ]
 }
 

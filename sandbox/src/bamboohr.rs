@@ -6,6 +6,11 @@
 //! - `GET /api/v1/employees/{id}?fields=workEmail,status,terminationDate` and the classic
 //!   `GET /api/gateway.php/{company}/v1/employees/{id}?fields=...` → `{"id":"<id>", <field>:
 //!   <value or null>...}` (without `fields`: `firstName`, `lastName`). Unknown id → 404.
+//! - Id `0` is the employee the API key belongs to (BambooHR documents it so; riskflow's
+//!   credentials check reads it): the record of the employee set as the key's owner
+//!   (`SeedData::bamboohr_api_key_employee`; the demo seeds one), answered under that
+//!   employee's own id. With no owner set, a record stored under the literal id `0` is served,
+//!   else 404.
 //!   Real BambooHR answers XML unless the client sends `Accept: application/json`; the sandbox
 //!   answers JSON unless `Accept` asks for XML only.
 //! - Pushing: [`bamboohr_sign`] is the signer (hex HMAC-SHA256 over body ‖ timestamp) and
@@ -97,7 +102,23 @@ pub struct WebhookDelivery {
 #[derive(Default)]
 pub(crate) struct BambooState {
     pub employees: BTreeMap<String, BambooEmployee>,
+    /// Id of the employee the API key belongs to (what id `0` resolves to).
+    pub api_key_employee: Option<String>,
     pub deliveries: Vec<WebhookDelivery>,
+}
+
+impl BambooState {
+    /// The employee behind `id`; `0` is the API key's own employee record.
+    pub(crate) fn employee(&self, id: &str) -> Option<&BambooEmployee> {
+        let owner = match id {
+            "0" => self
+                .api_key_employee
+                .as_deref()
+                .and_then(|o| self.employees.get(o)),
+            _ => None,
+        };
+        owner.or_else(|| self.employees.get(id))
+    }
 }
 
 /// A bare error status.
@@ -162,7 +183,7 @@ fn employee_impl(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("xml") && !a.contains("json"));
     h.with(|s| {
-        let Some(e) = s.bamboo.employees.get(&id) else {
+        let Some(e) = s.bamboo.employee(&id) else {
             return error(StatusCode::NOT_FOUND);
         };
         if xml_only {
@@ -301,6 +322,92 @@ pub(crate) async fn send_webhook(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::SeedData;
+
+    /// GET a BambooHR path through the sandbox's router, as the demo key.
+    fn get(h: &SandboxHandle, path: &str) -> (StatusCode, Value) {
+        use tower::ServiceExt;
+        let basic = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{}:x", creds::BAMBOOHR_API_KEY),
+        );
+        let req = axum::http::Request::get(format!("/bamboohr{path}"))
+            .header(header::AUTHORIZATION, format!("Basic {basic}"))
+            .header(header::ACCEPT, "application/json")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let resp = crate::app(h.clone()).oneshot(req).await.unwrap();
+            let status = resp.status();
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            (status, v)
+        })
+    }
+
+    fn employee(id: &str, email: &str) -> BambooEmployee {
+        let mut fields = BTreeMap::new();
+        fields.insert("firstName".to_string(), json!("First"));
+        fields.insert("workEmail".to_string(), json!(email));
+        BambooEmployee {
+            id: id.to_string(),
+            fields,
+        }
+    }
+
+    #[test]
+    fn employee_zero_is_the_api_keys_own_record_in_the_demo() {
+        let h = SandboxHandle::new();
+        crate::seed_demo(&h);
+        for prefix in ["/api", "/api/gateway.php/acme"] {
+            let (status, v) = get(&h, &format!("{prefix}/v1/employees/0"));
+            assert_eq!(status, StatusCode::OK, "{prefix}");
+            assert_eq!(
+                v,
+                json!({"id": "40400", "firstName": "Harper", "lastName": "Resources"})
+            );
+            let (status, v) = get(
+                &h,
+                &format!("{prefix}/v1/employees/0?fields=workEmail,status"),
+            );
+            assert_eq!(status, StatusCode::OK, "{prefix}");
+            assert_eq!(
+                v,
+                json!({"id": "40400", "workEmail": "hr.admin@example.com", "status": "Active"})
+            );
+            // Other ids are unchanged.
+            let (status, v) = get(&h, &format!("{prefix}/v1/employees/40401"));
+            assert_eq!((status, &v["id"]), (StatusCode::OK, &json!("40401")));
+            assert_eq!(
+                get(&h, &format!("{prefix}/v1/employees/1")).0,
+                StatusCode::NOT_FOUND
+            );
+        }
+    }
+
+    #[test]
+    fn employee_zero_follows_the_seeded_key_owner_else_a_literal_record() {
+        let h = SandboxHandle::new();
+        assert_eq!(get(&h, "/api/v1/employees/0").0, StatusCode::NOT_FOUND);
+        h.add_bamboohr_employee(employee("0", "literal@example.com"));
+        assert_eq!(
+            get(&h, "/api/v1/employees/0?fields=workEmail").1["workEmail"],
+            "literal@example.com"
+        );
+        h.seed(SeedData {
+            bamboohr_employees: vec![employee("7", "owner@example.com")],
+            bamboohr_api_key_employee: Some("7".into()),
+            ..SeedData::default()
+        });
+        let (status, v) = get(&h, "/api/gateway.php/acme/v1/employees/0?fields=workEmail");
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v, json!({"id": "7", "workEmail": "owner@example.com"}));
+    }
 
     #[test]
     fn the_signature_is_hex_hmac_over_body_then_timestamp() {

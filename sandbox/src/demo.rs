@@ -3,7 +3,8 @@
 //! user and an Okta user), matching actors and users, a Departing watchlist (optional), the
 //! Okta group `Departing-Restricted` (`00gdeparting0restricted`) plus an `APP_GROUP`, the Jira
 //! project `SEC`, ServiceNow users and an assignment group, a Workday report with one upcoming
-//! departure, one ADP terminate message and BambooHR employees.
+//! departure, one ADP terminate message and BambooHR employees (employee `0`, the API key's
+//! owner, is the HR administrator `40400`).
 
 use jiff::{Span, Timestamp, tz::TimeZone};
 use serde::{Deserialize, Serialize};
@@ -475,14 +476,27 @@ pub fn seed_demo_with(handle: &SandboxHandle, opts: &DemoOptions) {
         status_code: "T".to_string(),
     });
 
-    for (id, p, status, term) in [
-        ("40401", &PEOPLE[0], "Active", None),
-        ("67890", &PEOPLE[4], "Inactive", Some(today_plus(10))),
+    // The BambooHR API key belongs to an HR administrator: `GET .../employees/0` reads her.
+    let key_owner = ("40400", "Harper", "Resources", "hr.admin@example.com");
+    let devon = &PEOPLE[0];
+    let dan = &PEOPLE[4];
+    for ((id, first, last, email), status, term) in [
+        (key_owner, "Active", None),
+        (
+            ("40401", devon.first, devon.last, devon.email),
+            "Active",
+            None,
+        ),
+        (
+            ("67890", dan.first, dan.last, dan.email),
+            "Inactive",
+            Some(today_plus(10)),
+        ),
     ] {
         let mut fields = std::collections::BTreeMap::new();
-        fields.insert("firstName".to_string(), json!(p.first));
-        fields.insert("lastName".to_string(), json!(p.last));
-        fields.insert("workEmail".to_string(), json!(p.email));
+        fields.insert("firstName".to_string(), json!(first));
+        fields.insert("lastName".to_string(), json!(last));
+        fields.insert("workEmail".to_string(), json!(email));
         fields.insert("status".to_string(), json!(status));
         fields.insert(
             "terminationDate".to_string(),
@@ -493,6 +507,8 @@ pub fn seed_demo_with(handle: &SandboxHandle, opts: &DemoOptions) {
             fields,
         });
     }
+
+    data.bamboohr_api_key_employee = Some(key_owner.0.to_string());
 
     handle.seed(data);
 }

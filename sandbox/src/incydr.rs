@@ -755,7 +755,10 @@ pub fn sample_file_event(
         "process": {"executable": null, "owner": null},
         "risk": {"score": 9, "severity": severity,
                  "indicators": [{"name": "Remote storage", "weight": 5, "id": "remote-storage"}],
-                 "trusted": false, "trustReason": null, "untrustedValues": null},
+                 "trusted": false, "trustReason": null,
+                 // Always an object on the wire (recorded events; the SDK model requires it).
+                 "untrustedValues": {"accountNames": [], "domains": [], "gitRepositoryUris": [],
+                                     "slackWorkspaces": [], "urlPaths": []}},
         "report": {"id": null, "name": null, "description": null, "headers": [],
                    "count": null, "type": null},
         "git": {"eventId": null, "lastCommitHash": null, "repositoryUser": null,

@@ -1055,15 +1055,16 @@ fn comment_json(base: &str, issue_id: u64, c: &JiraComment) -> Value {
     })
 }
 
-fn issue_json(base: &str, i: &JiraIssue, sel: &FieldSel) -> Value {
+fn issue_json(base: &str, st: &JiraState, i: &JiraIssue, sel: &FieldSel) -> Value {
     if matches!(sel, FieldSel::IdsOnly) {
         return json!({"id": i.id.to_string()});
     }
-    let project = JiraProject {
+    // The issue's project is the project itself (id, name and self as `GET project/{key}`).
+    let project = st.project(&i.project_key).cloned().unwrap_or(JiraProject {
         key: i.project_key.clone(),
         name: i.project_key.clone(),
         id: String::new(),
-    };
+    });
     let (type_id, _) = ISSUE_TYPES
         .iter()
         .copied()
@@ -1141,7 +1142,7 @@ async fn get_issue(
     let q = Query::parse(raw.as_deref());
     let sel = field_sel(&q.all_split("fields"), true);
     h.with(|s| match s.jira.issue(&key) {
-        Some(i) => util::json_utf8(StatusCode::OK, &issue_json(&base, i, &sel)),
+        Some(i) => util::json_utf8(StatusCode::OK, &issue_json(&base, &s.jira, i, &sel)),
         None => issue_not_found(),
     })
 }
@@ -1862,7 +1863,7 @@ fn search(
             .iter()
             .skip(offset)
             .take(max)
-            .map(|i| issue_json(&base, i, &sel))
+            .map(|i| issue_json(&base, &s.jira, i, &sel))
             .collect();
         let is_last = offset + max >= hits.len();
         let mut out = Map::new();

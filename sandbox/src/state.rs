@@ -118,6 +118,9 @@ pub struct SeedData {
     pub adp_workers: Vec<adp::AdpWorker>,
     /// BambooHR employees.
     pub bamboohr_employees: Vec<bamboohr::BambooEmployee>,
+    /// Id of the BambooHR employee the API key belongs to: `GET .../employees/0` answers
+    /// that employee's record.
+    pub bamboohr_api_key_employee: Option<String>,
 }
 
 /// A Jira comment as stored.
@@ -403,6 +406,9 @@ impl SandboxHandle {
             }
             for e in data.bamboohr_employees {
                 s.bamboo.employees.insert(e.id.clone(), e);
+            }
+            if let Some(id) = data.bamboohr_api_key_employee {
+                s.bamboo.api_key_employee = Some(id);
             }
         });
     }

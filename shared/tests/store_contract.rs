@@ -27,6 +27,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// A fixed "now" (2025-11-24T16:00:00Z): no test depends on the wall clock.
 const NOW: i64 = 1_764_000_000_000;
+/// Retention is kept to the second (DynamoDB's TTL attribute is epoch seconds): one second ago.
+const EXPIRED: i64 = NOW - 1000;
 const DAY: i64 = 86_400_000;
 const LEASE_MS: i64 = 60_000;
 const FLOW: Flow = Flow::AlertTickets;
@@ -504,7 +506,7 @@ async fn an_expired_item_is_absent_to_reads_and_conditions_though_still_stored(f
     let b = s.backend();
     // A finished item whose retention passed, with a lease that looks live: still stored
     // (DynamoDB deletes late, the emulator never), but absent to everything.
-    let mut old = work_item_raw("old", ItemStatus::Done, 7, Some(NOW - 1));
+    let mut old = work_item_raw("old", ItemStatus::Done, 7, Some(EXPIRED));
     old.lease_until = Some(NOW + 10 * LEASE_MS);
     old.lease_token = Some("ghost".into());
     b.put(old.clone(), Cond::Always).await.unwrap();
@@ -547,7 +549,7 @@ async fn an_expired_item_is_absent_to_reads_and_conditions_though_still_stored(f
         pk: "delivery#bamboohr#evt-old".into(),
         sk: "seen".into(),
         version: 1,
-        expires_at: Some(NOW - 1),
+        expires_at: Some(EXPIRED),
         lease_until: None,
         lease_token: None,
         body: serde_json::to_string(&delivery("evt-old", NOW - 1)).unwrap(),
@@ -672,6 +674,7 @@ async fn a_done_item_returns_its_stored_outcome_and_reopen_claims_it(fx: Fixture
             intent_at: Some(NOW + 1),
             done_at: Some(NOW + 2),
             outcome: Some(serde_json::json!({"key": "SEC-42", "id": "10042"})),
+            lease_token: Some(lease.token.clone()),
         },
     );
     item.handled_last_updated = Some(NOW - 500);
@@ -1214,7 +1217,7 @@ async fn batch_reads_return_every_live_item_across_chunks(fx: Fixture) {
     // 250 items in one batched write (chunks of 25 on DynamoDB); every tenth expired.
     let raws: Vec<RawItem> = (0..250)
         .map(|i| {
-            let exp = if i % 10 == 0 { Some(NOW - 1) } else { None };
+            let exp = if i % 10 == 0 { Some(EXPIRED) } else { None };
             work_item_raw(&format!("k{i:03}"), ItemStatus::Pending, 1, exp)
         })
         .collect();
@@ -1487,7 +1490,7 @@ async fn puts_and_deletes_honour_their_conditions(fx: Fixture) {
     );
     // Version conditions treat an expired item as absent.
     let mut expired = raw("c", "2", 5);
-    expired.expires_at = Some(NOW - 1);
+    expired.expires_at = Some(EXPIRED);
     b.put(expired.clone(), Cond::Always).await.unwrap();
     let err = b
         .put(

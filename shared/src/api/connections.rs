@@ -142,10 +142,16 @@ impl ConnectionsApi {
         for r in &recs {
             out.push(self.view(r).await?);
         }
-        let runs = self.store.recent_runs(20, now).await.map_err(store_error)?;
+        // Each flow's newest run, read per flow: a merged "recent runs" page would lose a
+        // flow that another flow has outrun since.
         let mut last_runs = Map::new();
         for flow in Flow::ALL {
-            if let Some(r) = runs.iter().find(|r| r.flow == flow) {
+            let page = self
+                .store
+                .list_runs(flow, 1, None, now)
+                .await
+                .map_err(store_error)?;
+            if let Some(r) = page.items.first() {
                 last_runs.insert(flow.as_str().into(), run_view(r));
             }
         }

@@ -174,6 +174,17 @@ const INCYDR: &[Field] = &[
         false,
         "Take people riskflow added off the Departing watchlist this many days after they left; empty keeps them.",
     ),
+    d(
+        f(
+            "concurrency",
+            "Sessions handled at once",
+            Integer,
+            false,
+            false,
+            "How many sessions a run acts on in parallel.",
+        ),
+        "8",
+    ),
 ];
 
 const JIRA: &[Field] = &[

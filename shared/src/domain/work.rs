@@ -86,6 +86,10 @@ pub struct StepRecord {
     /// What the outside system answered (ticket key, sys_id, ...).
     #[serde(default)]
     pub outcome: Option<serde_json::Value>,
+    /// The lease token of the worker that recorded the intent: an intent recorded under the
+    /// current lease is the current attempt's own, not an earlier attempt whose answer was lost.
+    #[serde(default)]
+    pub lease_token: Option<String>,
 }
 
 /// `item#<flow>#<key>` / `state`.

@@ -8,8 +8,8 @@
 
 use super::ports::{AlertSource, SessionFilter, TicketSink};
 use super::tickets::{
-    StepError, TicketPlan, create_ticket, dedup_key, plan_ticket, record_intents, set_outcome,
-    ticket_step,
+    StepError, TicketPlan, create_ticket, dedup_key, mark_intents, plan_ticket, record_intents,
+    set_outcome, ticket_step,
 };
 use super::{RunCtx, Timing};
 use crate::domain::{
@@ -294,17 +294,32 @@ async fn act(
     if !deps.timing.can_claim(ctx) {
         return Outcome::Deferred;
     }
-    let claim = ctx
-        .store
-        .claim(
-            FLOW,
-            &id,
-            known.as_ref(),
-            action == Action::Comment,
-            deps.timing.item_lease_ms,
-            ctx.now(),
-        )
-        .await;
+    let claim = match &known {
+        // Seen absent by the batched read: claim without reading again, and record the intent
+        // of every ticket in the same write.
+        None => {
+            let steps: Vec<String> = deps.sinks.iter().map(|s| ticket_step(s.as_ref())).collect();
+            let fingerprint = session.last_updated.to_string();
+            let now = ctx.now();
+            ctx.store
+                .claim_new(FLOW, &id, deps.timing.item_lease_ms, now, |item, token| {
+                    mark_intents(item, &steps, &fingerprint, token, now)
+                })
+                .await
+        }
+        Some(it) => {
+            ctx.store
+                .claim(
+                    FLOW,
+                    &id,
+                    Some(it),
+                    action == Action::Comment,
+                    deps.timing.item_lease_ms,
+                    ctx.now(),
+                )
+                .await
+        }
+    };
     let (lease, mut item) = match claim {
         Ok(Claim::Acquired { lease, item }) => (lease, item),
         Ok(Claim::Done(_)) => return Outcome::Done,
@@ -370,6 +385,7 @@ async fn act_claimed(
             ctx,
             sink.as_ref(),
             item,
+            lease,
             &key,
             deps.settings.consistency_horizon_ms,
             deadline,

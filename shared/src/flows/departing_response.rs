@@ -289,6 +289,7 @@ async fn act_claimed(
         ctx,
         jira,
         item,
+        lease,
         &key,
         deps.settings.scan.consistency_horizon_ms,
         deadline,

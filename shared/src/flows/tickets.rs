@@ -76,6 +76,7 @@ pub async fn plan_ticket(
     ctx: &RunCtx,
     sink: &dyn TicketSink,
     item: &WorkItem,
+    lease: &Lease,
     key: &str,
     horizon_ms: i64,
     deadline: Option<Instant>,
@@ -84,9 +85,16 @@ pub async fn plan_ticket(
     if let Some(t) = recorded_ticket(item, &step) {
         return Ok(TicketPlan::Exists(t));
     }
-    let Some(intent_at) = item.steps.get(&step).and_then(|s| s.intent_at) else {
+    let Some(rec) = item.steps.get(&step) else {
         return Ok(TicketPlan::Create);
     };
+    let Some(intent_at) = rec.intent_at else {
+        return Ok(TicketPlan::Create);
+    };
+    if rec.lease_token.as_deref() == Some(lease.token.as_str()) {
+        // Recorded by this very claim (claim and intent in one write): nothing was sent yet.
+        return Ok(TicketPlan::Create);
+    }
     // An earlier attempt recorded its intent but not the outcome: its answer may have been lost.
     if let Some(t) = sink.find(key, deadline).await? {
         ctx.count("tickets_recovered", 1);
@@ -111,7 +119,26 @@ pub async fn plan_ticket(
     }
 }
 
-/// Record intents for every step in `steps` in one write.
+/// Mark the intent of `steps` on an item in memory, under the lease `token`.
+pub fn mark_intents(
+    item: &mut WorkItem,
+    steps: &[String],
+    fingerprint: &str,
+    token: &str,
+    now: i64,
+) {
+    for step in steps {
+        let rec = item.steps.entry(step.clone()).or_default();
+        rec.fingerprint = Some(fingerprint.to_string());
+        rec.intent_at = Some(now);
+        rec.lease_token = Some(token.to_string());
+        rec.done_at = None;
+        rec.outcome = None;
+    }
+}
+
+/// Record intents for every step in `steps` in one write; steps whose intent this lease
+/// already recorded (at claim time) cost nothing.
 pub async fn record_intents(
     ctx: &RunCtx,
     lease: &Lease,
@@ -119,14 +146,22 @@ pub async fn record_intents(
     steps: &[String],
     fingerprint: &str,
 ) -> Result<(), StoreError> {
-    let now = ctx.now();
-    for step in steps {
-        let rec = item.steps.entry(step.clone()).or_default();
-        rec.fingerprint = Some(fingerprint.to_string());
-        rec.intent_at = Some(now);
-        rec.done_at = None;
-        rec.outcome = None;
+    let todo: Vec<String> = steps
+        .iter()
+        .filter(|s| {
+            item.steps.get(*s).is_none_or(|r| {
+                r.lease_token.as_deref() != Some(lease.token.as_str())
+                    || r.intent_at.is_none()
+                    || r.fingerprint.as_deref() != Some(fingerprint)
+            })
+        })
+        .cloned()
+        .collect();
+    if todo.is_empty() {
+        return Ok(());
     }
+    let now = ctx.now();
+    mark_intents(item, &todo, fingerprint, &lease.token, now);
     *item = ctx.store.save_item(lease, item, now).await?;
     Ok(())
 }

@@ -342,6 +342,7 @@ impl Env {
             states: c.list("states"),
             rule_ids: c.list("rule_ids"),
             write_back_note: c.flag("write_back_note"),
+            concurrency: c.int("concurrency", 8).clamp(1, 64) as usize,
             ..d
         }
     }

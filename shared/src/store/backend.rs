@@ -13,7 +13,8 @@ pub struct RawItem {
     pub sk: String,
     /// Incremented on every write by [`super::Store`]; conditions compare it.
     pub version: u64,
-    /// Retention only (DynamoDB TTL attribute). Past it, the item is treated as absent.
+    /// Retention only (DynamoDB TTL attribute). Past it, the item is treated as absent. Kept to
+    /// the second by DynamoDB (TTL is epoch seconds), so callers give it second precision.
     pub expires_at: Option<i64>,
     pub lease_until: Option<i64>,
     pub lease_token: Option<String>,

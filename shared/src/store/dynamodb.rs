@@ -1,6 +1,7 @@
 //! DynamoDB [`ItemStore`]: the state backend on AWS (one table, `pk`/`sk` strings).
 //!
-//! Attributes: `pk` S, `sk` S, `version` N, `expires_at` N (the table's TTL attribute; absent
+//! Attributes: `pk` S, `sk` S, `version` N, `expires_at` N (the table's TTL attribute, in epoch
+//! seconds as DynamoDB's TTL requires, rounded up from the store's milliseconds; absent
 //! when the item is kept forever), `lease_until` N, `lease_token` S, `body` S.
 //!
 //! Conditions become condition expressions with the meaning of [`super::backend::cond_holds`]:
@@ -203,7 +204,11 @@ fn to_attrs(it: &RawItem) -> Attrs {
     m.insert("sk".into(), AttributeValue::S(it.sk.clone()));
     m.insert("version".into(), AttributeValue::N(it.version.to_string()));
     if let Some(e) = it.expires_at {
-        m.insert("expires_at".into(), AttributeValue::N(e.to_string()));
+        // DynamoDB's TTL reads epoch seconds; the store works in milliseconds.
+        m.insert(
+            "expires_at".into(),
+            AttributeValue::N(ttl_seconds(e).to_string()),
+        );
     }
     if let Some(l) = it.lease_until {
         m.insert("lease_until".into(), AttributeValue::N(l.to_string()));
@@ -244,7 +249,7 @@ fn from_attrs(m: &Attrs) -> Result<RawItem, BackendError> {
         version: u64::try_from(version).map_err(|_| {
             BackendError::Other(format!("stored item {pk}/{sk} has a negative version"))
         })?,
-        expires_at: n("expires_at")?,
+        expires_at: n("expires_at")?.map(|secs| secs.saturating_mul(1000)),
         lease_until: n("lease_until")?,
         lease_token: s("lease_token")?,
         body: s("body")?.unwrap_or_default(),
@@ -260,6 +265,13 @@ struct CondExpr {
     values: Attrs,
 }
 
+/// A millisecond time as the TTL attribute's epoch seconds, rounded up, so that "expired"
+/// (`expires_at < ceil(now / 1000)` in conditions) agrees exactly with reads, which compare the
+/// stored seconds × 1000 with `now` in milliseconds.
+fn ttl_seconds(ms: i64) -> i64 {
+    ms.saturating_add(999).div_euclid(1000)
+}
+
 fn cond_expr(cond: &Cond) -> Option<CondExpr> {
     let names = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
         pairs
@@ -272,14 +284,20 @@ fn cond_expr(cond: &Cond) -> Option<CondExpr> {
         Cond::Absent { now } | Cond::Version { expected: 0, now } => Some(CondExpr {
             expr: "attribute_not_exists(#pk) OR #exp < :now".into(),
             names: names(&[("#pk", "pk"), ("#exp", "expires_at")]),
-            values: HashMap::from([(":now".into(), AttributeValue::N(now.to_string()))]),
+            values: HashMap::from([(
+                ":now".into(),
+                AttributeValue::N(ttl_seconds(*now).to_string()),
+            )]),
         }),
         Cond::Version { expected, now } => Some(CondExpr {
             expr: "#ver = :ver AND (attribute_not_exists(#exp) OR #exp >= :now)".into(),
             names: names(&[("#ver", "version"), ("#exp", "expires_at")]),
             values: HashMap::from([
                 (":ver".into(), AttributeValue::N(expected.to_string())),
-                (":now".into(), AttributeValue::N(now.to_string())),
+                (
+                    ":now".into(),
+                    AttributeValue::N(ttl_seconds(*now).to_string()),
+                ),
             ]),
         }),
         Cond::Token(t) => Some(CondExpr {
@@ -692,7 +710,7 @@ mod tests {
             pk: "a".into(),
             sk: "b".into(),
             version: 7,
-            expires_at: Some(-3),
+            expires_at: Some(-3000),
             lease_until: None,
             lease_token: Some("t".into()),
             body: "{\"x\":1}".into(),
@@ -700,5 +718,30 @@ mod tests {
         let m = to_attrs(&it);
         assert!(!m.contains_key("lease_until"));
         assert_eq!(from_attrs(&m).unwrap(), it);
+    }
+
+    #[test]
+    fn the_ttl_attribute_is_in_epoch_seconds_and_agrees_with_reads_at_the_boundary() {
+        let it = |ms: i64| RawItem {
+            pk: "a".into(),
+            sk: "b".into(),
+            version: 1,
+            expires_at: Some(ms),
+            lease_until: None,
+            lease_token: None,
+            body: String::new(),
+        };
+        // DynamoDB TTL wants seconds: 1_700_000_000_500 ms is stored as 1_700_000_001 s.
+        let m = to_attrs(&it(1_700_000_000_500));
+        assert_eq!(m["expires_at"], AttributeValue::N("1700000001".into()));
+        let back = from_attrs(&m).unwrap().expires_at.unwrap();
+        assert_eq!(back, 1_700_000_001_000);
+        // The condition's `:now` is rounded up too, so "expired" means the same as for reads:
+        // stored seconds × 1000 < now.
+        for now in [1_700_000_000_999, 1_700_000_001_000, 1_700_000_001_001] {
+            let read_expired = back < now;
+            let cond_expired = 1_700_000_001 < ttl_seconds(now);
+            assert_eq!(read_expired, cond_expired, "now = {now}");
+        }
     }
 }

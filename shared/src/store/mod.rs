@@ -446,6 +446,42 @@ impl Store {
         }
     }
 
+    /// Claim an item the caller just saw absent (a batched read), without reading it again;
+    /// `prepare` fills the new item before the write (e.g. records the intent of its first step,
+    /// so claim and intent cost one write). When it is not absent after all, falls back to
+    /// [`Store::claim`] (and `prepare` is not applied).
+    pub async fn claim_new(
+        &self,
+        flow: Flow,
+        key: &str,
+        lease_ms: i64,
+        now: i64,
+        prepare: impl FnOnce(&mut WorkItem, &str),
+    ) -> Result<Claim> {
+        let token = uuid::Uuid::new_v4().to_string();
+        let mut next = WorkItem::new(flow, key, ItemStatus::InProgress, now);
+        next.lease_token = Some(token.clone());
+        next.lease_until = Some(now + lease_ms);
+        next.version = 1;
+        prepare(&mut next, &token);
+        let raw = Self::item_to_raw(&next)?;
+        match self.backend.put(raw, Cond::Absent { now }).await {
+            Ok(()) => Ok(Claim::Acquired {
+                lease: Lease {
+                    pk: item_pk(flow, key),
+                    sk: "state".into(),
+                    token,
+                    until: now + lease_ms,
+                },
+                item: next,
+            }),
+            Err(BackendError::ConditionFailed { .. }) => {
+                self.claim(flow, key, None, false, lease_ms, now).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Write an item held under `lease` (intent, step outcome, ...). Refused with
     /// [`StoreError::StaleLease`] when the lease was taken over.
     pub async fn save_item(&self, lease: &Lease, item: &WorkItem, now: i64) -> Result<WorkItem> {
@@ -885,8 +921,12 @@ impl Store {
             delivery,
         )?;
         d.expires_at = Some(delivery.expires_at);
+        // A delivery recorded as already handled (an ignored ADP message) stays done;
+        // anything else waits as pending work.
         let mut pending = item.clone();
-        pending.status = ItemStatus::Pending;
+        if pending.status != ItemStatus::Done {
+            pending.status = ItemStatus::Pending;
+        }
         pending.version = 1;
         pending.created_at = now;
         pending.updated_at = now;
@@ -895,7 +935,9 @@ impl Store {
             Op::Put(d, Cond::Absent { now }),
             Op::Put(raw_item, Cond::Absent { now }),
         ];
-        ops.extend(self.index_ops(item.flow, &item.key, ItemStatus::Pending, now)?);
+        if pending.status == ItemStatus::Pending {
+            ops.extend(self.index_ops(item.flow, &item.key, ItemStatus::Pending, now)?);
+        }
         match self.backend.transact(ops).await {
             Ok(()) => Ok(DeliveryOutcome::Recorded),
             Err(BackendError::ConditionFailed { .. }) => Ok(DeliveryOutcome::Duplicate),
@@ -947,7 +989,10 @@ impl Store {
     ) -> Result<Page<AuditEntry>> {
         let limit = limit.max(1);
         let (mut day_ms, mut after) = match cursor.as_deref().and_then(|c| c.split_once('|')) {
-            Some((day, sk)) => (day.parse::<i64>().unwrap_or(from), Some(sk.to_string())),
+            Some((day, sk)) => (
+                day.parse::<i64>().unwrap_or(from),
+                Some(sk.to_string()).filter(|s| !s.is_empty()),
+            ),
             None => (
                 from - from.rem_euclid(DAY_MS),
                 Some(ts_key(from - 1) + "#~"),

@@ -1,0 +1,1255 @@
+//! The connections API routes through `ConnectionsApi::handle`, over the in-memory state store
+//! and secret store, verifying live against the sandbox: every route, bad input, the URL rules,
+//! and a canary secret that must never leave the secret store (responses, state, audit, logs).
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use riskflow::api::connections::{ConnectionsApi, RunStarter};
+use riskflow::api::{ApiRequest, ApiResponse, MAX_BODY};
+use riskflow::domain::{AuditEntry, ConnectionKind, Flow, RunRecord, RunStatus};
+use riskflow::flows::wiring::Env;
+use riskflow::secrets::SecretStore;
+use riskflow::secrets::memory::MemorySecretStore;
+use riskflow::store::Store;
+use riskflow::testing::TempDir;
+use riskflow_sandbox::{FaultKind, FaultRule, Sandbox, creds};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+// ----- fixtures -----
+
+/// Records the runs it was asked to start; refuses departing-response (to show the 502).
+#[derive(Default)]
+struct FakeRunner {
+    started: Mutex<Vec<(Flow, bool)>>,
+}
+
+#[async_trait::async_trait]
+impl RunStarter for FakeRunner {
+    async fn start(&self, flow: Flow, dry_run: bool) -> Result<String, String> {
+        if flow == Flow::DepartingResponse {
+            return Err("the runner could not start departing-response".into());
+        }
+        self.started.lock().unwrap().push((flow, dry_run));
+        Ok(format!("{flow} started"))
+    }
+}
+
+struct Fixture {
+    api: ConnectionsApi,
+    env: Env,
+    secrets: Arc<MemorySecretStore>,
+    runner: Arc<FakeRunner>,
+    sandbox: Sandbox,
+}
+
+async fn fixture_with(allow_private_urls: bool) -> Fixture {
+    let sandbox = Sandbox::start(0).await.expect("sandbox starts");
+    let secrets = Arc::new(MemorySecretStore::new());
+    let env = Env::new(
+        Store::in_memory(),
+        secrets.clone(),
+        "riskflow/".into(),
+        allow_private_urls,
+    );
+    let runner = Arc::new(FakeRunner::default());
+    Fixture {
+        api: env.connections_api(runner.clone()),
+        env,
+        secrets,
+        runner,
+        sandbox,
+    }
+}
+
+async fn fixture() -> Fixture {
+    fixture_with(true).await
+}
+
+fn request(method: Method, path: &str, body: Option<Value>) -> ApiRequest {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    ApiRequest {
+        method,
+        path: path.to_string(),
+        query: BTreeMap::new(),
+        headers,
+        body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
+        principal: "local".into(),
+    }
+}
+
+fn with_query(mut req: ApiRequest, q: &[(&str, &str)]) -> ApiRequest {
+    req.query = q
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    req
+}
+
+fn raw_request(
+    method: Method,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> ApiRequest {
+    let mut headers = HeaderMap::new();
+    if let Some(ct) = content_type {
+        headers.insert(http::header::CONTENT_TYPE, ct.parse().unwrap());
+    }
+    ApiRequest {
+        method,
+        path: path.to_string(),
+        query: BTreeMap::new(),
+        headers,
+        body: Bytes::from(body),
+        principal: "local".into(),
+    }
+}
+
+impl Fixture {
+    async fn call(&self, req: ApiRequest) -> ApiResponse {
+        self.api.handle(req).await
+    }
+
+    async fn get(&self, path: &str) -> ApiResponse {
+        self.call(request(Method::GET, path, None)).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> ApiResponse {
+        self.call(request(Method::PUT, path, Some(body))).await
+    }
+
+    fn jira_body(&self) -> Value {
+        json!({
+            "url": self.sandbox.url("jira"),
+            "email": creds::JIRA_EMAIL,
+            "api_token": creds::JIRA_API_TOKEN,
+            "project_key": "SEC",
+        })
+    }
+
+    async fn connect_jira(&self) -> ApiResponse {
+        let r = self.put("/connections/jira", self.jira_body()).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r
+    }
+
+    async fn connection(&self, kind: &str) -> Value {
+        let r = self.get(&format!("/connections/{kind}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body
+    }
+}
+
+/// Jira's 401, as the connect and test routes word it (the system's display name first).
+const JIRA_401: &str = "Jira Cloud rejected the credentials (401)";
+
+fn msg(r: &ApiResponse) -> &str {
+    r.message().unwrap_or_default()
+}
+
+fn run_record(flow: Flow, started_at: i64, status: RunStatus) -> RunRecord {
+    RunRecord {
+        flow,
+        id: riskflow::store::short_id(),
+        started_at,
+        finished_at: started_at + 1_500,
+        status,
+        dry_run: false,
+        counts: BTreeMap::from([("sessions_scanned".to_string(), 3)]),
+        errors: Vec::new(),
+        message: Some(format!("{flow} at {started_at}")),
+        plan: Vec::new(),
+    }
+}
+
+// ----- every route -----
+
+#[tokio::test]
+async fn health_answers_ok() {
+    let f = fixture().await;
+    let r = f.get("/health").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn the_list_shows_every_kind_with_its_name_status_settings_fields_history_and_last_runs() {
+    let f = fixture().await;
+    f.connect_jira().await;
+    let now = riskflow::clock::now_ms();
+    f.env
+        .store
+        .put_run(&run_record(
+            Flow::AlertTickets,
+            now - 5_000,
+            RunStatus::Succeeded,
+        ))
+        .await
+        .unwrap();
+
+    let r = f.get("/connections").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let conns = r.body["connections"]
+        .as_array()
+        .expect("a connections array");
+    let kinds: Vec<&str> = conns.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    let expected: Vec<&str> = ConnectionKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(kinds, expected, "every kind, in display order");
+    for (c, k) in conns.iter().zip(ConnectionKind::ALL) {
+        assert_eq!(c["display_name"], k.display_name());
+        assert!(c["settings"].is_object(), "{k}: settings");
+        assert!(c["history"].is_array(), "{k}: history");
+        let fields = c["fields"].as_array().expect("fields");
+        assert!(!fields.is_empty(), "{k}: a field schema");
+        for fld in fields {
+            for key in ["name", "label", "type", "secret", "required", "help"] {
+                assert!(!fld[key].is_null(), "{k}: field {fld} lacks {key}");
+            }
+        }
+        let expected_status = if k == ConnectionKind::Jira {
+            "connected"
+        } else {
+            "never_connected"
+        };
+        assert_eq!(c["status"], expected_status, "{k}");
+    }
+    let jira = &conns[1];
+    assert_eq!(jira["settings"]["url"], f.sandbox.url("jira"));
+    assert_eq!(jira["settings"]["project_key"], "SEC");
+    assert_eq!(
+        jira["settings"]["issue_type"], "Task",
+        "the default is applied"
+    );
+    assert!(
+        jira["settings"].get("api_token").is_none(),
+        "no secret in settings"
+    );
+    assert_eq!(jira["secret_set"], true);
+    assert_eq!(jira["history"][0]["status"], "connected");
+    assert_eq!(jira["history"][0]["by"], "local");
+    let token_field = jira["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "api_token")
+        .expect("the api_token field");
+    assert_eq!(token_field["secret"], true);
+
+    let last = &r.body["last_runs"]["alert-tickets"];
+    assert_eq!(last["status"], "succeeded");
+    assert_eq!(last["counts"]["sessions_scanned"], 3);
+    assert_eq!(last["duration_ms"], 1_500);
+    assert!(r.body["last_runs"].get("hr-departures").is_none());
+}
+
+#[tokio::test]
+async fn the_last_run_of_every_flow_is_shown_however_often_another_flow_ran_since() {
+    let f = fixture().await;
+    let now = riskflow::clock::now_ms();
+    let store = &f.env.store;
+    store
+        .put_run(&run_record(
+            Flow::HrDepartures,
+            now - 600_000,
+            RunStatus::Partial,
+        ))
+        .await
+        .unwrap();
+    for i in 0..30 {
+        store
+            .put_run(&run_record(
+                Flow::AlertTickets,
+                now - 300_000 + i * 1_000,
+                RunStatus::Succeeded,
+            ))
+            .await
+            .unwrap();
+    }
+    let r = f.get("/connections").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["last_runs"]["hr-departures"]["status"], "partial");
+    assert_eq!(
+        r.body["last_runs"]["alert-tickets"]["started_at"],
+        riskflow::clock::rfc3339_of_ms(now - 300_000 + 29_000)
+    );
+}
+
+#[tokio::test]
+async fn one_connection_is_shown_by_kind_and_never_connected_ones_too() {
+    let f = fixture().await;
+    let okta = f.connection("okta").await;
+    assert_eq!(okta["kind"], "okta");
+    assert_eq!(okta["display_name"], "Okta");
+    assert_eq!(okta["status"], "never_connected");
+    assert_eq!(okta["secret_set"], false);
+    assert_eq!(okta["history"], json!([]));
+    f.connect_jira().await;
+    let jira = f.connection("jira").await;
+    assert_eq!(jira["status"], "connected");
+    assert!(jira["verified_at"].as_str().is_some());
+}
+
+#[tokio::test]
+async fn good_jira_credentials_connect_and_say_as_whom() {
+    let f = fixture().await;
+    let r = f.connect_jira().await;
+    assert!(
+        msg(&r).starts_with("Connected to Jira as "),
+        "message: {}",
+        msg(&r)
+    );
+    assert_eq!(r.body["connection"]["status"], "connected");
+    assert_eq!(r.body["connection"]["message"], msg(&r));
+    // The flows can load it.
+    let conn = f
+        .env
+        .load(ConnectionKind::Jira)
+        .await
+        .unwrap()
+        .expect("loaded");
+    assert_eq!(conn.secrets["api_token"], creds::JIRA_API_TOKEN);
+}
+
+#[tokio::test]
+async fn bad_jira_credentials_are_refused_with_the_answer_jira_gave() {
+    let f = fixture().await;
+    let mut body = f.jira_body();
+    body["api_token"] = json!("not-the-token");
+    let r = f.put("/connections/jira", body).await;
+    assert!(r.status.is_client_error(), "{:?}", r);
+    assert_eq!(msg(&r), JIRA_401);
+    let jira = f.connection("jira").await;
+    assert_eq!(jira["status"], "verify_failed");
+    assert_eq!(jira["secret_set"], false, "nothing stored");
+    assert_eq!(jira["history"][0]["status"], "verify_failed");
+    assert_eq!(jira["history"][0]["message"], JIRA_401);
+    assert!(f.secrets.get("riskflow/jira", None).await.is_err());
+}
+
+#[tokio::test]
+async fn a_failed_reconnect_keeps_the_working_connection() {
+    let f = fixture().await;
+    f.connect_jira().await;
+    let mut body = f.jira_body();
+    body["api_token"] = json!("not-the-token");
+    let r = f.put("/connections/jira", body).await;
+    assert_eq!(msg(&r), JIRA_401);
+    let jira = f.connection("jira").await;
+    assert_eq!(jira["status"], "connected");
+    assert_eq!(jira["history"][0]["status"], "verify_failed");
+    let conn = f
+        .env
+        .load(ConnectionKind::Jira)
+        .await
+        .unwrap()
+        .expect("still loads");
+    assert_eq!(conn.secrets["api_token"], creds::JIRA_API_TOKEN);
+}
+
+#[tokio::test]
+async fn validation_names_each_bad_field() {
+    let f = fixture().await;
+    let r = f
+        .put(
+            "/connections/jira",
+            json!({
+                "url": "ftp://jira.example.com",
+                "email": "a@example.com\nBcc: b@example.com",
+                "api_token": "t",
+                "issue_type": ["Task"],
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let problems: Vec<&str> = r.body["problems"]
+        .as_array()
+        .expect("a problems list")
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    assert!(
+        problems[0].starts_with("'url': URL not allowed"),
+        "{problems:?}"
+    );
+    assert_eq!(problems[1], "'email' must be one line of text");
+    assert_eq!(problems[2], "'project_key' is required (Project key)");
+    assert_eq!(problems[3], "'issue_type' must be text");
+    for p in &problems {
+        assert!(msg(&r).contains(p), "the message repeats {p}");
+    }
+    let okta = f
+        .put(
+            "/connections/okta",
+            json!({"url": f.sandbox.url("okta"), "api_token": "t", "group_id": "00g1",
+                   "cap_per_run": "many", "protected_users": {"a": 1}}),
+        )
+        .await;
+    assert_eq!(okta.status, StatusCode::BAD_REQUEST);
+    assert!(msg(&okta).contains("'cap_per_run' must be a whole number"));
+    assert!(msg(&okta).contains("'protected_users' must be a comma-separated list"));
+    let inc = f
+        .put(
+            "/connections/incydr",
+            json!({"url": f.sandbox.url("incydr"), "client_id": "k", "client_secret": "s",
+                   "sink": "email", "write_back_note": "maybe"}),
+        )
+        .await;
+    assert_eq!(inc.status, StatusCode::BAD_REQUEST);
+    assert!(msg(&inc).contains("'sink' must be one of jira, servicenow, both"));
+    assert!(msg(&inc).contains("'write_back_note' must be true or false"));
+    assert_eq!(f.connection("jira").await["status"], "never_connected");
+}
+
+#[tokio::test]
+async fn an_unknown_field_is_refused_naming_the_fields_there_are() {
+    let f = fixture().await;
+    let mut body = f.jira_body();
+    body["colour"] = json!("red");
+    let r = f.put("/connections/jira", body).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        msg(&r),
+        "'colour' is not a field of Jira Cloud (expected: url, email, api_token, project_key, issue_type)"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_required_secret_is_refused() {
+    let f = fixture().await;
+    let mut body = f.jira_body();
+    body.as_object_mut().unwrap().remove("api_token");
+    let r = f.put("/connections/jira", body).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(msg(&r), "missing required field(s): api_token");
+    let mut body = f.jira_body();
+    body["api_token"] = json!("");
+    let r = f.put("/connections/jira", body).await;
+    assert_eq!(
+        msg(&r),
+        "missing required field(s): api_token",
+        "empty is missing"
+    );
+}
+
+#[tokio::test]
+async fn a_reconnect_to_the_same_host_may_leave_the_secret_out() {
+    let f = fixture().await;
+    f.connect_jira().await;
+    let mut body = f.jira_body();
+    body.as_object_mut().unwrap().remove("api_token");
+    body["issue_type"] = json!("Bug");
+    let r = f.put("/connections/jira", body).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let conn = f.env.load(ConnectionKind::Jira).await.unwrap().unwrap();
+    assert_eq!(conn.secrets["api_token"], creds::JIRA_API_TOKEN);
+    assert_eq!(conn.settings["issue_type"], "Bug");
+}
+
+#[tokio::test]
+async fn disconnect_deletes_the_secret_keeps_the_settings_and_records_history() {
+    let f = fixture().await;
+    f.connect_jira().await;
+    let r = f
+        .call(request(Method::DELETE, "/connections/jira", None))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(
+        msg(&r).starts_with("Disconnected Jira Cloud"),
+        "{}",
+        msg(&r)
+    );
+    let jira = f.connection("jira").await;
+    assert_eq!(jira["status"], "disconnected");
+    assert_eq!(jira["settings"]["url"], f.sandbox.url("jira"));
+    assert_eq!(jira["settings"]["project_key"], "SEC");
+    assert_eq!(jira["secret_set"], false);
+    let statuses: Vec<&str> = jira["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["disconnected", "connected"]);
+    assert!(
+        f.secrets.get("riskflow/jira", None).await.is_err(),
+        "the secret is deleted"
+    );
+    assert!(f.env.load(ConnectionKind::Jira).await.unwrap().is_none());
+    // A disconnected system cannot be tested, and a run that needs it is skipped.
+    let t = f
+        .call(request(Method::POST, "/connections/jira/test", None))
+        .await;
+    assert_eq!(t.status, StatusCode::CONFLICT);
+    assert_eq!(msg(&t), "Jira Cloud is not connected");
+}
+
+#[tokio::test]
+async fn disconnecting_a_system_never_connected_is_a_conflict() {
+    let f = fixture().await;
+    let r = f
+        .call(request(Method::DELETE, "/connections/okta", None))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(msg(&r), "Okta was never connected");
+}
+
+#[tokio::test]
+async fn connect_then_disconnect_then_connect_works_at_once() {
+    let f = fixture().await;
+    for round in 0..3 {
+        f.connect_jira().await;
+        assert_eq!(f.connection("jira").await["status"], "connected", "{round}");
+        assert!(f.env.load(ConnectionKind::Jira).await.unwrap().is_some());
+        let r = f
+            .call(request(Method::DELETE, "/connections/jira", None))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{round}: {:?}", r.body);
+        assert!(f.env.load(ConnectionKind::Jira).await.unwrap().is_none());
+    }
+    // Reconnecting after a disconnect needs the secret again: it was deleted.
+    let mut body = f.jira_body();
+    body.as_object_mut().unwrap().remove("api_token");
+    let r = f.put("/connections/jira", body).await;
+    assert_eq!(msg(&r), "missing required field(s): api_token");
+    f.connect_jira().await;
+    assert_eq!(
+        f.connection("jira").await["history"]
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
+}
+
+#[tokio::test]
+async fn a_test_verifies_the_stored_credentials_again_and_records_the_result() {
+    let f = fixture().await;
+    f.connect_jira().await;
+    let r = f
+        .call(request(Method::POST, "/connections/jira/test", None))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(msg(&r).starts_with("Connected to Jira as "));
+
+    // Jira now refuses the token: the test says so and the connection shows it.
+    f.sandbox.state().add_fault(FaultRule::new(
+        "jira",
+        FaultKind::Error {
+            status: 401,
+            retry_after: None,
+        },
+    ));
+    let r = f
+        .call(request(Method::POST, "/connections/jira/test", None))
+        .await;
+    assert!(r.status.is_client_error(), "{:?}", r);
+    assert_eq!(msg(&r), JIRA_401);
+    let jira = f.connection("jira").await;
+    assert_eq!(jira["status"], "verify_failed");
+    assert_eq!(jira["message"], JIRA_401);
+
+    f.sandbox.state().clear_faults();
+    let r = f
+        .call(request(Method::POST, "/connections/jira/test", None))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let jira = f.connection("jira").await;
+    assert_eq!(jira["status"], "connected");
+    let statuses: Vec<&str> = jira["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["connected", "verify_failed", "connected", "connected"]
+    );
+}
+
+#[tokio::test]
+async fn runs_are_listed_newest_first_by_flow_and_limit() {
+    let f = fixture().await;
+    let now = riskflow::clock::now_ms();
+    for i in 0..3 {
+        f.env
+            .store
+            .put_run(&run_record(
+                Flow::AlertTickets,
+                now - 60_000 + i * 1_000,
+                RunStatus::Succeeded,
+            ))
+            .await
+            .unwrap();
+    }
+    f.env
+        .store
+        .put_run(&run_record(
+            Flow::HrDepartures,
+            now - 1_000,
+            RunStatus::Failed,
+        ))
+        .await
+        .unwrap();
+
+    let all = f.get("/runs").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert_eq!(all.body["runs"].as_array().unwrap().len(), 4);
+    assert_eq!(all.body["runs"][0]["flow"], "hr-departures", "newest first");
+
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/runs", None),
+            &[("flow", "alert-tickets"), ("limit", "2")],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let runs = r.body["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|x| x["flow"] == "alert-tickets"));
+    assert_eq!(
+        runs[0]["started_at"],
+        riskflow::clock::rfc3339_of_ms(now - 58_000)
+    );
+    let next = r.body["next"].as_str().expect("a cursor to the rest");
+    let rest = f
+        .call(with_query(
+            request(Method::GET, "/runs", None),
+            &[("flow", "alert-tickets"), ("limit", "2"), ("cursor", next)],
+        ))
+        .await;
+    assert_eq!(rest.body["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        rest.body["runs"][0]["started_at"],
+        riskflow::clock::rfc3339_of_ms(now - 60_000)
+    );
+
+    for (q, want) in [
+        (
+            ("limit", "0"),
+            "'limit' must be a number from 1 to 500, got '0'",
+        ),
+        (
+            ("limit", "ten"),
+            "'limit' must be a number from 1 to 500, got 'ten'",
+        ),
+    ] {
+        let r = f
+            .call(with_query(request(Method::GET, "/runs", None), &[q]))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(msg(&r), want);
+    }
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/runs", None),
+            &[("flow", "payroll")],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(msg(&r).contains("payroll"), "{}", msg(&r));
+}
+
+#[tokio::test]
+async fn starting_a_run_asks_the_run_starter() {
+    let f = fixture().await;
+    let r = f
+        .call(request(
+            Method::POST,
+            "/runs/alert-tickets",
+            Some(json!({"dry_run": true})),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!(msg(&r), "alert-tickets started");
+    let r = f
+        .call(request(Method::POST, "/runs/hr-departures", None))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        *f.runner.started.lock().unwrap(),
+        [(Flow::AlertTickets, true), (Flow::HrDepartures, false)]
+    );
+
+    let r = f.call(request(Method::POST, "/runs/payroll", None)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = f
+        .call(request(
+            Method::POST,
+            "/runs/alert-tickets",
+            Some(json!({"dry_run": "yes"})),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(msg(&r), "'dry_run' must be true or false");
+    let r = f
+        .call(request(Method::POST, "/runs/departing-response", None))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(msg(&r), "the runner could not start departing-response");
+    assert_eq!(f.runner.started.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_audit_trail_is_listed_between_from_and_to() {
+    let f = fixture().await;
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    let entry = |ts: &str, target: &str| AuditEntry {
+        at: at(ts),
+        id: riskflow::store::short_id(),
+        flow: Some(Flow::AlertTickets),
+        system: ConnectionKind::Jira,
+        action: "create_ticket".into(),
+        target: target.into(),
+        reason: "session s-1".into(),
+        result: "ok".into(),
+    };
+    let entries = vec![
+        entry("2024-02-29T23:59:59Z", "before"),
+        entry("2024-03-01T00:00:00Z", "first"),
+        entry("2024-03-01T12:00:00Z", "second"),
+        entry("2024-03-02T08:00:00Z", "third"),
+        entry("2024-03-03T00:00:00Z", "after"),
+    ];
+    let hundred_years = 100 * 365 * 86_400_000;
+    f.env
+        .store
+        .append_audit(&entries, hundred_years)
+        .await
+        .unwrap();
+
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/audit", None),
+            &[("from", "2024-03-01"), ("to", "2024-03-03")],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let targets: Vec<&str> = r.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["first", "second", "third"]);
+    let e = &r.body["entries"][0];
+    assert_eq!(e["at"], "2024-03-01T00:00:00Z");
+    assert_eq!(e["flow"], "alert-tickets");
+    assert_eq!(e["system"], "jira");
+    assert_eq!(e["action"], "create_ticket");
+    assert_eq!(e["result"], "ok");
+
+    // RFC 3339 and epoch milliseconds work too.
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/audit", None),
+            &[
+                ("from", "2024-03-01T06:00:00Z"),
+                ("to", &at("2024-03-02T08:00:00Z").to_string()),
+            ],
+        ))
+        .await;
+    assert_eq!(r.body["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["entries"][0]["target"], "second");
+
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/audit", None),
+            &[("from", "2024-03-02"), ("to", "2024-03-01")],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(msg(&r), "'from' must be before 'to'");
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/audit", None),
+            &[("from", "last tuesday")],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(msg(&r).starts_with("'from' must be a date"));
+}
+
+// ----- bad input -----
+
+#[tokio::test]
+async fn an_unknown_kind_is_not_found_on_every_connection_route() {
+    let f = fixture().await;
+    for (method, path) in [
+        (Method::GET, "/connections/salesforce"),
+        (Method::PUT, "/connections/salesforce"),
+        (Method::DELETE, "/connections/salesforce"),
+        (Method::POST, "/connections/salesforce/test"),
+    ] {
+        let body = (method == Method::PUT).then(|| json!({"url": "https://x.example"}));
+        let r = f.call(request(method.clone(), path, body)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}");
+        assert!(
+            msg(&r).contains("salesforce"),
+            "{method} {path}: {}",
+            msg(&r)
+        );
+    }
+    let r = f.get("/nowhere").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = f
+        .call(request(Method::PATCH, "/connections/jira", None))
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_refused_with_415() {
+    let f = fixture().await;
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let r = f
+            .call(raw_request(
+                Method::PUT,
+                "/connections/jira",
+                ct,
+                f.jira_body().to_string().into_bytes(),
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}");
+        assert!(msg(&r).starts_with("send the body as application/json"));
+    }
+    assert_eq!(f.connection("jira").await["status"], "never_connected");
+}
+
+#[tokio::test]
+async fn a_body_over_256_kib_is_refused_with_413() {
+    let f = fixture().await;
+    let mut body = f.jira_body();
+    body["project_key"] = json!("S".repeat(MAX_BODY));
+    let r = f
+        .call(raw_request(
+            Method::PUT,
+            "/connections/jira",
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(msg(&r), "the body is larger than 256 KiB");
+}
+
+#[tokio::test]
+async fn malformed_json_is_refused_saying_where_it_broke() {
+    let f = fixture().await;
+    let r = f
+        .call(raw_request(
+            Method::PUT,
+            "/connections/jira",
+            Some("application/json"),
+            b"{\n  \"url\": \"https://x.example\",\n  \"email\" \"a@b\"\n}".to_vec(),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        msg(&r),
+        "the body is not valid JSON: syntax error at line 3 column 11"
+    );
+    let r = f
+        .call(raw_request(
+            Method::PUT,
+            "/connections/jira",
+            Some("application/json"),
+            b"[\"url\"]".to_vec(),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(msg(&r), "the body must be a JSON object");
+}
+
+// ----- URL rules -----
+
+#[tokio::test]
+async fn an_http_url_is_refused_unless_private_urls_are_allowed() {
+    let f = fixture_with(false).await;
+    let r = f.put("/connections/jira", f.jira_body()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        msg(&r),
+        "'url': URL not allowed: only https:// URLs are accepted"
+    );
+    assert_eq!(
+        f.sandbox.state().counts().routes.values().sum::<u64>(),
+        0,
+        "nothing was sent"
+    );
+}
+
+#[tokio::test]
+async fn a_url_on_a_private_address_is_refused() {
+    let f = fixture_with(false).await;
+    for url in [
+        "https://10.1.2.3",
+        "https://169.254.169.254",
+        "https://[::ffff:10.1.2.3]",
+    ] {
+        let r = f
+            .put(
+                "/connections/jira",
+                json!({"url": url, "email": "a@example.com", "api_token": "t", "project_key": "SEC"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}");
+        assert_eq!(
+            msg(&r),
+            "'url': URL not allowed: it resolves to a private address",
+            "{url}"
+        );
+    }
+    // A name that resolves to loopback is refused once resolved.
+    let r = f
+        .put(
+            "/connections/jira",
+            json!({"url": "https://localhost:9", "email": "a@example.com", "api_token": "t", "project_key": "SEC"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        msg(&r),
+        "url: URL not allowed: it resolves to a private address"
+    );
+    // Credentials in a URL are refused too.
+    let r = f
+        .put(
+            "/connections/jira",
+            json!({"url": "https://u:p@jira.example.com", "email": "a@example.com", "api_token": "t", "project_key": "SEC"}),
+        )
+        .await;
+    assert_eq!(
+        msg(&r),
+        "'url': URL not allowed: credentials in the URL are not accepted"
+    );
+    assert_eq!(f.connection("jira").await["status"], "never_connected");
+}
+
+#[tokio::test]
+async fn okta_refuses_a_group_whose_members_cannot_be_changed() {
+    let f = fixture().await;
+    riskflow_sandbox::seed_demo(&f.sandbox.state());
+    let body = |group: &str| json!({"url": f.sandbox.url("okta"), "api_token": creds::OKTA_API_TOKEN, "group_id": group});
+    let r = f
+        .put(
+            "/connections/okta",
+            body(riskflow_sandbox::OKTA_APP_GROUP_ID),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(
+        msg(&r),
+        format!(
+            "Okta group {} is an APP_GROUP; its members can't be changed",
+            riskflow_sandbox::OKTA_APP_GROUP_ID
+        )
+    );
+    let mut protected = body(riskflow_sandbox::OKTA_DEPARTING_GROUP_ID);
+    protected["protected_groups"] = json!(riskflow_sandbox::OKTA_DEPARTING_GROUP_ID);
+    let r = f.put("/connections/okta", protected).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(msg(&r).contains("is listed as protected"), "{}", msg(&r));
+    let r = f
+        .put(
+            "/connections/okta",
+            body(riskflow_sandbox::OKTA_DEPARTING_GROUP_ID),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(msg(&r).starts_with("Connected to Okta as "));
+}
+
+#[tokio::test]
+async fn moving_a_connection_to_another_host_needs_its_secret_again() {
+    let f = fixture().await;
+    f.connect_jira().await;
+    // Same system, another host name (localhost instead of 127.0.0.1): the stored token must
+    // not be sent there.
+    let moved = f.sandbox.url("jira").replace("127.0.0.1", "localhost");
+    let mut body = f.jira_body();
+    body["url"] = json!(moved);
+    body.as_object_mut().unwrap().remove("api_token");
+    let before = f.sandbox.state().counts().routes.values().sum::<u64>();
+    let r = f.put("/connections/jira", body.clone()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        msg(&r),
+        "the connection moves to another host, so its secret is needed again: api_token"
+    );
+    assert_eq!(
+        f.sandbox.state().counts().routes.values().sum::<u64>(),
+        before,
+        "nothing was sent"
+    );
+    let jira = f.connection("jira").await;
+    assert_eq!(jira["settings"]["url"], f.sandbox.url("jira"), "unchanged");
+    // Another port is another host too.
+    let mut other_port = f.jira_body();
+    other_port["url"] = json!(format!("http://127.0.0.1:{}/jira", f.sandbox.port() + 1));
+    other_port.as_object_mut().unwrap().remove("api_token");
+    let r = f.put("/connections/jira", other_port).await;
+    assert!(
+        msg(&r).starts_with("the connection moves to another host"),
+        "{}",
+        msg(&r)
+    );
+    // With the secret given again, it moves.
+    body["api_token"] = json!(creds::JIRA_API_TOKEN);
+    let r = f.put("/connections/jira", body).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(f.connection("jira").await["settings"]["url"], moved);
+}
+
+// ----- the canary secret -----
+
+const CANARY: &str = "canary-3c1f9b";
+
+/// Every tracing event and span field of this test binary, as text.
+mod capture {
+    use std::fmt::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex, OnceLock};
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    struct Capture {
+        buf: Arc<Mutex<String>>,
+        next: AtomicU64,
+    }
+
+    struct Writer<'a>(&'a mut String);
+
+    impl Visit for Writer<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            let _ = write!(self.0, " {}={:?}", field.name(), value);
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            let _ = write!(self.0, " {}={}", field.name(), value);
+        }
+    }
+
+    impl Subscriber for Capture {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+            Some(tracing::level_filters::LevelFilter::TRACE)
+        }
+        fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+            let mut buf = self.buf.lock().unwrap();
+            let _ = write!(buf, "\nspan {}", attrs.metadata().name());
+            attrs.record(&mut Writer(&mut buf));
+            Id::from_u64(self.next.fetch_add(1, Ordering::Relaxed))
+        }
+        fn record(&self, _: &Id, values: &Record<'_>) {
+            let mut buf = self.buf.lock().unwrap();
+            values.record(&mut Writer(&mut buf));
+        }
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut buf = self.buf.lock().unwrap();
+            let _ = write!(
+                buf,
+                "\n{} {}",
+                event.metadata().level(),
+                event.metadata().target()
+            );
+            event.record(&mut Writer(&mut buf));
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// The log of the whole process since the first call.
+    pub fn log() -> Arc<Mutex<String>> {
+        static BUF: OnceLock<Arc<Mutex<String>>> = OnceLock::new();
+        BUF.get_or_init(|| {
+            let buf = Arc::new(Mutex::new(String::new()));
+            tracing::subscriber::set_global_default(Capture {
+                buf: buf.clone(),
+                next: AtomicU64::new(1),
+            })
+            .expect("no other global subscriber");
+            buf
+        })
+        .clone()
+    }
+}
+
+fn assert_no_canary(what: &str, text: &str) {
+    assert!(
+        !text.contains(CANARY),
+        "the canary secret appears in {what}: …{}…",
+        text.find(CANARY)
+            .map(|i| &text[i.saturating_sub(200)..(i + 100).min(text.len())])
+            .unwrap_or("")
+    );
+}
+
+#[tokio::test]
+async fn a_secret_never_appears_in_responses_state_audit_or_logs() {
+    let log = capture::log();
+    tracing::info!(probe = "capture-works", "probe");
+    assert!(
+        log.lock().unwrap().contains("capture-works"),
+        "the log is captured"
+    );
+
+    let dir = TempDir::new("riskflow-canary");
+    let env = Env::local(dir.path(), true).expect("a local env");
+    let runner = Arc::new(FakeRunner::default());
+    let api = env.connections_api(runner);
+    let sandbox = Sandbox::start(0).await.unwrap();
+    let sb = sandbox.state();
+    riskflow_sandbox::seed_demo(&sb);
+    // The sandbox accepts an Incydr API client whose secret is the canary.
+    let mut clients = sb.config().incydr_clients;
+    clients.push(riskflow_sandbox::ApiClient {
+        key: "canary-client".into(),
+        secret: CANARY.into(),
+    });
+    sb.update_config(riskflow_sandbox::ConfigPatch {
+        incydr_clients: Some(clients),
+        ..Default::default()
+    });
+
+    let mut bodies: Vec<String> = Vec::new();
+    let mut call = async |req: ApiRequest| {
+        let r = api.handle(req).await;
+        bodies.push(r.body.to_string());
+        r
+    };
+    // A refused secret (Jira says 401), then a good one.
+    let r = call(request(
+        Method::PUT,
+        "/connections/jira",
+        Some(
+            json!({"url": sandbox.url("jira"), "email": creds::JIRA_EMAIL,
+                    "api_token": format!("{CANARY}-jira"), "project_key": "SEC"}),
+        ),
+    ))
+    .await;
+    assert_eq!(msg(&r), JIRA_401);
+    let r = call(request(
+        Method::PUT,
+        "/connections/jira",
+        Some(
+            json!({"url": sandbox.url("jira"), "email": creds::JIRA_EMAIL,
+                    "api_token": creds::JIRA_API_TOKEN, "project_key": "SEC"}),
+        ),
+    ))
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // A bad field next to the secret: the validation message must not echo it.
+    let r = call(request(
+        Method::PUT,
+        "/connections/incydr",
+        Some(
+            json!({"url": sandbox.url("incydr"), "client_id": "canary-client",
+                    "client_secret": CANARY, "min_severity": CANARY}),
+        ),
+    ))
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // The canary as the Incydr client secret.
+    let incydr = json!({"url": sandbox.url("incydr"), "client_id": "canary-client",
+                        "client_secret": CANARY, "sink": "jira"});
+    let r = call(request(
+        Method::PUT,
+        "/connections/incydr",
+        Some(incydr.clone()),
+    ))
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mut same_host = incydr.clone();
+    same_host.as_object_mut().unwrap().remove("client_secret");
+    same_host["lookback_days"] = json!(8);
+    let r = call(request(Method::PUT, "/connections/incydr", Some(same_host))).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the stored secret is reused: {:?}",
+        r.body
+    );
+    let r = call(request(Method::POST, "/connections/incydr/test", None)).await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // Runs act with it: tickets are opened, the audit trail fills.
+    let rec = env
+        .run_flow(
+            Flow::AlertTickets,
+            false,
+            Instant::now() + Duration::from_secs(600),
+        )
+        .await;
+    assert!(
+        rec.counts.get("tickets_created").copied().unwrap_or(0) > 0,
+        "{rec:?}"
+    );
+    let dry = env
+        .run_flow(
+            Flow::HrDepartures,
+            true,
+            Instant::now() + Duration::from_secs(600),
+        )
+        .await;
+    assert!(dry.errors.is_empty(), "{dry:?}");
+
+    call(request(Method::GET, "/connections", None)).await;
+    call(request(Method::GET, "/connections/incydr", None)).await;
+    call(request(Method::GET, "/runs", None)).await;
+    let audit = call(request(Method::GET, "/audit", None)).await;
+    assert!(
+        !audit.body["entries"].as_array().unwrap().is_empty(),
+        "the audit trail has entries"
+    );
+
+    // The secret file holds it (so the scan below could find it) and nothing else does.
+    let secret_file = std::fs::read(dir.path().join("secrets.json")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&secret_file).contains(CANARY),
+        "the secret is stored in secrets.json"
+    );
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() == "secrets.json" {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        scanned += bytes.len();
+        assert_no_canary(
+            &path.display().to_string(),
+            &String::from_utf8_lossy(&bytes),
+        );
+    }
+    assert!(scanned > 0, "the state database was scanned");
+
+    let r = call(request(Method::DELETE, "/connections/incydr", None)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let secret_file = std::fs::read(dir.path().join("secrets.json")).unwrap();
+    assert_no_canary(
+        "secrets.json after disconnect",
+        &String::from_utf8_lossy(&secret_file),
+    );
+
+    for b in &bodies {
+        assert_no_canary("a response body", b);
+    }
+    assert_no_canary("the log", &log.lock().unwrap());
+    sandbox.shutdown().await;
+}

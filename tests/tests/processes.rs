@@ -1,0 +1,141 @@
+//! alert-tickets run by several OS processes over the same DynamoDB table (moto) and the same
+//! sandbox: two at once, and runs killed with SIGKILL at random points, then re-run.
+//!
+//! Each process is the `flow_worker` helper binary: it builds the same `Env` as the test (the
+//! same table, the same secrets file, a given clock offset) and runs the flow once.
+
+use riskflow::domain::{ConnectionKind, Flow, RunRecord, RunStatus};
+use riskflow_e2e::{Options, Secrets, World, count, test_timing, worker_env};
+use serde_json::json;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+const FLOW: Flow = Flow::AlertTickets;
+/// Past the flow lock (150 s in the tests), the item leases and the Jira consistency horizon
+/// (10 minutes): what a re-run after a killed run is given by moving its clock forward.
+const AFTER_A_KILL_MS: i64 = 11 * 60_000;
+
+fn spawn(w: &World, clock_offset_ms: i64) -> Child {
+    let dir = w.secrets_dir.as_ref().expect("a secrets file");
+    let t = test_timing();
+    Command::new(env!("CARGO_BIN_EXE_flow_worker"))
+        .env(worker_env::TABLE, &w.table)
+        .env(worker_env::SECRETS_DIR, dir.path())
+        .env(worker_env::FLOW, FLOW.as_str())
+        .env(worker_env::CLOCK_OFFSET_MS, clock_offset_ms.to_string())
+        .env(worker_env::ITEM_LEASE_MS, t.item_lease_ms.to_string())
+        .env(worker_env::LOCK_TTL_MS, t.lock_ttl_ms.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the helper process starts")
+}
+
+async fn finish(child: Child) -> RunRecord {
+    let out = child
+        .wait_with_output()
+        .await
+        .expect("the helper process ends");
+    assert!(
+        out.status.success(),
+        "the helper process failed: {:?}",
+        out.status
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a run record ({e}): {text}"))
+}
+
+fn skipped_for_the_lock(r: &RunRecord) -> bool {
+    r.status == RunStatus::Skipped && r.message.as_deref().is_some_and(|m| m.contains("lock"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_at_once_and_runs_killed_at_random_points_leave_no_duplicate_and_miss_none() {
+    let w = World::start_with(Options {
+        secrets: Secrets::File,
+        ..Options::default()
+    })
+    .await;
+    w.connect(ConnectionKind::Incydr, json!({})).await;
+    w.connect(ConnectionKind::Jira, json!({})).await;
+    let ids = w.seed_alert_sessions("procs", 300);
+    let mut offset = 0;
+
+    // Two processes at once: one holds the flow lock, the other skips.
+    let (a, b) = (spawn(&w, offset), spawn(&w, offset));
+    let (ra, rb) = tokio::join!(finish(a), finish(b));
+    let skipped = [&ra, &rb]
+        .iter()
+        .filter(|r| skipped_for_the_lock(r))
+        .count();
+    assert_eq!(
+        skipped, 1,
+        "exactly one of two simultaneous runs skips: {ra:#?} {rb:#?}"
+    );
+    let worked = if skipped_for_the_lock(&ra) { &rb } else { &ra };
+    assert_eq!(worked.status, RunStatus::Succeeded, "{worked:#?}");
+    assert_eq!(count(worked, "tickets_created"), 300);
+    w.assert_one_jira_ticket_each(FLOW, &ids);
+
+    // More sessions, then runs killed with SIGKILL at random points (while scanning, claiming,
+    // creating or completing), each re-run later (clock moved past the lock and the leases).
+    let more = w.seed_alert_sessions("killed", 300);
+    let mut kills = Vec::new();
+    for _ in 0..5 {
+        let mut child = spawn(&w, offset);
+        let after = Duration::from_millis(rand::random_range(400..4_000));
+        tokio::time::sleep(after).await;
+        child.start_kill().expect("SIGKILL is sent");
+        let status = child.wait().await.expect("the killed process is reaped");
+        kills.push((after, status));
+        // Let any request the process had fully sent reach the sandbox and the table.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        offset += AFTER_A_KILL_MS;
+    }
+    let killed = kills.iter().filter(|(_, s)| !s.success()).count();
+    assert!(
+        killed >= 4,
+        "runs were killed before they finished: {kills:?}"
+    );
+    let partial = w.jira_tickets(FLOW).len() - 300;
+    assert!(
+        partial < 300,
+        "the killed runs did not finish the work: {partial} tickets"
+    );
+
+    // Then pairs of processes at once until one run finds nothing left to do.
+    let mut settled = false;
+    for _ in 0..8 {
+        let (a, b) = (spawn(&w, offset), spawn(&w, offset));
+        let (ra, rb) = tokio::join!(finish(a), finish(b));
+        assert!(
+            [&ra, &rb]
+                .iter()
+                .filter(|r| skipped_for_the_lock(r))
+                .count()
+                <= 1,
+            "{ra:#?} {rb:#?}"
+        );
+        let done = [&ra, &rb].iter().any(|r| {
+            r.status == RunStatus::Succeeded
+                && r.errors.is_empty()
+                && count(r, "waiting_for_search") == 0
+                && count(r, "deferred_to_next_run") == 0
+                && count(r, "tickets_created") == 0
+        });
+        if done && w.open_items(FLOW).await.is_empty() {
+            settled = true;
+            break;
+        }
+        offset += AFTER_A_KILL_MS;
+    }
+    assert!(settled, "the re-runs did not settle");
+
+    let mut all = ids;
+    all.extend(more);
+    w.assert_one_jira_ticket_each(FLOW, &all);
+    assert_eq!(w.sb().jira_issues().len(), 600);
+}
