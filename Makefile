@@ -15,3 +15,6 @@ package:
 
 release:
 	bash scripts/package.sh --release
+
+bench:
+	bash scripts/bench.sh

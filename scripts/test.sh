@@ -11,6 +11,8 @@ root=$(pwd)
 ensure_venv
 CHECKOV_VENV=${RISKFLOW_CHECKOV_VENV:-$root/.venv-checkov}
 make_venv "$CHECKOV_VENV" "$root/scripts/requirements-checkov.txt"
+PYTESTS_VENV=${RISKFLOW_PYTESTS_VENV:-$root/.venv-python-tests}
+make_venv "$PYTESTS_VENV" "$root/scripts/requirements-python-tests.txt"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 logdir=$(mktemp -d)
@@ -39,6 +41,11 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+echo "== official vendor clients against the sandbox (tests/python)"
+cargo build -p riskflow-sandbox --locked
+RISKFLOW_SANDBOX_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/riskflow-sandbox" PYTHONDONTWRITEBYTECODE=1 \
+  "$PYTESTS_VENV/bin/python" -m pytest -q tests/python
 
 echo "== terraform fmt -check (infra/)"
 "$VENV/bin/python" scripts/check_terraform.py

@@ -107,6 +107,9 @@ fn dev_with_the_sandbox_runs_every_job_against_it_within_a_minute() {
 fn the_local_server_answers_only_its_own_host_and_origin_and_only_with_the_token() {
     let dir = TempDir::new("riskflow-dev-guard");
     let data = dir.path().join("data");
+    // A data dir that exists with broader bits is narrowed to 0700.
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
     let dev = DevServer::start(&data, 3600);
     let port = dev.port;
     let own = format!("127.0.0.1:{port}");
@@ -139,6 +142,32 @@ fn the_local_server_answers_only_its_own_host_and_origin_and_only_with_the_token
         "",
     );
     assert_eq!(r.status, 200, "its own origin is accepted");
+
+    // A run started through the API runs in the background of the server.
+    let r = dev.request(
+        "POST",
+        "/runs/hr-departures",
+        true,
+        Some(r#"{"dry_run": true}"#),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.json()["message"], "hr-departures started (dry run)");
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let runs = dev
+            .request("GET", "/runs?flow=hr-departures", true, None)
+            .json();
+        if runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["dry_run"] == true)
+        {
+            break;
+        }
+        assert!(Instant::now() < end, "the dry run was recorded: {runs}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // A foreign Host (DNS rebinding) is refused, even with the token.
     for host in [

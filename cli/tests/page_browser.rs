@@ -302,12 +302,18 @@ async fn the_data_sources_page_connects_reports_errors_and_disconnects_jira() {
                 "const t = document.getElementById('dialog-error').textContent; return t === 'Verifying…' ? '' : t",
             )
             .await;
-    assert_eq!(err, "Jira Cloud rejected the credentials (401)");
+    assert_eq!(err, "deliberately wrong");
     assert_eq!(
         s.js("return document.getElementById('dialog').open").await,
         true,
         "the dialog stays open to fix the input"
     );
+    // The refused attempt shows behind the dialog too.
+    s.wait_js(
+        "the Verification failed badge",
+        "const b = document.querySelector('#conn-jira .badge'); return b && b.textContent === 'Verification failed'",
+    )
+    .await;
     s.screenshot(&support::target_dir().join("data-sources-dialog-error.png"))
         .await;
 

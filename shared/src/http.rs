@@ -545,11 +545,109 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     None
 }
 
-/// A client for one system with the retry policy.
+/// Paces the starts of one client's requests so that they stay under the rate the server
+/// advertises: near the limit (`X-RateLimit-Remaining` / `X-Rate-Limit-Remaining` below 20 % of
+/// the limit) requests are spaced to the window's remaining budget (until
+/// `X-Rate-Limit-Reset`, or one second when the server gives no reset); a 429 doubles the
+/// spacing and holds every request until its `Retry-After`; with room to spare the spacing
+/// shrinks again. Shared by every task using the client, so concurrency adapts as a whole.
+#[derive(Debug, Default)]
+pub struct Pacer {
+    state: std::sync::Mutex<PaceState>,
+}
+
+#[derive(Debug, Default)]
+struct PaceState {
+    next: Option<Instant>,
+    interval: Duration,
+}
+
+const MAX_SPACING: Duration = Duration::from_secs(5);
+
+fn header_f64(h: &HeaderMap, names: &[&str]) -> Option<f64> {
+    names
+        .iter()
+        .find_map(|n| h.get(*n))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+}
+
+impl Pacer {
+    /// The current spacing between request starts.
+    pub fn spacing(&self) -> Duration {
+        self.state.lock().map(|s| s.interval).unwrap_or_default()
+    }
+
+    /// Wait for this request's turn. `false` when the turn comes after `deadline`.
+    pub async fn acquire(&self, deadline: Option<Instant>) -> bool {
+        let slot = {
+            let Ok(mut s) = self.state.lock() else {
+                return true;
+            };
+            let now = Instant::now();
+            let slot = s.next.map_or(now, |n| n.max(now));
+            if deadline.is_some_and(|d| slot >= d) {
+                return false;
+            }
+            s.next = Some(slot + s.interval);
+            slot
+        };
+        tokio::time::sleep_until(tokio::time::Instant::from_std(slot)).await;
+        true
+    }
+
+    /// Learn from a response's status and rate-limit headers.
+    pub fn observe(&self, status: u16, headers: &HeaderMap, retry_after: Option<Duration>) {
+        let limit = header_f64(headers, &["x-ratelimit-limit", "x-rate-limit-limit"]);
+        let remaining = header_f64(
+            headers,
+            &["x-ratelimit-remaining", "x-rate-limit-remaining"],
+        );
+        let Ok(mut s) = self.state.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if status == 429 {
+            let floor = limit
+                .filter(|l| *l > 0.0)
+                .map(|l| Duration::from_secs_f64(1.0 / l))
+                .unwrap_or(Duration::from_millis(20));
+            s.interval = (s.interval * 2).max(floor).min(MAX_SPACING);
+            if let Some(w) = retry_after {
+                let until = now + w.min(MAX_SPACING * 12);
+                s.next = Some(s.next.map_or(until, |n| n.max(until)));
+            }
+            return;
+        }
+        match (limit, remaining) {
+            (Some(l), Some(r)) if l > 0.0 => {
+                if r < l * 0.2 {
+                    // With a reset time (Okta): spread what is left over the rest of the
+                    // window. Without one (a per-second budget): the limit's own rate.
+                    let target = header_f64(headers, &["x-rate-limit-reset"])
+                        .map(|reset| reset - (crate::clock::now_ms() as f64 / 1000.0))
+                        .filter(|w| *w > 0.0 && *w < 3600.0)
+                        .map(|window| window / r.max(1.0))
+                        .unwrap_or(1.0 / l);
+                    s.interval = s
+                        .interval
+                        .max(Duration::from_secs_f64(target))
+                        .min(MAX_SPACING);
+                } else if r > l * 0.5 {
+                    s.interval = s.interval.mul_f64(0.9);
+                }
+            }
+            _ => s.interval = s.interval.mul_f64(0.95),
+        }
+    }
+}
+
+/// A client for one system with the retry policy and the pacer.
 #[derive(Clone)]
 pub struct Http {
     pub client: reqwest::Client,
     pub retry: RetryPolicy,
+    pub pacer: Arc<Pacer>,
 }
 
 impl Http {
@@ -557,6 +655,7 @@ impl Http {
         Http {
             client,
             retry: RetryPolicy::default(),
+            pacer: Arc::new(Pacer::default()),
         }
     }
 
@@ -575,7 +674,24 @@ impl Http {
     {
         let mut attempt = 0u32;
         loop {
+            if !self.pacer.acquire(call.deadline).await {
+                return Err(HttpError::Status {
+                    system: call.system,
+                    method: call.method.to_string(),
+                    path: call.path.clone(),
+                    status: 429,
+                    message: Some(
+                        "rate limited: the next allowed request is past the deadline".into(),
+                    ),
+                    retry_after: None,
+                });
+            }
             let result = build(&self.client).send().await;
+            if let Ok(resp) = &result {
+                let hinted = retry_after(resp.headers(), SystemTime::now());
+                self.pacer
+                    .observe(resp.status().as_u16(), resp.headers(), hinted);
+            }
             let (err, wait) = match result {
                 Ok(resp) if resp.status().as_u16() < 400 => return Ok(resp),
                 Ok(resp) => {
@@ -991,5 +1107,76 @@ mod tests {
             "jira answered 401 to GET /rest/api/3/search/jql"
         );
         assert!(e.is_unauthorized() && !e.is_transient());
+    }
+}
+
+#[cfg(test)]
+mod pacer_tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_pacer_slows_near_the_limit_backs_off_on_429_and_recovers_with_room() {
+        let p = Pacer::default();
+        assert_eq!(p.spacing(), Duration::ZERO);
+        // Plenty left: no spacing.
+        p.observe(
+            200,
+            &headers(&[
+                ("x-ratelimit-limit", "200"),
+                ("x-ratelimit-remaining", "150"),
+            ]),
+            None,
+        );
+        assert_eq!(p.spacing(), Duration::ZERO);
+        // Below 20 % of a 200/s budget: 5 ms apart.
+        p.observe(
+            200,
+            &headers(&[
+                ("x-ratelimit-limit", "200"),
+                ("x-ratelimit-remaining", "10"),
+            ]),
+            None,
+        );
+        assert_eq!(p.spacing(), Duration::from_millis(5));
+        // The limit dropped to 50/s and a 429 came: at least 20 ms, doubled.
+        p.observe(
+            429,
+            &headers(&[("x-ratelimit-limit", "50")]),
+            Some(Duration::from_secs(1)),
+        );
+        assert_eq!(p.spacing(), Duration::from_millis(20));
+        p.observe(429, &headers(&[]), None);
+        assert_eq!(p.spacing(), Duration::from_millis(40));
+        // Room again: it speeds back up.
+        p.observe(
+            200,
+            &headers(&[("x-ratelimit-limit", "50"), ("x-ratelimit-remaining", "40")]),
+            None,
+        );
+        assert_eq!(p.spacing(), Duration::from_millis(36));
+    }
+
+    #[tokio::test]
+    async fn a_429_holds_every_request_until_retry_after_but_never_past_the_deadline() {
+        let p = Pacer::default();
+        p.observe(429, &HeaderMap::new(), Some(Duration::from_millis(300)));
+        assert!(
+            !p.acquire(Some(Instant::now() + Duration::from_millis(100)))
+                .await
+        );
+        let t = Instant::now();
+        assert!(
+            p.acquire(Some(Instant::now() + Duration::from_secs(5)))
+                .await
+        );
+        assert!(t.elapsed() >= Duration::from_millis(250));
     }
 }

@@ -94,6 +94,7 @@ def sandbox(tmp_path_factory) -> Sandbox:
             "(cargo build -p riskflow-sandbox) and point it at target/debug/riskflow-sandbox",
             pytrace=False,
         )
+    binary = os.path.abspath(binary)  # the sandbox runs in its own working directory
     if not os.access(binary, os.X_OK):
         pytest.fail(f"RISKFLOW_SANDBOX_BIN={binary!r} is not an executable file", pytrace=False)
 

@@ -16,6 +16,7 @@ def make_jira(sandbox, token: str = JIRA_API_TOKEN) -> JIRA:
         server=f"{sandbox.url}/jira",
         basic_auth=(JIRA_EMAIL, token),
         options={"rest_api_version": "3"},
+        timeout=30,
     )
 
 

@@ -1,0 +1,363 @@
+//! hr-departures end to end: signed generic webhooks through the webhook receiver (then
+//! processed at once, as the dev server and the Lambda handler do), the ADP queue over mutual
+//! TLS, the sandbox's Incydr watchlists, state in DynamoDB (moto).
+
+use riskflow::api::ApiResponse;
+use riskflow::domain::{ConnectionKind, Flow, RunRecord, RunStatus};
+use riskflow_e2e::{Options, World, count, date_in_days, now_secs, signed_headers};
+use riskflow_sandbox::adp::{AdpWorker, terminate_event};
+use riskflow_sandbox::{FaultKind, FaultRule};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const FLOW: Flow = Flow::HrDepartures;
+const WATCHLIST_ADD: (&str, &str, &str) = (
+    "incydr",
+    "POST",
+    "/v2/watchlists/{watchlist_id}/included-actors/add",
+);
+
+async fn hr_world() -> World {
+    let w = World::start().await;
+    w.connect(ConnectionKind::Incydr, json!({})).await;
+    w.connect(ConnectionKind::Generic, json!({})).await;
+    w
+}
+
+fn watchlist_adds(w: &World) -> u64 {
+    w.sb()
+        .count(WATCHLIST_ADD.0, WATCHLIST_ADD.1, WATCHLIST_ADD.2)
+}
+
+fn on_departing_list(w: &World, actor_id: &str) -> usize {
+    w.sb()
+        .watchlist_actor_ids("DEPARTING_EMPLOYEE")
+        .iter()
+        .filter(|a| *a == actor_id)
+        .count()
+}
+
+/// Deliver a generic webhook and process what it recorded at once, as the handlers do.
+async fn deliver(w: &World, id: &str, ts: i64, body: &[u8]) -> (ApiResponse, Option<RunRecord>) {
+    let headers = signed_headers(id, ts, body);
+    deliver_with(w, &headers, body).await
+}
+
+async fn deliver_with(
+    w: &World,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> (ApiResponse, Option<RunRecord>) {
+    let accepted = w
+        .env
+        .webhook_receiver()
+        .receive("generic", headers, body)
+        .await;
+    let rec = w
+        .env
+        .process_hr_items(
+            &accepted.new_items,
+            Instant::now() + Duration::from_secs(30),
+        )
+        .await;
+    (accepted.response, rec)
+}
+
+fn departure(email: &str, date: &str, occurred_at: Option<&str>) -> Vec<u8> {
+    let mut v = json!({"event_type": "departure", "email": email, "departure_date": date});
+    if let Some(t) = occurred_at {
+        v["occurred_at"] = json!(t);
+    }
+    v.to_string().into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_generic_webhook_delivered_ten_times_adds_the_person_to_the_watchlist_once() {
+    let w = hr_world().await;
+    let actor = w.seed_actor("actor-leaver", "leaver@example.com");
+    let date = date_in_days(14);
+    let body = departure("Leaver@Example.com", &date, None);
+    let ts = now_secs();
+
+    // Ten deliveries of one message at once (a sender retrying eagerly).
+    let answers =
+        futures::future::join_all((0..10).map(|_| deliver(&w, "msg_leaver_1", ts, &body))).await;
+    let statuses: Vec<u16> = answers.iter().map(|(r, _)| r.status.as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        9,
+        "{statuses:?}"
+    );
+    let processed: Vec<&RunRecord> = answers.iter().filter_map(|(_, r)| r.as_ref()).collect();
+    assert_eq!(processed.len(), 1);
+    assert_eq!(
+        processed[0].status,
+        RunStatus::Succeeded,
+        "{:#?}",
+        processed[0]
+    );
+    assert_eq!(count(processed[0], "watchlist_adds"), 1);
+
+    assert_eq!(watchlist_adds(&w), 1);
+    assert_eq!(on_departing_list(&w, &actor), 1);
+    assert_eq!(w.sb().actor(&actor).and_then(|a| a.end_date), Some(date));
+
+    // An eleventh, later, and a scheduled run: nothing more.
+    let (again, rec) = deliver(&w, "msg_leaver_1", ts, &body).await;
+    assert_eq!(again.status.as_u16(), 200);
+    assert!(rec.is_none());
+    let run = w.run(FLOW).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    assert_eq!(count(&run, "watchlist_adds"), 0);
+    assert_eq!(watchlist_adds(&w), 1);
+    assert!(w.open_items(FLOW).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_bad_webhook_delivery_gets_its_status_and_records_nothing() {
+    let w = hr_world().await;
+    w.seed_actor("actor-x", "x@example.com");
+    let date = date_in_days(10);
+    let good = departure("x@example.com", &date, None);
+    let now = now_secs();
+
+    let mut wrong_sig = signed_headers("msg_badsig", now, b"{\"another\":\"body\"}");
+    wrong_sig.insert("content-type", "application/json".parse().unwrap());
+    let mut no_sig = signed_headers("msg_nosig", now, &good);
+    no_sig.remove("webhook-signature");
+    let stale = signed_headers("msg_stale", now - 600, &good);
+    let no_email = br#"{"event_type":"departure","departure_date":"2030-01-31"}"#.to_vec();
+    let not_json = b"event_type=departure&email=x@example.com".to_vec();
+    let bad_date = departure("x@example.com", "31/01/2030", None);
+    let mut huge = departure("x@example.com", &date, None);
+    huge.pop();
+    huge.extend(format!(",\"padding\":\"{}\"}}", "x".repeat(257 * 1024)).into_bytes());
+
+    let cases: Vec<(&str, http::HeaderMap, Vec<u8>, u16, &str)> = vec![
+        (
+            "msg_badsig",
+            wrong_sig,
+            good.clone(),
+            401,
+            "signature does not match",
+        ),
+        (
+            "msg_nosig",
+            no_sig,
+            good.clone(),
+            401,
+            "'webhook-signature' header is missing",
+        ),
+        (
+            "msg_stale",
+            stale,
+            good.clone(),
+            401,
+            "outside the 300 s window",
+        ),
+        (
+            "msg_noemail",
+            signed_headers("msg_noemail", now, &no_email),
+            no_email.clone(),
+            400,
+            "'email' is missing",
+        ),
+        (
+            "msg_notjson",
+            signed_headers("msg_notjson", now, &not_json),
+            not_json.clone(),
+            400,
+            "not JSON",
+        ),
+        (
+            "msg_baddate",
+            signed_headers("msg_baddate", now, &bad_date),
+            bad_date.clone(),
+            400,
+            "'departure_date' must be YYYY-MM-DD",
+        ),
+        (
+            "msg_huge",
+            signed_headers("msg_huge", now, &huge),
+            huge.clone(),
+            413,
+            "larger than 256 KiB",
+        ),
+    ];
+    let incydr_before = w.sb().counts().system_total("incydr");
+    for (id, headers, body, status, says) in &cases {
+        let (r, rec) = deliver_with(&w, headers, body).await;
+        assert_eq!(r.status.as_u16(), *status, "{id}: {}", r.body);
+        let msg = r.message().unwrap_or_default();
+        assert!(
+            msg.contains(says),
+            "{id}: the message names the problem: {msg}"
+        );
+        assert!(rec.is_none(), "{id}: nothing processed");
+        let now_ms = w.clock.now();
+        assert!(
+            !w.store()
+                .delivery_seen("generic", id, now_ms)
+                .await
+                .unwrap(),
+            "{id}: no delivery"
+        );
+        let key = format!("generic:{id}");
+        assert!(
+            w.store().item(FLOW, &key, now_ms).await.unwrap().is_none(),
+            "{id}: no item"
+        );
+    }
+    assert!(w.open_items(FLOW).await.is_empty());
+    assert_eq!(watchlist_adds(&w), 0);
+    assert_eq!(
+        w.sb().counts().system_total("incydr"),
+        incydr_before,
+        "Incydr was not called"
+    );
+
+    // The same message, well formed, is accepted afterwards: the refusals left no trace.
+    let (ok, rec) = deliver(&w, "msg_stale", now, &good).await;
+    assert_eq!(ok.status.as_u16(), 202, "{}", ok.body);
+    assert_eq!(rec.map(|r| count(&r, "watchlist_adds")), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhook_handled_while_incydr_fails_puts_the_person_on_the_watchlist_at_the_next_scheduled_run()
+ {
+    let w = hr_world().await;
+    let actor = w.seed_actor("actor-later", "later@example.com");
+    let date = date_in_days(21);
+    w.sb().add_fault(FaultRule::new(
+        "incydr",
+        FaultKind::Error {
+            status: 500,
+            retry_after: None,
+        },
+    ));
+
+    let (r, rec) = deliver(
+        &w,
+        "msg_during_outage",
+        now_secs(),
+        &departure("later@example.com", &date, None),
+    )
+    .await;
+    assert_eq!(
+        r.status.as_u16(),
+        202,
+        "recorded, then answered: {}",
+        r.body
+    );
+    let rec = rec.expect("processed at once");
+    assert!(count(&rec, "actions_failed") == 1, "{rec:#?}");
+    assert_eq!(on_departing_list(&w, &actor), 0);
+    assert_eq!(
+        w.open_items(FLOW).await,
+        vec!["generic:msg_during_outage".to_string()]
+    );
+
+    w.sb().clear_faults();
+    let run = w.run(FLOW).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    assert_eq!(count(&run, "watchlist_adds"), 1);
+    assert_eq!(on_departing_list(&w, &actor), 1);
+    assert_eq!(watchlist_adds(&w), 1);
+    assert_eq!(w.sb().actor(&actor).and_then(|a| a.end_date), Some(date));
+    assert!(w.open_items(FLOW).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancellation_delivered_before_its_departure_keeps_the_person_off_the_watchlist() {
+    let w = hr_world().await;
+    let stays = w.seed_actor("actor-stays", "changed.mind@example.com");
+    let date = date_in_days(30);
+    let now = now_secs();
+    let t_departure = riskflow::clock::rfc3339_of_ms((now - 7_200) * 1000);
+    let t_cancel = riskflow::clock::rfc3339_of_ms((now - 3_600) * 1000);
+
+    // HR decided the departure, then cancelled it; the cancellation arrives first.
+    let cancel = json!({"event_type": "cancellation", "email": "changed.mind@example.com", "occurred_at": t_cancel})
+        .to_string()
+        .into_bytes();
+    let (r1, rec1) = deliver(&w, "msg_cancel", now, &cancel).await;
+    assert_eq!(r1.status.as_u16(), 202, "{}", r1.body);
+    assert_eq!(rec1.map(|r| r.status), Some(RunStatus::Succeeded));
+    let (r2, rec2) = deliver(
+        &w,
+        "msg_depart",
+        now,
+        &departure("changed.mind@example.com", &date, Some(&t_departure)),
+    )
+    .await;
+    assert_eq!(r2.status.as_u16(), 202, "{}", r2.body);
+    let rec2 = rec2.expect("processed at once");
+    assert_eq!(count(&rec2, "hr_stale_facts"), 1, "{rec2:#?}");
+    assert_eq!(count(&rec2, "watchlist_adds"), 0);
+
+    let run = w.run(FLOW).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    assert_eq!(on_departing_list(&w, &stays), 0);
+    assert_eq!(watchlist_adds(&w), 0);
+    assert_eq!(w.sb().actor(&stays).and_then(|a| a.end_date), None);
+    assert!(w.open_items(FLOW).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_adp_queue_of_hire_garbage_and_terminate_is_fully_acknowledged_with_one_watchlist_add() {
+    let w = World::start_with(Options {
+        adp_mtls: true,
+        ..Options::default()
+    })
+    .await;
+    w.connect(ConnectionKind::Incydr, json!({})).await;
+    w.connect(ConnectionKind::Adp, json!({})).await;
+    let actor = w.seed_actor("actor-adp", "adp.leaver@example.com");
+    let date = date_in_days(7);
+    w.sb().add_adp_worker(AdpWorker {
+        associate_oid: "G3TERMINATED00001".into(),
+        worker_id: "W1001".into(),
+        given_name: "Ada".into(),
+        family_name: "Leaver".into(),
+        business_email: Some("adp.leaver@example.com".into()),
+        termination_date: Some(date.clone()),
+        status_code: "T".into(),
+        ..AdpWorker::default()
+    });
+    let mut hire = terminate_event("evt-hire-1", "G3NEWHIRE00000001", "W2002", &date);
+    hire["events"][0]["eventNameCode"]["codeValue"] = json!("worker.hire");
+    let sb = w.sb();
+    let ids = [
+        sb.push_adp_message(hire.to_string()),
+        sb.push_adp_message("this is not an event notification {"),
+        sb.push_adp_message(
+            terminate_event("evt-term-1", "G3TERMINATED00001", "W1001", &date).to_string(),
+        ),
+    ];
+
+    let run = w.run(FLOW).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    assert_eq!(count(&run, "adp_messages"), 3);
+    assert_eq!(count(&run, "adp_ignored"), 2);
+    assert_eq!(count(&run, "watchlist_adds"), 1);
+    assert_eq!(
+        sb.adp_acks(),
+        ids.to_vec(),
+        "every message acknowledged, in order"
+    );
+    assert!(sb.adp_queue().is_empty());
+    assert_eq!(watchlist_adds(&w), 1);
+    assert_eq!(on_departing_list(&w, &actor), 1);
+    assert_eq!(sb.actor(&actor).and_then(|a| a.end_date), Some(date));
+
+    // Nothing is left: the next run reads an empty queue and adds nobody.
+    let next = w.run(FLOW).await;
+    assert_eq!(count(&next, "adp_messages"), 0);
+    assert_eq!(watchlist_adds(&w), 1);
+    assert!(w.open_items(FLOW).await.is_empty());
+}
