@@ -97,17 +97,58 @@ fn request(
     }
 }
 
-/// Call a route in-process; a non-2xx answer becomes an error with the API's message.
-async fn call(api: &ConnectionsApi, req: ApiRequest) -> Result<Value> {
-    let resp = api.handle(req).await;
-    if resp.status.is_success() {
-        Ok(resp.body)
+/// Where requests go: the handlers in-process (local data dir) or a deployed API.
+pub enum Target<'a> {
+    Local(&'a ConnectionsApi),
+    Remote(&'a crate::remote::Remote),
+}
+
+/// Call a route; a non-2xx answer becomes an error with the API's message.
+async fn call(target: &Target<'_>, req: ApiRequest) -> Result<Value> {
+    let (status, body) = match target {
+        Target::Local(api) => {
+            let resp = api.handle(req).await;
+            (resp.status.as_u16(), resp.body)
+        }
+        Target::Remote(r) => r.send(&req).await?,
+    };
+    if (200..300).contains(&status) {
+        Ok(body)
     } else {
         Err(anyhow!(
-            "{} ({})",
-            resp.message().unwrap_or("request failed"),
-            resp.status.as_u16()
+            "{} ({status})",
+            body["message"].as_str().unwrap_or("request failed")
         ))
+    }
+}
+
+/// The commands that work against a deployed API.
+pub async fn run_remote(api_url: &str, cmd: Command) -> Result<()> {
+    let remote = crate::remote::Remote::new(api_url).await?;
+    let target = Target::Remote(&remote);
+    match cmd {
+        Command::Connections(c) => connections(&target, c).await,
+        Command::Runs { flow, limit } => runs(&target, flow, limit).await,
+        Command::Audit { from, to, format } => audit(&target, from, to, &format).await,
+        Command::Run { flow, dry_run } => {
+            flow.parse::<Flow>().map_err(|e| anyhow!("{e}"))?;
+            let v = call(
+                &target,
+                request(
+                    Method::POST,
+                    &format!("/runs/{flow}"),
+                    Some(json!({ "dry_run": dry_run })),
+                    BTreeMap::new(),
+                ),
+            )
+            .await?;
+            println!("{}", v["message"].as_str().unwrap_or("started"));
+            Ok(())
+        }
+        Command::Items(_) | Command::Backfill { .. } => Err(anyhow!(
+            "`items` and `backfill` work on a local data dir only (on AWS, see infra/docs/runbook.md)"
+        )),
+        Command::Dev(_) => unreachable!("handled in main"),
     }
 }
 
@@ -134,52 +175,65 @@ pub async fn run(data_dir: &Path, cmd: Command) -> Result<()> {
                 bail!("the run failed");
             }
         }
-        Command::Connections(c) => connections(&api, c).await?,
-        Command::Runs { flow, limit } => {
-            let mut q = BTreeMap::new();
-            q.insert("limit".to_string(), limit.to_string());
-            if let Some(f) = flow {
-                q.insert("flow".into(), f);
-            }
-            print(&call(&api, request(Method::GET, "/runs", None, q)).await?);
-        }
+        Command::Connections(c) => connections(&Target::Local(&api), c).await?,
+        Command::Runs { flow, limit } => runs(&Target::Local(&api), flow, limit).await?,
         Command::Audit { from, to, format } => {
-            let mut q = BTreeMap::new();
-            if let Some(f) = from {
-                q.insert("from".to_string(), f);
-            }
-            if let Some(t) = to {
-                q.insert("to".to_string(), t);
-            }
-            q.insert("limit".into(), "1000".into());
-            let mut entries = Vec::new();
-            loop {
-                let page = call(&api, request(Method::GET, "/audit", None, q.clone())).await?;
-                entries.extend(page["entries"].as_array().cloned().unwrap_or_default());
-                match page["next"].as_str() {
-                    Some(n) => {
-                        q.insert("cursor".into(), n.to_string());
-                    }
-                    None => break,
-                }
-            }
-            if format == "csv" {
-                println!("at,flow,system,action,target,reason,result");
-                for e in &entries {
-                    let cols: Vec<String> = [
-                        "at", "flow", "system", "action", "target", "reason", "result",
-                    ]
-                    .iter()
-                    .map(|k| csv_field(e[*k].as_str().unwrap_or("")))
-                    .collect();
-                    println!("{}", cols.join(","));
-                }
-            } else {
-                print(&json!({ "entries": entries }));
-            }
+            audit(&Target::Local(&api), from, to, &format).await?
         }
         Command::Items(c) => items(&env, c).await?,
         Command::Backfill { from, to, dry_run } => backfill(&env, &from, &to, dry_run).await?,
+    }
+    Ok(())
+}
+
+async fn runs(target: &Target<'_>, flow: Option<String>, limit: usize) -> Result<()> {
+    let mut q = BTreeMap::new();
+    q.insert("limit".to_string(), limit.to_string());
+    if let Some(f) = flow {
+        q.insert("flow".into(), f);
+    }
+    print(&call(target, request(Method::GET, "/runs", None, q)).await?);
+    Ok(())
+}
+
+async fn audit(
+    target: &Target<'_>,
+    from: Option<String>,
+    to: Option<String>,
+    format: &str,
+) -> Result<()> {
+    let mut q = BTreeMap::new();
+    if let Some(f) = from {
+        q.insert("from".to_string(), f);
+    }
+    if let Some(t) = to {
+        q.insert("to".to_string(), t);
+    }
+    q.insert("limit".into(), "1000".into());
+    let mut entries = Vec::new();
+    loop {
+        let page = call(target, request(Method::GET, "/audit", None, q.clone())).await?;
+        entries.extend(page["entries"].as_array().cloned().unwrap_or_default());
+        match page["next"].as_str() {
+            Some(n) => {
+                q.insert("cursor".into(), n.to_string());
+            }
+            None => break,
+        }
+    }
+    if format == "csv" {
+        println!("at,flow,system,action,target,reason,result");
+        for e in &entries {
+            let cols: Vec<String> = [
+                "at", "flow", "system", "action", "target", "reason", "result",
+            ]
+            .iter()
+            .map(|k| csv_field(e[*k].as_str().unwrap_or("")))
+            .collect();
+            println!("{}", cols.join(","));
+        }
+    } else {
+        print(&json!({ "entries": entries }));
     }
     Ok(())
 }
@@ -193,7 +247,7 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-async fn connections(api: &ConnectionsApi, c: ConnectionsCmd) -> Result<()> {
+async fn connections(api: &Target<'_>, c: ConnectionsCmd) -> Result<()> {
     match c {
         ConnectionsCmd::List => {
             let v = call(

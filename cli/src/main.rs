@@ -3,6 +3,7 @@
 
 mod commands;
 mod dev;
+mod remote;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -22,6 +23,10 @@ struct Cli {
         default_value = ".riskflow"
     )]
     data_dir: PathBuf,
+    /// A deployed riskflow API (the Terraform output `api_url`): `connections`, `runs`,
+    /// `audit` and `run` go there, signed with SigV4 from the standard AWS credential chain.
+    #[arg(long, global = true, env = "RISKFLOW_API_URL")]
+    api_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -86,7 +91,10 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dev(args) => dev::run(&cli.data_dir, args).await,
-        other => commands::run(&cli.data_dir, other).await,
+        other => match &cli.api_url {
+            Some(url) => commands::run_remote(url, other).await,
+            None => commands::run(&cli.data_dir, other).await,
+        },
     };
     if let Err(e) = result {
         eprintln!("riskflow: {e:#}");

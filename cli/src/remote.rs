@@ -19,13 +19,23 @@ pub struct Remote {
 
 impl Remote {
     pub async fn new(api_url: &str) -> Result<Remote> {
-        let base = Url::parse(api_url).with_context(|| format!("--api-url {api_url} is not a URL"))?;
-        if base.scheme() != "https" && !riskflow::http::check_user_url(api_url, true).is_ok_and(|u| u.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost")) {
-            return Err(anyhow!("--api-url must be https:// (the deployed API's URL)"));
+        let base =
+            Url::parse(api_url).with_context(|| format!("--api-url {api_url} is not a URL"))?;
+        if base.scheme() != "https"
+            && !riskflow::http::check_user_url(api_url, true).is_ok_and(|u| {
+                u.host_str()
+                    .is_some_and(|h| h == "127.0.0.1" || h == "localhost")
+            })
+        {
+            return Err(anyhow!(
+                "--api-url must be https:// (the deployed API's URL)"
+            ));
         }
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         if sdk.region().is_none() {
-            return Err(anyhow!("no AWS region: set AWS_REGION (or a profile's region) to the deployment's region"));
+            return Err(anyhow!(
+                "no AWS region: set AWS_REGION (or a profile's region) to the deployment's region"
+            ));
         }
         let client = reqwest::Client::builder()
             .user_agent(riskflow::http::USER_AGENT)

@@ -211,7 +211,8 @@ async fn sessions_reordered_between_pages_during_a_scan_are_all_ticketed_by_the_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_updated_session_gets_one_comment_and_an_old_session_alerting_now_gets_its_ticket() {
+async fn a_session_updated_after_its_ticket_gets_one_comment_and_a_session_older_than_the_lookback_alerting_now_gets_its_ticket()
+ {
     let w = connected("both", json!({"lookback_days": 1})).await;
     let ids = w.seed_alert_sessions("grow", 3);
     // Began three days ago (outside the one-day lookback) with no alert yet.
@@ -316,4 +317,44 @@ async fn an_updated_session_gets_one_comment_and_an_old_session_alerting_now_get
             .len(),
         1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_comment_that_servicenow_refuses_once_is_retried_there_without_a_second_jira_comment() {
+    let w = connected("both", json!({})).await;
+    let ids = w.seed_alert_sessions("note", 1);
+    let first = w.run(FLOW).await;
+    assert_eq!(count(&first, "tickets_created"), 2, "{first:#?}");
+
+    w.sb()
+        .touch_session(&ids[0], TouchSession::default())
+        .expect("the session exists");
+    // The work note is refused once (PATCH is not retried in the same call).
+    w.sb().add_fault(
+        FaultRule::new(
+            "servicenow",
+            FaultKind::Error {
+                status: 503,
+                retry_after: None,
+            },
+        )
+        .method("PATCH")
+        .max_hits(1),
+    );
+    let runs = w
+        .run_until_settled(FLOW, 4, PAST_HORIZON_MS, Duration::ZERO)
+        .await;
+    assert_eq!(w.sb().fault_hits(), vec![1]);
+    assert!(total(&runs, "actions_failed") >= 1);
+
+    let issue = &w.jira_tickets(FLOW)[&dedup_label(FLOW, &ids[0])][0];
+    assert_eq!(issue.comments.len(), 1, "one Jira comment for one update");
+    let incidents = w.sb().servicenow_incidents();
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(
+        incidents[0].work_notes.len(),
+        1,
+        "one work note once ServiceNow takes it"
+    );
+    assert_eq!(w.sb().jira_issues().len(), 1);
 }

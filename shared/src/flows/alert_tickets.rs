@@ -406,7 +406,8 @@ async fn act_claimed(
                         &format!("session {id}"),
                         "ok: found by dedup key after a lost answer",
                     );
-                } else if updated {
+                } else if updated && !commented(item, sink.name(), session.last_updated) {
+                    // A retry after another sink failed comments only where it is missing.
                     comments.push((sink, t));
                 }
             }
@@ -523,6 +524,13 @@ async fn act_claimed(
         }
     }
     Ok(Outcome::Done)
+}
+
+/// Whether the sink already took the comment for this `lastUpdated` (recorded outcome).
+fn commented(item: &WorkItem, sink: &str, last_updated: i64) -> bool {
+    item.step_outcome(&format!("comment:{sink}"))
+        .and_then(|v| v["last_updated"].as_i64())
+        .is_some_and(|done| done >= last_updated)
 }
 
 fn sink_kind(name: &str) -> ConnectionKind {

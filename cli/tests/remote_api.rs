@@ -1,0 +1,90 @@
+//! `riskflow --api-url …` signs every request with SigV4 for `execute-api` from the standard
+//! credential chain and shows the deployed API's answers.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::mpsc;
+
+/// A one-request HTTP server that records the request head and answers `body`.
+fn one_shot(body: &'static str) -> (u16, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((mut sock, _)) = listener.accept() {
+            let mut buf = vec![0u8; 16384];
+            let n = sock.read(&mut buf).unwrap_or(0);
+            let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes());
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn connections_list_against_a_deployed_api_is_signed_with_sigv4_for_execute_api() {
+    let (port, rx) = one_shot(
+        r#"{"connections":[{"kind":"jira","status":"connected","message":"Connected to Jira as Sec Bot"}],"last_runs":{}}"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_riskflow"))
+        .args([
+            "--api-url",
+            &format!("http://127.0.0.1:{port}"),
+            "connections",
+            "list",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        )
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("jira") && stdout.contains("Connected to Jira as Sec Bot"),
+        "{stdout}"
+    );
+    let head = rx.recv().unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("get /connections "), "{head}");
+    assert!(
+        head.contains("authorization: aws4-hmac-sha256 credential=akidexample/")
+            && head.contains("/eu-west-1/execute-api/aws4_request"),
+        "{head}"
+    );
+    assert!(head.contains("x-amz-date:"), "{head}");
+    // The secret key itself never travels.
+    assert!(!head.contains("wjalrxutnfemi"), "{head}");
+}
+
+#[test]
+fn items_and_backfill_are_refused_against_a_deployed_api_with_a_clear_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_riskflow"))
+        .args([
+            "--api-url",
+            "https://abc.execute-api.eu-west-1.amazonaws.com",
+            "items",
+            "list",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("work on a local data dir only"));
+}
