@@ -114,8 +114,7 @@ fn connections_are_managed_from_the_cli_with_secrets_only_on_standard_input() {
     let r = riskflow(&d, &strs(&args), &format!("api_token={canary}\n"));
     assert!(!r.ok);
     assert!(
-        r.stderr
-            .contains("Jira Cloud rejected the credentials (401)"),
+        r.stderr.contains("Jira rejected the credentials (401)"),
         "{}",
         r.stderr
     );

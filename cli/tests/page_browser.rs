@@ -302,7 +302,7 @@ async fn the_data_sources_page_connects_reports_errors_and_disconnects_jira() {
                 "const t = document.getElementById('dialog-error').textContent; return t === 'Verifying…' ? '' : t",
             )
             .await;
-    assert_eq!(err, "Jira Cloud rejected the credentials (401)");
+    assert_eq!(err, "Jira rejected the credentials (401)");
     assert_eq!(
         s.js("return document.getElementById('dialog').open").await,
         true,

@@ -148,7 +148,7 @@ impl Fixture {
 }
 
 /// Jira's 401, as the connect and test routes word it (the system's display name first).
-const JIRA_401: &str = "Jira Cloud rejected the credentials (401)";
+const JIRA_401: &str = "Jira rejected the credentials (401)";
 
 fn msg(r: &ApiResponse) -> &str {
     r.message().unwrap_or_default()
@@ -1250,7 +1250,7 @@ async fn a_secret_never_appears_in_responses_state_audit_or_logs() {
     for b in &bodies {
         assert_no_canary("a response body", b);
     }
-    let log = log.lock().unwrap();
+    let log = log.lock().unwrap().clone();
     assert!(
         log.contains("riskflow::flows") && log.contains("action=create_ticket"),
         "the library's own log lines were captured"

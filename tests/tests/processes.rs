@@ -65,8 +65,11 @@ async fn two_processes_at_once_and_runs_killed_at_random_points_leave_no_duplica
     let mut offset = 0;
 
     // Two processes at once: one holds the flow lock, the other skips.
+    let started = std::time::Instant::now();
     let (a, b) = (spawn(&w, offset), spawn(&w, offset));
     let (ra, rb) = tokio::join!(finish(a), finish(b));
+    // How long one process takes for 150 sessions here: kills below land within twice that.
+    let full_run_ms = started.elapsed().as_millis() as u64;
     let skipped = [&ra, &rb]
         .iter()
         .filter(|r| skipped_for_the_lock(r))
@@ -86,7 +89,7 @@ async fn two_processes_at_once_and_runs_killed_at_random_points_leave_no_duplica
     let mut kills = Vec::new();
     for _ in 0..5 {
         let mut child = spawn(&w, offset);
-        let after = Duration::from_millis(rand::random_range(400..4_000));
+        let after = Duration::from_millis(rand::random_range(full_run_ms / 3..full_run_ms * 2));
         tokio::time::sleep(after).await;
         child.start_kill().expect("SIGKILL is sent");
         let status = child.wait().await.expect("the killed process is reaped");

@@ -616,7 +616,14 @@ impl Verifier for LiveVerifier {
         };
         let deadline = Some(Instant::now() + std::time::Duration::from_secs(25));
         let env = &self.env;
-        let name = kind.display_name();
+        // The vendor's short name in messages: "Jira rejected the credentials (401)".
+        let name = match kind {
+            ConnectionKind::Incydr => "Incydr",
+            ConnectionKind::Jira => "Jira",
+            ConnectionKind::Adp => "ADP",
+            ConnectionKind::Generic => "The HR webhook",
+            other => other.display_name(),
+        };
         match kind {
             ConnectionKind::Incydr => {
                 let a = env.incydr(&c).map_err(bad)?;
