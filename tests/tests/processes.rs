@@ -6,6 +6,7 @@
 
 use riskflow::domain::{ConnectionKind, Flow, RunRecord, RunStatus};
 use riskflow_e2e::{Options, Secrets, World, count, test_timing, worker_env};
+use riskflow_sandbox::{FaultKind, FaultRule};
 use serde_json::json;
 use std::process::Stdio;
 use std::time::Duration;
@@ -85,9 +86,9 @@ async fn two_processes_at_once_and_runs_killed_at_random_points_leave_no_duplica
 
     // More sessions, then runs killed with SIGKILL at random points (while scanning, claiming,
     // creating or completing), each re-run later (clock moved past the lock and the leases).
-    let more = w.seed_alert_sessions("killed", 300);
+    let mut more = w.seed_alert_sessions("killed", 200);
     let mut kills = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..4 {
         let mut child = spawn(&w, offset);
         let after = Duration::from_millis(rand::random_range(full_run_ms / 3..full_run_ms * 2));
         tokio::time::sleep(after).await;
@@ -98,11 +99,31 @@ async fn two_processes_at_once_and_runs_killed_at_random_points_leave_no_duplica
         tokio::time::sleep(Duration::from_millis(300)).await;
         offset += AFTER_A_KILL_MS;
     }
-    let killed = kills.iter().filter(|(_, s)| !s.success()).count();
-    assert!(
-        killed >= 4,
-        "runs were killed before they finished: {kills:?}"
+
+    // And one run killed while its Jira creates are in flight: each create waits 150 ms in the
+    // sandbox before it is stored, so the process dies before the answers come back, and the
+    // tickets exist with no outcome recorded. The re-runs must find them by their labels.
+    more.extend(w.seed_alert_sessions("inflight", 60));
+    w.sb().add_fault(
+        FaultRule::new("jira", FaultKind::Latency { ms: 150 })
+            .method("POST")
+            .path_prefix("/rest/api/3/issue"),
     );
+    let mut child = spawn(&w, offset);
+    let creates_before = w.sb().count("jira", "POST", "/rest/api/3/issue");
+    let waited = std::time::Instant::now();
+    while w.sb().count("jira", "POST", "/rest/api/3/issue") < creates_before + 3 {
+        assert!(waited.elapsed() < Duration::from_secs(60), "the run never created");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.start_kill().expect("SIGKILL is sent");
+    let status = child.wait().await.expect("the killed process is reaped");
+    kills.push((waited.elapsed(), status));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    w.sb().clear_faults();
+    offset += AFTER_A_KILL_MS;
+    let killed = kills.iter().filter(|(_, s)| !s.success()).count();
+    assert!(killed >= 4, "runs were killed before they finished: {kills:?}");
     let partial = w.jira_tickets(FLOW).len() - 150;
 
     // Then pairs of processes at once until one run finds nothing left to do.
@@ -134,6 +155,11 @@ async fn two_processes_at_once_and_runs_killed_at_random_points_leave_no_duplica
         offset += AFTER_A_KILL_MS;
     }
     assert!(settled, "the re-runs did not settle: {reruns:#?}");
+    let recovered: u64 = reruns
+        .iter()
+        .map(|(a, b)| a.get("tickets_recovered").unwrap_or(&0) + b.get("tickets_recovered").unwrap_or(&0))
+        .sum();
+    assert!(recovered >= 1, "tickets created by the killed run were found, not created again: {reruns:#?}");
     // What the kills left behind (for the log): claims to take over, intents to resolve by
     // search (`tickets_recovered`: created, answer lost with the process).
     eprintln!("killed after {kills:?}; {partial} tickets before the re-runs; re-runs: {reruns:?}");
@@ -141,5 +167,5 @@ async fn two_processes_at_once_and_runs_killed_at_random_points_leave_no_duplica
     let mut all = ids;
     all.extend(more);
     w.assert_one_jira_ticket_each(FLOW, &all);
-    assert_eq!(w.sb().jira_issues().len(), 450);
+    assert_eq!(w.sb().jira_issues().len(), 410);
 }
