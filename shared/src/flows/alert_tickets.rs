@@ -100,35 +100,12 @@ pub async fn run(ctx: &RunCtx, deps: &AlertDeps) -> RunRecord {
             )
             .await;
     }
-    let lock = if ctx.dry_run {
-        None
-    } else {
-        match ctx
-            .store
-            .acquire_lock(FLOW, &ctx.run_id, deps.timing.lock_ttl_ms, ctx.now())
-            .await
-        {
-            Ok(Some(l)) => Some(l),
-            Ok(None) => {
-                return ctx
-                    .finish(
-                        Some(RunStatus::Skipped),
-                        Some("another run of alert-tickets holds the lock".into()),
-                    )
-                    .await;
-            }
-            Err(e) => {
-                ctx.error(format!("state store: {e}"));
-                return ctx.finish(Some(RunStatus::Failed), None).await;
-            }
-        }
+    let lock = match ctx.lock(&deps.timing).await {
+        Ok(l) => l,
+        Err(record) => return record,
     };
     let status = scan_and_act(ctx, deps).await;
-    if let Some(l) = &lock
-        && let Err(e) = ctx.store.release_lock(l, ctx.now()).await
-    {
-        ctx.error(format!("lock release: {e}"));
-    }
+    ctx.unlock(lock).await;
     ctx.finish(status, None).await
 }
 

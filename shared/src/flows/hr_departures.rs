@@ -14,7 +14,7 @@ use super::{RunCtx, Timing};
 use crate::connectors::ConnectorError;
 use crate::domain::{
     ConnectionKind, Delivery, Departure, Flow, HrEventKind, HrSource, ItemStatus, PersonRecord,
-    RunRecord, RunStatus, WorkItem,
+    RunRecord, WorkItem,
 };
 use crate::store::{Claim, DeliveryOutcome, StoreError};
 use serde::{Deserialize, Serialize};
@@ -120,28 +120,9 @@ pub async fn record_webhook(
 
 /// Run the scheduled flow: drain ADP, pull Workday, process pending work, clean up.
 pub async fn run(ctx: &RunCtx, deps: &HrDeps) -> RunRecord {
-    let lock = if ctx.dry_run {
-        None
-    } else {
-        match ctx
-            .store
-            .acquire_lock(FLOW, &ctx.run_id, deps.timing.lock_ttl_ms, ctx.now())
-            .await
-        {
-            Ok(Some(l)) => Some(l),
-            Ok(None) => {
-                return ctx
-                    .finish(
-                        Some(RunStatus::Skipped),
-                        Some("another run of hr-departures holds the lock".into()),
-                    )
-                    .await;
-            }
-            Err(e) => {
-                ctx.error(format!("state store: {e}"));
-                return ctx.finish(Some(RunStatus::Failed), None).await;
-            }
-        }
+    let lock = match ctx.lock(&deps.timing).await {
+        Ok(l) => l,
+        Err(record) => return record,
     };
     if let Some(q) = &deps.adp_queue {
         drain_adp(ctx, q.as_ref()).await;
@@ -153,11 +134,7 @@ pub async fn run(ctx: &RunCtx, deps: &HrDeps) -> RunRecord {
     if let Some(days) = deps.settings.cleanup_after_days {
         cleanup(ctx, deps, days).await;
     }
-    if let Some(l) = &lock
-        && let Err(e) = ctx.store.release_lock(l, ctx.now()).await
-    {
-        ctx.error(format!("lock release: {e}"));
-    }
+    ctx.unlock(lock).await;
     ctx.finish(None, None).await
 }
 

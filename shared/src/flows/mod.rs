@@ -10,7 +10,7 @@ pub mod ports;
 pub mod tickets;
 pub mod wiring;
 
-use crate::domain::{AuditEntry, ConnectionKind, Flow, RunRecord, RunStatus};
+use crate::domain::{AuditEntry, ConnectionKind, Flow, Lease, RunRecord, RunStatus};
 use crate::metrics::{Metrics, Unit};
 use crate::store::Store;
 use std::collections::BTreeMap;
@@ -209,6 +209,43 @@ impl RunCtx {
             m.emit(self.flow.as_str(), finished_at);
         }
         record
+    }
+}
+
+impl RunCtx {
+    /// Take the flow's lock for the run (none in a dry run, which writes nothing). `Err` holds
+    /// the finished run record when the run must end here: another run holds the lock
+    /// (`skipped`), or the state store failed.
+    pub async fn lock(&self, timing: &Timing) -> Result<Option<Lease>, RunRecord> {
+        if self.dry_run {
+            return Ok(None);
+        }
+        match self
+            .store
+            .acquire_lock(self.flow, &self.run_id, timing.lock_ttl_ms, self.now())
+            .await
+        {
+            Ok(Some(l)) => Ok(Some(l)),
+            Ok(None) => Err(self
+                .finish(
+                    Some(RunStatus::Skipped),
+                    Some(format!("another run of {} holds the lock", self.flow)),
+                )
+                .await),
+            Err(e) => {
+                self.error(format!("state store: {e}"));
+                Err(self.finish(Some(RunStatus::Failed), None).await)
+            }
+        }
+    }
+
+    /// Release the flow's lock taken by [`RunCtx::lock`].
+    pub async fn unlock(&self, lock: Option<Lease>) {
+        if let Some(l) = &lock
+            && let Err(e) = self.store.release_lock(l, self.now()).await
+        {
+            self.error(format!("lock release: {e}"));
+        }
     }
 }
 
