@@ -54,6 +54,12 @@ fn row(
     }
 }
 
+/// Record a row and show it at once (the whole run takes minutes).
+fn add(rows: &mut Vec<Row>, r: Row) {
+    eprintln!("  {}: {} (budget {})", r.measure, r.value, r.budget);
+    rows.push(r);
+}
+
 struct NoRuns;
 #[async_trait::async_trait]
 impl RunStarter for NoRuns {
@@ -246,12 +252,15 @@ async fn main() -> Result<()> {
     for f in FUNCTIONS {
         let bin = functions_dir.join(f).join("bootstrap");
         if !bin.exists() {
-            rows.push(row(
-                format!("cold start {f}"),
-                "release binary missing",
-                "—",
-                None,
-            ));
+            add(
+                &mut rows,
+                row(
+                    format!("cold start {f}"),
+                    "release binary missing",
+                    "—",
+                    None,
+                ),
+            );
             continue;
         }
         let ev = if f == "connections-api" {
@@ -267,18 +276,24 @@ async fn main() -> Result<()> {
             resps.push(r);
         }
         let (n, r) = (median(nexts), median(resps));
-        rows.push(row(
-            format!("cold start {f}: spawn → first next (median of 5)"),
-            format!("{n:.1} ms"),
-            "< 15 ms",
-            Some(n < 15.0),
-        ));
-        rows.push(row(
-            format!("cold start {f}: spawn → first response, empty run"),
-            format!("{r:.1} ms"),
-            "< 50 ms",
-            Some(r < 50.0),
-        ));
+        add(
+            &mut rows,
+            row(
+                format!("cold start {f}: spawn → first next (median of 5)"),
+                format!("{n:.1} ms"),
+                "< 15 ms",
+                Some(n < 15.0),
+            ),
+        );
+        add(
+            &mut rows,
+            row(
+                format!("cold start {f}: spawn → first response, empty run"),
+                format!("{r:.1} ms"),
+                "< 50 ms",
+                Some(r < 50.0),
+            ),
+        );
     }
 
     // 2. Peak RSS of alert-tickets acting on 1,000 sessions, and AWS requests per session.
@@ -294,15 +309,18 @@ async fn main() -> Result<()> {
         let (_, ms, rss, body) = cold_start(&bin, &cfg, "alert-tickets", sched.clone()).await?;
         let created = h.jira_issues().len();
         let rss_mb = rss.map(|k| k as f64 / 1024.0).unwrap_or(f64::NAN);
-        rows.push(row(
-            format!(
-                "peak RSS, alert-tickets acting on 1,000 sessions ({created} tickets in {:.1} s)",
-                ms / 1000.0
+        add(
+            &mut rows,
+            row(
+                format!(
+                    "peak RSS, alert-tickets acting on 1,000 sessions ({created} tickets in {:.1} s)",
+                    ms / 1000.0
+                ),
+                format!("{rss_mb:.1} MB"),
+                "< 40 MB",
+                Some(rss_mb < 40.0 && created == 1000),
             ),
-            format!("{rss_mb:.1} MB"),
-            "< 40 MB",
-            Some(rss_mb < 40.0 && created == 1000),
-        ));
+        );
         if created != 1000 {
             eprintln!("alert-tickets answered: {body}");
         }
@@ -345,18 +363,24 @@ async fn main() -> Result<()> {
     ]) as f64
         / acted;
     let reads = count(&["GetItem", "BatchGetItem", "Query"]) as f64 / acted;
-    rows.push(row(
-        "DynamoDB writes per acted-on session (audit batched)",
-        format!("{writes:.2}"),
-        "≤ 3",
-        Some(writes <= 3.0),
-    ));
-    rows.push(row(
-        "DynamoDB reads per acted-on session",
-        format!("{reads:.2}"),
-        "≤ 1",
-        Some(reads <= 1.0),
-    ));
+    add(
+        &mut rows,
+        row(
+            "DynamoDB writes per acted-on session (audit batched)",
+            format!("{writes:.2}"),
+            "≤ 3",
+            Some(writes <= 3.0),
+        ),
+    );
+    add(
+        &mut rows,
+        row(
+            "DynamoDB reads per acted-on session",
+            format!("{reads:.2}"),
+            "≤ 1",
+            Some(reads <= 1.0),
+        ),
+    );
     rec.reset();
     let _ = env2
         .run_flow(
@@ -367,18 +391,24 @@ async fn main() -> Result<()> {
         .await;
     let ddb = rec.count("dynamodb") as f64 / PER_SESSION_N as f64;
     let sm = rec.count("secretsmanager");
-    rows.push(row(
-        "DynamoDB requests per scanned unchanged session",
-        format!("{ddb:.3}"),
-        "≤ 0.02",
-        Some(ddb <= 0.02),
-    ));
-    rows.push(row(
-        "Secrets Manager calls on a warm invocation",
-        sm.to_string(),
-        "0",
-        Some(sm == 0),
-    ));
+    add(
+        &mut rows,
+        row(
+            "DynamoDB requests per scanned unchanged session",
+            format!("{ddb:.3}"),
+            "≤ 0.02",
+            Some(ddb <= 0.02),
+        ),
+    );
+    add(
+        &mut rows,
+        row(
+            "Secrets Manager calls on a warm invocation",
+            sm.to_string(),
+            "0",
+            Some(sm == 0),
+        ),
+    );
     fresh.shutdown().await;
 
     // 3. Throughput: N sessions, 50 ms latency per call, the sink allows 200 req/s, then 50.
@@ -443,26 +473,35 @@ async fn main() -> Result<()> {
     } else {
         0.0
     };
-    rows.push(row(
-        format!(
-            "throughput: {created}/{sessions_n} sessions acted on in {elapsed:.0} s ({runs} run(s))"
+    add(
+        &mut rows,
+        row(
+            format!(
+                "throughput: {created}/{sessions_n} sessions acted on in {elapsed:.0} s ({runs} run(s))"
+            ),
+            format!("{:.1} sessions/s", created as f64 / elapsed),
+            "all acted on",
+            Some(created == sessions_n),
         ),
-        format!("{:.1} sessions/s", created as f64 / elapsed),
-        "all acted on",
-        Some(created == sessions_n),
-    ));
-    rows.push(row(
-        "throughput: sink requests accepted / allowed (200 → 50 req/s)",
-        format!("{:.0} %", achieved * 100.0),
-        "≥ 90 %",
-        Some(achieved >= 0.9),
-    ));
-    rows.push(row(
-        "throughput: sink calls answered 429",
-        format!("{:.1} %", share_429 * 100.0),
-        "≤ 2 %",
-        Some(share_429 <= 0.02),
-    ));
+    );
+    add(
+        &mut rows,
+        row(
+            "throughput: sink requests accepted / allowed (200 → 50 req/s)",
+            format!("{:.0} %", achieved * 100.0),
+            "≥ 90 %",
+            Some(achieved >= 0.9),
+        ),
+    );
+    add(
+        &mut rows,
+        row(
+            "throughput: sink calls answered 429",
+            format!("{:.1} %", share_429 * 100.0),
+            "≤ 2 %",
+            Some(share_429 <= 0.02),
+        ),
+    );
     tsb.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     sb.shutdown().await;
@@ -473,12 +512,15 @@ async fn main() -> Result<()> {
             let z = dist.join(arch).join(f).join("bootstrap.zip");
             if let Ok(m) = std::fs::metadata(&z) {
                 let mb = m.len() as f64 / 1_048_576.0;
-                rows.push(row(
-                    format!("zip {arch}/{f}"),
-                    format!("{mb:.2} MB"),
-                    "< 10 MB",
-                    Some(mb < 10.0),
-                ));
+                add(
+                    &mut rows,
+                    row(
+                        format!("zip {arch}/{f}"),
+                        format!("{mb:.2} MB"),
+                        "< 10 MB",
+                        Some(mb < 10.0),
+                    ),
+                );
             }
         }
     }
