@@ -217,6 +217,7 @@ impl World {
         }
     }
 
+    /// The sandbox's state.
     pub fn sb(&self) -> SandboxHandle {
         self.sandbox.state()
     }
@@ -536,9 +537,36 @@ impl World {
             .counts()
             .routes
             .into_iter()
-            .filter(|(k, _)| !k.split(' ').nth(1).is_some_and(|m| m == "GET"))
+            .filter(|(k, _)| k.split(' ').nth(1).is_none_or(|m| m != "GET"))
             .filter(|(k, _)| !READS.contains(&k.as_str()))
             .collect()
+    }
+}
+
+impl Drop for World {
+    /// Delete the table, so a long test session does not pile tables up in the emulator.
+    fn drop(&mut self) {
+        let table = std::mem::take(&mut self.table);
+        if table.is_empty() {
+            return;
+        }
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let config = riskflow::testing::aws_test_config().await;
+                let _ = aws_sdk_dynamodb::Client::new(&config)
+                    .delete_table()
+                    .table_name(&table)
+                    .send()
+                    .await;
+            });
+        })
+        .join();
     }
 }
 

@@ -123,6 +123,10 @@ pub struct WorkItem {
     /// Optimistic-concurrency counter, maintained by the store.
     #[serde(default)]
     pub version: u64,
+    /// Whether the item has an entry in its flow's pending or failed index (maintained by the
+    /// store, so finishing an item that never had one needs no index write).
+    #[serde(default)]
+    pub indexed: bool,
 }
 
 impl WorkItem {
@@ -143,6 +147,7 @@ impl WorkItem {
             updated_at: now,
             expires_at: None,
             version: 0,
+            indexed: false,
         }
     }
 

@@ -564,17 +564,29 @@ impl Store {
             next.last_error = None;
         }
         next.expires_at = (status == ItemStatus::Done).then_some(now + ITEM_RETENTION_MS);
+        next.indexed = matches!(status, ItemStatus::Pending | ItemStatus::Failed);
         let mut raw = Self::item_to_raw(&next)?;
         raw.lease_token = None;
         raw.lease_until = None;
         let mut ops = vec![Op::Put(raw, Cond::Token(lease.token.clone()))];
-        ops.extend(self.index_ops(item.flow, &item.key, status, now)?);
+        ops.extend(self.index_ops(item.flow, &item.key, status, item.indexed, now)?);
         self.put_under_lease(lease, ops).await?;
         Ok(next)
     }
 
-    /// Keep the pending and failed indexes in step with an item's status.
-    fn index_ops(&self, flow: Flow, key: &str, status: ItemStatus, now: i64) -> Result<Vec<Op>> {
+    /// Keep the pending and failed indexes in step with an item's status. Deletes are issued
+    /// only when the item `was_indexed` (its `indexed` flag), so finishing an item that never
+    /// was pending or failed is one conditional put, with no read and no transaction. Safe
+    /// against races: an index entry is only added together with a write to the item itself,
+    /// which the finishing worker's token-conditional write would then fail on.
+    fn index_ops(
+        &self,
+        flow: Flow,
+        key: &str,
+        status: ItemStatus,
+        was_indexed: bool,
+        now: i64,
+    ) -> Result<Vec<Op>> {
         let mut ops = Vec::new();
         for s in [ItemStatus::Pending, ItemStatus::Failed] {
             if s == status {
@@ -585,7 +597,7 @@ impl Store {
                     &serde_json::json!({"at": now}),
                 )?;
                 ops.push(Op::Put(entry, Cond::Always));
-            } else {
+            } else if was_indexed {
                 ops.push(Op::Delete {
                     pk: index_pk(flow, s),
                     sk: key.to_string(),
@@ -629,6 +641,7 @@ impl Store {
         next.expires_at = None;
         next.updated_at = now;
         next.version = item.version + 1;
+        next.indexed = true;
         let raw = Self::item_to_raw(&next)?;
         let mut ops = vec![Op::Put(
             raw,
@@ -637,7 +650,7 @@ impl Store {
                 now,
             },
         )];
-        ops.extend(self.index_ops(item.flow, &item.key, ItemStatus::Pending, now)?);
+        ops.extend(self.index_ops(item.flow, &item.key, ItemStatus::Pending, item.indexed, now)?);
         match self.backend.transact(ops).await {
             Ok(()) => Ok(true),
             Err(BackendError::ConditionFailed { .. }) => Ok(false),
@@ -930,13 +943,14 @@ impl Store {
         pending.version = 1;
         pending.created_at = now;
         pending.updated_at = now;
+        pending.indexed = pending.status == ItemStatus::Pending;
         let raw_item = Self::item_to_raw(&pending)?;
         let mut ops = vec![
             Op::Put(d, Cond::Absent { now }),
             Op::Put(raw_item, Cond::Absent { now }),
         ];
         if pending.status == ItemStatus::Pending {
-            ops.extend(self.index_ops(item.flow, &item.key, ItemStatus::Pending, now)?);
+            ops.extend(self.index_ops(item.flow, &item.key, ItemStatus::Pending, false, now)?);
         }
         match self.backend.transact(ops).await {
             Ok(()) => Ok(DeliveryOutcome::Recorded),
