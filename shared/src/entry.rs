@@ -334,14 +334,15 @@ pub async fn api_event(
     })
 }
 
-/// Build the connections API for Lambda.
-pub async fn aws_connections_api(
+/// Build the connections API for Lambda, from the SDK configuration the environment was
+/// built with (loaded once at cold start).
+pub fn aws_connections_api(
     env: &Env,
     cfg: &crate::config::Config,
+    sdk: &aws_config::SdkConfig,
 ) -> crate::api::connections::ConnectionsApi {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let invoker = LambdaInvoker {
-        client: aws_sdk_lambda::Client::new(&sdk),
+        client: aws_sdk_lambda::Client::new(sdk),
         functions: cfg.function_names.clone(),
     };
     env.connections_api(Arc::new(invoker))

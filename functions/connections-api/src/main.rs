@@ -10,8 +10,10 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let cfg = Config::from_env()?;
-    let env = Env::aws(&cfg).await;
-    let api = riskflow::entry::aws_connections_api(&env, &cfg).await;
+    // One SDK configuration for the state, the secrets and the run invoker.
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let env = Env::aws_with(&cfg, &sdk, None);
+    let api = riskflow::entry::aws_connections_api(&env, &cfg, &sdk);
     lambda_runtime::run(service_fn(|ev: LambdaEvent<Value>| {
         riskflow::entry::api_event(&api, ev)
     }))
