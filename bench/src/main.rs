@@ -233,6 +233,11 @@ async fn main() -> Result<()> {
         .get("throughput-sessions")
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
+    // `--only cold,aws,throughput,zips` runs some parts; all of them by default.
+    let only: Option<Vec<String>> = a
+        .get("only")
+        .map(|v| v.split(',').map(|p| p.trim().to_string()).collect());
+    let want = |part: &str| only.as_ref().is_none_or(|o| o.iter().any(|p| p == part));
     let mut rows: Vec<Row> = Vec::new();
 
     let sdk = riskflow::testing::aws_test_config().await;
@@ -249,7 +254,7 @@ async fn main() -> Result<()> {
     // 1. Cold start: spawn → first `next`, spawn → first response for an empty scheduled run.
     let sched = json!({"version":"0","id":"bench","detail-type":"Scheduled Event","source":"aws.scheduler","account":"123456789012","time":"2026-11-25T08:00:00Z","region":"us-east-1","resources":[],"detail":{}});
     let health = json!({"version":"2.0","routeKey":"GET /health","rawPath":"/health","rawQueryString":"","headers":{},"requestContext":{"accountId":"123456789012","apiId":"bench","domainName":"x","domainPrefix":"x","http":{"method":"GET","path":"/health","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"bench"},"requestId":"r","routeKey":"GET /health","stage":"$default","time":"25/Nov/2026:10:00:00 +0000","timeEpoch":0},"isBase64Encoded":false});
-    for f in FUNCTIONS {
+    for f in FUNCTIONS.iter().filter(|_| want("cold")) {
         let bin = functions_dir.join(f).join("bootstrap");
         if !bin.exists() {
             add(
@@ -263,7 +268,7 @@ async fn main() -> Result<()> {
             );
             continue;
         }
-        let ev = if f == "connections-api" {
+        let ev = if *f == "connections-api" {
             health.clone()
         } else {
             sched.clone()
@@ -296,218 +301,248 @@ async fn main() -> Result<()> {
         );
     }
 
-    // 2. Peak RSS of alert-tickets acting on 1,000 sessions, and AWS requests per session.
-    let sb = Sandbox::start(0).await?;
-    let h = sb.state();
-    for i in 0..1000 {
-        h.add_session(session(i, 3));
+    if want("aws") {
+        // 2. Peak RSS of alert-tickets acting on 1,000 sessions, and AWS requests per session.
+        let sb = Sandbox::start(0).await?;
+        let h = sb.state();
+        for i in 0..1000 {
+            h.add_session(session(i, 3));
+        }
+        let api_env = Env::aws_with(&cfg, &sdk, None);
+        connect(&api_env.connections_api(Arc::new(NoRuns)), &sb, 8).await?;
+        let bin = functions_dir.join("alert-tickets").join("bootstrap");
+        if bin.exists() {
+            let (_, ms, rss, body) = cold_start(&bin, &cfg, "alert-tickets", sched.clone()).await?;
+            let created = h.jira_issues().len();
+            let rss_mb = rss.map(|k| k as f64 / 1024.0).unwrap_or(f64::NAN);
+            add(
+                &mut rows,
+                row(
+                    format!(
+                        "peak RSS, alert-tickets acting on 1,000 sessions ({created} tickets in {:.1} s)",
+                        ms / 1000.0
+                    ),
+                    format!("{rss_mb:.1} MB"),
+                    "< 40 MB",
+                    Some(rss_mb < 40.0 && created == 1000),
+                ),
+            );
+            if created != 1000 {
+                eprintln!("alert-tickets answered: {body}");
+            }
+        }
+        // Requests per acted-on and per scanned-unchanged session, counted at the SDK, in-process.
+        let fresh = Sandbox::start(0).await?;
+        for i in 0..PER_SESSION_N {
+            fresh.state().add_session(session(i, 3));
+        }
+        let (_b2, table2) = riskflow::testing::dynamo_test_backend().await;
+        let cfg2 = Config {
+            table: table2,
+            ..cfg.clone()
+        };
+        let rec = CallRecorder::new();
+        let env2 = Env::aws_with(&cfg2, &sdk, Some(rec.clone()));
+        connect(&env2.connections_api(Arc::new(NoRuns)), &fresh, 8).await?;
+        let _ = env2
+            .run_flow(
+                Flow::AlertTickets,
+                false,
+                Instant::now() + Duration::from_secs(600),
+            )
+            .await; // warm: secrets cached
+        let acted = PER_SESSION_N as f64;
+        let calls = rec.calls();
+        let count = |ops: &[&str]| -> u64 {
+            calls
+                .iter()
+                .filter(|((s, o), _)| s == "dynamodb" && ops.contains(&o.as_str()))
+                .map(|(_, n)| *n)
+                .sum()
+        };
+        let writes = count(&[
+            "PutItem",
+            "TransactWriteItems",
+            "BatchWriteItem",
+            "DeleteItem",
+            "UpdateItem",
+        ]) as f64
+            / acted;
+        let reads = count(&["GetItem", "BatchGetItem", "Query"]) as f64 / acted;
+        add(
+            &mut rows,
+            row(
+                "DynamoDB writes per acted-on session (audit batched)",
+                format!("{writes:.2}"),
+                "≤ 3",
+                Some(writes <= 3.0),
+            ),
+        );
+        add(
+            &mut rows,
+            row(
+                "DynamoDB reads per acted-on session",
+                format!("{reads:.2}"),
+                "≤ 1",
+                Some(reads <= 1.0),
+            ),
+        );
+        rec.reset();
+        let _ = env2
+            .run_flow(
+                Flow::AlertTickets,
+                false,
+                Instant::now() + Duration::from_secs(600),
+            )
+            .await;
+        let ddb = rec.count("dynamodb") as f64 / PER_SESSION_N as f64;
+        let sm = rec.count("secretsmanager");
+        add(
+            &mut rows,
+            row(
+                "DynamoDB requests per scanned unchanged session",
+                format!("{ddb:.3}"),
+                "≤ 0.02",
+                Some(ddb <= 0.02),
+            ),
+        );
+        add(
+            &mut rows,
+            row(
+                "Secrets Manager calls on a warm invocation",
+                sm.to_string(),
+                "0",
+                Some(sm == 0),
+            ),
+        );
+        fresh.shutdown().await;
+        sb.shutdown().await;
     }
-    let api_env = Env::aws_with(&cfg, &sdk, None);
-    connect(&api_env.connections_api(Arc::new(NoRuns)), &sb, 8).await?;
-    let bin = functions_dir.join("alert-tickets").join("bootstrap");
-    if bin.exists() {
-        let (_, ms, rss, body) = cold_start(&bin, &cfg, "alert-tickets", sched.clone()).await?;
-        let created = h.jira_issues().len();
-        let rss_mb = rss.map(|k| k as f64 / 1024.0).unwrap_or(f64::NAN);
+
+    if want("throughput") {
+        // 3. Throughput: N sessions, 50 ms latency per call, the sink allows 200 req/s, then 50.
+        let tsb = Sandbox::start(0).await?;
+        let th = tsb.state();
+        for i in 0..sessions_n {
+            th.add_session(session(i, 3));
+        }
+        th.add_fault(FaultRule::new("*", FaultKind::Latency { ms: 50 }));
+        th.set_rate_limit("jira", Some(200.0));
+        // State in SQLite here: the AWS emulator answers one call at a time and would be the
+        // bottleneck, not the sink's rate limit this part measures.
+        let dir = std::env::temp_dir().join(riskflow::testing::unique_name("riskflow-bench"));
+        let env3 = Env::local(&dir, true).map_err(|e| anyhow!(e))?;
+        connect(&env3.connections_api(Arc::new(NoRuns)), &tsb, 32).await?;
+        th.reset_counts();
+        let t0 = Instant::now();
+        let drop_after = Duration::from_secs_f64(sessions_n as f64 / 2.0 / 200.0);
+        let th2 = th.clone();
+        let dropper = tokio::spawn(async move {
+            tokio::time::sleep(drop_after).await;
+            th2.set_rate_limit("jira", Some(50.0));
+            Instant::now()
+        });
+        // Progress every 5 s: tickets so far and the sink's answers.
+        let th3 = th.clone();
+        let progress = tokio::spawn(async move {
+            let mut last = 0;
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let n = th3.jira_issues().len();
+                let c = th3.counts();
+                eprintln!(
+                    "  throughput: {:>4.0} s  {n} tickets (+{:.0}/s)  sink answers {:?}",
+                    t0.elapsed().as_secs_f64(),
+                    (n - last) as f64 / 5.0,
+                    c.statuses.get("jira")
+                );
+                last = n;
+            }
+        });
+        let mut runs = 0;
+        while th.jira_issues().len() < sessions_n && runs < 10 {
+            env3.run_flow(
+                Flow::AlertTickets,
+                false,
+                Instant::now() + Duration::from_secs(1800),
+            )
+            .await;
+            runs += 1;
+        }
+        let elapsed = t0.elapsed().as_secs_f64();
+        progress.abort();
+        let dropped_at = if dropper.is_finished() {
+            dropper.await.ok().map(|t| (t - t0).as_secs_f64())
+        } else {
+            dropper.abort();
+            None
+        };
+        let created = th.jira_issues().len();
+        let counts = th.counts();
+        eprintln!(
+            "  throughput: sink calls by route {:?}",
+            counts
+                .routes
+                .iter()
+                .filter(|(k, _)| k.starts_with("jira "))
+                .collect::<Vec<_>>()
+        );
+        let jira_calls: u64 = counts
+            .statuses
+            .get("jira")
+            .map(|m| m.values().sum())
+            .unwrap_or(0);
+        let jira_429: u64 = counts
+            .statuses
+            .get("jira")
+            .and_then(|m| m.get("429"))
+            .copied()
+            .unwrap_or(0);
+        let allowed = match dropped_at {
+            Some(d) if d < elapsed => 200.0 * d + 50.0 * (elapsed - d),
+            _ => 200.0 * elapsed,
+        };
+        let achieved = (jira_calls - jira_429) as f64 / allowed;
+        let share_429 = if jira_calls > 0 {
+            jira_429 as f64 / jira_calls as f64
+        } else {
+            0.0
+        };
         add(
             &mut rows,
             row(
                 format!(
-                    "peak RSS, alert-tickets acting on 1,000 sessions ({created} tickets in {:.1} s)",
-                    ms / 1000.0
+                    "throughput: {created}/{sessions_n} sessions acted on in {elapsed:.0} s ({runs} run(s))"
                 ),
-                format!("{rss_mb:.1} MB"),
-                "< 40 MB",
-                Some(rss_mb < 40.0 && created == 1000),
+                format!("{:.1} sessions/s", created as f64 / elapsed),
+                "all acted on",
+                Some(created == sessions_n),
             ),
         );
-        if created != 1000 {
-            eprintln!("alert-tickets answered: {body}");
-        }
-    }
-    // Requests per acted-on and per scanned-unchanged session, counted at the SDK, in-process.
-    let fresh = Sandbox::start(0).await?;
-    for i in 0..PER_SESSION_N {
-        fresh.state().add_session(session(i, 3));
-    }
-    let (_b2, table2) = riskflow::testing::dynamo_test_backend().await;
-    let cfg2 = Config {
-        table: table2,
-        ..cfg.clone()
-    };
-    let rec = CallRecorder::new();
-    let env2 = Env::aws_with(&cfg2, &sdk, Some(rec.clone()));
-    connect(&env2.connections_api(Arc::new(NoRuns)), &fresh, 8).await?;
-    let _ = env2
-        .run_flow(
-            Flow::AlertTickets,
-            false,
-            Instant::now() + Duration::from_secs(600),
-        )
-        .await; // warm: secrets cached
-    let acted = PER_SESSION_N as f64;
-    let calls = rec.calls();
-    let count = |ops: &[&str]| -> u64 {
-        calls
-            .iter()
-            .filter(|((s, o), _)| s == "dynamodb" && ops.contains(&o.as_str()))
-            .map(|(_, n)| *n)
-            .sum()
-    };
-    let writes = count(&[
-        "PutItem",
-        "TransactWriteItems",
-        "BatchWriteItem",
-        "DeleteItem",
-        "UpdateItem",
-    ]) as f64
-        / acted;
-    let reads = count(&["GetItem", "BatchGetItem", "Query"]) as f64 / acted;
-    add(
-        &mut rows,
-        row(
-            "DynamoDB writes per acted-on session (audit batched)",
-            format!("{writes:.2}"),
-            "≤ 3",
-            Some(writes <= 3.0),
-        ),
-    );
-    add(
-        &mut rows,
-        row(
-            "DynamoDB reads per acted-on session",
-            format!("{reads:.2}"),
-            "≤ 1",
-            Some(reads <= 1.0),
-        ),
-    );
-    rec.reset();
-    let _ = env2
-        .run_flow(
-            Flow::AlertTickets,
-            false,
-            Instant::now() + Duration::from_secs(600),
-        )
-        .await;
-    let ddb = rec.count("dynamodb") as f64 / PER_SESSION_N as f64;
-    let sm = rec.count("secretsmanager");
-    add(
-        &mut rows,
-        row(
-            "DynamoDB requests per scanned unchanged session",
-            format!("{ddb:.3}"),
-            "≤ 0.02",
-            Some(ddb <= 0.02),
-        ),
-    );
-    add(
-        &mut rows,
-        row(
-            "Secrets Manager calls on a warm invocation",
-            sm.to_string(),
-            "0",
-            Some(sm == 0),
-        ),
-    );
-    fresh.shutdown().await;
-
-    // 3. Throughput: N sessions, 50 ms latency per call, the sink allows 200 req/s, then 50.
-    let tsb = Sandbox::start(0).await?;
-    let th = tsb.state();
-    for i in 0..sessions_n {
-        th.add_session(session(i, 3));
-    }
-    th.add_fault(FaultRule::new("*", FaultKind::Latency { ms: 50 }));
-    th.set_rate_limit("jira", Some(200.0));
-    // State in SQLite here: the AWS emulator answers one call at a time and would be the
-    // bottleneck, not the sink's rate limit this part measures.
-    let dir = std::env::temp_dir().join(riskflow::testing::unique_name("riskflow-bench"));
-    let env3 = Env::local(&dir, true).map_err(|e| anyhow!(e))?;
-    connect(&env3.connections_api(Arc::new(NoRuns)), &tsb, 32).await?;
-    th.reset_counts();
-    let t0 = Instant::now();
-    let drop_after = Duration::from_secs_f64(sessions_n as f64 / 2.0 / 200.0);
-    let th2 = th.clone();
-    let dropper = tokio::spawn(async move {
-        tokio::time::sleep(drop_after).await;
-        th2.set_rate_limit("jira", Some(50.0));
-        Instant::now()
-    });
-    let mut runs = 0;
-    while th.jira_issues().len() < sessions_n && runs < 10 {
-        env3.run_flow(
-            Flow::AlertTickets,
-            false,
-            Instant::now() + Duration::from_secs(1800),
-        )
-        .await;
-        runs += 1;
-    }
-    let elapsed = t0.elapsed().as_secs_f64();
-    let dropped_at = if dropper.is_finished() {
-        dropper.await.ok().map(|t| (t - t0).as_secs_f64())
-    } else {
-        dropper.abort();
-        None
-    };
-    let created = th.jira_issues().len();
-    let counts = th.counts();
-    let jira_calls: u64 = counts
-        .statuses
-        .get("jira")
-        .map(|m| m.values().sum())
-        .unwrap_or(0);
-    let jira_429: u64 = counts
-        .statuses
-        .get("jira")
-        .and_then(|m| m.get("429"))
-        .copied()
-        .unwrap_or(0);
-    let allowed = match dropped_at {
-        Some(d) if d < elapsed => 200.0 * d + 50.0 * (elapsed - d),
-        _ => 200.0 * elapsed,
-    };
-    let achieved = (jira_calls - jira_429) as f64 / allowed;
-    let share_429 = if jira_calls > 0 {
-        jira_429 as f64 / jira_calls as f64
-    } else {
-        0.0
-    };
-    add(
-        &mut rows,
-        row(
-            format!(
-                "throughput: {created}/{sessions_n} sessions acted on in {elapsed:.0} s ({runs} run(s))"
+        add(
+            &mut rows,
+            row(
+                "throughput: sink requests accepted / allowed (200 → 50 req/s)",
+                format!("{:.0} %", achieved * 100.0),
+                "≥ 90 %",
+                Some(achieved >= 0.9),
             ),
-            format!("{:.1} sessions/s", created as f64 / elapsed),
-            "all acted on",
-            Some(created == sessions_n),
-        ),
-    );
-    add(
-        &mut rows,
-        row(
-            "throughput: sink requests accepted / allowed (200 → 50 req/s)",
-            format!("{:.0} %", achieved * 100.0),
-            "≥ 90 %",
-            Some(achieved >= 0.9),
-        ),
-    );
-    add(
-        &mut rows,
-        row(
-            "throughput: sink calls answered 429",
-            format!("{:.1} %", share_429 * 100.0),
-            "≤ 2 %",
-            Some(share_429 <= 0.02),
-        ),
-    );
-    tsb.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    sb.shutdown().await;
+        );
+        add(
+            &mut rows,
+            row(
+                "throughput: sink calls answered 429",
+                format!("{:.1} %", share_429 * 100.0),
+                "≤ 2 %",
+                Some(share_429 <= 0.02),
+            ),
+        );
+        tsb.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     // 4. Zip sizes.
-    for arch in ["x86_64", "arm64"] {
+    for arch in ["x86_64", "arm64"].iter().filter(|_| want("zips")) {
         for f in FUNCTIONS {
             let z = dist.join(arch).join(f).join("bootstrap.zip");
             if let Ok(m) = std::fs::metadata(&z) {

@@ -217,6 +217,71 @@ async fn iterating_with_page_size_one_stops_after_the_empty_page() {
     );
 }
 
+/// A fake holding `n` sessions in pages of 2 that announces `announced` as `totalCount`.
+async fn paged(n: usize, announced: usize) -> Recorder {
+    fake(move |r| {
+        let page: usize = r
+            .query
+            .split('&')
+            .find_map(|p| p.strip_prefix("page_number="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let items: Vec<Value> = (page * 2..(page * 2 + 2).min(n))
+            .map(|i| {
+                let mut s = session_json();
+                s["sessionId"] = json!(format!("s-{i}"));
+                s
+            })
+            .collect();
+        Reply::json(200, json!({"items": items, "totalCount": announced}))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn announced_pages_are_read_a_few_at_a_time_and_the_scan_still_ends_at_a_short_page() {
+    let q = SessionQuery {
+        page_size: 2,
+        ..SessionQuery::default()
+    };
+    let pages = |rec: &Recorder| -> Vec<usize> {
+        let mut v: Vec<usize> = api_requests(rec)
+            .iter()
+            .filter_map(|r| {
+                r.query
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("page_number="))
+                    .and_then(|v| v.parse().ok())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let ids = |all: &[riskflow::connectors::incydr::Session]| -> Vec<String> {
+        all.iter().filter_map(|s| s.session_id.clone()).collect()
+    };
+    // Truthful count: 21 sessions, pages 0..=10, the last one short.
+    let rec = paged(21, 21).await;
+    let all = client(&rec).all_sessions(&q, None).await.unwrap();
+    assert_eq!(
+        ids(&all),
+        (0..21).map(|i| format!("s-{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(pages(&rec), (0..=10).collect::<Vec<_>>());
+    // The count says 4 but there are 9: it goes on past the announced pages while they are full.
+    let rec = paged(9, 4).await;
+    let all = client(&rec).all_sessions(&q, None).await.unwrap();
+    assert_eq!(all.len(), 9);
+    assert_eq!(pages(&rec), (0..=4).collect::<Vec<_>>());
+    // The count says 40 but there are 5: page 2 is short, so nothing after it is used.
+    let rec = paged(5, 40).await;
+    let all = client(&rec).all_sessions(&q, None).await.unwrap();
+    assert_eq!(
+        ids(&all),
+        (0..5).map(|i| format!("s-{i}")).collect::<Vec<_>>()
+    );
+}
+
 #[tokio::test]
 async fn a_session_and_its_file_events_are_read_with_every_field() {
     let rec = fake(|r| match r.path.as_str() {
