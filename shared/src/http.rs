@@ -558,8 +558,9 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 ///   above half it speeds up, in proportion to the gap. A bucket that neither empties nor
 ///   fills means every token the server adds is used. A lower limit than before (the server
 ///   tightened it) is adopted at once.
-/// - A 429 holds every request until its `Retry-After` (one second without one) and cuts the
-///   rate by a quarter, once per second however many answers in flight come back 429.
+/// - A 429 cuts the rate by a quarter, once per second however many answers in flight come
+///   back 429; the request answered 429 waits its `Retry-After`, and a `Retry-After` of two
+///   seconds or more holds every request of the client until then.
 /// - Answers without rate-limit headers let the rate grow back, and pacing stops once the
 ///   rate is well above what the client sends.
 #[derive(Debug, Default)]
@@ -580,6 +581,12 @@ struct PaceState {
     /// Proportional part of the steering: the paced rate is `rate × lean`, where `lean`
     /// follows how full the bucket was at the last answer (1 without a token bucket).
     lean: f64,
+    /// The token bucket's measured refill rate (tokens per second).
+    refill: Option<f64>,
+    /// The start of the current refill measurement: when, and the tokens remaining then.
+    probe: Option<(Instant, f64)>,
+    /// Requests accepted since `probe`.
+    spent: u32,
     last_cut: Option<Instant>,
     /// Requests started since `window_start`, to measure the rate actually sent.
     window_start: Option<Instant>,
@@ -595,6 +602,9 @@ impl Default for PaceState {
             rate: None,
             limit: None,
             lean: 1.0,
+            refill: None,
+            probe: None,
+            spent: 0,
             last_cut: None,
             window_start: None,
             window_count: 0,
@@ -605,8 +615,10 @@ impl Default for PaceState {
 
 /// Lowest paced rate (one request per 5 s).
 const MIN_RATE: f64 = 0.2;
-/// The wait after a 429 that names none.
-const DEFAULT_HOLD: Duration = Duration::from_secs(1);
+/// A 429 whose `Retry-After` is at least this long holds every request of the client, not
+/// only the one answered (shorter waits are the rate cut's job: a sporadic 429 must not stall
+/// every request in flight).
+const HOLD_ALL_FROM: Duration = Duration::from_secs(2);
 /// Steering gain per answer (integral part): at an empty bucket the rate falls by 1 % per
 /// answer.
 const STEER: f64 = 0.01;
@@ -718,6 +730,8 @@ impl Pacer {
         }
         if tightened && let Some(l) = limit {
             s.rate = Some(s.rate.map_or(l, |r| r.min(l)));
+            s.refill = s.refill.map(|e| e.min(l));
+            s.probe = None;
             s.lean = 1.0;
             if sig.status != 429 {
                 return;
@@ -730,8 +744,12 @@ impl Pacer {
             f64::INFINITY
         };
         if sig.status == 429 {
-            let until = now + sig.retry_after.unwrap_or(DEFAULT_HOLD).min(MAX_HOLD);
-            s.hold_until = Some(s.hold_until.map_or(until, |h| h.max(until)));
+            // The request itself waits its Retry-After (the retry loop); a long wait means the
+            // budget is gone for that long, so every request waits with it.
+            if let Some(wait) = sig.retry_after.filter(|w| *w >= HOLD_ALL_FROM) {
+                let until = now + wait.min(MAX_HOLD);
+                s.hold_until = Some(s.hold_until.map_or(until, |h| h.max(until)));
+            }
             s.lean = (LEAN * -0.5).exp();
             if s.last_cut
                 .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
@@ -743,6 +761,7 @@ impl Pacer {
                     s.limit.unwrap_or(10.0)
                 };
                 s.rate = Some((base * 0.75).max(MIN_RATE));
+                s.refill = s.refill.map(|e| (e * 0.85).max(MIN_RATE));
                 s.last_cut = Some(now);
             }
             return;
@@ -758,14 +777,37 @@ impl Pacer {
                         s.rate = s.rate.map(|x| x * 1.1);
                     }
                 } else {
-                    match s.rate {
-                        // Unpaced until half the bucket is gone; then start from the limit
-                        // as a per-second rate (or what is sent, if lower).
-                        None if f < 0.5 => s.rate = Some(l.min(sent).max(MIN_RATE)),
-                        None => {}
-                        Some(x) => {
+                    s.lean = (LEAN * (f - 0.5)).exp();
+                    // Measure the refill rate: tokens gained over at least a second, counting
+                    // each accepted request as one token spent, while the bucket is not near
+                    // full (a full bucket stops refilling).
+                    s.spent += 1;
+                    match s.probe {
+                        None => {
+                            s.probe = Some((now, r));
+                            s.spent = 0;
+                        }
+                        Some((t1, r1)) => {
+                            let dt = now.saturating_duration_since(t1).as_secs_f64();
+                            if dt >= 1.0 {
+                                if r.max(r1) < 0.9 * l {
+                                    let sample = ((r - r1 + s.spent as f64) / dt).max(MIN_RATE);
+                                    s.refill =
+                                        Some(s.refill.map_or(sample, |e| 0.6 * e + 0.4 * sample));
+                                }
+                                s.probe = Some((now, r));
+                                s.spent = 0;
+                            }
+                        }
+                    }
+                    match (s.refill, s.rate) {
+                        (Some(refill), _) => s.rate = Some(refill.max(MIN_RATE)),
+                        // Until measured: unpaced until half the bucket is gone, then the
+                        // limit as a per-second rate (or what is sent, if lower), steered.
+                        (None, None) if f < 0.5 => s.rate = Some(l.min(sent).max(MIN_RATE)),
+                        (None, None) => {}
+                        (None, Some(x)) => {
                             let steered = x * (STEER * (f - 0.5)).exp();
-                            s.lean = (LEAN * (f - 0.5)).exp();
                             // Never far above what is sent: a bucket that fills while the
                             // client has nothing to send says nothing about the server's rate.
                             let ceiling = if sent.is_finite() { sent * 1.25 } else { l };
@@ -1306,8 +1348,8 @@ mod pacer_tests {
             },
         );
         assert_eq!(p.rate(), Some(37.5));
-        // And holds every start until Retry-After.
-        assert!(p.reserve(t, None).unwrap() >= t + Duration::from_secs(1));
+        // A short Retry-After is the answered request's own wait: the others go on.
+        assert!(p.reserve(t, None).unwrap() < t + Duration::from_millis(100));
     }
 
     #[test]
@@ -1330,7 +1372,7 @@ mod pacer_tests {
     /// A discrete-event simulation on virtual time: `workers` tasks send through the pacer to
     /// a token bucket that refills `rate(t)` tokens per second and holds `size(t)` (the
     /// sandbox's holds one second's worth), each call taking `latency` (the bucket is checked
-    /// halfway).
+    /// halfway); a request answered 429 is sent again after its `Retry-After`.
     /// Returns (accepted, answered 429, tokens the server made available).
     fn simulate(
         workers: usize,
@@ -1396,7 +1438,9 @@ mod pacer_tests {
                 }
             };
             p.observe_at(at(answered), signal);
-            q.push(Reverse(((answered * 1e6) as u64, w)));
+            // A request answered 429 is retried after its Retry-After (the retry loop).
+            let wait = signal.retry_after.map_or(0.0, |d| d.as_secs_f64());
+            q.push(Reverse((((answered + wait) * 1e6) as u64, w)));
         }
         (ok, limited, allowed)
     }
@@ -1436,18 +1480,15 @@ mod pacer_tests {
     }
 
     #[tokio::test]
-    async fn a_429_holds_every_request_until_retry_after_but_never_past_the_deadline() {
+    async fn a_long_retry_after_holds_every_request_but_never_past_the_deadline() {
         let p = Pacer::default();
-        p.observe(429, &HeaderMap::new(), Some(Duration::from_millis(300)));
+        let t = Instant::now();
+        p.observe(429, &HeaderMap::new(), Some(Duration::from_secs(3)));
+        assert!(p.reserve(t, Some(t + Duration::from_millis(100))).is_none());
         assert!(
             !p.acquire(Some(Instant::now() + Duration::from_millis(100)))
                 .await
         );
-        let t = Instant::now();
-        assert!(
-            p.acquire(Some(Instant::now() + Duration::from_secs(5)))
-                .await
-        );
-        assert!(t.elapsed() >= Duration::from_millis(250));
+        assert!(p.reserve(t, None).unwrap() >= t + Duration::from_millis(2900));
     }
 }

@@ -78,9 +78,20 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// A DynamoDB item store over a new, uniquely named table in the emulator.
 pub async fn dynamo_test_backend() -> (Arc<DynamoItemStore>, String) {
-    let config = aws_test_config().await;
+    dynamo_test_backend_with(&aws_test_config().await).await
+}
+
+/// [`dynamo_test_store`] through a given SDK configuration (e.g. with [`aws_faults`]).
+pub async fn dynamo_test_store_with(config: &aws_config::SdkConfig) -> (Store, String) {
+    let (backend, table) = dynamo_test_backend_with(config).await;
+    (Store::new(backend), table)
+}
+
+async fn dynamo_test_backend_with(
+    config: &aws_config::SdkConfig,
+) -> (Arc<DynamoItemStore>, String) {
     let table = unique_name("riskflow-test");
-    let backend = DynamoItemStore::new(aws_sdk_dynamodb::Client::new(&config), table.clone());
+    let backend = DynamoItemStore::new(aws_sdk_dynamodb::Client::new(config), table.clone());
     backend.create_table().await.unwrap_or_else(|e| {
         panic!("cannot create table {table} in the emulator: {e}. {EMULATOR_HELP}")
     });
@@ -162,5 +173,195 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
         assert!((3..=255).contains(&a.len()));
+    }
+}
+
+/// Faults in front of the AWS emulator, at the SDK's HTTP layer: a share of the calls to a
+/// service is answered with that service's throttling error (HTTP 400, not sent on, as AWS
+/// does when it throttles) or with a 500 after the call was sent and applied (the answer is
+/// lost, not the write). The SDK's own retries see them as they would see AWS's.
+pub mod aws_faults {
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+        SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use aws_smithy_types::body::SdkBody;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use std::sync::{Arc, Mutex};
+
+    /// What a faulty call gets.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum AwsFault {
+        /// Refused before it is applied: `ProvisionedThroughputExceededException` (DynamoDB) or
+        /// `ThrottlingException` (Secrets Manager), HTTP 400.
+        Throttle,
+        /// Sent and applied, then answered `InternalServerError` 500.
+        AppliedThen500,
+    }
+
+    #[derive(Debug, Default)]
+    struct Plan {
+        /// (x-amz-target prefix, e.g. `DynamoDB_20120810.` or `secretsmanager.`, share, fault)
+        rules: Vec<(String, f64, AwsFault)>,
+        rng: Option<StdRng>,
+        /// Faults injected, by target prefix.
+        injected: std::collections::BTreeMap<String, u64>,
+    }
+
+    /// The fault plan, shared by the SDK clients built with [`AwsFaults::http_client`].
+    #[derive(Debug, Clone, Default)]
+    pub struct AwsFaults {
+        plan: Arc<Mutex<Plan>>,
+    }
+
+    /// The `x-amz-target` prefix of DynamoDB calls.
+    pub const DYNAMODB: &str = "DynamoDB_20120810.";
+    /// The `x-amz-target` prefix of Secrets Manager calls.
+    pub const SECRETS_MANAGER: &str = "secretsmanager.";
+
+    impl AwsFaults {
+        pub fn new(seed: u64) -> Self {
+            let f = AwsFaults::default();
+            f.plan.lock().expect("plan").rng = Some(StdRng::seed_from_u64(seed));
+            f
+        }
+
+        /// Fail `share` (0..=1) of the calls whose target starts with `target_prefix`.
+        pub fn add(&self, target_prefix: &str, share: f64, fault: AwsFault) {
+            self.plan
+                .lock()
+                .expect("plan")
+                .rules
+                .push((target_prefix.to_string(), share, fault));
+        }
+
+        /// Stop injecting.
+        pub fn clear(&self) {
+            self.plan.lock().expect("plan").rules.clear();
+        }
+
+        /// Faults injected so far into calls with this target prefix.
+        pub fn injected(&self, target_prefix: &str) -> u64 {
+            let p = self.plan.lock().expect("plan");
+            p.injected
+                .iter()
+                .filter(|(k, _)| k.starts_with(target_prefix))
+                .map(|(_, n)| *n)
+                .sum()
+        }
+
+        fn roll(&self, target: &str) -> Option<AwsFault> {
+            let mut p = self.plan.lock().ok()?;
+            let Plan { rules, rng, .. } = &mut *p;
+            let rng = rng.get_or_insert_with(|| StdRng::seed_from_u64(0));
+            let hit = rules
+                .iter()
+                .filter(|(prefix, _, _)| target.starts_with(prefix.as_str()))
+                .find(|(_, share, _)| rng.random_bool(share.clamp(0.0, 1.0)))
+                .map(|(_, _, f)| *f);
+            if hit.is_some() {
+                *p.injected.entry(target.to_string()).or_default() += 1;
+            }
+            hit
+        }
+
+        /// An SDK HTTP client that injects this plan's faults in front of `inner`.
+        pub fn http_client(&self, inner: SharedHttpClient) -> SharedHttpClient {
+            SharedHttpClient::new(FaultyClient {
+                inner,
+                faults: self.clone(),
+            })
+        }
+
+        /// `config` with this plan's faults in front of the SDK's default HTTP client.
+        pub fn config(&self, config: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+            use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+            // The SDK's default client, made here: the loaded configuration leaves the choice
+            // to each service client.
+            let inner = config.http_client().unwrap_or_else(|| {
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                    .build_https()
+            });
+            config
+                .to_builder()
+                .http_client(self.http_client(inner))
+                .build()
+        }
+    }
+
+    #[derive(Debug)]
+    struct FaultyClient {
+        inner: SharedHttpClient,
+        faults: AwsFaults,
+    }
+
+    impl HttpClient for FaultyClient {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(FaultyConnector {
+                inner: self.inner.http_connector(settings, components),
+                faults: self.faults.clone(),
+            })
+        }
+    }
+
+    #[derive(Debug)]
+    struct FaultyConnector {
+        inner: SharedHttpConnector,
+        faults: AwsFaults,
+    }
+
+    fn error_response(status: u16, error_type: &str, message: &str) -> HttpResponse {
+        let body = serde_json::json!({"__type": error_type, "message": message}).to_string();
+        let mut resp = HttpResponse::new(
+            status.try_into().expect("a valid status"),
+            SdkBody::from(body),
+        );
+        resp.headers_mut()
+            .insert("content-type", "application/x-amz-json-1.0");
+        resp.headers_mut()
+            .insert("x-amzn-errortype", error_type.to_string());
+        resp
+    }
+
+    impl HttpConnector for FaultyConnector {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let target = request
+                .headers()
+                .get("x-amz-target")
+                .unwrap_or_default()
+                .to_string();
+            let throttle_type = if target.starts_with(DYNAMODB) {
+                "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+            } else {
+                "ThrottlingException"
+            };
+            match self.faults.roll(&target) {
+                None => self.inner.call(request),
+                Some(AwsFault::Throttle) => HttpConnectorFuture::ready(Ok(error_response(
+                    400,
+                    throttle_type,
+                    "Rate exceeded (injected by the test)",
+                ))),
+                Some(AwsFault::AppliedThen500) => {
+                    let sent = self.inner.call(request);
+                    HttpConnectorFuture::new(async move {
+                        let _applied = sent.await?;
+                        Ok(error_response(
+                            500,
+                            "InternalServerError",
+                            "Internal server error (injected by the test after the call was applied)",
+                        ))
+                    })
+                }
+            }
+        }
     }
 }

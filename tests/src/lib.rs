@@ -105,6 +105,8 @@ pub enum Secrets {
     Memory,
     /// A secrets file in a temporary directory (shared with helper processes).
     File,
+    /// Secrets Manager in the emulator, under a prefix of the world's own.
+    SecretsManager,
 }
 
 /// How to build a [`World`].
@@ -118,6 +120,9 @@ pub struct Options {
     pub timing: Timing,
     /// The deadline of each run, from its start (real time).
     pub run_budget: Duration,
+    /// Faults in front of the emulator for the world's DynamoDB and Secrets Manager clients
+    /// (none are injected until the test adds rules).
+    pub aws_faults: Option<riskflow::testing::aws_faults::AwsFaults>,
 }
 
 /// Leases and locks small enough for tests (the run deadline is [`RUN_BUDGET`]).
@@ -140,6 +145,7 @@ impl Default for Options {
             clock_speed: 1,
             timing: test_timing(),
             run_budget: RUN_BUDGET,
+            aws_faults: None,
         }
     }
 }
@@ -187,7 +193,13 @@ impl World {
         } else {
             None
         };
-        let (store, table) = riskflow::testing::dynamo_test_store().await;
+        let sdk = riskflow::testing::aws_test_config().await;
+        let sdk = match &opts.aws_faults {
+            Some(f) => f.config(&sdk),
+            None => sdk,
+        };
+        let (store, table) = riskflow::testing::dynamo_test_store_with(&sdk).await;
+        let mut prefix = SECRET_PREFIX.to_string();
         let (secrets, secrets_dir): (Arc<dyn SecretStore>, Option<TempDir>) = match opts.secrets {
             Secrets::Memory => (Arc::new(MemorySecretStore::new()), None),
             Secrets::File => {
@@ -195,9 +207,20 @@ impl World {
                 let s = FileSecretStore::open(dir.path()).expect("the secrets file opens");
                 (Arc::new(s), Some(dir))
             }
+            Secrets::SecretsManager => {
+                prefix = riskflow::testing::unique_name("riskflow-e2e") + "/";
+                (
+                    Arc::new(
+                        riskflow::secrets::secrets_manager::SecretsManagerStore::new(
+                            aws_sdk_secretsmanager::Client::new(&sdk),
+                        ),
+                    ),
+                    None,
+                )
+            }
         };
         let clock = TestClock::scaled(opts.clock_speed);
-        let mut env = Env::new(store, secrets, SECRET_PREFIX.into(), true);
+        let mut env = Env::new(store, secrets, prefix, true);
         env.timing = opts.timing.clone();
         env.clock = clock.as_clock();
         if opts.adp_mtls {
@@ -665,6 +688,56 @@ pub mod worker_env {
     pub const CLOCK_OFFSET_MS: &str = "RISKFLOW_E2E_CLOCK_OFFSET_MS";
     pub const ITEM_LEASE_MS: &str = "RISKFLOW_E2E_ITEM_LEASE_MS";
     pub const LOCK_TTL_MS: &str = "RISKFLOW_E2E_LOCK_TTL_MS";
+    /// The outbound request timeout (the chaos test's sandbox hangs longer than this).
+    pub const HTTP_TIMEOUT_MS: &str = "RISKFLOW_E2E_HTTP_TIMEOUT_MS";
+}
+
+/// Start a `flow_worker` process (`bin`: the test's `env!("CARGO_BIN_EXE_flow_worker")`) over
+/// `w`'s table and secrets file, running `flow` with its clock `clock_offset_ms` ahead, plus
+/// any `extra` worker variables. Killed when dropped.
+pub fn spawn_worker(
+    bin: &str,
+    w: &World,
+    flow: Flow,
+    clock_offset_ms: i64,
+    extra: &[(&str, String)],
+) -> tokio::process::Child {
+    let dir = w.secrets_dir.as_ref().expect("a secrets file");
+    let t = test_timing();
+    tokio::process::Command::new(bin)
+        .env(worker_env::TABLE, &w.table)
+        .env(worker_env::SECRETS_DIR, dir.path())
+        .env(worker_env::FLOW, flow.as_str())
+        .env(worker_env::CLOCK_OFFSET_MS, clock_offset_ms.to_string())
+        .env(worker_env::ITEM_LEASE_MS, t.item_lease_ms.to_string())
+        .env(worker_env::LOCK_TTL_MS, t.lock_ttl_ms.to_string())
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the helper process starts")
+}
+
+/// Wait for a worker to end and read its run record (it must exit cleanly).
+pub async fn worker_record(child: tokio::process::Child) -> RunRecord {
+    let out = child
+        .wait_with_output()
+        .await
+        .expect("the helper process ends");
+    assert!(
+        out.status.success(),
+        "the helper process failed: {:?}",
+        out.status
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a run record ({e}): {text}"))
+}
+
+/// Whether a run skipped because another held the flow lock.
+pub fn skipped_for_the_lock(r: &RunRecord) -> bool {
+    r.status == RunStatus::Skipped && r.message.as_deref().is_some_and(|m| m.contains("lock"))
 }
 
 /// Build the [`Env`] of a helper process: the same table, the same secrets file, the given
@@ -690,5 +763,9 @@ pub async fn worker_env_from_environment() -> Env {
         skew_margin_ms: d.skew_margin_ms,
         lock_ttl_ms: int(worker_env::LOCK_TTL_MS, d.lock_ttl_ms),
     };
+    let timeout = int(worker_env::HTTP_TIMEOUT_MS, 0);
+    if timeout > 0 {
+        env.http_timeout = Duration::from_millis(timeout as u64);
+    }
     env
 }

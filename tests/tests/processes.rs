@@ -4,13 +4,14 @@
 //! Each process is the `flow_worker` helper binary: it builds the same `Env` as the test (the
 //! same table, the same secrets file, a given clock offset) and runs the flow once.
 
-use riskflow::domain::{ConnectionKind, Flow, RunRecord, RunStatus};
-use riskflow_e2e::{Options, Secrets, World, count, test_timing, worker_env};
+use riskflow::domain::{ConnectionKind, Flow, RunStatus};
+use riskflow_e2e::{
+    Options, Secrets, World, count, skipped_for_the_lock, spawn_worker, worker_record,
+};
 use riskflow_sandbox::{FaultKind, FaultRule};
 use serde_json::json;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const FLOW: Flow = Flow::AlertTickets;
 /// Past the flow lock (150 s in the tests), the item leases and the Jira consistency horizon
@@ -18,39 +19,13 @@ const FLOW: Flow = Flow::AlertTickets;
 const AFTER_A_KILL_MS: i64 = 11 * 60_000;
 
 fn spawn(w: &World, clock_offset_ms: i64) -> Child {
-    let dir = w.secrets_dir.as_ref().expect("a secrets file");
-    let t = test_timing();
-    Command::new(env!("CARGO_BIN_EXE_flow_worker"))
-        .env(worker_env::TABLE, &w.table)
-        .env(worker_env::SECRETS_DIR, dir.path())
-        .env(worker_env::FLOW, FLOW.as_str())
-        .env(worker_env::CLOCK_OFFSET_MS, clock_offset_ms.to_string())
-        .env(worker_env::ITEM_LEASE_MS, t.item_lease_ms.to_string())
-        .env(worker_env::LOCK_TTL_MS, t.lock_ttl_ms.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the helper process starts")
-}
-
-async fn finish(child: Child) -> RunRecord {
-    let out = child
-        .wait_with_output()
-        .await
-        .expect("the helper process ends");
-    assert!(
-        out.status.success(),
-        "the helper process failed: {:?}",
-        out.status
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not a run record ({e}): {text}"))
-}
-
-fn skipped_for_the_lock(r: &RunRecord) -> bool {
-    r.status == RunStatus::Skipped && r.message.as_deref().is_some_and(|m| m.contains("lock"))
+    spawn_worker(
+        env!("CARGO_BIN_EXE_flow_worker"),
+        w,
+        FLOW,
+        clock_offset_ms,
+        &[],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -69,7 +44,7 @@ async fn two_processes_at_once_and_runs_killed_at_random_points_leave_no_duplica
     // Two processes at once: one holds the flow lock, the other skips.
     let started = std::time::Instant::now();
     let (a, b) = (spawn(&w, offset), spawn(&w, offset));
-    let (ra, rb) = tokio::join!(finish(a), finish(b));
+    let (ra, rb) = tokio::join!(worker_record(a), worker_record(b));
     // How long one process takes for 150 sessions here: the random kills below land within it.
     let full_run_ms = started.elapsed().as_millis() as u64;
     let skipped = [&ra, &rb]
@@ -141,7 +116,7 @@ async fn two_processes_at_once_and_runs_killed_at_random_points_leave_no_duplica
     let mut reruns = Vec::new();
     for _ in 0..8 {
         let (a, b) = (spawn(&w, offset), spawn(&w, offset));
-        let (ra, rb) = tokio::join!(finish(a), finish(b));
+        let (ra, rb) = tokio::join!(worker_record(a), worker_record(b));
         reruns.push((ra.counts.clone(), rb.counts.clone()));
         assert!(
             [&ra, &rb]

@@ -309,6 +309,7 @@ async fn act(
     let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
     match act_claimed(ctx, deps, &session, &lease, &mut item, deadline).await {
         Ok(Outcome::Waiting) => {
+            ctx.settle_audit_or_note().await;
             if let Err(e) = ctx.store.release(&lease, &item, ctx.now()).await {
                 ctx.error(format!("session {id}: state store: {e}"));
             }
@@ -317,6 +318,7 @@ async fn act(
         }
         Ok(_) => {
             item.handled_last_updated = Some(session.last_updated);
+            ctx.settle_audit_or_note().await;
             match ctx.store.complete(&lease, &item, ctx.now()).await {
                 Ok(_) => Outcome::Done,
                 Err(e) => {
@@ -329,6 +331,7 @@ async fn act(
             ctx.count("actions_failed", 1);
             ctx.error(format!("session {id}: {e}"));
             let retry = e.is_transient();
+            ctx.settle_audit_or_note().await;
             if let Err(se) = ctx
                 .store
                 .fail(&lease, &item, &e.to_string(), retry, ctx.now())

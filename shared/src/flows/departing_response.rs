@@ -209,6 +209,7 @@ async fn act(
     .await;
     match result {
         Ok(Outcome::Pending) => {
+            ctx.settle_audit_or_note().await;
             if let Err(e) = ctx.store.release(&lease, &item, ctx.now()).await {
                 ctx.error(format!("session {id}: state store: {e}"));
             }
@@ -216,6 +217,7 @@ async fn act(
         }
         Ok(_) => {
             item.handled_last_updated = Some(session.last_updated);
+            ctx.settle_audit_or_note().await;
             match ctx.store.complete(&lease, &item, ctx.now()).await {
                 Ok(_) => Outcome::Done,
                 Err(e) => {
@@ -227,6 +229,7 @@ async fn act(
         Err(e) => {
             ctx.count("actions_failed", 1);
             ctx.error(format!("session {id}: {e}"));
+            ctx.settle_audit_or_note().await;
             if let Err(se) = ctx
                 .store
                 .fail(&lease, &item, &e.to_string(), e.is_transient(), ctx.now())

@@ -370,16 +370,20 @@ pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
     };
     let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
     match apply(ctx, deps, &lease, &mut item, &work, deadline).await {
-        Ok(()) => match ctx.store.complete(&lease, &item, ctx.now()).await {
-            Ok(_) => true,
-            Err(e) => {
-                ctx.error(format!("{key}: state store: {e}"));
-                false
+        Ok(()) => {
+            ctx.settle_audit_or_note().await;
+            match ctx.store.complete(&lease, &item, ctx.now()).await {
+                Ok(_) => true,
+                Err(e) => {
+                    ctx.error(format!("{key}: state store: {e}"));
+                    false
+                }
             }
-        },
+        }
         Err(e) => {
             ctx.count("actions_failed", 1);
             ctx.error(format!("{key}: {e}"));
+            ctx.settle_audit_or_note().await;
             if let Err(se) = ctx
                 .store
                 .fail(&lease, &item, &e.to_string(), e.retry(), ctx.now())

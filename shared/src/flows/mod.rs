@@ -31,6 +31,9 @@ struct RunState {
     errors: Vec<String>,
     plan: Vec<String>,
     audit: Vec<AuditEntry>,
+    /// Audit entries recorded so far, and how many of them are written.
+    audit_recorded: u64,
+    audit_written: u64,
     gauges: Vec<(String, Unit, f64)>,
 }
 
@@ -46,6 +49,8 @@ pub struct RunCtx {
     pub clock: Clock,
     pub audit_retention_ms: i64,
     state: Mutex<RunState>,
+    /// One audit write at a time, so that concurrent settles share writes (group commit).
+    audit_writer: tokio::sync::Mutex<()>,
 }
 
 /// How many errors a run record keeps (the rest are counted).
@@ -66,6 +71,7 @@ impl RunCtx {
             clock,
             audit_retention_ms: crate::store::AUDIT_RETENTION_MS,
             state: Mutex::new(RunState::default()),
+            audit_writer: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -135,12 +141,36 @@ impl RunCtx {
             result: result.into(),
         };
         tracing::info!(flow = %self.flow, system = %entry.system, action = %entry.action, target = %entry.target, result = %entry.result, "audit");
-        self.state().audit.push(entry);
+        let mut s = self.state();
+        s.audit.push(entry);
+        s.audit_recorded += 1;
     }
 
     /// Write buffered audit entries now (also done by [`RunCtx::finish`]).
     pub async fn flush_audit(&self) -> Result<(), crate::store::StoreError> {
-        let entries = std::mem::take(&mut self.state().audit);
+        let _one_writer = self.audit_writer.lock().await;
+        self.write_buffered_audit().await
+    }
+
+    /// Make every audit entry recorded so far durable before the caller records an item as
+    /// finished, so a process killed right after cannot leave a finished action without its
+    /// audit entry. Callers finishing at the same time share writes: whoever writes takes every
+    /// entry buffered by then, and a caller whose entries were taken by that write returns
+    /// without writing.
+    pub async fn settle_audit(&self) -> Result<(), crate::store::StoreError> {
+        let target = self.state().audit_recorded;
+        let _one_writer = self.audit_writer.lock().await;
+        if self.state().audit_written >= target {
+            return Ok(());
+        }
+        self.write_buffered_audit().await
+    }
+
+    async fn write_buffered_audit(&self) -> Result<(), crate::store::StoreError> {
+        let (entries, upto) = {
+            let mut s = self.state();
+            (std::mem::take(&mut s.audit), s.audit_recorded)
+        };
         if entries.is_empty() {
             return Ok(());
         }
@@ -149,11 +179,21 @@ impl RunCtx {
             .append_audit(&entries, self.audit_retention_ms)
             .await
         {
-            // Keep them for the next flush attempt.
+            // Keep them for the next write.
             self.state().audit.splice(0..0, entries);
             return Err(e);
         }
+        let mut s = self.state();
+        s.audit_written = s.audit_written.max(upto);
         Ok(())
+    }
+
+    /// [`RunCtx::settle_audit`], recording a failure as a run error (the entries stay buffered
+    /// for the end of the run).
+    pub async fn settle_audit_or_note(&self) {
+        if let Err(e) = self.settle_audit().await {
+            self.error(format!("audit entries could not be written yet: {e}"));
+        }
     }
 
     /// Finish the run: flush the audit trail, write the run record, print the EMF metrics.

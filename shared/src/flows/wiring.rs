@@ -33,7 +33,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use url::Url;
 
 /// Everything a run needs besides the connections.
@@ -49,6 +49,8 @@ pub struct Env {
     pub timing: Timing,
     /// Extra root certificates to trust (the sandbox's CA, for ADP's mutual TLS in demos).
     pub extra_root_pem: Option<Vec<u8>>,
+    /// How long one outbound request may take, first byte to last (30 s).
+    pub http_timeout: Duration,
 }
 
 /// A connected system: its settings and its secret fields.
@@ -185,13 +187,12 @@ impl Env {
             audit_retention_ms: crate::store::AUDIT_RETENTION_MS,
             timing: Timing::default(),
             extra_root_pem: None,
+            http_timeout: ClientOptions::new(false).timeout,
         }
     }
 
     fn http(&self) -> Result<Http, String> {
-        let mut opts = ClientOptions::new(self.allow_private_urls);
-        opts.extra_root_pem = self.extra_root_pem.clone();
-        crate::http::build_client(&opts)
+        crate::http::build_client(&self.client_options())
             .map(Http::new)
             .map_err(|e| e.to_string())
     }
@@ -199,6 +200,7 @@ impl Env {
     fn client_options(&self) -> ClientOptions {
         let mut opts = ClientOptions::new(self.allow_private_urls);
         opts.extra_root_pem = self.extra_root_pem.clone();
+        opts.timeout = self.http_timeout;
         opts
     }
 

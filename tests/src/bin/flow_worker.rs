@@ -11,7 +11,13 @@ use std::time::Instant;
 
 #[tokio::main]
 async fn main() {
-    riskflow_e2e::init_tracing();
+    // Logs (when RUST_LOG is set) go to stderr: stdout carries the run record.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let flow: Flow = std::env::var(worker_env::FLOW)
         .unwrap_or_else(|_| "alert-tickets".into())
         .parse()
