@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `make bench`: the benchmark of DESIGN.md's budgets. Builds the release functions with
 # cargo-lambda (scripts/package.sh), starts the AWS emulator on a free loopback port, runs
-# riskflow-bench and writes bench/results.md. Takes about 10 minutes on 2 cores (most of it the
-# release build and the throughput run: 10,000 sessions at 200 then 50 requests/s).
+# riskflow-bench and writes bench/results.md. Takes 20-30 minutes on 2 cores: the release
+# build (size-tuned, fat LTO) is most of it, the measurements about 5 minutes (the throughput
+# part alone: 10,000 sessions at 200 then 50 requests/s, about 2.5 minutes).
+# Extra arguments go to riskflow-bench, e.g. `--only cold,aws,throughput,zips` (some parts)
+# or `--throughput-sessions 2000` (a shorter throughput run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

@@ -493,6 +493,19 @@ impl SandboxHandle {
         self.with(|s| s.config.clone())
     }
 
+    /// Accept one more Incydr API client (e.g. one whose secret is a test's canary).
+    pub fn add_incydr_client(&self, key: &str, secret: &str) {
+        let mut clients = self.config().incydr_clients;
+        clients.push(ApiClient {
+            key: key.into(),
+            secret: secret.into(),
+        });
+        self.update_config(ConfigPatch {
+            incydr_clients: Some(clients),
+            ..Default::default()
+        });
+    }
+
     /// Change some knobs.
     pub fn update_config(&self, patch: ConfigPatch) -> SandboxConfig {
         self.with(|s| {

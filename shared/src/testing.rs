@@ -365,3 +365,78 @@ pub mod aws_faults {
         }
     }
 }
+
+/// Every tracing event and span field of a test binary, as text, for tests that check what
+/// the logs hold (a secret must never appear in them). Installs itself as the global
+/// subscriber on first use.
+pub mod log_capture {
+    use std::fmt::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex, OnceLock};
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    struct Capture {
+        buf: Arc<Mutex<String>>,
+        next: AtomicU64,
+    }
+
+    struct Writer<'a>(&'a mut String);
+
+    impl Visit for Writer<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            let _ = write!(self.0, " {}={:?}", field.name(), value);
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            let _ = write!(self.0, " {}={}", field.name(), value);
+        }
+    }
+
+    impl Subscriber for Capture {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+            Some(tracing::level_filters::LevelFilter::TRACE)
+        }
+        fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+            let mut buf = self.buf.lock().unwrap();
+            let _ = write!(buf, "\nspan {}", attrs.metadata().name());
+            attrs.record(&mut Writer(&mut buf));
+            Id::from_u64(self.next.fetch_add(1, Ordering::Relaxed))
+        }
+        fn record(&self, _: &Id, values: &Record<'_>) {
+            let mut buf = self.buf.lock().unwrap();
+            values.record(&mut Writer(&mut buf));
+        }
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut buf = self.buf.lock().unwrap();
+            let _ = write!(
+                buf,
+                "\n{} {}",
+                event.metadata().level(),
+                event.metadata().target()
+            );
+            event.record(&mut Writer(&mut buf));
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// The log of the whole process since the first call.
+    pub fn log() -> Arc<Mutex<String>> {
+        static BUF: OnceLock<Arc<Mutex<String>>> = OnceLock::new();
+        BUF.get_or_init(|| {
+            let buf = Arc::new(Mutex::new(String::new()));
+            tracing::subscriber::set_global_default(Capture {
+                buf: buf.clone(),
+                next: AtomicU64::new(1),
+            })
+            .expect("no other global subscriber");
+            buf
+        })
+        .clone()
+    }
+}

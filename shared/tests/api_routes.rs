@@ -1017,79 +1017,6 @@ async fn moving_a_connection_to_another_host_needs_its_secret_again() {
 
 const CANARY: &str = "canary-3c1f9b";
 
-/// Every tracing event and span field of this test binary, as text.
-mod capture {
-    use std::fmt::Write as _;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::{Arc, Mutex, OnceLock};
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Metadata, Subscriber};
-
-    struct Capture {
-        buf: Arc<Mutex<String>>,
-        next: AtomicU64,
-    }
-
-    struct Writer<'a>(&'a mut String);
-
-    impl Visit for Writer<'_> {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            let _ = write!(self.0, " {}={:?}", field.name(), value);
-        }
-        fn record_str(&mut self, field: &Field, value: &str) {
-            let _ = write!(self.0, " {}={}", field.name(), value);
-        }
-    }
-
-    impl Subscriber for Capture {
-        fn enabled(&self, _: &Metadata<'_>) -> bool {
-            true
-        }
-        fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-            Some(tracing::level_filters::LevelFilter::TRACE)
-        }
-        fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-            let mut buf = self.buf.lock().unwrap();
-            let _ = write!(buf, "\nspan {}", attrs.metadata().name());
-            attrs.record(&mut Writer(&mut buf));
-            Id::from_u64(self.next.fetch_add(1, Ordering::Relaxed))
-        }
-        fn record(&self, _: &Id, values: &Record<'_>) {
-            let mut buf = self.buf.lock().unwrap();
-            values.record(&mut Writer(&mut buf));
-        }
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, event: &Event<'_>) {
-            let mut buf = self.buf.lock().unwrap();
-            let _ = write!(
-                buf,
-                "\n{} {}",
-                event.metadata().level(),
-                event.metadata().target()
-            );
-            event.record(&mut Writer(&mut buf));
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-    }
-
-    /// The log of the whole process since the first call.
-    pub fn log() -> Arc<Mutex<String>> {
-        static BUF: OnceLock<Arc<Mutex<String>>> = OnceLock::new();
-        BUF.get_or_init(|| {
-            let buf = Arc::new(Mutex::new(String::new()));
-            tracing::subscriber::set_global_default(Capture {
-                buf: buf.clone(),
-                next: AtomicU64::new(1),
-            })
-            .expect("no other global subscriber");
-            buf
-        })
-        .clone()
-    }
-}
-
 fn assert_no_canary(what: &str, text: &str) {
     assert!(
         !text.contains(CANARY),
@@ -1102,7 +1029,7 @@ fn assert_no_canary(what: &str, text: &str) {
 
 #[tokio::test]
 async fn a_secret_never_appears_in_responses_state_audit_or_logs() {
-    let log = capture::log();
+    let log = riskflow::testing::log_capture::log();
     tracing::info!(probe = "capture-works", "probe");
     assert!(
         log.lock().unwrap().contains("capture-works"),
@@ -1117,15 +1044,7 @@ async fn a_secret_never_appears_in_responses_state_audit_or_logs() {
     let sb = sandbox.state();
     riskflow_sandbox::seed_demo(&sb);
     // The sandbox accepts an Incydr API client whose secret is the canary.
-    let mut clients = sb.config().incydr_clients;
-    clients.push(riskflow_sandbox::ApiClient {
-        key: "canary-client".into(),
-        secret: CANARY.into(),
-    });
-    sb.update_config(riskflow_sandbox::ConfigPatch {
-        incydr_clients: Some(clients),
-        ..Default::default()
-    });
+    sb.add_incydr_client("canary-client", CANARY);
 
     let mut bodies: Vec<String> = Vec::new();
     let mut call = async |req: ApiRequest| {

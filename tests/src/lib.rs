@@ -534,6 +534,40 @@ impl World {
         assert_eq!(total, session_ids.len());
     }
 
+    /// Assert that every session's work item is done, not leased at `now`, and records as its
+    /// Jira ticket the issue that carries the session's label.
+    pub async fn assert_items_record_their_jira_tickets(
+        &self,
+        flow: Flow,
+        session_ids: &[String],
+        now: i64,
+    ) {
+        let tickets = self.jira_tickets(flow);
+        for id in session_ids {
+            let item = self
+                .store()
+                .item(flow, id, now)
+                .await
+                .expect("the item reads")
+                .unwrap_or_else(|| panic!("session {id} has no work item"));
+            assert_eq!(item.status, ItemStatus::Done, "{item:#?}");
+            assert!(
+                item.lease_until.is_none_or(|u| u <= now),
+                "session {id} is still leased: {item:#?}"
+            );
+            let recorded = item
+                .step_outcome("ticket:jira")
+                .and_then(|o| o["key"].as_str().map(str::to_string))
+                .unwrap_or_else(|| panic!("session {id}'s item records no ticket: {item:#?}"));
+            let label = dedup_label(flow, id);
+            let issue = tickets
+                .get(&label)
+                .and_then(|v| v.first())
+                .unwrap_or_else(|| panic!("no Jira issue labelled {label}"));
+            assert_eq!(recorded, issue.key, "session {id}");
+        }
+    }
+
     /// ServiceNow incidents by `correlation_id`.
     pub fn snow_incidents_by_correlation(&self) -> BTreeMap<String, usize> {
         let mut out = BTreeMap::new();

@@ -4,7 +4,7 @@
 //! lost answers mid-run leave work for later runs; once AWS recovers, the runs settle with
 //! exactly one ticket per session and nothing left over.
 
-use riskflow::domain::{ConnectionKind, Flow, ItemStatus, RunStatus};
+use riskflow::domain::{ConnectionKind, Flow, RunStatus};
 use riskflow::flows::wiring::Env;
 use riskflow::secrets::secrets_manager::SecretsManagerStore;
 use riskflow::testing::aws_faults::{AwsFault, AwsFaults, DYNAMODB, SECRETS_MANAGER};
@@ -106,15 +106,6 @@ async fn state_store_and_secrets_failures_fail_runs_cleanly_and_lose_nothing() {
     }
     assert!(settled, "the runs did not settle once AWS recovered");
     w.assert_one_jira_ticket_each(FLOW, &ids);
-    let now = w.clock.now();
-    for id in &ids {
-        let item = w
-            .store()
-            .item(FLOW, id, now)
-            .await
-            .expect("the item reads")
-            .expect("an item per session");
-        assert_eq!(item.status, ItemStatus::Done, "{item:#?}");
-        assert!(item.step_outcome("ticket:jira").is_some(), "{item:#?}");
-    }
+    w.assert_items_record_their_jira_tickets(FLOW, &ids, w.clock.now())
+        .await;
 }

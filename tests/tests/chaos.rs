@@ -11,10 +11,9 @@
 //! failing run can be replayed.
 
 use rand::{Rng, SeedableRng};
-use riskflow::domain::{ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus};
+use riskflow::domain::{ConnectionKind, Flow, RunRecord, RunStatus};
 use riskflow_e2e::{
-    Options, Secrets, World, count, dedup_label, skipped_for_the_lock, spawn_worker, worker_env,
-    worker_record,
+    Options, Secrets, World, count, skipped_for_the_lock, spawn_worker, worker_env, worker_record,
 };
 use riskflow_sandbox::{FaultConfig, FaultKind, FaultRule};
 use serde_json::json;
@@ -211,25 +210,8 @@ async fn a_thousand_sessions_through_faults_two_processes_and_five_kills_give_ex
 
     // Each ticket is the one its work item records; no item is pending, failed or leased.
     let now = w.clock.now() + offset;
-    for id in &ids {
-        let item = w
-            .store()
-            .item(FLOW, id, now)
-            .await
-            .expect("the item reads")
-            .unwrap_or_else(|| panic!("session {id} has no work item"));
-        assert_eq!(item.status, ItemStatus::Done, "{item:#?}");
-        assert!(
-            item.lease_until.is_none_or(|u| u <= now),
-            "session {id} is still leased: {item:#?}"
-        );
-        let recorded = item
-            .step_outcome("ticket:jira")
-            .and_then(|o| o["key"].as_str().map(str::to_string))
-            .unwrap_or_else(|| panic!("session {id}'s item records no ticket: {item:#?}"));
-        let issue = &tickets[&dedup_label(FLOW, id)][0];
-        assert_eq!(recorded, issue.key, "session {id}");
-    }
+    w.assert_items_record_their_jira_tickets(FLOW, &ids, now)
+        .await;
     assert!(w.open_items(FLOW).await.is_empty());
 
     // The audit trail names every ticket: created, or found again after a lost answer.

@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let cfg = Config::from_env()?;
     // One SDK configuration for the state, the secrets and the run invoker.
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = riskflow::flows::wiring::aws_sdk_config().await;
     let env = Env::aws_with(&cfg, &sdk, None);
     let api = riskflow::entry::aws_connections_api(&env, &cfg, &sdk);
     lambda_runtime::run(service_fn(|ev: LambdaEvent<Value>| {
