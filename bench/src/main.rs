@@ -372,7 +372,7 @@ async fn main() -> Result<()> {
         add(
             &mut rows,
             row(
-                "DynamoDB writes per acted-on session (audit batched)",
+                "DynamoDB writes per acted-on session (audit entries included)",
                 format!("{writes:.2}"),
                 "≤ 3",
                 Some(writes <= 3.0),
