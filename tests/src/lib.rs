@@ -769,6 +769,16 @@ pub async fn worker_record(child: tokio::process::Child) -> RunRecord {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not a run record ({e}): {text}"))
 }
 
+/// Whether a run succeeded and found nothing left to do: no error, no ticket created, nothing
+/// waiting for Jira's search or deferred to the next run.
+pub fn found_nothing_to_do(r: &RunRecord) -> bool {
+    r.status == RunStatus::Succeeded
+        && r.errors.is_empty()
+        && count(r, "tickets_created") == 0
+        && count(r, "waiting_for_search") == 0
+        && count(r, "deferred_to_next_run") == 0
+}
+
 /// Whether a run skipped because another held the flow lock.
 pub fn skipped_for_the_lock(r: &RunRecord) -> bool {
     r.status == RunStatus::Skipped && r.message.as_deref().is_some_and(|m| m.contains("lock"))

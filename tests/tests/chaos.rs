@@ -11,9 +11,10 @@
 //! failing run can be replayed.
 
 use rand::{Rng, SeedableRng};
-use riskflow::domain::{ConnectionKind, Flow, RunRecord, RunStatus};
+use riskflow::domain::{ConnectionKind, Flow, RunRecord};
 use riskflow_e2e::{
-    Options, Secrets, World, count, skipped_for_the_lock, spawn_worker, worker_env, worker_record,
+    Options, Secrets, World, found_nothing_to_do, skipped_for_the_lock, spawn_worker, worker_env,
+    worker_record,
 };
 use riskflow_sandbox::{FaultConfig, FaultKind, FaultRule};
 use serde_json::json;
@@ -189,13 +190,7 @@ async fn a_thousand_sessions_through_faults_two_processes_and_five_kills_give_ex
     for _ in 0..6 {
         offset += ROUND_MS;
         let (ra, rb) = pair(&w, offset).await;
-        let idle = [&ra, &rb].iter().any(|r| {
-            r.status == RunStatus::Succeeded
-                && r.errors.is_empty()
-                && count(r, "tickets_created") == 0
-                && count(r, "waiting_for_search") == 0
-                && count(r, "deferred_to_next_run") == 0
-        });
+        let idle = [&ra, &rb].iter().any(|r| found_nothing_to_do(r));
         if idle && w.open_items(FLOW).await.is_empty() {
             settled = true;
             break;

@@ -6,7 +6,8 @@
 
 use riskflow::domain::{ConnectionKind, Flow, RunStatus};
 use riskflow_e2e::{
-    Options, Secrets, World, count, skipped_for_the_lock, spawn_worker, worker_record,
+    Options, Secrets, World, count, found_nothing_to_do, skipped_for_the_lock, spawn_worker,
+    worker_record,
 };
 use riskflow_sandbox::{FaultKind, FaultRule};
 use serde_json::json;
@@ -126,13 +127,7 @@ async fn two_processes_at_once_and_runs_killed_at_random_points_leave_no_duplica
                 <= 1,
             "{ra:#?} {rb:#?}"
         );
-        let done = [&ra, &rb].iter().any(|r| {
-            r.status == RunStatus::Succeeded
-                && r.errors.is_empty()
-                && count(r, "waiting_for_search") == 0
-                && count(r, "deferred_to_next_run") == 0
-                && count(r, "tickets_created") == 0
-        });
+        let done = [&ra, &rb].iter().any(|r| found_nothing_to_do(r));
         if done && w.open_items(FLOW).await.is_empty() {
             settled = true;
             break;
