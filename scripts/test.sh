@@ -19,7 +19,14 @@ logdir=$(mktemp -d)
 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logdir/moto.log" 2>&1 &
 moto_pid=$!
 cleanup() {
+  # moto can take minutes to stop once it holds gigabytes (or ignore SIGTERM while busy):
+  # give it 10 s, then SIGKILL, so the test command never hangs after its checks.
   kill "$moto_pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$moto_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -9 "$moto_pid" 2>/dev/null || true
   wait "$moto_pid" 2>/dev/null || true
 }
 trap cleanup EXIT
