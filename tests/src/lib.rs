@@ -687,7 +687,17 @@ pub fn total(runs: &[RunRecord], name: &str) -> u64 {
 
 /// Headers of a generic (Standard Webhooks) delivery signed with [`GENERIC_SECRET`].
 pub fn signed_headers(id: &str, timestamp_secs: i64, body: &[u8]) -> http::HeaderMap {
-    let secret = secrecy::SecretString::from(GENERIC_SECRET.to_string());
+    signed_headers_with(GENERIC_SECRET, id, timestamp_secs, body)
+}
+
+/// [`signed_headers`] with another signing secret.
+pub fn signed_headers_with(
+    secret: &str,
+    id: &str,
+    timestamp_secs: i64,
+    body: &[u8],
+) -> http::HeaderMap {
+    let secret = secrecy::SecretString::from(secret.to_string());
     let sig = riskflow::connectors::generic::sign(id, timestamp_secs, body, &secret)
         .expect("the test secret signs");
     let mut h = http::HeaderMap::new();
@@ -767,6 +777,29 @@ pub async fn worker_record(child: tokio::process::Child) -> RunRecord {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().last().unwrap_or_default();
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not a run record ({e}): {text}"))
+}
+
+/// Two [`spawn_worker`] processes at once over the same clock offset; at most one of them may
+/// skip for the flow lock. Returns both run records.
+pub async fn worker_pair(
+    bin: &str,
+    w: &World,
+    flow: Flow,
+    clock_offset_ms: i64,
+    extra: &[(&str, String)],
+) -> (RunRecord, RunRecord) {
+    let a = spawn_worker(bin, w, flow, clock_offset_ms, extra);
+    let b = spawn_worker(bin, w, flow, clock_offset_ms, extra);
+    let (ra, rb) = tokio::join!(worker_record(a), worker_record(b));
+    assert!(
+        [&ra, &rb]
+            .iter()
+            .filter(|r| skipped_for_the_lock(r))
+            .count()
+            <= 1,
+        "{ra:#?} {rb:#?}"
+    );
+    (ra, rb)
 }
 
 /// Whether a run succeeded and found nothing left to do: no error, no ticket created, nothing

@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use riskflow::api::{ApiRequest, ApiResponse};
 use riskflow::domain::{ConnectionKind, Flow};
-use riskflow_e2e::{Options, Secrets, World, count, date_in_days, now_secs};
+use riskflow_e2e::{Options, Secrets, World, count, date_in_days, now_secs, signed_headers_with};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -43,20 +43,7 @@ async fn call(w: &World, method: http::Method, path: &str, body: Option<Value>) 
 }
 
 fn signed(secret: &str, id: &str, body: &[u8]) -> http::HeaderMap {
-    let ts = now_secs();
-    let sig = riskflow::connectors::generic::sign(
-        id,
-        ts,
-        body,
-        &secrecy::SecretString::from(secret.to_string()),
-    )
-    .expect("the canary secret signs");
-    let mut h = http::HeaderMap::new();
-    h.insert("webhook-id", id.parse().unwrap());
-    h.insert("webhook-timestamp", ts.to_string().parse().unwrap());
-    h.insert("webhook-signature", sig.parse().unwrap());
-    h.insert("content-type", "application/json".parse().unwrap());
-    h
+    signed_headers_with(secret, id, now_secs(), body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use riskflow::domain::{ConnectionKind, Flow, RunRecord};
 use riskflow_e2e::{
     Options, Secrets, World, found_nothing_to_do, skipped_for_the_lock, spawn_worker, worker_env,
-    worker_record,
+    worker_pair,
 };
 use riskflow_sandbox::{FaultConfig, FaultKind, FaultRule};
 use serde_json::json;
@@ -30,14 +30,15 @@ const ROUND_MS: i64 = 11 * 60_000;
 /// The client gives up on a request after this long; the hanging faults hang longer.
 const HTTP_TIMEOUT_MS: u64 = 1_000;
 
+const WORKER: &str = env!("CARGO_BIN_EXE_flow_worker");
+
+/// The worker's variables beyond the world's: the short request timeout.
+fn worker_vars() -> [(&'static str, String); 1] {
+    [(worker_env::HTTP_TIMEOUT_MS, HTTP_TIMEOUT_MS.to_string())]
+}
+
 fn spawn(w: &World, offset: i64) -> Child {
-    spawn_worker(
-        env!("CARGO_BIN_EXE_flow_worker"),
-        w,
-        FLOW,
-        offset,
-        &[(worker_env::HTTP_TIMEOUT_MS, HTTP_TIMEOUT_MS.to_string())],
-    )
+    spawn_worker(WORKER, w, FLOW, offset, &worker_vars())
 }
 
 fn faults(seed: u64) -> FaultConfig {
@@ -95,19 +96,9 @@ fn faults(seed: u64) -> FaultConfig {
     }
 }
 
-/// Two processes at once; at most one may skip for the lock. Returns the records.
+/// Two processes at once; at most one may skip for the lock.
 async fn pair(w: &World, offset: i64) -> (RunRecord, RunRecord) {
-    let (a, b) = (spawn(w, offset), spawn(w, offset));
-    let (ra, rb) = tokio::join!(worker_record(a), worker_record(b));
-    assert!(
-        [&ra, &rb]
-            .iter()
-            .filter(|r| skipped_for_the_lock(r))
-            .count()
-            <= 1,
-        "{ra:#?} {rb:#?}"
-    );
-    (ra, rb)
+    worker_pair(WORKER, w, FLOW, offset, &worker_vars()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
