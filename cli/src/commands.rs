@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use riskflow::api::ApiRequest;
 use riskflow::api::connections::{ConnectionsApi, RunStarter};
 use riskflow::api::schema::fields;
-use riskflow::domain::{ConnectionKind, Flow, ItemStatus};
+use riskflow::domain::{ConnectionKind, Flow};
 use riskflow::flows::wiring::Env;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -145,8 +145,9 @@ pub async fn run_remote(api_url: &str, cmd: Command) -> Result<()> {
             println!("{}", v["message"].as_str().unwrap_or("started"));
             Ok(())
         }
-        Command::Items(_) | Command::Backfill { .. } => Err(anyhow!(
-            "`items` and `backfill` work on a local data dir only (on AWS, see infra/docs/runbook.md)"
+        Command::Items(c) => items(&target, c).await,
+        Command::Backfill { .. } => Err(anyhow!(
+            "`backfill` works on a local data dir only (on AWS, see infra/docs/runbook.md)"
         )),
         Command::Dev(_) => unreachable!("handled in main"),
     }
@@ -180,7 +181,7 @@ pub async fn run(data_dir: &Path, cmd: Command) -> Result<()> {
         Command::Audit { from, to, format } => {
             audit(&Target::Local(&api), from, to, &format).await?
         }
-        Command::Items(c) => items(&env, c).await?,
+        Command::Items(c) => items(&Target::Local(&api), c).await?,
         Command::Backfill { from, to, dry_run } => backfill(&env, &from, &to, dry_run).await?,
     }
     Ok(())
@@ -388,35 +389,32 @@ fn read_secrets(kind: ConnectionKind) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-async fn items(env: &Env, c: ItemsCmd) -> Result<()> {
-    let now = riskflow::clock::now_ms();
+/// `items list` / `items retry`, through the API routes (in-process locally, signed remotely).
+async fn items(target: &Target<'_>, c: ItemsCmd) -> Result<()> {
     match c {
         ItemsCmd::List { flow, status } => {
-            let status = if status == "pending" {
-                ItemStatus::Pending
-            } else {
-                ItemStatus::Failed
+            let mut rows: Vec<Value> = Vec::new();
+            let flows: Vec<String> = match flow {
+                Some(f) => {
+                    f.parse::<Flow>().map_err(|e| anyhow!("{e}"))?;
+                    vec![f]
+                }
+                None => Flow::ALL.iter().map(|f| f.as_str().to_string()).collect(),
             };
-            let flows: Vec<Flow> = match flow {
-                Some(f) => vec![f.parse().map_err(|e| anyhow!("{e}"))?],
-                None => Flow::ALL.to_vec(),
-            };
-            let mut rows = Vec::new();
             for f in flows {
-                let mut after = None;
+                let mut cursor: Option<String> = None;
                 loop {
-                    let page = env.store.item_keys(f, status, after, 100, now).await?;
-                    for key in &page.items {
-                        if let Some(it) = env.store.item(f, key, now).await? {
-                            rows.push(json!({
-                                "flow": f.as_str(), "key": key, "status": it.status.as_str(),
-                                "attempts": it.attempts, "last_error": it.last_error,
-                                "updated_at": riskflow::clock::rfc3339_of_ms(it.updated_at),
-                            }));
-                        }
+                    let mut q = BTreeMap::new();
+                    q.insert("flow".to_string(), f.clone());
+                    q.insert("status".to_string(), status.clone());
+                    q.insert("limit".to_string(), "500".to_string());
+                    if let Some(c) = &cursor {
+                        q.insert("cursor".to_string(), c.clone());
                     }
-                    match page.next {
-                        Some(n) => after = Some(n),
+                    let page = call(target, request(Method::GET, "/items", None, q)).await?;
+                    rows.extend(page["items"].as_array().cloned().unwrap_or_default());
+                    match page["next"].as_str() {
+                        Some(n) => cursor = Some(n.to_string()),
                         None => break,
                     }
                 }
@@ -424,22 +422,18 @@ async fn items(env: &Env, c: ItemsCmd) -> Result<()> {
             print(&json!({ "items": rows }));
         }
         ItemsCmd::Retry { flow, key } => {
-            let f: Flow = flow.parse().map_err(|e| anyhow!("{e}"))?;
-            let item = env
-                .store
-                .item(f, &key, now)
-                .await?
-                .ok_or_else(|| anyhow!("no work item {flow}/{key}"))?;
-            if item.status != ItemStatus::Failed {
-                bail!("{flow}/{key} is {}, not failed", item.status.as_str());
-            }
-            let mut fresh = item.clone();
-            fresh.attempts = 0;
-            if env.store.put_pending(&fresh, now).await? {
-                println!("{flow}/{key} is pending again; the next run of {flow} processes it");
-            } else {
-                bail!("{flow}/{key} changed meanwhile; list the items again");
-            }
+            flow.parse::<Flow>().map_err(|e| anyhow!("{e}"))?;
+            let v = call(
+                target,
+                request(
+                    Method::POST,
+                    &format!("/items/{flow}/retry"),
+                    Some(json!({ "key": key })),
+                    BTreeMap::new(),
+                ),
+            )
+            .await?;
+            println!("{}", v["message"].as_str().unwrap_or("pending again"));
         }
     }
     Ok(())

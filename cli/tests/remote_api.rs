@@ -71,13 +71,53 @@ fn connections_list_against_a_deployed_api_is_signed_with_sigv4_for_execute_api(
 }
 
 #[test]
-fn items_and_backfill_are_refused_against_a_deployed_api_with_a_clear_message() {
+fn failed_items_are_listed_from_a_deployed_api_and_backfill_is_refused_with_a_clear_message() {
+    let (port, rx) = one_shot(
+        r#"{"items":[{"flow":"alert-tickets","key":"s-1","status":"failed","attempts":5,"last_error":"Jira answered 400","updated_at":"2026-12-01T00:00:00Z"}],"next":null}"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_riskflow"))
+        .args([
+            "--api-url",
+            &format!("http://127.0.0.1:{port}"),
+            "items",
+            "list",
+            "--flow",
+            "alert-tickets",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Jira answered 400"), "{stdout}");
+    let head = rx.recv().unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("get /items?"), "{head}");
+    assert!(
+        head.contains("flow=alert-tickets") && head.contains("status=failed"),
+        "{head}"
+    );
+    assert!(
+        head.contains("authorization: aws4-hmac-sha256 credential=akidexample/"),
+        "{head}"
+    );
+
     let out = Command::new(env!("CARGO_BIN_EXE_riskflow"))
         .args([
             "--api-url",
             "https://abc.execute-api.eu-west-1.amazonaws.com",
-            "items",
-            "list",
+            "backfill",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-02",
         ])
         .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
         .env("AWS_SECRET_ACCESS_KEY", "x")
@@ -86,5 +126,5 @@ fn items_and_backfill_are_refused_against_a_deployed_api_with_a_clear_message() 
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("work on a local data dir only"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("works on a local data dir only"));
 }

@@ -8,6 +8,8 @@
 //! | `RISKFLOW_ALLOW_PRIVATE_URLS` | `true`: lift the outbound-address rules (tests, sandbox) | `false` |
 //! | `RISKFLOW_FUNCTION_NAMES` | connections-api only: `flow=function-name,...` for `POST /runs/{flow}` | — |
 //! | `RISKFLOW_AUDIT_RETENTION_DAYS` | how long audit entries are kept | `400` |
+//! | `RISKFLOW_DEPLOYMENT` | the deployment's name: the `deployment` dimension of every metric | `riskflow` |
+//! | `RISKFLOW_KMS_KEY_ARN` | customer-managed KMS key the connection secrets are created with; empty: Secrets Manager's default key | — |
 //!
 //! A missing or malformed value fails with a message that names the variable.
 
@@ -38,6 +40,10 @@ pub struct Config {
     pub allow_private_urls: bool,
     pub function_names: BTreeMap<String, String>,
     pub audit_retention_days: u32,
+    /// The deployment's name (the Terraform module's `name`).
+    pub deployment: String,
+    /// The KMS key new connection secrets are encrypted with.
+    pub kms_key_arn: Option<String>,
 }
 
 /// Parse a boolean setting strictly: `true`/`false`/`1`/`0` (any case); anything else is an error.
@@ -118,6 +124,33 @@ impl Config {
                     },
                 )?,
             };
+        let deployment = get("RISKFLOW_DEPLOYMENT")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "riskflow".into());
+        if deployment.len() > 64
+            || !deployment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::Invalid {
+                name: "RISKFLOW_DEPLOYMENT",
+                value: deployment,
+                expected: "the deployment's name: up to 64 letters, digits, - and _",
+            });
+        }
+        let kms_key_arn = get("RISKFLOW_KMS_KEY_ARN")
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        if let Some(k) = &kms_key_arn
+            && !(k.starts_with("arn:") && k.contains(":kms:"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "RISKFLOW_KMS_KEY_ARN",
+                value: k.clone(),
+                expected: "a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>) or empty",
+            });
+        }
         Ok(Config {
             table,
             secret_prefix,
@@ -125,6 +158,8 @@ impl Config {
             allow_private_urls,
             function_names,
             audit_retention_days,
+            deployment,
+            kms_key_arn,
         })
     }
 
@@ -193,6 +228,31 @@ mod tests {
         assert!(c.dry_run && !c.allow_private_urls);
         assert_eq!(c.function_names["hr-departures"], "rf-hr");
         assert_eq!(c.audit_retention_days, 400);
+        assert_eq!(c.deployment, "riskflow");
+        assert_eq!(c.kms_key_arn, None);
+        let c = cfg(&[
+            ("RISKFLOW_TABLE", "t-1"),
+            ("RISKFLOW_DEPLOYMENT", "rf-staging"),
+            (
+                "RISKFLOW_KMS_KEY_ARN",
+                "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.deployment, "rf-staging");
+        assert!(
+            c.kms_key_arn
+                .as_deref()
+                .is_some_and(|k| k.ends_with("567890ab"))
+        );
+        let e = cfg(&[
+            ("RISKFLOW_TABLE", "t-1"),
+            ("RISKFLOW_KMS_KEY_ARN", "alias/aws/sns"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().starts_with("RISKFLOW_KMS_KEY_ARN"), "{e}");
+        let e = cfg(&[("RISKFLOW_TABLE", "t-1"), ("RISKFLOW_DEPLOYMENT", "a b")]).unwrap_err();
+        assert!(e.to_string().starts_with("RISKFLOW_DEPLOYMENT"), "{e}");
         assert_eq!(
             c.secret_name(crate::domain::ConnectionKind::Jira),
             "riskflow/jira"

@@ -576,6 +576,239 @@ async fn a_test_verifies_the_stored_credentials_again_and_records_the_result() {
 }
 
 #[tokio::test]
+async fn a_verification_that_outlasts_its_budget_is_answered_in_time_and_changes_nothing() {
+    let mut f = fixture().await;
+    f.connect_jira().await;
+    // Jira hangs longer than the budget (API Gateway gives the function 29 s; the budget is
+    // 20 s there, shortened here).
+    f.api.verify_budget = Duration::from_millis(300);
+    f.sandbox
+        .state()
+        .add_fault(FaultRule::new("jira", FaultKind::Latency { ms: 3_000 }));
+    let started = Instant::now();
+    let r = f
+        .call(request(Method::POST, "/connections/jira/test", None))
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT, "{:?}", r.body);
+    assert!(
+        msg(&r).starts_with("Jira Cloud did not answer within"),
+        "{}",
+        msg(&r)
+    );
+    let jira = f.connection("jira").await;
+    assert_eq!(
+        jira["status"], "connected",
+        "a timeout is not a verdict on the credentials"
+    );
+    assert_eq!(jira["history"][0]["status"], "verify_failed", "{jira}");
+    let r = f.put("/connections/jira", f.jira_body()).await;
+    assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT, "{:?}", r.body);
+    assert_eq!(f.connection("jira").await["status"], "connected");
+    f.sandbox.state().clear_faults();
+}
+
+#[tokio::test]
+async fn failed_items_are_listed_and_retried_through_the_api() {
+    let f = fixture().await;
+    let store = f.env.store.clone();
+    let now = riskflow::clock::now_ms();
+    for key in ["sess-a", "sess-b"] {
+        let riskflow::store::Claim::Acquired { lease, item } = store
+            .claim_new(Flow::AlertTickets, key, 60_000, now, |_, _| {})
+            .await
+            .unwrap()
+        else {
+            panic!("claimed");
+        };
+        store
+            .fail(
+                &lease,
+                &item,
+                "Jira answered 400: the issue type selected is invalid",
+                false,
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/items", None),
+            &[("flow", "alert-tickets")],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["key"], "sess-a");
+    assert_eq!(items[0]["status"], "failed");
+    assert_eq!(items[0]["attempts"], 1);
+    assert!(
+        items[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("issue type")
+    );
+    // Every flow when none is named; one page of one.
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/items", None),
+            &[("limit", "1"), ("flow", "alert-tickets")],
+        ))
+        .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    let cursor = r.body["next"].as_str().expect("a next cursor").to_string();
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/items", None),
+            &[
+                ("limit", "1"),
+                ("flow", "alert-tickets"),
+                ("cursor", &cursor),
+            ],
+        ))
+        .await;
+    assert_eq!(r.body["items"][0]["key"], "sess-b");
+    let r = f.get("/items").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
+
+    let retry = |key: Value| {
+        request(
+            Method::POST,
+            "/items/alert-tickets/retry",
+            Some(json!({ "key": key })),
+        )
+    };
+    let r = f.call(retry(json!("sess-a"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(msg(&r).contains("pending again"));
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/items", None),
+            &[("status", "pending")],
+        ))
+        .await;
+    assert_eq!(r.body["items"][0]["key"], "sess-a");
+    assert_eq!(r.body["items"][0]["attempts"], 0);
+    // Retrying it again: it is no longer failed.
+    let r = f.call(retry(json!("sess-a"))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(msg(&r), "alert-tickets/sess-a is pending, not failed");
+
+    // Bad input names the problem.
+    let r = f.call(retry(json!("no-such"))).await;
+    assert_eq!(
+        (r.status, msg(&r)),
+        (StatusCode::NOT_FOUND, "no work item alert-tickets/no-such")
+    );
+    let r = f.call(retry(json!(""))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = f
+        .call(request(
+            Method::POST,
+            "/items/nope/retry",
+            Some(json!({"key": "x"})),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/items", None),
+            &[("status", "done")],
+        ))
+        .await;
+    assert_eq!(
+        (r.status, msg(&r)),
+        (
+            StatusCode::BAD_REQUEST,
+            "'status' must be failed or pending, got 'done'"
+        )
+    );
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/items", None),
+            &[("cursor", "x")],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = f.call(request(Method::DELETE, "/items", None)).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn refused_webhook_deliveries_are_counted_by_source_and_reason() {
+    let f = fixture().await;
+    let r = f
+        .put(
+            "/connections/generic",
+            json!({"signing_secret": "whsec_aWFtLWNvbnRyYWN0LXRlc3Qtc2VjcmV0"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mut env = f.env.clone();
+    env.metrics = riskflow::metrics::MetricsSink::memory("rf-prod");
+    let rx = env.webhook_receiver();
+    let body =
+        br#"{"event_type":"departure","email":"a@example.com","departure_date":"2030-01-31"}"#;
+    let ts = riskflow::clock::now_ms() / 1000;
+    let mut h = HeaderMap::new();
+    h.insert("webhook-id", HeaderValue::from_static("msg_1"));
+    h.insert(
+        "webhook-timestamp",
+        HeaderValue::from_str(&ts.to_string()).unwrap(),
+    );
+    // Signed with an old key.
+    let old = secrecy::SecretString::from("whsec_b2xkLWtleS1ub3QtdXNlZC1hbnltb3Jl".to_string());
+    let sig = riskflow::connectors::generic::sign("msg_1", ts, body, &old).unwrap();
+    h.insert("webhook-signature", HeaderValue::from_str(&sig).unwrap());
+    let a = rx.receive("generic", &h, body).await;
+    assert_eq!(a.response.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.rejected, Some("bad_signature"));
+    let a = rx.receive("bamboohr", &h, body).await;
+    assert_eq!(
+        (a.response.status, a.rejected),
+        (StatusCode::NOT_FOUND, Some("not_connected"))
+    );
+    let a = rx.receive("wp-admin", &h, body).await;
+    assert_eq!(a.rejected, Some("unknown_source"));
+    let lines = env.metrics.lines();
+    let got: Vec<(String, String, i64)> = lines
+        .iter()
+        .map(|l| {
+            assert_eq!(l["deployment"], "rf-prod");
+            (
+                l["source"].as_str().unwrap().to_string(),
+                l["reason"].as_str().unwrap().to_string(),
+                l["webhook_rejected"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("generic".into(), "bad_signature".into(), 1),
+            ("bamboohr".into(), "not_connected".into(), 1),
+            ("other".into(), "unknown_source".into(), 1)
+        ]
+    );
+    // A good delivery is not counted.
+    let good = secrecy::SecretString::from("whsec_aWFtLWNvbnRyYWN0LXRlc3Qtc2VjcmV0".to_string());
+    let sig = riskflow::connectors::generic::sign("msg_1", ts, body, &good).unwrap();
+    h.insert("webhook-signature", HeaderValue::from_str(&sig).unwrap());
+    let a = rx.receive("generic", &h, body).await;
+    assert_eq!(
+        (a.response.status, a.rejected),
+        (StatusCode::ACCEPTED, None)
+    );
+    assert_eq!(env.metrics.lines().len(), 3);
+}
+
+#[tokio::test]
 async fn runs_are_listed_newest_first_by_flow_and_limit() {
     let f = fixture().await;
     let now = riskflow::clock::now_ms();

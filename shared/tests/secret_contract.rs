@@ -407,3 +407,32 @@ async fn secrets_manager_unreachable_is_unavailable_and_never_shows_the_value() 
         Err(SecretError::Unavailable(_))
     ));
 }
+
+#[tokio::test]
+async fn secrets_manager_creates_secrets_with_the_deployments_kms_key() {
+    let plain = secrets_manager_test_store().await;
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let store = plain.clone().with_kms_key(Some(key.to_string()));
+    let name = unique_name("riskflow-okta");
+    store.put(&name, &secret("with-cmk")).await.unwrap();
+    // A second put writes a new version of the same secret (the key stays the secret's).
+    store.put(&name, &secret("with-cmk-2")).await.unwrap();
+    let d = store
+        .client()
+        .describe_secret()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.kms_key_id(), Some(key));
+    let other = unique_name("riskflow-okta");
+    plain.put(&other, &secret("default-key")).await.unwrap();
+    let d = plain
+        .client()
+        .describe_secret()
+        .secret_id(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(d.kms_key_id(), Some(key));
+}

@@ -1,9 +1,12 @@
 //! `GET /connections`, `PUT`/`DELETE /connections/{kind}`, `POST /connections/{kind}/test`,
-//! `GET /runs`, `POST /runs/{flow}`, `GET /audit`, `GET /health`.
+//! `GET /runs`, `POST /runs/{flow}`, `GET /audit`, `GET /items`, `POST /items/{flow}/retry`,
+//! `GET /health`.
 
 use super::schema::{Field, FieldType, fields};
 use super::{ApiRequest, ApiResponse, json_body, parse_kind, parse_time};
-use crate::domain::{ConnectionKind, ConnectionRecord, ConnectionStatus, Flow, HistoryEntry};
+use crate::domain::{
+    ConnectionKind, ConnectionRecord, ConnectionStatus, Flow, HistoryEntry, ItemStatus,
+};
 use crate::secrets::CachedSecrets;
 use crate::store::{Store, StoreError};
 use async_trait::async_trait;
@@ -47,7 +50,13 @@ pub struct ConnectionsApi {
     pub verifier: Arc<dyn Verifier>,
     pub runner: Arc<dyn RunStarter>,
     pub clock: crate::flows::Clock,
+    /// How long a live verification may take before it is answered as a failure: under API
+    /// Gateway's 29 s integration timeout with room for the state writes (20 s).
+    pub verify_budget: std::time::Duration,
 }
+
+/// The default [`ConnectionsApi::verify_budget`].
+pub const VERIFY_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 fn store_error(e: StoreError) -> ApiResponse {
     tracing::error!(error = %e, "state store error");
@@ -72,6 +81,32 @@ impl ConnectionsApi {
         format!("{}{}", self.secret_prefix, kind.as_str())
     }
 
+    /// A live verification, answered as a failure when it outlasts [`Self::verify_budget`]
+    /// (verification only reads, so abandoning it changes nothing outside).
+    async fn verify_within_budget(
+        &self,
+        kind: ConnectionKind,
+        settings: &Map<String, Value>,
+        secrets: &Map<String, Value>,
+    ) -> Result<String, VerifyFailure> {
+        match tokio::time::timeout(
+            self.verify_budget,
+            self.verifier.verify(kind, settings, secrets),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(VerifyFailure {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                message: format!(
+                    "{} did not answer within {} ms; try again (the stored settings and credentials were not changed)",
+                    kind.display_name(),
+                    self.verify_budget.as_millis()
+                ),
+            }),
+        }
+    }
+
     /// Route a request.
     pub async fn handle(&self, req: ApiRequest) -> ApiResponse {
         let segs: Vec<&str> = req
@@ -90,10 +125,14 @@ impl ConnectionsApi {
             (&Method::GET, ["runs"]) => self.runs(&req).await,
             (&Method::POST, ["runs", flow]) => self.start_run(flow, &req).await,
             (&Method::GET, ["audit"]) => self.audit(&req).await,
-            (_, ["health" | "connections" | "runs" | "audit", ..]) => Err(ApiResponse::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{} is not allowed on {}", req.method, req.path),
-            )),
+            (&Method::GET, ["items"]) => self.items(&req).await,
+            (&Method::POST, ["items", flow, "retry"]) => self.retry_item(flow, &req).await,
+            (_, ["health" | "connections" | "runs" | "audit" | "items", ..]) => {
+                Err(ApiResponse::error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("{} is not allowed on {}", req.method, req.path),
+                ))
+            }
             _ => Err(ApiResponse::error(
                 StatusCode::NOT_FOUND,
                 format!("no route {} {}", req.method, req.path),
@@ -229,7 +268,7 @@ impl ConnectionsApi {
                 ));
             }
         }
-        match self.verifier.verify(kind, &settings, &secrets).await {
+        match self.verify_within_budget(kind, &settings, &secrets).await {
             Ok(message) => {
                 let secret_json = SecretString::from(Value::Object(secrets).to_string());
                 let name = self.secret_name(kind);
@@ -380,14 +419,19 @@ impl ConnectionsApi {
         let secrets: Map<String, Value> =
             serde_json::from_str(secret.expose_secret()).unwrap_or_default();
         let settings: Map<String, Value> = existing.settings.clone().into_iter().collect();
-        let result = self.verifier.verify(kind, &settings, &secrets).await;
+        let result = self.verify_within_budget(kind, &settings, &secrets).await;
         let mut rec = existing.clone();
+        // A verification that ran out of time says nothing about the credentials: the
+        // connection keeps its status and message, and the attempt is in its history.
+        let timed_out = matches!(&result, Err(f) if f.status == StatusCode::GATEWAY_TIMEOUT);
         let (status, message, answer) = match result {
             Ok(m) => (ConnectionStatus::Connected, m.clone(), Ok(m)),
             Err(f) => (ConnectionStatus::VerifyFailed, f.message.clone(), Err(f)),
         };
-        rec.status = status;
-        rec.message = Some(message.clone());
+        if !timed_out {
+            rec.status = status;
+            rec.message = Some(message.clone());
+        }
         rec.updated_at = now;
         if status == ConnectionStatus::Connected {
             rec.verified_at = Some(now);
@@ -413,19 +457,7 @@ impl ConnectionsApi {
     }
 
     async fn runs(&self, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
-        let limit = match req.query.get("limit") {
-            None => 20,
-            Some(l) => l
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=500).contains(n))
-                .ok_or_else(|| {
-                    ApiResponse::error(
-                        StatusCode::BAD_REQUEST,
-                        format!("'limit' must be a number from 1 to 500, got '{l}'"),
-                    )
-                })?,
-        };
+        let limit = page_limit(req, 20)?;
         let now = self.now();
         let runs = match req.query.get("flow").filter(|f| !f.is_empty()) {
             Some(f) => {
@@ -481,6 +513,112 @@ impl ConnectionsApi {
         }
     }
 
+    /// `GET /items?flow=&status=failed|pending&limit=&cursor=`: work items waiting for a person
+    /// (failed) or for a run (pending), with their last error.
+    async fn items(&self, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
+        let status = match req.query.get("status").map(String::as_str) {
+            None | Some("failed") => ItemStatus::Failed,
+            Some("pending") => ItemStatus::Pending,
+            Some(other) => {
+                return Err(ApiResponse::error(
+                    StatusCode::BAD_REQUEST,
+                    format!("'status' must be failed or pending, got '{other}'"),
+                ));
+            }
+        };
+        let limit = page_limit(req, 100)?;
+        let flows: Vec<Flow> = match req.query.get("flow").filter(|f| !f.is_empty()) {
+            Some(f) => vec![f.parse().map_err(|e: crate::domain::UnknownFlow| {
+                ApiResponse::error(StatusCode::BAD_REQUEST, e.to_string())
+            })?],
+            None if req.query.contains_key("cursor") => {
+                return Err(ApiResponse::error(
+                    StatusCode::BAD_REQUEST,
+                    "'cursor' needs 'flow' (the cursor of one flow's list)",
+                ));
+            }
+            None => Flow::ALL.to_vec(),
+        };
+        let now = self.now();
+        let mut rows = Vec::new();
+        let mut next = None;
+        for flow in flows {
+            let left = limit.saturating_sub(rows.len());
+            if left == 0 {
+                break;
+            }
+            let page = self
+                .store
+                .item_keys(flow, status, req.query.get("cursor").cloned(), left, now)
+                .await
+                .map_err(store_error)?;
+            for key in &page.items {
+                if let Some(it) = self.store.item(flow, key, now).await.map_err(store_error)? {
+                    rows.push(json!({
+                        "flow": flow.as_str(), "key": key, "status": it.status.as_str(),
+                        "attempts": it.attempts, "last_error": it.last_error,
+                        "updated_at": crate::clock::rfc3339_of_ms(it.updated_at),
+                    }));
+                }
+            }
+            next = page.next;
+        }
+        Ok(ApiResponse::ok(json!({ "items": rows, "next": next })))
+    }
+
+    /// `POST /items/{flow}/retry` with `{"key": "…"}`: a failed item becomes pending again and
+    /// the next run of its flow processes it (its recorded intents are checked first, so a
+    /// retry never repeats an outside action that happened).
+    async fn retry_item(&self, flow: &str, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
+        let flow: Flow = flow.parse().map_err(|e: crate::domain::UnknownFlow| {
+            ApiResponse::error(StatusCode::NOT_FOUND, e.to_string())
+        })?;
+        let body = json_body(req)?;
+        let key = body
+            .get("key")
+            .and_then(|k| k.as_str())
+            .filter(|k| !k.is_empty() && k.len() <= 1024)
+            .ok_or_else(|| {
+                ApiResponse::error(
+                    StatusCode::BAD_REQUEST,
+                    "the body must be {\"key\": \"<item key>\"} (from GET /items)",
+                )
+            })?;
+        let now = self.now();
+        let item = self
+            .store
+            .item(flow, key, now)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                ApiResponse::error(StatusCode::NOT_FOUND, format!("no work item {flow}/{key}"))
+            })?;
+        if item.status != ItemStatus::Failed {
+            return Err(ApiResponse::error(
+                StatusCode::CONFLICT,
+                format!("{flow}/{key} is {}, not failed", item.status.as_str()),
+            ));
+        }
+        let mut fresh = item.clone();
+        fresh.attempts = 0;
+        if self
+            .store
+            .put_pending(&fresh, now)
+            .await
+            .map_err(store_error)?
+        {
+            tracing::info!(flow = %flow, key, by = %req.principal, "failed item put back to pending");
+            Ok(ApiResponse::ok(json!({
+                "message": format!("{flow}/{key} is pending again; the next run of {flow} processes it")
+            })))
+        } else {
+            Err(ApiResponse::error(
+                StatusCode::CONFLICT,
+                format!("{flow}/{key} changed meanwhile; list the items again"),
+            ))
+        }
+    }
+
     async fn audit(&self, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
         let now = self.now();
         let to = match req.query.get("to") {
@@ -520,6 +658,23 @@ impl ConnectionsApi {
             })).collect::<Vec<_>>(),
             "next": page.next,
         })))
+    }
+}
+
+/// The `limit` query parameter of a listing: 1 to 500, `default` when absent.
+fn page_limit(req: &ApiRequest, default: usize) -> Result<usize, ApiResponse> {
+    match req.query.get("limit") {
+        None => Ok(default),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or_else(|| {
+                ApiResponse::error(
+                    StatusCode::BAD_REQUEST,
+                    format!("'limit' must be a number from 1 to 500, got '{l}'"),
+                )
+            }),
     }
 }
 

@@ -24,29 +24,45 @@ pub struct WebhookReceiver {
     pub clock: crate::flows::Clock,
     /// Accepted clock difference of a delivery's timestamp (default 5 minutes).
     pub window_ms: i64,
+    /// Where refused deliveries are counted (`webhook_rejected` by source and reason).
+    pub metrics: crate::metrics::MetricsSink,
 }
 
 /// What a delivery produced: the answer, and the work items to process now.
 pub struct Accepted {
     pub response: ApiResponse,
     pub new_items: Vec<String>,
+    /// Why the delivery was refused (the `reason` of the `webhook_rejected` metric).
+    pub rejected: Option<&'static str>,
 }
 
 impl WebhookReceiver {
-    fn reject(status: StatusCode, message: impl Into<String>) -> Accepted {
+    fn reject(reason: &'static str, status: StatusCode, message: impl Into<String>) -> Accepted {
         Accepted {
             response: ApiResponse::error(status, message),
             new_items: Vec::new(),
+            rejected: Some(reason),
         }
     }
 
-    /// Handle one delivery.
+    /// Handle one delivery; a refused one is counted in the `webhook_rejected` metric.
     pub async fn receive(&self, source: &str, headers: &HeaderMap, body: &[u8]) -> Accepted {
+        let accepted = self.receive_unmetered(source, headers, body).await;
+        if let Some(reason) = accepted.rejected {
+            tracing::warn!(source = %source.chars().take(40).collect::<String>(), reason, status = accepted.response.status.as_u16(), "webhook delivery refused");
+            self.metrics
+                .webhook_rejected(source, reason, (self.clock)());
+        }
+        accepted
+    }
+
+    async fn receive_unmetered(&self, source: &str, headers: &HeaderMap, body: &[u8]) -> Accepted {
         let kind = match source {
             "bamboohr" => ConnectionKind::Bamboohr,
             "generic" => ConnectionKind::Generic,
             other => {
                 return Self::reject(
+                    "unknown_source",
                     StatusCode::NOT_FOUND,
                     format!("unknown HR webhook source '{other}' (expected bamboohr or generic)"),
                 );
@@ -54,6 +70,7 @@ impl WebhookReceiver {
         };
         if body.len() > MAX_BODY {
             return Self::reject(
+                "too_large",
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the body is larger than {} KiB", MAX_BODY / 1024),
             );
@@ -63,13 +80,18 @@ impl WebhookReceiver {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "state store error");
-                return Self::reject(StatusCode::SERVICE_UNAVAILABLE, "try again shortly");
+                return Self::reject(
+                    "unavailable",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "try again shortly",
+                );
             }
         };
         let (Some(id), Some(version), ConnectionStatus::Connected) =
             (&conn.secret_id, &conn.secret_version, conn.status)
         else {
             return Self::reject(
+                "not_connected",
                 StatusCode::NOT_FOUND,
                 format!("the {} webhook is not connected", kind.display_name()),
             );
@@ -78,7 +100,11 @@ impl WebhookReceiver {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "secret store error");
-                return Self::reject(StatusCode::SERVICE_UNAVAILABLE, "try again shortly");
+                return Self::reject(
+                    "unavailable",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "try again shortly",
+                );
             }
         };
         let fields: serde_json::Map<String, Value> =
@@ -100,13 +126,16 @@ impl WebhookReceiver {
                 if let Err(e) = bamboohr::verify_headers(headers, body, &keys, now, self.window_ms)
                 {
                     return Self::reject(
+                        "bad_signature",
                         StatusCode::UNAUTHORIZED,
                         format!("signature check failed: {e}"),
                     );
                 }
                 let changes = match bamboohr::parse_payload(body) {
                     Ok(c) => c,
-                    Err(e) => return Self::reject(StatusCode::BAD_REQUEST, e.to_string()),
+                    Err(e) => {
+                        return Self::reject("malformed", StatusCode::BAD_REQUEST, e.to_string());
+                    }
                 };
                 for c in changes.into_iter().filter(|c| c.may_concern_departure()) {
                     let event_time = c.event_time_ms().unwrap_or(now);
@@ -128,6 +157,7 @@ impl WebhookReceiver {
                     Ok(id) => id,
                     Err(e) => {
                         return Self::reject(
+                            "bad_signature",
                             StatusCode::UNAUTHORIZED,
                             format!("signature check failed: {e}"),
                         );
@@ -140,7 +170,9 @@ impl WebhookReceiver {
                     .unwrap_or(now / 1000);
                 match generic::parse(body, &webhook_id, ts) {
                     Ok(fact) => works.push((webhook_id, HrWork::Fact { fact })),
-                    Err(e) => return Self::reject(StatusCode::BAD_REQUEST, e.to_string()),
+                    Err(e) => {
+                        return Self::reject("malformed", StatusCode::BAD_REQUEST, e.to_string());
+                    }
                 }
             }
         }
@@ -150,6 +182,7 @@ impl WebhookReceiver {
                     json!({"message": "received; nothing in it concerns a departure"}),
                 ),
                 new_items: Vec::new(),
+                rejected: None,
             };
         }
         let mut new_items = Vec::new();
@@ -161,6 +194,7 @@ impl WebhookReceiver {
                     tracing::error!(error = %e, "state store error");
                     // Nothing after the failure was recorded: the sender retries the delivery.
                     return Self::reject(
+                        "unavailable",
                         StatusCode::SERVICE_UNAVAILABLE,
                         "the delivery could not be recorded; retry it",
                     );
@@ -171,6 +205,7 @@ impl WebhookReceiver {
             return Accepted {
                 response: ApiResponse::ok(json!({"message": "this delivery was already received"})),
                 new_items,
+                rejected: None,
             };
         }
         Accepted {
@@ -179,6 +214,7 @@ impl WebhookReceiver {
                 json!({"message": "accepted", "items": new_items}),
             ),
             new_items,
+            rejected: None,
         }
     }
 }

@@ -11,7 +11,7 @@ pub mod tickets;
 pub mod wiring;
 
 use crate::domain::{AuditEntry, ConnectionKind, Flow, Lease, RunRecord, RunStatus};
-use crate::metrics::{Metrics, Unit};
+use crate::metrics::{Metrics, MetricsSink, Unit};
 use crate::store::Store;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +35,19 @@ struct RunState {
     audit_recorded: u64,
     audit_written: u64,
     gauges: Vec<(String, Unit, f64)>,
+    /// The run ended because another run held the flow's lock.
+    overlapped: bool,
+}
+
+/// What started a run: only scheduled and manual runs say whether a flow is alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// A schedule or a manual `run` (API, CLI).
+    Run,
+    /// Work items recorded by a webhook delivery, processed at once.
+    Webhook,
+    /// A backfill over a past range.
+    Backfill,
 }
 
 /// What one run of a flow shares.
@@ -48,6 +61,9 @@ pub struct RunCtx {
     pub dry_run: bool,
     pub clock: Clock,
     pub audit_retention_ms: i64,
+    /// Where the run's metric line goes (off unless the composition root sets one).
+    pub metrics: MetricsSink,
+    pub trigger: Trigger,
     state: Mutex<RunState>,
     /// One audit write at a time, so that concurrent settles share writes (group commit).
     audit_writer: tokio::sync::Mutex<()>,
@@ -70,6 +86,8 @@ impl RunCtx {
             dry_run,
             clock,
             audit_retention_ms: crate::store::AUDIT_RETENTION_MS,
+            metrics: MetricsSink::Off,
+            trigger: Trigger::Run,
             state: Mutex::new(RunState::default()),
             audit_writer: tokio::sync::Mutex::new(()),
         }
@@ -202,13 +220,14 @@ impl RunCtx {
             self.error(format!("audit entries could not be written: {e}"));
         }
         let finished_at = self.now();
-        let (counts, errors, plan, gauges) = {
+        let (counts, errors, plan, gauges, overlapped) = {
             let s = self.state();
             (
                 s.counts.clone(),
                 s.errors.clone(),
                 s.plan.clone(),
                 s.gauges.clone(),
+                s.overlapped,
             )
         };
         // A run that had errors but finished is partial: its failed items are retried later.
@@ -244,10 +263,16 @@ impl RunCtx {
             Unit::Milliseconds,
             (finished_at - self.started_at) as f64,
         );
-        // EMF lines are for CloudWatch: printed on Lambda only, not in a local terminal.
-        if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-            m.emit(self.flow.as_str(), finished_at);
+        if self.trigger == Trigger::Run {
+            let outcome = match status {
+                RunStatus::Succeeded | RunStatus::Partial => "runs_succeeded",
+                RunStatus::Skipped if overlapped => "runs_overlapped",
+                RunStatus::Skipped => "runs_skipped",
+                RunStatus::Failed => "runs_failed",
+            };
+            m.count(outcome, 1);
         }
+        self.metrics.run(self.flow.as_str(), &m, finished_at);
         record
     }
 }
@@ -266,12 +291,14 @@ impl RunCtx {
             .await
         {
             Ok(Some(l)) => Ok(Some(l)),
-            Ok(None) => Err(self
-                .finish(
+            Ok(None) => Err({
+                self.state().overlapped = true;
+                self.finish(
                     Some(RunStatus::Skipped),
                     Some(format!("another run of {} holds the lock", self.flow)),
                 )
-                .await),
+                .await
+            }),
             Err(e) => {
                 self.error(format!("state store: {e}"));
                 Err(self.finish(Some(RunStatus::Failed), None).await)
@@ -321,5 +348,131 @@ impl Timing {
         let left = (lease_until - ctx.now() - self.skew_margin_ms).max(0) as u64;
         ctx.deadline
             .min(Instant::now() + Duration::from_millis(left))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ConnectionKind;
+    use crate::secrets::memory::MemorySecretStore;
+
+    fn ctx(store: &Store, trigger: Trigger, sink: &MetricsSink) -> RunCtx {
+        let mut c = RunCtx::new(
+            store.clone(),
+            Flow::AlertTickets,
+            Instant::now() + Duration::from_secs(60),
+            false,
+            system_clock(),
+        );
+        c.trigger = trigger;
+        c.metrics = sink.clone();
+        c
+    }
+
+    /// The `runs_*` metrics of the lines a sink holds, with their deployment.
+    fn outcomes(sink: &MetricsSink) -> Vec<(String, String)> {
+        sink.lines()
+            .iter()
+            .flat_map(|l| {
+                let dep = l["deployment"].as_str().unwrap_or_default().to_string();
+                l.as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| k.starts_with("runs_"))
+                    .map(move |(k, _)| (k.clone(), dep.clone()))
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn only_a_scheduled_or_manual_run_that_did_its_work_counts_as_a_successful_run() {
+        let store = Store::in_memory();
+        let sink = MetricsSink::memory("rf-prod");
+        ctx(&store, Trigger::Run, &sink).finish(None, None).await;
+        let c = ctx(&store, Trigger::Run, &sink);
+        c.error("one item failed");
+        c.finish(None, None).await;
+        assert_eq!(
+            outcomes(&sink),
+            [
+                ("runs_succeeded".to_string(), "rf-prod".to_string()),
+                ("runs_succeeded".to_string(), "rf-prod".to_string())
+            ]
+        );
+        // Every line carries the deployment and the flow as its dimensions.
+        for l in sink.lines() {
+            assert_eq!(
+                l["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+                serde_json::json!([["deployment", "flow"]])
+            );
+            assert_eq!(l["flow"], "alert-tickets");
+        }
+
+        // A webhook batch or a backfill never keeps a schedule looking alive.
+        let sink = MetricsSink::memory("rf-prod");
+        ctx(&store, Trigger::Webhook, &sink)
+            .finish(None, None)
+            .await;
+        ctx(&store, Trigger::Backfill, &sink)
+            .finish(None, None)
+            .await;
+        assert_eq!(sink.lines().len(), 2);
+        assert!(outcomes(&sink).is_empty(), "{:?}", sink.lines());
+
+        // Failed and skipped runs are their own metrics.
+        let sink = MetricsSink::memory("rf-prod");
+        ctx(&store, Trigger::Run, &sink)
+            .finish(Some(RunStatus::Failed), None)
+            .await;
+        ctx(&store, Trigger::Run, &sink)
+            .finish(
+                Some(RunStatus::Skipped),
+                Some("Jira Cloud is not connected".into()),
+            )
+            .await;
+        let got: Vec<String> = outcomes(&sink).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(got, ["runs_failed", "runs_skipped"]);
+    }
+
+    #[tokio::test]
+    async fn a_run_that_finds_the_lock_held_is_an_overlap_not_a_skip() {
+        let store = Store::in_memory();
+        let sink = MetricsSink::memory("rf");
+        let timing = Timing::default();
+        let first = ctx(&store, Trigger::Run, &sink);
+        let held = first.lock(&timing).await.unwrap();
+        let second = ctx(&store, Trigger::Run, &sink);
+        let rec = second.lock(&timing).await.unwrap_err();
+        assert_eq!(rec.status, RunStatus::Skipped);
+        first.unlock(held).await;
+        let got: Vec<String> = outcomes(&sink).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(got, ["runs_overlapped"]);
+    }
+
+    #[tokio::test]
+    async fn a_flow_whose_system_is_not_connected_reports_a_skipped_run_and_no_success() {
+        let mut env = wiring::Env::new(
+            Store::in_memory(),
+            std::sync::Arc::new(MemorySecretStore::new()),
+            "rf/".into(),
+            true,
+        );
+        env.metrics = MetricsSink::memory("rf-prod");
+        for flow in Flow::ALL {
+            let rec = env
+                .run_flow(flow, false, Instant::now() + Duration::from_secs(30))
+                .await;
+            assert_eq!(rec.status, RunStatus::Skipped, "{flow}");
+            assert!(
+                rec.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains(ConnectionKind::Incydr.display_name())),
+                "{:?}",
+                rec.message
+            );
+        }
+        let got: Vec<String> = outcomes(&env.metrics).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(got, ["runs_skipped", "runs_skipped", "runs_skipped"]);
     }
 }

@@ -51,6 +51,8 @@ pub struct Env {
     pub extra_root_pem: Option<Vec<u8>>,
     /// How long one outbound request may take, first byte to last (30 s).
     pub http_timeout: Duration,
+    /// Where runs and webhook rejections report their metrics.
+    pub metrics: crate::metrics::MetricsSink,
 }
 
 /// The AWS SDK configuration of a function: the SDK's defaults, with an HTTPS client that
@@ -200,9 +202,12 @@ impl Env {
             aws_sdk_dynamodb::Client::from_conf(ddb.build()),
             cfg.table.clone(),
         ));
-        let secrets = Arc::new(crate::secrets::secrets_manager::SecretsManagerStore::new(
-            aws_sdk_secretsmanager::Client::from_conf(sm.build()),
-        ));
+        let secrets = Arc::new(
+            crate::secrets::secrets_manager::SecretsManagerStore::new(
+                aws_sdk_secretsmanager::Client::from_conf(sm.build()),
+            )
+            .with_kms_key(cfg.kms_key_arn.clone()),
+        );
         let mut env = Env::new(
             Store::new(items),
             secrets,
@@ -211,6 +216,9 @@ impl Env {
         );
         env.dry_run = cfg.dry_run;
         env.audit_retention_ms = i64::from(cfg.audit_retention_days) * 86_400_000;
+        env.metrics = crate::metrics::MetricsSink::Stdout {
+            deployment: cfg.deployment.clone(),
+        };
         env
     }
 
@@ -231,6 +239,7 @@ impl Env {
             timing: Timing::default(),
             extra_root_pem: None,
             http_timeout: ClientOptions::new(false).timeout,
+            metrics: crate::metrics::MetricsSink::Off,
         }
     }
 
@@ -400,13 +409,16 @@ impl Env {
         dry_run: bool,
         deadline: Instant,
     ) -> RunRecord {
-        let ctx = RunCtx::new(
+        let mut ctx = RunCtx::new(
             self.store.clone(),
             Flow::AlertTickets,
             deadline,
             dry_run || self.dry_run,
             self.clock.clone(),
         );
+        ctx.audit_retention_ms = self.audit_retention_ms;
+        ctx.metrics = self.metrics.clone();
+        ctx.trigger = super::Trigger::Backfill;
         let r: Result<RunRecord, Skip> = async {
             let inc = self.need_conn(ConnectionKind::Incydr).await?;
             let source = self.incydr(&inc).map_err(Skip::Broken)?;
@@ -457,6 +469,7 @@ impl Env {
             self.clock.clone(),
         );
         ctx.audit_retention_ms = self.audit_retention_ms;
+        ctx.metrics = self.metrics.clone();
         match self.run_inner(&ctx, flow).await {
             Ok(rec) => rec,
             Err(Skip::NotConnected(msg)) => ctx.finish(Some(RunStatus::Skipped), Some(msg)).await,
@@ -563,13 +576,16 @@ impl Env {
         if keys.is_empty() {
             return None;
         }
-        let ctx = RunCtx::new(
+        let mut ctx = RunCtx::new(
             self.store.clone(),
             Flow::HrDepartures,
             deadline,
             self.dry_run,
             self.clock.clone(),
         );
+        ctx.audit_retention_ms = self.audit_retention_ms;
+        ctx.metrics = self.metrics.clone();
+        ctx.trigger = super::Trigger::Webhook;
         let deps = match self.hr_deps().await {
             Ok(d) => d,
             Err(Skip::NotConnected(m) | Skip::Broken(m)) => {
@@ -596,6 +612,7 @@ impl Env {
             secrets: self.secrets.clone(),
             clock: self.clock.clone(),
             window_ms: crate::connectors::generic::DEFAULT_WINDOW_MS,
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -608,6 +625,7 @@ impl Env {
             verifier: Arc::new(LiveVerifier { env: self.clone() }),
             runner,
             clock: self.clock.clone(),
+            verify_budget: crate::api::connections::VERIFY_BUDGET,
         }
     }
 }

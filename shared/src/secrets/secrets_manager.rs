@@ -8,6 +8,9 @@
 //!   so under either the name is free at once.)
 //! - get: `GetSecretValue`, at a `VersionId` when given. A missing or deleted secret (or
 //!   version) is [`SecretError::NotFound`].
+//! - secrets are created with the deployment's customer-managed KMS key when one is configured
+//!   ([`SecretsManagerStore::with_kms_key`], `RISKFLOW_KMS_KEY_ARN`), else with Secrets
+//!   Manager's default key `aws/secretsmanager`.
 //! - delete: `DeleteSecret` with `ForceDeleteWithoutRecovery`; a missing secret is fine.
 //!
 //! Throttling, 5xx answers, timeouts and dispatch failures are [`SecretError::Unavailable`].
@@ -28,11 +31,21 @@ const PUT_ROUNDS: u32 = 5;
 #[derive(Clone, Debug)]
 pub struct SecretsManagerStore {
     client: Client,
+    kms_key_id: Option<String>,
 }
 
 impl SecretsManagerStore {
     pub fn new(client: Client) -> Self {
-        SecretsManagerStore { client }
+        SecretsManagerStore {
+            client,
+            kms_key_id: None,
+        }
+    }
+
+    /// Create new secrets encrypted with this KMS key (ARN, id or alias).
+    pub fn with_kms_key(mut self, key: Option<String>) -> Self {
+        self.kms_key_id = key;
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -136,6 +149,7 @@ impl SecretStore for SecretsManagerStore {
                         .client
                         .create_secret()
                         .name(name)
+                        .set_kms_key_id(self.kms_key_id.clone())
                         .secret_string(value.expose_secret())
                         .send()
                         .await;
