@@ -2059,3 +2059,194 @@ async fn a_wrong_adp_client_secret_is_a_401_naming_the_token_call_and_not_the_se
     assert!(!format!("{client:?}").contains("wrong-secret"));
     sb.shutdown().await;
 }
+
+// ----- the rules production runs (hr-departures' HrDirectory port over the connectors) -----
+//
+// Before, the flow re-derived the fact from a reduced record and disagreed with the connector
+// rules: a rehired employee with an old termination date went on the Departing watchlist, an
+// Inactive employee without a date failed, a change with neither status nor date became a
+// cancellation, and an ADP termination lost its reason. Each test states the intended
+// behaviour, through the adapter the flow uses.
+
+use riskflow::flows::adapters::{AdpSource, BambooDirectory};
+use riskflow::flows::ports::{HrDirectory, HrLookupError, RecordedHrChange};
+
+const TODAY: &str = "2026-03-01";
+
+fn bamboo_directory(sb: &riskflow_sandbox::Sandbox) -> BambooDirectory {
+    BambooDirectory {
+        client: std::sync::Arc::new(sandbox_bamboo(sb, "bamboo-demo")),
+    }
+}
+
+fn recorded(employee_id: &str) -> RecordedHrChange {
+    RecordedHrChange {
+        employee_id: employee_id.into(),
+        source_event_id: format!("chg-{employee_id}"),
+        event_time: NOW_MS,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn production_runs_the_bamboohr_rule_for_every_record_shape() {
+    let sb = sandbox().await;
+    let state = sb.state();
+    // Rehired: Active again, the old termination date kept.
+    state.add_bamboohr_employee(bamboo_employee(
+        "1",
+        json!({"workEmail":"rehired@example.com","status":"Active","terminationDate":"2025-06-30"}),
+    ));
+    // Inactive, no termination date.
+    state.add_bamboohr_employee(bamboo_employee(
+        "2",
+        json!({"workEmail":"left@example.com","status":"Inactive"}),
+    ));
+    // Neither status nor date.
+    state.add_bamboohr_employee(bamboo_employee(
+        "3",
+        json!({"workEmail":"unknown@example.com"}),
+    ));
+    // Active with a future termination date.
+    state.add_bamboohr_employee(bamboo_employee(
+        "4",
+        json!({"workEmail":"leaving@example.com","status":"Active","terminationDate":"2026-04-15"}),
+    ));
+    // No work email in the record.
+    state.add_bamboohr_employee(bamboo_employee(
+        "5",
+        json!({"status":"Inactive","terminationDate":"2026-02-27"}),
+    ));
+    let dir = bamboo_directory(&sb);
+
+    let d = dir
+        .departure(&recorded("1"), TODAY, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (d.kind, d.email.as_str(), d.departure_date.as_deref()),
+        (HrEventKind::Cancellation, "rehired@example.com", None),
+        "a rehire is a cancellation, never a departure"
+    );
+
+    let d = dir
+        .departure(&recorded("2"), TODAY, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (d.kind, d.departure_date.as_deref()),
+        (
+            HrEventKind::Departure,
+            Some(riskflow::clock::date_of_ms(NOW_MS).as_str())
+        ),
+        "Inactive without a date departs on the change's date"
+    );
+    assert_eq!(
+        (d.source_event_id.as_str(), d.event_time),
+        ("chg-2", NOW_MS)
+    );
+
+    assert_eq!(
+        dir.departure(&recorded("3"), TODAY, None).await.unwrap(),
+        None,
+        "neither status nor date is no fact (never a cancellation)"
+    );
+
+    let d = dir
+        .departure(&recorded("4"), TODAY, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (d.kind, d.departure_date.as_deref()),
+        (HrEventKind::Departure, Some("2026-04-15"))
+    );
+
+    // The change's own workEmail stands in for a record without one, normalised.
+    let mut with_field = recorded("5");
+    with_field
+        .fields
+        .insert("workEmail".into(), "  Pat.Doe@Example.com ".into());
+    let d = dir
+        .departure(&with_field, TODAY, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.email, "pat.doe@example.com");
+    with_field
+        .fields
+        .insert("workEmail".into(), "not an address".into());
+    match dir.departure(&with_field, TODAY, None).await {
+        Err(HrLookupError::Unusable(m)) => assert!(
+            m.contains("'not an address' is not an address") || m.contains("not an address"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    match dir.departure(&recorded("5"), TODAY, None).await {
+        Err(HrLookupError::Unusable(m)) => assert!(m.contains("has no work email"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    match dir.departure(&recorded("404"), TODAY, None).await {
+        Err(HrLookupError::Unusable(m)) => assert_eq!(m, "BambooHR has no employee 404"),
+        other => panic!("{other:?}"),
+    }
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn production_keeps_an_adp_terminations_reason_and_its_dates() {
+    let (sb, url, tls) = adp_mtls().await;
+    sb.state().add_adp_worker(riskflow_sandbox::adp::AdpWorker {
+        associate_oid: "G3KXNKXW8VT5Q5M0".into(),
+        business_email: Some("Jane.Doe@Example.com".into()),
+        termination_date: Some("2026-03-31".into()),
+        status_code: "T".into(),
+        ..Default::default()
+    });
+    let client = adp_client(
+        &url,
+        &format!("{url}/auth/oauth/v2/token"),
+        (tls.client_cert_pem.clone(), tls.client_key_pem.clone()),
+        trusting(&tls),
+    )
+    .unwrap();
+    let dir = AdpSource {
+        client: std::sync::Arc::new(client),
+    };
+    let ev = adp::parse_event(
+        &riskflow_sandbox::adp::terminate_event("ev-9", "G3KXNKXW8VT5Q5M0", "W1", "2026-03-20")
+            .to_string(),
+    )
+    .unwrap();
+    let change = RecordedHrChange {
+        employee_id: ev.associate_oid.clone(),
+        source_event_id: ev.event_id.clone(),
+        event_time: ev.event_time_ms,
+        termination_date: ev.termination_date.clone(),
+        reason: ev.reason.clone(),
+        ..Default::default()
+    };
+    let d = dir.departure(&change, TODAY, None).await.unwrap().unwrap();
+    assert_eq!(d.reason.as_deref(), Some("Attendance"));
+    assert_eq!(
+        d.departure_date.as_deref(),
+        Some("2026-03-20"),
+        "the event's date first"
+    );
+    assert_eq!(d.email, "jane.doe@example.com");
+    // Exactly what the connector's rule says for the same event and worker.
+    let worker = dir.client.worker("G3KXNKXW8VT5Q5M0", None).await.unwrap();
+    assert_eq!(d, ev.to_departure(&worker).unwrap());
+    let missing = RecordedHrChange {
+        employee_id: "UNKNOWN".into(),
+        ..change
+    };
+    match dir.departure(&missing, TODAY, None).await {
+        Err(HrLookupError::Unusable(m)) => assert_eq!(m, "ADP has no worker UNKNOWN"),
+        other => panic!("{other:?}"),
+    }
+    sb.shutdown().await;
+}

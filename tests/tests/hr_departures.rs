@@ -361,3 +361,94 @@ async fn an_adp_queue_of_hire_garbage_and_terminate_is_fully_acknowledged_with_o
     assert_eq!(watchlist_adds(&w), 1);
     assert!(w.open_items(FLOW).await.is_empty());
 }
+
+/// A BambooHR webhook (event-based format) for one employee, signed as BambooHR signs, at
+/// `at_secs`; then processed at once, as the handlers do.
+async fn bamboo_change(
+    w: &World,
+    employee_id: &str,
+    at_secs: i64,
+) -> (ApiResponse, Option<RunRecord>) {
+    // RFC 3339 in UTC, whole seconds (`2026-12-04T17:00:00Z`), as BambooHR stamps both.
+    let ts = riskflow::clock::rfc3339_of_ms(at_secs * 1000);
+    let body = json!({
+        "type": "employee.updated",
+        "timestamp": ts,
+        "data": {"companyId": "12345", "employeeId": employee_id, "changedFields": ["status"]},
+    })
+    .to_string();
+    let sig = riskflow_sandbox::bamboohr_sign(
+        riskflow_sandbox::creds::BAMBOOHR_WEBHOOK_KEY.as_bytes(),
+        body.as_bytes(),
+        &ts,
+    );
+    let mut h = http::HeaderMap::new();
+    h.insert("X-BambooHR-Timestamp", ts.parse().unwrap());
+    h.insert("X-BambooHR-Signature", sig.parse().unwrap());
+    let accepted = w
+        .env
+        .webhook_receiver()
+        .receive("bamboohr", &h, body.as_bytes())
+        .await;
+    let rec = w
+        .env
+        .process_hr_items(
+            &accepted.new_items,
+            Instant::now() + Duration::from_secs(30),
+        )
+        .await;
+    (accepted.response, rec)
+}
+
+fn bamboo_record(
+    id: &str,
+    status: &str,
+    termination: &str,
+) -> riskflow_sandbox::bamboohr::BambooEmployee {
+    riskflow_sandbox::bamboohr::BambooEmployee {
+        id: id.into(),
+        fields: [
+            ("workEmail", "pat.rehire@example.com"),
+            ("status", status),
+            ("terminationDate", termination),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rehired_bamboohr_employee_with_an_old_termination_date_comes_off_the_watchlist() {
+    let w = hr_world().await;
+    // Employee 0 stands for the API key's own record, which the connection check reads.
+    w.sb().add_bamboohr_employee(riskflow_sandbox::bamboohr::BambooEmployee {
+        id: "0".into(),
+        fields: [("firstName".to_string(), json!("Api"))].into_iter().collect(),
+    });
+    w.connect(ConnectionKind::Bamboohr, json!({})).await;
+    let actor = w.seed_actor("actor-rehire", "pat.rehire@example.com");
+    let left_on = date_in_days(-2);
+    // Pat leaves: Inactive, terminated two days ago.
+    w.sb()
+        .add_bamboohr_employee(bamboo_record("901", "Inactive", &left_on));
+    let (resp, rec) = bamboo_change(&w, "901", now_secs() - 60).await;
+    assert_eq!(resp.status, 202, "{:?}", resp.body);
+    assert_eq!(count(&rec.unwrap(), "watchlist_adds"), 1);
+    assert_eq!(on_departing_list(&w, &actor), 1);
+
+    // Pat is rehired: Active again, and BambooHR keeps the old termination date. That is a
+    // cancellation (the connector's rule), so riskflow takes Pat off the list it put them on.
+    w.sb()
+        .add_bamboohr_employee(bamboo_record("901", "Active", &left_on));
+    let (resp, rec) = bamboo_change(&w, "901", now_secs()).await;
+    assert_eq!(resp.status, 202, "{:?}", resp.body);
+    let rec = rec.unwrap();
+    assert_eq!(rec.status, RunStatus::Succeeded, "{rec:#?}");
+    assert_eq!(count(&rec, "watchlist_adds"), 0);
+    assert_eq!(
+        on_departing_list(&w, &actor),
+        0,
+        "a rehire must not stay on the Departing watchlist: {rec:#?}"
+    );
+}

@@ -2,12 +2,12 @@
 //! settings each takes from its connection.
 
 use super::ports::{
-    ActorRef, AlertSource, HrDirectory, HrEmployee, HrQueue, HrReport, IdentityProvider, IdpUser,
-    QueueMessage, SessionFilter, TicketSink, WatchlistAdmin,
+    ActorRef, AlertSource, HrDirectory, HrLookupError, HrQueue, HrReport, IdentityProvider,
+    IdpUser, QueueMessage, RecordedHrChange, SessionFilter, TicketSink, WatchlistAdmin,
 };
 use crate::connectors::ConnectorError;
 use crate::connectors::adp::AdpClient;
-use crate::connectors::bamboohr::BambooClient;
+use crate::connectors::bamboohr::{self, BambooClient};
 use crate::connectors::incydr::{self, IncydrClient, SessionQuery, SessionState, Severity};
 use crate::connectors::jira::{self, JiraClient};
 use crate::connectors::okta::OktaClient;
@@ -494,23 +494,29 @@ pub struct BambooDirectory {
 
 #[async_trait]
 impl HrDirectory for BambooDirectory {
-    async fn employee(
+    async fn departure(
         &self,
-        id: &str,
+        change: &RecordedHrChange,
+        today: &str,
         deadline: Option<Instant>,
-    ) -> Result<Option<HrEmployee>, ConnectorError> {
-        match self.client.employee(id, deadline).await {
-            Ok(e) => Ok(Some(HrEmployee {
-                email: e.work_email.clone(),
-                terminated: e
-                    .status
-                    .as_deref()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("inactive")),
-                termination_date: e.termination_date.clone(),
-            })),
-            Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) => Err(e),
-        }
+    ) -> Result<Option<crate::domain::Departure>, HrLookupError> {
+        let employee = match self.client.employee(&change.employee_id, deadline).await {
+            Ok(e) => e,
+            Err(e) if e.status() == Some(404) => {
+                return Err(HrLookupError::Unusable(format!(
+                    "BambooHR has no employee {}",
+                    change.employee_id
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let recorded = bamboohr::RecordedChange {
+            source_event_id: change.source_event_id.clone(),
+            event_time: change.event_time,
+            fields: change.fields.clone(),
+        };
+        bamboohr::departure_of(&employee, &recorded, today)
+            .map_err(|e| HrLookupError::Unusable(e.to_string()))
     }
 }
 
@@ -521,20 +527,32 @@ pub struct AdpSource {
 
 #[async_trait]
 impl HrDirectory for AdpSource {
-    async fn employee(
+    async fn departure(
         &self,
-        id: &str,
+        change: &RecordedHrChange,
+        _today: &str,
         deadline: Option<Instant>,
-    ) -> Result<Option<HrEmployee>, ConnectorError> {
-        match self.client.worker(id, deadline).await {
-            Ok(w) => Ok(Some(HrEmployee {
-                email: w.business_email.clone(),
-                terminated: w.status_code.as_deref() == Some("T"),
-                termination_date: w.termination_date.clone(),
-            })),
-            Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) => Err(e),
-        }
+    ) -> Result<Option<crate::domain::Departure>, HrLookupError> {
+        let worker = match self.client.worker(&change.employee_id, deadline).await {
+            Ok(w) => w,
+            Err(e) if e.status() == Some(404) => {
+                return Err(HrLookupError::Unusable(format!(
+                    "ADP has no worker {}",
+                    change.employee_id
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let recorded = crate::connectors::adp::RecordedTermination {
+            event_id: change.source_event_id.clone(),
+            associate_oid: change.employee_id.clone(),
+            termination_date: change.termination_date.clone(),
+            event_time_ms: change.event_time,
+            reason: change.reason.clone(),
+        };
+        crate::connectors::adp::termination_departure(&recorded, &worker)
+            .map(Some)
+            .map_err(|e| HrLookupError::Unusable(format!("ADP {e}")))
     }
 }
 

@@ -8,13 +8,15 @@
 //! (DESIGN.md, "HR facts"). The `person` record keeps the latest fact by source event time, so
 //! out-of-order and repeated facts change nothing.
 
-use super::ports::{HrDirectory, HrQueue, HrReport, WatchlistAdmin};
+use super::ports::{
+    HrDirectory, HrLookupError, HrQueue, HrReport, RecordedHrChange, WatchlistAdmin,
+};
 use super::tickets::set_outcome;
 use super::{RunCtx, Timing};
 use crate::connectors::ConnectorError;
 use crate::domain::{
-    ConnectionKind, Delivery, Departure, Flow, HrEventKind, HrSource, ItemStatus, PersonRecord,
-    RunRecord, WorkItem,
+    ConnectionKind, Delivery, Departure, Flow, HrEventKind, ItemStatus, PersonRecord, RunRecord,
+    WorkItem,
 };
 use crate::store::{Claim, DeliveryOutcome, StoreError};
 use serde::{Deserialize, Serialize};
@@ -47,6 +49,9 @@ pub enum HrWork {
         associate_oid: String,
         termination_date: Option<String>,
         event_time: i64,
+        /// The event's reason (absent in items recorded before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
 }
 
@@ -164,6 +169,7 @@ async fn drain_adp(ctx: &RunCtx, queue: &dyn HrQueue) {
                     associate_oid: ev.associate_oid.clone(),
                     termination_date: ev.termination_date.clone(),
                     event_time: ev.event_time_ms,
+                    reason: ev.reason.clone(),
                 }),
                 ev.event_id,
                 None,
@@ -413,88 +419,62 @@ fn describe(work: &HrWork) -> String {
     }
 }
 
-/// Turn a pending unit of work into a fact (asking the HR system where the payload has no email).
+/// Turn a pending unit of work into a fact: a complete one as it is; a BambooHR change or an ADP
+/// termination by asking that HR system, whose connector's rule decides (departure,
+/// cancellation, or nothing).
 async fn to_fact(
     deps: &HrDeps,
     work: &HrWork,
+    now_ms: i64,
     deadline: Option<Instant>,
 ) -> Result<Option<Departure>, ItemError> {
-    match work {
-        HrWork::Fact { fact } => Ok(Some(fact.clone())),
+    let (directory, change) = match work {
+        HrWork::Fact { fact } => return Ok(Some(fact.clone())),
         HrWork::BambooChange {
             employee_id,
             event_time,
             source_event_id,
             fields,
             ..
-        } => {
-            let dir = deps.bamboohr.as_ref().ok_or_else(|| {
+        } => (
+            deps.bamboohr.as_ref().ok_or_else(|| {
                 ItemError::Final("BambooHR is not connected: cannot look up the employee".into())
-            })?;
-            let emp = dir.employee(employee_id, deadline).await?.ok_or_else(|| {
-                ItemError::Final(format!("BambooHR has no employee {employee_id}"))
-            })?;
-            let email = emp
-                .email
-                .or_else(|| fields.get("workEmail").cloned())
-                .ok_or_else(|| {
-                    ItemError::Final(format!("BambooHR employee {employee_id} has no work email"))
-                })?;
-            let kind = if emp.terminated || emp.termination_date.is_some() {
-                HrEventKind::Departure
-            } else {
-                HrEventKind::Cancellation
-            };
-            if kind == HrEventKind::Departure && emp.termination_date.is_none() {
-                return Err(ItemError::Final(format!(
-                    "BambooHR employee {employee_id} is inactive but has no termination date"
-                )));
-            }
-            Ok(Some(Departure {
-                source: HrSource::Bamboohr,
-                kind,
+            })?,
+            RecordedHrChange {
+                employee_id: employee_id.clone(),
                 source_event_id: source_event_id.clone(),
                 event_time: *event_time,
-                email: email.trim().to_ascii_lowercase(),
-                employee_id: Some(employee_id.clone()),
-                departure_date: emp.termination_date,
-                reason: None,
-            }))
-        }
+                fields: fields.clone(),
+                ..Default::default()
+            },
+        ),
         HrWork::AdpTermination {
             event_id,
             associate_oid,
             termination_date,
             event_time,
-        } => {
-            let dir = deps.adp_directory.as_ref().ok_or_else(|| {
+            reason,
+        } => (
+            deps.adp_directory.as_ref().ok_or_else(|| {
                 ItemError::Final("ADP is not connected: cannot look up the worker".into())
-            })?;
-            let w = dir
-                .employee(associate_oid, deadline)
-                .await?
-                .ok_or_else(|| ItemError::Final(format!("ADP has no worker {associate_oid}")))?;
-            let email = w.email.ok_or_else(|| {
-                ItemError::Final(format!("ADP worker {associate_oid} has no business email"))
-            })?;
-            let date = termination_date
-                .clone()
-                .or(w.termination_date)
-                .ok_or_else(|| {
-                    ItemError::Final(format!("ADP event {event_id} has no termination date"))
-                })?;
-            Ok(Some(Departure {
-                source: HrSource::Adp,
-                kind: HrEventKind::Departure,
+            })?,
+            RecordedHrChange {
+                employee_id: associate_oid.clone(),
                 source_event_id: event_id.clone(),
                 event_time: *event_time,
-                email: email.trim().to_ascii_lowercase(),
-                employee_id: Some(associate_oid.clone()),
-                departure_date: Some(date),
-                reason: None,
-            }))
-        }
-    }
+                termination_date: termination_date.clone(),
+                reason: reason.clone(),
+                ..Default::default()
+            },
+        ),
+    };
+    directory
+        .departure(&change, &crate::clock::date_of_ms(now_ms), deadline)
+        .await
+        .map_err(|e| match e {
+            HrLookupError::Connector(c) => ItemError::Connector(c),
+            HrLookupError::Unusable(m) => ItemError::Final(m),
+        })
 }
 
 async fn apply(
@@ -505,7 +485,9 @@ async fn apply(
     work: &HrWork,
     deadline: Option<Instant>,
 ) -> Result<(), ItemError> {
-    let Some(fact) = to_fact(deps, work, deadline).await? else {
+    let Some(fact) = to_fact(deps, work, ctx.now(), deadline).await? else {
+        // The HR system's rule says this change is neither a departure nor a cancellation.
+        ctx.count("hr_changes_not_departures", 1);
         return Ok(());
     };
     let now = ctx.now();
@@ -779,5 +761,29 @@ async fn cleanup(ctx: &RunCtx, deps: &HrDeps, days: u32) {
             }
             Err(e) => ctx.error(format!("clean-up of {email}: {e}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_adp_termination_recorded_before_reasons_were_kept_still_reads() {
+        // As an item written by the previous release stores it.
+        let old = r#"{"type":"adp_termination","event_id":"ev-1","associate_oid":"G3K","termination_date":"2026-03-31","event_time":1772366400000}"#;
+        let work: HrWork = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            work,
+            HrWork::AdpTermination {
+                event_id: "ev-1".into(),
+                associate_oid: "G3K".into(),
+                termination_date: Some("2026-03-31".into()),
+                event_time: 1_772_366_400_000,
+                reason: None,
+            }
+        );
+        // And an item without a reason is written exactly as before.
+        assert_eq!(serde_json::to_string(&work).unwrap(), old);
     }
 }

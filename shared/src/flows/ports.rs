@@ -166,24 +166,49 @@ pub trait IdentityProvider: Send + Sync {
     ) -> Result<(), ConnectorError>;
 }
 
-/// An employee as the HR system has them now (for payloads that carry no email).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HrEmployee {
-    pub email: Option<String>,
-    /// Whether the HR system shows the employee as terminated / inactive.
-    pub terminated: bool,
-    /// `YYYY-MM-DD`.
+/// An HR change as riskflow recorded it from a webhook delivery or a queue message (the sender
+/// is answered before the HR system is asked), to be turned into a fact by that HR system's
+/// own rule over its current record of the employee.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordedHrChange {
+    /// The employee's id in the HR system (BambooHR employee id, ADP associate OID).
+    pub employee_id: String,
+    pub source_event_id: String,
+    /// When the change happened (epoch ms).
+    pub event_time: i64,
+    /// Field values the change carried (BambooHR's field-based format).
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// The termination date the message carried (ADP), `YYYY-MM-DD`.
     pub termination_date: Option<String>,
+    /// The reason the message carried (ADP).
+    pub reason: Option<String>,
 }
 
-/// Looks up an employee in an HR system (BambooHR by employee id, ADP by associate OID).
+/// Why a recorded change did not become a fact.
+#[derive(Debug, thiserror::Error)]
+pub enum HrLookupError {
+    /// The HR system could not be asked: a later attempt may succeed.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    /// The answer makes the change unusable (no such employee, no email, no date): retrying
+    /// does not help. The message names the employee and what is missing.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+/// An HR system that is asked about the employee a recorded change names (BambooHR by
+/// employee id, ADP by associate OID). The rule that decides departure, cancellation or
+/// nothing is the connector's, never the flow's.
 #[async_trait]
 pub trait HrDirectory: Send + Sync {
-    async fn employee(
+    /// The fact `change` amounts to, by the HR system's rule (`None`: neither a departure nor a
+    /// cancellation). `today` is the UTC date, `YYYY-MM-DD`.
+    async fn departure(
         &self,
-        id: &str,
+        change: &RecordedHrChange,
+        today: &str,
         deadline: Option<Instant>,
-    ) -> Result<Option<HrEmployee>, ConnectorError>;
+    ) -> Result<Option<crate::domain::Departure>, HrLookupError>;
 }
 
 /// One message of a pull queue (ADP event notifications).

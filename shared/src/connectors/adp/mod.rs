@@ -21,4 +21,7 @@ mod client;
 mod model;
 
 pub use client::{AdpClient, AdpCredentials, MESSAGES_PATH};
-pub use model::{AdpEvent, AdpMessage, AdpParseError, TERMINATION_EVENTS, Worker, parse_event};
+pub use model::{
+    AdpEvent, AdpMessage, AdpParseError, RecordedTermination, TERMINATION_EVENTS, Worker,
+    parse_event, termination_departure,
+};

@@ -249,9 +249,7 @@ fn get<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Va
 }
 
 impl AdpEvent {
-    /// A termination event and the worker's record as a departure. The date is the event's,
-    /// else the worker record's; the email is the worker's business email. The departure is
-    /// dated by the event time; its id is the `eventID`.
+    /// A termination event and the worker's record as a departure ([`termination_departure`]).
     pub fn to_departure(&self, worker: &Worker) -> Result<Departure, AdpParseError> {
         if !self.is_termination {
             return Err(perr(format!(
@@ -260,34 +258,66 @@ impl AdpEvent {
                 self.name
             )));
         }
-        let email = worker.business_email.clone().ok_or_else(|| {
+        termination_departure(&self.recorded(), worker)
+    }
+
+    /// What riskflow keeps of the event when it records the message.
+    pub fn recorded(&self) -> RecordedTermination {
+        RecordedTermination {
+            event_id: self.event_id.clone(),
+            associate_oid: self.associate_oid.clone(),
+            termination_date: self.termination_date.clone(),
+            event_time_ms: self.event_time_ms,
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// A termination event as riskflow records it (ADP's message is acknowledged before the
+/// worker is read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedTermination {
+    pub event_id: String,
+    pub associate_oid: String,
+    pub termination_date: Option<String>,
+    pub event_time_ms: i64,
+    pub reason: Option<String>,
+}
+
+/// **The rule**: a termination and the worker's record as a departure. The date is the
+/// event's, else the worker record's; the email is the worker's business email; the reason is
+/// the event's. The departure is dated by the event time; its id is the `eventID`.
+pub fn termination_departure(
+    t: &RecordedTermination,
+    worker: &Worker,
+) -> Result<Departure, AdpParseError> {
+    let email = worker.business_email.clone().ok_or_else(|| {
+        perr(format!(
+            "worker {} has no business email, so riskflow cannot act on them",
+            quote(&worker.associate_oid)
+        ))
+    })?;
+    let date = t
+        .termination_date
+        .clone()
+        .or_else(|| worker.termination_date.clone())
+        .ok_or_else(|| {
             perr(format!(
-                "worker {} has no business email, so riskflow cannot act on them",
+                "neither event {} nor worker {} has a termination date",
+                quote(&t.event_id),
                 quote(&worker.associate_oid)
             ))
         })?;
-        let date = self
-            .termination_date
-            .clone()
-            .or_else(|| worker.termination_date.clone())
-            .ok_or_else(|| {
-                perr(format!(
-                    "neither event {} nor worker {} has a termination date",
-                    quote(&self.event_id),
-                    quote(&worker.associate_oid)
-                ))
-            })?;
-        Ok(Departure {
-            source: HrSource::Adp,
-            kind: HrEventKind::Departure,
-            source_event_id: self.event_id.clone(),
-            event_time: self.event_time_ms,
-            email,
-            employee_id: Some(self.associate_oid.clone()),
-            departure_date: Some(date),
-            reason: self.reason.clone(),
-        })
-    }
+    Ok(Departure {
+        source: HrSource::Adp,
+        kind: HrEventKind::Departure,
+        source_event_id: t.event_id.clone(),
+        event_time: t.event_time_ms,
+        email,
+        employee_id: Some(t.associate_oid.clone()),
+        departure_date: Some(date),
+        reason: t.reason.clone(),
+    })
 }
 
 /// The worker fields riskflow reads from `GET /hr/v2/workers/{aoid}`.

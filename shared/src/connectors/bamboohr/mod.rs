@@ -13,7 +13,8 @@
 //!   (the event-based format carries no values, so every change is enriched this way; a
 //!   field-based change that already carries them needs no call:
 //!   [`BambooChange::employee_from_fields`]).
-//! - [`to_departure`]: **the rule.** A change that touches a status or termination field (or
+//! - [`departure_of`] (and [`to_departure`] from a whole change): **the rule**, which the
+//!   hr-departures flow runs through its `HrDirectory` port. A change that touches a status or termination field (or
 //!   names no fields) is a *departure* when the employee is `Inactive`, or has a termination
 //!   date today or later; it is a *cancellation* when the employee is `Active` with no
 //!   termination date (or only a past one, left over from an earlier employment). Deletions
@@ -25,7 +26,7 @@ mod model;
 mod webhook;
 
 pub use client::{BambooClient, VERIFY_PATH};
-pub use model::{BambooChange, Employee, to_departure};
+pub use model::{BambooChange, Employee, RecordedChange, departure_of, to_departure};
 pub use webhook::{
     SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_payload, verify_headers, verify_signature,
     verify_signature_any,

@@ -130,20 +130,9 @@ impl Employee {
 }
 
 /// Turn a change and the employee's current record into an HR fact, or `None` when it is not
-/// one. The rule (`today` = the UTC date of `now_ms`):
-///
-/// - The change must concern a departure ([`BambooChange::may_concern_departure`]).
-/// - **Departure** when the status is `Inactive`, or a termination date is set that is today
-///   or later (a future-dated termination, status still `Active`), or a termination date is
-///   set and the status is unknown. The departure date is the termination date, else the
-///   change's own date, else today.
-/// - **Cancellation** when the status is `Active` and there is no termination date, or only
-///   one in the past (BambooHR keeps an old termination date when a person is rehired).
-/// - Otherwise (no status and no date) nothing.
-///
-/// A departure or cancellation for someone without a work email is an error (nobody to put
-/// on or take off the watchlist). `source_event_id` is the change's dedup key; the event time
-/// is the change's timestamp, or `now_ms` when it cannot be read.
+/// one: [`departure_of`] for a change that may concern a departure
+/// ([`BambooChange::may_concern_departure`]), with the change's dedup key, its timestamp (or
+/// `now_ms` when it cannot be read) and `today` = the UTC date of `now_ms`.
 pub fn to_departure(
     change: &BambooChange,
     employee: &Employee,
@@ -152,35 +141,85 @@ pub fn to_departure(
     if !change.may_concern_departure() {
         return Ok(None);
     }
-    let today = date_of_ms(now_ms);
+    departure_of(
+        employee,
+        &RecordedChange {
+            source_event_id: change.dedup_key(),
+            event_time: change.event_time_ms().unwrap_or(now_ms),
+            fields: change.fields.clone(),
+        },
+        &date_of_ms(now_ms),
+    )
+}
+
+/// What riskflow keeps of a change when it records a webhook delivery (it answers BambooHR
+/// before reading the employee).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedChange {
+    /// [`BambooChange::dedup_key`].
+    pub source_event_id: String,
+    /// When the change happened (epoch ms).
+    pub event_time: i64,
+    /// The field values the field-based format carried (none for the event-based one).
+    pub fields: BTreeMap<String, String>,
+}
+
+/// **The rule**: a recorded change and the employee's current record as an HR fact, or `None`
+/// when it is not one:
+///
+/// - **Departure** when the status is `Inactive`, or a termination date is set that is today
+///   or later (a future-dated termination, status still `Active`), or a termination date is
+///   set and the status is unknown. The departure date is the termination date, else the
+///   change's own date.
+/// - **Cancellation** when the status is `Active` and there is no termination date, or only
+///   one in the past (BambooHR keeps an old termination date when a person is rehired).
+/// - Otherwise (no status and no date) nothing.
+///
+/// The person is the record's work email, else the `workEmail` the change carried; either is
+/// normalised (trimmed, lower-cased) and must be an address. A departure or cancellation for
+/// someone without one is an error (nobody to put on or take off the watchlist).
+pub fn departure_of(
+    employee: &Employee,
+    change: &RecordedChange,
+    today: &str,
+) -> Result<Option<Departure>, PayloadError> {
     let status = employee.status.as_deref().map(str::to_ascii_lowercase);
     let date = employee.termination_date.as_deref();
     let kind = match (status.as_deref(), date) {
         (Some("inactive"), _) => HrEventKind::Departure,
-        (Some("active"), Some(d)) if d >= today.as_str() => HrEventKind::Departure,
+        (Some("active"), Some(d)) if d >= today => HrEventKind::Departure,
         (Some("active"), _) => HrEventKind::Cancellation,
         (_, Some(_)) => HrEventKind::Departure,
         (_, None) => return Ok(None),
     };
-    let email = employee.work_email.clone().ok_or_else(|| {
-        PayloadError::new(format!(
-            "BambooHR employee {} has no work email, so riskflow cannot act on them",
-            quote(&employee.id)
-        ))
-    })?;
-    let event_time = change.event_time_ms().unwrap_or(now_ms);
+    let email = match (&employee.work_email, change.fields.get("workEmail")) {
+        (Some(e), _) => e.clone(),
+        (None, Some(raw)) => normalize_email(raw).ok_or_else(|| {
+            PayloadError::new(format!(
+                "BambooHR employee {} has no work email, and the change's workEmail {} is not an address",
+                quote(&employee.id),
+                quote(raw)
+            ))
+        })?,
+        (None, None) => {
+            return Err(PayloadError::new(format!(
+                "BambooHR employee {} has no work email, so riskflow cannot act on them",
+                quote(&employee.id)
+            )));
+        }
+    };
     let departure_date = match kind {
         HrEventKind::Departure => Some(
             date.map(String::from)
-                .unwrap_or_else(|| date_of_ms(event_time)),
+                .unwrap_or_else(|| date_of_ms(change.event_time)),
         ),
         HrEventKind::Cancellation => None,
     };
     Ok(Some(Departure {
         source: HrSource::Bamboohr,
         kind,
-        source_event_id: change.dedup_key(),
-        event_time,
+        source_event_id: change.source_event_id.clone(),
+        event_time: change.event_time,
         email,
         employee_id: Some(employee.id.clone()),
         departure_date,
