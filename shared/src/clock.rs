@@ -1,6 +1,15 @@
 //! Wall-clock helpers. All stored times are epoch milliseconds (`i64`), as Incydr sends them.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A source of "now" in epoch milliseconds (tests shift it).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(now_ms)
+}
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {

@@ -9,6 +9,8 @@
 //!   file or memory, with a version-keyed cache.
 //! - [`http`]: the one outbound HTTP layer (timeouts, retries, rate-limit headers, the
 //!   outbound-address guard).
+//! - [`ports`]: the roles the flows need from outside systems (small traits) and
+//!   [`ports::ConnectorError`]; [`clock`]: the clock every run reads.
 //! - [`connectors`]: one client per outside system.
 //! - [`config`], [`metrics`]: typed environment configuration and CloudWatch EMF metrics.
 
@@ -22,6 +24,7 @@ pub mod entry;
 pub mod flows;
 pub mod http;
 pub mod metrics;
+pub mod ports;
 pub mod secrets;
 pub mod store;
 pub mod testing;

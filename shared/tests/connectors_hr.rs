@@ -2069,7 +2069,7 @@ async fn a_wrong_adp_client_secret_is_a_401_naming_the_token_call_and_not_the_se
 // behaviour, through the adapter the flow uses.
 
 use riskflow::flows::adapters::{AdpSource, BambooDirectory};
-use riskflow::flows::ports::{HrDirectory, HrLookupError, RecordedHrChange};
+use riskflow::ports::{HrDirectory, HrLookupError, RecordedHrChange};
 
 const TODAY: &str = "2026-03-01";
 

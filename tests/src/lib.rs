@@ -8,9 +8,10 @@
 
 use riskflow::api::ApiRequest;
 use riskflow::api::connections::{ConnectionsApi, RunStarter};
+use riskflow::clock::Clock;
 use riskflow::domain::{ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus};
+use riskflow::flows::Timing;
 use riskflow::flows::wiring::Env;
-use riskflow::flows::{Clock, Timing};
 use riskflow::secrets::SecretStore;
 use riskflow::secrets::file::FileSecretStore;
 use riskflow::secrets::memory::MemorySecretStore;

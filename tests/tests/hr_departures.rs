@@ -422,10 +422,13 @@ fn bamboo_record(
 async fn a_rehired_bamboohr_employee_with_an_old_termination_date_comes_off_the_watchlist() {
     let w = hr_world().await;
     // Employee 0 stands for the API key's own record, which the connection check reads.
-    w.sb().add_bamboohr_employee(riskflow_sandbox::bamboohr::BambooEmployee {
-        id: "0".into(),
-        fields: [("firstName".to_string(), json!("Api"))].into_iter().collect(),
-    });
+    w.sb()
+        .add_bamboohr_employee(riskflow_sandbox::bamboohr::BambooEmployee {
+            id: "0".into(),
+            fields: [("firstName".to_string(), json!("Api"))]
+                .into_iter()
+                .collect(),
+        });
     w.connect(ConnectionKind::Bamboohr, json!({})).await;
     let actor = w.seed_actor("actor-rehire", "pat.rehire@example.com");
     let left_on = date_in_days(-2);

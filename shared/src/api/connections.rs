@@ -49,7 +49,7 @@ pub struct ConnectionsApi {
     pub allow_private_urls: bool,
     pub verifier: Arc<dyn Verifier>,
     pub runner: Arc<dyn RunStarter>,
-    pub clock: crate::flows::Clock,
+    pub clock: crate::clock::Clock,
     /// How long a live verification may take before it is answered as a failure: under API
     /// Gateway's 29 s integration timeout with room for the state writes (20 s).
     pub verify_budget: std::time::Duration,

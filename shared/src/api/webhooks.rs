@@ -21,7 +21,7 @@ use sha2::Digest;
 pub struct WebhookReceiver {
     pub store: Store,
     pub secrets: CachedSecrets,
-    pub clock: crate::flows::Clock,
+    pub clock: crate::clock::Clock,
     /// Accepted clock difference of a delivery's timestamp (default 5 minutes).
     pub window_ms: i64,
     /// Where refused deliveries are counted (`webhook_rejected` by source and reason).

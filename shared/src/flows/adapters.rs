@@ -1,10 +1,6 @@
-//! Adapters from the connector clients to the role traits of [`super::ports`], and the
+//! Adapters from the connector clients to the role traits of [`crate::ports`], and the
 //! settings each takes from its connection.
 
-use super::ports::{
-    ActorRef, AlertSource, HrDirectory, HrLookupError, HrQueue, HrReport, IdentityProvider,
-    IdpUser, QueueMessage, RecordedHrChange, SessionFilter, TicketSink, WatchlistAdmin,
-};
 use crate::connectors::ConnectorError;
 use crate::connectors::adp::AdpClient;
 use crate::connectors::bamboohr::{self, BambooClient};
@@ -14,6 +10,10 @@ use crate::connectors::okta::OktaClient;
 use crate::connectors::servicenow::{self, ServiceNowClient};
 use crate::connectors::workday::{self, WorkdayClient};
 use crate::domain::{AlertSession, FileEventSummary, TicketContent, TicketRef, TriggeredAlert};
+use crate::ports::{
+    ActorRef, AlertSource, HrDirectory, HrLookupError, HrQueue, HrReport, IdentityProvider,
+    IdpUser, QueueMessage, RecordedHrChange, SessionFilter, TicketSink, WatchlistAdmin,
+};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Instant;

@@ -6,7 +6,6 @@
 //! in batches, and decides per session: no item → create; `lastUpdated` newer than the one
 //! handled → comment; otherwise skip (DESIGN.md, "Polling Incydr sessions").
 
-use super::ports::{AlertSource, SessionFilter, TicketSink};
 use super::tickets::{
     StepError, TicketPlan, create_ticket, dedup_key, mark_intents, plan_ticket, record_intents,
     set_outcome, ticket_step,
@@ -17,6 +16,7 @@ use crate::domain::{
     ScanMark, TicketContent, TicketRef, WorkItem, severity_name,
 };
 use crate::metrics::Unit;
+use crate::ports::{AlertSource, SessionFilter, TicketSink};
 use crate::store::Claim;
 use futures::StreamExt;
 use std::collections::HashMap;

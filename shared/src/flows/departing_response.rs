@@ -7,7 +7,6 @@
 //! and the token's own account are never touched.
 
 use super::alert_tickets::{AlertSettings, scan_filters, ticket_content};
-use super::ports::{AlertSource, IdentityProvider, TicketSink, WatchlistAdmin};
 use super::tickets::{
     StepError, TicketPlan, create_ticket, dedup_key, plan_ticket, record_intents, set_outcome,
     ticket_step,
@@ -16,6 +15,7 @@ use super::{RunCtx, Timing};
 use crate::domain::{
     AlertSession, ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus, WorkItem, severity_name,
 };
+use crate::ports::{AlertSource, IdentityProvider, TicketSink, WatchlistAdmin};
 use crate::store::Claim;
 use futures::StreamExt;
 use std::collections::HashMap;

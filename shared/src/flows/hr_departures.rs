@@ -8,15 +8,15 @@
 //! (DESIGN.md, "HR facts"). The `person` record keeps the latest fact by source event time, so
 //! out-of-order and repeated facts change nothing.
 
-use super::ports::{
-    HrDirectory, HrLookupError, HrQueue, HrReport, RecordedHrChange, WatchlistAdmin,
-};
 use super::tickets::set_outcome;
 use super::{RunCtx, Timing};
 use crate::connectors::ConnectorError;
 use crate::domain::{
     ConnectionKind, Delivery, Departure, Flow, HrEventKind, ItemStatus, PersonRecord, RunRecord,
     WorkItem,
+};
+use crate::ports::{
+    HrDirectory, HrLookupError, HrQueue, HrReport, RecordedHrChange, WatchlistAdmin,
 };
 use crate::store::{Claim, DeliveryOutcome, StoreError};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,5 @@
-//! The three jobs, as async functions over the state store and the role traits of [`ports`]:
+//! The three jobs, as async functions over the state store and the role traits of
+//! [`crate::ports`]:
 //! [`alert_tickets`], [`hr_departures`] and [`departing_response`]. [`RunCtx`] carries what every
 //! run shares: the clock, the deadline, dry-run mode, counters, the audit buffer and the plan.
 
@@ -6,7 +7,6 @@ pub mod adapters;
 pub mod alert_tickets;
 pub mod departing_response;
 pub mod hr_departures;
-pub mod ports;
 pub mod tickets;
 pub mod wiring;
 
@@ -14,16 +14,10 @@ use crate::domain::{AuditEntry, ConnectionKind, Flow, Lease, RunRecord, RunStatu
 use crate::metrics::{Metrics, MetricsSink, Unit};
 use crate::store::Store;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// A source of "now" in epoch milliseconds (tests shift it).
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(crate::clock::now_ms)
-}
+use crate::clock::{Clock, system_clock};
 
 #[derive(Default)]
 struct RunState {

@@ -7,9 +7,9 @@
 //! consistency horizon the item waits; past it, one more search, then a create.
 
 use super::RunCtx;
-use super::ports::TicketSink;
 use crate::connectors::ConnectorError;
 use crate::domain::{Lease, TicketContent, TicketRef, WorkItem};
+use crate::ports::TicketSink;
 use crate::store::StoreError;
 use std::time::Instant;
 

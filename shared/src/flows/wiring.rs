@@ -11,7 +11,6 @@ use super::adapters::{
 use super::alert_tickets::{self, AlertDeps, AlertSettings};
 use super::departing_response::{self, DepartingDeps, DepartingSettings};
 use super::hr_departures::{self, HrDeps, HrSettings};
-use super::ports::TicketSink;
 use super::{Clock, RunCtx, Timing};
 use crate::api::connections::{ConnectionsApi, RunStarter, Verifier, VerifyFailure};
 use crate::api::webhooks::WebhookReceiver;
@@ -25,6 +24,7 @@ use crate::connectors::servicenow::ServiceNowClient;
 use crate::connectors::workday::{FieldMapping, WorkdayClient};
 use crate::domain::{ConnectionKind, ConnectionStatus, Flow, RunRecord, RunStatus};
 use crate::http::{ClientOptions, Http};
+use crate::ports::TicketSink;
 use crate::secrets::{CachedSecrets, SecretStore};
 use crate::store::{ItemStore, Store};
 use async_trait::async_trait;
@@ -542,7 +542,7 @@ impl Env {
         let opt = |r: Result<Option<Conn>, String>| r.map_err(Skip::Broken);
         let bamboohr = match opt(self.load(ConnectionKind::Bamboohr).await)? {
             Some(c) => {
-                Some(self.bamboohr(&c).map_err(Skip::Broken)? as Arc<dyn super::ports::HrDirectory>)
+                Some(self.bamboohr(&c).map_err(Skip::Broken)? as Arc<dyn crate::ports::HrDirectory>)
             }
             None => None,
         };
@@ -552,7 +552,7 @@ impl Env {
         };
         let workday = match opt(self.load(ConnectionKind::Workday).await)? {
             Some(c) => Some(Arc::new(self.workday(&c).map_err(Skip::Broken)?)
-                as Arc<dyn super::ports::HrReport>),
+                as Arc<dyn crate::ports::HrReport>),
             None => None,
         };
         let cleanup = inc
@@ -561,8 +561,8 @@ impl Env {
         Ok(HrDeps {
             watchlists,
             bamboohr,
-            adp_directory: adp.clone().map(|a| a as Arc<dyn super::ports::HrDirectory>),
-            adp_queue: adp.map(|a| a as Arc<dyn super::ports::HrQueue>),
+            adp_directory: adp.clone().map(|a| a as Arc<dyn crate::ports::HrDirectory>),
+            adp_queue: adp.map(|a| a as Arc<dyn crate::ports::HrQueue>),
             workday,
             settings: HrSettings {
                 cleanup_after_days: cleanup,

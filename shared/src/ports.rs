@@ -1,10 +1,51 @@
-//! The roles the flows need from outside systems, as small traits. The real adapters over the
-//! connector clients are in [`super::adapters`]; unit tests use fakes.
+//! The roles the flows need from outside systems, as small traits, and the error every
+//! connector call answers with. Below the connectors: a connector implements a role, a flow
+//! uses it (the adapters over the clients are in `flows::adapters` for now); unit tests use
+//! fakes.
 
-use crate::connectors::ConnectorError;
 use crate::domain::{AlertSession, FileEventSummary, TicketContent, TicketRef};
+use crate::http::HttpError;
 use async_trait::async_trait;
 use std::time::Instant;
+
+/// Errors of a connector call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnectorError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The request or the settings are not acceptable (message for a person).
+    #[error("{system}: {message}")]
+    Invalid {
+        system: &'static str,
+        message: String,
+    },
+}
+
+impl ConnectorError {
+    pub fn invalid(system: &'static str, message: impl Into<String>) -> Self {
+        ConnectorError::Invalid {
+            system,
+            message: message.into(),
+        }
+    }
+
+    /// Whether the same call may succeed later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ConnectorError::Http(e) if e.is_transient())
+    }
+
+    /// Whether a creating call may have been acted on although it failed.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, ConnectorError::Http(e) if e.outcome_unknown())
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ConnectorError::Http(e) => e.status(),
+            ConnectorError::Invalid { .. } => None,
+        }
+    }
+}
 
 /// Which sessions to read.
 #[derive(Debug, Clone, Default, PartialEq)]
