@@ -1,7 +1,7 @@
 //! The roles the flows need from outside systems, as small traits, and the error every
 //! connector call answers with. Below the connectors: a connector implements a role, a flow
-//! uses it (the adapters over the clients are in `flows::adapters` for now); unit tests use
-//! fakes.
+//! uses it (each connector's folder has its role: `incydr/alerts.rs`, `jira/sink.rs`,
+//! `okta/idp.rs`, ...); unit tests use fakes.
 
 use crate::domain::{AlertSession, FileEventSummary, TicketContent, TicketRef};
 use crate::http::HttpError;

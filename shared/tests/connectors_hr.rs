@@ -2068,7 +2068,8 @@ async fn a_wrong_adp_client_secret_is_a_401_naming_the_token_call_and_not_the_se
 // cancellation, and an ADP termination lost its reason. Each test states the intended
 // behaviour, through the adapter the flow uses.
 
-use riskflow::flows::adapters::{AdpSource, BambooDirectory};
+use riskflow::connectors::adp::AdpSource;
+use riskflow::connectors::bamboohr::BambooDirectory;
 use riskflow::ports::{HrDirectory, HrLookupError, RecordedHrChange};
 
 const TODAY: &str = "2026-03-01";

@@ -1,5 +1,5 @@
 //! What the flows need to know about an Incydr session with alerts, and what a ticket says.
-//! Built from the Incydr connector's model by [`crate::flows::adapters`].
+//! Built from the Incydr connector's model by [`crate::connectors::incydr::IncydrAdapter`].
 
 use serde::{Deserialize, Serialize};
 

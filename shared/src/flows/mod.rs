@@ -3,7 +3,6 @@
 //! [`alert_tickets`], [`hr_departures`] and [`departing_response`]. [`RunCtx`] carries what every
 //! run shares: the clock, the deadline, dry-run mode, counters, the audit buffer and the plan.
 
-pub mod adapters;
 pub mod alert_tickets;
 pub mod departing_response;
 pub mod hr_departures;

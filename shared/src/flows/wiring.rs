@@ -5,9 +5,6 @@
 //! the secret is read through the version-keyed cache, so a warm invocation makes no Secrets
 //! Manager call and a reconnect or disconnect takes effect on the next run.
 
-use super::adapters::{
-    AdpSource, BambooDirectory, IncydrAdapter, JiraSink, OktaIdp, ServiceNowSink, WorkdayReport,
-};
 use super::alert_tickets::{self, AlertDeps, AlertSettings};
 use super::departing_response::{self, DepartingDeps, DepartingSettings};
 use super::hr_departures::{self, HrDeps, HrSettings};
@@ -15,12 +12,19 @@ use super::{Clock, RunCtx, Timing};
 use crate::api::connections::{ConnectionsApi, RunStarter, Verifier, VerifyFailure};
 use crate::api::webhooks::WebhookReceiver;
 use crate::connectors::ConnectorError;
+use crate::connectors::adp::AdpSource;
 use crate::connectors::adp::{AdpClient, AdpCredentials};
 use crate::connectors::bamboohr::BambooClient;
+use crate::connectors::bamboohr::BambooDirectory;
+use crate::connectors::incydr::IncydrAdapter;
 use crate::connectors::incydr::IncydrClient;
 use crate::connectors::jira::JiraClient;
+use crate::connectors::jira::JiraSink;
 use crate::connectors::okta::OktaClient;
+use crate::connectors::okta::OktaIdp;
 use crate::connectors::servicenow::ServiceNowClient;
+use crate::connectors::servicenow::ServiceNowSink;
+use crate::connectors::workday::WorkdayReport;
 use crate::connectors::workday::{FieldMapping, WorkdayClient};
 use crate::domain::{ConnectionKind, ConnectionStatus, Flow, RunRecord, RunStatus};
 use crate::http::{ClientOptions, Http};

@@ -18,9 +18,12 @@
 //!   termination-date change and is a new departure fact with the new date.
 
 mod client;
+mod directory;
 mod model;
+mod queue;
 
 pub use client::{AdpClient, AdpCredentials, MESSAGES_PATH};
+pub use directory::AdpSource;
 pub use model::{
     AdpEvent, AdpMessage, AdpParseError, RecordedTermination, TERMINATION_EVENTS, Worker,
     parse_event, termination_departure,

@@ -22,10 +22,12 @@
 //!   date, so a future-dated termination usually arrives as `status` → `Inactive` on the day.
 
 mod client;
+mod directory;
 mod model;
 mod webhook;
 
 pub use client::{BambooClient, VERIFY_PATH};
+pub use directory::BambooDirectory;
 pub use model::{BambooChange, Employee, RecordedChange, departure_of, to_departure};
 pub use webhook::{
     SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_payload, verify_headers, verify_signature,

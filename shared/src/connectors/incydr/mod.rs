@@ -6,9 +6,12 @@
 //! `/v1/actors` (lookup by email, departure date) and `/v1/users`. Wire facts, query-string
 //! order and bodies follow `reference/incydr-api.md` and the official SDK's tests.
 
+mod alerts;
 mod client;
 mod model;
+mod watchlist;
 
+pub use alerts::IncydrAdapter;
 pub use client::{IncydrClient, MAX_IDS_PER_REQUEST, MAX_NOTE_CHARS, SYSTEM, tenant_uid_from_jwt};
 pub use model::{
     Actor, ActorUpdate, ContentInspectionResults, ContentInspectionStatus, EventDestination,

@@ -10,6 +10,7 @@
 pub mod adf;
 mod client;
 mod model;
+mod sink;
 
 pub use client::{
     JiraClient, MAX_LABEL_CHARS, MAX_SUMMARY_CHARS, SYSTEM, clean_summary, valid_project_key,
@@ -18,3 +19,4 @@ pub use model::{
     CommentRef, CreatedIssue, Issue, IssueFields, IssueRef, Myself, NamedRef, NewIssue,
     PriorityMap, priority_for_severity,
 };
+pub use sink::{JiraSink, to_adf};

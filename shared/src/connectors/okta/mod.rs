@@ -9,7 +9,9 @@
 //! `reference/saas-apis.md` §3.
 
 mod client;
+mod idp;
 mod model;
 
 pub use client::{OktaClient, SYSTEM, next_link};
+pub use idp::OktaIdp;
 pub use model::{Group, GroupProfile, GroupType, RateLimit, User, UserProfile, UserStatus};

@@ -8,6 +8,8 @@
 
 mod client;
 mod model;
+mod sink;
 
 pub use client::{MAX_SHORT_DESCRIPTION_CHARS, SYSTEM, ServiceNowClient};
 pub use model::{Incident, NewIncident, snow_value, urgency_impact_for_severity};
+pub use sink::ServiceNowSink;

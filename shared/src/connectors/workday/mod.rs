@@ -14,6 +14,8 @@
 
 mod client;
 mod model;
+mod report;
 
 pub use client::WorkdayClient;
 pub use model::{FieldMapping, MAPPING_SETTING, WorkdayRow, diff_snapshots, parse_report};
+pub use report::WorkdayReport;

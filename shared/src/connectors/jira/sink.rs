@@ -1,0 +1,106 @@
+//! Jira as a ticket sink (`ports::TicketSink`).
+
+use crate::connectors::ConnectorError;
+use crate::connectors::jira::{self, JiraClient};
+use crate::domain::{TicketContent, TicketRef};
+use crate::ports::TicketSink;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Instant;
+use url::Url;
+
+/// Jira as a ticket sink.
+pub struct JiraSink {
+    pub client: Arc<JiraClient>,
+    pub site: Url,
+    pub project_key: String,
+    pub issue_type: String,
+}
+
+/// A ticket's content as an ADF document.
+pub fn to_adf(content: &TicketContent) -> jira::adf::Doc {
+    let mut doc = jira::adf::Doc::new();
+    for (title, lines) in &content.sections {
+        doc = doc.heading(3, title);
+        doc = doc.bullet_list(lines.iter().map(|l| jira::adf::Paragraph::new().text(l)));
+    }
+    if let Some(link) = &content.link {
+        doc = doc.paragraph(
+            jira::adf::Paragraph::new()
+                .text("Open in Incydr: ")
+                .link(link, link),
+        );
+    }
+    doc
+}
+
+#[async_trait]
+impl TicketSink for JiraSink {
+    fn name(&self) -> &'static str {
+        "jira"
+    }
+
+    fn search_is_consistent(&self) -> bool {
+        false
+    }
+
+    async fn find(
+        &self,
+        dedup_key: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<TicketRef>, ConnectorError> {
+        Ok(self
+            .client
+            .find_by_label(&self.project_key, dedup_key, deadline)
+            .await?
+            .map(|i| self.ticket(i.id, i.key)))
+    }
+
+    async fn create(
+        &self,
+        content: &TicketContent,
+        dedup_key: &str,
+        deadline: Option<Instant>,
+    ) -> Result<TicketRef, ConnectorError> {
+        let issue = jira::NewIssue {
+            project_key: self.project_key.clone(),
+            issue_type: self.issue_type.clone(),
+            summary: content.summary.clone(),
+            description: to_adf(content),
+            labels: vec!["incydr".into(), dedup_key.to_string()],
+            priority_name: Some(jira::priority_for_severity(content.severity).to_string()),
+        };
+        let created = self.client.create_issue(&issue, deadline).await?;
+        Ok(self.ticket(created.id, created.key))
+    }
+
+    async fn comment(
+        &self,
+        ticket: &TicketRef,
+        content: &TicketContent,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError> {
+        let doc = to_adf(content);
+        self.client
+            .add_comment(&ticket.key, &doc, deadline)
+            .await
+            .map(|_| ())
+    }
+}
+
+impl JiraSink {
+    fn ticket(&self, id: String, key: String) -> TicketRef {
+        let url = crate::http::join(
+            &self.site,
+            &format!("/browse/{}", crate::http::path_segment(&key)),
+        )
+        .ok()
+        .map(|u| u.to_string());
+        TicketRef {
+            system: "jira".into(),
+            id,
+            key,
+            url,
+        }
+    }
+}
