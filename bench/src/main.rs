@@ -10,10 +10,10 @@ mod runtime_api;
 use anyhow::{Context, Result, anyhow};
 use riskflow::api::ApiRequest;
 use riskflow::api::connections::RunStarter;
+use riskflow::app::App;
 use riskflow::aws_calls::CallRecorder;
 use riskflow::config::Config;
 use riskflow::domain::Flow;
-use riskflow::flows::wiring::Env;
 use riskflow_sandbox::incydr::SessionSeed;
 use riskflow_sandbox::{FaultKind, FaultRule, Sandbox};
 use serde_json::json;
@@ -310,7 +310,7 @@ async fn main() -> Result<()> {
         for i in 0..1000 {
             h.add_session(session(i, 3));
         }
-        let api_env = Env::aws_with(&cfg, &sdk, None);
+        let api_env = App::aws_with(&cfg, &sdk, None);
         connect(&api_env.connections_api(Arc::new(NoRuns)), &sb, 8).await?;
         let bin = functions_dir.join("alert-tickets").join("bootstrap");
         if bin.exists() {
@@ -344,7 +344,7 @@ async fn main() -> Result<()> {
             ..cfg.clone()
         };
         let rec = CallRecorder::new();
-        let mut env2 = Env::aws_with(&cfg2, &sdk, Some(rec.clone()));
+        let mut env2 = App::aws_with(&cfg2, &sdk, Some(rec.clone()));
         // The benchmark's own output is its report: no metric lines in it.
         env2.metrics = riskflow::metrics::MetricsSink::Off;
         connect(&env2.connections_api(Arc::new(NoRuns)), &fresh, 8).await?;
@@ -435,7 +435,7 @@ async fn main() -> Result<()> {
         // State in SQLite here: the AWS emulator answers one call at a time and would be the
         // bottleneck, not the sink's rate limit this part measures.
         let dir = std::env::temp_dir().join(riskflow::testing::unique_name("riskflow-bench"));
-        let env3 = Env::local(&dir, true).map_err(|e| anyhow!(e))?;
+        let env3 = App::local(&dir, true).map_err(|e| anyhow!(e))?;
         connect(&env3.connections_api(Arc::new(NoRuns)), &tsb, 32).await?;
         th.reset_counts();
         let t0 = Instant::now();

@@ -9,8 +9,8 @@ use http::{HeaderMap, HeaderValue, Method};
 use riskflow::api::ApiRequest;
 use riskflow::api::connections::{ConnectionsApi, RunStarter};
 use riskflow::api::schema::fields;
+use riskflow::app::App;
 use riskflow::domain::{ConnectionKind, Flow};
-use riskflow::flows::wiring::Env;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -50,7 +50,7 @@ pub enum ItemsCmd {
 
 /// Local runs are started in this process and waited for.
 struct InlineRunner {
-    env: Env,
+    env: App,
 }
 
 #[async_trait::async_trait]
@@ -64,15 +64,15 @@ impl RunStarter for InlineRunner {
     }
 }
 
-pub fn open_env(data_dir: &Path) -> Result<Env> {
+pub fn open_env(data_dir: &Path) -> Result<App> {
     let allow_private = riskflow::config::parse_bool(
         "RISKFLOW_ALLOW_PRIVATE_URLS",
         std::env::var("RISKFLOW_ALLOW_PRIVATE_URLS").ok().as_deref(),
     )?;
-    Env::local(data_dir, allow_private).map_err(|e| anyhow!(e))
+    App::local(data_dir, allow_private).map_err(|e| anyhow!(e))
 }
 
-pub fn api(env: &Env) -> ConnectionsApi {
+pub fn api(env: &App) -> ConnectionsApi {
     env.connections_api(Arc::new(InlineRunner { env: env.clone() }))
 }
 
@@ -439,7 +439,7 @@ async fn items(target: &Target<'_>, c: ItemsCmd) -> Result<()> {
     Ok(())
 }
 
-async fn backfill(env: &Env, from: &str, to: &str, dry_run: bool) -> Result<()> {
+async fn backfill(env: &App, from: &str, to: &str, dry_run: bool) -> Result<()> {
     let from_ms = riskflow::api::parse_time("from", from)
         .map_err(|e| anyhow!(e.message().unwrap_or("bad --from").to_string()))?;
     let to_ms = riskflow::api::parse_time("to", to)

@@ -18,8 +18,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
 use riskflow::api::connections::{ConnectionsApi, RunStarter};
 use riskflow::api::{ApiRequest, ApiResponse, MAX_BODY};
+use riskflow::app::App;
 use riskflow::domain::{Flow, RunRecord};
-use riskflow::flows::wiring::Env;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub struct DevArgs {
 
 #[derive(Clone)]
 struct AppState {
-    env: Env,
+    env: App,
     api: ConnectionsApi,
     token: Arc<String>,
     port: u16,
@@ -50,7 +50,7 @@ struct AppState {
 
 /// Runs started from the API run in the background of this process.
 struct BackgroundRunner {
-    env: Env,
+    env: App,
 }
 
 #[async_trait::async_trait]

@@ -178,12 +178,10 @@ mod tests {
 // ---------------------------------------------------------------------------------------------
 // Handlers of the four functions
 
-use crate::api::connections::RunStarter;
+use crate::app::App;
 use crate::domain::{Flow, RunStatus};
-use crate::flows::wiring::Env;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 /// A handler failure, reported to Lambda with an `error_type` that says whether a retry helps.
 #[derive(Debug)]
@@ -208,7 +206,7 @@ impl From<HandlerError> for Diagnostic {
 /// Run a scheduled flow. A failed run is reported as a (retryable) error so the function's
 /// error alarm fires; skipped and partial runs are answered normally with their record.
 pub async fn scheduled(
-    env: &Env,
+    env: &App,
     flow: Flow,
     ev: LambdaEvent<Value>,
 ) -> Result<Value, HandlerError> {
@@ -226,7 +224,7 @@ pub async fn scheduled(
 }
 
 /// The hr-departures function: HR webhooks (API Gateway) and its schedule.
-pub async fn hr_event(env: &Env, ev: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+pub async fn hr_event(env: &App, ev: LambdaEvent<Value>) -> Result<Value, HandlerError> {
     if !is_http_event(&ev.payload) {
         return scheduled(env, Flow::HrDepartures, ev).await;
     }
@@ -262,37 +260,6 @@ pub async fn hr_event(env: &Env, ev: LambdaEvent<Value>) -> Result<Value, Handle
         retryable: false,
         message: e.to_string(),
     })
-}
-
-/// Starts runs by invoking the flow's function asynchronously.
-pub struct LambdaInvoker {
-    pub client: aws_sdk_lambda::Client,
-    /// flow name → function name.
-    pub functions: std::collections::BTreeMap<String, String>,
-}
-
-#[async_trait::async_trait]
-impl RunStarter for LambdaInvoker {
-    async fn start(&self, flow: Flow, dry_run: bool) -> Result<String, String> {
-        let name = self.functions.get(flow.as_str()).ok_or_else(|| {
-            format!("no function is configured for {flow} (RISKFLOW_FUNCTION_NAMES)")
-        })?;
-        self.client
-            .invoke()
-            .function_name(name)
-            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
-            .payload(aws_smithy_types::Blob::new(json!({"dry_run": dry_run}).to_string()))
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %aws_smithy_types::error::display::DisplayErrorContext(&e), "invoke failed");
-                format!("{flow} could not be started")
-            })?;
-        Ok(format!(
-            "{flow} started{}",
-            if dry_run { " (dry run)" } else { "" }
-        ))
-    }
 }
 
 /// The connections-api function: the API routes, and the daily re-test of every connection.
@@ -357,18 +324,4 @@ pub async fn retest_all(api: &crate::api::connections::ConnectionsApi, deadline:
         }
     }
     Value::Object(results)
-}
-
-/// Build the connections API for Lambda, from the SDK configuration the environment was
-/// built with (loaded once at cold start).
-pub fn aws_connections_api(
-    env: &Env,
-    cfg: &crate::config::Config,
-    sdk: &aws_config::SdkConfig,
-) -> crate::api::connections::ConnectionsApi {
-    let invoker = LambdaInvoker {
-        client: aws_sdk_lambda::Client::new(sdk),
-        functions: cfg.function_names.clone(),
-    };
-    env.connections_api(Arc::new(invoker))
 }

@@ -15,6 +15,7 @@
 //! - [`config`], [`metrics`]: typed environment configuration and CloudWatch EMF metrics.
 
 pub mod api;
+pub mod app;
 pub mod aws_calls;
 pub mod clock;
 pub mod config;

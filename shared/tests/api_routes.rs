@@ -6,8 +6,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use riskflow::api::connections::{ConnectionsApi, RunStarter};
 use riskflow::api::{ApiRequest, ApiResponse, MAX_BODY};
+use riskflow::app::App;
 use riskflow::domain::{AuditEntry, ConnectionKind, Flow, RunRecord, RunStatus};
-use riskflow::flows::wiring::Env;
 use riskflow::secrets::SecretStore;
 use riskflow::secrets::memory::MemorySecretStore;
 use riskflow::store::Store;
@@ -39,7 +39,7 @@ impl RunStarter for FakeRunner {
 
 struct Fixture {
     api: ConnectionsApi,
-    env: Env,
+    env: App,
     secrets: Arc<MemorySecretStore>,
     runner: Arc<FakeRunner>,
     sandbox: Sandbox,
@@ -48,7 +48,7 @@ struct Fixture {
 async fn fixture_with(allow_private_urls: bool) -> Fixture {
     let sandbox = Sandbox::start(0).await.expect("sandbox starts");
     let secrets = Arc::new(MemorySecretStore::new());
-    let env = Env::new(
+    let env = App::new(
         Store::in_memory(),
         secrets.clone(),
         "riskflow/".into(),
@@ -1270,7 +1270,7 @@ async fn a_secret_never_appears_in_responses_state_audit_or_logs() {
     );
 
     let dir = TempDir::new("riskflow-canary");
-    let env = Env::local(dir.path(), true).expect("a local env");
+    let env = App::local(dir.path(), true).expect("a local env");
     let runner = Arc::new(FakeRunner::default());
     let api = env.connections_api(runner);
     let sandbox = Sandbox::start(0).await.unwrap();

@@ -11,10 +11,10 @@
 
 use hcl::{Block, Body, Expression, ObjectKey};
 use riskflow::api::ApiRequest;
+use riskflow::app::App;
 use riskflow::aws_calls::{CallRecorder, IamCheck};
 use riskflow::config::Config;
 use riskflow::domain::Flow;
-use riskflow::flows::wiring::Env;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -468,7 +468,7 @@ async fn each_function_role_allows_exactly_the_aws_calls_its_code_makes() {
         kms_key_arn: None,
     };
     let env_for = |rec: &CallRecorder| {
-        let mut env = Env::aws_with(&cfg, &sdk, Some(rec.clone()));
+        let mut env = App::aws_with(&cfg, &sdk, Some(rec.clone()));
         env.extra_root_pem = Some(tls.ca_cert_pem.clone().into_bytes());
         env
     };
@@ -483,7 +483,7 @@ async fn each_function_role_allows_exactly_the_aws_calls_its_code_makes() {
             .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
             .build(),
     );
-    let invoker = riskflow::entry::LambdaInvoker {
+    let invoker = riskflow::app::aws::LambdaInvoker {
         client: lambda,
         functions: function_names.clone(),
     };
@@ -649,7 +649,7 @@ async fn each_function_role_allows_exactly_the_aws_calls_its_code_makes() {
         recorded.insert(name, rec.iam_checks());
     }
     // A failed item put back to pending through the API (as `riskflow items retry` does).
-    let plain = Env::aws_with(&cfg, &sdk, None);
+    let plain = App::aws_with(&cfg, &sdk, None);
     let now = riskflow::clock::now_ms();
     let riskflow::store::Claim::Acquired { lease, item } = plain
         .store

@@ -1,6 +1,6 @@
 //! End-to-end test helpers: a [`World`] made of the sandbox (fake Incydr, Jira, ServiceNow,
 //! Okta, ADP, ...), a fresh DynamoDB table in the emulator (`moto_server`, reached through the
-//! real AWS SDK), a secret store, and the [`Env`] every runtime builds, with each system
+//! real AWS SDK), a secret store, and the [`App`] every runtime builds, with each system
 //! connected through the connections API exactly as `riskflow dev --sandbox` does.
 //!
 //! The emulator is required: without `AWS_ENDPOINT_URL` the store helpers panic with
@@ -8,10 +8,10 @@
 
 use riskflow::api::ApiRequest;
 use riskflow::api::connections::{ConnectionsApi, RunStarter};
+use riskflow::app::App;
 use riskflow::clock::Clock;
 use riskflow::domain::{ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus};
 use riskflow::flows::Timing;
-use riskflow::flows::wiring::Env;
 use riskflow::secrets::SecretStore;
 use riskflow::secrets::file::FileSecretStore;
 use riskflow::secrets::memory::MemorySecretStore;
@@ -99,7 +99,7 @@ impl TestClock {
 // ---------------------------------------------------------------------------------------------
 // The world
 
-/// Which secret store the world's [`Env`] uses.
+/// Which secret store the world's [`App`] uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Secrets {
     /// In memory (one process).
@@ -160,10 +160,10 @@ impl RunStarter for NoRuns {
     }
 }
 
-/// The sandbox, the state table, the secrets and the [`Env`] over them.
+/// The sandbox, the state table, the secrets and the [`App`] over them.
 pub struct World {
     pub sandbox: Sandbox,
-    pub env: Env,
+    pub env: App,
     pub api: ConnectionsApi,
     pub clock: TestClock,
     /// The DynamoDB table in the emulator.
@@ -221,7 +221,7 @@ impl World {
             }
         };
         let clock = TestClock::scaled(opts.clock_speed);
-        let mut env = Env::new(store, secrets, prefix, true);
+        let mut env = App::new(store, secrets, prefix, true);
         env.timing = opts.timing.clone();
         env.clock = clock.as_clock();
         if opts.adp_mtls {
@@ -333,7 +333,7 @@ impl World {
 
     // ----- running flows -----
 
-    /// One run of a flow through [`Env::run_flow`], the entry every runtime uses.
+    /// One run of a flow through [`App::run_flow`], the entry every runtime uses.
     pub async fn run(&self, flow: Flow) -> RunRecord {
         self.env
             .run_flow(flow, false, Instant::now() + self.run_budget)
@@ -818,9 +818,9 @@ pub fn skipped_for_the_lock(r: &RunRecord) -> bool {
     r.status == RunStatus::Skipped && r.message.as_deref().is_some_and(|m| m.contains("lock"))
 }
 
-/// Build the [`Env`] of a helper process: the same table, the same secrets file, the given
+/// Build the [`App`] of a helper process: the same table, the same secrets file, the given
 /// clock offset and timing, private URLs allowed (the sandbox is on loopback).
-pub async fn worker_env_from_environment() -> Env {
+pub async fn worker_env_from_environment() -> App {
     let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
     let int = |k: &str, d: i64| {
         std::env::var(k)
@@ -831,7 +831,7 @@ pub async fn worker_env_from_environment() -> Env {
     let store = riskflow::testing::dynamo_store_for_table(&var(worker_env::TABLE)).await;
     let secrets =
         FileSecretStore::open(var(worker_env::SECRETS_DIR)).expect("the secrets file opens");
-    let mut env = Env::new(store, Arc::new(secrets), SECRET_PREFIX.into(), true);
+    let mut env = App::new(store, Arc::new(secrets), SECRET_PREFIX.into(), true);
     let clock = TestClock::real();
     clock.advance(int(worker_env::CLOCK_OFFSET_MS, 0));
     env.clock = clock.as_clock();

@@ -1,4 +1,4 @@
-//! alert-tickets end to end: the real flow through `Env::run_flow`, the sandbox's Incydr, Jira
+//! alert-tickets end to end: the real flow through `App::run_flow`, the sandbox's Incydr, Jira
 //! and ServiceNow, state in DynamoDB (moto) through the AWS SDK, every system connected through
 //! the connections API.
 

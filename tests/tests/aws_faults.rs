@@ -4,8 +4,8 @@
 //! lost answers mid-run leave work for later runs; once AWS recovers, the runs settle with
 //! exactly one ticket per session and nothing left over.
 
+use riskflow::app::App;
 use riskflow::domain::{ConnectionKind, Flow, RunStatus};
-use riskflow::flows::wiring::Env;
 use riskflow::secrets::secrets_manager::SecretsManagerStore;
 use riskflow::testing::aws_faults::{AwsFault, AwsFaults, DYNAMODB, SECRETS_MANAGER};
 use riskflow_e2e::{Options, Secrets, World, count, found_nothing_to_do};
@@ -46,7 +46,7 @@ async fn state_store_and_secrets_failures_fail_runs_cleanly_and_lose_nothing() {
     // Secrets Manager refuses everything and nothing is cached (a cold start): the run fails,
     // naming the credentials, and touches nothing outside.
     let sdk = faults.config(&riskflow::testing::aws_test_config().await);
-    let mut cold = Env::new(
+    let mut cold = App::new(
         w.env.store.clone(),
         Arc::new(SecretsManagerStore::new(
             aws_sdk_secretsmanager::Client::new(&sdk),

@@ -1,7 +1,7 @@
 //! alert-tickets run by several OS processes over the same DynamoDB table (moto) and the same
 //! sandbox: two at once, and runs killed with SIGKILL at random points, then re-run.
 //!
-//! Each process is the `flow_worker` helper binary: it builds the same `Env` as the test (the
+//! Each process is the `flow_worker` helper binary: it builds the same `App` as the test (the
 //! same table, the same secrets file, a given clock offset) and runs the flow once.
 
 use riskflow::domain::{ConnectionKind, Flow, RunStatus};

@@ -2,16 +2,16 @@
 //! invoked with `{"dry_run": true}`). Wiring only; the flow lives in `riskflow::flows`.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use riskflow::app::App;
 use riskflow::config::Config;
 use riskflow::domain::Flow;
-use riskflow::flows::wiring::Env;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let cfg = Config::from_env()?;
-    let env = Env::aws(&cfg).await;
+    let env = App::aws(&cfg).await;
     lambda_runtime::run(service_fn(|ev: LambdaEvent<Value>| {
         riskflow::entry::scheduled(&env, Flow::DepartingResponse, ev)
     }))

@@ -7,7 +7,6 @@ pub mod alert_tickets;
 pub mod departing_response;
 pub mod hr_departures;
 pub mod tickets;
-pub mod wiring;
 
 use crate::domain::{AuditEntry, ConnectionKind, Flow, Lease, RunRecord, RunStatus};
 use crate::metrics::{Metrics, MetricsSink, Unit};
@@ -16,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::clock::{Clock, system_clock};
+use crate::clock::Clock;
 
 #[derive(Default)]
 struct RunState {
@@ -347,8 +346,6 @@ impl Timing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ConnectionKind;
-    use crate::secrets::memory::MemorySecretStore;
 
     fn ctx(store: &Store, trigger: Trigger, sink: &MetricsSink) -> RunCtx {
         let mut c = RunCtx::new(
@@ -356,7 +353,7 @@ mod tests {
             Flow::AlertTickets,
             Instant::now() + Duration::from_secs(60),
             false,
-            system_clock(),
+            crate::clock::system_clock(),
         );
         c.trigger = trigger;
         c.metrics = sink.clone();
@@ -441,31 +438,5 @@ mod tests {
         first.unlock(held).await;
         let got: Vec<String> = outcomes(&sink).into_iter().map(|(k, _)| k).collect();
         assert_eq!(got, ["runs_overlapped"]);
-    }
-
-    #[tokio::test]
-    async fn a_flow_whose_system_is_not_connected_reports_a_skipped_run_and_no_success() {
-        let mut env = wiring::Env::new(
-            Store::in_memory(),
-            std::sync::Arc::new(MemorySecretStore::new()),
-            "rf/".into(),
-            true,
-        );
-        env.metrics = MetricsSink::memory("rf-prod");
-        for flow in Flow::ALL {
-            let rec = env
-                .run_flow(flow, false, Instant::now() + Duration::from_secs(30))
-                .await;
-            assert_eq!(rec.status, RunStatus::Skipped, "{flow}");
-            assert!(
-                rec.message
-                    .as_deref()
-                    .is_some_and(|m| m.contains(ConnectionKind::Incydr.display_name())),
-                "{:?}",
-                rec.message
-            );
-        }
-        let got: Vec<String> = outcomes(&env.metrics).into_iter().map(|(k, _)| k).collect();
-        assert_eq!(got, ["runs_skipped", "runs_skipped", "runs_skipped"]);
     }
 }

@@ -1,6 +1,6 @@
-//! A helper process for the multi-process tests: builds the same `Env` as the test (the same
+//! A helper process for the multi-process tests: builds the same `App` as the test (the same
 //! DynamoDB table in the emulator, the same secrets file, a given clock offset), runs one flow
-//! through `Env::run_flow`, and prints the run record as one JSON line on stdout.
+//! through `App::run_flow`, and prints the run record as one JSON line on stdout.
 //!
 //! Configured by the environment (see `riskflow_e2e::worker_env`) plus the emulator's
 //! `AWS_ENDPOINT_URL`.

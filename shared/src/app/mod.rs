@@ -1,16 +1,18 @@
-//! Building a flow's dependencies from the stored connections and their secrets, for every
-//! entry point: the Lambda functions, `riskflow dev` and the CLI.
+//! The composition root: [`App`] builds a flow's dependencies from the stored connections and
+//! their secrets for every entry point (the Lambda functions, `riskflow dev` and the CLI), runs
+//! flows and backfills, processes webhook deliveries, and builds the connections API and the
+//! webhook receiver. [`aws`] holds what only runs on AWS (the SDK configuration, the Lambda
+//! invoker).
 //!
 //! Each run reads the connection items it needs (their settings and status are needed anyway);
 //! the secret is read through the version-keyed cache, so a warm invocation makes no Secrets
 //! Manager call and a reconnect or disconnect takes effect on the next run.
 
-use super::alert_tickets::{self, AlertDeps, AlertSettings};
-use super::departing_response::{self, DepartingDeps, DepartingSettings};
-use super::hr_departures::{self, HrDeps, HrSettings};
-use super::{Clock, RunCtx, Timing};
+pub mod aws;
+
 use crate::api::connections::{ConnectionsApi, RunStarter, Verifier, VerifyFailure};
 use crate::api::webhooks::WebhookReceiver;
+use crate::clock::Clock;
 use crate::connectors::ConnectorError;
 use crate::connectors::adp::AdpSource;
 use crate::connectors::adp::{AdpClient, AdpCredentials};
@@ -27,6 +29,10 @@ use crate::connectors::servicenow::ServiceNowSink;
 use crate::connectors::workday::WorkdayReport;
 use crate::connectors::workday::{FieldMapping, WorkdayClient};
 use crate::domain::{ConnectionKind, ConnectionStatus, Flow, RunRecord, RunStatus};
+use crate::flows::alert_tickets::{self, AlertDeps, AlertSettings};
+use crate::flows::departing_response::{self, DepartingDeps, DepartingSettings};
+use crate::flows::hr_departures::{self, HrDeps, HrSettings};
+use crate::flows::{RunCtx, Timing};
 use crate::http::{ClientOptions, Http};
 use crate::ports::TicketSink;
 use crate::secrets::{CachedSecrets, SecretStore};
@@ -42,7 +48,7 @@ use url::Url;
 
 /// Everything a run needs besides the connections.
 #[derive(Clone)]
-pub struct Env {
+pub struct App {
     pub store: Store,
     pub secrets: CachedSecrets,
     pub secret_prefix: String,
@@ -57,50 +63,6 @@ pub struct Env {
     pub http_timeout: Duration,
     /// Where runs and webhook rejections report their metrics.
     pub metrics: crate::metrics::MetricsSink,
-}
-
-/// The AWS SDK configuration of a function: the SDK's defaults, with an HTTPS client that
-/// trusts the system's CA bundle read from one file (`SSL_CERT_FILE`, or where Amazon Linux and
-/// Debian keep it) rather than every file of the certificate directory, a scan that was a third
-/// of a cold start. Without a bundle file the SDK's own client is used.
-pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(client) = bundle_https_client() {
-        loader = loader.http_client(client);
-    }
-    loader.load().await
-}
-
-fn bundle_https_client() -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
-    use aws_smithy_http_client::tls::{
-        Provider, TlsContext, TrustStore, rustls_provider::CryptoMode,
-    };
-    let path = std::env::var_os("SSL_CERT_FILE")
-        .map(std::path::PathBuf::from)
-        .into_iter()
-        .chain(
-            [
-                "/etc/pki/tls/certs/ca-bundle.crt",
-                "/etc/ssl/certs/ca-certificates.crt",
-            ]
-            .map(std::path::PathBuf::from),
-        )
-        .find(|p| p.is_file())?;
-    let pem = std::fs::read(&path).ok()?;
-    let tls = TlsContext::builder()
-        .with_trust_store(
-            TrustStore::empty()
-                .with_native_roots(false)
-                .with_pem_certificate(pem),
-        )
-        .build()
-        .ok()?;
-    Some(
-        aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-            .tls_context(tls)
-            .build_https(),
-    )
 }
 
 /// A connected system: its settings and its secret fields.
@@ -165,9 +127,9 @@ impl Conn {
     }
 }
 
-impl Env {
+impl App {
     /// The embedded default: SQLite state and file secrets in `data_dir` (created 0700).
-    pub fn local(data_dir: &Path, allow_private_urls: bool) -> Result<Env, String> {
+    pub fn local(data_dir: &Path, allow_private_urls: bool) -> Result<App, String> {
         let secrets = crate::secrets::file::FileSecretStore::open(data_dir)
             .map_err(|e| format!("cannot open the secret file in {}: {e}", data_dir.display()))?;
         let items = crate::store::sqlite::SqliteItemStore::open(data_dir.join("state.db"))
@@ -177,7 +139,7 @@ impl Env {
                     data_dir.display()
                 )
             })?;
-        Ok(Env::new(
+        Ok(App::new(
             Store::new(Arc::new(items)),
             Arc::new(secrets),
             "riskflow/".into(),
@@ -186,8 +148,8 @@ impl Env {
     }
 
     /// On AWS: DynamoDB and Secrets Manager from the configuration.
-    pub async fn aws(cfg: &crate::config::Config) -> Env {
-        Env::aws_with(cfg, &aws_sdk_config().await, None)
+    pub async fn aws(cfg: &crate::config::Config) -> App {
+        App::aws_with(cfg, &aws::aws_sdk_config().await, None)
     }
 
     /// On AWS with a given SDK configuration, optionally recording every AWS call.
@@ -195,7 +157,7 @@ impl Env {
         cfg: &crate::config::Config,
         sdk: &aws_config::SdkConfig,
         recorder: Option<crate::aws_calls::CallRecorder>,
-    ) -> Env {
+    ) -> App {
         let mut ddb = aws_sdk_dynamodb::config::Builder::from(sdk);
         let mut sm = aws_sdk_secretsmanager::config::Builder::from(sdk);
         if let Some(r) = recorder {
@@ -212,7 +174,7 @@ impl Env {
             )
             .with_kms_key(cfg.kms_key_arn.clone()),
         );
-        let mut env = Env::new(
+        let mut env = App::new(
             Store::new(items),
             secrets,
             cfg.secret_prefix.clone(),
@@ -231,14 +193,14 @@ impl Env {
         secrets: Arc<dyn SecretStore>,
         secret_prefix: String,
         allow_private_urls: bool,
-    ) -> Env {
-        Env {
+    ) -> App {
+        App {
             store,
             secrets: CachedSecrets::new(secrets),
             secret_prefix,
             allow_private_urls,
             dry_run: false,
-            clock: super::system_clock(),
+            clock: crate::clock::system_clock(),
             audit_retention_ms: crate::store::AUDIT_RETENTION_MS,
             timing: Timing::default(),
             extra_root_pem: None,
@@ -422,7 +384,7 @@ impl Env {
         );
         ctx.audit_retention_ms = self.audit_retention_ms;
         ctx.metrics = self.metrics.clone();
-        ctx.trigger = super::Trigger::Backfill;
+        ctx.trigger = crate::flows::Trigger::Backfill;
         let r: Result<RunRecord, Skip> = async {
             let inc = self.need_conn(ConnectionKind::Incydr).await?;
             let source = self.incydr(&inc).map_err(Skip::Broken)?;
@@ -589,7 +551,7 @@ impl Env {
         );
         ctx.audit_retention_ms = self.audit_retention_ms;
         ctx.metrics = self.metrics.clone();
-        ctx.trigger = super::Trigger::Webhook;
+        ctx.trigger = crate::flows::Trigger::Webhook;
         let deps = match self.hr_deps().await {
             Ok(d) => d,
             Err(Skip::NotConnected(m) | Skip::Broken(m)) => {
@@ -641,7 +603,7 @@ enum Skip {
 
 /// Verifies connections against the live systems with the real clients.
 pub struct LiveVerifier {
-    pub env: Env,
+    pub env: App,
 }
 
 fn failure(system: &str, e: &ConnectorError) -> VerifyFailure {
@@ -777,5 +739,51 @@ impl Verifier for LiveVerifier {
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::MetricsSink;
+    use crate::secrets::memory::MemorySecretStore;
+
+    #[tokio::test]
+    async fn a_flow_whose_system_is_not_connected_reports_a_skipped_run_and_no_success() {
+        let mut env = App::new(
+            Store::in_memory(),
+            std::sync::Arc::new(MemorySecretStore::new()),
+            "rf/".into(),
+            true,
+        );
+        env.metrics = MetricsSink::memory("rf-prod");
+        for flow in Flow::ALL {
+            let rec = env
+                .run_flow(flow, false, Instant::now() + Duration::from_secs(30))
+                .await;
+            assert_eq!(rec.status, RunStatus::Skipped, "{flow}");
+            assert!(
+                rec.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains(ConnectionKind::Incydr.display_name())),
+                "{:?}",
+                rec.message
+            );
+        }
+        // Three skipped runs, and no success that would keep the flows looking alive.
+        let got: Vec<String> = env
+            .metrics
+            .lines()
+            .iter()
+            .flat_map(|l| {
+                l.as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| k.starts_with("runs_"))
+                    .map(|(k, _)| k.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(got, ["runs_skipped", "runs_skipped", "runs_skipped"]);
     }
 }
