@@ -4,6 +4,7 @@
 //! server. Status codes are decided here, once per route; bodies carry a clear, safe message.
 
 pub mod connections;
+mod items;
 pub mod schema;
 pub mod webhooks;
 
