@@ -47,6 +47,47 @@ impl ConnectorError {
     }
 }
 
+/// Why a live verification of a connection failed: the status to answer and a message a person
+/// can act on. Each connector's `verify.rs` says it in its vendor's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyFailure {
+    pub status: http::StatusCode,
+    pub message: String,
+}
+
+impl VerifyFailure {
+    /// The settings or credentials cannot be right as given (400).
+    pub fn bad(message: impl Into<String>) -> VerifyFailure {
+        VerifyFailure {
+            status: http::StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    /// What `system` (its short name, e.g. "Jira") answered, in words: 400 for a refusal, 502
+    /// when it could not be asked.
+    pub fn from_connector(system: &str, e: &ConnectorError) -> VerifyFailure {
+        let message = match e {
+            ConnectorError::Http(h) => match h.status() {
+                Some(401) => format!("{system} rejected the credentials (401)"),
+                Some(403) => format!("{system} refused access with these credentials (403)"),
+                Some(404) => format!("{system} answered 404: check the URL and the settings"),
+                Some(s) => format!("{system} answered {s}: {h}"),
+                None => match h {
+                    HttpError::Blocked { reason, .. } => reason.to_string(),
+                    _ => format!("{system} could not be reached: {h}"),
+                },
+            },
+            ConnectorError::Invalid { message, .. } => message.clone(),
+        };
+        let status = match e {
+            ConnectorError::Http(h) if h.is_transient() => http::StatusCode::BAD_GATEWAY,
+            _ => http::StatusCode::BAD_REQUEST,
+        };
+        VerifyFailure { status, message }
+    }
+}
+
 /// Which sessions to read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionFilter {

@@ -14,12 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-/// Why a live verification failed: the status to answer and a message a person can act on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VerifyFailure {
-    pub status: StatusCode,
-    pub message: String,
-}
+pub use crate::ports::VerifyFailure;
 
 /// Verifies settings and credentials against the live system.
 #[async_trait]

@@ -13,7 +13,6 @@ pub mod aws;
 use crate::api::connections::{ConnectionsApi, RunStarter, Verifier, VerifyFailure};
 use crate::api::webhooks::WebhookReceiver;
 use crate::clock::Clock;
-use crate::connectors::ConnectorError;
 use crate::connectors::adp::AdpSource;
 use crate::connectors::adp::{AdpClient, AdpCredentials};
 use crate::connectors::bamboohr::BambooClient;
@@ -38,7 +37,6 @@ use crate::ports::TicketSink;
 use crate::secrets::{CachedSecrets, SecretStore};
 use crate::store::{ItemStore, Store};
 use async_trait::async_trait;
-use http::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -606,29 +604,10 @@ pub struct LiveVerifier {
     pub env: App,
 }
 
-fn failure(system: &str, e: &ConnectorError) -> VerifyFailure {
-    let message = match e {
-        ConnectorError::Http(h) => match h.status() {
-            Some(401) => format!("{system} rejected the credentials (401)"),
-            Some(403) => format!("{system} refused access with these credentials (403)"),
-            Some(404) => format!("{system} answered 404: check the URL and the settings"),
-            Some(s) => format!("{system} answered {s}: {h}"),
-            None => match h {
-                crate::http::HttpError::Blocked { reason, .. } => reason.to_string(),
-                _ => format!("{system} could not be reached: {h}"),
-            },
-        },
-        ConnectorError::Invalid { message, .. } => message.clone(),
-    };
-    let status = match e {
-        ConnectorError::Http(h) if h.is_transient() => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    VerifyFailure { status, message }
-}
-
 #[async_trait]
 impl Verifier for LiveVerifier {
+    /// Builds the system's client from the settings and secret as a run would, then asks the
+    /// connector to check it live (each connector's `verify.rs`), within the API's budget.
     async fn verify(
         &self,
         kind: ConnectionKind,
@@ -639,105 +618,51 @@ impl Verifier for LiveVerifier {
             settings: settings.clone(),
             secrets: secrets.clone(),
         };
-        let bad = |m: String| VerifyFailure {
-            status: StatusCode::BAD_REQUEST,
-            message: m,
-        };
-        let deadline = Some(Instant::now() + std::time::Duration::from_secs(25));
+        let bad = VerifyFailure::bad;
+        // The client's own deadline comes first, so a slow system answers with its own
+        // timeout; the API's budget is the backstop.
+        let deadline = Some(
+            Instant::now()
+                + crate::api::connections::VERIFY_BUDGET.saturating_sub(Duration::from_secs(1)),
+        );
         let env = &self.env;
-        // The vendor's short name in messages: "Jira rejected the credentials (401)".
-        let name = match kind {
-            ConnectionKind::Incydr => "Incydr",
-            ConnectionKind::Jira => "Jira",
-            ConnectionKind::Adp => "ADP",
-            ConnectionKind::Generic => "The HR webhook",
-            other => other.display_name(),
-        };
         match kind {
             ConnectionKind::Incydr => {
-                let a = env.incydr(&c).map_err(bad)?;
-                a.client
-                    .verify(deadline)
+                env.incydr(&c)
+                    .map_err(bad)?
+                    .verify_connection(deadline)
                     .await
-                    .map_err(|e| failure(name, &e))
             }
-            ConnectionKind::Jira => {
-                let s = env.jira(&c).map_err(bad)?;
-                let m = s
-                    .client
-                    .verify(deadline)
-                    .await
-                    .map_err(|e| failure(name, &e))?;
-                // The project must exist: an empty search within it is a cheap check.
-                s.client
-                    .search_jql(
-                        &format!("project = \"{}\"", s.project_key),
-                        &["summary"],
-                        1,
-                        deadline,
-                    )
-                    .await
-                    .map_err(|e| match e.status() {
-                        Some(400) | Some(404) => bad(format!(
-                            "Jira project {} was not found or is not visible to this account",
-                            s.project_key
-                        )),
-                        _ => failure(name, &e),
-                    })?;
-                Ok(m)
-            }
+            ConnectionKind::Jira => env.jira(&c).map_err(bad)?.verify_connection(deadline).await,
             ConnectionKind::Servicenow => {
-                let s = env.servicenow(&c).map_err(bad)?;
-                s.client
-                    .verify(deadline)
+                env.servicenow(&c)
+                    .map_err(bad)?
+                    .verify_connection(deadline)
                     .await
-                    .map_err(|e| failure(name, &e))
             }
             ConnectionKind::Okta => {
-                let o = env.okta(&c).map_err(bad)?;
+                let idp = OktaIdp {
+                    client: env.okta(&c).map_err(bad)?,
+                };
                 let group = c.need("group_id").map_err(bad)?;
-                if c.list("protected_groups").contains(&group) {
-                    return Err(bad(format!(
-                        "Okta group {group} is listed as protected; choose another group"
-                    )));
-                }
-                o.verify(Some(&group), deadline)
+                idp.verify_connection(&group, &c.list("protected_groups"), deadline)
                     .await
-                    .map_err(|e| failure(name, &e))
             }
             ConnectionKind::Workday => {
-                let w = env.workday(&c).map_err(bad)?;
-                w.client
-                    .verify(&w.mapping, deadline)
+                env.workday(&c)
+                    .map_err(bad)?
+                    .verify_connection(deadline)
                     .await
-                    .map_err(|e| failure(name, &e))
             }
-            ConnectionKind::Adp => {
-                let a = env.adp(&c).map_err(bad)?;
-                a.client
-                    .verify(deadline)
-                    .await
-                    .map_err(|e| failure(name, &e))
-            }
+            ConnectionKind::Adp => env.adp(&c).map_err(bad)?.verify_connection(deadline).await,
             ConnectionKind::Bamboohr => {
                 let b = env.bamboohr(&c).map_err(bad)?;
                 c.secret("webhook_key").map_err(bad)?;
-                b.client
-                    .verify(deadline)
-                    .await
-                    .map_err(|e| failure(name, &e))
+                b.verify_connection(deadline).await
             }
-            ConnectionKind::Generic => {
-                let s = c.secret("signing_secret").map_err(bad)?;
-                let raw = s.expose_secret();
-                if raw.len() < 16 {
-                    return Err(bad("the signing secret must be at least 16 characters (a whsec_… secret is best)".into()));
-                }
-                Ok(
-                    "Signing secret saved: point your HR system at POST /webhooks/hr/generic"
-                        .into(),
-                )
-            }
+            ConnectionKind::Generic => crate::connectors::generic::verify_signing_secret(
+                &c.secret("signing_secret").map_err(bad)?,
+            ),
         }
     }
 }

@@ -21,6 +21,7 @@ mod client;
 mod directory;
 mod model;
 mod queue;
+mod verify;
 
 pub use client::{AdpClient, AdpCredentials, MESSAGES_PATH};
 pub use directory::AdpSource;

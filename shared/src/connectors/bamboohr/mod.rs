@@ -24,6 +24,7 @@
 mod client;
 mod directory;
 mod model;
+mod verify;
 mod webhook;
 
 pub use client::{BambooClient, VERIFY_PATH};

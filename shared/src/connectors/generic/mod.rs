@@ -19,12 +19,14 @@
 //! ([`normalize_email`]), dates ([`normalize_date`]) and instants ([`parse_instant_ms`]).
 
 mod model;
+mod verify;
 mod webhook;
 
 pub(crate) use model::id_text;
 pub use model::{
     PayloadError, is_plain_date, normalize_date, normalize_email, parse, parse_instant_ms, quote,
 };
+pub use verify::verify_signing_secret;
 pub use webhook::{
     DEFAULT_WINDOW_MS, ID_HEADER, SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, sign, verify,
 };

@@ -9,6 +9,7 @@
 mod alerts;
 mod client;
 mod model;
+mod verify;
 mod watchlist;
 
 pub use alerts::IncydrAdapter;

@@ -11,6 +11,7 @@ pub mod adf;
 mod client;
 mod model;
 mod sink;
+mod verify;
 
 pub use client::{
     JiraClient, MAX_LABEL_CHARS, MAX_SUMMARY_CHARS, SYSTEM, clean_summary, valid_project_key,

@@ -11,6 +11,7 @@
 mod client;
 mod idp;
 mod model;
+mod verify;
 
 pub use client::{OktaClient, SYSTEM, next_link};
 pub use idp::OktaIdp;

@@ -9,6 +9,7 @@
 mod client;
 mod model;
 mod sink;
+mod verify;
 
 pub use client::{MAX_SHORT_DESCRIPTION_CHARS, SYSTEM, ServiceNowClient};
 pub use model::{Incident, NewIncident, snow_value, urgency_impact_for_severity};

@@ -15,6 +15,7 @@
 mod client;
 mod model;
 mod report;
+mod verify;
 
 pub use client::WorkdayClient;
 pub use model::{FieldMapping, MAPPING_SETTING, WorkdayRow, diff_snapshots, parse_report};

@@ -1,0 +1,18 @@
+//! Checking a Workday connection live: the report can be read with the field mapping.
+
+use super::report::WorkdayReport;
+use crate::ports::VerifyFailure;
+use std::time::Instant;
+
+impl WorkdayReport {
+    /// "Connected to Workday …", or why not.
+    pub async fn verify_connection(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<String, VerifyFailure> {
+        self.client
+            .verify(&self.mapping, deadline)
+            .await
+            .map_err(|e| VerifyFailure::from_connector("Workday", &e))
+    }
+}
