@@ -555,7 +555,7 @@ async fn each_function_role_allows_exactly_the_aws_calls_its_code_makes() {
         r.body
     );
     // The daily re-test, as the schedule runs it.
-    let tested = riskflow::entry::retest_all(&api, Instant::now() + Duration::from_secs(30)).await;
+    let tested = riskflow::lambda::retest_all(&api, Instant::now() + Duration::from_secs(30)).await;
     assert_eq!(tested.as_object().map(|o| o.len()), Some(8), "{tested}");
 
     // The three flows, each with its own recorder (as its own function would run).

@@ -1,10 +1,10 @@
-//! The Lambda handlers (`riskflow::entry`) with real event JSON: an EventBridge Scheduler
+//! The Lambda handlers (`riskflow::lambda`) with real event JSON: an EventBridge Scheduler
 //! event for the scheduled flows and API Gateway HTTP API (payload 2.0) requests for the HR
 //! webhook and the connections API, over the sandbox and DynamoDB (moto).
 
 use lambda_runtime::{Context, LambdaEvent};
 use riskflow::domain::{ConnectionKind, Flow};
-use riskflow::entry::{api_event, hr_event, scheduled};
+use riskflow::lambda::{api_event, hr_event, scheduled};
 use riskflow_e2e::{World, date_in_days, now_secs, signed_headers};
 use riskflow_sandbox::{FaultKind, FaultRule};
 use serde_json::{Value, json};
@@ -294,4 +294,42 @@ async fn the_connections_api_answers_api_gateway_requests_and_its_daily_event_re
     for (kind, r) in results {
         assert_eq!(r["status"], json!(200), "{kind}: {r}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_modules_schedule_input_runs_its_own_job_and_a_misdirected_schedule_is_refused() {
+    let w = world().await;
+    let input = |job: &str| json!({"source": "riskflow.schedule", "job": job});
+    let run = scheduled(
+        &w.env,
+        Flow::AlertTickets,
+        LambdaEvent::new(input("alert-tickets"), context()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}", e.message));
+    assert_eq!(run["flow"], json!("alert-tickets"));
+    assert_eq!(run["status"], json!("succeeded"), "{run:#}");
+
+    // A schedule pointed at the wrong function runs nothing.
+    let e = scheduled(
+        &w.env,
+        Flow::AlertTickets,
+        LambdaEvent::new(input("departing-response"), context()),
+    )
+    .await
+    .unwrap_err();
+    assert!(!e.retryable);
+    assert_eq!(
+        e.message,
+        "this function runs alert-tickets; the schedule asked for departing-response"
+    );
+    // And an event that is no trigger at all says what was expected.
+    let e = hr_event(&w.env, LambdaEvent::new(json!({"Records": []}), context()))
+        .await
+        .unwrap_err();
+    assert!(
+        e.message.starts_with("not a riskflow trigger"),
+        "{}",
+        e.message
+    );
 }

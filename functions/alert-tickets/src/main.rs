@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let cfg = Config::from_env()?;
     let env = App::aws(&cfg).await;
     lambda_runtime::run(service_fn(|ev: LambdaEvent<Value>| {
-        riskflow::entry::scheduled(&env, Flow::AlertTickets, ev)
+        riskflow::lambda::scheduled(&env, Flow::AlertTickets, ev)
     }))
     .await
 }

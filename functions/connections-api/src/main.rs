@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let env = App::aws_with(&cfg, &sdk, None);
     let api = riskflow::app::aws::aws_connections_api(&env, &cfg, &sdk);
     lambda_runtime::run(service_fn(|ev: LambdaEvent<Value>| {
-        riskflow::entry::api_event(&api, ev)
+        riskflow::lambda::api_event(&api, ev)
     }))
     .await
 }

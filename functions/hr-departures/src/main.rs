@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let cfg = Config::from_env()?;
     let env = App::aws(&cfg).await;
     lambda_runtime::run(service_fn(|ev: LambdaEvent<Value>| {
-        riskflow::entry::hr_event(&env, ev)
+        riskflow::lambda::hr_event(&env, ev)
     }))
     .await
 }

@@ -1,0 +1,509 @@
+//! The Lambda functions' entry points: a runtime event is deserialised into a typed [`Trigger`]
+//! (an API Gateway HTTP API request, a schedule, a manual run request), handled, and the result
+//! turned into a response or a [`HandlerError`]. Kept here (not in the binaries) so it is tested
+//! with real event JSON.
+
+use crate::api::{ApiRequest, ApiResponse};
+use crate::app::App;
+use crate::domain::{Flow, RunStatus};
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The `Instant` of a Lambda deadline given in epoch milliseconds.
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+/// What invoked a function.
+#[derive(Debug)]
+pub enum Trigger {
+    /// An API Gateway HTTP API (payload 2.0) request.
+    Http(Box<ApiGatewayV2httpRequest>),
+    /// A schedule: the module's EventBridge Scheduler input
+    /// (`{"source": "riskflow.schedule", "job": "<job>"}`), or EventBridge's own "Scheduled
+    /// Event" (no job named). Either may ask for a dry run.
+    Schedule { job: Option<String>, dry_run: bool },
+    /// A manual run (`POST /runs/{flow}` invokes the flow's function with `{"dry_run": …}`).
+    Run { dry_run: bool },
+}
+
+/// The module's scheduler input.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleInput {
+    source: ScheduleSource,
+    job: String,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Deserialize)]
+enum ScheduleSource {
+    #[serde(rename = "riskflow.schedule")]
+    Riskflow,
+}
+
+/// EventBridge's "Scheduled Event" (Scheduler's template, or a rule).
+#[derive(Debug, Deserialize)]
+struct ScheduledEvent {
+    #[serde(rename = "detail-type")]
+    _detail_type: String,
+    #[serde(default)]
+    detail: ScheduledDetail,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ScheduledDetail {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// The manual run request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunRequest {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// The part of an HTTP API request that tells it from any other event: a request context with
+/// its `http` description (fields only checked for presence).
+#[derive(Deserialize)]
+struct HttpShape {
+    #[serde(rename = "requestContext")]
+    _request_context: HttpShapeContext,
+}
+
+#[derive(Deserialize)]
+struct HttpShapeContext {
+    #[serde(rename = "http")]
+    _http: serde::de::IgnoredAny,
+}
+
+impl Trigger {
+    /// Deserialise an event. Anything that is none of the triggers is refused with a message
+    /// saying what was expected.
+    pub fn from_event(v: Value) -> Result<Trigger, HandlerError> {
+        let refused = |why: String| HandlerError {
+            retryable: false,
+            message: why,
+        };
+        if HttpShape::deserialize(&v).is_ok() {
+            let req: ApiGatewayV2httpRequest = serde_json::from_value(v).map_err(|e| {
+                refused(format!(
+                    "not an API Gateway HTTP API (payload 2.0) request: {e}"
+                ))
+            })?;
+            return Ok(Trigger::Http(Box::new(req)));
+        }
+        if let Ok(s) = ScheduleInput::deserialize(&v) {
+            let ScheduleSource::Riskflow = s.source;
+            return Ok(Trigger::Schedule {
+                job: Some(s.job),
+                dry_run: s.dry_run,
+            });
+        }
+        if let Ok(e) = ScheduledEvent::deserialize(&v) {
+            return Ok(Trigger::Schedule {
+                job: None,
+                dry_run: e.detail.dry_run,
+            });
+        }
+        if let Ok(r) = RunRequest::deserialize(&v) {
+            return Ok(Trigger::Run { dry_run: r.dry_run });
+        }
+        let shown: String = v.to_string().chars().take(200).collect();
+        Err(refused(format!(
+            "not a riskflow trigger: expected an API Gateway HTTP API request, a schedule \
+             ({{\"source\": \"riskflow.schedule\", \"job\": …}} or an EventBridge Scheduled Event) \
+             or a run request ({{\"dry_run\": true|false}}); got {shown}"
+        )))
+    }
+}
+
+/// An API Gateway HTTP API request as the transport-neutral request. The caller is the IAM
+/// principal API Gateway authorised (`requestContext.authorizer.iam.userArn`).
+pub fn request_from_apigw(ev: ApiGatewayV2httpRequest) -> ApiRequest {
+    let method = ev.request_context.http.method.clone();
+    let principal = ev
+        .request_context
+        .authorizer
+        .as_ref()
+        .and_then(|a| a.iam.as_ref())
+        .and_then(|i| i.user_arn.clone())
+        .unwrap_or_else(|| "anonymous".to_string());
+    let stage = ev.request_context.stage.clone().unwrap_or_default();
+    let mut path = ev
+        .raw_path
+        .clone()
+        .or_else(|| ev.request_context.http.path.clone())
+        .unwrap_or_else(|| "/".into());
+    if !stage.is_empty() && stage != "$default" {
+        let prefix = format!("/{stage}");
+        if let Some(rest) = path.strip_prefix(&prefix) {
+            path = if rest.is_empty() {
+                "/".into()
+            } else {
+                rest.to_string()
+            };
+        }
+    }
+    let body = match ev.body {
+        None => Bytes::new(),
+        Some(b) if ev.is_base64_encoded => {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(b.as_bytes())
+                .map(Bytes::from)
+                .unwrap_or_default()
+        }
+        Some(b) => Bytes::from(b),
+    };
+    let query = ev
+        .query_string_parameters
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    ApiRequest {
+        method,
+        path,
+        query,
+        headers: ev.headers,
+        body,
+        principal,
+    }
+}
+
+/// A response as API Gateway HTTP API expects it.
+pub fn response_to_apigw(resp: ApiResponse) -> ApiGatewayV2httpResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    let mut out = ApiGatewayV2httpResponse::default();
+    out.status_code = resp.status.as_u16() as i64;
+    out.headers = headers;
+    out.body = Some(Body::Text(resp.body.to_string()));
+    out.is_base64_encoded = false;
+    out
+}
+
+/// The method of a request, for logs.
+pub fn method_name(m: &Method) -> &str {
+    m.as_str()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers of the four functions
+
+/// A handler failure, reported to Lambda with an `error_type` that says whether a retry helps.
+#[derive(Debug)]
+pub struct HandlerError {
+    pub retryable: bool,
+    pub message: String,
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Diagnostic {
+        Diagnostic {
+            error_type: if e.retryable {
+                "riskflow.Retryable".into()
+            } else {
+                "riskflow.NotRetryable".into()
+            },
+            error_message: e.message,
+        }
+    }
+}
+
+/// A flow function (alert-tickets, departing-response): its schedule and manual runs.
+pub async fn scheduled(
+    env: &App,
+    flow: Flow,
+    ev: LambdaEvent<Value>,
+) -> Result<Value, HandlerError> {
+    let deadline = deadline_from_epoch_ms(ev.context.deadline);
+    match Trigger::from_event(ev.payload)? {
+        Trigger::Http(_) => Err(HandlerError {
+            retryable: false,
+            message: format!("the {flow} function serves no HTTP route"),
+        }),
+        Trigger::Schedule { job, dry_run } => run_job(env, flow, job, dry_run, deadline).await,
+        Trigger::Run { dry_run } => run_job(env, flow, None, dry_run, deadline).await,
+    }
+}
+
+/// Run a flow for a schedule or a manual request. A schedule naming another job is refused (a
+/// schedule pointed at the wrong function must not run this one). A failed run is reported as
+/// a (retryable) error so the function's error alarm fires; skipped and partial runs are
+/// answered normally with their record.
+async fn run_job(
+    env: &App,
+    flow: Flow,
+    job: Option<String>,
+    dry_run: bool,
+    deadline: Instant,
+) -> Result<Value, HandlerError> {
+    if let Some(job) = job.filter(|j| j != flow.as_str()) {
+        return Err(HandlerError {
+            retryable: false,
+            message: format!("this function runs {flow}; the schedule asked for {job}"),
+        });
+    }
+    let rec = env.run_flow(flow, dry_run, deadline).await;
+    let view = crate::api::connections::run_view(&rec);
+    if rec.status == RunStatus::Failed {
+        return Err(HandlerError {
+            retryable: true,
+            message: format!("{flow} failed: {}", rec.errors.join("; ")),
+        });
+    }
+    Ok(view)
+}
+
+/// The hr-departures function: HR webhooks (API Gateway) and its schedule.
+pub async fn hr_event(env: &App, ev: LambdaEvent<Value>) -> Result<Value, HandlerError> {
+    let flow = Flow::HrDepartures;
+    let deadline = deadline_from_epoch_ms(ev.context.deadline);
+    let req = match Trigger::from_event(ev.payload)? {
+        Trigger::Http(req) => req,
+        Trigger::Schedule { job, dry_run } => {
+            return run_job(env, flow, job, dry_run, deadline).await;
+        }
+        Trigger::Run { dry_run } => return run_job(env, flow, None, dry_run, deadline).await,
+    };
+    let r = request_from_apigw(*req);
+    let source = r
+        .path
+        .strip_prefix("/webhooks/hr/")
+        .map(|s| s.trim_end_matches('/').to_string());
+    let resp = match (r.method.clone(), source) {
+        (Method::POST, Some(source)) if !source.contains('/') => {
+            let accepted = env
+                .webhook_receiver()
+                .receive(&source, &r.headers, &r.body)
+                .await;
+            // Processed before answering, within a short budget: after the answer a Lambda is
+            // frozen. What does not finish stays pending for the next scheduled run.
+            let budget = deadline.min(Instant::now() + Duration::from_secs(10));
+            env.process_hr_items(&accepted.new_items, budget).await;
+            accepted.response
+        }
+        _ => ApiResponse::error(
+            http::StatusCode::NOT_FOUND,
+            format!("no route {} {}", r.method, r.path),
+        ),
+    };
+    serde_json::to_value(response_to_apigw(resp)).map_err(|e| HandlerError {
+        retryable: false,
+        message: e.to_string(),
+    })
+}
+
+/// The connections-api function: the API routes, and the daily re-test of every connection.
+pub async fn api_event(
+    api: &crate::api::connections::ConnectionsApi,
+    ev: LambdaEvent<Value>,
+) -> Result<Value, HandlerError> {
+    let deadline = deadline_from_epoch_ms(ev.context.deadline);
+    let req = match Trigger::from_event(ev.payload)? {
+        Trigger::Http(req) => req,
+        Trigger::Schedule { job, .. }
+            if job.as_deref().is_none_or(|j| j == "connection-retest") =>
+        {
+            return Ok(retest_all(api, deadline).await);
+        }
+        Trigger::Schedule { job, .. } => {
+            return Err(HandlerError {
+                retryable: false,
+                message: format!(
+                    "connections-api runs the connection-retest schedule; the schedule asked for {}",
+                    job.unwrap_or_default()
+                ),
+            });
+        }
+        Trigger::Run { .. } => {
+            return Err(HandlerError {
+                retryable: false,
+                message: "connections-api runs no flow; start a run with POST /runs/{flow}".into(),
+            });
+        }
+    };
+    let resp = api.handle(request_from_apigw(*req)).await;
+    serde_json::to_value(response_to_apigw(resp)).map_err(|e| HandlerError {
+        retryable: false,
+        message: e.to_string(),
+    })
+}
+
+/// The daily re-test of every connection, so an expired credential shows before a run fails.
+/// The connections are tested at once, each within the API's verification budget, and the
+/// whole within the invocation's deadline (less a margin to answer): a connection still being
+/// verified then is reported as not finished, and its status is left as it was.
+pub async fn retest_all(api: &crate::api::connections::ConnectionsApi, deadline: Instant) -> Value {
+    let budget = deadline
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(Duration::from_secs(2));
+    let tests = crate::domain::ConnectionKind::ALL
+        .iter()
+        .map(|kind| async move {
+            let req = ApiRequest {
+                method: Method::POST,
+                path: format!("/connections/{kind}/test"),
+                query: Default::default(),
+                headers: HeaderMap::new(),
+                body: Bytes::new(),
+                principal: "schedule".into(),
+            };
+            let r = tokio::time::timeout(budget, api.handle(req)).await;
+            (kind, r)
+        });
+    let mut results = serde_json::Map::new();
+    for (kind, r) in futures::future::join_all(tests).await {
+        match r {
+            Ok(r) if r.status == http::StatusCode::CONFLICT => {}
+            Ok(r) => {
+                results.insert(
+                    kind.as_str().into(),
+                    json!({"status": r.status.as_u16(), "message": r.message()}),
+                );
+            }
+            Err(_) => {
+                results.insert(
+                    kind.as_str().into(),
+                    json!({"status": 504, "message": "not finished before the invocation's deadline; tested again tomorrow"}),
+                );
+            }
+        }
+    }
+    Value::Object(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IAM_REQUEST: &str = r#"{
+      "version": "2.0",
+      "routeKey": "PUT /connections/{kind}",
+      "rawPath": "/connections/jira",
+      "rawQueryString": "x=1",
+      "headers": {"content-type": "application/json", "host": "abc123.execute-api.us-east-1.amazonaws.com"},
+      "queryStringParameters": {"x": "1"},
+      "requestContext": {
+        "accountId": "123456789012",
+        "apiId": "abc123",
+        "authorizer": {"iam": {"accessKey": "AKIA", "accountId": "123456789012", "callerId": "AIDA", "principalOrgId": null, "userArn": "arn:aws:iam::123456789012:user/alice", "userId": "AIDA"}},
+        "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+        "domainPrefix": "abc123",
+        "http": {"method": "PUT", "path": "/connections/jira", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "curl/8"},
+        "requestId": "req-1",
+        "routeKey": "PUT /connections/{kind}",
+        "stage": "$default",
+        "time": "25/Nov/2026:10:00:00 +0000",
+        "timeEpoch": 1795600000000
+      },
+      "pathParameters": {"kind": "jira"},
+      "body": "eyJ1cmwiOiJodHRwczovL3guYXRsYXNzaWFuLm5ldCJ9",
+      "isBase64Encoded": true
+    }"#;
+
+    #[test]
+    fn an_api_gateway_v2_request_becomes_a_request_with_the_iam_principal() {
+        let v: serde_json::Value = serde_json::from_str(IAM_REQUEST).unwrap();
+        let Trigger::Http(ev) = Trigger::from_event(v).unwrap() else {
+            panic!("an HTTP request");
+        };
+        let r = request_from_apigw(*ev);
+        assert_eq!(r.method, Method::PUT);
+        assert_eq!(r.path, "/connections/jira");
+        assert_eq!(r.principal, "arn:aws:iam::123456789012:user/alice");
+        assert_eq!(r.query.get("x").map(String::as_str), Some("1"));
+        assert_eq!(&r.body[..], br#"{"url":"https://x.atlassian.net"}"#);
+        assert_eq!(r.headers["content-type"], "application/json");
+    }
+
+    fn schedule(v: serde_json::Value) -> (Option<String>, bool) {
+        match Trigger::from_event(v) {
+            Ok(Trigger::Schedule { job, dry_run }) => (job, dry_run),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn schedules_and_runs_are_told_apart_by_their_shape() {
+        // EventBridge Scheduler's "Scheduled Event" template: no job named.
+        let ev: serde_json::Value = serde_json::from_str(r#"{"version":"0","id":"e1","detail-type":"Scheduled Event","source":"aws.scheduler","account":"123456789012","time":"2026-11-25T08:00:00Z","region":"us-east-1","resources":["arn:aws:scheduler:us-east-1:123456789012:schedule/default/riskflow-alert-tickets"],"detail":{}}"#).unwrap();
+        assert_eq!(schedule(ev), (None, false));
+        assert_eq!(
+            schedule(json!({"detail-type": "Scheduled Event", "detail": {"dry_run": true}})),
+            (None, true)
+        );
+        // The Terraform module's schedule input names its job.
+        assert_eq!(
+            schedule(json!({"source": "riskflow.schedule", "job": "alert-tickets"})),
+            (Some("alert-tickets".into()), false)
+        );
+        assert_eq!(
+            schedule(
+                json!({"source": "riskflow.schedule", "job": "connection-retest", "dry_run": true})
+            ),
+            (Some("connection-retest".into()), true)
+        );
+        // POST /runs/{flow} invokes with a run request.
+        assert!(matches!(
+            Trigger::from_event(json!({"dry_run": true})),
+            Ok(Trigger::Run { dry_run: true })
+        ));
+        assert!(matches!(
+            Trigger::from_event(json!({})),
+            Ok(Trigger::Run { dry_run: false })
+        ));
+    }
+
+    #[test]
+    fn anything_else_is_refused_saying_what_was_expected() {
+        for ev in [
+            json!({"source": "someone.else", "job": "alert-tickets"}),
+            json!({"dry_run": "yes"}),
+            json!({"Records": [{"eventSource": "aws:sqs"}]}),
+            json!("alert-tickets"),
+        ] {
+            let e = Trigger::from_event(ev.clone()).unwrap_err();
+            assert!(!e.retryable);
+            assert!(
+                e.message.starts_with(
+                    "not a riskflow trigger: expected an API Gateway HTTP API request"
+                ),
+                "{ev}: {}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn responses_are_json_and_not_cached() {
+        let r = response_to_apigw(ApiResponse::error(
+            http::StatusCode::NOT_FOUND,
+            "no such kind",
+        ));
+        assert_eq!(r.status_code, 404);
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert!(matches!(r.body, Some(Body::Text(ref t)) if t == r#"{"message":"no such kind"}"#));
+    }
+}
