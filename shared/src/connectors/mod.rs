@@ -6,6 +6,7 @@
 pub mod adp;
 pub mod bamboohr;
 pub mod generic;
+pub mod hr;
 pub mod incydr;
 pub mod jira;
 pub mod okta;

@@ -1,8 +1,6 @@
 //! ADP event-notification messages and worker records.
 
-use crate::connectors::generic::{
-    id_text, normalize_date, normalize_email, parse_instant_ms, quote,
-};
+use crate::connectors::hr::{id_text, normalize_date, normalize_email, parse_instant_ms, quote};
 use crate::domain::{Departure, HrEventKind, HrSource};
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 
 use super::model::Employee;
 use crate::connectors::ConnectorError;
-use crate::connectors::generic::quote;
+use crate::connectors::hr::quote;
 use crate::http::{self, Call, Http};
 use reqwest::Method;
 use reqwest::header::ACCEPT;

@@ -2,7 +2,7 @@
 //! departure or a cancellation.
 
 use crate::clock::date_of_ms;
-use crate::connectors::generic::{
+use crate::connectors::hr::{
     PayloadError, id_text, normalize_date, normalize_email, parse_instant_ms, quote,
 };
 use crate::domain::{Departure, HrEventKind, HrSource};

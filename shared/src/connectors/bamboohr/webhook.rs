@@ -1,7 +1,7 @@
 //! BambooHR webhook deliveries: the signature check and the two body formats.
 
 use super::model::BambooChange;
-use crate::connectors::generic::{
+use crate::connectors::hr::{
     PayloadError, SignatureError, check_window, header, id_text, parse_instant_ms,
 };
 use hmac::{Hmac, Mac};

@@ -14,20 +14,17 @@
 //! {"event_type":"departure","email":"jane.doe@example.com","departure_date":"2026-03-31"}
 //! ```
 //!
-//! The module also holds what every HR connector shares: [`SignatureError`] (the webhook route
-//! maps each variant to 401), [`PayloadError`], and the normalisation of emails
-//! ([`normalize_email`]), dates ([`normalize_date`]) and instants ([`parse_instant_ms`]).
+//! What every HR connector shares (errors, normalisation) is in [`crate::connectors::hr`]; the
+//! names this module's API answers with are re-exported here.
 
 mod model;
 mod verify;
 mod webhook;
 
-pub(crate) use model::id_text;
-pub use model::{
-    PayloadError, is_plain_date, normalize_date, normalize_email, parse, parse_instant_ms, quote,
+pub use crate::connectors::hr::{
+    PayloadError, SignatureError, is_plain_date, normalize_date, normalize_email, parse_instant_ms,
+    quote,
 };
+pub use model::parse;
 pub use verify::verify_signing_secret;
-pub use webhook::{
-    DEFAULT_WINDOW_MS, ID_HEADER, SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, sign, verify,
-};
-pub(crate) use webhook::{check_window, header};
+pub use webhook::{DEFAULT_WINDOW_MS, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify};

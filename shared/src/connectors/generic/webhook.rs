@@ -1,5 +1,4 @@
-//! Standard Webhooks signatures (the Svix-compatible `v1` scheme), and the signature error
-//! every HR webhook shares.
+//! Standard Webhooks signatures (the Svix-compatible `v1` scheme).
 //!
 //! - Headers: `webhook-id`, `webhook-timestamp` (epoch seconds), `webhook-signature` (a
 //!   space-separated list of `v1,<base64 HMAC-SHA256>`; other versions are ignored).
@@ -13,6 +12,7 @@
 //! - The signature is checked first, then the timestamp window, so a tampered delivery reads
 //!   "does not match" and a genuine but replayed one reads "outside the window".
 
+use crate::connectors::hr::{SignatureError, check_window, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use hmac::{Hmac, Mac};
@@ -26,31 +26,6 @@ pub const DEFAULT_WINDOW_MS: i64 = 5 * 60 * 1000;
 pub const ID_HEADER: &str = "webhook-id";
 pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
 pub const SIGNATURE_HEADER: &str = "webhook-signature";
-
-/// Why a webhook's signature was refused. The webhook route answers 401 to all of them; the
-/// message is for the log and the delivery record, and holds no secret and no body.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    #[error("the '{0}' header is missing")]
-    MissingHeader(&'static str),
-    #[error("the '{header}' header is not {expected}")]
-    Malformed {
-        header: &'static str,
-        expected: &'static str,
-    },
-    #[error("the '{0}' header holds no signature of a supported version")]
-    NoSignature(&'static str),
-    #[error("the signature does not match the body")]
-    Mismatch,
-    #[error("the timestamp is {age_secs} s old, outside the {window_secs} s window")]
-    Stale { age_secs: i64, window_secs: i64 },
-    #[error("the timestamp is {ahead_secs} s in the future, outside the {window_secs} s window")]
-    Future { ahead_secs: i64, window_secs: i64 },
-    #[error("no signing secret is configured")]
-    NoSecret,
-    #[error("a configured signing secret is not usable: {0}")]
-    BadSecret(&'static str),
-}
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -140,25 +115,6 @@ pub fn sign(
     ))
 }
 
-/// Reject an instant outside `now ± window` (both in epoch milliseconds).
-pub(crate) fn check_window(at_ms: i64, now_ms: i64, window_ms: i64) -> Result<(), SignatureError> {
-    let window_secs = window_ms / 1000;
-    let skew = now_ms.saturating_sub(at_ms);
-    if skew > window_ms {
-        return Err(SignatureError::Stale {
-            age_secs: skew / 1000,
-            window_secs,
-        });
-    }
-    if skew < window_ms.saturating_neg() {
-        return Err(SignatureError::Future {
-            ahead_secs: skew.saturating_neg() / 1000,
-            window_secs,
-        });
-    }
-    Ok(())
-}
-
 fn signed_content_mac(
     key: &[u8],
     id: &str,
@@ -203,25 +159,6 @@ fn parse_epoch_secs(s: &str) -> Option<i64> {
         return None;
     }
     s.parse().ok()
-}
-
-/// One header's value, trimmed; missing or empty is `MissingHeader`, non-ASCII is malformed.
-pub(crate) fn header(
-    headers: &http::HeaderMap,
-    name: &'static str,
-) -> Result<String, SignatureError> {
-    let value = headers
-        .get(name)
-        .ok_or(SignatureError::MissingHeader(name))?;
-    let text = value.to_str().map_err(|_| SignatureError::Malformed {
-        header: name,
-        expected: "printable ASCII",
-    })?;
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(SignatureError::MissingHeader(name));
-    }
-    Ok(text.to_string())
 }
 
 /// Every value of a header joined by spaces (a proxy may split a list into several headers).

@@ -2,7 +2,7 @@
 //! departures and cancellations.
 
 use crate::connectors::ConnectorError;
-use crate::connectors::generic::{normalize_date, normalize_email, quote};
+use crate::connectors::hr::{normalize_date, normalize_email, quote};
 use crate::domain::{Departure, HrEventKind, HrSource};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
