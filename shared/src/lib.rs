@@ -28,4 +28,5 @@ pub mod metrics;
 pub mod ports;
 pub mod secrets;
 pub mod store;
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing;

@@ -39,7 +39,6 @@ use crate::store::{ItemStore, Store};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use url::Url;
@@ -127,7 +126,8 @@ impl Conn {
 
 impl App {
     /// The embedded default: SQLite state and file secrets in `data_dir` (created 0700).
-    pub fn local(data_dir: &Path, allow_private_urls: bool) -> Result<App, String> {
+    #[cfg(feature = "local")]
+    pub fn local(data_dir: &std::path::Path, allow_private_urls: bool) -> Result<App, String> {
         let secrets = crate::secrets::file::FileSecretStore::open(data_dir)
             .map_err(|e| format!("cannot open the secret file in {}: {e}", data_dir.display()))?;
         let items = crate::store::sqlite::SqliteItemStore::open(data_dir.join("state.db"))

@@ -8,6 +8,7 @@
 //! [`secrecy::SecretString`]s and never appear in `Debug` or `Display` output.
 
 pub mod cache;
+#[cfg(feature = "local")]
 pub mod file;
 pub mod memory;
 pub mod secrets_manager;

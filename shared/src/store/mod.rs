@@ -10,6 +10,7 @@
 pub mod backend;
 pub mod dynamodb;
 pub mod memory;
+#[cfg(feature = "local")]
 pub mod sqlite;
 
 mod claims;
