@@ -657,3 +657,95 @@ pub fn comment_content(s: &AlertSession) -> TicketContent {
         link: None,
     }
 }
+
+#[cfg(test)]
+mod decision_tests {
+    //! One fast test per decision of the job, over the fakes of the ports and the in-memory
+    //! store: create, skip when unchanged, comment when the session gained data, ignore below
+    //! the minimum severity.
+
+    use super::*;
+    use crate::flows::fakes::{FakeAlerts, FakeSink};
+    use crate::store::Store;
+    use std::time::Duration;
+
+    struct Job {
+        store: Store,
+        alerts: Arc<FakeAlerts>,
+        sink: Arc<FakeSink>,
+        now: i64,
+    }
+
+    impl Job {
+        fn new() -> Job {
+            Job {
+                store: Store::in_memory(),
+                alerts: Arc::new(FakeAlerts::default()),
+                sink: Arc::new(FakeSink::default()),
+                now: crate::clock::now_ms(),
+            }
+        }
+
+        async fn run(&self) -> RunRecord {
+            let now = self.now;
+            let ctx = RunCtx::new(
+                self.store.clone(),
+                Flow::AlertTickets,
+                std::time::Instant::now() + Duration::from_secs(600),
+                false,
+                Arc::new(move || now),
+            );
+            let deps = AlertDeps {
+                source: self.alerts.clone(),
+                sinks: vec![self.sink.clone()],
+                settings: AlertSettings::default(),
+                timing: Timing::default(),
+            };
+            run(&ctx, &deps).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_session_gets_one_ticket_and_an_unchanged_one_nothing_more() {
+        let job = Job::new();
+        job.alerts
+            .put(FakeAlerts::session("s-1", 3, job.now - 60_000));
+        let rec = job.run().await;
+        assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
+        assert_eq!(job.sink.created_keys(), ["riskflow-alert-tickets-s-1"]);
+        let again = job.run().await;
+        assert_eq!(again.counts.get("tickets_created"), None, "{again:?}");
+        assert_eq!(job.sink.created_keys().len(), 1);
+        assert!(job.sink.comments().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_session_that_gained_data_gets_one_comment_on_its_ticket() {
+        let job = Job::new();
+        job.alerts
+            .put(FakeAlerts::session("s-2", 2, job.now - 60_000));
+        job.run().await;
+        job.alerts
+            .put(FakeAlerts::session("s-2", 2, job.now - 1_000));
+        let rec = job.run().await;
+        assert_eq!(rec.counts.get("comments_added"), Some(&1), "{rec:?}");
+        assert_eq!(job.sink.comments(), ["INC0000001"]);
+        job.run().await;
+        assert_eq!(
+            job.sink.comments().len(),
+            1,
+            "the same data is commented once"
+        );
+        assert_eq!(job.sink.created_keys().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_session_below_the_minimum_severity_gets_no_ticket() {
+        let job = Job::new();
+        job.alerts
+            .put(FakeAlerts::session("s-3", 0, job.now - 60_000));
+        let rec = job.run().await;
+        assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
+        assert!(job.sink.created_keys().is_empty());
+    }
+}

@@ -5,6 +5,8 @@
 
 pub mod alert_tickets;
 pub mod departing_response;
+#[cfg(test)]
+pub(crate) mod fakes;
 pub mod hr_departures;
 pub mod tickets;
 

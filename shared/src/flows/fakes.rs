@@ -1,0 +1,171 @@
+//! Fakes of the ports, for unit tests of each job's decisions: in memory, instant, and recording
+//! every call, so a decision is tested in milliseconds without a sandbox or an emulator.
+
+use crate::domain::{AlertSession, FileEventSummary, TicketContent, TicketRef};
+use crate::ports::{AlertSource, ConnectorError, SessionFilter, TicketSink};
+use async_trait::async_trait;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Incydr as a list of sessions the test edits between runs, filtered as the sessions search
+/// filters (begin time, state, severity, rule; watchlists are not modelled).
+#[derive(Default)]
+pub struct FakeAlerts {
+    pub sessions: Mutex<Vec<AlertSession>>,
+}
+
+impl FakeAlerts {
+    /// A session with one alert, begun an hour before `now_ms`.
+    pub fn session(id: &str, severity: u8, last_updated: i64) -> AlertSession {
+        AlertSession {
+            session_id: id.into(),
+            actor_id: Some(format!("actor-{id}")),
+            actor_name: Some(format!("{id}@example.com")),
+            begin_time: Some(last_updated - 3_600_000),
+            end_time: Some(last_updated),
+            last_updated,
+            severity,
+            state: Some("OPEN".into()),
+            risk_indicators: Vec::new(),
+            triggered_alerts: Vec::new(),
+            exfiltration_summary: None,
+            context_summary: None,
+        }
+    }
+
+    pub fn put(&self, s: AlertSession) {
+        let mut all = self.sessions.lock().unwrap();
+        all.retain(|x| x.session_id != s.session_id);
+        all.push(s);
+    }
+}
+
+#[async_trait]
+impl AlertSource for FakeAlerts {
+    async fn sessions(
+        &self,
+        filter: &SessionFilter,
+        _deadline: Option<Instant>,
+    ) -> Result<Vec<AlertSession>, ConnectorError> {
+        Ok(self
+            .sessions
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                let began = s.begin_time.unwrap_or(0);
+                filter.on_or_after.is_none_or(|t| began >= t)
+                    && filter.before.is_none_or(|t| began < t)
+                    && (filter.states.is_empty()
+                        || s.state
+                            .as_ref()
+                            .is_some_and(|st| filter.states.contains(st)))
+                    && (filter.severities.is_empty() || filter.severities.contains(&s.severity))
+                    && (filter.rule_ids.is_empty()
+                        || s.triggered_alerts
+                            .iter()
+                            .any(|a| filter.rule_ids.contains(&a.rule_id)))
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn file_events(
+        &self,
+        _session_id: &str,
+        _limit: usize,
+        _deadline: Option<Instant>,
+    ) -> Result<Vec<FileEventSummary>, ConnectorError> {
+        Ok(Vec::new())
+    }
+
+    async fn add_note(
+        &self,
+        _session_id: &str,
+        _text: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    fn session_link(&self, session_id: &str) -> Option<String> {
+        Some(format!("https://console.example/sessions/{session_id}"))
+    }
+}
+
+/// A ticket system whose search is consistent, recording what was created and commented.
+#[derive(Default)]
+pub struct FakeSink {
+    /// (dedup key, ticket) of every ticket created.
+    pub created: Mutex<Vec<(String, TicketRef)>>,
+    /// Keys of the tickets commented, one entry per comment.
+    pub comments: Mutex<Vec<String>>,
+}
+
+impl FakeSink {
+    pub fn created_keys(&self) -> Vec<String> {
+        self.created
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    pub fn comments(&self) -> Vec<String> {
+        self.comments.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl TicketSink for FakeSink {
+    fn name(&self) -> &'static str {
+        "servicenow"
+    }
+
+    fn search_is_consistent(&self) -> bool {
+        true
+    }
+
+    async fn find(
+        &self,
+        dedup_key: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<Option<TicketRef>, ConnectorError> {
+        Ok(self
+            .created
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k == dedup_key)
+            .map(|(_, t)| t.clone()))
+    }
+
+    async fn create(
+        &self,
+        _content: &TicketContent,
+        dedup_key: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<TicketRef, ConnectorError> {
+        let mut created = self.created.lock().unwrap();
+        let n = created.len() + 1;
+        let t = TicketRef {
+            system: "servicenow".into(),
+            id: format!("sys-{n}"),
+            key: format!("INC{n:07}"),
+            url: None,
+        };
+        created.push((dedup_key.to_string(), t.clone()));
+        Ok(t)
+    }
+
+    async fn comment(
+        &self,
+        ticket: &TicketRef,
+        _content: &TicketContent,
+        _deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError> {
+        self.comments.lock().unwrap().push(ticket.key.clone());
+        Ok(())
+    }
+}
