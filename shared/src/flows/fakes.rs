@@ -169,3 +169,133 @@ impl TicketSink for FakeSink {
         Ok(())
     }
 }
+
+/// Incydr's actors and its Departing watchlist, in memory.
+#[derive(Default)]
+pub struct FakeWatchlists {
+    /// (email, actor id) of the actors Incydr knows.
+    pub actors: Mutex<Vec<(String, String)>>,
+    /// Actor ids on the Departing watchlist.
+    pub departing: Mutex<Vec<String>>,
+    /// (actor id, end date) as last set.
+    pub end_dates: Mutex<Vec<(String, Option<String>)>>,
+}
+
+impl FakeWatchlists {
+    /// An actor for `email`, with id `actor-<email>`.
+    pub fn with_actor(self, email: &str) -> Self {
+        self.actors
+            .lock()
+            .unwrap()
+            .push((email.to_string(), format!("actor-{email}")));
+        self
+    }
+
+    pub fn on_list(&self, email: &str) -> bool {
+        self.departing
+            .lock()
+            .unwrap()
+            .contains(&format!("actor-{email}"))
+    }
+
+    pub fn end_date(&self, email: &str) -> Option<String> {
+        let id = format!("actor-{email}");
+        self.end_dates
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(a, _)| *a == id)
+            .and_then(|(_, d)| d.clone())
+    }
+}
+
+#[async_trait]
+impl crate::ports::WatchlistAdmin for FakeWatchlists {
+    async fn actor_by_email(
+        &self,
+        email: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<Option<crate::ports::ActorRef>, ConnectorError> {
+        Ok(self
+            .actors
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(e, _)| e == email)
+            .map(|(e, id)| crate::ports::ActorRef {
+                id: id.clone(),
+                name: e.clone(),
+            }))
+    }
+
+    async fn actor_by_id(
+        &self,
+        actor_id: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<Option<crate::ports::ActorRef>, ConnectorError> {
+        Ok(self
+            .actors
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, id)| id == actor_id)
+            .map(|(e, id)| crate::ports::ActorRef {
+                id: id.clone(),
+                name: e.clone(),
+            }))
+    }
+
+    async fn departing_watchlist(
+        &self,
+        _create: bool,
+        _deadline: Option<Instant>,
+    ) -> Result<Option<String>, ConnectorError> {
+        Ok(Some("wl-departing".into()))
+    }
+
+    async fn is_included(
+        &self,
+        _watchlist_id: &str,
+        actor_id: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError> {
+        Ok(self.departing.lock().unwrap().iter().any(|a| a == actor_id))
+    }
+
+    async fn include(
+        &self,
+        _watchlist_id: &str,
+        actor_id: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError> {
+        let mut l = self.departing.lock().unwrap();
+        if !l.iter().any(|a| a == actor_id) {
+            l.push(actor_id.to_string());
+        }
+        Ok(())
+    }
+
+    async fn exclude(
+        &self,
+        _watchlist_id: &str,
+        actor_id: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError> {
+        self.departing.lock().unwrap().retain(|a| a != actor_id);
+        Ok(())
+    }
+
+    async fn set_end_date(
+        &self,
+        actor_id: &str,
+        date: Option<&str>,
+        _deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError> {
+        self.end_dates
+            .lock()
+            .unwrap()
+            .push((actor_id.to_string(), date.map(String::from)));
+        Ok(())
+    }
+}

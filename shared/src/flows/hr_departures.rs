@@ -787,3 +787,153 @@ mod tests {
         assert_eq!(serde_json::to_string(&work).unwrap(), old);
     }
 }
+
+#[cfg(test)]
+mod decision_tests {
+    //! One fast test per decision of the job over the fakes: a departure puts the person on the
+    //! list with their date; a cancellation takes off only someone riskflow put there; a
+    //! cancellation that arrives before its (older) departure keeps the person off.
+
+    use super::*;
+    use crate::domain::HrSource;
+    use crate::flows::fakes::FakeWatchlists;
+    use crate::store::Store;
+    use std::time::Duration;
+
+    const NOW: i64 = 1_780_000_000_000;
+
+    fn fact(kind: HrEventKind, id: &str, at: i64, date: Option<&str>) -> HrWork {
+        HrWork::Fact {
+            fact: Departure {
+                source: HrSource::Generic,
+                kind,
+                source_event_id: id.into(),
+                event_time: at,
+                email: "pat@example.com".into(),
+                employee_id: None,
+                departure_date: date.map(String::from),
+                reason: None,
+            },
+        }
+    }
+
+    async fn deliver(store: &Store, deps: &HrDeps, id: &str, work: HrWork) -> RunRecord {
+        let (_, key) = record_webhook(store, "generic", id, "sha".into(), &work, NOW)
+            .await
+            .unwrap();
+        let ctx = RunCtx::new(
+            store.clone(),
+            Flow::HrDepartures,
+            std::time::Instant::now() + Duration::from_secs(600),
+            false,
+            Arc::new(|| NOW),
+        );
+        process_item(&ctx, deps, &key).await;
+        ctx.finish(None, None).await
+    }
+
+    fn deps(w: Arc<FakeWatchlists>) -> HrDeps {
+        HrDeps {
+            watchlists: w,
+            bamboohr: None,
+            adp_directory: None,
+            adp_queue: None,
+            workday: None,
+            settings: HrSettings::default(),
+            timing: Timing::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_departure_lists_the_person_with_the_date_and_its_cancellation_takes_them_off() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        let rec = deliver(
+            &store,
+            &d,
+            "m1",
+            fact(
+                HrEventKind::Departure,
+                "m1",
+                NOW - 2_000,
+                Some("2030-01-31"),
+            ),
+        )
+        .await;
+        assert_eq!(rec.counts.get("watchlist_adds"), Some(&1), "{rec:?}");
+        assert!(w.on_list("pat@example.com"));
+        assert_eq!(w.end_date("pat@example.com").as_deref(), Some("2030-01-31"));
+        deliver(
+            &store,
+            &d,
+            "m2",
+            fact(HrEventKind::Cancellation, "m2", NOW - 1_000, None),
+        )
+        .await;
+        assert!(!w.on_list("pat@example.com"));
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_before_its_older_departure_keeps_the_person_off() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        deliver(
+            &store,
+            &d,
+            "m2",
+            fact(HrEventKind::Cancellation, "m2", NOW - 1_000, None),
+        )
+        .await;
+        let rec = deliver(
+            &store,
+            &d,
+            "m1",
+            fact(
+                HrEventKind::Departure,
+                "m1",
+                NOW - 2_000,
+                Some("2030-01-31"),
+            ),
+        )
+        .await;
+        assert_eq!(rec.counts.get("watchlist_adds"), None, "{rec:?}");
+        assert!(!w.on_list("pat@example.com"));
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_never_removes_someone_riskflow_did_not_add() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        // Put on the list by an analyst, not by riskflow.
+        w.departing
+            .lock()
+            .unwrap()
+            .push("actor-pat@example.com".into());
+        let d = deps(w.clone());
+        deliver(
+            &store,
+            &d,
+            "m1",
+            fact(
+                HrEventKind::Departure,
+                "m1",
+                NOW - 2_000,
+                Some("2030-01-31"),
+            ),
+        )
+        .await;
+        deliver(
+            &store,
+            &d,
+            "m2",
+            fact(HrEventKind::Cancellation, "m2", NOW - 1_000, None),
+        )
+        .await;
+        assert!(
+            w.on_list("pat@example.com"),
+            "riskflow found them listed, so it leaves them"
+        );
+    }
+}
