@@ -515,3 +515,129 @@ async fn contain(
         }
     }
 }
+
+#[cfg(test)]
+mod decision_tests {
+    //! One fast test per decision of the job over the fakes: contain and open a ticket; stop at
+    //! the cap per run (and say so in the ticket); never touch a protected user or the token's
+    //! own account; leave a member as they are.
+
+    use super::*;
+    use crate::flows::fakes::{FakeAlerts, FakeIdp, FakeSink, FakeWatchlists};
+    use crate::store::Store;
+    use std::time::Duration;
+
+    const GROUP: &str = "00g-restricted";
+
+    struct Job {
+        store: Store,
+        alerts: Arc<FakeAlerts>,
+        idp: Arc<FakeIdp>,
+        jira: Arc<FakeSink>,
+        now: i64,
+    }
+
+    impl Job {
+        /// Departing employees `a`, `b` and `c` (`<x>@example.com`), each with a session, and
+        /// `svc@example.com` owning the Okta token.
+        fn new() -> Job {
+            let now = crate::clock::now_ms();
+            let alerts = Arc::new(FakeAlerts::default());
+            let mut idp = FakeIdp {
+                token_owner: Some("svc@example.com".into()),
+                ..FakeIdp::default()
+            };
+            for x in ["a", "b", "c", "svc"] {
+                alerts.put(FakeAlerts::session(x, 3, now - 60_000));
+                idp = idp.with_user(&format!("{x}@example.com"));
+            }
+            Job {
+                store: Store::in_memory(),
+                alerts,
+                idp: Arc::new(idp),
+                jira: Arc::new(FakeSink::default()),
+                now,
+            }
+        }
+
+        async fn run(&self, settings: impl FnOnce(&mut DepartingSettings)) -> RunRecord {
+            let now = self.now;
+            let ctx = RunCtx::new(
+                self.store.clone(),
+                Flow::DepartingResponse,
+                std::time::Instant::now() + Duration::from_secs(600),
+                false,
+                Arc::new(move || now),
+            );
+            let mut s = DepartingSettings {
+                scan: AlertSettings::default(),
+                group_id: GROUP.into(),
+                cap_per_run: 10,
+                cap_per_day: 25,
+                protected_users: Vec::new(),
+                protected_groups: Vec::new(),
+            };
+            settings(&mut s);
+            let deps = DepartingDeps {
+                source: self.alerts.clone(),
+                watchlists: Arc::new(FakeWatchlists::default()),
+                idp: self.idp.clone(),
+                jira: self.jira.clone(),
+                settings: s,
+                timing: Timing::default(),
+            };
+            run(&ctx, &deps).await
+        }
+    }
+
+    #[tokio::test]
+    async fn each_departing_session_is_contained_once_with_one_ticket_but_never_the_token_owner() {
+        let job = Job::new();
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
+        assert_eq!(rec.counts.get("okta_group_adds"), Some(&3), "{rec:?}");
+        assert_eq!(
+            job.idp.adds(),
+            3,
+            "a, b and c; never svc, who owns the token"
+        );
+        assert_eq!(
+            job.jira.created_keys().len(),
+            4,
+            "a ticket for every session"
+        );
+        job.run(|_| {}).await;
+        assert_eq!(job.idp.adds(), 3, "a second run contains nobody again");
+        assert_eq!(job.jira.created_keys().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn the_cap_per_run_stops_containment_but_not_the_tickets() {
+        let job = Job::new();
+        let rec = job.run(|s| s.cap_per_run = 2).await;
+        assert_eq!(job.idp.adds(), 2);
+        assert_eq!(rec.counts.get("cap_reached"), Some(&1), "{rec:?}");
+        assert_eq!(job.jira.created_keys().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_protected_user_or_a_member_is_left_as_they_are() {
+        let job = Job::new();
+        job.idp
+            .members
+            .lock()
+            .unwrap()
+            .push((GROUP.into(), "00u-b@example.com".into()));
+        job.run(|s| s.protected_users = vec!["a@example.com".into()])
+            .await;
+        let added: Vec<String> = job
+            .idp
+            .adds
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, u)| u.clone())
+            .collect();
+        assert_eq!(added, ["00u-c@example.com"]);
+    }
+}

@@ -299,3 +299,86 @@ impl crate::ports::WatchlistAdmin for FakeWatchlists {
         Ok(())
     }
 }
+
+/// Okta as users by login and one group's members, in memory; the token belongs to
+/// `token_owner`.
+#[derive(Default)]
+pub struct FakeIdp {
+    pub token_owner: Option<String>,
+    /// (login, user id).
+    pub users: Mutex<Vec<(String, String)>>,
+    /// (group id, user id) memberships.
+    pub members: Mutex<Vec<(String, String)>>,
+    /// Every add, in order: (group id, user id).
+    pub adds: Mutex<Vec<(String, String)>>,
+}
+
+impl FakeIdp {
+    pub fn with_user(self, login: &str) -> Self {
+        self.users
+            .lock()
+            .unwrap()
+            .push((login.to_string(), format!("00u-{login}")));
+        self
+    }
+
+    pub fn adds(&self) -> usize {
+        self.adds.lock().unwrap().len()
+    }
+}
+
+#[async_trait]
+impl crate::ports::IdentityProvider for FakeIdp {
+    async fn token_owner(
+        &self,
+        _deadline: Option<Instant>,
+    ) -> Result<Option<String>, ConnectorError> {
+        Ok(self.token_owner.clone())
+    }
+
+    async fn user_by_login(
+        &self,
+        login: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<Option<crate::ports::IdpUser>, ConnectorError> {
+        Ok(self
+            .users
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(login))
+            .map(|(l, id)| crate::ports::IdpUser {
+                id: id.clone(),
+                login: l.clone(),
+            }))
+    }
+
+    async fn is_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError> {
+        Ok(self
+            .members
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(g, u)| g == group_id && u == user_id))
+    }
+
+    async fn add_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError> {
+        let m = (group_id.to_string(), user_id.to_string());
+        self.adds.lock().unwrap().push(m.clone());
+        let mut members = self.members.lock().unwrap();
+        if !members.contains(&m) {
+            members.push(m);
+        }
+        Ok(())
+    }
+}
