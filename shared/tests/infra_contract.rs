@@ -299,7 +299,6 @@ fn every_action_named_in_the_module_is_an_iam_action_and_roles_use_no_wildcards(
         }
     }
     assert!(files.len() >= 8, "{files:?}");
-    let action = regex_lite_action();
     let mut seen = BTreeSet::new();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
@@ -307,7 +306,7 @@ fn every_action_named_in_the_module_is_an_iam_action_and_roles_use_no_wildcards(
             if line.trim_start().starts_with('#') {
                 continue;
             }
-            for a in action(line) {
+            for a in iam_actions_in(line) {
                 assert!(
                     known.contains(&a),
                     "{}:{}: {a} is not an IAM action of the Service Authorization Reference (infra/iam-actions.txt)",
@@ -346,43 +345,41 @@ const CONDITION_KEYS: &[&str] = &[
     "kms:CallerAccount",
 ];
 
-/// Finds `"service:Action"` string literals in a line.
-fn regex_lite_action() -> impl Fn(&str) -> Vec<String> {
-    |line: &str| {
-        line.split('"')
-            .skip(1)
-            .step_by(2)
-            .filter(|s| !CONDITION_KEYS.contains(s))
-            .filter(|s| {
-                s.split_once(':').is_some_and(|(svc, act)| {
-                    [
-                        "dynamodb",
-                        "secretsmanager",
-                        "lambda",
-                        "logs",
-                        "sqs",
-                        "kms",
-                        "ec2",
-                        "xray",
-                        "sts",
-                        "sns",
-                        "execute-api",
-                        "scheduler",
-                        "iam",
-                        "events",
-                    ]
-                    .contains(&svc)
-                        && !act.is_empty()
-                        && act
-                            .chars()
-                            .next()
-                            .is_some_and(|c| c.is_ascii_uppercase() || c == '*')
-                        && act.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
-                })
+/// The `"service:Action"` string literals of a line.
+fn iam_actions_in(line: &str) -> Vec<String> {
+    line.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| !CONDITION_KEYS.contains(s))
+        .filter(|s| {
+            s.split_once(':').is_some_and(|(svc, act)| {
+                [
+                    "dynamodb",
+                    "secretsmanager",
+                    "lambda",
+                    "logs",
+                    "sqs",
+                    "kms",
+                    "ec2",
+                    "xray",
+                    "sts",
+                    "sns",
+                    "execute-api",
+                    "scheduler",
+                    "iam",
+                    "events",
+                ]
+                .contains(&svc)
+                    && !act.is_empty()
+                    && act
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_uppercase() || c == '*')
+                    && act.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
             })
-            .map(String::from)
-            .collect()
-    }
+        })
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -606,26 +603,18 @@ async fn each_function_role_allows_exactly_the_aws_calls_its_code_makes() {
             Flow::HrDepartures => None,
         };
         if let Some(system) = refusing {
-            sandbox.state().add_fault(
-                riskflow_sandbox::FaultRule::new(
-                    system,
-                    riskflow_sandbox::FaultKind::Error {
-                        status: 400,
-                        retry_after: None,
-                    },
-                )
-                .method("POST"),
-            );
-            sandbox.state().add_fault(
-                riskflow_sandbox::FaultRule::new(
-                    system,
-                    riskflow_sandbox::FaultKind::Error {
-                        status: 400,
-                        retry_after: None,
-                    },
-                )
-                .method("PUT"),
-            );
+            for method in ["POST", "PUT"] {
+                sandbox.state().add_fault(
+                    riskflow_sandbox::FaultRule::new(
+                        system,
+                        riskflow_sandbox::FaultKind::Error {
+                            status: 400,
+                            retry_after: None,
+                        },
+                    )
+                    .method(method),
+                );
+            }
             let run = env.run_flow(flow, false, deadline()).await;
             eprintln!(
                 "{name} (refused): {:?} {:?} {:?}",

@@ -40,18 +40,20 @@ fn on_departing_list(w: &World, actor_id: &str) -> usize {
 /// Deliver a generic webhook and process what it recorded at once, as the handlers do.
 async fn deliver(w: &World, id: &str, ts: i64, body: &[u8]) -> (ApiResponse, Option<RunRecord>) {
     let headers = signed_headers(id, ts, body);
-    deliver_with(w, &headers, body).await
+    deliver_with(w, "generic", &headers, body).await
 }
 
+/// Deliver a webhook from `source` and process what it recorded at once, as the handlers do.
 async fn deliver_with(
     w: &World,
+    source: &str,
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> (ApiResponse, Option<RunRecord>) {
     let accepted = w
         .env
         .webhook_receiver()
-        .receive("generic", headers, body)
+        .receive(source, headers, body)
         .await;
     let rec = w
         .env
@@ -191,7 +193,7 @@ async fn each_bad_webhook_delivery_gets_its_status_and_records_nothing() {
     ];
     let incydr_before = w.sb().counts().system_total("incydr");
     for (id, headers, body, status, says) in &cases {
-        let (r, rec) = deliver_with(&w, headers, body).await;
+        let (r, rec) = deliver_with(&w, "generic", headers, body).await;
         assert_eq!(r.status.as_u16(), *status, "{id}: {}", r.body);
         let msg = r.message().unwrap_or_default();
         assert!(
@@ -385,19 +387,7 @@ async fn bamboo_change(
     let mut h = http::HeaderMap::new();
     h.insert("X-BambooHR-Timestamp", ts.parse().unwrap());
     h.insert("X-BambooHR-Signature", sig.parse().unwrap());
-    let accepted = w
-        .env
-        .webhook_receiver()
-        .receive("bamboohr", &h, body.as_bytes())
-        .await;
-    let rec = w
-        .env
-        .process_hr_items(
-            &accepted.new_items,
-            Instant::now() + Duration::from_secs(30),
-        )
-        .await;
-    (accepted.response, rec)
+    deliver_with(w, "bamboohr", &h, body.as_bytes()).await
 }
 
 fn bamboo_record(

@@ -191,6 +191,18 @@ impl FakeWatchlists {
         self
     }
 
+    fn actor(&self, matches: impl Fn(&(String, String)) -> bool) -> Option<crate::ports::ActorRef> {
+        self.actors
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|a| matches(a))
+            .map(|(e, id)| crate::ports::ActorRef {
+                id: id.clone(),
+                name: e.clone(),
+            })
+    }
+
     pub fn on_list(&self, email: &str) -> bool {
         self.departing
             .lock()
@@ -217,16 +229,7 @@ impl crate::ports::WatchlistAdmin for FakeWatchlists {
         email: &str,
         _deadline: Option<Instant>,
     ) -> Result<Option<crate::ports::ActorRef>, ConnectorError> {
-        Ok(self
-            .actors
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(e, _)| e == email)
-            .map(|(e, id)| crate::ports::ActorRef {
-                id: id.clone(),
-                name: e.clone(),
-            }))
+        Ok(self.actor(|(e, _)| e == email))
     }
 
     async fn actor_by_id(
@@ -234,16 +237,7 @@ impl crate::ports::WatchlistAdmin for FakeWatchlists {
         actor_id: &str,
         _deadline: Option<Instant>,
     ) -> Result<Option<crate::ports::ActorRef>, ConnectorError> {
-        Ok(self
-            .actors
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(_, id)| id == actor_id)
-            .map(|(e, id)| crate::ports::ActorRef {
-                id: id.clone(),
-                name: e.clone(),
-            }))
+        Ok(self.actor(|(_, id)| id == actor_id))
     }
 
     async fn departing_watchlist(

@@ -203,6 +203,14 @@ pub fn response_to_apigw(resp: ApiResponse) -> ApiGatewayV2httpResponse {
     out
 }
 
+/// A response as the JSON Lambda hands back to API Gateway.
+fn answer(resp: ApiResponse) -> Result<Value, HandlerError> {
+    serde_json::to_value(response_to_apigw(resp)).map_err(|e| HandlerError {
+        retryable: false,
+        message: e.to_string(),
+    })
+}
+
 /// The method of a request, for logs.
 pub fn method_name(m: &Method) -> &str {
     m.as_str()
@@ -309,10 +317,7 @@ pub async fn hr_event(env: &App, ev: LambdaEvent<Value>) -> Result<Value, Handle
             format!("no route {} {}", r.method, r.path),
         ),
     };
-    serde_json::to_value(response_to_apigw(resp)).map_err(|e| HandlerError {
-        retryable: false,
-        message: e.to_string(),
-    })
+    answer(resp)
 }
 
 /// The connections-api function: the API routes, and the daily re-test of every connection.
@@ -345,10 +350,7 @@ pub async fn api_event(
         }
     };
     let resp = api.handle(request_from_apigw(*req)).await;
-    serde_json::to_value(response_to_apigw(resp)).map_err(|e| HandlerError {
-        retryable: false,
-        message: e.to_string(),
-    })
+    answer(resp)
 }
 
 /// The daily re-test of every connection, so an expired credential shows before a run fails.
