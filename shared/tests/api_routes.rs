@@ -1410,3 +1410,108 @@ async fn a_secret_never_appears_in_responses_state_audit_or_logs() {
     assert_no_canary("the log", &log);
     sandbox.shutdown().await;
 }
+
+/// Answers every verification after `delay`, counting how many ran at once.
+struct SlowVerifier {
+    delay: Duration,
+    running: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl riskflow::api::connections::Verifier for SlowVerifier {
+    async fn verify(
+        &self,
+        kind: ConnectionKind,
+        _settings: &serde_json::Map<String, Value>,
+        _secrets: &serde_json::Map<String, Value>,
+    ) -> Result<String, riskflow::api::connections::VerifyFailure> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.running.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::time::sleep(self.delay).await;
+        self.running.fetch_sub(1, SeqCst);
+        Ok(format!("Connected to {kind}"))
+    }
+}
+
+/// Every kind stored as connected, with a secret, as a connect would leave it.
+async fn all_connected(f: &Fixture, verifier: Arc<SlowVerifier>) -> ConnectionsApi {
+    let now = riskflow::clock::now_ms();
+    for kind in ConnectionKind::ALL {
+        let name = format!("riskflow/{kind}");
+        let version = f
+            .secrets
+            .put(&name, &secrecy::SecretString::from("{}".to_string()))
+            .await
+            .unwrap();
+        let mut rec = f.env.store.connection(kind, now).await.unwrap();
+        rec.status = riskflow::domain::ConnectionStatus::Connected;
+        rec.secret_id = Some(name);
+        rec.secret_version = Some(version);
+        let hist = riskflow::domain::HistoryEntry {
+            kind,
+            at: now,
+            status: rec.status,
+            by: "test".into(),
+            message: "connected".into(),
+        };
+        f.env.store.save_connection(&rec, &hist, now).await.unwrap();
+    }
+    let mut api = f.api.clone();
+    api.verifier = verifier;
+    api
+}
+
+#[tokio::test]
+async fn the_daily_retest_tests_every_connection_at_once_and_stops_at_the_invocation_deadline() {
+    let f = fixture().await;
+    let slow = Arc::new(SlowVerifier {
+        delay: Duration::from_millis(400),
+        running: Default::default(),
+        most: Default::default(),
+    });
+    let api = all_connected(&f, slow.clone()).await;
+    let started = Instant::now();
+    let out = riskflow::lambda::retest_all(&api, Instant::now() + Duration::from_secs(30)).await;
+    let took = started.elapsed();
+    assert_eq!(
+        out.as_object().unwrap().len(),
+        ConnectionKind::ALL.len(),
+        "{out}"
+    );
+    assert!(
+        out.as_object()
+            .unwrap()
+            .values()
+            .all(|r| r["status"] == 200),
+        "{out}"
+    );
+    // One after another would take 8 × 400 ms.
+    assert_eq!(
+        slow.most.load(std::sync::atomic::Ordering::SeqCst),
+        ConnectionKind::ALL.len()
+    );
+    assert!(took < Duration::from_millis(1_600), "{took:?}");
+
+    // Verifications slower than what is left of the invocation: answered in time, each
+    // reported as not finished, and every connection keeps its status.
+    let stuck = Arc::new(SlowVerifier {
+        delay: Duration::from_secs(10),
+        running: Default::default(),
+        most: Default::default(),
+    });
+    let api = all_connected(&f, stuck).await;
+    let started = Instant::now();
+    let out =
+        riskflow::lambda::retest_all(&api, Instant::now() + Duration::from_millis(2_500)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    for (kind, r) in out.as_object().unwrap() {
+        assert_eq!(r["status"], 504, "{kind}: {r}");
+        assert_eq!(f.connection(kind).await["status"], "connected", "{kind}");
+    }
+}
