@@ -1,6 +1,6 @@
-//! riskflow-bench: measures DESIGN.md's budgets and prints them as a table (also written to
-//! `bench/results.md`). Run it with `make bench`, which builds the release functions, starts
-//! the AWS emulator and passes `--functions-dir`.
+//! riskflow-bench: measures the performance budgets (README.md, "Performance") and prints
+//! them as a table (also written to `bench/results.md`). Run it with `make bench`, which
+//! builds the release functions, starts the AWS emulator and passes `--functions-dir`.
 //!
 //! Units: a *request* is one SDK or HTTP call; an *acted-on* session is one the run creates a
 //! ticket for; a *scanned* session is one it only reads.

@@ -312,24 +312,19 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let accepted = st
+    let (response, run) = st
         .env
-        .webhook_receiver()
-        .receive(&source, &headers, &body)
+        .deliver_webhook(
+            &source,
+            &headers,
+            &body,
+            Instant::now() + Duration::from_secs(60),
+        )
         .await;
-    if !accepted.new_items.is_empty() {
-        let env = st.env.clone();
-        let keys = accepted.new_items.clone();
-        tokio::spawn(async move {
-            if let Some(rec) = env
-                .process_hr_items(&keys, Instant::now() + Duration::from_secs(60))
-                .await
-            {
-                report(&rec);
-            }
-        });
+    if let Some(rec) = run {
+        report(&rec);
     }
-    json_response(accepted.response)
+    json_response(response)
 }
 
 /// Connect every system to the sandbox with its demo credentials, through the API handler.

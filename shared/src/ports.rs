@@ -47,6 +47,20 @@ impl ConnectorError {
     }
 }
 
+/// A connected system's live check for the connect route: "Connected to … as …", or why not,
+/// in the vendor's terms (each connector's `verify.rs`).
+#[async_trait]
+pub trait LiveCheck: Send + Sync {
+    async fn verify_connection(&self, deadline: Option<Instant>) -> Result<String, VerifyFailure>;
+}
+
+#[async_trait]
+impl<T: LiveCheck + ?Sized> LiveCheck for std::sync::Arc<T> {
+    async fn verify_connection(&self, deadline: Option<Instant>) -> Result<String, VerifyFailure> {
+        (**self).verify_connection(deadline).await
+    }
+}
+
 /// Why a live verification of a connection failed: the status to answer and a message a person
 /// can act on. Each connector's `verify.rs` says it in its vendor's terms.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,8 +200,8 @@ pub trait WatchlistAdmin: Send + Sync {
 /// Where tickets are opened (Jira, ServiceNow).
 #[async_trait]
 pub trait TicketSink: Send + Sync {
-    /// `jira` or `servicenow`.
-    fn name(&self) -> &'static str;
+    /// Which ticket system this is (its steps on a work item are keyed by it).
+    fn kind(&self) -> crate::domain::ConnectionKind;
     /// Whether [`TicketSink::find`] sees a ticket as soon as it was created (ServiceNow: yes,
     /// Jira search: no, it lags).
     fn search_is_consistent(&self) -> bool;
@@ -223,6 +237,8 @@ pub struct IdpUser {
 /// The identity provider (Okta) for containment.
 #[async_trait]
 pub trait IdentityProvider: Send + Sync {
+    /// Which identity provider this is (its containment step on a work item is keyed by it).
+    fn kind(&self) -> crate::domain::ConnectionKind;
     /// The login the API token belongs to (never touched).
     async fn token_owner(
         &self,

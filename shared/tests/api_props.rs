@@ -78,11 +78,11 @@ proptest! {
         match validate(kind, &body, &existing, allow_private) {
             Ok((settings, secrets, _)) => {
                 // Secrets never land in settings.
-                for f in riskflow::api::schema::fields(kind).iter().filter(|f| f.secret) {
+                for f in riskflow::connectors::fields(kind).iter().filter(|f| f.secret) {
                     prop_assert!(!settings.contains_key(f.name));
                 }
                 for k in secrets.keys() {
-                    prop_assert!(riskflow::api::schema::fields(kind).iter().any(|f| f.name == k && f.secret));
+                    prop_assert!(riskflow::connectors::fields(kind).iter().any(|f| f.name == k && f.secret));
                 }
             }
             Err(resp) => {

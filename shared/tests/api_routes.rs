@@ -310,7 +310,7 @@ async fn good_jira_credentials_connect_and_say_as_whom() {
     // The flows can load it.
     let conn = f
         .env
-        .load(ConnectionKind::Jira)
+        .load_optional(ConnectionKind::Jira)
         .await
         .unwrap()
         .expect("loaded");
@@ -346,7 +346,7 @@ async fn a_failed_reconnect_keeps_the_working_connection() {
     assert_eq!(jira["history"][0]["status"], "verify_failed");
     let conn = f
         .env
-        .load(ConnectionKind::Jira)
+        .load_optional(ConnectionKind::Jira)
         .await
         .unwrap()
         .expect("still loads");
@@ -448,7 +448,12 @@ async fn a_reconnect_to_the_same_host_may_leave_the_secret_out() {
     body["issue_type"] = json!("Bug");
     let r = f.put("/connections/jira", body).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let conn = f.env.load(ConnectionKind::Jira).await.unwrap().unwrap();
+    let conn = f
+        .env
+        .load_optional(ConnectionKind::Jira)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(conn.secrets["api_token"], creds::JIRA_API_TOKEN);
     assert_eq!(conn.settings["issue_type"], "Bug");
 }
@@ -482,7 +487,13 @@ async fn disconnect_deletes_the_secret_keeps_the_settings_and_records_history() 
         f.secrets.get("riskflow/jira", None).await.is_err(),
         "the secret is deleted"
     );
-    assert!(f.env.load(ConnectionKind::Jira).await.unwrap().is_none());
+    assert!(
+        f.env
+            .load_optional(ConnectionKind::Jira)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // A disconnected system cannot be tested, and a run that needs it is skipped.
     let t = f
         .call(request(Method::POST, "/connections/jira/test", None))
@@ -507,12 +518,24 @@ async fn connect_then_disconnect_then_connect_works_at_once() {
     for round in 0..3 {
         f.connect_jira().await;
         assert_eq!(f.connection("jira").await["status"], "connected", "{round}");
-        assert!(f.env.load(ConnectionKind::Jira).await.unwrap().is_some());
+        assert!(
+            f.env
+                .load_optional(ConnectionKind::Jira)
+                .await
+                .unwrap()
+                .is_some()
+        );
         let r = f
             .call(request(Method::DELETE, "/connections/jira", None))
             .await;
         assert_eq!(r.status, StatusCode::OK, "{round}: {:?}", r.body);
-        assert!(f.env.load(ConnectionKind::Jira).await.unwrap().is_none());
+        assert!(
+            f.env
+                .load_optional(ConnectionKind::Jira)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
     // Reconnecting after a disconnect needs the secret again: it was deleted.
     let mut body = f.jira_body();

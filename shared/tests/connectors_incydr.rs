@@ -1,5 +1,5 @@
 //! Incydr client request shapes, pinned against the official SDK's tests
-//! (`reference/incydr-api.md` §10), using a recording fake server.
+//! (`tests/` in the `code42/incydr_python` repository on GitHub), using a recording fake server.
 
 mod support_http;
 

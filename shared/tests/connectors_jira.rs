@@ -1,5 +1,5 @@
-//! Jira Cloud v3 client request shapes (`reference/saas-apis.md` §1) against a recording
-//! fake, and a property test that any text makes valid ADF.
+//! Jira Cloud v3 client request shapes (Atlassian's Jira Cloud platform REST API v3 docs)
+//! against a recording fake, and a property test that any text makes valid ADF.
 
 mod support_http;
 
@@ -471,7 +471,8 @@ fn check_block(v: &Value) -> Result<usize, String> {
     }
 }
 
-/// The rules of `reference/saas-apis.md` §1.3 plus the builder's own promises.
+/// The ADF rules (<https://developer.atlassian.com/cloud/jira/platform/apis/document/structure>)
+/// plus the builder's own promises.
 fn check_adf(v: &Value) -> Result<(), String> {
     if v["type"] != "doc" || v["version"] != 1 {
         return Err("root is not a version-1 doc".into());

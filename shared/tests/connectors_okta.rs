@@ -1,4 +1,6 @@
-//! Okta client request shapes (`reference/saas-apis.md` §3) against a recording fake.
+//! Okta client request shapes (Okta Management API,
+//! <https://developer.okta.com/docs/api/openapi/okta-management/guides/overview>)
+//! against a recording fake.
 
 mod support_http;
 

@@ -1,4 +1,5 @@
-//! ServiceNow Table API client request shapes (`reference/saas-apis.md` §2) against a
+//! ServiceNow Table API client request shapes (ServiceNow's Table API reference,
+//! `c_TableAPI.md` in the ServiceNow/ServiceNowDocs repository on GitHub) against a
 //! recording fake.
 
 mod support_http;

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use riskflow::domain::{
     AuditEntry, ConnectionKind, ConnectionRecord, ConnectionStatus, Delivery, Departure, Flow,
     HistoryEntry, HrEventKind, HrSource, ItemStatus, Lease, PersonRecord, RunRecord, RunStatus,
-    StepRecord, WorkItem,
+    Step, StepRecord, WorkItem,
 };
 use riskflow::store::sqlite::SqliteItemStore;
 use riskflow::store::{
@@ -668,7 +668,7 @@ async fn a_done_item_returns_its_stored_outcome_and_reopen_claims_it(fx: Fixture
     let s = &fx.store;
     let (lease, mut item) = acquire(s, "sess-1", NOW).await;
     item.steps.insert(
-        "ticket".into(),
+        Step::Ticket(ConnectionKind::Jira).key(),
         StepRecord {
             fingerprint: Some("fp".into()),
             intent_at: Some(NOW + 1),
@@ -692,10 +692,10 @@ async fn a_done_item_returns_its_stored_outcome_and_reopen_claims_it(fx: Fixture
         Claim::Done(it) => {
             assert_eq!(it.status, ItemStatus::Done);
             assert_eq!(
-                it.step_outcome("ticket"),
+                it.step_outcome(Step::Ticket(ConnectionKind::Jira)),
                 Some(&serde_json::json!({"key": "SEC-42", "id": "10042"}))
             );
-            assert_eq!(it.steps["ticket"].fingerprint.as_deref(), Some("fp"));
+            assert_eq!(it.steps["ticket:jira"].fingerprint.as_deref(), Some("fp"));
             assert_eq!(it.handled_last_updated, Some(NOW - 500));
             assert_eq!(it.lease_token, None);
             assert_eq!(it.version, done.version);
@@ -710,7 +710,10 @@ async fn a_done_item_returns_its_stored_outcome_and_reopen_claims_it(fx: Fixture
     {
         Claim::Acquired { lease, item } => {
             assert_eq!(item.status, ItemStatus::InProgress);
-            assert_eq!(item.step_outcome("ticket"), done.step_outcome("ticket"));
+            assert_eq!(
+                item.step_outcome(Step::Ticket(ConnectionKind::Jira)),
+                done.step_outcome(Step::Ticket(ConnectionKind::Jira))
+            );
             assert_eq!(item.version, done.version + 1);
             assert_eq!(item.expires_at, None);
             assert_eq!(lease.until, later + LEASE_MS);

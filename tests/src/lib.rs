@@ -556,8 +556,12 @@ impl World {
                 item.lease_until.is_none_or(|u| u <= now),
                 "session {id} is still leased: {item:#?}"
             );
+            // The key the ticket step is stored under is stored data: it never changes.
             let recorded = item
-                .step_outcome("ticket:jira")
+                .steps
+                .get("ticket:jira")
+                .filter(|s| s.done_at.is_some())
+                .and_then(|s| s.outcome.as_ref())
                 .and_then(|o| o["key"].as_str().map(str::to_string))
                 .unwrap_or_else(|| panic!("session {id}'s item records no ticket: {item:#?}"));
             let label = dedup_label(flow, id);

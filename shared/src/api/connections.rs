@@ -3,8 +3,9 @@
 //! `GET /health`.
 
 use super::items::page_limit;
-use super::schema::{Field, FieldType, fields};
 use super::{ApiRequest, ApiResponse, json_body, parse_kind, parse_time};
+use crate::connectors::fields;
+use crate::connectors::form::{Field, FieldType};
 use crate::domain::{ConnectionKind, ConnectionRecord, ConnectionStatus, Flow, HistoryEntry};
 use crate::secrets::CachedSecrets;
 use crate::store::{Store, StoreError};

@@ -5,8 +5,6 @@
 
 pub mod connections;
 mod items;
-pub mod schema;
-pub mod webhooks;
 
 use crate::domain::ConnectionKind;
 use bytes::Bytes;

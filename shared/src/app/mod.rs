@@ -9,39 +9,37 @@
 //! Manager call and a reconnect or disconnect takes effect on the next run.
 
 pub mod aws;
+pub mod connection;
+pub mod webhooks;
 
 use crate::api::connections::{ConnectionsApi, RunStarter, Verifier, VerifyFailure};
-use crate::api::webhooks::WebhookReceiver;
 use crate::clock::Clock;
-use crate::connectors::adp::AdpSource;
-use crate::connectors::adp::{AdpClient, AdpCredentials};
-use crate::connectors::bamboohr::BambooClient;
-use crate::connectors::bamboohr::BambooDirectory;
-use crate::connectors::incydr::IncydrAdapter;
-use crate::connectors::incydr::IncydrClient;
-use crate::connectors::jira::JiraClient;
-use crate::connectors::jira::JiraSink;
-use crate::connectors::okta::OktaClient;
-use crate::connectors::okta::OktaIdp;
-use crate::connectors::servicenow::ServiceNowClient;
-use crate::connectors::servicenow::ServiceNowSink;
-use crate::connectors::workday::WorkdayReport;
-use crate::connectors::workday::{FieldMapping, WorkdayClient};
-use crate::domain::{ConnectionKind, ConnectionStatus, Flow, RunRecord, RunStatus};
+use crate::connectors::adp::settings::Settings as AdpSettings;
+use crate::connectors::bamboohr::settings::Settings as BambooSettings;
+use crate::connectors::form::VendorSettings;
+use crate::connectors::incydr::{self, settings::Settings as IncydrSettings};
+use crate::connectors::jira::settings::Settings as JiraSettings;
+use crate::connectors::okta::settings::Settings as OktaSettings;
+use crate::connectors::servicenow::settings::Settings as ServiceNowSettings;
+use crate::connectors::workday::settings::Settings as WorkdaySettings;
+use crate::domain::{ConnectionKind, Flow, RunRecord, RunStatus};
 use crate::flows::alert_tickets::{self, AlertDeps, AlertSettings};
 use crate::flows::departing_response::{self, DepartingDeps, DepartingSettings};
 use crate::flows::hr_departures::{self, HrDeps, HrSettings};
 use crate::flows::{RunCtx, Timing};
-use crate::http::{ClientOptions, Http};
-use crate::ports::TicketSink;
+use crate::http::ClientOptions;
+use crate::ports::{HrDirectory, HrQueue, HrReport, TicketSink};
 use crate::secrets::{CachedSecrets, SecretStore};
 use crate::store::{ItemStore, Store};
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
+pub use connection::{BuildError, Connected};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use url::Url;
+use webhooks::WebhookReceiver;
+
+/// How long a webhook delivery's items may be processed before it is answered.
+pub const WEBHOOK_PROCESS_BUDGET: Duration = Duration::from_secs(10);
 
 /// Everything a run needs besides the connections.
 #[derive(Clone)]
@@ -60,68 +58,6 @@ pub struct App {
     pub http_timeout: Duration,
     /// Where runs and webhook rejections report their metrics.
     pub metrics: crate::metrics::MetricsSink,
-}
-
-/// A connected system: its settings and its secret fields.
-pub struct Conn {
-    pub settings: Map<String, Value>,
-    pub secrets: Map<String, Value>,
-}
-
-impl Conn {
-    fn text(&self, k: &str) -> Option<String> {
-        self.settings
-            .get(k)
-            .or_else(|| self.secrets.get(k))
-            .and_then(|v| match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Bool(b) => Some(b.to_string()),
-                _ => None,
-            })
-            .filter(|s| !s.is_empty())
-    }
-
-    fn need(&self, k: &str) -> Result<String, String> {
-        self.text(k)
-            .ok_or_else(|| format!("the setting '{k}' is missing"))
-    }
-
-    fn secret(&self, k: &str) -> Result<SecretString, String> {
-        self.secrets
-            .get(k)
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.is_empty())
-            .map(|s| SecretString::from(s.to_string()))
-            .ok_or_else(|| format!("the credential '{k}' is missing"))
-    }
-
-    fn url(&self, k: &str) -> Result<Url, String> {
-        Url::parse(&self.need(k)?).map_err(|_| format!("the setting '{k}' is not a URL"))
-    }
-
-    fn int(&self, k: &str, default: u64) -> u64 {
-        self.text(k).and_then(|v| v.parse().ok()).unwrap_or(default)
-    }
-
-    fn flag(&self, k: &str) -> bool {
-        self.text(k).is_some_and(|v| v == "true")
-    }
-
-    fn list(&self, k: &str) -> Vec<String> {
-        match self.settings.get(k) {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
-            Some(Value::String(s)) => s
-                .split(',')
-                .map(|x| x.trim().to_string())
-                .filter(|x| !x.is_empty())
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
 }
 
 impl App {
@@ -207,12 +143,6 @@ impl App {
         }
     }
 
-    fn http(&self) -> Result<Http, String> {
-        crate::http::build_client(&self.client_options())
-            .map(Http::new)
-            .map_err(|e| e.to_string())
-    }
-
     fn client_options(&self) -> ClientOptions {
         let mut opts = ClientOptions::new(self.allow_private_urls);
         opts.extra_root_pem = self.extra_root_pem.clone();
@@ -220,148 +150,40 @@ impl App {
         opts
     }
 
-    /// A connection's settings and secret, when it is connected.
-    pub async fn load(&self, kind: ConnectionKind) -> Result<Option<Conn>, String> {
-        let rec = self
-            .store
-            .connection(kind, (self.clock)())
-            .await
-            .map_err(|e| format!("state store: {e}"))?;
-        let (ConnectionStatus::Connected, Some(id), Some(version)) =
-            (rec.status, &rec.secret_id, &rec.secret_version)
-        else {
-            return Ok(None);
-        };
-        let secret = self
-            .secrets
-            .get(id, version)
-            .await
-            .map_err(|e| format!("the {kind} credentials could not be read: {e}"))?;
-        let secrets: Map<String, Value> = serde_json::from_str(secret.expose_secret())
-            .map_err(|_| format!("the stored {kind} credentials are not a JSON object"))?;
-        Ok(Some(Conn {
-            settings: rec.settings.into_iter().collect(),
-            secrets,
-        }))
+    /// A connection's settings and secret; [`BuildError::NotConnected`] when it is not
+    /// connected.
+    pub async fn load(&self, kind: ConnectionKind) -> Result<Connected, BuildError> {
+        connection::load(&self.store, &self.secrets, kind, (self.clock)()).await
     }
 
-    fn incydr(&self, c: &Conn) -> Result<Arc<IncydrAdapter>, String> {
-        let client = IncydrClient::new(
-            c.url("url")?,
-            c.need("client_id")?,
-            c.secret("client_secret")?,
-            self.http()?,
-        );
-        let console_url = c.text("console_url").and_then(|u| Url::parse(&u).ok());
-        Ok(Arc::new(IncydrAdapter {
-            client: Arc::new(client),
-            console_url,
-        }))
-    }
-
-    fn jira(&self, c: &Conn) -> Result<Arc<JiraSink>, String> {
-        let site = c.url("url")?;
-        let client = JiraClient::new(
-            site.clone(),
-            c.need("email")?,
-            c.secret("api_token")?,
-            self.http()?,
-        );
-        Ok(Arc::new(JiraSink {
-            client: Arc::new(client),
-            site,
-            project_key: c.need("project_key")?,
-            issue_type: c.text("issue_type").unwrap_or_else(|| "Task".into()),
-        }))
-    }
-
-    fn servicenow(&self, c: &Conn) -> Result<Arc<ServiceNowSink>, String> {
-        let client = ServiceNowClient::new(
-            c.url("url")?,
-            c.need("username")?,
-            c.secret("password")?,
-            self.http()?,
-        );
-        Ok(Arc::new(ServiceNowSink {
-            client: Arc::new(client),
-            assignment_group: c.text("assignment_group"),
-            caller_id: c.text("caller_id"),
-        }))
-    }
-
-    fn okta(&self, c: &Conn) -> Result<Arc<OktaClient>, String> {
-        Ok(Arc::new(OktaClient::new(
-            c.url("url")?,
-            c.secret("api_token")?,
-            self.http()?,
-        )))
-    }
-
-    fn workday(&self, c: &Conn) -> Result<WorkdayReport, String> {
-        let client = WorkdayClient::new(
-            c.url("report_url")?,
-            c.need("username")?,
-            c.secret("password")?,
-            self.http()?,
-        );
-        let mut mapping = FieldMapping::default();
-        if let Some(v) = c.text("email_field") {
-            mapping.email = v;
+    /// Like [`App::load`], with a system that is not connected as `None`.
+    pub async fn load_optional(
+        &self,
+        kind: ConnectionKind,
+    ) -> Result<Option<Connected>, BuildError> {
+        match self.load(kind).await {
+            Ok(c) => Ok(Some(c)),
+            Err(BuildError::NotConnected(_)) => Ok(None),
+            Err(e) => Err(e),
         }
-        if let Some(v) = c.text("termination_date_field") {
-            mapping.termination_date = v;
-        }
-        if let Some(v) = c.text("employee_id_field") {
-            mapping.employee_id = v;
-        }
-        if let Some(v) = c.text("last_day_field") {
-            mapping.last_day = Some(v);
-        }
-        if let Some(v) = c.text("event_id_field") {
-            mapping.event_id = Some(v);
-        }
-        Ok(WorkdayReport {
-            client: Arc::new(client),
-            mapping,
-        })
     }
 
-    fn adp(&self, c: &Conn) -> Result<Arc<AdpSource>, String> {
-        let creds = AdpCredentials {
-            client_id: c.need("client_id")?,
-            client_secret: c.secret("client_secret")?,
-            cert_pem: c.secret("certificate_pem")?.expose_secret().to_string(),
-            key_pem: c.secret("private_key_pem")?,
-        };
-        let client = AdpClient::new(
-            c.url("api_url")?,
-            c.url("token_url")?,
-            creds,
-            self.client_options(),
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(Arc::new(AdpSource {
-            client: Arc::new(client),
-        }))
+    /// A loaded connection's typed settings and the client its vendor builds from them.
+    fn build<S: VendorSettings>(&self, c: &Connected) -> Result<(S, S::Built), BuildError> {
+        let settings: S = c.read()?;
+        let built = connection::client(c.kind, settings.connect(&self.client_options()))?;
+        Ok((settings, built))
     }
 
-    fn bamboohr(&self, c: &Conn) -> Result<Arc<BambooDirectory>, String> {
-        let client = BambooClient::new(c.url("url")?, c.secret("api_key")?, self.http()?);
-        Ok(Arc::new(BambooDirectory {
-            client: Arc::new(client),
-        }))
-    }
-
-    fn alert_settings(c: &Conn) -> AlertSettings {
-        let d = AlertSettings::default();
+    fn alert_settings(s: &incydr::settings::Settings) -> AlertSettings {
         AlertSettings {
-            lookback_ms: c.int("lookback_days", 7).clamp(1, 365) as i64 * 86_400_000,
-            min_severity: c.int("min_severity", 1).min(4) as u8,
-            states: c.list("states"),
-            rule_ids: c.list("rule_ids"),
-            write_back_note: c.flag("write_back_note"),
-            concurrency: c.int("concurrency", 8).clamp(1, 64) as usize,
-            ..d
+            lookback_ms: s.lookback_days.clamp(1, 365) as i64 * 86_400_000,
+            min_severity: s.min_severity.min(4) as u8,
+            states: s.states.clone(),
+            rule_ids: s.rule_ids.clone(),
+            write_back_note: s.write_back_note,
+            concurrency: s.concurrency.clamp(1, 64) as usize,
+            ..AlertSettings::default()
         }
     }
 
@@ -383,9 +205,9 @@ impl App {
         ctx.audit_retention_ms = self.audit_retention_ms;
         ctx.metrics = self.metrics.clone();
         ctx.trigger = crate::flows::Trigger::Backfill;
-        let r: Result<RunRecord, Skip> = async {
-            let inc = self.need_conn(ConnectionKind::Incydr).await?;
-            let source = self.incydr(&inc).map_err(Skip::Broken)?;
+        let r: Result<RunRecord, BuildError> = async {
+            let inc = self.load(ConnectionKind::Incydr).await?;
+            let (inc, source) = self.build::<IncydrSettings>(&inc)?;
             let sinks = self.sinks(&inc).await?;
             let mut settings = Self::alert_settings(&inc);
             settings.window = Some((from, to));
@@ -398,26 +220,18 @@ impl App {
             Ok(alert_tickets::run(&ctx, &deps).await)
         }
         .await;
-        match r {
-            Ok(rec) => rec,
-            Err(Skip::NotConnected(m)) => ctx.finish(Some(RunStatus::Skipped), Some(m)).await,
-            Err(Skip::Broken(m)) => {
-                ctx.error(m);
-                ctx.finish(Some(RunStatus::Failed), None).await
-            }
-        }
+        finish_built(&ctx, r).await
     }
 
-    async fn sinks(&self, inc: &Conn) -> Result<Vec<Arc<dyn TicketSink>>, Skip> {
-        let sink = inc.text("sink").unwrap_or_else(|| "jira".into());
+    async fn sinks(&self, inc: &IncydrSettings) -> Result<Vec<Arc<dyn TicketSink>>, BuildError> {
         let mut sinks: Vec<Arc<dyn TicketSink>> = Vec::new();
-        if sink == "jira" || sink == "both" {
-            let c = self.need_conn(ConnectionKind::Jira).await?;
-            sinks.push(self.jira(&c).map_err(Skip::Broken)?);
+        if inc.sink.jira() {
+            let c = self.load(ConnectionKind::Jira).await?;
+            sinks.push(self.build::<JiraSettings>(&c)?.1);
         }
-        if sink == "servicenow" || sink == "both" {
-            let c = self.need_conn(ConnectionKind::Servicenow).await?;
-            sinks.push(self.servicenow(&c).map_err(Skip::Broken)?);
+        if inc.sink.servicenow() {
+            let c = self.load(ConnectionKind::Servicenow).await?;
+            sinks.push(self.build::<ServiceNowSettings>(&c)?.1);
         }
         Ok(sinks)
     }
@@ -434,32 +248,15 @@ impl App {
         );
         ctx.audit_retention_ms = self.audit_retention_ms;
         ctx.metrics = self.metrics.clone();
-        match self.run_inner(&ctx, flow).await {
-            Ok(rec) => rec,
-            Err(Skip::NotConnected(msg)) => ctx.finish(Some(RunStatus::Skipped), Some(msg)).await,
-            Err(Skip::Broken(msg)) => {
-                ctx.error(msg);
-                ctx.finish(Some(RunStatus::Failed), None).await
-            }
-        }
+        let r = self.run_inner(&ctx, flow).await;
+        finish_built(&ctx, r).await
     }
 
-    async fn need_conn(&self, kind: ConnectionKind) -> Result<Conn, Skip> {
-        match self.load(kind).await {
-            Ok(Some(c)) => Ok(c),
-            Ok(None) => Err(Skip::NotConnected(format!(
-                "{} is not connected",
-                kind.display_name()
-            ))),
-            Err(e) => Err(Skip::Broken(e)),
-        }
-    }
-
-    async fn run_inner(&self, ctx: &RunCtx, flow: Flow) -> Result<RunRecord, Skip> {
+    async fn run_inner(&self, ctx: &RunCtx, flow: Flow) -> Result<RunRecord, BuildError> {
         match flow {
             Flow::AlertTickets => {
-                let inc = self.need_conn(ConnectionKind::Incydr).await?;
-                let source = self.incydr(&inc).map_err(Skip::Broken)?;
+                let inc = self.load(ConnectionKind::Incydr).await?;
+                let (inc, source) = self.build::<IncydrSettings>(&inc)?;
                 let sinks = self.sinks(&inc).await?;
                 let deps = AlertDeps {
                     source,
@@ -470,24 +267,25 @@ impl App {
                 Ok(alert_tickets::run(ctx, &deps).await)
             }
             Flow::DepartingResponse => {
-                let inc = self.need_conn(ConnectionKind::Incydr).await?;
-                let okta = self.need_conn(ConnectionKind::Okta).await?;
-                let jira = self.need_conn(ConnectionKind::Jira).await?;
-                let adapter = self.incydr(&inc).map_err(Skip::Broken)?;
+                // Every system is loaded before any is built, so a system that is not
+                // connected skips the run before a broken one fails it.
+                let inc = self.load(ConnectionKind::Incydr).await?;
+                let okta = self.load(ConnectionKind::Okta).await?;
+                let jira = self.load(ConnectionKind::Jira).await?;
+                let (inc, adapter) = self.build::<IncydrSettings>(&inc)?;
+                let (okta, idp) = self.build::<OktaSettings>(&okta)?;
                 let deps = DepartingDeps {
                     source: adapter.clone(),
                     watchlists: adapter,
-                    idp: Arc::new(OktaIdp {
-                        client: self.okta(&okta).map_err(Skip::Broken)?,
-                    }),
-                    jira: self.jira(&jira).map_err(Skip::Broken)?,
+                    idp,
+                    jira: self.build::<JiraSettings>(&jira)?.1,
                     settings: DepartingSettings {
                         scan: Self::alert_settings(&inc),
-                        group_id: okta.need("group_id").map_err(Skip::Broken)?,
-                        cap_per_run: okta.int("cap_per_run", 10),
-                        cap_per_day: okta.int("cap_per_day", 25),
-                        protected_users: okta.list("protected_users"),
-                        protected_groups: okta.list("protected_groups"),
+                        group_id: okta.group_id,
+                        cap_per_run: okta.cap_per_run,
+                        cap_per_day: okta.cap_per_day,
+                        protected_users: okta.protected_users,
+                        protected_groups: okta.protected_groups,
                     },
                     timing: self.timing.clone(),
                 };
@@ -500,36 +298,29 @@ impl App {
         }
     }
 
-    async fn hr_deps(&self) -> Result<HrDeps, Skip> {
-        let inc = self.need_conn(ConnectionKind::Incydr).await?;
-        let watchlists = self.incydr(&inc).map_err(Skip::Broken)?;
-        let opt = |r: Result<Option<Conn>, String>| r.map_err(Skip::Broken);
-        let bamboohr = match opt(self.load(ConnectionKind::Bamboohr).await)? {
-            Some(c) => {
-                Some(self.bamboohr(&c).map_err(Skip::Broken)? as Arc<dyn crate::ports::HrDirectory>)
-            }
+    async fn hr_deps(&self) -> Result<HrDeps, BuildError> {
+        let inc = self.load(ConnectionKind::Incydr).await?;
+        let (inc, watchlists) = self.build::<IncydrSettings>(&inc)?;
+        let bamboohr = match self.load_optional(ConnectionKind::Bamboohr).await? {
+            Some(c) => Some(self.build::<BambooSettings>(&c)?.1 as Arc<dyn HrDirectory>),
             None => None,
         };
-        let adp = match opt(self.load(ConnectionKind::Adp).await)? {
-            Some(c) => Some(self.adp(&c).map_err(Skip::Broken)?),
+        let adp = match self.load_optional(ConnectionKind::Adp).await? {
+            Some(c) => Some(self.build::<AdpSettings>(&c)?.1),
             None => None,
         };
-        let workday = match opt(self.load(ConnectionKind::Workday).await)? {
-            Some(c) => Some(Arc::new(self.workday(&c).map_err(Skip::Broken)?)
-                as Arc<dyn crate::ports::HrReport>),
+        let workday = match self.load_optional(ConnectionKind::Workday).await? {
+            Some(c) => Some(self.build::<WorkdaySettings>(&c)?.1 as Arc<dyn HrReport>),
             None => None,
         };
-        let cleanup = inc
-            .text("cleanup_after_days")
-            .and_then(|v| v.parse::<u32>().ok());
         Ok(HrDeps {
             watchlists,
             bamboohr,
-            adp_directory: adp.clone().map(|a| a as Arc<dyn crate::ports::HrDirectory>),
-            adp_queue: adp.map(|a| a as Arc<dyn crate::ports::HrQueue>),
+            adp_directory: adp.clone().map(|a| a as Arc<dyn HrDirectory>),
+            adp_queue: adp.map(|a| a as Arc<dyn HrQueue>),
             workday,
             settings: HrSettings {
-                cleanup_after_days: cleanup,
+                cleanup_after_days: inc.cleanup_after_days,
             },
             timing: self.timing.clone(),
         })
@@ -552,7 +343,8 @@ impl App {
         ctx.trigger = crate::flows::Trigger::Webhook;
         let deps = match self.hr_deps().await {
             Ok(d) => d,
-            Err(Skip::NotConnected(m) | Skip::Broken(m)) => {
+            Err(e) => {
+                let m = e.to_string();
                 return Some(
                     ctx.finish(
                         Some(RunStatus::Skipped),
@@ -568,6 +360,23 @@ impl App {
             hr_departures::process_item(&ctx, &deps, k).await;
         }
         Some(ctx.finish(None, Some("webhook delivery".into())).await)
+    }
+
+    /// One HR webhook delivery, as every HTTP entry point serves it (the hr-departures Lambda,
+    /// `riskflow dev`): checked and recorded, answered, and its new items processed at once
+    /// within `budget` — before the answer, because a Lambda is frozen after it. What does not
+    /// finish stays pending for the next scheduled run.
+    pub async fn deliver_webhook(
+        &self,
+        source: &str,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        budget: Instant,
+    ) -> (crate::api::ApiResponse, Option<RunRecord>) {
+        let accepted = self.webhook_receiver().receive(source, headers, body).await;
+        let budget = budget.min(Instant::now() + WEBHOOK_PROCESS_BUDGET);
+        let run = self.process_hr_items(&accepted.new_items, budget).await;
+        (accepted.response, run)
     }
 
     pub fn webhook_receiver(&self) -> WebhookReceiver {
@@ -594,9 +403,20 @@ impl App {
     }
 }
 
-enum Skip {
-    NotConnected(String),
-    Broken(String),
+/// A run's record when its systems could not be built: skipped when one is not connected,
+/// failed when one is broken.
+async fn finish_built(ctx: &RunCtx, r: Result<RunRecord, BuildError>) -> RunRecord {
+    match r {
+        Ok(rec) => rec,
+        Err(e) if e.is_not_connected() => {
+            ctx.finish(Some(RunStatus::Skipped), Some(e.to_string()))
+                .await
+        }
+        Err(e) => {
+            ctx.error(e.to_string());
+            ctx.finish(Some(RunStatus::Failed), None).await
+        }
+    }
 }
 
 /// Verifies connections against the live systems with the real clients.
@@ -607,63 +427,28 @@ pub struct LiveVerifier {
 #[async_trait]
 impl Verifier for LiveVerifier {
     /// Builds the system's client from the settings and secret as a run would, then asks the
-    /// connector to check it live (each connector's `verify.rs`), within the API's budget.
+    /// connector to check it live (the registry, [`crate::connectors::verify`]), within the
+    /// API's budget.
     async fn verify(
         &self,
         kind: ConnectionKind,
         settings: &Map<String, Value>,
         secrets: &Map<String, Value>,
     ) -> Result<String, VerifyFailure> {
-        let c = Conn {
-            settings: settings.clone(),
-            secrets: secrets.clone(),
-        };
-        let bad = VerifyFailure::bad;
         // The client's own deadline comes first, so a slow system answers with its own
         // timeout; the API's budget is the backstop.
         let deadline = Some(
             Instant::now()
                 + crate::api::connections::VERIFY_BUDGET.saturating_sub(Duration::from_secs(1)),
         );
-        let env = &self.env;
-        match kind {
-            ConnectionKind::Incydr => {
-                env.incydr(&c)
-                    .map_err(bad)?
-                    .verify_connection(deadline)
-                    .await
-            }
-            ConnectionKind::Jira => env.jira(&c).map_err(bad)?.verify_connection(deadline).await,
-            ConnectionKind::Servicenow => {
-                env.servicenow(&c)
-                    .map_err(bad)?
-                    .verify_connection(deadline)
-                    .await
-            }
-            ConnectionKind::Okta => {
-                let idp = OktaIdp {
-                    client: env.okta(&c).map_err(bad)?,
-                };
-                let group = c.need("group_id").map_err(bad)?;
-                idp.verify_connection(&group, &c.list("protected_groups"), deadline)
-                    .await
-            }
-            ConnectionKind::Workday => {
-                env.workday(&c)
-                    .map_err(bad)?
-                    .verify_connection(deadline)
-                    .await
-            }
-            ConnectionKind::Adp => env.adp(&c).map_err(bad)?.verify_connection(deadline).await,
-            ConnectionKind::Bamboohr => {
-                let b = env.bamboohr(&c).map_err(bad)?;
-                c.secret("webhook_key").map_err(bad)?;
-                b.verify_connection(deadline).await
-            }
-            ConnectionKind::Generic => crate::connectors::generic::verify_signing_secret(
-                &c.secret("signing_secret").map_err(bad)?,
-            ),
-        }
+        crate::connectors::verify(
+            kind,
+            settings,
+            secrets,
+            &self.env.client_options(),
+            deadline,
+        )
+        .await
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the flows need to know about an Incydr session with alerts, and what a ticket says.
 //! Built from the Incydr connector's model by [`crate::connectors::incydr::IncydrAdapter`].
 
+use super::ConnectionKind;
 use serde::{Deserialize, Serialize};
 
 /// An Incydr session with alerts, as the flows see it.
@@ -93,8 +94,8 @@ impl TicketContent {
 /// Where a ticket was opened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketRef {
-    /// `jira` or `servicenow`.
-    pub system: String,
+    /// The ticket system (stored as `jira` / `servicenow`).
+    pub system: ConnectionKind,
     /// Jira issue id / ServiceNow sys_id.
     pub id: String,
     /// Jira issue key / ServiceNow incident number.

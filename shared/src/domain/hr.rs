@@ -30,7 +30,8 @@ pub enum HrEventKind {
     Cancellation,
 }
 
-/// A normalised HR fact (see saas-apis.md §4.5).
+/// A normalised HR fact: every source (Workday, ADP, BambooHR, generic webhook) is mapped to
+/// this one record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Departure {
     pub source: HrSource,

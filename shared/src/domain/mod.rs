@@ -14,4 +14,4 @@ pub use connection::{
 };
 pub use hr::{Departure, HrEventKind, HrSource, PersonRecord};
 pub use records::{AuditEntry, Delivery, RunRecord, RunStatus, ScanMark};
-pub use work::{Flow, ItemStatus, Lease, StepRecord, UnknownFlow, WorkItem};
+pub use work::{Flow, ItemStatus, Lease, Step, StepRecord, UnknownFlow, WorkItem};

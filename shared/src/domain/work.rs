@@ -1,5 +1,6 @@
 //! Flows and their work items: the unit of exactly-once outside effects.
 
+use super::ConnectionKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -102,7 +103,7 @@ pub struct WorkItem {
     pub lease_until: Option<i64>,
     #[serde(default)]
     pub lease_token: Option<String>,
-    /// Steps by name (`ticket`, `comment`, `okta_add`, `watchlist_add`, ...).
+    /// Steps by [`Step::key`] (`ticket:jira`, `comment:servicenow`, `okta`, `watchlist_add`).
     #[serde(default)]
     pub steps: BTreeMap<String, StepRecord>,
     /// The flow's own input for this item (a pending HR fact, a session summary, ...).
@@ -152,11 +153,48 @@ impl WorkItem {
     }
 
     /// The outcome recorded for a step, if it completed.
-    pub fn step_outcome(&self, step: &str) -> Option<&serde_json::Value> {
+    pub fn step_outcome(&self, step: Step) -> Option<&serde_json::Value> {
         self.steps
-            .get(step)
+            .get(&step.key())
             .filter(|s| s.done_at.is_some())
             .and_then(|s| s.outcome.as_ref())
+    }
+
+    /// The record of a step, whether or not it completed.
+    pub fn step(&self, step: Step) -> Option<&StepRecord> {
+        self.steps.get(&step.key())
+    }
+}
+
+/// An outside effect a work item records its intent and outcome for. Stored as [`Step::key`]
+/// in [`WorkItem::steps`]: the keys are stored data, so a key once written never changes (an
+/// in-flight intent read under another name would be acted on twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// The ticket of a session in a ticket system.
+    Ticket(ConnectionKind),
+    /// The comment for a session's new data in a ticket system.
+    Comment(ConnectionKind),
+    /// Containment in an identity provider (the low-permission group).
+    Contain(ConnectionKind),
+    /// A person put on the Departing watchlist.
+    WatchlistAdd,
+    /// An HR fact applied to the person's record (or ignored as stale).
+    Applied,
+}
+
+impl Step {
+    /// The key the step is stored under.
+    pub fn key(self) -> String {
+        match self {
+            Step::Ticket(kind) => format!("ticket:{kind}"),
+            Step::Comment(kind) => format!("comment:{kind}"),
+            // Written as "okta" since the first release.
+            Step::Contain(ConnectionKind::Okta) => "okta".into(),
+            Step::Contain(kind) => format!("contain:{kind}"),
+            Step::WatchlistAdd => "watchlist_add".into(),
+            Step::Applied => "applied".into(),
+        }
     }
 }
 

@@ -4,22 +4,21 @@
 //! Each run scans the whole lookback window (`on_or_after = now − lookback`, `before = run
 //! start`) plus every `OPEN_NEW_DATA` session with no time bound, reads the sessions' work items
 //! in batches, and decides per session: no item → create; `lastUpdated` newer than the one
-//! handled → comment; otherwise skip (DESIGN.md, "Polling Incydr sessions").
+//! handled → comment; otherwise skip (README.md, "How exactly-once works").
 
-use super::tickets::{
-    StepError, TicketPlan, create_ticket, dedup_key, mark_intents, plan_ticket, record_intents,
-    set_outcome, ticket_step,
-};
+use super::scan;
+use super::steps::{mark_intents, record_intents, set_outcome};
+use super::ticket_content::{comment_content, ticket_content};
+use super::tickets::{TicketPlan, create_ticket, dedup_key, plan_ticket, ticket_step};
+use super::work_item::{self, Acted, Settled, StepError};
 use super::{RunCtx, Timing};
 use crate::domain::{
-    AlertSession, ConnectionKind, FileEventSummary, Flow, ItemStatus, RunRecord, RunStatus,
-    ScanMark, TicketContent, TicketRef, WorkItem, severity_name,
+    AlertSession, ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus, ScanMark, Step,
+    TicketRef, WorkItem, severity_name,
 };
 use crate::metrics::Unit;
 use crate::ports::{AlertSource, SessionFilter, TicketSink};
-use crate::store::Claim;
 use futures::StreamExt;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 const FLOW: Flow = Flow::AlertTickets;
@@ -109,31 +108,34 @@ pub async fn run(ctx: &RunCtx, deps: &AlertDeps) -> RunRecord {
     ctx.finish(status, None).await
 }
 
-/// The two queries of a scan.
-pub fn scan_filters(settings: &AlertSettings, scan_start: i64) -> (SessionFilter, SessionFilter) {
-    let severities: Vec<u8> = (settings.min_severity.min(4)..=4).collect();
-    let window = SessionFilter {
-        on_or_after: Some(scan_start - settings.lookback_ms),
-        before: Some(scan_start),
-        states: settings.states.clone(),
-        severities: severities.clone(),
-        rule_ids: settings.rule_ids.clone(),
-        watchlist_ids: Vec::new(),
-    };
-    let new_data = SessionFilter {
-        on_or_after: None,
-        before: None,
-        states: vec!["OPEN_NEW_DATA".into()],
-        severities,
-        rule_ids: settings.rule_ids.clone(),
-        watchlist_ids: Vec::new(),
-    };
-    (window, new_data)
+impl AlertSettings {
+    /// The two queries of a scan: the lookback window, and sessions with new data.
+    pub fn scan_filters(&self, scan_start: i64) -> (SessionFilter, SessionFilter) {
+        let settings = self;
+        let severities: Vec<u8> = (settings.min_severity.min(4)..=4).collect();
+        let window = SessionFilter {
+            on_or_after: Some(scan_start - settings.lookback_ms),
+            before: Some(scan_start),
+            states: settings.states.clone(),
+            severities: severities.clone(),
+            rule_ids: settings.rule_ids.clone(),
+            watchlist_ids: Vec::new(),
+        };
+        let new_data = SessionFilter {
+            on_or_after: None,
+            before: None,
+            states: vec!["OPEN_NEW_DATA".into()],
+            severities,
+            rule_ids: settings.rule_ids.clone(),
+            watchlist_ids: Vec::new(),
+        };
+        (window, new_data)
+    }
 }
 
 async fn scan_and_act(ctx: &RunCtx, deps: &AlertDeps) -> Option<RunStatus> {
     let scan_start = ctx.now();
-    let (mut window, new_data) = scan_filters(&deps.settings, scan_start);
+    let (mut window, new_data) = deps.settings.scan_filters(scan_start);
     if let Some((from, to)) = deps.settings.window {
         window.on_or_after = Some(from);
         window.before = Some(to);
@@ -143,37 +145,15 @@ async fn scan_and_act(ctx: &RunCtx, deps: &AlertDeps) -> Option<RunStatus> {
     } else {
         vec![&window, &new_data]
     };
-    let mut sessions: HashMap<String, AlertSession> = HashMap::new();
-    for filter in filters {
-        match deps.source.sessions(filter, Some(ctx.deadline)).await {
-            Ok(list) => {
-                for s in list {
-                    match sessions.get(&s.session_id) {
-                        Some(old) if old.last_updated >= s.last_updated => {}
-                        _ => {
-                            sessions.insert(s.session_id.clone(), s);
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                ctx.error(format!("reading Incydr sessions: {e}"));
-                return Some(RunStatus::Failed);
-            }
-        }
-    }
-    ctx.count("sessions_scanned", sessions.len() as u64);
+    let Some(sessions) = scan::sessions(ctx, deps.source.as_ref(), &filters).await else {
+        return Some(RunStatus::Failed);
+    };
     let window_start = window
         .on_or_after
         .unwrap_or(scan_start - deps.settings.lookback_ms);
 
-    let keys: Vec<String> = sessions.keys().cloned().collect();
-    let items = match ctx.store.items(FLOW, &keys, ctx.now()).await {
-        Ok(i) => i,
-        Err(e) => {
-            ctx.error(format!("state store: {e}"));
-            return Some(RunStatus::Failed);
-        }
+    let Some(items) = scan::items(ctx, FLOW, &sessions).await else {
+        return Some(RunStatus::Failed);
     };
 
     let mut todo: Vec<(AlertSession, Option<WorkItem>, Action)> = Vec::new();
@@ -261,7 +241,7 @@ async fn act(
             };
             ctx.plan(format!(
                 "{what} in {} for session {id} ({} by {})",
-                sink.name(),
+                sink.kind(),
                 severity_name(session.severity),
                 session.actor_name.as_deref().unwrap_or("unknown actor"),
             ));
@@ -275,7 +255,7 @@ async fn act(
         // Seen absent by the batched read: claim without reading again, and record the intent
         // of every ticket in the same write.
         None => {
-            let steps: Vec<String> = deps.sinks.iter().map(|s| ticket_step(s.as_ref())).collect();
+            let steps: Vec<Step> = deps.sinks.iter().map(|s| ticket_step(s.as_ref())).collect();
             let fingerprint = session.last_updated.to_string();
             let now = ctx.now();
             ctx.store
@@ -297,50 +277,25 @@ async fn act(
                 .await
         }
     };
-    let (lease, mut item) = match claim {
-        Ok(Claim::Acquired { lease, item }) => (lease, item),
-        Ok(Claim::Done(_)) => return Outcome::Done,
-        Ok(Claim::Busy { .. }) => return Outcome::Busy,
-        Err(e) => {
-            ctx.error(format!("session {id}: state store: {e}"));
-            return Outcome::Failed;
-        }
+    let label = format!("session {id}");
+    let (lease, mut item) = match work_item::acquired(ctx, &label, claim) {
+        Ok(acquired) => acquired,
+        Err(Some(Settled::Completed)) => return Outcome::Done,
+        Err(Some(_)) => return Outcome::Failed,
+        Err(None) => return Outcome::Busy,
     };
     let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
-    match act_claimed(ctx, deps, &session, &lease, &mut item, deadline).await {
-        Ok(Outcome::Waiting) => {
-            ctx.settle_audit_or_note().await;
-            if let Err(e) = ctx.store.release(&lease, &item, ctx.now()).await {
-                ctx.error(format!("session {id}: state store: {e}"));
-            }
+    let acted = act_claimed(ctx, deps, &session, &lease, &mut item, deadline).await;
+    if matches!(acted, Ok(Acted::Done)) {
+        item.handled_last_updated = Some(session.last_updated);
+    }
+    match work_item::settle(ctx, &label, &lease, &item, acted).await {
+        Settled::Completed => Outcome::Done,
+        Settled::Released => {
             ctx.count("waiting_for_search", 1);
             Outcome::Waiting
         }
-        Ok(_) => {
-            item.handled_last_updated = Some(session.last_updated);
-            ctx.settle_audit_or_note().await;
-            match ctx.store.complete(&lease, &item, ctx.now()).await {
-                Ok(_) => Outcome::Done,
-                Err(e) => {
-                    ctx.error(format!("session {id}: state store: {e}"));
-                    Outcome::Failed
-                }
-            }
-        }
-        Err(e) => {
-            ctx.count("actions_failed", 1);
-            ctx.error(format!("session {id}: {e}"));
-            let retry = e.is_transient();
-            ctx.settle_audit_or_note().await;
-            if let Err(se) = ctx
-                .store
-                .fail(&lease, &item, &e.to_string(), retry, ctx.now())
-                .await
-            {
-                ctx.error(format!("session {id}: state store: {se}"));
-            }
-            Outcome::Failed
-        }
+        Settled::Failed => Outcome::Failed,
     }
 }
 
@@ -351,7 +306,7 @@ async fn act_claimed(
     lease: &crate::domain::Lease,
     item: &mut WorkItem,
     deadline: Option<std::time::Instant>,
-) -> Result<Outcome, StepError> {
+) -> Result<Acted, StepError> {
     let id = &session.session_id;
     let key = dedup_key(FLOW, id);
     let updated = session.last_updated > item.handled_last_updated.unwrap_or(0)
@@ -360,7 +315,7 @@ async fn act_claimed(
     let mut creates: Vec<&Arc<dyn TicketSink>> = Vec::new();
     let mut comments: Vec<(&Arc<dyn TicketSink>, TicketRef)> = Vec::new();
     for sink in &deps.sinks {
-        let had = super::tickets::recorded_ticket(item, &ticket_step(sink.as_ref()));
+        let had = super::tickets::recorded_ticket(item, ticket_step(sink.as_ref()));
         match plan_ticket(
             ctx,
             sink.as_ref(),
@@ -372,21 +327,21 @@ async fn act_claimed(
         )
         .await?
         {
-            TicketPlan::Wait { .. } => return Ok(Outcome::Waiting),
+            TicketPlan::Wait { .. } => return Ok(Acted::Waiting),
             TicketPlan::Create => creates.push(sink),
             TicketPlan::Exists(t) => {
                 if had.is_none() {
                     // Found by its dedup key after a lost answer: record it.
                     let v = serde_json::to_value(&t).unwrap_or_default();
-                    set_outcome(item, &ticket_step(sink.as_ref()), v, ctx.now());
+                    set_outcome(item, ticket_step(sink.as_ref()), v, ctx.now());
                     ctx.audit(
-                        sink_kind(sink.name()),
+                        sink.kind(),
                         "recover_ticket",
                         &t.key,
                         &format!("session {id}"),
                         "ok: found by dedup key after a lost answer",
                     );
-                } else if updated && !commented(item, sink.name(), session.last_updated) {
+                } else if updated && !commented(item, sink.kind(), session.last_updated) {
                     // A retry after another sink failed comments only where it is missing.
                     comments.push((sink, t));
                 }
@@ -394,16 +349,12 @@ async fn act_claimed(
         }
     }
     if creates.is_empty() && comments.is_empty() {
-        return Ok(Outcome::Done);
+        return Ok(Acted::Done);
     }
 
     let fingerprint = session.last_updated.to_string();
-    let mut steps: Vec<String> = creates.iter().map(|s| ticket_step(s.as_ref())).collect();
-    steps.extend(
-        comments
-            .iter()
-            .map(|(s, _)| format!("comment:{}", s.name())),
-    );
+    let mut steps: Vec<Step> = creates.iter().map(|s| ticket_step(s.as_ref())).collect();
+    steps.extend(comments.iter().map(|(s, _)| Step::Comment(s.kind())));
     record_intents(ctx, lease, item, &steps, &fingerprint).await?;
 
     let mut created: Vec<TicketRef> = Vec::new();
@@ -424,7 +375,7 @@ async fn act_claimed(
             match create_ticket(ctx, sink.as_ref(), item, &content, &key, deadline).await {
                 Ok(t) => {
                     ctx.audit(
-                        sink_kind(sink.name()),
+                        sink.kind(),
                         "create_ticket",
                         &t.key,
                         &format!("session {id} ({})", severity_name(session.severity)),
@@ -434,7 +385,7 @@ async fn act_claimed(
                 }
                 Err(e) => {
                     ctx.audit(
-                        sink_kind(sink.name()),
+                        sink.kind(),
                         "create_ticket",
                         &key,
                         &format!("session {id}"),
@@ -452,13 +403,13 @@ async fn act_claimed(
                 Ok(()) => {
                     set_outcome(
                         item,
-                        &format!("comment:{}", sink.name()),
+                        Step::Comment(sink.kind()),
                         serde_json::json!({"last_updated": session.last_updated}),
                         ctx.now(),
                     );
                     ctx.count("comments_added", 1);
                     ctx.audit(
-                        sink_kind(sink.name()),
+                        sink.kind(),
                         "add_comment",
                         &ticket.key,
                         &format!("session {id} gained new data"),
@@ -467,7 +418,7 @@ async fn act_claimed(
                 }
                 Err(e) => {
                     ctx.audit(
-                        sink_kind(sink.name()),
+                        sink.kind(),
                         "add_comment",
                         &ticket.key,
                         &format!("session {id}"),
@@ -503,159 +454,14 @@ async fn act_claimed(
             }
         }
     }
-    Ok(Outcome::Done)
+    Ok(Acted::Done)
 }
 
 /// Whether the sink already took the comment for this `lastUpdated` (recorded outcome).
-fn commented(item: &WorkItem, sink: &str, last_updated: i64) -> bool {
-    item.step_outcome(&format!("comment:{sink}"))
+fn commented(item: &WorkItem, sink: ConnectionKind, last_updated: i64) -> bool {
+    item.step_outcome(Step::Comment(sink))
         .and_then(|v| v["last_updated"].as_i64())
         .is_some_and(|done| done >= last_updated)
-}
-
-fn sink_kind(name: &str) -> ConnectionKind {
-    if name == "servicenow" {
-        ConnectionKind::Servicenow
-    } else {
-        ConnectionKind::Jira
-    }
-}
-
-fn fmt_time(ms: Option<i64>) -> String {
-    ms.map(crate::clock::rfc3339_of_ms)
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The ticket for a session: actor, severity, alerts with rule names, risk indicators,
-/// summaries, top file events and the console link.
-pub fn ticket_content(
-    s: &AlertSession,
-    events: &[FileEventSummary],
-    link: Option<String>,
-) -> TicketContent {
-    let actor = s
-        .actor_name
-        .clone()
-        .unwrap_or_else(|| s.actor_id.clone().unwrap_or_else(|| "unknown actor".into()));
-    let rules: Vec<String> = s
-        .triggered_alerts
-        .iter()
-        .map(|a| a.rule_name.clone().unwrap_or_else(|| a.rule_id.clone()))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let what = if rules.is_empty() {
-        "alert".to_string()
-    } else {
-        rules.join(", ")
-    };
-    let mut summary = format!(
-        "Incydr {} alert: {what} ({actor})",
-        severity_name(s.severity).to_lowercase()
-    );
-    if summary.chars().count() > 250 {
-        summary = summary.chars().take(249).collect::<String>() + "…";
-    }
-    let mut sections = vec![(
-        "Alert".to_string(),
-        vec![
-            format!("Actor: {actor}"),
-            format!("Severity: {} ({})", severity_name(s.severity), s.severity),
-            format!("State: {}", s.state.as_deref().unwrap_or("unknown")),
-            format!("Session: {}", s.session_id),
-            format!("Began: {}", fmt_time(s.begin_time)),
-            format!("Last updated: {}", fmt_time(Some(s.last_updated))),
-        ],
-    )];
-    if !s.triggered_alerts.is_empty() {
-        sections.push((
-            "Triggered alerts".into(),
-            s.triggered_alerts
-                .iter()
-                .map(|a| match &a.rule_name {
-                    Some(n) => format!("{n} (rule {}, alert {})", a.rule_id, a.alert_id),
-                    None => format!("rule {} (alert {})", a.rule_id, a.alert_id),
-                })
-                .collect(),
-        ));
-    }
-    if !s.risk_indicators.is_empty() {
-        sections.push((
-            "Risk indicators".into(),
-            s.risk_indicators
-                .iter()
-                .map(|(n, c)| format!("{n}: {c} event(s)"))
-                .collect(),
-        ));
-    }
-    if let Some(x) = s
-        .exfiltration_summary
-        .as_ref()
-        .filter(|x| !x.trim().is_empty())
-    {
-        sections.push(("Exfiltration summary".into(), vec![x.clone()]));
-    }
-    if let Some(x) = s.context_summary.as_ref().filter(|x| !x.trim().is_empty()) {
-        sections.push(("Context summary".into(), vec![x.clone()]));
-    }
-    if !events.is_empty() {
-        sections.push((
-            "Top file events".into(),
-            events
-                .iter()
-                .map(|e| {
-                    let mut parts = vec![
-                        e.timestamp.clone().unwrap_or_else(|| "?".into()),
-                        e.file_name
-                            .clone()
-                            .unwrap_or_else(|| "(unnamed file)".into()),
-                    ];
-                    if let Some(sz) = e.file_size {
-                        parts.push(format!("{sz} bytes"));
-                    }
-                    if let Some(d) = &e.destination {
-                        parts.push(format!("to {d}"));
-                    }
-                    if let Some(r) = &e.risk_severity {
-                        parts.push(r.clone());
-                    }
-                    if let Some(h) = &e.sha256 {
-                        parts.push(format!("sha256 {h}"));
-                    }
-                    parts.join(" · ")
-                })
-                .collect(),
-        ));
-    }
-    TicketContent {
-        summary,
-        severity: s.severity,
-        sections,
-        link,
-    }
-}
-
-/// The comment for a session that gained new data.
-pub fn comment_content(s: &AlertSession) -> TicketContent {
-    let mut lines = vec![
-        format!("Severity: {} ({})", severity_name(s.severity), s.severity),
-        format!("State: {}", s.state.as_deref().unwrap_or("unknown")),
-        format!("Last updated: {}", fmt_time(Some(s.last_updated))),
-        format!("Alerts: {}", s.triggered_alerts.len()),
-    ];
-    for a in &s.triggered_alerts {
-        lines.push(format!(
-            "{} (alert {})",
-            a.rule_name.clone().unwrap_or_else(|| a.rule_id.clone()),
-            a.alert_id
-        ));
-    }
-    TicketContent {
-        summary: format!("Incydr session {} gained new data", s.session_id),
-        severity: s.severity,
-        sections: vec![("The Incydr session gained new data".into(), lines)],
-        link: None,
-    }
 }
 
 #[cfg(test)]

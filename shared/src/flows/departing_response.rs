@@ -6,23 +6,22 @@
 //! missing steps. Group adds are capped per run and per day; protected users, protected groups
 //! and the token's own account are never touched.
 
-use super::alert_tickets::{AlertSettings, scan_filters, ticket_content};
-use super::tickets::{
-    StepError, TicketPlan, create_ticket, dedup_key, plan_ticket, record_intents, set_outcome,
-    ticket_step,
-};
+use super::alert_tickets::AlertSettings;
+use super::scan;
+use super::steps::{record_intents, set_outcome};
+use super::ticket_content::ticket_content;
+use super::tickets::{TicketPlan, create_ticket, dedup_key, plan_ticket, ticket_step};
+use super::work_item::{self, Acted, Settled, StepError};
 use super::{RunCtx, Timing};
 use crate::domain::{
-    AlertSession, ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus, WorkItem, severity_name,
+    AlertSession, ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus, Step, WorkItem,
+    severity_name,
 };
 use crate::ports::{AlertSource, IdentityProvider, TicketSink, WatchlistAdmin};
-use crate::store::Claim;
 use futures::StreamExt;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 const FLOW: Flow = Flow::DepartingResponse;
-const OKTA_STEP: &str = "okta";
 
 /// Settings of the flow (Okta connection settings plus the Incydr scan settings).
 #[derive(Debug, Clone)]
@@ -102,31 +101,15 @@ async fn scan_and_act(ctx: &RunCtx, deps: &DepartingDeps) -> Option<RunStatus> {
             return Some(RunStatus::Failed);
         }
     };
-    let (mut window, mut new_data) = scan_filters(&deps.settings.scan, ctx.now());
+    let (mut window, mut new_data) = deps.settings.scan.scan_filters(ctx.now());
     window.watchlist_ids = vec![wl.clone()];
     new_data.watchlist_ids = vec![wl];
-    let mut sessions: HashMap<String, AlertSession> = HashMap::new();
-    for f in [&window, &new_data] {
-        match deps.source.sessions(f, Some(ctx.deadline)).await {
-            Ok(list) => {
-                for s in list {
-                    sessions.insert(s.session_id.clone(), s);
-                }
-            }
-            Err(e) => {
-                ctx.error(format!("reading Incydr sessions: {e}"));
-                return Some(RunStatus::Failed);
-            }
-        }
-    }
-    ctx.count("sessions_scanned", sessions.len() as u64);
-    let keys: Vec<String> = sessions.keys().cloned().collect();
-    let items = match ctx.store.items(FLOW, &keys, ctx.now()).await {
-        Ok(i) => i,
-        Err(e) => {
-            ctx.error(format!("state store: {e}"));
-            return Some(RunStatus::Failed);
-        }
+    let Some(sessions) = scan::sessions(ctx, deps.source.as_ref(), &[&window, &new_data]).await
+    else {
+        return Some(RunStatus::Failed);
+    };
+    let Some(items) = scan::items(ctx, FLOW, &sessions).await else {
+        return Some(RunStatus::Failed);
     };
     let mut todo: Vec<(AlertSession, Option<WorkItem>)> = sessions
         .into_values()
@@ -177,7 +160,8 @@ async fn act(
     if !deps.timing.can_claim(ctx) {
         return Outcome::Deferred;
     }
-    let (lease, mut item) = match ctx
+    let label = format!("session {id}");
+    let claim = ctx
         .store
         .claim(
             FLOW,
@@ -187,17 +171,15 @@ async fn act(
             deps.timing.item_lease_ms,
             ctx.now(),
         )
-        .await
-    {
-        Ok(Claim::Acquired { lease, item }) => (lease, item),
-        Ok(_) => return Outcome::Done,
-        Err(e) => {
-            ctx.error(format!("session {id}: state store: {e}"));
-            return Outcome::Failed;
-        }
+        .await;
+    let (lease, mut item) = match work_item::acquired(ctx, &label, claim) {
+        Ok(acquired) => acquired,
+        // Finished or held by another run: nothing for this run to do.
+        Err(Some(Settled::Completed) | None) => return Outcome::Done,
+        Err(Some(_)) => return Outcome::Failed,
     };
     let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
-    let result = act_claimed(
+    let acted = act_claimed(
         ctx,
         deps,
         &session,
@@ -207,38 +189,13 @@ async fn act(
         deadline,
     )
     .await;
-    match result {
-        Ok(Outcome::Pending) => {
-            ctx.settle_audit_or_note().await;
-            if let Err(e) = ctx.store.release(&lease, &item, ctx.now()).await {
-                ctx.error(format!("session {id}: state store: {e}"));
-            }
-            Outcome::Pending
-        }
-        Ok(_) => {
-            item.handled_last_updated = Some(session.last_updated);
-            ctx.settle_audit_or_note().await;
-            match ctx.store.complete(&lease, &item, ctx.now()).await {
-                Ok(_) => Outcome::Done,
-                Err(e) => {
-                    ctx.error(format!("session {id}: state store: {e}"));
-                    Outcome::Failed
-                }
-            }
-        }
-        Err(e) => {
-            ctx.count("actions_failed", 1);
-            ctx.error(format!("session {id}: {e}"));
-            ctx.settle_audit_or_note().await;
-            if let Err(se) = ctx
-                .store
-                .fail(&lease, &item, &e.to_string(), e.is_transient(), ctx.now())
-                .await
-            {
-                ctx.error(format!("session {id}: state store: {se}"));
-            }
-            Outcome::Failed
-        }
+    if matches!(acted, Ok(Acted::Done)) {
+        item.handled_last_updated = Some(session.last_updated);
+    }
+    match work_item::settle(ctx, &label, &lease, &item, acted).await {
+        Settled::Completed => Outcome::Done,
+        Settled::Released => Outcome::Pending,
+        Settled::Failed => Outcome::Failed,
     }
 }
 
@@ -258,7 +215,7 @@ async fn act_claimed(
     item: &mut WorkItem,
     token_owner: Option<&str>,
     deadline: Option<std::time::Instant>,
-) -> Result<Outcome, StepError> {
+) -> Result<Acted, StepError> {
     let id = &session.session_id;
     let group = &deps.settings.group_id;
     let jira = deps.jira.as_ref();
@@ -276,30 +233,30 @@ async fn act_claimed(
     )
     .await?;
     if matches!(plan, TicketPlan::Wait { .. }) {
-        return Ok(Outcome::Pending);
+        return Ok(Acted::Waiting);
     }
 
     // Step 1: Okta.
-    if item.step_outcome(OKTA_STEP).is_none() {
+    if item.step_outcome(Step::Contain(deps.idp.kind())).is_none() {
         let outcome = contain(ctx, deps, session, item, token_owner, deadline).await?;
         match outcome {
-            Some(o) => set_outcome(item, OKTA_STEP, o, ctx.now()),
-            None => return Ok(Outcome::Pending),
+            Some(o) => set_outcome(item, Step::Contain(deps.idp.kind()), o, ctx.now()),
+            None => return Ok(Acted::Waiting),
         }
     }
     let okta = item
-        .step_outcome(OKTA_STEP)
+        .step_outcome(Step::Contain(deps.idp.kind()))
         .map(okta_summary)
         .unwrap_or_default();
 
     // Step 2: the Jira ticket.
     match plan {
         TicketPlan::Exists(t) => {
-            if super::tickets::recorded_ticket(item, &ticket_step(jira)).is_none() {
+            if super::tickets::recorded_ticket(item, ticket_step(jira)).is_none() {
                 let v = serde_json::to_value(&t).unwrap_or_default();
-                set_outcome(item, &ticket_step(jira), v, ctx.now());
+                set_outcome(item, ticket_step(jira), v, ctx.now());
             }
-            Ok(Outcome::Done)
+            Ok(Acted::Done)
         }
         TicketPlan::Create => {
             record_intents(
@@ -337,7 +294,7 @@ async fn act_claimed(
                         &format!("departing employee session {id}"),
                         "ok",
                     );
-                    Ok(Outcome::Done)
+                    Ok(Acted::Done)
                 }
                 Err(e) => {
                     ctx.audit(
@@ -351,7 +308,7 @@ async fn act_claimed(
                 }
             }
         }
-        TicketPlan::Wait { .. } => Ok(Outcome::Pending),
+        TicketPlan::Wait { .. } => Ok(Acted::Waiting),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Fakes of the ports, for unit tests of each job's decisions: in memory, instant, and recording
 //! every call, so a decision is tested in milliseconds without a sandbox or an emulator.
 
-use crate::domain::{AlertSession, FileEventSummary, TicketContent, TicketRef};
+use crate::domain::{AlertSession, ConnectionKind, FileEventSummary, TicketContent, TicketRef};
 use crate::ports::{AlertSource, ConnectorError, SessionFilter, TicketSink};
 use async_trait::async_trait;
 use std::sync::Mutex;
@@ -119,8 +119,8 @@ impl FakeSink {
 
 #[async_trait]
 impl TicketSink for FakeSink {
-    fn name(&self) -> &'static str {
-        "servicenow"
+    fn kind(&self) -> ConnectionKind {
+        ConnectionKind::Servicenow
     }
 
     fn search_is_consistent(&self) -> bool {
@@ -150,7 +150,7 @@ impl TicketSink for FakeSink {
         let mut created = self.created.lock().unwrap();
         let n = created.len() + 1;
         let t = TicketRef {
-            system: "servicenow".into(),
+            system: ConnectionKind::Servicenow,
             id: format!("sys-{n}"),
             key: format!("INC{n:07}"),
             url: None,
@@ -323,6 +323,10 @@ impl FakeIdp {
 
 #[async_trait]
 impl crate::ports::IdentityProvider for FakeIdp {
+    fn kind(&self) -> ConnectionKind {
+        ConnectionKind::Okta
+    }
+
     async fn token_owner(
         &self,
         _deadline: Option<Instant>,

@@ -5,56 +5,25 @@
 //! Facts arrive as webhook deliveries (BambooHR, generic signed webhooks), as ADP queue
 //! messages and as Workday report snapshots. Each becomes a pending work item, recorded before
 //! it is acknowledged, and is processed at once if possible, else by the next scheduled run
-//! (DESIGN.md, "HR facts"). The `person` record keeps the latest fact by source event time, so
-//! out-of-order and repeated facts change nothing.
+//! (so a failure after the acknowledgement loses nothing). The `person` record keeps the latest
+//! fact by source event time, so out-of-order and repeated facts change nothing.
 
-use super::tickets::set_outcome;
+use super::hr_intake::{self, HrWork};
+use super::steps::{record_intents, set_outcome};
+use super::work_item::{self, Acted, Settled, StepError};
 use super::{RunCtx, Timing};
-use crate::connectors::ConnectorError;
 use crate::domain::{
-    ConnectionKind, Delivery, Departure, Flow, HrEventKind, ItemStatus, PersonRecord, RunRecord,
+    ConnectionKind, Departure, Flow, HrEventKind, ItemStatus, PersonRecord, RunRecord, Step,
     WorkItem,
 };
 use crate::ports::{
     HrDirectory, HrLookupError, HrQueue, HrReport, RecordedHrChange, WatchlistAdmin,
 };
-use crate::store::{Claim, DeliveryOutcome, StoreError};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 const FLOW: Flow = Flow::HrDepartures;
-/// How long delivery records are kept: far longer than any signature replay window.
-pub const DELIVERY_RETENTION_MS: i64 = 30 * 86_400_000;
-
-/// A pending unit of HR work, stored as the work item's payload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum HrWork {
-    /// A complete fact (generic webhook, Workday report).
-    Fact { fact: Departure },
-    /// A BambooHR change: the payload names the employee; the API says what changed.
-    BambooChange {
-        employee_id: String,
-        event_type: String,
-        event_time: i64,
-        #[serde(default)]
-        fields: BTreeMap<String, String>,
-        source_event_id: String,
-    },
-    /// An ADP termination event: the worker record has the email.
-    AdpTermination {
-        event_id: String,
-        associate_oid: String,
-        termination_date: Option<String>,
-        event_time: i64,
-        /// The event's reason (absent in items recorded before it was kept).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
-}
-
 /// Settings of the flow.
 #[derive(Debug, Clone, Default)]
 pub struct HrSettings {
@@ -73,56 +42,6 @@ pub struct HrDeps {
     pub timing: Timing,
 }
 
-/// Errors of processing one item.
-#[derive(Debug, thiserror::Error)]
-enum ItemError {
-    #[error(transparent)]
-    Connector(#[from] ConnectorError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Retrying will not help (unknown person, unusable payload).
-    #[error("{0}")]
-    Final(String),
-}
-
-impl ItemError {
-    fn retry(&self) -> bool {
-        match self {
-            ItemError::Connector(e) => e.is_transient(),
-            ItemError::Store(_) => true,
-            ItemError::Final(_) => false,
-        }
-    }
-}
-
-/// The work-item key of a delivery.
-pub fn item_key(source: &str, id: &str) -> String {
-    format!("{source}:{id}")
-}
-
-/// Record a verified webhook delivery with its pending work item, all or nothing.
-pub async fn record_webhook(
-    store: &crate::store::Store,
-    source: &str,
-    delivery_id: &str,
-    body_sha256: String,
-    work: &HrWork,
-    now: i64,
-) -> Result<(DeliveryOutcome, String), StoreError> {
-    let key = item_key(source, delivery_id);
-    let mut item = WorkItem::new(FLOW, key.clone(), ItemStatus::Pending, now);
-    item.payload = serde_json::to_value(work).unwrap_or_default();
-    let delivery = Delivery {
-        source: source.to_string(),
-        id: delivery_id.to_string(),
-        received_at: now,
-        body_sha256,
-        expires_at: now + DELIVERY_RETENTION_MS,
-    };
-    let outcome = store.record_delivery(&delivery, &item, now).await?;
-    Ok((outcome, key))
-}
-
 /// Run the scheduled flow: drain ADP, pull Workday, process pending work, clean up.
 pub async fn run(ctx: &RunCtx, deps: &HrDeps) -> RunRecord {
     let lock = match ctx.lock(&deps.timing).await {
@@ -130,10 +49,10 @@ pub async fn run(ctx: &RunCtx, deps: &HrDeps) -> RunRecord {
         Err(record) => return record,
     };
     if let Some(q) = &deps.adp_queue {
-        drain_adp(ctx, q.as_ref()).await;
+        hr_intake::drain_adp(ctx, q.as_ref()).await;
     }
     if let Some(r) = &deps.workday {
-        pull_workday(ctx, r.as_ref()).await;
+        hr_intake::pull_workday(ctx, r.as_ref()).await;
     }
     process_pending(ctx, deps).await;
     if let Some(days) = deps.settings.cleanup_after_days {
@@ -141,169 +60,6 @@ pub async fn run(ctx: &RunCtx, deps: &HrDeps) -> RunRecord {
     }
     ctx.unlock(lock).await;
     ctx.finish(None, None).await
-}
-
-/// Drain the ADP queue: record every message (terminations as pending work, anything else as
-/// ignored with the reason), then acknowledge it, so the queue never blocks.
-async fn drain_adp(ctx: &RunCtx, queue: &dyn HrQueue) {
-    let deadline = Some(ctx.deadline);
-    loop {
-        if ctx.remaining() < std::time::Duration::from_secs(10) {
-            ctx.count("deferred_to_next_run", 1);
-            return;
-        }
-        let msg = match queue.next(deadline).await {
-            Ok(Some(m)) => m,
-            Ok(None) => return,
-            Err(e) => {
-                ctx.error(format!("ADP queue: {e}"));
-                return;
-            }
-        };
-        ctx.count("adp_messages", 1);
-        let parsed = crate::connectors::adp::parse_event(&msg.body);
-        let (work, dedup_id, ignored) = match parsed {
-            Ok(ev) if ev.is_termination => (
-                Some(HrWork::AdpTermination {
-                    event_id: ev.event_id.clone(),
-                    associate_oid: ev.associate_oid.clone(),
-                    termination_date: ev.termination_date.clone(),
-                    event_time: ev.event_time_ms,
-                    reason: ev.reason.clone(),
-                }),
-                ev.event_id,
-                None,
-            ),
-            Ok(ev) => (
-                None,
-                ev.event_id.clone(),
-                Some(format!("not a termination ({})", ev.name)),
-            ),
-            Err(e) => (None, msg.id.clone(), Some(format!("unparseable: {e}"))),
-        };
-        if ctx.dry_run {
-            match &ignored {
-                None => ctx.plan(format!(
-                    "record ADP termination event {dedup_id} and acknowledge message {}",
-                    msg.id
-                )),
-                Some(r) => ctx.plan(format!(
-                    "ignore ADP message {} ({r}) and acknowledge it",
-                    msg.id
-                )),
-            }
-            // Nothing is acknowledged in a dry run, so the same message would come back: stop.
-            return;
-        }
-        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(msg.body.as_bytes()));
-        let now = ctx.now();
-        let recorded = match &work {
-            Some(w) => record_webhook(&ctx.store, "adp", &dedup_id, sha, w, now)
-                .await
-                .map(|_| ()),
-            None => {
-                // Recorded as an ignored delivery (done item with the reason), then acknowledged.
-                let mut item =
-                    WorkItem::new(FLOW, item_key("adp", &dedup_id), ItemStatus::Done, now);
-                item.payload = serde_json::json!({"ignored": ignored.clone().unwrap_or_default(), "message_id": msg.id});
-                item.expires_at = Some(now + DELIVERY_RETENTION_MS);
-                let d = Delivery {
-                    source: "adp".into(),
-                    id: dedup_id.clone(),
-                    received_at: now,
-                    body_sha256: sha,
-                    expires_at: now + DELIVERY_RETENTION_MS,
-                };
-                ctx.store.record_delivery(&d, &item, now).await.map(|_| ())
-            }
-        };
-        if let Err(e) = recorded {
-            ctx.error(format!(
-                "ADP message {} not recorded (left in the queue): {e}",
-                msg.id
-            ));
-            return;
-        }
-        if let Some(reason) = &ignored {
-            ctx.count("adp_ignored", 1);
-            ctx.audit(
-                ConnectionKind::Adp,
-                "ignore_message",
-                &msg.id,
-                "ADP event notification",
-                format!("ignored: {reason}"),
-            );
-        }
-        match queue.ack(&msg.id, deadline).await {
-            Ok(()) => ctx.audit(
-                ConnectionKind::Adp,
-                "ack_message",
-                &msg.id,
-                "recorded",
-                "ok",
-            ),
-            Err(e) => {
-                ctx.error(format!(
-                    "ADP message {} recorded but not acknowledged: {e}",
-                    msg.id
-                ));
-                return;
-            }
-        }
-    }
-}
-
-/// Pull the Workday report, turn its differences from the previous snapshot into pending work,
-/// then store the new snapshot.
-async fn pull_workday(ctx: &RunCtx, report: &dyn HrReport) {
-    const PK: &str = "snapshot#workday";
-    let now = ctx.now();
-    let current = match report.snapshot(Some(ctx.deadline)).await {
-        Ok(s) => s,
-        Err(e) => {
-            ctx.error(format!("Workday report: {e}"));
-            return;
-        }
-    };
-    let previous = match ctx.store.get_doc(PK, "last", now).await {
-        Ok(p) => p,
-        Err(e) => {
-            ctx.error(format!("state store: {e}"));
-            return;
-        }
-    };
-    let today = crate::clock::date_of_ms(now);
-    let changes = match report.changes(previous.as_ref(), &current, &today, now) {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.error(format!("Workday report: {e}"));
-            return;
-        }
-    };
-    ctx.count("workday_changes", changes.len() as u64);
-    for fact in changes {
-        if ctx.dry_run {
-            ctx.plan(format!(
-                "{:?} of {} on {} (Workday)",
-                fact.kind,
-                fact.email,
-                fact.departure_date.as_deref().unwrap_or("-")
-            ));
-            continue;
-        }
-        let key = item_key("workday", &fact.source_event_id);
-        let mut item = WorkItem::new(FLOW, key, ItemStatus::Pending, now);
-        item.payload = serde_json::to_value(HrWork::Fact { fact }).unwrap_or_default();
-        if let Err(e) = ctx.store.put_pending(&item, now).await {
-            ctx.error(format!("state store: {e}"));
-            return;
-        }
-    }
-    if !ctx.dry_run
-        && let Err(e) = ctx.store.put_doc(PK, "last", &current).await
-    {
-        ctx.error(format!("state store: {e}"));
-    }
 }
 
 /// Process every pending item (oldest keys first), until the deadline nears.
@@ -354,7 +110,7 @@ pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
         ctx.plan(format!("process {key}: {}", describe(&work)));
         return false;
     }
-    let (lease, mut item) = match ctx
+    let claim = ctx
         .store
         .claim(
             FLOW,
@@ -364,42 +120,16 @@ pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
             deps.timing.item_lease_ms,
             now,
         )
-        .await
-    {
-        Ok(Claim::Acquired { lease, item }) => (lease, item),
-        Ok(Claim::Done(_)) => return true,
-        Ok(Claim::Busy { .. }) => return false,
-        Err(e) => {
-            ctx.error(format!("{key}: state store: {e}"));
-            return false;
-        }
+        .await;
+    let (lease, mut item) = match work_item::acquired(ctx, key, claim) {
+        Ok(acquired) => acquired,
+        Err(settled) => return settled == Some(Settled::Completed),
     };
     let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
-    match apply(ctx, deps, &lease, &mut item, &work, deadline).await {
-        Ok(()) => {
-            ctx.settle_audit_or_note().await;
-            match ctx.store.complete(&lease, &item, ctx.now()).await {
-                Ok(_) => true,
-                Err(e) => {
-                    ctx.error(format!("{key}: state store: {e}"));
-                    false
-                }
-            }
-        }
-        Err(e) => {
-            ctx.count("actions_failed", 1);
-            ctx.error(format!("{key}: {e}"));
-            ctx.settle_audit_or_note().await;
-            if let Err(se) = ctx
-                .store
-                .fail(&lease, &item, &e.to_string(), e.retry(), ctx.now())
-                .await
-            {
-                ctx.error(format!("{key}: state store: {se}"));
-            }
-            false
-        }
-    }
+    let acted = apply(ctx, deps, &lease, &mut item, &work, deadline)
+        .await
+        .map(|()| Acted::Done);
+    work_item::settle(ctx, key, &lease, &item, acted).await == Settled::Completed
 }
 
 fn describe(work: &HrWork) -> String {
@@ -427,7 +157,7 @@ async fn to_fact(
     work: &HrWork,
     now_ms: i64,
     deadline: Option<Instant>,
-) -> Result<Option<Departure>, ItemError> {
+) -> Result<Option<Departure>, StepError> {
     let (directory, change) = match work {
         HrWork::Fact { fact } => return Ok(Some(fact.clone())),
         HrWork::BambooChange {
@@ -438,7 +168,7 @@ async fn to_fact(
             ..
         } => (
             deps.bamboohr.as_ref().ok_or_else(|| {
-                ItemError::Final("BambooHR is not connected: cannot look up the employee".into())
+                StepError::Final("BambooHR is not connected: cannot look up the employee".into())
             })?,
             RecordedHrChange {
                 employee_id: employee_id.clone(),
@@ -456,7 +186,7 @@ async fn to_fact(
             reason,
         } => (
             deps.adp_directory.as_ref().ok_or_else(|| {
-                ItemError::Final("ADP is not connected: cannot look up the worker".into())
+                StepError::Final("ADP is not connected: cannot look up the worker".into())
             })?,
             RecordedHrChange {
                 employee_id: associate_oid.clone(),
@@ -472,8 +202,8 @@ async fn to_fact(
         .departure(&change, &crate::clock::date_of_ms(now_ms), deadline)
         .await
         .map_err(|e| match e {
-            HrLookupError::Connector(c) => ItemError::Connector(c),
-            HrLookupError::Unusable(m) => ItemError::Final(m),
+            HrLookupError::Connector(c) => StepError::Connector(c),
+            HrLookupError::Unusable(m) => StepError::Final(m),
         })
 }
 
@@ -484,7 +214,7 @@ async fn apply(
     item: &mut WorkItem,
     work: &HrWork,
     deadline: Option<Instant>,
-) -> Result<(), ItemError> {
+) -> Result<(), StepError> {
     let Some(fact) = to_fact(deps, work, ctx.now(), deadline).await? else {
         // The HR system's rule says this change is neither a departure nor a cancellation.
         ctx.count("hr_changes_not_departures", 1);
@@ -505,7 +235,7 @@ async fn apply(
         );
         set_outcome(
             item,
-            "applied",
+            Step::Applied,
             serde_json::json!({"ignored": "stale"}),
             now,
         );
@@ -553,7 +283,7 @@ async fn apply(
             &reason,
             "failed: Incydr knows no actor with this email",
         );
-        return Err(ItemError::Final(format!(
+        return Err(StepError::Final(format!(
             "Incydr knows no actor with the email {}",
             fact.email
         )));
@@ -563,33 +293,25 @@ async fn apply(
     match fact.kind {
         HrEventKind::Departure => {
             let date = fact.departure_date.clone().ok_or_else(|| {
-                ItemError::Final(format!("the departure of {} has no date", fact.email))
+                StepError::Final(format!("the departure of {} has no date", fact.email))
             })?;
             let wl = deps
                 .watchlists
                 .departing_watchlist(true, deadline)
                 .await?
                 .ok_or_else(|| {
-                    ItemError::Final("the Departing watchlist could not be created".into())
+                    StepError::Final("the Departing watchlist could not be created".into())
                 })?;
             // An earlier attempt that recorded its intent to add (and maybe added) counts as ours.
             let intended = item
-                .steps
-                .get("watchlist_add")
+                .step(Step::WatchlistAdd)
                 .is_some_and(|s| s.intent_at.is_some());
             let included = deps
                 .watchlists
                 .is_included(&wl, &actor_id, deadline)
                 .await?;
             if !included {
-                super::tickets::record_intents(
-                    ctx,
-                    lease,
-                    item,
-                    &["watchlist_add".to_string()],
-                    &actor_id,
-                )
-                .await?;
+                record_intents(ctx, lease, item, &[Step::WatchlistAdd], &actor_id).await?;
                 match deps.watchlists.include(&wl, &actor_id, deadline).await {
                     Ok(()) => {
                         ctx.count("watchlist_adds", 1);
@@ -618,7 +340,7 @@ async fn apply(
             }
             set_outcome(
                 item,
-                "watchlist_add",
+                Step::WatchlistAdd,
                 serde_json::json!({"watchlist": wl, "actor": actor_id}),
                 ctx.now(),
             );
@@ -797,6 +519,7 @@ mod decision_tests {
     use super::*;
     use crate::domain::HrSource;
     use crate::flows::fakes::FakeWatchlists;
+    use crate::flows::hr_intake::record_webhook;
     use crate::store::Store;
     use std::time::Duration;
 

@@ -8,7 +8,12 @@ pub mod departing_response;
 #[cfg(test)]
 pub(crate) mod fakes;
 pub mod hr_departures;
+pub mod hr_intake;
+pub mod scan;
+pub mod steps;
+pub mod ticket_content;
 pub mod tickets;
+pub mod work_item;
 
 use crate::domain::{AuditEntry, ConnectionKind, Flow, Lease, RunRecord, RunStatus};
 use crate::metrics::{Metrics, MetricsSink, Unit};

@@ -1,4 +1,4 @@
-//! Exactly-once tickets (DESIGN.md, "Exactly-once outside effects", steps 2 and 3).
+//! Exactly-once tickets (README.md, "How exactly-once works").
 //!
 //! Before a create, the intent is recorded on the work item under the lease; after it, the
 //! outcome. An attempt that finds an intent without an outcome (the answer was lost) first looks
@@ -7,10 +7,10 @@
 //! consistency horizon the item waits; past it, one more search, then a create.
 
 use super::RunCtx;
+use super::steps::set_outcome;
 use crate::connectors::ConnectorError;
-use crate::domain::{Lease, TicketContent, TicketRef, WorkItem};
+use crate::domain::{Lease, Step, TicketContent, TicketRef, WorkItem};
 use crate::ports::TicketSink;
-use crate::store::StoreError;
 use std::time::Instant;
 
 /// The dedup key of a flow's ticket for a session: Jira label and ServiceNow correlation_id.
@@ -30,9 +30,9 @@ pub fn dedup_key(flow: crate::domain::Flow, session_id: &str) -> String {
     format!("riskflow-{}-{}", flow.as_str(), clean)
 }
 
-/// The step name of a sink's ticket on a work item.
-pub fn ticket_step(sink: &dyn TicketSink) -> String {
-    format!("ticket:{}", sink.name())
+/// The step of a sink's ticket on a work item.
+pub fn ticket_step(sink: &dyn TicketSink) -> Step {
+    Step::Ticket(sink.kind())
 }
 
 /// What to do about one sink's ticket, decided before any create.
@@ -46,27 +46,10 @@ pub enum TicketPlan {
     Wait { retry_after_ms: i64 },
 }
 
-/// Errors of a ticket step.
-#[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    #[error(transparent)]
-    Connector(#[from] ConnectorError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl StepError {
-    /// Whether a later run may succeed.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            StepError::Connector(e) => e.is_transient(),
-            StepError::Store(e) => e.is_transient() || matches!(e, StoreError::Backend(_)),
-        }
-    }
-}
+pub use super::work_item::StepError;
 
 /// The recorded ticket of a step, if its outcome is stored.
-pub fn recorded_ticket(item: &WorkItem, step: &str) -> Option<TicketRef> {
+pub fn recorded_ticket(item: &WorkItem, step: Step) -> Option<TicketRef> {
     item.step_outcome(step)
         .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
@@ -82,10 +65,10 @@ pub async fn plan_ticket(
     deadline: Option<Instant>,
 ) -> Result<TicketPlan, ConnectorError> {
     let step = ticket_step(sink);
-    if let Some(t) = recorded_ticket(item, &step) {
+    if let Some(t) = recorded_ticket(item, step) {
         return Ok(TicketPlan::Exists(t));
     }
-    let Some(rec) = item.steps.get(&step) else {
+    let Some(rec) = item.step(step) else {
         return Ok(TicketPlan::Create);
     };
     let Some(intent_at) = rec.intent_at else {
@@ -119,60 +102,6 @@ pub async fn plan_ticket(
     }
 }
 
-/// Mark the intent of `steps` on an item in memory, under the lease `token`.
-pub fn mark_intents(
-    item: &mut WorkItem,
-    steps: &[String],
-    fingerprint: &str,
-    token: &str,
-    now: i64,
-) {
-    for step in steps {
-        let rec = item.steps.entry(step.clone()).or_default();
-        rec.fingerprint = Some(fingerprint.to_string());
-        rec.intent_at = Some(now);
-        rec.lease_token = Some(token.to_string());
-        rec.done_at = None;
-        rec.outcome = None;
-    }
-}
-
-/// Record intents for every step in `steps` in one write; steps whose intent this lease
-/// already recorded (at claim time) cost nothing.
-pub async fn record_intents(
-    ctx: &RunCtx,
-    lease: &Lease,
-    item: &mut WorkItem,
-    steps: &[String],
-    fingerprint: &str,
-) -> Result<(), StoreError> {
-    let todo: Vec<String> = steps
-        .iter()
-        .filter(|s| {
-            item.steps.get(*s).is_none_or(|r| {
-                r.lease_token.as_deref() != Some(lease.token.as_str())
-                    || r.intent_at.is_none()
-                    || r.fingerprint.as_deref() != Some(fingerprint)
-            })
-        })
-        .cloned()
-        .collect();
-    if todo.is_empty() {
-        return Ok(());
-    }
-    let now = ctx.now();
-    mark_intents(item, &todo, fingerprint, &lease.token, now);
-    *item = ctx.store.save_item(lease, item, now).await?;
-    Ok(())
-}
-
-/// Put a step's outcome on the item in memory (written by the next save / complete).
-pub fn set_outcome(item: &mut WorkItem, step: &str, outcome: serde_json::Value, now: i64) {
-    let rec = item.steps.entry(step.to_string()).or_default();
-    rec.done_at = Some(now);
-    rec.outcome = Some(outcome);
-}
-
 /// Create the ticket in a sink whose intent is recorded, and put the outcome on the item.
 pub async fn create_ticket(
     ctx: &RunCtx,
@@ -184,7 +113,7 @@ pub async fn create_ticket(
 ) -> Result<TicketRef, ConnectorError> {
     let created = sink.create(content, key, deadline).await?;
     let value = serde_json::to_value(&created).unwrap_or(serde_json::Value::Null);
-    set_outcome(item, &ticket_step(sink), value, ctx.now());
+    set_outcome(item, ticket_step(sink), value, ctx.now());
     ctx.count("tickets_created", 1);
     Ok(created)
 }

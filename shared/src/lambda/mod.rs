@@ -302,15 +302,9 @@ pub async fn hr_event(env: &App, ev: LambdaEvent<Value>) -> Result<Value, Handle
         .map(|s| s.trim_end_matches('/').to_string());
     let resp = match (r.method.clone(), source) {
         (Method::POST, Some(source)) if !source.contains('/') => {
-            let accepted = env
-                .webhook_receiver()
-                .receive(&source, &r.headers, &r.body)
-                .await;
-            // Processed before answering, within a short budget: after the answer a Lambda is
-            // frozen. What does not finish stays pending for the next scheduled run.
-            let budget = deadline.min(Instant::now() + Duration::from_secs(10));
-            env.process_hr_items(&accepted.new_items, budget).await;
-            accepted.response
+            env.deliver_webhook(&source, &r.headers, &r.body, deadline)
+                .await
+                .0
         }
         _ => ApiResponse::error(
             http::StatusCode::NOT_FOUND,

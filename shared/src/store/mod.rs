@@ -1,6 +1,8 @@
-//! The state store: every item of DESIGN.md's state table, with the semantics that make
-//! outside effects exactly-once (claims with lease tokens, token-conditional writes,
-//! retention treated as absence, all-or-nothing delivery + work item records).
+//! The state store: every item riskflow keeps (schema version, connections and their history,
+//! scans, work items, locks, people, the departure index, runs, webhook deliveries, audit
+//! entries), with the semantics that make outside effects exactly-once (README.md, "How
+//! exactly-once works": claims with lease tokens, token-conditional writes, retention treated
+//! as absence, all-or-nothing delivery + work item records).
 //!
 //! [`Store`] implements those semantics once, over an [`ItemStore`] backend:
 //! [`dynamodb::DynamoItemStore`] on AWS, [`sqlite::SqliteItemStore`] locally (the embedded

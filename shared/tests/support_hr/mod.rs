@@ -194,7 +194,10 @@ pub fn rogue_client_cert() -> (String, String) {
     (cert.pem(), key.serialize_pem())
 }
 
-/// The ADP `worker.terminate` notification from saas-apis.md §4.2 (official WFN sample).
+/// The ADP `worker.terminate` notification (official WFN sample
+/// `worker.terminate-event-notification-http-200-response.json` under
+/// `wfn/hr/worker-terminate/event-notifications/` in ADP's adpllc/marketplace-sample-payloads
+/// repository on GitHub).
 pub const ADP_TERMINATE_SAMPLE: &str = r#"{"events":[{"eventID":"f0be1d5b-1077-4f2f-ade9-e95a62165131",
   "serviceCategoryCode":{"codeValue":"HR"},"eventNameCode":{"codeValue":"worker.terminate"},
   "eventReasonCode":{"codeValue":"D","shortName":"Attendance"},
@@ -220,15 +223,18 @@ pub const ADP_TERMINATE_DATE_CHANGE_SAMPLE: &str = r#"{"events":[{"eventID":"123
           "transform":{"effectiveDateTime":"2014-01-01T00:00:00Z",
                        "worker":{"workerDates":{"terminationDate":"2014-01-15"}}}}}]}"#;
 
-/// The BambooHR event-based sample from saas-apis.md §4.3.
+/// The BambooHR event-based sample
+/// (<https://documentation.bamboohr.com/docs/event-based-webhooks>).
 pub const BAMBOO_EVENT_SAMPLE: &str = r#"{"type":"employee.updated","timestamp":"2026-01-31T18:42:00+0000",
  "data":{"companyId":"12345","employeeId":"67890","changedFields":["status"]}}"#;
 
-/// The BambooHR field-based sample from saas-apis.md §4.3 (with a timestamp filled in).
+/// The BambooHR field-based (legacy) sample (<https://documentation.bamboohr.com/docs/webhooks>),
+/// with a timestamp filled in.
 pub const BAMBOO_FIELDS_SAMPLE: &str = r#"{"employees":[{"id":5,"action":"Updated","timestamp":"2026-01-31T18:42:00+0000",
  "changedFields":["jobTitle"],"fields":{"workEmail":{"value":"Jane.Doe@Example.com"}}}]}"#;
 
-/// The Workday row from saas-apis.md §4.1.
+/// A typical row of a Workday RaaS termination report, with customer-chosen column names
+/// (illustrative: Workday's own documentation needs a customer login).
 pub const WORKDAY_SAMPLE: &str = r#"{"Report_Entry":[{"Employee_ID":"21004","Worker":"Jane Doe","Email_-_Work":"jdoe@example.com",
   "Termination_Date":"2026-03-31","Last_Day_of_Work":"2026-03-28",
   "Primary_Termination_Reason":"Resignation","Business_Process_Event_WID":"9f1c..."}]}"#;

@@ -1,6 +1,7 @@
 //! ADP Workforce Now / Marketplace APIs (`https://api.adp.com`, event notifications
 //! `core/v1`, workers `hr/v2`). Terminations are **pulled**: ADP puts event notifications in
-//! a per-client queue that riskflow drains on a schedule (saas-apis.md §4.2).
+//! a per-client queue that riskflow drains on a schedule (ADP's "ADP Event APIs and Event
+//! Notification Guide" on developers.adp.com).
 //!
 //! - Auth: OAuth2 client credentials at `https://accounts.adp.com/auth/oauth/v2/token` over
 //!   **mutual TLS** (ADP issues an x.509 client certificate and key; every call presents it).
@@ -21,7 +22,8 @@ mod client;
 mod directory;
 mod model;
 mod queue;
-mod verify;
+pub mod settings;
+pub mod verify;
 
 pub use client::{AdpClient, AdpCredentials, MESSAGES_PATH};
 pub use directory::AdpSource;

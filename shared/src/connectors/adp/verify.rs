@@ -1,15 +1,14 @@
 //! Checking an ADP connection live: a token over mutual TLS with the issued certificate.
 
 use super::directory::AdpSource;
-use crate::ports::VerifyFailure;
+use crate::ports::{LiveCheck, VerifyFailure};
+use async_trait::async_trait;
 use std::time::Instant;
 
-impl AdpSource {
+#[async_trait]
+impl LiveCheck for AdpSource {
     /// "Connected to ADP …", or why not.
-    pub async fn verify_connection(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<String, VerifyFailure> {
+    async fn verify_connection(&self, deadline: Option<Instant>) -> Result<String, VerifyFailure> {
         self.client
             .verify(deadline)
             .await

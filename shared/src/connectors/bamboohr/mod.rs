@@ -1,7 +1,8 @@
 //! BambooHR: pushes signed webhooks when an employee changes; riskflow reads the employee
 //! back through the REST API (`https://api.bamboohr.com/api/gateway.php/<company>/v1/…`,
 //! API v1, Basic auth with the API key as user name and `x` as password). See
-//! saas-apis.md §4.3.
+//! <https://documentation.bamboohr.com/docs/webhooks> and
+//! <https://documentation.bamboohr.com/docs/event-based-webhooks>.
 //!
 //! - [`verify_signature`] / [`verify_signature_any`] / [`verify_headers`]: hex HMAC-SHA256 of
 //!   `raw body ‖ X-BambooHR-Timestamp` with the webhook's private key, constant-time, within
@@ -24,7 +25,8 @@
 mod client;
 mod directory;
 mod model;
-mod verify;
+pub mod settings;
+pub mod verify;
 mod webhook;
 
 pub use client::{BambooClient, VERIFY_PATH};

@@ -27,7 +27,8 @@ pub struct BambooChange {
 impl BambooChange {
     /// The dedup key: hex SHA-256 over (employeeId, type, timestamp, changedFields sorted),
     /// encoded as a JSON array so no separator inside a value can make two keys collide.
-    /// BambooHR sends no event id (saas-apis.md §4.3).
+    /// BambooHR sends no event id
+    /// (<https://documentation.bamboohr.com/docs/event-based-webhooks>).
     pub fn dedup_key(&self) -> String {
         let mut fields = self.changed_fields.clone();
         fields.sort();

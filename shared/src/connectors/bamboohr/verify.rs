@@ -1,15 +1,14 @@
 //! Checking a BambooHR connection live: the API key reads its own record.
 
 use super::directory::BambooDirectory;
-use crate::ports::VerifyFailure;
+use crate::ports::{LiveCheck, VerifyFailure};
+use async_trait::async_trait;
 use std::time::Instant;
 
-impl BambooDirectory {
+#[async_trait]
+impl LiveCheck for BambooDirectory {
     /// "Connected to BambooHR", or why not.
-    pub async fn verify_connection(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<String, VerifyFailure> {
+    async fn verify_connection(&self, deadline: Option<Instant>) -> Result<String, VerifyFailure> {
         self.client
             .verify(deadline)
             .await

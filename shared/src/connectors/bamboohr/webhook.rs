@@ -131,7 +131,8 @@ fn rename(e: SignatureError, from: &str, to: &'static str) -> SignatureError {
 
 /// Parse a (verified) BambooHR webhook body into its changes, one per employee.
 ///
-/// Two formats (saas-apis.md §4.3):
+/// Two formats (<https://documentation.bamboohr.com/docs/webhooks>,
+/// <https://documentation.bamboohr.com/docs/event-based-webhooks>):
 /// - **event-based** (recommended): `{"type":"employee.updated","timestamp":"…",
 ///   "data":{"companyId":"…","employeeId":"…","changedFields":["status"]}}`, as JSON or
 ///   form-encoded. A form body is read with PHP-style keys (`data[employeeId]`,

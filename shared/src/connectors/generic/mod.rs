@@ -1,7 +1,7 @@
 //! Generic signed HR webhook: any HR system (or an HR team's script, a Rippling "Trigger a
 //! Webhook" step, an iPaaS flow) that can POST a small JSON body signed with the
 //! [Standard Webhooks](https://www.standardwebhooks.com) scheme, version `v1` (Svix-compatible,
-//! HMAC-SHA256; see saas-apis.md §5). It is an inbound scheme of our own, so there is no API
+//! HMAC-SHA256). It is an inbound scheme of our own, so there is no API
 //! to call and no client: [`verify`] checks the headers, [`parse`] turns the body into a
 //! [`crate::domain::Departure`], [`sign`] produces the header a sender must set.
 //!
@@ -18,7 +18,8 @@
 //! names this module's API answers with are re-exported here.
 
 mod model;
-mod verify;
+pub mod settings;
+pub mod verify;
 mod webhook;
 
 pub use crate::connectors::hr::{

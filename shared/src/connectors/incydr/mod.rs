@@ -4,12 +4,14 @@
 //! `/v1/sessions` (what the console calls alerts; `/v1/alerts` stopped working on 2026-02-28
 //! and is never called), `/v2/watchlists` (actor ids; `/v1/watchlists` is gone too),
 //! `/v1/actors` (lookup by email, departure date) and `/v1/users`. Wire facts, query-string
-//! order and bodies follow `reference/incydr-api.md` and the official SDK's tests.
+//! order and bodies follow the official `incydr` Python SDK (<https://developer.code42.com/sdk>)
+//! and its tests (`tests/` in the `code42/incydr_python` repository on GitHub).
 
 mod alerts;
 mod client;
 mod model;
-mod verify;
+pub mod settings;
+pub mod verify;
 mod watchlist;
 
 pub use alerts::IncydrAdapter;

@@ -1,15 +1,14 @@
 //! Checking an Incydr connection live: the API client's credentials get a token and can read.
 
 use super::alerts::IncydrAdapter;
-use crate::ports::VerifyFailure;
+use crate::ports::{LiveCheck, VerifyFailure};
+use async_trait::async_trait;
 use std::time::Instant;
 
-impl IncydrAdapter {
+#[async_trait]
+impl LiveCheck for IncydrAdapter {
     /// "Connected to Incydr …", or why not.
-    pub async fn verify_connection(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<String, VerifyFailure> {
+    async fn verify_connection(&self, deadline: Option<Instant>) -> Result<String, VerifyFailure> {
         self.client
             .verify(deadline)
             .await

@@ -4,14 +4,19 @@
 //! Rich text (descriptions, comments) must be Atlassian Document Format in v3: see [`adf`].
 //! Search uses `GET /rest/api/3/search/jql` with `nextPageToken`/`isLast` (the old
 //! `/rest/api/3/search` is removed) and is eventually consistent, so "search, then create" is
-//! not idempotent on its own (`DESIGN.md`, exactly-once effects). Wire facts follow
-//! `reference/saas-apis.md` §1.
+//! not idempotent on its own (README.md, "How exactly-once works"). Wire facts follow
+//! Atlassian's documentation: Basic auth
+//! <https://developer.atlassian.com/cloud/jira/service-desk/basic-auth-for-rest-apis/>, ADF
+//! <https://developer.atlassian.com/cloud/jira/platform/apis/document/structure>, search
+//! consistency <https://developer.atlassian.com/cloud/jira/platform/search-and-reconcile>,
+//! rate limits <https://developer.atlassian.com/cloud/jira/platform/rate-limiting/>.
 
 pub mod adf;
 mod client;
 mod model;
+pub mod settings;
 mod sink;
-mod verify;
+pub mod verify;
 
 pub use client::{
     JiraClient, MAX_LABEL_CHARS, MAX_SUMMARY_CHARS, SYSTEM, clean_summary, valid_project_key,

@@ -2,7 +2,7 @@
 
 use crate::connectors::ConnectorError;
 use crate::connectors::jira::{self, JiraClient};
-use crate::domain::{TicketContent, TicketRef};
+use crate::domain::{ConnectionKind, TicketContent, TicketRef};
 use crate::ports::TicketSink;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -36,8 +36,8 @@ pub fn to_adf(content: &TicketContent) -> jira::adf::Doc {
 
 #[async_trait]
 impl TicketSink for JiraSink {
-    fn name(&self) -> &'static str {
-        "jira"
+    fn kind(&self) -> ConnectionKind {
+        ConnectionKind::Jira
     }
 
     fn search_is_consistent(&self) -> bool {
@@ -97,7 +97,7 @@ impl JiraSink {
         .ok()
         .map(|u| u.to_string());
         TicketRef {
-            system: "jira".into(),
+            system: ConnectionKind::Jira,
             id,
             key,
             url,

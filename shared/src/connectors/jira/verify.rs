@@ -2,15 +2,14 @@
 //! to the account.
 
 use super::sink::JiraSink;
-use crate::ports::VerifyFailure;
+use crate::ports::{LiveCheck, VerifyFailure};
+use async_trait::async_trait;
 use std::time::Instant;
 
-impl JiraSink {
+#[async_trait]
+impl LiveCheck for JiraSink {
     /// "Connected to Jira as …", or why not.
-    pub async fn verify_connection(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<String, VerifyFailure> {
+    async fn verify_connection(&self, deadline: Option<Instant>) -> Result<String, VerifyFailure> {
         let m = self
             .client
             .verify(deadline)

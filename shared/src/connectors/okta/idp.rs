@@ -2,6 +2,7 @@
 
 use crate::connectors::ConnectorError;
 use crate::connectors::okta::OktaClient;
+use crate::domain::ConnectionKind;
 use crate::ports::{IdentityProvider, IdpUser};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -14,6 +15,10 @@ pub struct OktaIdp {
 
 #[async_trait]
 impl IdentityProvider for OktaIdp {
+    fn kind(&self) -> ConnectionKind {
+        ConnectionKind::Okta
+    }
+
     async fn token_owner(
         &self,
         deadline: Option<Instant>,

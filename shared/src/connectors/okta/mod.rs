@@ -5,13 +5,17 @@
 //! remove the user (`PUT`/`DELETE /api/v1/groups/{g}/users/{u}` → 204). Member lists page
 //! through `Link rel="next"`, followed only on the connection's origin. 429 waits
 //! (`X-Rate-Limit-Reset` against `Date`) come from [`crate::http`]; the last seen
-//! `X-Rate-Limit-*` values are exposed for adaptive concurrency. Wire facts follow
-//! `reference/saas-apis.md` §3.
+//! `X-Rate-Limit-*` values are exposed for adaptive concurrency. Wire facts follow Okta's
+//! documentation: API and auth
+//! <https://developer.okta.com/docs/api/openapi/okta-management/guides/overview>, rate limits
+//! <https://developer.okta.com/docs/reference/rl-best-practices>, errors
+//! <https://developer.okta.com/docs/reference/error-codes>.
 
 mod client;
 mod idp;
 mod model;
-mod verify;
+pub mod settings;
+pub mod verify;
 
 pub use client::{OktaClient, SYSTEM, next_link};
 pub use idp::OktaIdp;

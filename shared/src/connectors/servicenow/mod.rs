@@ -4,12 +4,15 @@
 //! Incidents are deduplicated on `correlation_id`. The instance silently ignores query parts it
 //! does not understand, so every lookup re-checks the returned value. Values come back as
 //! strings and reference fields as `{link,value}` or `""`; see [`snow_value`]. Wire facts
-//! follow `reference/saas-apis.md` §2.
+//! follow ServiceNow's Table API reference (`markdown/api-reference/rest-apis/c_TableAPI.md` in
+//! the ServiceNow/ServiceNowDocs repository on GitHub) and its "Inbound REST API rate
+//! limiting" page.
 
 mod client;
 mod model;
+pub mod settings;
 mod sink;
-mod verify;
+pub mod verify;
 
 pub use client::{MAX_SHORT_DESCRIPTION_CHARS, SYSTEM, ServiceNowClient};
 pub use model::{Incident, NewIncident, snow_value, urgency_impact_for_severity};

@@ -2,7 +2,7 @@
 
 use crate::connectors::ConnectorError;
 use crate::connectors::servicenow::{self, ServiceNowClient};
-use crate::domain::{TicketContent, TicketRef};
+use crate::domain::{ConnectionKind, TicketContent, TicketRef};
 use crate::ports::TicketSink;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ pub struct ServiceNowSink {
 
 fn incident_ref(i: servicenow::Incident) -> TicketRef {
     TicketRef {
-        system: "servicenow".into(),
+        system: ConnectionKind::Servicenow,
         key: i.number.clone().unwrap_or_else(|| i.sys_id.clone()),
         id: i.sys_id,
         url: Some(i.link),
@@ -26,8 +26,8 @@ fn incident_ref(i: servicenow::Incident) -> TicketRef {
 
 #[async_trait]
 impl TicketSink for ServiceNowSink {
-    fn name(&self) -> &'static str {
-        "servicenow"
+    fn kind(&self) -> ConnectionKind {
+        ConnectionKind::Servicenow
     }
 
     fn search_is_consistent(&self) -> bool {

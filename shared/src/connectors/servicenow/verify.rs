@@ -1,15 +1,14 @@
 //! Checking a ServiceNow connection live.
 
 use super::sink::ServiceNowSink;
-use crate::ports::VerifyFailure;
+use crate::ports::{LiveCheck, VerifyFailure};
+use async_trait::async_trait;
 use std::time::Instant;
 
-impl ServiceNowSink {
+#[async_trait]
+impl LiveCheck for ServiceNowSink {
     /// "Connected to ServiceNow as …", or why not.
-    pub async fn verify_connection(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<String, VerifyFailure> {
+    async fn verify_connection(&self, deadline: Option<Instant>) -> Result<String, VerifyFailure> {
         self.client
             .verify(deadline)
             .await

@@ -3,7 +3,7 @@
 //! <owner>/<Report_Name>?format=json`, Basic auth with an Integration System User. The
 //! answer is always `{"Report_Entry":[{…}]}` with column names the tenant chose, so the
 //! customer supplies a [`FieldMapping`]. There is no paging and no API version in the URL
-//! (RaaS is versionless; see saas-apis.md §4.1).
+//! (RaaS is versionless: the report URL carries no version).
 //!
 //! - [`WorkdayClient::fetch_report`]: pull and map the rows (report prompts in the URL are kept).
 //! - [`WorkdayRow::to_departure`]: a row as a departure (event id = the business-process WID,
@@ -15,7 +15,8 @@
 mod client;
 mod model;
 mod report;
-mod verify;
+pub mod settings;
+pub mod verify;
 
 pub use client::WorkdayClient;
 pub use model::{FieldMapping, MAPPING_SETTING, WorkdayRow, diff_snapshots, parse_report};

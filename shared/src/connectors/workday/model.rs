@@ -13,7 +13,8 @@ const SYSTEM: &str = "workday";
 pub const MAPPING_SETTING: &str = "field_mapping";
 
 /// Which report column (the column's XML alias) holds each fact. Column names differ between
-/// tenants, so the customer gives them when connecting (saas-apis.md §4.1).
+/// tenants, so the customer gives them when connecting (Workday's own RaaS documentation,
+/// which needs a customer login).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldMapping {
     /// Work email (required in every row). Default `Email_-_Work`.
@@ -279,7 +280,8 @@ pub fn parse_report(
         .collect()
 }
 
-/// Compare two pulls of the report (Workday has no cancellation event; DESIGN.md "HR facts").
+/// Compare two pulls of the report (Workday has no cancellation event, so a person who
+/// vanishes from the report before their date is a cancellation).
 ///
 /// - Every row in `current` that is not in `previous` exactly (a new person, or a changed date,
 ///   email, reason or event) is a **departure**.

@@ -1,15 +1,14 @@
 //! Checking a Workday connection live: the report can be read with the field mapping.
 
 use super::report::WorkdayReport;
-use crate::ports::VerifyFailure;
+use crate::ports::{LiveCheck, VerifyFailure};
+use async_trait::async_trait;
 use std::time::Instant;
 
-impl WorkdayReport {
+#[async_trait]
+impl LiveCheck for WorkdayReport {
     /// "Connected to Workday …", or why not.
-    pub async fn verify_connection(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<String, VerifyFailure> {
+    async fn verify_connection(&self, deadline: Option<Instant>) -> Result<String, VerifyFailure> {
         self.client
             .verify(&self.mapping, deadline)
             .await

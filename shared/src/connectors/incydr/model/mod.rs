@@ -1,5 +1,5 @@
-//! Incydr wire types: sessions (§4.1 of `reference/incydr-api.md`), session file events,
-//! watchlists v2, actors and users.
+//! Incydr wire types: sessions (`GET /v1/sessions`, as the official `incydr` Python SDK's
+//! session models define them), session file events, watchlists v2, actors and users.
 //!
 //! Every response field is optional or defaulted, unknown fields are ignored, and enums keep
 //! values they do not know (`Other(String)`), so a server that adds a state or a field does not

@@ -5,15 +5,16 @@
 //! then processes the new items at once if it can (else the next scheduled run does). A delivery
 //! seen before is answered 200 and changes nothing.
 
-use super::{ApiResponse, MAX_BODY};
-use crate::connectors::{bamboohr, generic};
-use crate::domain::{ConnectionKind, ConnectionStatus};
-use crate::flows::hr_departures::{HrWork, record_webhook};
+use super::connection::{self, BuildError};
+use crate::api::{ApiResponse, MAX_BODY};
+use crate::connectors::{bamboohr, form, generic};
+use crate::domain::ConnectionKind;
+use crate::flows::hr_intake::{HrWork, record_webhook};
 use crate::secrets::CachedSecrets;
 use crate::store::{DeliveryOutcome, Store};
 use http::{HeaderMap, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Value, json};
+use secrecy::SecretString;
+use serde_json::json;
 use sha2::Digest;
 
 /// The webhook receiver.
@@ -76,10 +77,17 @@ impl WebhookReceiver {
             );
         }
         let now = (self.clock)();
-        let conn = match self.store.connection(kind, now).await {
+        let conn = match connection::load(&self.store, &self.secrets, kind, now).await {
             Ok(c) => c,
+            Err(BuildError::NotConnected(_)) => {
+                return Self::reject(
+                    "not_connected",
+                    StatusCode::NOT_FOUND,
+                    format!("the {} webhook is not connected", kind.display_name()),
+                );
+            }
             Err(e) => {
-                tracing::error!(error = %e, "state store error");
+                tracing::error!(error = %e, "the webhook's connection cannot be read");
                 return Self::reject(
                     "unavailable",
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -87,38 +95,11 @@ impl WebhookReceiver {
                 );
             }
         };
-        let (Some(id), Some(version), ConnectionStatus::Connected) =
-            (&conn.secret_id, &conn.secret_version, conn.status)
-        else {
-            return Self::reject(
-                "not_connected",
-                StatusCode::NOT_FOUND,
-                format!("the {} webhook is not connected", kind.display_name()),
-            );
+        let key_names = match kind {
+            ConnectionKind::Bamboohr => bamboohr::settings::SIGNING_KEYS,
+            _ => generic::settings::SIGNING_KEYS,
         };
-        let secret = match self.secrets.get(id, version).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "secret store error");
-                return Self::reject(
-                    "unavailable",
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "try again shortly",
-                );
-            }
-        };
-        let fields: serde_json::Map<String, Value> =
-            serde_json::from_str(secret.expose_secret()).unwrap_or_default();
-        let key_names: &[&str] = match kind {
-            ConnectionKind::Bamboohr => &["webhook_key", "previous_webhook_key"],
-            _ => &["signing_secret", "previous_signing_secret"],
-        };
-        let keys: Vec<SecretString> = key_names
-            .iter()
-            .filter_map(|k| fields.get(*k).and_then(|v| v.as_str()))
-            .filter(|s| !s.is_empty())
-            .map(|s| SecretString::from(s.to_string()))
-            .collect();
+        let keys: Vec<SecretString> = form::secrets_named(&conn.secrets, key_names);
         let sha = hex::encode(sha2::Sha256::digest(body));
         let mut works: Vec<(String, HrWork)> = Vec::new();
         match kind {

@@ -1,0 +1,99 @@
+//! A Jira connection: its form fields and defaults, written once, and the typed settings a run
+//! reads them into.
+
+use super::client::JiraClient;
+use super::sink::JiraSink;
+use crate::connectors::form::{self, Field, FieldType::*, VendorSettings};
+use crate::http::{ClientOptions, Http};
+use crate::ports::ConnectorError;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::sync::Arc;
+use url::Url;
+
+pub const FIELDS: &[Field] = &[
+    Field::new(
+        "url",
+        "Site URL",
+        Url,
+        false,
+        true,
+        "e.g. https://your-site.atlassian.net",
+    ),
+    Field::new(
+        "email",
+        "Account email",
+        Text,
+        false,
+        true,
+        "The Atlassian account the API token belongs to.",
+    ),
+    Field::new(
+        "api_token",
+        "API token",
+        Text,
+        true,
+        true,
+        "Created at id.atlassian.com → Security → API tokens.",
+    ),
+    Field::new(
+        "project_key",
+        "Project key",
+        Text,
+        false,
+        true,
+        "The project tickets are opened in, e.g. SEC.",
+    ),
+    Field::new(
+        "issue_type",
+        "Issue type",
+        Text,
+        false,
+        false,
+        "The issue type of new tickets.",
+    )
+    .default("Task"),
+];
+
+/// A connected Jira site and where tickets go in it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(deserialize_with = "form::url")]
+    pub url: Url,
+    pub email: String,
+    pub api_token: SecretString,
+    pub project_key: String,
+    pub issue_type: String,
+}
+
+impl VendorSettings for Settings {
+    const FIELDS: &'static [Field] = FIELDS;
+    type Built = Arc<JiraSink>;
+
+    /// The client, as the ticket sink.
+    fn connect(&self, opts: &ClientOptions) -> Result<Arc<JiraSink>, ConnectorError> {
+        let client = JiraClient::new(
+            self.url.clone(),
+            self.email.clone(),
+            self.api_token.clone(),
+            Http::new(crate::http::build_client(opts)?),
+        );
+        Ok(Arc::new(JiraSink {
+            client: Arc::new(client),
+            site: self.url.clone(),
+            project_key: self.project_key.clone(),
+            issue_type: self.issue_type.clone(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_defaults_deserialise() {
+        assert_eq!(form::defaults::<Settings>().issue_type, "Task");
+    }
+}

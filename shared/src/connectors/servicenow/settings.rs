@@ -1,0 +1,98 @@
+//! A ServiceNow connection: its form fields, written once, and the typed settings a run reads
+//! them into.
+
+use super::client::ServiceNowClient;
+use super::sink::ServiceNowSink;
+use crate::connectors::form::{self, Field, FieldType::*, VendorSettings};
+use crate::http::{ClientOptions, Http};
+use crate::ports::ConnectorError;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::sync::Arc;
+use url::Url;
+
+pub const FIELDS: &[Field] = &[
+    Field::new(
+        "url",
+        "Instance URL",
+        Url,
+        false,
+        true,
+        "e.g. https://your-instance.service-now.com",
+    ),
+    Field::new(
+        "username",
+        "Username",
+        Text,
+        false,
+        true,
+        "A user with the itil role and 'Web service access only' ticked.",
+    ),
+    Field::new(
+        "password",
+        "Password",
+        Text,
+        true,
+        true,
+        "That user's password.",
+    ),
+    Field::new(
+        "assignment_group",
+        "Assignment group sys_id",
+        Text,
+        false,
+        false,
+        "Incidents are assigned to this group.",
+    ),
+    Field::new(
+        "caller_id",
+        "Caller sys_id",
+        Text,
+        false,
+        false,
+        "The caller set on incidents.",
+    ),
+];
+
+/// A connected ServiceNow instance and how incidents are filed in it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(deserialize_with = "form::url")]
+    pub url: Url,
+    pub username: String,
+    pub password: SecretString,
+    pub assignment_group: Option<String>,
+    pub caller_id: Option<String>,
+}
+
+impl VendorSettings for Settings {
+    const FIELDS: &'static [Field] = FIELDS;
+    type Built = Arc<ServiceNowSink>;
+
+    /// The client, as the ticket sink.
+    fn connect(&self, opts: &ClientOptions) -> Result<Arc<ServiceNowSink>, ConnectorError> {
+        let client = ServiceNowClient::new(
+            self.url.clone(),
+            self.username.clone(),
+            self.password.clone(),
+            Http::new(crate::http::build_client(opts)?),
+        );
+        Ok(Arc::new(ServiceNowSink {
+            client: Arc::new(client),
+            assignment_group: self.assignment_group.clone(),
+            caller_id: self.caller_id.clone(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_defaults_deserialise() {
+        let s: Settings = form::defaults();
+        assert_eq!((s.assignment_group, s.caller_id), (None, None));
+    }
+}

@@ -1,0 +1,144 @@
+//! A Workday connection: its form fields and defaults (the report's column names), written
+//! once, and the typed settings a run reads them into.
+
+use super::client::WorkdayClient;
+use super::model::FieldMapping;
+use super::report::WorkdayReport;
+use crate::connectors::form::{self, Field, FieldType::*, VendorSettings};
+use crate::http::{ClientOptions, Http};
+use crate::ports::ConnectorError;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::sync::Arc;
+use url::Url;
+
+pub const FIELDS: &[Field] = &[
+    Field::new(
+        "report_url",
+        "RaaS report URL",
+        Url,
+        false,
+        true,
+        "…/ccx/service/customreport2/<tenant>/<owner>/<report> (format=json is added).",
+    ),
+    Field::new(
+        "username",
+        "Integration system user",
+        Text,
+        false,
+        true,
+        "e.g. ISU_riskflow@tenant",
+    ),
+    Field::new(
+        "password",
+        "Password",
+        Text,
+        true,
+        true,
+        "The ISU's password.",
+    ),
+    Field::new(
+        "email_field",
+        "Email column",
+        Text,
+        false,
+        false,
+        "The report column with the work email.",
+    )
+    .default("Email_-_Work"),
+    Field::new(
+        "termination_date_field",
+        "Termination date column",
+        Text,
+        false,
+        false,
+        "",
+    )
+    .default("Termination_Date"),
+    Field::new(
+        "employee_id_field",
+        "Employee ID column",
+        Text,
+        false,
+        false,
+        "",
+    )
+    .default("Employee_ID"),
+    Field::new(
+        "last_day_field",
+        "Last day of work column",
+        Text,
+        false,
+        false,
+        "",
+    )
+    .default("Last_Day_of_Work"),
+    Field::new(
+        "event_id_field",
+        "Event ID column",
+        Text,
+        false,
+        false,
+        "A business-process event WID, if the report has one.",
+    )
+    .default("Business_Process_Event_WID"),
+];
+
+/// A connected Workday report and its column names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(deserialize_with = "form::url")]
+    pub report_url: Url,
+    pub username: String,
+    pub password: SecretString,
+    pub email_field: String,
+    pub termination_date_field: String,
+    pub employee_id_field: String,
+    pub last_day_field: String,
+    pub event_id_field: String,
+}
+
+impl Settings {
+    /// The report's columns, as the rows are read.
+    pub fn mapping(&self) -> FieldMapping {
+        FieldMapping {
+            email: self.email_field.clone(),
+            termination_date: self.termination_date_field.clone(),
+            employee_id: self.employee_id_field.clone(),
+            last_day: Some(self.last_day_field.clone()),
+            event_id: Some(self.event_id_field.clone()),
+            ..FieldMapping::default()
+        }
+    }
+}
+
+impl VendorSettings for Settings {
+    const FIELDS: &'static [Field] = FIELDS;
+    type Built = Arc<WorkdayReport>;
+
+    /// The client, as the HR report hr-departures pulls.
+    fn connect(&self, opts: &ClientOptions) -> Result<Arc<WorkdayReport>, ConnectorError> {
+        let client = WorkdayClient::new(
+            self.report_url.clone(),
+            self.username.clone(),
+            self.password.clone(),
+            Http::new(crate::http::build_client(opts)?),
+        );
+        Ok(Arc::new(WorkdayReport {
+            client: Arc::new(client),
+            mapping: self.mapping(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_defaults_deserialise_to_the_default_columns() {
+        let s: Settings = form::defaults();
+        assert_eq!(s.mapping(), FieldMapping::default());
+    }
+}
