@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::creds;
+use crate::faults::{RateInfo, VendorFaults};
 use crate::state::{Inner, SandboxHandle};
 use crate::util::{self, Query, Scheme};
 
@@ -140,6 +141,23 @@ pub(crate) fn fault_error(status: StatusCode) -> Response {
         "",
         status.canonical_reason().unwrap_or("Error"),
     )
+}
+
+/// ADP's answers to injected faults.
+pub(crate) struct Faults;
+
+impl VendorFaults for Faults {
+    fn system(&self) -> &'static str {
+        "adp"
+    }
+
+    fn error(&self, status: StatusCode) -> Response {
+        fault_error(status)
+    }
+
+    fn rate_limited(&self, _info: &RateInfo) -> Response {
+        fault_error(StatusCode::TOO_MANY_REQUESTS)
+    }
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {

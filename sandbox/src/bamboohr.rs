@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::creds;
+use crate::faults::{RateInfo, VendorFaults};
 use crate::state::SandboxHandle;
 use crate::util::{self, Query};
 
@@ -124,6 +125,23 @@ impl BambooState {
 /// A bare error status.
 pub(crate) fn error(status: StatusCode) -> Response {
     status.into_response()
+}
+
+/// BambooHR's answers to injected faults.
+pub(crate) struct Faults;
+
+impl VendorFaults for Faults {
+    fn system(&self) -> &'static str {
+        "bamboohr"
+    }
+
+    fn error(&self, status: StatusCode) -> Response {
+        error(status)
+    }
+
+    fn rate_limited(&self, _info: &RateInfo) -> Response {
+        error(StatusCode::TOO_MANY_REQUESTS)
+    }
 }
 
 pub(crate) fn router() -> Router<SandboxHandle> {

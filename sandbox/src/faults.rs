@@ -58,7 +58,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::net::{ConnKill, ForcedSystem};
 use crate::state::SandboxHandle;
-use crate::{adp, bamboohr, incydr, jira, okta, servicenow, workday};
 
 /// Every system the sandbox fakes, as used in paths, fault rules and counts.
 pub const SYSTEMS: [&str; 7] = [
@@ -517,31 +516,62 @@ fn strip_system(pattern: &str, system: &str) -> String {
     }
 }
 
-/// The creating routes the stored-then faults apply to.
-pub(crate) fn is_creating(system: &str, method: &str, pattern: &str) -> bool {
-    match (system, method) {
-        ("jira", "POST") => pattern == "/rest/api/3/issue" || pattern == "/rest/api/2/issue",
-        ("servicenow", "POST") => {
-            pattern == "/api/now/table/{table}" || pattern == "/api/now/{version}/table/{table}"
-        }
-        ("okta", "PUT") => pattern == "/api/v1/groups/{group_id}/users/{user_id}",
-        ("incydr", "POST") => pattern == "/v2/watchlists/{watchlist_id}/included-actors/add",
-        _ => false,
+/// What the fault layer needs from one fake: how that vendor answers an injected error, how
+/// it answers when over its rate limit, the headers it puts on every answer and which of its
+/// routes create objects. Each vendor implements it in its own folder; [`middleware`] gets
+/// them through [`FaultLayer`], so this module knows no vendor.
+pub(crate) trait VendorFaults: Sync {
+    /// The system name, as in paths, fault rules and counts (one of [`SYSTEMS`]).
+    fn system(&self) -> &'static str;
+
+    /// The vendor's error answer for an injected `status` (before any `Retry-After`).
+    fn error(&self, status: StatusCode) -> Response;
+
+    /// The vendor's 429 answer: status, headers and body (before any `Retry-After`).
+    fn rate_limited(&self, info: &RateInfo) -> Response;
+
+    /// Headers the vendor sends on every answer (e.g. rate-limit headers); none by default.
+    fn decorate(&self, _resp: &mut Response, _info: &RateInfo) {}
+
+    /// Set the headers of an injected `rate_limit` fault's 429 from the injected numbers
+    /// (`remaining` 0, the rule's `retry_after`). Returns `false` (the default) to have the
+    /// answer decorated with the live numbers like any other answer instead.
+    fn decorate_injected_429(&self, _resp: &mut Response, _injected: &RateInfo) -> bool {
+        false
+    }
+
+    /// Whether a route (method upper-case, axum pattern relative to the system) creates an
+    /// object, so the stored-then kinds apply to it.
+    fn is_creating(&self, _method: &str, _pattern: &str) -> bool {
+        false
+    }
+}
+
+/// The state of [`middleware`]: the sandbox and the [`VendorFaults`] of every system.
+#[derive(Clone)]
+pub(crate) struct FaultLayer {
+    /// The sandbox state (rules, limits, counts).
+    pub handle: SandboxHandle,
+    /// One entry per system.
+    pub vendors: &'static [&'static dyn VendorFaults],
+}
+
+impl FaultLayer {
+    fn vendor(&self, system: &str) -> Option<&'static dyn VendorFaults> {
+        self.vendors.iter().copied().find(|v| v.system() == system)
     }
 }
 
 /// The system's error answer for an injected status.
-pub(crate) fn error_response(system: &str, status: u16, retry_after: Option<u64>) -> Response {
+fn error_response(
+    vendor: Option<&dyn VendorFaults>,
+    status: u16,
+    retry_after: Option<u64>,
+) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = match system {
-        "incydr" => incydr::error(status, "Injected fault"),
-        "jira" => jira::error_messages(status, &["Internal server error"]),
-        "servicenow" => servicenow::error(status, "Internal server error", None),
-        "okta" => okta::fault_error(status),
-        "workday" => workday::error(status, "Internal Server Error"),
-        "adp" => adp::fault_error(status),
-        "bamboohr" => bamboohr::error(status),
-        _ => status.into_response(),
+    let mut resp = match vendor {
+        Some(v) => v.error(status),
+        None => status.into_response(),
     };
     if let Some(s) = retry_after {
         crate::util::set_header(&mut resp, "retry-after", &s.to_string());
@@ -550,16 +580,10 @@ pub(crate) fn error_response(system: &str, status: u16, retry_after: Option<u64>
 }
 
 /// The system's 429 answer.
-pub(crate) fn rate_limited_response(system: &str, info: &RateInfo) -> Response {
-    let mut resp = match system {
-        "incydr" => incydr::error(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
-        "jira" => jira::rate_limited(info),
-        "servicenow" => servicenow::rate_limited(info),
-        "okta" => okta::rate_limited(),
-        "workday" => workday::error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
-        "adp" => adp::fault_error(StatusCode::TOO_MANY_REQUESTS),
-        "bamboohr" => bamboohr::error(StatusCode::TOO_MANY_REQUESTS),
-        _ => StatusCode::TOO_MANY_REQUESTS.into_response(),
+fn rate_limited_response(vendor: Option<&dyn VendorFaults>, info: &RateInfo) -> Response {
+    let mut resp = match vendor {
+        Some(v) => v.rate_limited(info),
+        None => StatusCode::TOO_MANY_REQUESTS.into_response(),
     };
     if let Some(s) = info.retry_after {
         crate::util::set_header(&mut resp, "retry-after", &s.to_string());
@@ -568,18 +592,9 @@ pub(crate) fn rate_limited_response(system: &str, info: &RateInfo) -> Response {
 }
 
 /// Headers a system sends on every answer.
-fn decorate(system: &str, resp: &mut Response, info: &RateInfo) {
-    match system {
-        "okta" => okta::decorate(resp, info),
-        "servicenow" if info.limited => servicenow::decorate(resp, info),
-        "jira" if info.limited => {
-            crate::util::set_header(resp, "x-ratelimit-limit", &info.limit.to_string());
-            crate::util::set_header(resp, "x-ratelimit-remaining", &info.remaining.to_string());
-            if (info.remaining as f64) < (info.limit as f64) * 0.2 {
-                crate::util::set_header(resp, "x-ratelimit-nearlimit", "true");
-            }
-        }
-        _ => {}
+fn decorate(vendor: Option<&dyn VendorFaults>, resp: &mut Response, info: &RateInfo) {
+    if let Some(v) = vendor {
+        v.decorate(resp, info);
     }
 }
 
@@ -600,10 +615,11 @@ async fn drop_connection(kill: Option<ConnKill>) -> Response {
 
 /// The middleware described in the module docs.
 pub(crate) async fn middleware(
-    State(h): State<SandboxHandle>,
+    State(layer): State<FaultLayer>,
     req: Request,
     next: Next,
 ) -> Response {
+    let h = &layer.handle;
     let forced = req.extensions().get::<ForcedSystem>().copied();
     let path = req.uri().path().to_string();
     let Some((system, rel)) = classify(&path, forced) else {
@@ -617,7 +633,8 @@ pub(crate) async fn middleware(
         .unwrap_or_else(|| "(unmatched)".to_string());
     let method = req.method().as_str().to_ascii_uppercase();
     let kill = req.extensions().get::<ConnKill>().cloned();
-    let creating = is_creating(system, &method, &pattern);
+    let vendor = layer.vendor(system);
+    let creating = vendor.is_some_and(|v| v.is_creating(&method, &pattern));
 
     let (rate, plan) = h.with(|s| {
         *s.counts
@@ -636,8 +653,8 @@ pub(crate) async fn middleware(
     let info = match rate {
         Ok(info) => info,
         Err(info) => {
-            let mut resp = rate_limited_response(system, &info);
-            decorate(system, &mut resp, &info);
+            let mut resp = rate_limited_response(vendor, &info);
+            decorate(vendor, &mut resp, &info);
             h.with(|s| s.counts.record_status(system, "429"));
             return resp;
         }
@@ -652,17 +669,13 @@ pub(crate) async fn middleware(
             FaultKind::Error {
                 status,
                 retry_after,
-            } => error_response(system, status, retry_after),
+            } => error_response(vendor, status, retry_after),
             FaultKind::RateLimit { retry_after } => {
                 let mut i = info.clone();
                 i.retry_after = retry_after;
                 i.remaining = 0;
-                let mut resp = rate_limited_response(system, &i);
-                if system == "okta" {
-                    okta::decorate(&mut resp, &i);
-                    if retry_after.is_none() {
-                        resp.headers_mut().remove("x-rate-limit-reset");
-                    }
+                let mut resp = rate_limited_response(vendor, &i);
+                if vendor.is_some_and(|v| v.decorate_injected_429(&mut resp, &i)) {
                     h.with(|s| s.counts.record_status(system, "429"));
                     return resp;
                 }
@@ -683,7 +696,7 @@ pub(crate) async fn middleware(
             _ => next.run(req).await,
         };
         let mut resp = resp;
-        decorate(system, &mut resp, &info);
+        decorate(vendor, &mut resp, &info);
         h.with(|s| s.counts.record_status(system, resp.status().as_str()));
         return resp;
     }
@@ -693,7 +706,7 @@ pub(crate) async fn middleware(
     if let Some(post) = plan.post.filter(|_| resp.status().is_success()) {
         match post {
             FaultKind::StoredThenError { status } => {
-                resp = error_response(system, status, None);
+                resp = error_response(vendor, status, None);
             }
             _ => {
                 h.with(|s| s.counts.record_status(system, "dropped"));
@@ -701,7 +714,7 @@ pub(crate) async fn middleware(
             }
         }
     }
-    decorate(system, &mut resp, &info);
+    decorate(vendor, &mut resp, &info);
     h.with(|s| s.counts.record_status(system, resp.status().as_str()));
     resp
 }

@@ -39,6 +39,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::faults::{RateInfo, VendorFaults};
 use crate::state::{Inner, SandboxHandle};
 use crate::util::{self, Query};
 
@@ -782,6 +783,27 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
             "message": message,
         }),
     )
+}
+
+/// Incydr's answers to injected faults.
+pub(crate) struct Faults;
+
+impl VendorFaults for Faults {
+    fn system(&self) -> &'static str {
+        "incydr"
+    }
+
+    fn error(&self, status: StatusCode) -> Response {
+        error(status, "Injected fault")
+    }
+
+    fn rate_limited(&self, _info: &RateInfo) -> Response {
+        error(StatusCode::TOO_MANY_REQUESTS, "Too many requests")
+    }
+
+    fn is_creating(&self, method: &str, pattern: &str) -> bool {
+        method == "POST" && pattern == "/v2/watchlists/{watchlist_id}/included-actors/add"
+    }
 }
 
 fn bad_request(message: impl AsRef<str>) -> Response {

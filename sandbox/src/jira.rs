@@ -47,6 +47,7 @@ use serde_json::{Map, Value, json};
 
 use crate::creds;
 use crate::faults::RateInfo;
+use crate::faults::VendorFaults;
 use crate::state::{Inner, JiraCommentView, JiraIssueView, SandboxHandle};
 use crate::util::{self, Query, Scheme};
 
@@ -200,6 +201,37 @@ pub(crate) fn views(s: &Inner) -> Vec<JiraIssueView> {
 /// `{"errorMessages":[...],"errors":{}}`.
 pub(crate) fn error_messages(status: StatusCode, messages: &[&str]) -> Response {
     util::json_utf8(status, &json!({"errorMessages": messages, "errors": {}}))
+}
+
+/// Jira's answers to injected faults and its rate-limit headers.
+pub(crate) struct Faults;
+
+impl VendorFaults for Faults {
+    fn system(&self) -> &'static str {
+        "jira"
+    }
+
+    fn error(&self, status: StatusCode) -> Response {
+        error_messages(status, &["Internal server error"])
+    }
+
+    fn rate_limited(&self, info: &RateInfo) -> Response {
+        rate_limited(info)
+    }
+
+    fn decorate(&self, resp: &mut Response, info: &RateInfo) {
+        if info.limited {
+            util::set_header(resp, "x-ratelimit-limit", &info.limit.to_string());
+            util::set_header(resp, "x-ratelimit-remaining", &info.remaining.to_string());
+            if (info.remaining as f64) < (info.limit as f64) * 0.2 {
+                util::set_header(resp, "x-ratelimit-nearlimit", "true");
+            }
+        }
+    }
+
+    fn is_creating(&self, method: &str, pattern: &str) -> bool {
+        method == "POST" && (pattern == "/rest/api/3/issue" || pattern == "/rest/api/2/issue")
+    }
 }
 
 fn field_errors(errors: &Map<String, Value>) -> Response {

@@ -100,6 +100,25 @@ async fn root_fallback(uri: axum::http::Uri) -> Response {
     (StatusCode::NOT_FOUND, "riskflow sandbox: no such route").into_response()
 }
 
+/// How every fake answers injected faults and rate limits (see [`faults::VendorFaults`]).
+static VENDOR_FAULTS: [&dyn faults::VendorFaults; 7] = [
+    &incydr::Faults,
+    &jira::Faults,
+    &servicenow::Faults,
+    &okta::Faults,
+    &workday::Faults,
+    &adp::Faults,
+    &bamboohr::Faults,
+];
+
+/// The fault, rate-limit and counting middleware over `h`.
+fn fault_layer(h: &SandboxHandle) -> faults::FaultLayer {
+    faults::FaultLayer {
+        handle: h.clone(),
+        vendors: &VENDOR_FAULTS,
+    }
+}
+
 /// The router of the main listener.
 fn app(h: SandboxHandle) -> Router {
     Router::new()
@@ -114,7 +133,7 @@ fn app(h: SandboxHandle) -> Router {
         .nest("/_control", control::router())
         .fallback(root_fallback)
         .layer(middleware::from_fn_with_state(
-            h.clone(),
+            fault_layer(&h),
             faults::middleware,
         ))
         .with_state(h)
@@ -126,7 +145,7 @@ fn adp_tls_app(h: SandboxHandle) -> Router {
         .merge(adp::router())
         .nest("/adp", adp::router())
         .layer(middleware::from_fn_with_state(
-            h.clone(),
+            fault_layer(&h),
             faults::middleware,
         ))
         .with_state(h)

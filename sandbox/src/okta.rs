@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 
 use crate::creds;
 use crate::faults::RateInfo;
+use crate::faults::VendorFaults;
 use crate::state::{Inner, OktaGroupMembersView, SandboxHandle};
 use crate::util::{self, IdGen, Query, Scheme};
 
@@ -306,6 +307,39 @@ pub(crate) fn decorate(resp: &mut Response, info: &RateInfo) {
     util::set_header(resp, "x-rate-limit-remaining", &info.remaining.to_string());
     util::set_header(resp, "x-rate-limit-reset", &info.reset_epoch.to_string());
     util::set_header(resp, "x-okta-request-id", &opaque_id("Z"));
+}
+
+/// Okta's answers to injected faults and the headers on every answer.
+pub(crate) struct Faults;
+
+impl VendorFaults for Faults {
+    fn system(&self) -> &'static str {
+        "okta"
+    }
+
+    fn error(&self, status: StatusCode) -> Response {
+        fault_error(status)
+    }
+
+    fn rate_limited(&self, _info: &RateInfo) -> Response {
+        rate_limited()
+    }
+
+    fn decorate(&self, resp: &mut Response, info: &RateInfo) {
+        decorate(resp, info);
+    }
+
+    fn decorate_injected_429(&self, resp: &mut Response, injected: &RateInfo) -> bool {
+        decorate(resp, injected);
+        if injected.retry_after.is_none() {
+            resp.headers_mut().remove("x-rate-limit-reset");
+        }
+        true
+    }
+
+    fn is_creating(&self, method: &str, pattern: &str) -> bool {
+        method == "PUT" && pattern == "/api/v1/groups/{group_id}/users/{user_id}"
+    }
 }
 
 fn unauthorized() -> Response {

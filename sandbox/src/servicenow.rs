@@ -41,6 +41,7 @@ use serde_json::{Map, Value, json};
 
 use crate::creds;
 use crate::faults::RateInfo;
+use crate::faults::VendorFaults;
 use crate::state::{Inner, SandboxHandle, SnowIncidentView};
 use crate::util::{self, IdGen, Query, Scheme};
 
@@ -537,6 +538,35 @@ pub(crate) fn decorate(resp: &mut Response, info: &RateInfo) {
     util::set_header(resp, "x-ratelimit-limit", &info.limit.to_string());
     util::set_header(resp, "x-ratelimit-reset", &info.reset_epoch.to_string());
     util::set_header(resp, "x-ratelimit-rule", RATE_RULE_SYS_ID);
+}
+
+/// ServiceNow's answers to injected faults and its rate-limit headers.
+pub(crate) struct Faults;
+
+impl VendorFaults for Faults {
+    fn system(&self) -> &'static str {
+        "servicenow"
+    }
+
+    fn error(&self, status: StatusCode) -> Response {
+        error(status, "Internal server error", None)
+    }
+
+    fn rate_limited(&self, info: &RateInfo) -> Response {
+        rate_limited(info)
+    }
+
+    fn decorate(&self, resp: &mut Response, info: &RateInfo) {
+        if info.limited {
+            decorate(resp, info);
+        }
+    }
+
+    fn is_creating(&self, method: &str, pattern: &str) -> bool {
+        method == "POST"
+            && (pattern == "/api/now/table/{table}"
+                || pattern == "/api/now/{version}/table/{table}")
+    }
 }
 
 fn unauthorized() -> Response {

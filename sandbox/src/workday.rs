@@ -18,6 +18,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::creds;
+use crate::faults::{RateInfo, VendorFaults};
 use crate::state::SandboxHandle;
 use crate::util::{self, Query};
 
@@ -30,6 +31,23 @@ pub(crate) struct WorkdayState {
 /// A JSON error.
 pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     util::json(status, &json!({"error": message}))
+}
+
+/// Workday's answers to injected faults.
+pub(crate) struct Faults;
+
+impl VendorFaults for Faults {
+    fn system(&self) -> &'static str {
+        "workday"
+    }
+
+    fn error(&self, status: StatusCode) -> Response {
+        error(status, "Internal Server Error")
+    }
+
+    fn rate_limited(&self, _info: &RateInfo) -> Response {
+        error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+    }
 }
 
 pub(crate) fn router() -> Router<SandboxHandle> {
