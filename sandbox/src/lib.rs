@@ -27,6 +27,7 @@
 pub mod adp;
 pub mod bamboohr;
 pub mod control;
+pub mod creds;
 mod demo;
 pub mod faults;
 pub mod incydr;
@@ -63,36 +64,6 @@ pub use state::{
 };
 pub use tls::TlsMaterial;
 
-/// The demo credentials (exactly what the brief and the demo use).
-pub mod creds {
-    /// Incydr API client id.
-    pub const INCYDR_CLIENT_ID: &str = "key-demo";
-    /// Incydr API client secret.
-    pub const INCYDR_CLIENT_SECRET: &str = "secret-demo";
-    /// Jira account email.
-    pub const JIRA_EMAIL: &str = "demo@example.com";
-    /// Jira API token.
-    pub const JIRA_API_TOKEN: &str = "jira-demo-token";
-    /// ServiceNow user.
-    pub const SERVICENOW_USER: &str = "admin";
-    /// ServiceNow password.
-    pub const SERVICENOW_PASSWORD: &str = "snow-demo";
-    /// Okta API token (`SSWS`).
-    pub const OKTA_API_TOKEN: &str = "okta-demo-token";
-    /// Workday integration system user.
-    pub const WORKDAY_USER: &str = "ISU_demo";
-    /// Workday password.
-    pub const WORKDAY_PASSWORD: &str = "workday-demo";
-    /// ADP client id.
-    pub const ADP_CLIENT_ID: &str = "adp-demo";
-    /// ADP client secret.
-    pub const ADP_CLIENT_SECRET: &str = "adp-demo-secret";
-    /// BambooHR API key (Basic user name, any password).
-    pub const BAMBOOHR_API_KEY: &str = "bamboo-demo";
-    /// BambooHR webhook signing key.
-    pub const BAMBOOHR_WEBHOOK_KEY: &str = "bamboo-webhook-demo";
-}
-
 async fn root_fallback(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/v1/") || uri.path().starts_with("/v2/") {
         return incydr::fallback().await;
@@ -128,7 +99,7 @@ fn app(h: SandboxHandle) -> Router {
         .nest("/servicenow", servicenow::router())
         .nest("/okta", okta::router())
         .nest("/workday", workday::router())
-        .nest("/adp", adp::router())
+        .nest("/adp", adp::router(h.clone()))
         .nest("/bamboohr", bamboohr::router())
         .nest("/_control", control::router())
         .fallback(root_fallback)
@@ -142,8 +113,8 @@ fn app(h: SandboxHandle) -> Router {
 /// The router of the ADP mutual-TLS listener: ADP at the root and under `/adp`.
 fn adp_tls_app(h: SandboxHandle) -> Router {
     Router::new()
-        .merge(adp::router())
-        .nest("/adp", adp::router())
+        .merge(adp::router(h.clone()))
+        .nest("/adp", adp::router(h.clone()))
         .layer(middleware::from_fn_with_state(
             fault_layer(&h),
             faults::middleware,

@@ -399,7 +399,7 @@ impl SandboxHandle {
                     Value::String(text) => text,
                     other => other.to_string(),
                 };
-                adp::push_message(s, raw);
+                s.adp.push_message(&mut s.ids, raw);
             }
             for w in data.adp_workers {
                 s.adp.workers.insert(w.associate_oid.clone(), w);
@@ -761,7 +761,7 @@ impl SandboxHandle {
 
     /// Queue a raw ADP message (any text); returns its `adp-msg-msgid`.
     pub fn push_adp_message(&self, raw: impl Into<String>) -> String {
-        self.with(|s| adp::push_message(s, raw.into()))
+        self.with(|s| s.adp.push_message(&mut s.ids, raw.into()))
     }
 
     /// ADP message ids acknowledged so far.

@@ -210,6 +210,13 @@ pub(crate) fn json_utf8<T: Serialize>(status: StatusCode, body: &T) -> Response 
     resp
 }
 
+/// The answer axum gives by default to a known path with a method it does not route (405,
+/// empty body; axum adds `Allow`). Set as `method_not_allowed_fallback` after an auth
+/// `route_layer`, so a wrong method is still 405 rather than being refused by the auth first.
+pub(crate) async fn method_not_allowed() -> StatusCode {
+    StatusCode::METHOD_NOT_ALLOWED
+}
+
 /// Set a header from a string, ignoring values that are not valid header text.
 pub(crate) fn set_header(resp: &mut Response, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {

@@ -1,75 +1,13 @@
-//! Fake Workday Report-as-a-Service (see `reference/saas-apis.md` §4.1).
-//!
-//! Served under `/workday`:
-//! `GET /workday/ccx/service/customreport2/{tenant}/{owner}/{report}?format=json` with Basic
-//! `ISU_demo:workday-demo` (also `ISU_demo@{tenant}`) → `{"Report_Entry":[...]}`. The rows are
-//! whatever the control API set (`PUT /_control/workday/rows`, `seed.workday_rows`), with
-//! customer-style column names (`Employee_ID`, `Worker`, `Email_-_Work`, `Termination_Date`,
-//! `Last_Day_of_Work`, `Primary_Termination_Reason`, `Business_Process_Event_WID`); every
-//! report path serves the same rows. `format=csv` gives CSV; no `format` (or `simplexml`)
-//! gives Workday's XML. Report prompts (other query parameters) are accepted and ignored.
-//! Wrong credentials → 401 with a `WWW-Authenticate` header.
+//! `GET .../customreport2/{tenant}/{owner}/{report}`: the report rows as JSON, CSV or XML.
 
-use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::creds;
-use crate::faults::{RateInfo, VendorFaults};
+use super::errors::error;
 use crate::state::SandboxHandle;
 use crate::util::{self, Query};
-
-/// Workday state.
-#[derive(Default)]
-pub(crate) struct WorkdayState {
-    pub rows: Vec<Value>,
-}
-
-/// A JSON error.
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
-    util::json(status, &json!({"error": message}))
-}
-
-/// Workday's answers to injected faults.
-pub(crate) struct Faults;
-
-impl VendorFaults for Faults {
-    fn system(&self) -> &'static str {
-        "workday"
-    }
-
-    fn error(&self, status: StatusCode) -> Response {
-        error(status, "Internal Server Error")
-    }
-
-    fn rate_limited(&self, _info: &RateInfo) -> Response {
-        error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
-    }
-}
-
-pub(crate) fn router() -> Router<SandboxHandle> {
-    Router::new()
-        .route(
-            "/ccx/service/customreport2/{tenant}/{owner}/{report}",
-            get(report),
-        )
-        .fallback(fallback)
-}
-
-async fn fallback() -> Response {
-    error(StatusCode::NOT_FOUND, "Not Found")
-}
-
-fn authorized(headers: &HeaderMap, tenant: &str) -> bool {
-    util::basic_auth(headers).is_some_and(|(u, p)| {
-        let user_ok = util::ct_eq(&u, creds::WORKDAY_USER)
-            || util::ct_eq(&u, &format!("{}@{tenant}", creds::WORKDAY_USER));
-        user_ok && util::ct_eq(&p, creds::WORKDAY_PASSWORD)
-    })
-}
 
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -94,17 +32,11 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-async fn report(
+pub(super) async fn report(
     State(h): State<SandboxHandle>,
-    headers: HeaderMap,
-    Path((tenant, _owner, report)): Path<(String, String, String)>,
+    Path((_tenant, _owner, report)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if !authorized(&headers, &tenant) {
-        let mut resp = (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
-        util::set_header(&mut resp, "www-authenticate", "Basic realm=\"Workday\"");
-        return resp;
-    }
     let q = Query::parse(raw.as_deref());
     let rows = h.with(|s| s.workday.rows.clone());
     match q.get("format").map(str::to_ascii_lowercase).as_deref() {

@@ -1,0 +1,63 @@
+//! Fake Workday Report-as-a-Service
+//! (<https://doc.workday.com/admin-guide/en-us/integration/workday-reports/report-as-a-service-raas.html>).
+//!
+//! Served under `/workday`:
+//! `GET /workday/ccx/service/customreport2/{tenant}/{owner}/{report}?format=json` with Basic
+//! `ISU_demo:workday-demo` (also `ISU_demo@{tenant}`) → `{"Report_Entry":[...]}`. The rows are
+//! whatever the control API set (`PUT /_control/workday/rows`, `seed.workday_rows`), with
+//! customer-style column names (`Employee_ID`, `Worker`, `Email_-_Work`, `Termination_Date`,
+//! `Last_Day_of_Work`, `Primary_Termination_Reason`, `Business_Process_Event_WID`); every
+//! report path serves the same rows. `format=csv` gives CSV; no `format` (or `simplexml`)
+//! gives Workday's XML. Report prompts (other query parameters) are accepted and ignored.
+//! Wrong credentials → 401 with a `WWW-Authenticate` header.
+
+mod errors;
+mod report;
+mod state;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Path, Request};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::creds;
+use crate::state::SandboxHandle;
+use crate::util;
+
+pub(crate) use errors::Faults;
+pub(crate) use state::WorkdayState;
+
+pub(crate) fn router() -> Router<SandboxHandle> {
+    Router::new()
+        .route(
+            "/ccx/service/customreport2/{tenant}/{owner}/{report}",
+            get(report::report),
+        )
+        .route_layer(middleware::from_fn(auth))
+        .method_not_allowed_fallback(util::method_not_allowed)
+        .fallback(fallback)
+}
+
+async fn fallback() -> Response {
+    errors::error(StatusCode::NOT_FOUND, "Not Found")
+}
+
+/// Basic `ISU_demo:workday-demo`, the user also as `ISU_demo@{tenant}`; else 401.
+async fn auth(Path(params): Path<HashMap<String, String>>, req: Request, next: Next) -> Response {
+    let tenant = params.get("tenant").map(String::as_str).unwrap_or_default();
+    let ok = util::basic_auth(req.headers()).is_some_and(|(u, p)| {
+        let user_ok = util::ct_eq(&u, creds::WORKDAY_USER)
+            || util::ct_eq(&u, &format!("{}@{tenant}", creds::WORKDAY_USER));
+        user_ok && util::ct_eq(&p, creds::WORKDAY_PASSWORD)
+    });
+    if !ok {
+        let mut resp = (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
+        util::set_header(&mut resp, "www-authenticate", "Basic realm=\"Workday\"");
+        return resp;
+    }
+    next.run(req).await
+}
