@@ -57,10 +57,12 @@ pub use demo::{
     seed_demo, seed_demo_with,
 };
 pub use faults::{FaultConfig, FaultKind, FaultRule, RequestCounts, SYSTEMS};
+pub use incydr::{
+    ActorDatesView, SessionNotesView, SessionStateView, WatchlistMemberView, WatchlistView,
+};
 pub use state::{
-    ActorDatesView, ApiClient, ConfigPatch, CreatedState, JiraCommentView, JiraIssueView,
-    OktaGroupMembersView, SandboxConfig, SandboxHandle, SeedData, SessionNotesView,
-    SessionStateView, SnowIncidentView, WatchlistMemberView, WatchlistView,
+    ApiClient, ConfigPatch, CreatedState, JiraCommentView, JiraIssueView, OktaGroupMembersView,
+    SandboxConfig, SandboxHandle, SeedData, SnowIncidentView,
 };
 pub use tls::TlsMaterial;
 

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use crate::faults::{FaultConfig, FaultRule, FaultState, RateLimits, RequestCounts};
 use crate::incydr::{
-    self, Actor, IncydrState, Note, Session, SessionSeed, TouchSession, User, WatchlistSeed,
+    Actor, ActorDatesView, IncydrState, Session, SessionNotesView, SessionSeed, SessionStateView,
+    TouchSession, User, WatchlistMemberView, WatchlistSeed, WatchlistView,
 };
 use crate::jira::{self, JiraState};
 use crate::okta::{self, OktaState};
@@ -176,49 +177,6 @@ pub struct SnowIncidentView {
     pub comments: Vec<String>,
 }
 
-/// One actor on a watchlist.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct WatchlistMemberView {
-    /// Watchlist id.
-    pub watchlist_id: String,
-    /// `DEPARTING_EMPLOYEE`, ...
-    pub list_type: String,
-    /// Title.
-    pub title: Option<String>,
-    /// Actor id.
-    pub actor_id: String,
-    /// Actor name.
-    pub actor_name: String,
-    /// ISO time.
-    pub added_time: String,
-}
-
-/// A watchlist summary.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct WatchlistView {
-    /// Id.
-    pub watchlist_id: String,
-    /// Type.
-    pub list_type: String,
-    /// Title.
-    pub title: Option<String>,
-}
-
-/// An actor's dates and notes.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct ActorDatesView {
-    /// Actor id.
-    pub actor_id: String,
-    /// Name.
-    pub name: String,
-    /// Start date.
-    pub start_date: Option<String>,
-    /// End date (departure).
-    pub end_date: Option<String>,
-    /// Notes.
-    pub notes: Option<String>,
-}
-
 /// An Okta group with its members.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct OktaGroupMembersView {
@@ -232,26 +190,6 @@ pub struct OktaGroupMembersView {
     pub member_ids: Vec<String>,
     /// Member logins.
     pub member_logins: Vec<String>,
-}
-
-/// Notes on one Incydr session.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct SessionNotesView {
-    /// Session id.
-    pub session_id: String,
-    /// Notes.
-    pub notes: Vec<Note>,
-}
-
-/// Current state of one Incydr session.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct SessionStateView {
-    /// Session id.
-    pub session_id: String,
-    /// Current state.
-    pub state: String,
-    /// `lastUpdated`.
-    pub last_updated: i64,
 }
 
 /// Everything clients created or changed (`GET /_control/state`).
@@ -363,16 +301,16 @@ impl SandboxHandle {
     pub fn seed(&self, data: SeedData) {
         self.with(|s| {
             for a in data.actors {
-                incydr::seed_actor(s, a);
+                s.incydr.seed_actor(&mut s.ids, a);
             }
             for u in data.users {
-                incydr::seed_user(s, u);
+                s.incydr.seed_user(&mut s.ids, u);
             }
             for sess in data.sessions {
-                incydr::seed_session(s, sess);
+                s.incydr.seed_session(&mut s.ids, sess);
             }
             for w in data.watchlists {
-                incydr::seed_watchlist(s, w);
+                s.incydr.seed_watchlist(&mut s.ids, w);
             }
             for p in data.jira_projects {
                 jira::seed_project(s, p);
@@ -418,70 +356,14 @@ impl SandboxHandle {
         self.with(|s| CreatedState {
             jira_issues: jira::views(s),
             servicenow_incidents: servicenow::incident_views(s),
-            watchlists: s
-                .incydr
-                .watchlists
-                .iter()
-                .map(|w| WatchlistView {
-                    watchlist_id: w.id.clone(),
-                    list_type: w.list_type.clone(),
-                    title: w.title.clone(),
-                })
-                .collect(),
-            watchlist_members: s
-                .incydr
-                .watchlists
-                .iter()
-                .flat_map(|w| {
-                    w.included.iter().map(|m| WatchlistMemberView {
-                        watchlist_id: w.id.clone(),
-                        list_type: w.list_type.clone(),
-                        title: w.title.clone(),
-                        actor_id: m.actor_id.clone(),
-                        actor_name: s
-                            .incydr
-                            .actor(&m.actor_id)
-                            .map(|a| a.name.clone())
-                            .unwrap_or_default(),
-                        added_time: m.added_time.clone(),
-                    })
-                })
-                .collect(),
-            actor_end_dates: s
-                .incydr
-                .actors
-                .iter()
-                .map(|a| ActorDatesView {
-                    actor_id: a.actor_id.clone(),
-                    name: a.name.clone(),
-                    start_date: a.start_date.clone(),
-                    end_date: a.end_date.clone(),
-                    notes: a.notes.clone(),
-                })
-                .collect(),
+            watchlists: s.incydr.watchlist_views(),
+            watchlist_members: s.incydr.watchlist_member_views(),
+            actor_end_dates: s.incydr.actor_date_views(),
             okta_group_members: okta::group_views(s),
             adp_acks: s.adp.acks.clone(),
             adp_queue_len: s.adp.queue.len(),
-            incydr_session_notes: s
-                .incydr
-                .sessions
-                .iter()
-                .filter(|r| !r.session.notes.is_empty())
-                .map(|r| SessionNotesView {
-                    session_id: r.session.session_id.clone(),
-                    notes: r.session.notes.clone(),
-                })
-                .collect(),
-            incydr_session_states: s
-                .incydr
-                .sessions
-                .iter()
-                .map(|r| SessionStateView {
-                    session_id: r.session.session_id.clone(),
-                    state: r.session.current_state().to_string(),
-                    last_updated: r.session.last_updated,
-                })
-                .collect(),
+            incydr_session_notes: s.incydr.session_notes_views(),
+            incydr_session_states: s.incydr.session_state_views(),
             bamboohr_deliveries: s.bamboo.deliveries.clone(),
         })
     }
@@ -603,7 +485,7 @@ impl SandboxHandle {
 
     /// Add or replace a session; returns its id.
     pub fn add_session(&self, seed: SessionSeed) -> String {
-        self.with(|s| incydr::seed_session(s, seed))
+        self.with(|s| s.incydr.seed_session(&mut s.ids, seed))
     }
 
     /// One session.
@@ -631,12 +513,12 @@ impl SandboxHandle {
     /// Simulate a session growing: bump `lastUpdated`/`endTime`, set `OPEN_NEW_DATA` (or the
     /// given state), optionally add an alert, a score and an event.
     pub fn touch_session(&self, id: &str, touch: TouchSession) -> Option<Session> {
-        self.with(|s| incydr::touch_session(s, id, touch))
+        self.with(|s| s.incydr.touch_session(&mut s.ids, id, touch))
     }
 
     /// Add or replace an actor; returns its id.
     pub fn add_actor(&self, actor: Actor) -> String {
-        self.with(|s| incydr::seed_actor(s, actor))
+        self.with(|s| s.incydr.seed_actor(&mut s.ids, actor))
     }
 
     /// One actor.
@@ -646,12 +528,12 @@ impl SandboxHandle {
 
     /// Add or replace a user; returns its id.
     pub fn add_user(&self, user: User) -> String {
-        self.with(|s| incydr::seed_user(s, user))
+        self.with(|s| s.incydr.seed_user(&mut s.ids, user))
     }
 
     /// Add a watchlist; returns its id.
     pub fn add_watchlist(&self, w: WatchlistSeed) -> String {
-        self.with(|s| incydr::seed_watchlist(s, w))
+        self.with(|s| s.incydr.seed_watchlist(&mut s.ids, w))
     }
 
     /// Remove every watchlist of a type (e.g. so clients must create `DEPARTING_EMPLOYEE`).
