@@ -60,9 +60,10 @@ pub use faults::{FaultConfig, FaultKind, FaultRule, RequestCounts, SYSTEMS};
 pub use incydr::{
     ActorDatesView, SessionNotesView, SessionStateView, WatchlistMemberView, WatchlistView,
 };
+pub use jira::{JiraCommentView, JiraIssueView};
 pub use state::{
-    ApiClient, ConfigPatch, CreatedState, JiraCommentView, JiraIssueView, OktaGroupMembersView,
-    SandboxConfig, SandboxHandle, SeedData, SnowIncidentView,
+    ApiClient, ConfigPatch, CreatedState, OktaGroupMembersView, SandboxConfig, SandboxHandle,
+    SeedData, SnowIncidentView,
 };
 pub use tls::TlsMaterial;
 

@@ -12,7 +12,7 @@ use crate::incydr::{
     Actor, ActorDatesView, IncydrState, Session, SessionNotesView, SessionSeed, SessionStateView,
     TouchSession, User, WatchlistMemberView, WatchlistSeed, WatchlistView,
 };
-use crate::jira::{self, JiraState};
+use crate::jira::{self, JiraIssueView, JiraState};
 use crate::okta::{self, OktaState};
 use crate::servicenow::{self, SnowState};
 use crate::tls::TlsMaterial;
@@ -122,44 +122,6 @@ pub struct SeedData {
     /// Id of the BambooHR employee the API key belongs to: `GET .../employees/0` answers
     /// that employee's record.
     pub bamboohr_api_key_employee: Option<String>,
-}
-
-/// A Jira comment as stored.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct JiraCommentView {
-    /// Comment id.
-    pub id: String,
-    /// ADF body.
-    pub body: Value,
-    /// Jira time.
-    pub created: String,
-}
-
-/// A Jira issue as stored.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct JiraIssueView {
-    /// Numeric id.
-    pub id: String,
-    /// Key, e.g. `SEC-1`.
-    pub key: String,
-    /// Project key.
-    pub project: String,
-    /// Issue type name.
-    pub issue_type: String,
-    /// Summary.
-    pub summary: String,
-    /// ADF description (or null).
-    pub description: Value,
-    /// Labels.
-    pub labels: Vec<String>,
-    /// Priority name.
-    pub priority: String,
-    /// Jira time.
-    pub created: String,
-    /// Comments.
-    pub comments: Vec<JiraCommentView>,
-    /// Other fields sent on create.
-    pub other_fields: BTreeMap<String, Value>,
 }
 
 /// A ServiceNow incident as stored, with its journal.
@@ -313,7 +275,7 @@ impl SandboxHandle {
                 s.incydr.seed_watchlist(&mut s.ids, w);
             }
             for p in data.jira_projects {
-                jira::seed_project(s, p);
+                s.jira.seed_project(p);
             }
             for (table, records) in data.servicenow {
                 for r in records {
@@ -354,7 +316,7 @@ impl SandboxHandle {
     /// Everything clients created or changed.
     pub fn snapshot(&self) -> CreatedState {
         self.with(|s| CreatedState {
-            jira_issues: jira::views(s),
+            jira_issues: s.jira.views(),
             servicenow_incidents: servicenow::incident_views(s),
             watchlists: s.incydr.watchlist_views(),
             watchlist_members: s.incydr.watchlist_member_views(),
@@ -573,7 +535,7 @@ impl SandboxHandle {
 
     /// Jira issues with comments.
     pub fn jira_issues(&self) -> Vec<JiraIssueView> {
-        self.with(|s| jira::views(s))
+        self.with(|s| s.jira.views())
     }
 
     /// ServiceNow incidents with journals.
@@ -631,7 +593,7 @@ impl SandboxHandle {
 
     /// Add a Jira project.
     pub fn add_jira_project(&self, p: jira::JiraProject) {
-        self.with(|s| jira::seed_project(s, p));
+        self.with(|s| s.jira.seed_project(p));
     }
 
     // ---- HR ------------------------------------------------------------------------------

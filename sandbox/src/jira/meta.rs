@@ -1,0 +1,264 @@
+//! The account and the instance's metadata: `myself`, `serverInfo`, `field`, `priority`,
+//! `project/{key}` and `issue/createmeta/{project}/issuetypes`.
+
+use axum::Extension;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::auth::Auth;
+use super::errors::error_messages;
+use super::state::JiraProject;
+use super::{ACCOUNT_ID, ISSUE_TYPES, PRIORITIES, base_url};
+use crate::creds;
+use crate::state::SandboxHandle;
+use crate::util::{self, Scheme};
+
+pub(super) fn user_json(base: &str) -> Value {
+    json!({
+        "self": format!("{base}/rest/api/3/user?accountId={ACCOUNT_ID}"),
+        "accountId": ACCOUNT_ID,
+        "accountType": "atlassian",
+        "emailAddress": creds::JIRA_EMAIL,
+        "avatarUrls": {"48x48": "https://avatar.example/48.png", "24x24": "https://avatar.example/24.png",
+                       "16x16": "https://avatar.example/16.png", "32x32": "https://avatar.example/32.png"},
+        "displayName": "Riskflow Demo",
+        "active": true,
+        "timeZone": "Etc/UTC",
+        "locale": "en_US",
+    })
+}
+
+pub(super) async fn myself(
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    scheme: Option<axum::Extension<Scheme>>,
+) -> Response {
+    let base = base_url(&headers, &uri, scheme.as_deref());
+    let mut u = user_json(&base);
+    if let Some(o) = u.as_object_mut() {
+        o.insert("groups".into(), json!({"size": 2, "items": []}));
+        o.insert("applicationRoles".into(), json!({"size": 1, "items": []}));
+        o.insert("expand".into(), json!("groups,applicationRoles"));
+    }
+    util::json_utf8(StatusCode::OK, &u)
+}
+
+pub(super) async fn server_info(
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    scheme: Option<axum::Extension<Scheme>>,
+) -> Response {
+    let base = base_url(&headers, &uri, scheme.as_deref());
+    let now = util::jira_time(Timestamp::now());
+    util::json_utf8(
+        StatusCode::OK,
+        &json!({
+            "baseUrl": base,
+            "displayUrl": base,
+            "version": "1001.0.0-SNAPSHOT",
+            "versionNumbers": [1001, 0, 0],
+            "deploymentType": "Cloud",
+            "buildNumber": 100289,
+            "buildDate": "2026-01-01T00:00:00.000+0000",
+            "serverTime": now,
+            "scmInfo": "0000000000000000000000000000000000000000",
+            "serverTitle": "Jira",
+            "defaultLocale": {"locale": "en_US"},
+            "serverTimeZone": "Etc/UTC"
+        }),
+    )
+}
+
+fn field_def(id: &str, name: &str, custom: bool, ty: &str, system: Option<&str>) -> Value {
+    let mut schema = json!({"type": ty});
+    if let Some(sys) = system {
+        schema["system"] = json!(sys);
+    } else {
+        schema["custom"] = json!("com.atlassian.jira.plugin.system.customfieldtypes:textfield");
+        schema["customId"] = json!(
+            id.trim_start_matches("customfield_")
+                .parse::<i64>()
+                .unwrap_or(0)
+        );
+    }
+    if ty == "array" {
+        schema["items"] = json!("string");
+    }
+    let clause = if custom {
+        vec![
+            format!("cf[{}]", id.trim_start_matches("customfield_")),
+            name.to_string(),
+        ]
+    } else {
+        vec![id.to_string()]
+    };
+    json!({"id": id, "key": id, "name": name, "custom": custom, "orderable": true,
+           "navigable": true, "searchable": true, "clauseNames": clause, "schema": schema})
+}
+
+/// Field ids clients may set on create.
+pub(super) const SETTABLE_FIELDS: [&str; 14] = [
+    "project",
+    "issuetype",
+    "summary",
+    "description",
+    "labels",
+    "priority",
+    "assignee",
+    "reporter",
+    "environment",
+    "duedate",
+    "components",
+    "parent",
+    "customfield_10020",
+    "customfield_10050",
+];
+
+fn all_fields() -> Vec<Value> {
+    vec![
+        field_def("summary", "Summary", false, "string", Some("summary")),
+        field_def(
+            "description",
+            "Description",
+            false,
+            "string",
+            Some("description"),
+        ),
+        field_def("labels", "Labels", false, "array", Some("labels")),
+        field_def("priority", "Priority", false, "priority", Some("priority")),
+        field_def(
+            "issuetype",
+            "Issue Type",
+            false,
+            "issuetype",
+            Some("issuetype"),
+        ),
+        field_def("project", "Project", false, "project", Some("project")),
+        field_def("status", "Status", false, "status", Some("status")),
+        field_def("created", "Created", false, "datetime", Some("created")),
+        field_def("updated", "Updated", false, "datetime", Some("updated")),
+        field_def("reporter", "Reporter", false, "user", Some("reporter")),
+        field_def("assignee", "Assignee", false, "user", Some("assignee")),
+        field_def(
+            "comment",
+            "Comment",
+            false,
+            "comments-page",
+            Some("comment"),
+        ),
+        field_def(
+            "environment",
+            "Environment",
+            false,
+            "string",
+            Some("environment"),
+        ),
+        field_def("duedate", "Due date", false, "date", Some("duedate")),
+        field_def(
+            "components",
+            "Components",
+            false,
+            "array",
+            Some("components"),
+        ),
+        field_def("parent", "Parent", false, "issuelink", Some("parent")),
+        field_def("issuekey", "Key", false, "string", None),
+        field_def("customfield_10020", "Sprint", true, "array", None),
+        field_def("customfield_10050", "Incydr Session", true, "string", None),
+    ]
+}
+
+pub(super) async fn fields_list() -> Response {
+    util::json_utf8(StatusCode::OK, &all_fields())
+}
+
+pub(super) fn priority_json(base: &str, id: &str, name: &str) -> Value {
+    json!({"self": format!("{base}/rest/api/3/priority/{id}"),
+           "iconUrl": format!("{base}/images/icons/priorities/{}.svg", name.to_lowercase()),
+           "name": name, "id": id})
+}
+
+pub(super) async fn priorities(
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    scheme: Option<axum::Extension<Scheme>>,
+) -> Response {
+    let base = base_url(&headers, &uri, scheme.as_deref());
+    let list: Vec<Value> = PRIORITIES
+        .iter()
+        .map(|(id, n)| priority_json(&base, id, n))
+        .collect();
+    util::json_utf8(StatusCode::OK, &list)
+}
+
+pub(super) fn issue_type_json(base: &str, id: &str, name: &str) -> Value {
+    json!({"self": format!("{base}/rest/api/3/issuetype/{id}"), "id": id,
+           "description": "", "name": name, "subtask": false, "hierarchyLevel": if name == "Epic" {1} else {0}})
+}
+
+pub(super) fn project_json(base: &str, p: &JiraProject) -> Value {
+    json!({"self": format!("{base}/rest/api/3/project/{}", p.id), "id": p.id, "key": p.key,
+           "name": p.name, "projectTypeKey": "software", "simplified": false})
+}
+
+pub(super) async fn project(
+    State(h): State<SandboxHandle>,
+    Extension(auth): Extension<Auth>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    scheme: Option<axum::Extension<Scheme>>,
+    Path(key): Path<String>,
+) -> Response {
+    if auth == Auth::Anonymous {
+        return error_messages(
+            StatusCode::NOT_FOUND,
+            &[&format!("No project could be found with key '{key}'.")],
+        );
+    }
+    let base = base_url(&headers, &uri, scheme.as_deref());
+    h.with(|s| match s.jira.project(&key) {
+        Some(p) => {
+            let mut v = project_json(&base, p);
+            v["issueTypes"] = json!(
+                ISSUE_TYPES
+                    .iter()
+                    .map(|(id, n)| issue_type_json(&base, id, n))
+                    .collect::<Vec<_>>()
+            );
+            util::json_utf8(StatusCode::OK, &v)
+        }
+        None => error_messages(
+            StatusCode::NOT_FOUND,
+            &[&format!("No project could be found with key '{key}'.")],
+        ),
+    })
+}
+
+pub(super) async fn createmeta(
+    State(h): State<SandboxHandle>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    scheme: Option<axum::Extension<Scheme>>,
+    Path(key): Path<String>,
+) -> Response {
+    let base = base_url(&headers, &uri, scheme.as_deref());
+    h.with(|s| match s.jira.project(&key) {
+        Some(_) => {
+            let types: Vec<Value> = ISSUE_TYPES
+                .iter()
+                .map(|(id, n)| issue_type_json(&base, id, n))
+                .collect();
+            util::json_utf8(
+                StatusCode::OK,
+                &json!({"maxResults": 50, "startAt": 0, "total": types.len(), "issueTypes": types}),
+            )
+        }
+        None => error_messages(
+            StatusCode::NOT_FOUND,
+            &[&format!("No project could be found with key '{key}'.")],
+        ),
+    })
+}

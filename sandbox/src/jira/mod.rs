@@ -1,0 +1,153 @@
+//! Fake Jira Cloud REST API v3 (<https://developer.atlassian.com/cloud/jira/platform/rest/v3/>).
+//!
+//! Served under `/jira`. Basic auth `demo@example.com:jira-demo-token`.
+//!
+//! - Wrong credentials → 401 `{"errorMessages":["..."],"errors":{}}`. A request with **no**
+//!   usable `Authorization` header is treated as anonymous, as Jira does: `myself` → 401,
+//!   `search/jql` → 200 with no issues (Jira's "silent auth failure": an anonymous search sees nothing), `GET issue` → 404,
+//!   `POST issue` → the misleading 400 "Field 'summary' cannot be set...".
+//! - `GET /rest/api/3/myself`, `serverInfo` (`deploymentType: "Cloud"`), `field`, `priority`,
+//!   `project/{key}`, `issue/createmeta/{project}/issuetypes`.
+//! - `POST /rest/api/3/issue` → 201 `{"id","key","self"}`; validates project (seeded `SEC`),
+//!   issue type (Task, Bug, Story, Epic), summary, **ADF description** (a string gets Jira's exact
+//!   400 body; a doc with unknown nodes/marks or empty text nodes gets 400 with
+//!   `errors.description` "We can't create this issue for you right now, it could be due to
+//!   unsupported content..."), labels (no spaces), priority by name or id, and unknown fields
+//!   ("Field 'x' cannot be set. It is not on the appropriate screen, or unknown.").
+//! - `GET /rest/api/3/issue/{idOrKey}` (`fields=` honoured), comments (`POST` → 201, ADF body,
+//!   a string body → 400 `errors.comment`, malformed ADF → 400 `INVALID_INPUT`), issue
+//!   properties.
+//! - `GET|POST /rest/api/3/search/jql`: `jql`, `nextPageToken`, `maxResults`, `fields`,
+//!   `reconcileIssues`. No `fields` → issues carry only `id`. JQL: clauses on `project`,
+//!   `labels`, `key`/`issuekey`, `id`, `issuetype`/`type`, `status`, `priority`, `summary ~`,
+//!   `text ~` with `=`, `!=`, `~`, `!~`, `IN (...)`, `NOT IN (...)`, `IS [NOT] EMPTY`, joined by
+//!   `AND`/`OR` (AND binds tighter, no parentheses), plus `ORDER BY f [ASC|DESC], ...`. JQL
+//!   with no restriction → 400 (unbounded); unknown field or project → 400. Issues become
+//!   visible to search only `jira_search_lag_ms` after creation, unless listed in
+//!   `reconcileIssues`.
+//! - The old `/rest/api/{2,3,latest}/search` → 410 Gone.
+//! - API v2 routes (`/rest/api/2/issue...`) take plain-string descriptions and comments, as
+//!   the `jira` Python library uses them.
+//! - 429 (rate limiter / faults) carries `Retry-After`, `X-RateLimit-Limit`,
+//!   `X-RateLimit-Remaining`, `X-RateLimit-Reset` (`yyyy-MM-ddTHH:mmZ`) and
+//!   `RateLimit-Reason: jira-burst-based`.
+
+mod adf;
+mod auth;
+mod comments;
+mod errors;
+mod issues;
+mod jql;
+mod meta;
+mod properties;
+mod search;
+mod state;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::{any, get, post};
+
+use crate::state::SandboxHandle;
+use crate::util::{self, Scheme};
+
+pub use adf::{AdfError, validate_adf};
+pub(crate) use errors::Faults;
+pub(crate) use state::JiraState;
+pub use state::{JiraCommentView, JiraIssueView, JiraProject};
+
+/// The account behind the demo token.
+pub const ACCOUNT_ID: &str = "5b10ac8d82e05b22cc7d4ef5";
+
+pub(crate) const ISSUE_TYPES: [(&str, &str); 4] = [
+    ("10001", "Task"),
+    ("10002", "Bug"),
+    ("10003", "Story"),
+    ("10004", "Epic"),
+];
+
+pub(crate) const PRIORITIES: [(&str, &str); 5] = [
+    ("1", "Highest"),
+    ("2", "High"),
+    ("3", "Medium"),
+    ("4", "Low"),
+    ("5", "Lowest"),
+];
+
+pub(crate) fn router() -> Router<SandboxHandle> {
+    // Routes that answer anonymous callers in their own way (see the module docs).
+    let mut open = Router::new();
+    // Routes that refuse anonymous callers with the 401.
+    let mut strict = Router::new();
+    // Search reads its parameters before it looks at the caller: it gets the caller identified.
+    let mut search = Router::new();
+    // Routes without authentication.
+    let mut public = Router::new();
+    for v in ["2", "3"] {
+        strict = strict
+            .route(&format!("/rest/api/{v}/myself"), get(meta::myself))
+            .route(
+                &format!("/rest/api/{v}/issue/createmeta/{{project}}/issuetypes"),
+                get(meta::createmeta),
+            )
+            .route(
+                &format!("/rest/api/{v}/issue/{{key}}/properties"),
+                get(properties::list_properties),
+            )
+            .route(
+                &format!("/rest/api/{v}/issue/{{key}}/properties/{{prop}}"),
+                get(properties::get_property).put(properties::put_property),
+            );
+        open = open
+            .route(&format!("/rest/api/{v}/serverInfo"), get(meta::server_info))
+            .route(&format!("/rest/api/{v}/field"), get(meta::fields_list))
+            .route(&format!("/rest/api/{v}/priority"), get(meta::priorities))
+            .route(
+                &format!("/rest/api/{v}/project/{{key}}"),
+                get(meta::project),
+            )
+            .route(&format!("/rest/api/{v}/issue"), post(issues::create_issue))
+            .route(
+                &format!("/rest/api/{v}/issue/{{key}}"),
+                get(issues::get_issue),
+            )
+            .route(
+                &format!("/rest/api/{v}/issue/{{key}}/comment"),
+                get(comments::list_comments).post(comments::add_comment),
+            );
+        search = search.route(
+            &format!("/rest/api/{v}/search/jql"),
+            get(search::search_get).post(search::search_post),
+        );
+        public = public.route(&format!("/rest/api/{v}/search"), any(search_gone));
+    }
+    public
+        .route("/rest/api/latest/search", any(search_gone))
+        .merge(strict.route_layer(middleware::from_fn(auth::require_credentials)))
+        .merge(open.route_layer(middleware::from_fn(auth::reject_bad_credentials)))
+        .merge(search.route_layer(middleware::from_fn(auth::identify_caller)))
+        .method_not_allowed_fallback(util::method_not_allowed)
+        .fallback(fallback)
+}
+
+async fn fallback() -> Response {
+    errors::error_messages(StatusCode::NOT_FOUND, &["null for uri: not found"])
+}
+
+async fn search_gone() -> Response {
+    errors::error_messages(
+        StatusCode::GONE,
+        &[
+            "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046",
+        ],
+    )
+}
+
+pub(crate) fn base_url(headers: &HeaderMap, uri: &Uri, scheme: Option<&Scheme>) -> String {
+    util::external_base(headers, uri, scheme, "jira")
+}
+
+pub(crate) fn is_v2(uri: &Uri) -> bool {
+    uri.path().contains("/rest/api/2/")
+}
