@@ -61,9 +61,10 @@ pub use incydr::{
     ActorDatesView, SessionNotesView, SessionStateView, WatchlistMemberView, WatchlistView,
 };
 pub use jira::{JiraCommentView, JiraIssueView};
+pub use servicenow::SnowIncidentView;
 pub use state::{
     ApiClient, ConfigPatch, CreatedState, OktaGroupMembersView, SandboxConfig, SandboxHandle,
-    SeedData, SnowIncidentView,
+    SeedData,
 };
 pub use tls::TlsMaterial;
 

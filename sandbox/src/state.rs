@@ -14,7 +14,7 @@ use crate::incydr::{
 };
 use crate::jira::{self, JiraIssueView, JiraState};
 use crate::okta::{self, OktaState};
-use crate::servicenow::{self, SnowState};
+use crate::servicenow::{SnowIncidentView, SnowState};
 use crate::tls::TlsMaterial;
 use crate::util::IdGen;
 use crate::{adp, bamboohr, creds, workday};
@@ -122,21 +122,6 @@ pub struct SeedData {
     /// Id of the BambooHR employee the API key belongs to: `GET .../employees/0` answers
     /// that employee's record.
     pub bamboohr_api_key_employee: Option<String>,
-}
-
-/// A ServiceNow incident as stored, with its journal.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct SnowIncidentView {
-    /// 32-hex id.
-    pub sys_id: String,
-    /// `INC00100xx`.
-    pub number: String,
-    /// Every field (strings).
-    pub fields: BTreeMap<String, String>,
-    /// Work notes, oldest first.
-    pub work_notes: Vec<String>,
-    /// Comments, oldest first.
-    pub comments: Vec<String>,
 }
 
 /// An Okta group with its members.
@@ -279,7 +264,7 @@ impl SandboxHandle {
             }
             for (table, records) in data.servicenow {
                 for r in records {
-                    servicenow::seed_record(s, &table, r);
+                    s.snow.seed_record(&mut s.ids, &table, r);
                 }
             }
             for u in data.okta_users {
@@ -317,7 +302,7 @@ impl SandboxHandle {
     pub fn snapshot(&self) -> CreatedState {
         self.with(|s| CreatedState {
             jira_issues: s.jira.views(),
-            servicenow_incidents: servicenow::incident_views(s),
+            servicenow_incidents: s.snow.incident_views(),
             watchlists: s.incydr.watchlist_views(),
             watchlist_members: s.incydr.watchlist_member_views(),
             actor_end_dates: s.incydr.actor_date_views(),
@@ -540,7 +525,7 @@ impl SandboxHandle {
 
     /// ServiceNow incidents with journals.
     pub fn servicenow_incidents(&self) -> Vec<SnowIncidentView> {
-        self.with(|s| servicenow::incident_views(s))
+        self.with(|s| s.snow.incident_views())
     }
 
     /// Member user ids of an Okta group.
@@ -588,7 +573,7 @@ impl SandboxHandle {
         table: &str,
         record: BTreeMap<String, Value>,
     ) -> Option<String> {
-        self.with(|s| servicenow::seed_record(s, table, record))
+        self.with(|s| s.snow.seed_record(&mut s.ids, table, record))
     }
 
     /// Add a Jira project.

@@ -1,0 +1,347 @@
+//! The Table API routes: list, get, create, update and delete records of a table.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::errors::{body_object, error, record_not_found};
+use super::query::{cmp_values, field_value, parse_query, query_matches};
+use super::render::{render, render_opts};
+use super::schema::{Record, schema};
+use super::state::{apply_values, priority_of};
+use crate::creds;
+use crate::state::SandboxHandle;
+use crate::util::{self, Query, Scheme};
+
+struct Ctx {
+    table: String,
+    sys_id: Option<String>,
+    v1: bool,
+}
+
+fn ctx(params: &HashMap<String, String>) -> Result<Ctx, Response> {
+    let v1 = match params.get("version").map(String::as_str) {
+        None | Some("v2") => false,
+        Some("v1") => true,
+        Some(_) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "Requested URI does not represent any resource",
+                None,
+            ));
+        }
+    };
+    let table = params.get("table").cloned().unwrap_or_default();
+    if schema(&table).is_none() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid table {table}"),
+            None,
+        ));
+    }
+    Ok(Ctx {
+        table,
+        sys_id: params.get("sys_id").cloned(),
+        v1,
+    })
+}
+
+fn truthy(q: &Query, key: &str) -> bool {
+    q.get(key).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+pub(super) async fn list(
+    State(h): State<SandboxHandle>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    scheme: Option<axum::Extension<Scheme>>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let c = match ctx(&params) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let q = Query::parse(raw.as_deref());
+    let base = util::external_base(&headers, &uri, scheme.as_deref(), "servicenow");
+    let opts = render_opts(&q, base.clone());
+    let limit = q
+        .get("sysparm_limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(10000);
+    let offset = q
+        .get("sysparm_offset")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let encoded = parse_query(q.get("sysparm_query").unwrap_or(""), &c.table);
+    h.with(|s| {
+        let st = &s.snow;
+        let records: Vec<Record> = if c.table == "sys_journal_field" {
+            st.journal_records()
+        } else {
+            st.tables.get(&c.table).cloned().unwrap_or_default()
+        };
+        let mut hits: Vec<&Record> =
+            if encoded.invalid && s.config.servicenow_invalid_query_returns_no_rows {
+                Vec::new()
+            } else {
+                records
+                    .iter()
+                    .filter(|r| query_matches(st, &c.table, r, &encoded))
+                    .collect()
+            };
+        for (field, desc) in encoded.order.iter().rev() {
+            hits.sort_by(|a, b| {
+                let o = cmp_values(
+                    &field_value(st, &c.table, a, field),
+                    &field_value(st, &c.table, b, field),
+                );
+                if *desc { o.reverse() } else { o }
+            });
+        }
+        let total = hits.len();
+        if c.v1 && (total == 0 || offset >= total) {
+            return error(
+                StatusCode::NOT_FOUND,
+                "No Record found",
+                Some("Records not found"),
+            );
+        }
+        let page: Vec<Value> = hits
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|r| render(st, &c.table, r, &opts))
+            .collect();
+        let mut resp = util::json_utf8(StatusCode::OK, &json!({"result": page}));
+        if !truthy(&q, "sysparm_no_count") {
+            util::set_header(&mut resp, "x-total-count", &total.to_string());
+        }
+        if !truthy(&q, "sysparm_suppress_pagination_header") {
+            let host = util::host_of(&headers, &uri);
+            let scheme_s = scheme.as_deref().map(|s| s.0).unwrap_or("http");
+            let link = |off: usize| {
+                format!(
+                    "<{scheme_s}://{host}{}?{}>",
+                    uri.path(),
+                    q.with(&[
+                        ("sysparm_offset", off.to_string()),
+                        ("sysparm_limit", limit.to_string())
+                    ])
+                )
+            };
+            let mut parts = vec![format!("{};rel=\"first\"", link(0))];
+            if offset > 0 {
+                parts.push(format!(
+                    "{};rel=\"prev\"",
+                    link(offset.saturating_sub(limit))
+                ));
+            }
+            if offset + limit < total {
+                parts.push(format!("{};rel=\"next\"", link(offset + limit)));
+            }
+            let last = if total == 0 {
+                0
+            } else {
+                ((total - 1) / limit) * limit
+            };
+            parts.push(format!("{};rel=\"last\"", link(last)));
+            util::set_header(&mut resp, "link", &parts.join(","));
+        }
+        resp
+    })
+}
+
+pub(super) async fn get_one(
+    State(h): State<SandboxHandle>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    scheme: Option<axum::Extension<Scheme>>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let c = match ctx(&params) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let q = Query::parse(raw.as_deref());
+    let base = util::external_base(&headers, &uri, scheme.as_deref(), "servicenow");
+    let opts = render_opts(&q, base);
+    let sys_id = c.sys_id.unwrap_or_default();
+    h.with(|s| {
+        let rec = if c.table == "sys_journal_field" {
+            s.snow
+                .journal_records()
+                .into_iter()
+                .find(|r| r.get("sys_id") == Some(&sys_id))
+        } else {
+            s.snow.find(&c.table, &sys_id).cloned()
+        };
+        match rec {
+            Some(r) => util::json_utf8(
+                StatusCode::OK,
+                &json!({"result": render(&s.snow, &c.table, &r, &opts)}),
+            ),
+            None => record_not_found(),
+        }
+    })
+}
+
+pub(super) async fn create(
+    State(h): State<SandboxHandle>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    scheme: Option<axum::Extension<Scheme>>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let c = match ctx(&params) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if c.table == "sys_journal_field" {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Operation Failed",
+            Some("Error during insert of sys_journal_field"),
+        );
+    }
+    let obj = match body_object(&body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let q = Query::parse(raw.as_deref());
+    let base = util::external_base(&headers, &uri, scheme.as_deref(), "servicenow");
+    let opts = render_opts(&q, base.clone());
+    let input_display = truthy(&q, "sysparm_input_display_value");
+    let no_body = headers
+        .get("x-no-response-body")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    h.with(|s| {
+        let sys_id = s.ids.hex32(&c.table);
+        let (rec, journal) = s.snow.new_record(
+            &c.table,
+            &sys_id,
+            &obj,
+            input_display,
+            creds::SERVICENOW_USER,
+        );
+        let rendered = render(&s.snow, &c.table, &rec, &opts);
+        s.snow.store(&mut s.ids, &c.table, rec, journal);
+        let location = format!("{base}/api/now/table/{}/{sys_id}", c.table);
+        let mut resp = if no_body {
+            StatusCode::CREATED.into_response()
+        } else {
+            // Re-render so journal-backed display values include the new entries.
+            let rendered = s
+                .snow
+                .find(&c.table, &sys_id)
+                .map(|r| render(&s.snow, &c.table, r, &opts))
+                .unwrap_or(rendered);
+            util::json_utf8(StatusCode::CREATED, &json!({"result": rendered}))
+        };
+        util::set_header(&mut resp, "location", &location);
+        resp
+    })
+}
+
+pub(super) async fn update(
+    State(h): State<SandboxHandle>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    scheme: Option<axum::Extension<Scheme>>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let c = match ctx(&params) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let obj = match body_object(&body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let q = Query::parse(raw.as_deref());
+    let base = util::external_base(&headers, &uri, scheme.as_deref(), "servicenow");
+    let opts = render_opts(&q, base);
+    let input_display = truthy(&q, "sysparm_input_display_value");
+    let sys_id = c.sys_id.clone().unwrap_or_default();
+    h.with(|s| {
+        let Some(mut rec) = s.snow.find(&c.table, &sys_id).cloned() else {
+            return record_not_found();
+        };
+        let journal = apply_values(&s.snow, &c.table, &mut rec, &obj, input_display);
+        if c.table == "incident"
+            && !obj.contains_key("priority")
+            && (obj.contains_key("urgency") || obj.contains_key("impact"))
+        {
+            let p = priority_of(
+                rec.get("urgency").map(String::as_str).unwrap_or("3"),
+                rec.get("impact").map(String::as_str).unwrap_or("3"),
+            );
+            rec.insert("priority".into(), p.into());
+        }
+        if c.table == "incident" && obj.contains_key("state") {
+            let st = rec.get("state").cloned().unwrap_or_default();
+            rec.insert("incident_state".into(), st);
+        }
+        let count = rec
+            .get("sys_mod_count")
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
+        rec.insert("sys_mod_count".into(), count.to_string());
+        rec.insert("sys_updated_on".into(), util::snow_time(Timestamp::now()));
+        rec.insert("sys_updated_by".into(), creds::SERVICENOW_USER.into());
+        s.snow.add_journal(
+            &mut s.ids,
+            &c.table,
+            &sys_id,
+            journal,
+            creds::SERVICENOW_USER,
+        );
+        if let Some(t) = s.snow.tables.get_mut(&c.table) {
+            for r in t.iter_mut() {
+                if r.get("sys_id") == Some(&sys_id) {
+                    *r = rec.clone();
+                }
+            }
+        }
+        util::json_utf8(
+            StatusCode::OK,
+            &json!({"result": render(&s.snow, &c.table, &rec, &opts)}),
+        )
+    })
+}
+
+pub(super) async fn delete(
+    State(h): State<SandboxHandle>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let c = match ctx(&params) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let sys_id = c.sys_id.unwrap_or_default();
+    h.with(|s| {
+        let Some(t) = s.snow.tables.get_mut(&c.table) else {
+            return record_not_found();
+        };
+        let before = t.len();
+        t.retain(|r| r.get("sys_id") != Some(&sys_id));
+        if t.len() == before {
+            record_not_found()
+        } else {
+            StatusCode::NO_CONTENT.into_response()
+        }
+    })
+}
