@@ -6,7 +6,7 @@
 //! (`/v1/...`, `/v2/...`) because the official Python SDK cannot use a prefixed base URL.
 //! `/_control` seeds and inspects state and sets faults (see [`control`]); [`SandboxHandle`]
 //! does the same in-process. Each system's module documents its wire behaviour and the
-//! interpretations made where the references are silent.
+//! interpretations made where the vendors' documentation is silent.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -61,11 +61,9 @@ pub use incydr::{
     ActorDatesView, SessionNotesView, SessionStateView, WatchlistMemberView, WatchlistView,
 };
 pub use jira::{JiraCommentView, JiraIssueView};
+pub use okta::OktaGroupMembersView;
 pub use servicenow::SnowIncidentView;
-pub use state::{
-    ApiClient, ConfigPatch, CreatedState, OktaGroupMembersView, SandboxConfig, SandboxHandle,
-    SeedData,
-};
+pub use state::{ApiClient, ConfigPatch, CreatedState, SandboxConfig, SandboxHandle, SeedData};
 pub use tls::TlsMaterial;
 
 async fn root_fallback(uri: axum::http::Uri) -> Response {

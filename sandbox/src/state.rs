@@ -13,7 +13,7 @@ use crate::incydr::{
     TouchSession, User, WatchlistMemberView, WatchlistSeed, WatchlistView,
 };
 use crate::jira::{self, JiraIssueView, JiraState};
-use crate::okta::{self, OktaState};
+use crate::okta::{self, OktaGroupMembersView, OktaState};
 use crate::servicenow::{SnowIncidentView, SnowState};
 use crate::tls::TlsMaterial;
 use crate::util::IdGen;
@@ -122,21 +122,6 @@ pub struct SeedData {
     /// Id of the BambooHR employee the API key belongs to: `GET .../employees/0` answers
     /// that employee's record.
     pub bamboohr_api_key_employee: Option<String>,
-}
-
-/// An Okta group with its members.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct OktaGroupMembersView {
-    /// Group id.
-    pub group_id: String,
-    /// Name.
-    pub group_name: String,
-    /// `OKTA_GROUP`, `APP_GROUP`, `BUILT_IN`.
-    pub group_type: String,
-    /// Member user ids.
-    pub member_ids: Vec<String>,
-    /// Member logins.
-    pub member_logins: Vec<String>,
 }
 
 /// Everything clients created or changed (`GET /_control/state`).
@@ -268,13 +253,13 @@ impl SandboxHandle {
                 }
             }
             for u in data.okta_users {
-                okta::seed_user(s, u);
+                s.okta.seed_user(&mut s.ids, u);
             }
             for g in data.okta_groups {
-                okta::seed_group(s, g);
+                s.okta.seed_group(&mut s.ids, g);
             }
             for m in data.okta_memberships {
-                okta::seed_membership(s, m);
+                s.okta.seed_membership(m);
             }
             if let Some(rows) = data.workday_rows {
                 s.workday.rows = rows;
@@ -306,7 +291,7 @@ impl SandboxHandle {
             watchlists: s.incydr.watchlist_views(),
             watchlist_members: s.incydr.watchlist_member_views(),
             actor_end_dates: s.incydr.actor_date_views(),
-            okta_group_members: okta::group_views(s),
+            okta_group_members: s.okta.group_views(),
             adp_acks: s.adp.acks.clone(),
             adp_queue_len: s.adp.queue.len(),
             incydr_session_notes: s.incydr.session_notes_views(),
@@ -553,17 +538,17 @@ impl SandboxHandle {
 
     /// Add or replace an Okta user; returns its id.
     pub fn add_okta_user(&self, u: okta::OktaUserSeed) -> String {
-        self.with(|s| okta::seed_user(s, u))
+        self.with(|s| s.okta.seed_user(&mut s.ids, u))
     }
 
     /// Add or replace an Okta group; returns its id.
     pub fn add_okta_group(&self, g: okta::OktaGroupSeed) -> String {
-        self.with(|s| okta::seed_group(s, g))
+        self.with(|s| s.okta.seed_group(&mut s.ids, g))
     }
 
     /// Put a user (id or login) into an Okta group.
     pub fn add_okta_membership(&self, m: okta::OktaMembership) {
-        self.with(|s| okta::seed_membership(s, m));
+        self.with(|s| s.okta.seed_membership(m));
     }
 
     /// Add a ServiceNow record (`incident`, `sys_user`, `sys_user_group`); returns its

@@ -19,7 +19,7 @@
 //!
 //! Errors are `{"status":N,"error":"<reason>","message":"..."}`; 429 carries `Retry-After`.
 //!
-//! Interpretations (the reference marks these unconfirmed): adding a note or changing a state
+//! Interpretations (where the API documentation does not settle it): adding a note or changing a state
 //! does **not** bump `lastUpdated` (those are console/API-user actions, not new session data;
 //! only the control "touch" does); `change-state` with an unknown id answers 404 and changes
 //! nothing; creating a second watchlist of a built-in type answers 409; an unknown watchlist on
@@ -65,7 +65,7 @@ pub const SESSION_STATES: [&str; 7] = [
     "OPEN_NEW_DATA",
 ];
 
-/// Watchlist types (§5.1).
+/// Watchlist types.
 pub const WATCHLIST_TYPES: [&str; 11] = [
     "WATCHLIST_TYPE_UNSPECIFIED",
     "CONTRACT_EMPLOYEE",

@@ -189,7 +189,7 @@ pub struct SessionSeed {
     pub events: Vec<Value>,
 }
 
-/// An actor (§7.1).
+/// An actor.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Actor {
@@ -233,7 +233,7 @@ pub struct Actor {
     pub notes: Option<String>,
 }
 
-/// A user (§7.2).
+/// A user.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct User {

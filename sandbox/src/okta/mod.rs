@@ -1,0 +1,106 @@
+//! Fake Okta Management API (<https://developer.okta.com/docs/api/>).
+//!
+//! Served under `/okta`. `Authorization: SSWS okta-demo-token` (also `SSWSokta-demo-token`
+//! without the space, as the official SDK sends it); anything else → 401 `E0000011`.
+//!
+//! Every answer (errors and 429s included) carries `Date`, `X-Rate-Limit-Limit`,
+//! `X-Rate-Limit-Remaining`, `X-Rate-Limit-Reset` (epoch seconds) and `X-Okta-Request-Id`.
+//! Without a configured limiter the numbers describe a 10,000-per-minute window; with one they
+//! describe the sandbox's per-second token bucket (limit = burst, reset = when it is full).
+//!
+//! - `GET /api/v1/users/me`, `GET /api/v1/users/{id|login|short login}` (URL-decoded; 404
+//!   `E0000007`), `GET /api/v1/users?q=|search=|filter=`, `GET /api/v1/users/{id}/groups`.
+//! - `GET /api/v1/groups?q=|search=|filter=&limit&after` (`q` is a name prefix and is not
+//!   paged; the others page with `Link: <...>; rel="next"`), `GET /api/v1/groups/{id}`.
+//! - `GET /api/v1/groups/{g}/users?limit&after` with `Link` `rel="self"` / `rel="next"`.
+//! - `PUT /api/v1/groups/{g}/users/{u}` → 204 (idempotent), `DELETE` → 204. `{u}` must be a user
+//!   id (a login gets 404: clients resolve logins to ids first). Groups of type
+//!   `APP_GROUP` or `BUILT_IN` cannot be changed: **403 `E0000006`** (the SDK's response map for
+//!   these calls is 204/403/404/429, so 403 is the interpretation chosen).
+//! - 429 → `E0000047` with the headers above.
+
+mod errors;
+mod groups;
+mod search;
+mod state;
+mod users;
+
+use axum::Router;
+use axum::extract::{OriginalUri, Request};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, put};
+
+use crate::creds;
+use crate::state::SandboxHandle;
+use crate::util::{self, Query, Scheme};
+
+pub(crate) use errors::Faults;
+pub(crate) use state::OktaState;
+pub use state::{OktaGroupMembersView, OktaGroupSeed, OktaMembership, OktaUserSeed};
+
+pub(crate) fn router() -> Router<SandboxHandle> {
+    Router::new()
+        .route("/api/v1/users/me", get(users::me))
+        .route("/api/v1/users", get(users::list_users))
+        .route("/api/v1/users/{user}", get(users::get_user))
+        .route("/api/v1/users/{user}/groups", get(users::user_groups))
+        .route("/api/v1/groups", get(groups::list_groups))
+        .route("/api/v1/groups/{group_id}", get(groups::get_group))
+        .route("/api/v1/groups/{group_id}/users", get(groups::group_users))
+        .route(
+            "/api/v1/groups/{group_id}/users/{user_id}",
+            put(groups::add_member).delete(groups::remove_member),
+        )
+        .route_layer(middleware::from_fn(auth))
+        .method_not_allowed_fallback(util::method_not_allowed)
+        .fallback(fallback)
+}
+
+async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
+    errors::not_found(uri.path(), "Resource")
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let v = v.trim();
+    let Some(token) = v.strip_prefix("SSWS") else {
+        return false;
+    };
+    util::ct_eq(token.trim(), creds::OKTA_API_TOKEN)
+}
+
+/// `SSWS okta-demo-token` (with or without the space), else 401 `E0000011`.
+async fn auth(req: Request, next: Next) -> Response {
+    if !authorized(req.headers()) {
+        return errors::unauthorized();
+    }
+    next.run(req).await
+}
+
+pub(super) fn base(headers: &HeaderMap, uri: &axum::http::Uri, scheme: Option<&Scheme>) -> String {
+    util::external_base(headers, uri, scheme, "okta")
+}
+
+pub(super) fn with_links(mut resp: Response, links: &[String]) -> Response {
+    for l in links {
+        if let Ok(v) = HeaderValue::from_str(l) {
+            resp.headers_mut().append(header::LINK, v);
+        }
+    }
+    resp
+}
+
+pub(super) fn limit_of(q: &Query, default: usize) -> usize {
+    q.get("limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+        .min(10_000)
+}
