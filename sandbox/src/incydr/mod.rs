@@ -19,9 +19,9 @@
 //!
 //! Errors are `{"status":N,"error":"<reason>","message":"..."}`; 429 carries `Retry-After`.
 //!
-//! Interpretations (where the API documentation does not settle it): adding a note or changing a state
-//! does **not** bump `lastUpdated` (those are console/API-user actions, not new session data;
-//! only the control "touch" does); `change-state` with an unknown id answers 404 and changes
+//! Interpretations (where the API documentation does not settle it): adding a note or
+//! changing a state does **not** bump `lastUpdated` (those are console/API-user actions, not
+//! new session data; only the control "touch" does); `change-state` with an unknown id answers 404 and changes
 //! nothing; creating a second watchlist of a built-in type answers 409; an unknown watchlist on
 //! add/delete answers 404 "Watchlist not found", an unknown actor id 400 "Actor not found".
 

@@ -4,8 +4,11 @@
 //!
 //! - Wrong credentials → 401 `{"errorMessages":["..."],"errors":{}}`. A request with **no**
 //!   usable `Authorization` header is treated as anonymous, as Jira does: `myself` → 401,
-//!   `search/jql` → 200 with no issues (Jira's "silent auth failure": an anonymous search sees nothing), `GET issue` → 404,
-//!   `POST issue` → the misleading 400 "Field 'summary' cannot be set...".
+//!   `search/jql` → 200 with no issues (Jira's "silent auth failure": an anonymous search
+//!   sees nothing), `GET issue` → 404, `POST issue` → the misleading 400 "Field 'summary'
+//!   cannot be set...". In the router this is three `route_layer`s (see `auth.rs`): routes
+//!   that refuse anonymous callers, routes that answer them in their own way, and search,
+//!   which reads its parameters before it looks at the caller.
 //! - `GET /rest/api/3/myself`, `serverInfo` (`deploymentType: "Cloud"`), `field`, `priority`,
 //!   `project/{key}`, `issue/createmeta/{project}/issuetypes`.
 //! - `POST /rest/api/3/issue` → 201 `{"id","key","self"}`; validates project (seeded `SEC`),
