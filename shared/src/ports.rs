@@ -264,23 +264,7 @@ pub trait IdentityProvider: Send + Sync {
     ) -> Result<(), ConnectorError>;
 }
 
-/// An HR change as riskflow recorded it from a webhook delivery or a queue message (the sender
-/// is answered before the HR system is asked), to be turned into a fact by that HR system's
-/// own rule over its current record of the employee.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RecordedHrChange {
-    /// The employee's id in the HR system (BambooHR employee id, ADP associate OID).
-    pub employee_id: String,
-    pub source_event_id: String,
-    /// When the change happened (epoch ms).
-    pub event_time: i64,
-    /// Field values the change carried (BambooHR's field-based format).
-    pub fields: std::collections::BTreeMap<String, String>,
-    /// The termination date the message carried (ADP), `YYYY-MM-DD`.
-    pub termination_date: Option<String>,
-    /// The reason the message carried (ADP).
-    pub reason: Option<String>,
-}
+pub use crate::domain::RecordedHrChange;
 
 /// Why a recorded change did not become a fact.
 #[derive(Debug, thiserror::Error)]
@@ -316,12 +300,28 @@ pub struct QueueMessage {
     pub body: String,
 }
 
+/// What a queue message is, by the vendor's reading of it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueueEvent {
+    /// HR work to record under `dedup_id` (the vendor's event id); `what` says it in a plan.
+    Work {
+        dedup_id: String,
+        work: crate::domain::HrWork,
+        what: String,
+    },
+    /// Nothing for riskflow (another event, an unreadable body): recorded as ignored, with why.
+    Ignored { dedup_id: String, reason: String },
+}
+
 /// A pull queue that must be drained and acknowledged message by message.
 #[async_trait]
 pub trait HrQueue: Send + Sync {
     async fn next(&self, deadline: Option<Instant>)
     -> Result<Option<QueueMessage>, ConnectorError>;
     async fn ack(&self, id: &str, deadline: Option<Instant>) -> Result<(), ConnectorError>;
+    /// What a message is (never fails: an unreadable one is [`QueueEvent::Ignored`], so it is
+    /// recorded and acknowledged and never blocks the queue).
+    fn interpret(&self, msg: &QueueMessage) -> QueueEvent;
 }
 
 /// A report of upcoming departures pulled on a schedule (Workday RaaS): the current rows as

@@ -1,11 +1,12 @@
 //! What only runs on AWS: the SDK configuration (loaded once at cold start), and starting runs by
-//! invoking a flow's function.
+//! invoking a flow's function (feature `invoke`: only connections-api starts runs, so only it
+//! links the Lambda SDK).
 
-use super::App;
-use crate::api::connections::RunStarter;
-use crate::domain::Flow;
-use serde_json::json;
-use std::sync::Arc;
+#[cfg(feature = "invoke")]
+use {
+    super::App, crate::api::connections::RunStarter, crate::domain::Flow, serde_json::json,
+    std::sync::Arc,
+};
 
 /// The AWS SDK configuration of a function: the SDK's defaults, with an HTTPS client that
 /// trusts the system's CA bundle read from one file (`SSL_CERT_FILE`, or where Amazon Linux and
@@ -52,12 +53,14 @@ fn bundle_https_client() -> Option<aws_smithy_runtime_api::client::http::SharedH
 }
 
 /// Starts runs by invoking the flow's function asynchronously.
+#[cfg(feature = "invoke")]
 pub struct LambdaInvoker {
     pub client: aws_sdk_lambda::Client,
     /// flow name → function name.
     pub functions: std::collections::BTreeMap<String, String>,
 }
 
+#[cfg(feature = "invoke")]
 #[async_trait::async_trait]
 impl RunStarter for LambdaInvoker {
     async fn start(&self, flow: Flow, dry_run: bool) -> Result<String, String> {
@@ -84,6 +87,7 @@ impl RunStarter for LambdaInvoker {
 
 /// Build the connections API for Lambda, from the SDK configuration the environment was
 /// built with (loaded once at cold start).
+#[cfg(feature = "invoke")]
 pub fn aws_connections_api(
     app: &App,
     cfg: &crate::config::Config,

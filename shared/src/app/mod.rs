@@ -22,7 +22,7 @@ use crate::connectors::jira::settings::Settings as JiraSettings;
 use crate::connectors::okta::settings::Settings as OktaSettings;
 use crate::connectors::servicenow::settings::Settings as ServiceNowSettings;
 use crate::connectors::workday::settings::Settings as WorkdaySettings;
-use crate::domain::{ConnectionKind, Flow, RunRecord, RunStatus};
+use crate::domain::{ConnectionKind, Flow, HrSource, RunRecord, RunStatus};
 use crate::flows::alert_tickets::{self, AlertDeps, AlertSettings};
 use crate::flows::departing_response::{self, DepartingDeps, DepartingSettings};
 use crate::flows::hr_departures::{self, HrDeps, HrSettings};
@@ -34,6 +34,7 @@ use crate::store::{ItemStore, Store};
 use async_trait::async_trait;
 pub use connection::{BuildError, Connected};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use webhooks::WebhookReceiver;
@@ -301,24 +302,27 @@ impl App {
     async fn hr_deps(&self) -> Result<HrDeps, BuildError> {
         let inc = self.load(ConnectionKind::Incydr).await?;
         let (inc, watchlists) = self.build::<IncydrSettings>(&inc)?;
-        let bamboohr = match self.load_optional(ConnectionKind::Bamboohr).await? {
-            Some(c) => Some(self.build::<BambooSettings>(&c)?.1 as Arc<dyn HrDirectory>),
-            None => None,
-        };
-        let adp = match self.load_optional(ConnectionKind::Adp).await? {
-            Some(c) => Some(self.build::<AdpSettings>(&c)?.1),
-            None => None,
-        };
-        let workday = match self.load_optional(ConnectionKind::Workday).await? {
-            Some(c) => Some(self.build::<WorkdaySettings>(&c)?.1 as Arc<dyn HrReport>),
-            None => None,
-        };
+        // Each connected HR source, in the role(s) it plays.
+        let mut directories: BTreeMap<HrSource, Arc<dyn HrDirectory>> = BTreeMap::new();
+        let mut queues: Vec<(HrSource, Arc<dyn HrQueue>)> = Vec::new();
+        let mut reports: Vec<(HrSource, Arc<dyn HrReport>)> = Vec::new();
+        if let Some(c) = self.load_optional(ConnectionKind::Bamboohr).await? {
+            let bamboohr = self.build::<BambooSettings>(&c)?.1;
+            directories.insert(HrSource::Bamboohr, bamboohr);
+        }
+        if let Some(c) = self.load_optional(ConnectionKind::Adp).await? {
+            let adp = self.build::<AdpSettings>(&c)?.1;
+            directories.insert(HrSource::Adp, adp.clone());
+            queues.push((HrSource::Adp, adp));
+        }
+        if let Some(c) = self.load_optional(ConnectionKind::Workday).await? {
+            reports.push((HrSource::Workday, self.build::<WorkdaySettings>(&c)?.1));
+        }
         Ok(HrDeps {
             watchlists,
-            bamboohr,
-            adp_directory: adp.clone().map(|a| a as Arc<dyn HrDirectory>),
-            adp_queue: adp.map(|a| a as Arc<dyn HrQueue>),
-            workday,
+            directories,
+            queues,
+            reports,
             settings: HrSettings {
                 cleanup_after_days: inc.cleanup_after_days,
             },

@@ -13,13 +13,11 @@ use super::steps::{record_intents, set_outcome};
 use super::work_item::{self, Acted, Settled, StepError};
 use super::{RunCtx, Timing};
 use crate::domain::{
-    ConnectionKind, Departure, Flow, HrEventKind, ItemStatus, PersonRecord, RunRecord, Step,
-    WorkItem,
+    ConnectionKind, Departure, Flow, HrEventKind, HrSource, ItemStatus, PersonRecord, RunRecord,
+    Step, WorkItem,
 };
-use crate::ports::{
-    HrDirectory, HrLookupError, HrQueue, HrReport, RecordedHrChange, WatchlistAdmin,
-};
-
+use crate::ports::{HrDirectory, HrLookupError, HrQueue, HrReport, WatchlistAdmin};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,10 +32,12 @@ pub struct HrSettings {
 /// What the flow talks to. Sources that are not connected are `None`.
 pub struct HrDeps {
     pub watchlists: Arc<dyn WatchlistAdmin>,
-    pub bamboohr: Option<Arc<dyn HrDirectory>>,
-    pub adp_directory: Option<Arc<dyn HrDirectory>>,
-    pub adp_queue: Option<Arc<dyn HrQueue>>,
-    pub workday: Option<Arc<dyn HrReport>>,
+    /// Where a recorded change is read back, by the source that recorded it.
+    pub directories: BTreeMap<HrSource, Arc<dyn HrDirectory>>,
+    /// Queues drained on each scheduled run.
+    pub queues: Vec<(HrSource, Arc<dyn HrQueue>)>,
+    /// Reports pulled on each scheduled run.
+    pub reports: Vec<(HrSource, Arc<dyn HrReport>)>,
     pub settings: HrSettings,
     pub timing: Timing,
 }
@@ -48,11 +48,11 @@ pub async fn run(ctx: &RunCtx, deps: &HrDeps) -> RunRecord {
         Ok(l) => l,
         Err(record) => return record,
     };
-    if let Some(q) = &deps.adp_queue {
-        hr_intake::drain_adp(ctx, q.as_ref()).await;
+    for (source, queue) in &deps.queues {
+        hr_intake::drain(ctx, *source, queue.as_ref()).await;
     }
-    if let Some(r) = &deps.workday {
-        hr_intake::pull_workday(ctx, r.as_ref()).await;
+    for (source, report) in &deps.reports {
+        hr_intake::pull(ctx, *source, report.as_ref()).await;
     }
     process_pending(ctx, deps).await;
     if let Some(days) = deps.settings.cleanup_after_days {
@@ -140,64 +140,40 @@ fn describe(work: &HrWork) -> String {
             fact.email,
             fact.departure_date.as_deref().unwrap_or("no date")
         ),
-        HrWork::BambooChange { employee_id, .. } => {
-            format!("BambooHR change of employee {employee_id}")
-        }
-        HrWork::AdpTermination { associate_oid, .. } => {
-            format!("ADP termination of worker {associate_oid}")
-        }
+        _ => match work.recorded_change() {
+            Some((source, change)) => {
+                format!(
+                    "{} change of employee {}",
+                    source.name(),
+                    change.employee_id
+                )
+            }
+            None => "HR work".into(),
+        },
     }
 }
 
-/// Turn a pending unit of work into a fact: a complete one as it is; a BambooHR change or an ADP
-/// termination by asking that HR system, whose connector's rule decides (departure,
-/// cancellation, or nothing).
+/// Turn a pending unit of work into a fact: a complete one as it is; a recorded change by asking
+/// the HR system that recorded it, whose connector's rule decides (departure, cancellation, or
+/// nothing).
 async fn to_fact(
     deps: &HrDeps,
     work: &HrWork,
     now_ms: i64,
     deadline: Option<Instant>,
 ) -> Result<Option<Departure>, StepError> {
-    let (directory, change) = match work {
-        HrWork::Fact { fact } => return Ok(Some(fact.clone())),
-        HrWork::BambooChange {
-            employee_id,
-            event_time,
-            source_event_id,
-            fields,
-            ..
-        } => (
-            deps.bamboohr.as_ref().ok_or_else(|| {
-                StepError::Final("BambooHR is not connected: cannot look up the employee".into())
-            })?,
-            RecordedHrChange {
-                employee_id: employee_id.clone(),
-                source_event_id: source_event_id.clone(),
-                event_time: *event_time,
-                fields: fields.clone(),
-                ..Default::default()
-            },
-        ),
-        HrWork::AdpTermination {
-            event_id,
-            associate_oid,
-            termination_date,
-            event_time,
-            reason,
-        } => (
-            deps.adp_directory.as_ref().ok_or_else(|| {
-                StepError::Final("ADP is not connected: cannot look up the worker".into())
-            })?,
-            RecordedHrChange {
-                employee_id: associate_oid.clone(),
-                source_event_id: event_id.clone(),
-                event_time: *event_time,
-                termination_date: termination_date.clone(),
-                reason: reason.clone(),
-                ..Default::default()
-            },
-        ),
+    if let HrWork::Fact { fact } = work {
+        return Ok(Some(fact.clone()));
+    }
+    let Some((source, change)) = work.recorded_change() else {
+        return Ok(None);
     };
+    let directory = deps.directories.get(&source).ok_or_else(|| {
+        StepError::Final(format!(
+            "{} is not connected: cannot look up the employee",
+            source.name()
+        ))
+    })?;
     directory
         .departure(&change, &crate::clock::date_of_ms(now_ms), deadline)
         .await
@@ -558,10 +534,9 @@ mod decision_tests {
     fn deps(w: Arc<FakeWatchlists>) -> HrDeps {
         HrDeps {
             watchlists: w,
-            bamboohr: None,
-            adp_directory: None,
-            adp_queue: None,
-            workday: None,
+            directories: Default::default(),
+            queues: Vec::new(),
+            reports: Vec::new(),
             settings: HrSettings::default(),
             timing: Timing::default(),
         }
