@@ -30,6 +30,7 @@ pub mod control;
 pub mod creds;
 mod demo;
 pub mod faults;
+mod hosts;
 pub mod incydr;
 pub mod jira;
 mod net;
@@ -85,7 +86,7 @@ static VENDOR_FAULTS: [&dyn faults::VendorFaults; 7] = [
 ];
 
 /// The fault, rate-limit and counting middleware over `h`.
-fn fault_layer(h: &SandboxHandle) -> faults::FaultLayer {
+fn fault_layer(h: &SandboxHandle) -> faults::FaultLayer<SandboxHandle> {
     faults::FaultLayer {
         handle: h.clone(),
         vendors: &VENDOR_FAULTS,
@@ -97,17 +98,17 @@ fn app(h: SandboxHandle) -> Router {
     Router::new()
         .nest("/incydr", incydr::router(h.clone(), true))
         .merge(incydr::router(h.clone(), false))
-        .nest("/jira", jira::router())
-        .nest("/servicenow", servicenow::router())
-        .nest("/okta", okta::router())
-        .nest("/workday", workday::router())
+        .nest("/jira", jira::router::<SandboxHandle>())
+        .nest("/servicenow", servicenow::router::<SandboxHandle>())
+        .nest("/okta", okta::router::<SandboxHandle>())
+        .nest("/workday", workday::router::<SandboxHandle>())
         .nest("/adp", adp::router(h.clone()))
-        .nest("/bamboohr", bamboohr::router())
+        .nest("/bamboohr", bamboohr::router::<SandboxHandle>())
         .nest("/_control", control::router())
         .fallback(root_fallback)
         .layer(middleware::from_fn_with_state(
             fault_layer(&h),
-            faults::middleware,
+            faults::middleware::<SandboxHandle>,
         ))
         .with_state(h)
 }
@@ -119,7 +120,7 @@ fn adp_tls_app(h: SandboxHandle) -> Router {
         .nest("/adp", adp::router(h.clone()))
         .layer(middleware::from_fn_with_state(
             fault_layer(&h),
-            faults::middleware,
+            faults::middleware::<SandboxHandle>,
         ))
         .with_state(h)
 }
@@ -216,5 +217,103 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Tests through the whole app: routers, fault layer and seeding together.
+
+    use std::collections::BTreeMap;
+
+    use axum::http::header;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::bamboohr::BambooEmployee;
+
+    /// GET a BambooHR path through the sandbox's router, as the demo key.
+    fn get(h: &SandboxHandle, path: &str) -> (StatusCode, Value) {
+        use tower::ServiceExt;
+        let basic = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{}:x", creds::BAMBOOHR_API_KEY),
+        );
+        let req = axum::http::Request::get(format!("/bamboohr{path}"))
+            .header(header::AUTHORIZATION, format!("Basic {basic}"))
+            .header(header::ACCEPT, "application/json")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let resp = crate::app(h.clone()).oneshot(req).await.unwrap();
+            let status = resp.status();
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            (status, v)
+        })
+    }
+
+    fn employee(id: &str, email: &str) -> BambooEmployee {
+        let mut fields = BTreeMap::new();
+        fields.insert("firstName".to_string(), json!("First"));
+        fields.insert("workEmail".to_string(), json!(email));
+        BambooEmployee {
+            id: id.to_string(),
+            fields,
+        }
+    }
+
+    #[test]
+    fn employee_zero_is_the_api_keys_own_record_in_the_demo() {
+        let h = SandboxHandle::new();
+        crate::seed_demo(&h);
+        for prefix in ["/api", "/api/gateway.php/acme"] {
+            let (status, v) = get(&h, &format!("{prefix}/v1/employees/0"));
+            assert_eq!(status, StatusCode::OK, "{prefix}");
+            assert_eq!(
+                v,
+                json!({"id": "40400", "firstName": "Harper", "lastName": "Resources"})
+            );
+            let (status, v) = get(
+                &h,
+                &format!("{prefix}/v1/employees/0?fields=workEmail,status"),
+            );
+            assert_eq!(status, StatusCode::OK, "{prefix}");
+            assert_eq!(
+                v,
+                json!({"id": "40400", "workEmail": "hr.admin@example.com", "status": "Active"})
+            );
+            // Other ids are unchanged.
+            let (status, v) = get(&h, &format!("{prefix}/v1/employees/40401"));
+            assert_eq!((status, &v["id"]), (StatusCode::OK, &json!("40401")));
+            assert_eq!(
+                get(&h, &format!("{prefix}/v1/employees/1")).0,
+                StatusCode::NOT_FOUND
+            );
+        }
+    }
+
+    #[test]
+    fn employee_zero_follows_the_seeded_key_owner_else_a_literal_record() {
+        let h = SandboxHandle::new();
+        assert_eq!(get(&h, "/api/v1/employees/0").0, StatusCode::NOT_FOUND);
+        h.add_bamboohr_employee(employee("0", "literal@example.com"));
+        assert_eq!(
+            get(&h, "/api/v1/employees/0?fields=workEmail").1["workEmail"],
+            "literal@example.com"
+        );
+        h.seed(SeedData {
+            bamboohr_employees: vec![employee("7", "owner@example.com")],
+            bamboohr_api_key_employee: Some("7".into()),
+            ..SeedData::default()
+        });
+        let (status, v) = get(&h, "/api/gateway.php/acme/v1/employees/0?fields=workEmail");
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v, json!({"id": "7", "workEmail": "owner@example.com"}));
     }
 }

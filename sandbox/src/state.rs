@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::faults::{FaultConfig, FaultRule, FaultState, RateLimits, RequestCounts};
+pub use crate::incydr::ApiClient;
 use crate::incydr::{
     Actor, ActorDatesView, IncydrState, Session, SessionNotesView, SessionSeed, SessionStateView,
     TouchSession, User, WatchlistMemberView, WatchlistSeed, WatchlistView,
@@ -18,15 +19,6 @@ use crate::servicenow::{SnowIncidentView, SnowState};
 use crate::tls::TlsMaterial;
 use crate::util::IdGen;
 use crate::{adp, bamboohr, creds, workday};
-
-/// An Incydr API client (id + secret) accepted by `POST /v1/oauth`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct ApiClient {
-    /// Client id.
-    pub key: String,
-    /// Client secret.
-    pub secret: String,
-}
 
 /// Runtime knobs (`GET|PUT /_control/config`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -6,8 +6,8 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::AdpHost;
 use super::errors::adp_error;
-use crate::state::SandboxHandle;
 use crate::util;
 
 /// A worker-terminate event notification in the classic envelope (the official sample).
@@ -42,8 +42,8 @@ pub fn terminate_event(
     }]})
 }
 
-pub(super) async fn next_message(State(h): State<SandboxHandle>) -> Response {
-    h.with(|s| match s.adp.queue.front() {
+pub(super) async fn next_message<H: AdpHost>(State(h): State<H>) -> Response {
+    h.with_adp(|s| match s.adp.queue.front() {
         None => StatusCode::NO_CONTENT.into_response(),
         Some(m) => {
             let mut resp = (
@@ -58,13 +58,13 @@ pub(super) async fn next_message(State(h): State<SandboxHandle>) -> Response {
     })
 }
 
-pub(super) async fn ack_message(
-    State(h): State<SandboxHandle>,
+pub(super) async fn ack_message<H: AdpHost>(
+    State(h): State<H>,
     method: Method,
     OriginalUri(uri): OriginalUri,
     Path(msg_id): Path<String>,
 ) -> Response {
-    h.with(|s| match s.adp.queue.iter().position(|m| m.id == msg_id) {
+    h.with_adp(|s| match s.adp.queue.iter().position(|m| m.id == msg_id) {
         Some(i) => {
             s.adp.queue.remove(i);
             s.adp.acks.push(msg_id);

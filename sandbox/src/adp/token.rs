@@ -6,13 +6,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
+use super::AdpHost;
 use super::errors::oauth_error;
 use crate::creds;
-use crate::state::SandboxHandle;
 use crate::util::{self, Query};
 
-pub(super) async fn token(
-    State(h): State<SandboxHandle>,
+pub(super) async fn token<H: AdpHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Bytes,
@@ -53,7 +53,7 @@ pub(super) async fn token(
             "The given client credentials were not valid",
         );
     }
-    h.with(|s| {
+    h.with_adp(|s| {
         let tok = s.ids.uuid("adp-token");
         s.adp.add_token(tok.clone(), util::now_secs() + 3600);
         util::json(

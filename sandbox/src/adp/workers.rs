@@ -5,9 +5,9 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::AdpHost;
 use super::errors::adp_error;
 use super::state::AdpWorker;
-use crate::state::SandboxHandle;
 use crate::util;
 
 fn worker_json(w: &AdpWorker) -> Value {
@@ -56,13 +56,13 @@ fn worker_json(w: &AdpWorker) -> Value {
     })
 }
 
-pub(super) async fn worker(
-    State(h): State<SandboxHandle>,
+pub(super) async fn worker<H: AdpHost>(
+    State(h): State<H>,
     method: Method,
     OriginalUri(uri): OriginalUri,
     Path(aoid): Path<String>,
 ) -> Response {
-    h.with(|s| match s.adp.workers.get(&aoid) {
+    h.with_adp(|s| match s.adp.workers.get(&aoid) {
         Some(w) => util::json(StatusCode::OK, &json!({"workers": [worker_json(w)]})),
         None => adp_error(
             StatusCode::NOT_FOUND,

@@ -33,13 +33,29 @@ use axum::routing::get;
 
 use crate::creds;
 use crate::faults::{RateInfo, VendorFaults};
-use crate::state::SandboxHandle;
 use crate::util;
 
 pub use state::BambooEmployee;
 pub(crate) use state::BambooState;
 pub(crate) use webhooks::send_webhook;
 pub use webhooks::{WebhookDelivery, WebhookRequest, bamboohr_sign};
+
+/// What the BambooHR handlers and the webhook sender need from the sandbox that serves them.
+/// The sandbox implements it over its one state lock, so this module does not depend on how
+/// the sandbox is composed.
+pub(crate) trait BambooHost: Clone + Send + Sync + 'static {
+    /// Run `f` with the state locked.
+    fn with_bamboo<R>(&self, f: impl FnOnce(&mut BambooCtx<'_>) -> R) -> R;
+
+    /// The HTTP client webhooks are sent with.
+    fn http(&self) -> &reqwest::Client;
+}
+
+/// The part of the sandbox state the BambooHR handlers read and change.
+pub(crate) struct BambooCtx<'a> {
+    /// Employees, the API key's owner, deliveries.
+    pub bamboo: &'a mut BambooState,
+}
 
 /// A bare error status.
 pub(crate) fn error(status: StatusCode) -> Response {
@@ -63,12 +79,12 @@ impl VendorFaults for Faults {
     }
 }
 
-pub(crate) fn router() -> Router<SandboxHandle> {
+pub(crate) fn router<H: BambooHost>() -> Router<H> {
     Router::new()
-        .route("/api/v1/employees/{id}", get(employees::employee))
+        .route("/api/v1/employees/{id}", get(employees::employee::<H>))
         .route(
             "/api/gateway.php/{company}/v1/employees/{id}",
-            get(employees::employee_gateway),
+            get(employees::employee_gateway::<H>),
         )
         .route_layer(middleware::from_fn(auth))
         .method_not_allowed_fallback(util::method_not_allowed)

@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::BambooHost;
 use crate::creds;
-use crate::state::SandboxHandle;
 use crate::util;
 
 /// Hex HMAC-SHA256 of `body ‖ timestamp`, keyed with the webhook's private key (the value of
@@ -72,8 +72,8 @@ fn id_value(id: &str) -> Value {
         .unwrap_or_else(|_| json!(id))
 }
 
-pub(crate) async fn send_webhook(
-    h: &SandboxHandle,
+pub(crate) async fn send_webhook<H: BambooHost>(
+    h: &H,
     req: WebhookRequest,
 ) -> Result<WebhookDelivery, String> {
     if req.url.is_empty() {
@@ -105,7 +105,7 @@ pub(crate) async fn send_webhook(
             .to_string(),
             "fields" => {
                 let values = req.fields.clone().unwrap_or_else(|| {
-                    h.with(|s| {
+                    h.with_bamboo(|s| {
                         s.bamboo
                             .employees
                             .get(&req.employee_id)
@@ -145,7 +145,7 @@ pub(crate) async fn send_webhook(
         signature = bamboohr_sign(b"wrong-key", body.as_bytes(), &timestamp);
     }
     let sent = h
-        .http
+        .http()
         .post(&req.url)
         .header(header::CONTENT_TYPE, "application/json")
         .header("X-BambooHR-Timestamp", &timestamp)
@@ -168,7 +168,7 @@ pub(crate) async fn send_webhook(
         }
         Err(e) => delivery.error = Some(e.to_string()),
     }
-    h.with(|s| s.bamboo.deliveries.push(delivery.clone()));
+    h.with_bamboo(|s| s.bamboo.deliveries.push(delivery.clone()));
     Ok(delivery)
 }
 

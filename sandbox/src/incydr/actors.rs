@@ -10,11 +10,11 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::IncydrHost;
 use super::errors::{bad_request, not_found};
 use super::model::{Actor, User};
 use super::state::IncydrState;
 use super::watchlists::page_params;
-use crate::state::SandboxHandle;
 use crate::util::{self, Query};
 
 #[derive(Serialize)]
@@ -39,7 +39,7 @@ fn actor_not_found(what: &str) -> Response {
     not_found(format!("Actor not found: {what}"))
 }
 
-async fn actor_search_impl(h: SandboxHandle, raw: Option<String>, parents: bool) -> Response {
+async fn actor_search_impl<H: IncydrHost>(h: H, raw: Option<String>, parents: bool) -> Response {
     let q = Query::parse(raw.as_deref());
     let (page, size) = match page_params(&q, &["pageSize"], 500) {
         Ok(x) => x,
@@ -54,7 +54,7 @@ async fn actor_search_impl(h: SandboxHandle, raw: Option<String>, parents: bool)
     };
     let starts = q.get("nameStartsWith").map(str::to_ascii_lowercase);
     let ends = q.get("nameEndsWith").map(str::to_ascii_lowercase);
-    h.with(|s| {
+    h.with_incydr(|s| {
         let st = &s.incydr;
         let mut seen = BTreeSet::new();
         let mut found: Vec<Actor> = Vec::new();
@@ -86,25 +86,25 @@ async fn actor_search_impl(h: SandboxHandle, raw: Option<String>, parents: bool)
     })
 }
 
-pub(super) async fn actor_search(
-    State(h): State<SandboxHandle>,
+pub(super) async fn actor_search<H: IncydrHost>(
+    State(h): State<H>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     actor_search_impl(h, raw, false).await
 }
 
-pub(super) async fn actor_search_parent(
-    State(h): State<SandboxHandle>,
+pub(super) async fn actor_search_parent<H: IncydrHost>(
+    State(h): State<H>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     actor_search_impl(h, raw, true).await
 }
 
-pub(super) async fn actor_by_name_parent(
-    State(h): State<SandboxHandle>,
+pub(super) async fn actor_by_name_parent<H: IncydrHost>(
+    State(h): State<H>,
     Path(name): Path<String>,
 ) -> Response {
-    h.with(|s| match s.incydr.actor_by_name(&name) {
+    h.with_incydr(|s| match s.incydr.actor_by_name(&name) {
         Some(a) => util::json(StatusCode::OK, s.incydr.parent_of(a)),
         None => actor_not_found(&name),
     })
@@ -118,42 +118,42 @@ fn family<'a>(st: &'a IncydrState, a: &'a Actor) -> Family<'a> {
     }
 }
 
-pub(super) async fn actor_by_name_family(
-    State(h): State<SandboxHandle>,
+pub(super) async fn actor_by_name_family<H: IncydrHost>(
+    State(h): State<H>,
     Path(name): Path<String>,
 ) -> Response {
-    h.with(|s| match s.incydr.actor_by_name(&name) {
-        Some(a) => util::json(StatusCode::OK, &family(&s.incydr, a)),
+    h.with_incydr(|s| match s.incydr.actor_by_name(&name) {
+        Some(a) => util::json(StatusCode::OK, &family(s.incydr, a)),
         None => actor_not_found(&name),
     })
 }
 
-pub(super) async fn actor_by_id(
-    State(h): State<SandboxHandle>,
+pub(super) async fn actor_by_id<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
 ) -> Response {
-    h.with(|s| match s.incydr.actor(&id) {
+    h.with_incydr(|s| match s.incydr.actor(&id) {
         Some(a) => util::json(StatusCode::OK, a),
         None => actor_not_found(&id),
     })
 }
 
-pub(super) async fn actor_by_id_parent(
-    State(h): State<SandboxHandle>,
+pub(super) async fn actor_by_id_parent<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
 ) -> Response {
-    h.with(|s| match s.incydr.actor(&id) {
+    h.with_incydr(|s| match s.incydr.actor(&id) {
         Some(a) => util::json(StatusCode::OK, s.incydr.parent_of(a)),
         None => actor_not_found(&id),
     })
 }
 
-pub(super) async fn actor_by_id_family(
-    State(h): State<SandboxHandle>,
+pub(super) async fn actor_by_id_family<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
 ) -> Response {
-    h.with(|s| match s.incydr.actor(&id) {
-        Some(a) => util::json(StatusCode::OK, &family(&s.incydr, a)),
+    h.with_incydr(|s| match s.incydr.actor(&id) {
+        Some(a) => util::json(StatusCode::OK, &family(s.incydr, a)),
         None => actor_not_found(&id),
     })
 }
@@ -174,8 +174,8 @@ fn patch_value(v: &Value, key: &str, date: bool) -> Result<Option<Option<String>
     }
 }
 
-pub(super) async fn actor_patch(
-    State(h): State<SandboxHandle>,
+pub(super) async fn actor_patch<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -196,7 +196,7 @@ pub(super) async fn actor_patch(
         Ok(x) => x,
         Err(r) => return r,
     };
-    h.with(|s| {
+    h.with_incydr(|s| {
         let Some(a) = s.incydr.actors.iter_mut().find(|a| a.actor_id == id) else {
             return actor_not_found(&id);
         };
@@ -213,8 +213,8 @@ pub(super) async fn actor_patch(
     })
 }
 
-pub(super) async fn list_users(
-    State(h): State<SandboxHandle>,
+pub(super) async fn list_users<H: IncydrHost>(
+    State(h): State<H>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = Query::parse(raw.as_deref());
@@ -233,7 +233,7 @@ pub(super) async fn list_users(
         }
     }
     let username = q.get("username").map(str::to_string);
-    h.with(|s| {
+    h.with_incydr(|s| {
         let users: Vec<&User> = s
             .incydr
             .users
@@ -256,8 +256,11 @@ pub(super) async fn list_users(
     })
 }
 
-pub(super) async fn get_user(State(h): State<SandboxHandle>, Path(id): Path<String>) -> Response {
-    h.with(|s| match s.incydr.users.iter().find(|u| u.user_id == id) {
+pub(super) async fn get_user<H: IncydrHost>(
+    State(h): State<H>,
+    Path(id): Path<String>,
+) -> Response {
+    h.with_incydr(|s| match s.incydr.users.iter().find(|u| u.user_id == id) {
         Some(u) => util::json(StatusCode::OK, u),
         None => not_found(format!("User not found: {id}")),
     })

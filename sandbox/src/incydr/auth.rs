@@ -8,10 +8,9 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::TENANT_ID;
 use super::errors::error;
 use super::state::IncydrState;
-use crate::state::SandboxHandle;
+use super::{IncydrHost, TENANT_ID};
 use crate::util;
 
 #[derive(Serialize)]
@@ -56,8 +55,13 @@ fn verify_jwt(s: &IncydrState, token: &str) -> Option<String> {
     Some(claims.get("sub")?.as_str()?.to_string())
 }
 
-pub(super) async fn auth(State(h): State<SandboxHandle>, mut req: Request, next: Next) -> Response {
-    let caller = util::bearer(req.headers()).and_then(|t| h.with(|s| verify_jwt(&s.incydr, &t)));
+pub(super) async fn auth<H: IncydrHost>(
+    State(h): State<H>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let caller =
+        util::bearer(req.headers()).and_then(|t| h.with_incydr(|s| verify_jwt(s.incydr, &t)));
     match caller {
         Some(c) => {
             req.extensions_mut().insert(Caller(c));
@@ -74,11 +78,11 @@ pub(super) async fn auth(State(h): State<SandboxHandle>, mut req: Request, next:
     }
 }
 
-pub(super) async fn oauth(State(h): State<SandboxHandle>, headers: HeaderMap) -> Response {
+pub(super) async fn oauth<H: IncydrHost>(State(h): State<H>, headers: HeaderMap) -> Response {
     let Some((id, secret)) = util::basic_auth(&headers) else {
         return error(StatusCode::UNAUTHORIZED, "Missing API client credentials");
     };
-    h.with(|s| {
+    h.with_incydr(|s| {
         let ok = s
             .config
             .incydr_clients

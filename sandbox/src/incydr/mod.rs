@@ -37,8 +37,9 @@ use axum::Router;
 use axum::middleware;
 use axum::response::Response;
 use axum::routing::{any, get, post};
+use serde::{Deserialize, Serialize};
 
-use crate::state::SandboxHandle;
+use crate::util::IdGen;
 
 pub(crate) use errors::Faults;
 pub use model::{
@@ -50,6 +51,44 @@ pub use state::{
     ActorDatesView, SessionNotesView, SessionStateView, TouchSession, WatchlistMemberView,
     WatchlistView,
 };
+
+/// An Incydr API client (id + secret) accepted by `POST /v1/oauth`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ApiClient {
+    /// Client id.
+    pub key: String,
+    /// Client secret.
+    pub secret: String,
+}
+
+/// What the Incydr handlers need from the sandbox that serves them. The sandbox implements
+/// it over its one state lock, so this module does not depend on how the sandbox is composed.
+pub(crate) trait IncydrHost: Clone + Send + Sync + 'static {
+    /// Run `f` with the state locked.
+    fn with_incydr<R>(&self, f: impl FnOnce(&mut IncydrCtx<'_>) -> R) -> R;
+}
+
+/// The part of the sandbox state the Incydr handlers read and change.
+pub(crate) struct IncydrCtx<'a> {
+    /// The Incydr knobs of the sandbox config.
+    pub config: IncydrConfig<'a>,
+    /// Sessions, actors, users, watchlists, tokens.
+    pub incydr: &'a mut IncydrState,
+    /// The sandbox's id generator.
+    pub ids: &'a mut IdGen,
+}
+
+/// The Incydr knobs of the sandbox config (same names as there).
+pub(crate) struct IncydrConfig<'a> {
+    /// API clients accepted by `/v1/oauth`.
+    pub incydr_clients: &'a [ApiClient],
+    /// Lifetime of tokens.
+    pub incydr_token_ttl_secs: u64,
+    /// Move a session to the front on every `/v1/sessions` page after the first.
+    pub incydr_reorder_sessions: bool,
+    /// Answer 409 on a watchlist re-add.
+    pub incydr_strict_readd: bool,
+}
 
 /// The tenant id put in the JWT's `tenantUid` claim and in every object.
 pub const TENANT_ID: &str = "c42-sandbox-tenant-0001";
@@ -81,101 +120,107 @@ pub const WATCHLIST_TYPES: [&str; 11] = [
 ];
 
 /// The Incydr routes (relative paths; nested under `/incydr` and merged at the root).
-pub(crate) fn router(h: SandboxHandle, with_fallback: bool) -> Router<SandboxHandle> {
+pub(crate) fn router<H: IncydrHost>(h: H, with_fallback: bool) -> Router<H> {
     let protected = Router::new()
         .route("/v1/customer", get(auth::customer))
-        .route("/v1/sessions", get(sessions::list_sessions))
-        .route("/v1/sessions/change-state", post(sessions::change_state))
-        .route("/v1/sessions/change-states", post(sessions::change_states))
-        .route("/v1/sessions/{session_id}", get(sessions::get_session))
+        .route("/v1/sessions", get(sessions::list_sessions::<H>))
+        .route(
+            "/v1/sessions/change-state",
+            post(sessions::change_state::<H>),
+        )
+        .route(
+            "/v1/sessions/change-states",
+            post(sessions::change_states::<H>),
+        )
+        .route("/v1/sessions/{session_id}", get(sessions::get_session::<H>))
         .route(
             "/v1/sessions/{session_id}/events",
-            get(sessions::session_events),
+            get(sessions::session_events::<H>),
         )
         .route(
             "/v1/sessions/{session_id}/add-note",
-            post(sessions::add_note),
+            post(sessions::add_note::<H>),
         )
         .route(
             "/v2/watchlists",
-            get(watchlists::list_watchlists).post(watchlists::create_watchlist),
+            get(watchlists::list_watchlists::<H>).post(watchlists::create_watchlist::<H>),
         )
         .route(
             "/v2/watchlists/{watchlist_id}",
-            get(watchlists::get_watchlist)
-                .patch(watchlists::update_watchlist)
-                .delete(watchlists::delete_watchlist),
+            get(watchlists::get_watchlist::<H>)
+                .patch(watchlists::update_watchlist::<H>)
+                .delete(watchlists::delete_watchlist::<H>),
         )
         .route(
             "/v2/watchlists/{watchlist_id}/included-actors/add",
-            post(watchlists::included_add),
+            post(watchlists::included_add::<H>),
         )
         .route(
             "/v2/watchlists/{watchlist_id}/included-actors/delete",
-            post(watchlists::included_delete),
+            post(watchlists::included_delete::<H>),
         )
         .route(
             "/v2/watchlists/{watchlist_id}/included-actors",
-            get(watchlists::included_list),
+            get(watchlists::included_list::<H>),
         )
         .route(
             "/v2/watchlists/{watchlist_id}/included-actors/{actor_id}",
-            get(watchlists::included_get),
+            get(watchlists::included_get::<H>),
         )
         .route(
             "/v2/watchlists/{watchlist_id}/excluded-actors/add",
-            post(watchlists::excluded_add),
+            post(watchlists::excluded_add::<H>),
         )
         .route(
             "/v2/watchlists/{watchlist_id}/excluded-actors/delete",
-            post(watchlists::excluded_delete),
+            post(watchlists::excluded_delete::<H>),
         )
         .route(
             "/v2/watchlists/{watchlist_id}/excluded-actors",
-            get(watchlists::excluded_list),
+            get(watchlists::excluded_list::<H>),
         )
         .route(
             "/v2/watchlists/{watchlist_id}/excluded-actors/{actor_id}",
-            get(watchlists::excluded_get),
+            get(watchlists::excluded_get::<H>),
         )
         .route(
             "/v2/watchlists/{watchlist_id}/members",
-            get(watchlists::members_list),
+            get(watchlists::members_list::<H>),
         )
         .route(
             "/v2/watchlists/{watchlist_id}/members/{actor_id}",
-            get(watchlists::members_get),
+            get(watchlists::members_get::<H>),
         )
-        .route("/v1/actors/actor/search", get(actors::actor_search))
+        .route("/v1/actors/actor/search", get(actors::actor_search::<H>))
         .route(
             "/v1/actors/actor/search/parent",
-            get(actors::actor_search_parent),
+            get(actors::actor_search_parent::<H>),
         )
         .route(
             "/v1/actors/actor/name/{name}/parent",
-            get(actors::actor_by_name_parent),
+            get(actors::actor_by_name_parent::<H>),
         )
         .route(
             "/v1/actors/actor/name/{name}/family",
-            get(actors::actor_by_name_family),
+            get(actors::actor_by_name_family::<H>),
         )
         .route(
             "/v1/actors/actor/id/{actor_id}",
-            get(actors::actor_by_id).patch(actors::actor_patch),
+            get(actors::actor_by_id::<H>).patch(actors::actor_patch::<H>),
         )
         .route(
             "/v1/actors/actor/id/{actor_id}/parent",
-            get(actors::actor_by_id_parent),
+            get(actors::actor_by_id_parent::<H>),
         )
         .route(
             "/v1/actors/actor/id/{actor_id}/family",
-            get(actors::actor_by_id_family),
+            get(actors::actor_by_id_family::<H>),
         )
-        .route("/v1/users", get(actors::list_users))
-        .route("/v1/users/{user_id}", get(actors::get_user))
-        .route_layer(middleware::from_fn_with_state(h, auth::auth));
+        .route("/v1/users", get(actors::list_users::<H>))
+        .route("/v1/users/{user_id}", get(actors::get_user::<H>))
+        .route_layer(middleware::from_fn_with_state(h, auth::auth::<H>));
     let r = Router::new()
-        .route("/v1/oauth", post(auth::oauth))
+        .route("/v1/oauth", post(auth::oauth::<H>))
         .route("/v1/alerts", any(removed))
         .route("/v1/alerts/{*rest}", any(removed))
         .route("/v1/watchlists", any(removed))

@@ -9,12 +9,11 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::SESSION_STATES;
 use super::auth::Caller;
 use super::errors::{bad_request, not_found, ok_empty};
 use super::model::{Note, Session, StateEntry};
 use super::state::{IncydrState, SessionRecord};
-use crate::state::SandboxHandle;
+use super::{IncydrHost, SESSION_STATES};
 use crate::util::{self, Query};
 
 #[derive(Serialize)]
@@ -162,8 +161,8 @@ fn session_matches(s: &IncydrState, r: &SessionRecord, f: &SessionFilter) -> boo
     true
 }
 
-pub(super) async fn list_sessions(
-    State(h): State<SandboxHandle>,
+pub(super) async fn list_sessions<H: IncydrHost>(
+    State(h): State<H>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = Query::parse(raw.as_deref());
@@ -204,7 +203,7 @@ pub(super) async fn list_sessions(
             ));
         }
     };
-    h.with(|s| {
+    h.with_incydr(|s| {
         let reorder = s.config.incydr_reorder_sessions;
         let st = &mut s.incydr;
         let key = |r: &SessionRecord| {
@@ -255,11 +254,11 @@ pub(super) async fn list_sessions(
     })
 }
 
-pub(super) async fn get_session(
-    State(h): State<SandboxHandle>,
+pub(super) async fn get_session<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
 ) -> Response {
-    h.with(|s| {
+    h.with_incydr(|s| {
         match s
             .incydr
             .sessions
@@ -272,11 +271,11 @@ pub(super) async fn get_session(
     })
 }
 
-pub(super) async fn session_events(
-    State(h): State<SandboxHandle>,
+pub(super) async fn session_events<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
 ) -> Response {
-    h.with(|s| {
+    h.with_incydr(|s| {
         match s
             .incydr
             .sessions
@@ -297,8 +296,8 @@ pub(super) async fn session_events(
     })
 }
 
-pub(super) async fn add_note(
-    State(h): State<SandboxHandle>,
+pub(super) async fn add_note<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
     caller: Option<axum::Extension<Caller>>,
     body: Bytes,
@@ -317,7 +316,7 @@ pub(super) async fn add_note(
         return bad_request("noteContent must be at most 2000 characters");
     }
     let user = caller.map(|c| c.0.0.clone());
-    h.with(|s| {
+    h.with_incydr(|s| {
         let note_id = s.ids.uuid("note");
         match s
             .incydr
@@ -368,8 +367,8 @@ fn push_state(sess: &mut Session, state: &str, user: Option<String>) {
     });
 }
 
-pub(super) async fn change_state(
-    State(h): State<SandboxHandle>,
+pub(super) async fn change_state<H: IncydrHost>(
+    State(h): State<H>,
     caller: Option<axum::Extension<Caller>>,
     body: Bytes,
 ) -> Response {
@@ -392,7 +391,7 @@ pub(super) async fn change_state(
         .filter_map(|x| x.as_str().map(str::to_string))
         .collect();
     let user = caller.map(|c| c.0.0.clone());
-    h.with(|s| {
+    h.with_incydr(|s| {
         let missing: Vec<&String> = ids
             .iter()
             .filter(|id| {
@@ -414,8 +413,8 @@ pub(super) async fn change_state(
     })
 }
 
-pub(super) async fn change_states(
-    State(h): State<SandboxHandle>,
+pub(super) async fn change_states<H: IncydrHost>(
+    State(h): State<H>,
     RawQuery(raw): RawQuery,
     caller: Option<axum::Extension<Caller>>,
     body: Bytes,
@@ -438,7 +437,7 @@ pub(super) async fn change_states(
         .and_then(Value::as_str)
         .map(str::to_string);
     let user = caller.map(|c| c.0.0.clone());
-    h.with(|s| {
+    h.with_incydr(|s| {
         let st = &s.incydr;
         let mut ids: Vec<String> = st
             .sessions

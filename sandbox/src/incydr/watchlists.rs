@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 
 use super::errors::{bad_request, error, not_found, ok_empty};
 use super::state::{IncydrState, Member, Watchlist};
-use super::{TENANT_ID, WATCHLIST_TYPES};
-use crate::state::SandboxHandle;
+use super::{IncydrHost, TENANT_ID, WATCHLIST_TYPES};
 use crate::util::{self, Query};
 
 #[derive(Serialize)]
@@ -85,8 +84,8 @@ pub(super) fn page_params(
     Ok(((page - 1) as usize, size as usize))
 }
 
-pub(super) async fn list_watchlists(
-    State(h): State<SandboxHandle>,
+pub(super) async fn list_watchlists<H: IncydrHost>(
+    State(h): State<H>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = Query::parse(raw.as_deref());
@@ -95,7 +94,7 @@ pub(super) async fn list_watchlists(
         Err(r) => return r,
     };
     let actor = q.get("actorId").map(str::to_string);
-    h.with(|s| {
+    h.with_incydr(|s| {
         let lists: Vec<&Watchlist> = s
             .incydr
             .watchlists
@@ -117,7 +116,7 @@ pub(super) async fn list_watchlists(
     })
 }
 
-pub(super) async fn create_watchlist(State(h): State<SandboxHandle>, body: Bytes) -> Response {
+pub(super) async fn create_watchlist<H: IncydrHost>(State(h): State<H>, body: Bytes) -> Response {
     let v = match util::parse_json(&body) {
         Ok(v) => v,
         Err(e) => return bad_request(e),
@@ -147,7 +146,7 @@ pub(super) async fn create_watchlist(State(h): State<SandboxHandle>, body: Bytes
     {
         return bad_request("description must be at most 250 characters");
     }
-    h.with(|s| {
+    h.with_incydr(|s| {
         if list_type != "CUSTOM" && s.incydr.watchlists.iter().any(|w| w.list_type == list_type) {
             return error(
                 StatusCode::CONFLICT,
@@ -169,18 +168,18 @@ pub(super) async fn create_watchlist(State(h): State<SandboxHandle>, body: Bytes
     })
 }
 
-pub(super) async fn get_watchlist(
-    State(h): State<SandboxHandle>,
+pub(super) async fn get_watchlist<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
 ) -> Response {
-    h.with(|s| match s.incydr.watchlists.iter().find(|w| w.id == id) {
+    h.with_incydr(|s| match s.incydr.watchlists.iter().find(|w| w.id == id) {
         Some(w) => util::json(StatusCode::OK, &w.to_json()),
         None => not_found(format!("Watchlist not found: {id}")),
     })
 }
 
-pub(super) async fn update_watchlist(
-    State(h): State<SandboxHandle>,
+pub(super) async fn update_watchlist<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
     body: Bytes,
@@ -191,7 +190,7 @@ pub(super) async fn update_watchlist(
         Err(e) => return bad_request(e),
     };
     let paths = q.all_split("paths");
-    h.with(|s| {
+    h.with_incydr(|s| {
         let Some(w) = s.incydr.watchlists.iter_mut().find(|w| w.id == id) else {
             return not_found(format!("Watchlist not found: {id}"));
         };
@@ -219,11 +218,11 @@ pub(super) async fn update_watchlist(
     })
 }
 
-pub(super) async fn delete_watchlist(
-    State(h): State<SandboxHandle>,
+pub(super) async fn delete_watchlist<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
 ) -> Response {
-    h.with(|s| {
+    h.with_incydr(|s| {
         let before = s.incydr.watchlists.len();
         s.incydr.watchlists.retain(|w| w.id != id);
         if s.incydr.watchlists.len() == before {
@@ -272,7 +271,7 @@ fn actor_ids_from_body(
         .collect()
 }
 
-fn modify_list(h: &SandboxHandle, id: &str, body: &[u8], kind: ListKind, add: bool) -> Response {
+fn modify_list<H: IncydrHost>(h: &H, id: &str, body: &[u8], kind: ListKind, add: bool) -> Response {
     let v = match util::parse_json(body) {
         Ok(v) => v,
         Err(e) => return bad_request(e),
@@ -281,7 +280,7 @@ fn modify_list(h: &SandboxHandle, id: &str, body: &[u8], kind: ListKind, add: bo
         Ok(x) => x,
         Err(r) => return r,
     };
-    h.with(|s| {
+    h.with_incydr(|s| {
         let strict = s.config.incydr_strict_readd;
         if !s.incydr.watchlists.iter().any(|w| w.id == id) {
             return not_found(format!("Watchlist not found: {id}"));
@@ -317,32 +316,32 @@ fn modify_list(h: &SandboxHandle, id: &str, body: &[u8], kind: ListKind, add: bo
     })
 }
 
-pub(super) async fn included_add(
-    State(h): State<SandboxHandle>,
+pub(super) async fn included_add<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     modify_list(&h, &id, &body, ListKind::Included, true)
 }
 
-pub(super) async fn included_delete(
-    State(h): State<SandboxHandle>,
+pub(super) async fn included_delete<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     modify_list(&h, &id, &body, ListKind::Included, false)
 }
 
-pub(super) async fn excluded_add(
-    State(h): State<SandboxHandle>,
+pub(super) async fn excluded_add<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     modify_list(&h, &id, &body, ListKind::Excluded, true)
 }
 
-pub(super) async fn excluded_delete(
-    State(h): State<SandboxHandle>,
+pub(super) async fn excluded_delete<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -360,13 +359,13 @@ enum Listing {
     Members,
 }
 
-fn list_members(h: &SandboxHandle, id: &str, raw: Option<&str>, which: Listing) -> Response {
+fn list_members<H: IncydrHost>(h: &H, id: &str, raw: Option<&str>, which: Listing) -> Response {
     let q = Query::parse(raw);
     let (page, size) = match page_params(&q, &["page_size", "pageSize"], 100) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    h.with(|s| {
+    h.with_incydr(|s| {
         let Some(w) = s.incydr.watchlists.iter().find(|w| w.id == id) else {
             return not_found(format!("Watchlist not found: {id}"));
         };
@@ -379,7 +378,7 @@ fn list_members(h: &SandboxHandle, id: &str, raw: Option<&str>, which: Listing) 
                 .filter(|m| w.is_member(&m.actor_id))
                 .collect(),
         };
-        let all: Vec<Value> = members.iter().map(|m| member_json(&s.incydr, m)).collect();
+        let all: Vec<Value> = members.iter().map(|m| member_json(s.incydr, m)).collect();
         let key = match which {
             Listing::Included => "includedActors",
             Listing::Excluded => "excludedActors",
@@ -392,8 +391,8 @@ fn list_members(h: &SandboxHandle, id: &str, raw: Option<&str>, which: Listing) 
     })
 }
 
-fn get_member(h: &SandboxHandle, id: &str, actor_id: &str, which: Listing) -> Response {
-    h.with(|s| {
+fn get_member<H: IncydrHost>(h: &H, id: &str, actor_id: &str, which: Listing) -> Response {
+    h.with_incydr(|s| {
         let Some(w) = s.incydr.watchlists.iter().find(|w| w.id == id) else {
             return not_found(format!("Watchlist not found: {id}"));
         };
@@ -406,52 +405,52 @@ fn get_member(h: &SandboxHandle, id: &str, actor_id: &str, which: Listing) -> Re
                 .find(|m| m.actor_id == actor_id && w.is_member(actor_id)),
         };
         match found {
-            Some(m) => util::json(StatusCode::OK, &member_json(&s.incydr, m)),
+            Some(m) => util::json(StatusCode::OK, &member_json(s.incydr, m)),
             None => not_found(format!("Actor {actor_id} is not on watchlist {id}")),
         }
     })
 }
 
-pub(super) async fn included_list(
-    State(h): State<SandboxHandle>,
+pub(super) async fn included_list<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     list_members(&h, &id, raw.as_deref(), Listing::Included)
 }
 
-pub(super) async fn excluded_list(
-    State(h): State<SandboxHandle>,
+pub(super) async fn excluded_list<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     list_members(&h, &id, raw.as_deref(), Listing::Excluded)
 }
 
-pub(super) async fn members_list(
-    State(h): State<SandboxHandle>,
+pub(super) async fn members_list<H: IncydrHost>(
+    State(h): State<H>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     list_members(&h, &id, raw.as_deref(), Listing::Members)
 }
 
-pub(super) async fn included_get(
-    State(h): State<SandboxHandle>,
+pub(super) async fn included_get<H: IncydrHost>(
+    State(h): State<H>,
     Path((id, actor)): Path<(String, String)>,
 ) -> Response {
     get_member(&h, &id, &actor, Listing::Included)
 }
 
-pub(super) async fn excluded_get(
-    State(h): State<SandboxHandle>,
+pub(super) async fn excluded_get<H: IncydrHost>(
+    State(h): State<H>,
     Path((id, actor)): Path<(String, String)>,
 ) -> Response {
     get_member(&h, &id, &actor, Listing::Excluded)
 }
 
-pub(super) async fn members_get(
-    State(h): State<SandboxHandle>,
+pub(super) async fn members_get<H: IncydrHost>(
+    State(h): State<H>,
     Path((id, actor)): Path<(String, String)>,
 ) -> Response {
     get_member(&h, &id, &actor, Listing::Members)

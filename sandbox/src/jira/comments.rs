@@ -13,12 +13,11 @@ use super::auth::Auth;
 use super::errors::{ADF_MESSAGE, error_messages, field_errors, issue_not_found};
 use super::issues::comment_json;
 use super::state::JiraComment;
-use super::{base_url, is_v2};
-use crate::state::SandboxHandle;
+use super::{JiraHost, base_url, is_v2};
 use crate::util::{self, Scheme};
 
-pub(super) async fn add_comment(
-    State(h): State<SandboxHandle>,
+pub(super) async fn add_comment<H: JiraHost>(
+    State(h): State<H>,
     Extension(auth): Extension<Auth>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
@@ -55,7 +54,7 @@ pub(super) async fn add_comment(
             }
         }
     }
-    h.with(|s| {
+    h.with_jira(|s| {
         let cid = s.jira.next_comment_id;
         let Some(issue) = s.jira.issue_mut(&key) else {
             return issue_not_found();
@@ -74,8 +73,8 @@ pub(super) async fn add_comment(
     })
 }
 
-pub(super) async fn list_comments(
-    State(h): State<SandboxHandle>,
+pub(super) async fn list_comments<H: JiraHost>(
+    State(h): State<H>,
     Extension(auth): Extension<Auth>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
@@ -86,7 +85,7 @@ pub(super) async fn list_comments(
         return issue_not_found();
     }
     let base = base_url(&headers, &uri, scheme.as_deref());
-    h.with(|s| match s.jira.issue(&key) {
+    h.with_jira(|s| match s.jira.issue(&key) {
         Some(i) => {
             let list: Vec<Value> = i
                 .comments

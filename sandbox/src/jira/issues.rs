@@ -19,8 +19,7 @@ use super::errors::{
 };
 use super::meta::{SETTABLE_FIELDS, issue_type_json, priority_json, project_json, user_json};
 use super::state::{JiraComment, JiraIssue, JiraProject, JiraState};
-use super::{ISSUE_TYPES, PRIORITIES, base_url, is_v2};
-use crate::state::SandboxHandle;
+use super::{ISSUE_TYPES, JiraHost, PRIORITIES, base_url, is_v2};
 use crate::util::{self, Query, Scheme};
 
 fn lookup_named<'a>(v: &Value, table: &'a [(&'a str, &'a str)]) -> Option<(&'a str, &'a str)> {
@@ -35,8 +34,8 @@ fn lookup_named<'a>(v: &Value, table: &'a [(&'a str, &'a str)]) -> Option<(&'a s
     })
 }
 
-pub(super) async fn create_issue(
-    State(h): State<SandboxHandle>,
+pub(super) async fn create_issue<H: JiraHost>(
+    State(h): State<H>,
     Extension(auth): Extension<Auth>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
@@ -69,7 +68,7 @@ pub(super) async fn create_issue(
             &["Issue must contain a 'fields' object"],
         );
     };
-    h.with(|s| {
+    h.with_jira(|s| {
         let mut errors = Map::new();
         let project = fields
             .get("project")
@@ -363,8 +362,8 @@ pub(super) fn issue_json(base: &str, st: &JiraState, i: &JiraIssue, sel: &FieldS
     })
 }
 
-pub(super) async fn get_issue(
-    State(h): State<SandboxHandle>,
+pub(super) async fn get_issue<H: JiraHost>(
+    State(h): State<H>,
     Extension(auth): Extension<Auth>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
@@ -378,8 +377,8 @@ pub(super) async fn get_issue(
     let base = base_url(&headers, &uri, scheme.as_deref());
     let q = Query::parse(raw.as_deref());
     let sel = field_sel(&q.all_split("fields"), true);
-    h.with(|s| match s.jira.issue(&key) {
-        Some(i) => util::json_utf8(StatusCode::OK, &issue_json(&base, &s.jira, i, &sel)),
+    h.with_jira(|s| match s.jira.issue(&key) {
+        Some(i) => util::json_utf8(StatusCode::OK, &issue_json(&base, s.jira, i, &sel)),
         None => issue_not_found(),
     })
 }

@@ -11,9 +11,8 @@ use serde_json::{Value, json};
 use super::auth::Auth;
 use super::errors::error_messages;
 use super::state::JiraProject;
-use super::{ACCOUNT_ID, ISSUE_TYPES, PRIORITIES, base_url};
+use super::{ACCOUNT_ID, ISSUE_TYPES, JiraHost, PRIORITIES, base_url};
 use crate::creds;
-use crate::state::SandboxHandle;
 use crate::util::{self, Scheme};
 
 pub(super) fn user_json(base: &str) -> Value {
@@ -204,8 +203,8 @@ pub(super) fn project_json(base: &str, p: &JiraProject) -> Value {
            "name": p.name, "projectTypeKey": "software", "simplified": false})
 }
 
-pub(super) async fn project(
-    State(h): State<SandboxHandle>,
+pub(super) async fn project<H: JiraHost>(
+    State(h): State<H>,
     Extension(auth): Extension<Auth>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
@@ -219,7 +218,7 @@ pub(super) async fn project(
         );
     }
     let base = base_url(&headers, &uri, scheme.as_deref());
-    h.with(|s| match s.jira.project(&key) {
+    h.with_jira(|s| match s.jira.project(&key) {
         Some(p) => {
             let mut v = project_json(&base, p);
             v["issueTypes"] = json!(
@@ -237,15 +236,15 @@ pub(super) async fn project(
     })
 }
 
-pub(super) async fn createmeta(
-    State(h): State<SandboxHandle>,
+pub(super) async fn createmeta<H: JiraHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
     Path(key): Path<String>,
 ) -> Response {
     let base = base_url(&headers, &uri, scheme.as_deref());
-    h.with(|s| match s.jira.project(&key) {
+    h.with_jira(|s| match s.jira.project(&key) {
         Some(_) => {
             let types: Vec<Value> = ISSUE_TYPES
                 .iter()

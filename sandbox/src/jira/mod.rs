@@ -52,13 +52,33 @@ use axum::middleware;
 use axum::response::Response;
 use axum::routing::{any, get, post};
 
-use crate::state::SandboxHandle;
 use crate::util::{self, Scheme};
 
 pub use adf::{AdfError, validate_adf};
 pub(crate) use errors::Faults;
 pub(crate) use state::JiraState;
 pub use state::{JiraCommentView, JiraIssueView, JiraProject};
+
+/// What the Jira handlers need from the sandbox that serves them. The sandbox implements it
+/// over its one state lock, so this module does not depend on how the sandbox is composed.
+pub(crate) trait JiraHost: Clone + Send + Sync + 'static {
+    /// Run `f` with the state locked.
+    fn with_jira<R>(&self, f: impl FnOnce(&mut JiraCtx<'_>) -> R) -> R;
+}
+
+/// The part of the sandbox state the Jira handlers read and change.
+pub(crate) struct JiraCtx<'a> {
+    /// The Jira knobs of the sandbox config.
+    pub config: JiraConfig,
+    /// Projects, issues, comments.
+    pub jira: &'a mut JiraState,
+}
+
+/// The Jira knobs of the sandbox config (same names as there).
+pub(crate) struct JiraConfig {
+    /// Issues become visible to `search/jql` only this long after creation.
+    pub jira_search_lag_ms: u64,
+}
 
 /// The account behind the demo token.
 pub const ACCOUNT_ID: &str = "5b10ac8d82e05b22cc7d4ef5";
@@ -78,7 +98,7 @@ pub(crate) const PRIORITIES: [(&str, &str); 5] = [
     ("5", "Lowest"),
 ];
 
-pub(crate) fn router() -> Router<SandboxHandle> {
+pub(crate) fn router<H: JiraHost>() -> Router<H> {
     // Routes that answer anonymous callers in their own way (see the module docs).
     let mut open = Router::new();
     // Routes that refuse anonymous callers with the 401.
@@ -92,15 +112,15 @@ pub(crate) fn router() -> Router<SandboxHandle> {
             .route(&format!("/rest/api/{v}/myself"), get(meta::myself))
             .route(
                 &format!("/rest/api/{v}/issue/createmeta/{{project}}/issuetypes"),
-                get(meta::createmeta),
+                get(meta::createmeta::<H>),
             )
             .route(
                 &format!("/rest/api/{v}/issue/{{key}}/properties"),
-                get(properties::list_properties),
+                get(properties::list_properties::<H>),
             )
             .route(
                 &format!("/rest/api/{v}/issue/{{key}}/properties/{{prop}}"),
-                get(properties::get_property).put(properties::put_property),
+                get(properties::get_property::<H>).put(properties::put_property::<H>),
             );
         open = open
             .route(&format!("/rest/api/{v}/serverInfo"), get(meta::server_info))
@@ -108,20 +128,23 @@ pub(crate) fn router() -> Router<SandboxHandle> {
             .route(&format!("/rest/api/{v}/priority"), get(meta::priorities))
             .route(
                 &format!("/rest/api/{v}/project/{{key}}"),
-                get(meta::project),
+                get(meta::project::<H>),
             )
-            .route(&format!("/rest/api/{v}/issue"), post(issues::create_issue))
+            .route(
+                &format!("/rest/api/{v}/issue"),
+                post(issues::create_issue::<H>),
+            )
             .route(
                 &format!("/rest/api/{v}/issue/{{key}}"),
-                get(issues::get_issue),
+                get(issues::get_issue::<H>),
             )
             .route(
                 &format!("/rest/api/{v}/issue/{{key}}/comment"),
-                get(comments::list_comments).post(comments::add_comment),
+                get(comments::list_comments::<H>).post(comments::add_comment::<H>),
             );
         search = search.route(
             &format!("/rest/api/{v}/search/jql"),
-            get(search::search_get).post(search::search_post),
+            get(search::search_get::<H>).post(search::search_post::<H>),
         );
         public = public.route(&format!("/rest/api/{v}/search"), any(search_gone));
     }

@@ -6,15 +6,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::JiraHost;
 use super::errors::{error_messages, issue_not_found};
-use crate::state::SandboxHandle;
 use crate::util;
 
-pub(super) async fn list_properties(
-    State(h): State<SandboxHandle>,
+pub(super) async fn list_properties<H: JiraHost>(
+    State(h): State<H>,
     Path(key): Path<String>,
 ) -> Response {
-    h.with(|s| match s.jira.issue(&key) {
+    h.with_jira(|s| match s.jira.issue(&key) {
         Some(i) => {
             let keys: Vec<Value> = i.properties.keys().map(|k| json!({"key": k})).collect();
             util::json_utf8(StatusCode::OK, &json!({"keys": keys}))
@@ -23,11 +23,11 @@ pub(super) async fn list_properties(
     })
 }
 
-pub(super) async fn get_property(
-    State(h): State<SandboxHandle>,
+pub(super) async fn get_property<H: JiraHost>(
+    State(h): State<H>,
     Path((key, prop)): Path<(String, String)>,
 ) -> Response {
-    h.with(|s| match s.jira.issue(&key) {
+    h.with_jira(|s| match s.jira.issue(&key) {
         Some(i) => match i.properties.get(&prop) {
             Some(v) => util::json_utf8(StatusCode::OK, &json!({"key": prop, "value": v})),
             None => error_messages(
@@ -39,8 +39,8 @@ pub(super) async fn get_property(
     })
 }
 
-pub(super) async fn put_property(
-    State(h): State<SandboxHandle>,
+pub(super) async fn put_property<H: JiraHost>(
+    State(h): State<H>,
     Path((key, prop)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
@@ -54,7 +54,7 @@ pub(super) async fn put_property(
         Ok(v) => v,
         Err(e) => return error_messages(StatusCode::BAD_REQUEST, &[&e]),
     };
-    h.with(|s| match s.jira.issue_mut(&key) {
+    h.with_jira(|s| match s.jira.issue_mut(&key) {
         Some(i) => {
             let created = i.properties.insert(prop, v).is_none();
             if created {

@@ -11,12 +11,11 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::auth::Auth;
-use super::base_url;
 use super::errors::{error_messages, unauthorized};
 use super::issues::{FieldSel, field_sel, issue_json};
 use super::jql::{Cond, jql_matches, parse_jql, priority_rank};
 use super::state::JiraIssue;
-use crate::state::SandboxHandle;
+use super::{JiraHost, base_url};
 use crate::util::{self, Query, Scheme};
 
 #[derive(Default)]
@@ -28,8 +27,8 @@ struct SearchParams {
     reconcile: Vec<String>,
 }
 
-pub(super) async fn search_get(
-    State(h): State<SandboxHandle>,
+pub(super) async fn search_get<H: JiraHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
@@ -51,8 +50,8 @@ pub(super) async fn search_get(
     search(h, auth, headers, uri, scheme, p)
 }
 
-pub(super) async fn search_post(
-    State(h): State<SandboxHandle>,
+pub(super) async fn search_post<H: JiraHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
@@ -90,8 +89,8 @@ pub(super) async fn search_post(
     search(h, auth, headers, uri, scheme, p)
 }
 
-fn search(
-    h: SandboxHandle,
+fn search<H: JiraHost>(
+    h: H,
     auth: Auth,
     headers: HeaderMap,
     uri: Uri,
@@ -147,7 +146,7 @@ fn search(
             }
         }
     };
-    h.with(|s| {
+    h.with_jira(|s| {
         for g in &jql.groups {
             for c in g {
                 let unknown_project = match c {
@@ -205,7 +204,7 @@ fn search(
             .iter()
             .skip(offset)
             .take(max)
-            .map(|i| issue_json(&base, &s.jira, i, &sel))
+            .map(|i| issue_json(&base, s.jira, i, &sel))
             .collect();
         let is_last = offset + max >= hits.len();
         let mut out = Map::new();

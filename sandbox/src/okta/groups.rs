@@ -11,8 +11,7 @@ use super::errors::{invalid_search, not_found, okta_error};
 use super::search::{eval_search, group_attr, parse_search};
 use super::state::{OktaGroup, OktaUser};
 use super::users::user_json;
-use super::{base, limit_of, with_links};
-use crate::state::SandboxHandle;
+use super::{OktaHost, base, limit_of, with_links};
 use crate::util::{self, Query, Scheme};
 
 pub(super) fn group_json(base: &str, g: &OktaGroup) -> Value {
@@ -36,8 +35,8 @@ pub(super) fn group_json(base: &str, g: &OktaGroup) -> Value {
     })
 }
 
-pub(super) async fn list_groups(
-    State(h): State<SandboxHandle>,
+pub(super) async fn list_groups<H: OktaHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
@@ -57,7 +56,7 @@ pub(super) async fn list_groups(
     let prefix = q.get("q").map(str::to_lowercase);
     let limit = limit_of(&q, if prefix.is_some() { 300 } else { 10_000 });
     let after = q.get("after").map(str::to_string);
-    h.with(|s| {
+    h.with_okta(|s| {
         let mut groups: Vec<&OktaGroup> = s
             .okta
             .groups
@@ -87,22 +86,22 @@ pub(super) async fn list_groups(
     })
 }
 
-pub(super) async fn get_group(
-    State(h): State<SandboxHandle>,
+pub(super) async fn get_group<H: OktaHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
     Path(group_id): Path<String>,
 ) -> Response {
     let b = base(&headers, &uri, scheme.as_deref());
-    h.with(|s| match s.okta.groups.iter().find(|g| g.id == group_id) {
+    h.with_okta(|s| match s.okta.groups.iter().find(|g| g.id == group_id) {
         Some(g) => util::json(StatusCode::OK, &group_json(&b, g)),
         None => not_found(&group_id, "UserGroup"),
     })
 }
 
-pub(super) async fn group_users(
-    State(h): State<SandboxHandle>,
+pub(super) async fn group_users<H: OktaHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
@@ -113,7 +112,7 @@ pub(super) async fn group_users(
     let q = Query::parse(raw.as_deref());
     let limit = limit_of(&q, 1000);
     let after = q.get("after").map(str::to_string);
-    h.with(|s| {
+    h.with_okta(|s| {
         let Some(g) = s.okta.groups.iter().find(|g| g.id == group_id) else {
             return not_found(&group_id, "UserGroup");
         };
@@ -144,8 +143,8 @@ pub(super) async fn group_users(
     })
 }
 
-fn change_membership(h: &SandboxHandle, group_id: &str, user_id: &str, add: bool) -> Response {
-    h.with(|s| {
+fn change_membership<H: OktaHost>(h: &H, group_id: &str, user_id: &str, add: bool) -> Response {
+    h.with_okta(|s| {
         let Some(gi) = s.okta.groups.iter().position(|g| g.id == group_id) else {
             return not_found(group_id, "UserGroup");
         };
@@ -176,15 +175,15 @@ fn change_membership(h: &SandboxHandle, group_id: &str, user_id: &str, add: bool
     })
 }
 
-pub(super) async fn add_member(
-    State(h): State<SandboxHandle>,
+pub(super) async fn add_member<H: OktaHost>(
+    State(h): State<H>,
     Path((group_id, user_id)): Path<(String, String)>,
 ) -> Response {
     change_membership(&h, &group_id, &user_id, true)
 }
 
-pub(super) async fn remove_member(
-    State(h): State<SandboxHandle>,
+pub(super) async fn remove_member<H: OktaHost>(
+    State(h): State<H>,
     Path((group_id, user_id)): Path<(String, String)>,
 ) -> Response {
     change_membership(&h, &group_id, &user_id, false)

@@ -33,25 +33,40 @@ use axum::response::Response;
 use axum::routing::{get, put};
 
 use crate::creds;
-use crate::state::SandboxHandle;
 use crate::util::{self, Query, Scheme};
 
 pub(crate) use errors::Faults;
 pub(crate) use state::OktaState;
 pub use state::{OktaGroupMembersView, OktaGroupSeed, OktaMembership, OktaUserSeed};
 
-pub(crate) fn router() -> Router<SandboxHandle> {
+/// What the Okta handlers need from the sandbox that serves them. The sandbox implements it
+/// over its one state lock, so this module does not depend on how the sandbox is composed.
+pub(crate) trait OktaHost: Clone + Send + Sync + 'static {
+    /// Run `f` with the state locked.
+    fn with_okta<R>(&self, f: impl FnOnce(&mut OktaCtx<'_>) -> R) -> R;
+}
+
+/// The part of the sandbox state the Okta handlers read and change.
+pub(crate) struct OktaCtx<'a> {
+    /// Users and groups.
+    pub okta: &'a mut OktaState,
+}
+
+pub(crate) fn router<H: OktaHost>() -> Router<H> {
     Router::new()
-        .route("/api/v1/users/me", get(users::me))
-        .route("/api/v1/users", get(users::list_users))
-        .route("/api/v1/users/{user}", get(users::get_user))
-        .route("/api/v1/users/{user}/groups", get(users::user_groups))
-        .route("/api/v1/groups", get(groups::list_groups))
-        .route("/api/v1/groups/{group_id}", get(groups::get_group))
-        .route("/api/v1/groups/{group_id}/users", get(groups::group_users))
+        .route("/api/v1/users/me", get(users::me::<H>))
+        .route("/api/v1/users", get(users::list_users::<H>))
+        .route("/api/v1/users/{user}", get(users::get_user::<H>))
+        .route("/api/v1/users/{user}/groups", get(users::user_groups::<H>))
+        .route("/api/v1/groups", get(groups::list_groups::<H>))
+        .route("/api/v1/groups/{group_id}", get(groups::get_group::<H>))
+        .route(
+            "/api/v1/groups/{group_id}/users",
+            get(groups::group_users::<H>),
+        )
         .route(
             "/api/v1/groups/{group_id}/users/{user_id}",
-            put(groups::add_member).delete(groups::remove_member),
+            put(groups::add_member::<H>).delete(groups::remove_member::<H>),
         )
         .route_layer(middleware::from_fn(auth))
         .method_not_allowed_fallback(util::method_not_allowed)

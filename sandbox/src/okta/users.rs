@@ -10,8 +10,7 @@ use super::errors::{invalid_search, not_found};
 use super::groups::group_json;
 use super::search::{eval_search, parse_search, user_attr};
 use super::state::OktaUser;
-use super::{base, limit_of, with_links};
-use crate::state::SandboxHandle;
+use super::{OktaHost, base, limit_of, with_links};
 use crate::util::{self, Query, Scheme};
 
 pub(super) fn user_json(base: &str, u: &OktaUser) -> Value {
@@ -33,14 +32,14 @@ pub(super) fn user_json(base: &str, u: &OktaUser) -> Value {
     })
 }
 
-pub(super) async fn me(
-    State(h): State<SandboxHandle>,
+pub(super) async fn me<H: OktaHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
 ) -> Response {
     let b = base(&headers, &uri, scheme.as_deref());
-    h.with(|s| {
+    h.with_okta(|s| {
         let admin = s.okta.admin_id.clone();
         match s.okta.users.iter().find(|u| u.id == admin) {
             Some(u) => util::json(StatusCode::OK, &user_json(&b, u)),
@@ -49,15 +48,15 @@ pub(super) async fn me(
     })
 }
 
-pub(super) async fn get_user(
-    State(h): State<SandboxHandle>,
+pub(super) async fn get_user<H: OktaHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
     Path(user): Path<String>,
 ) -> Response {
     let b = base(&headers, &uri, scheme.as_deref());
-    h.with(|s| {
+    h.with_okta(|s| {
         let key = if user == "me" {
             s.okta.admin_id.clone()
         } else {
@@ -70,8 +69,8 @@ pub(super) async fn get_user(
     })
 }
 
-pub(super) async fn list_users(
-    State(h): State<SandboxHandle>,
+pub(super) async fn list_users<H: OktaHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
@@ -88,7 +87,7 @@ pub(super) async fn list_users(
     let prefix = q.get("q").map(str::to_lowercase);
     let limit = limit_of(&q, 200);
     let after = q.get("after").map(str::to_string);
-    h.with(|s| {
+    h.with_okta(|s| {
         let mut users: Vec<&OktaUser> = s
             .okta
             .users
@@ -125,15 +124,15 @@ pub(super) async fn list_users(
     })
 }
 
-pub(super) async fn user_groups(
-    State(h): State<SandboxHandle>,
+pub(super) async fn user_groups<H: OktaHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
     Path(user): Path<String>,
 ) -> Response {
     let b = base(&headers, &uri, scheme.as_deref());
-    h.with(|s| {
+    h.with_okta(|s| {
         let Some(u) = s.okta.user(&user) else {
             return not_found(&user, "User");
         };

@@ -44,36 +44,59 @@ use axum::response::Response;
 use axum::routing::get;
 
 use crate::creds;
-use crate::state::SandboxHandle;
-use crate::util;
+use crate::util::{self, IdGen};
 
 pub(crate) use errors::Faults;
 pub use state::SnowIncidentView;
 pub(crate) use state::SnowState;
 
-pub(crate) fn router() -> Router<SandboxHandle> {
+/// What the ServiceNow handlers need from the sandbox that serves them. The sandbox
+/// implements it over its one state lock, so this module does not depend on how the sandbox
+/// is composed.
+pub(crate) trait SnowHost: Clone + Send + Sync + 'static {
+    /// Run `f` with the state locked.
+    fn with_snow<R>(&self, f: impl FnOnce(&mut SnowCtx<'_>) -> R) -> R;
+}
+
+/// The part of the sandbox state the ServiceNow handlers read and change.
+pub(crate) struct SnowCtx<'a> {
+    /// The ServiceNow knobs of the sandbox config.
+    pub config: SnowConfig,
+    /// Tables and records.
+    pub snow: &'a mut SnowState,
+    /// The sandbox's id generator.
+    pub ids: &'a mut IdGen,
+}
+
+/// The ServiceNow knobs of the sandbox config (same names as there).
+pub(crate) struct SnowConfig {
+    /// An unknown field in `sysparm_query` makes the query return nothing.
+    pub servicenow_invalid_query_returns_no_rows: bool,
+}
+
+pub(crate) fn router<H: SnowHost>() -> Router<H> {
     Router::new()
         .route(
             "/api/now/table/{table}",
-            get(table::list).post(table::create),
+            get(table::list::<H>).post(table::create::<H>),
         )
         .route(
             "/api/now/table/{table}/{sys_id}",
-            get(table::get_one)
-                .patch(table::update)
-                .put(table::update)
-                .delete(table::delete),
+            get(table::get_one::<H>)
+                .patch(table::update::<H>)
+                .put(table::update::<H>)
+                .delete(table::delete::<H>),
         )
         .route(
             "/api/now/{version}/table/{table}",
-            get(table::list).post(table::create),
+            get(table::list::<H>).post(table::create::<H>),
         )
         .route(
             "/api/now/{version}/table/{table}/{sys_id}",
-            get(table::get_one)
-                .patch(table::update)
-                .put(table::update)
-                .delete(table::delete),
+            get(table::get_one::<H>)
+                .patch(table::update::<H>)
+                .put(table::update::<H>)
+                .delete(table::delete::<H>),
         )
         .route_layer(middleware::from_fn(auth))
         .method_not_allowed_fallback(util::method_not_allowed)

@@ -9,13 +9,13 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::SnowHost;
 use super::errors::{body_object, error, record_not_found};
 use super::query::{cmp_values, field_value, parse_query, query_matches};
 use super::render::{render, render_opts};
 use super::schema::{Record, schema};
 use super::state::{apply_values, priority_of};
 use crate::creds;
-use crate::state::SandboxHandle;
 use crate::util::{self, Query, Scheme};
 
 struct Ctx {
@@ -55,8 +55,8 @@ fn truthy(q: &Query, key: &str) -> bool {
     q.get(key).is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-pub(super) async fn list(
-    State(h): State<SandboxHandle>,
+pub(super) async fn list<H: SnowHost>(
+    State(h): State<H>,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
@@ -80,7 +80,7 @@ pub(super) async fn list(
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
     let encoded = parse_query(q.get("sysparm_query").unwrap_or(""), &c.table);
-    h.with(|s| {
+    h.with_snow(|s| {
         let st = &s.snow;
         let records: Vec<Record> = if c.table == "sys_journal_field" {
             st.journal_records()
@@ -158,8 +158,8 @@ pub(super) async fn list(
     })
 }
 
-pub(super) async fn get_one(
-    State(h): State<SandboxHandle>,
+pub(super) async fn get_one<H: SnowHost>(
+    State(h): State<H>,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
@@ -174,7 +174,7 @@ pub(super) async fn get_one(
     let base = util::external_base(&headers, &uri, scheme.as_deref(), "servicenow");
     let opts = render_opts(&q, base);
     let sys_id = c.sys_id.unwrap_or_default();
-    h.with(|s| {
+    h.with_snow(|s| {
         let rec = if c.table == "sys_journal_field" {
             s.snow
                 .journal_records()
@@ -186,15 +186,15 @@ pub(super) async fn get_one(
         match rec {
             Some(r) => util::json_utf8(
                 StatusCode::OK,
-                &json!({"result": render(&s.snow, &c.table, &r, &opts)}),
+                &json!({"result": render(s.snow, &c.table, &r, &opts)}),
             ),
             None => record_not_found(),
         }
     })
 }
 
-pub(super) async fn create(
-    State(h): State<SandboxHandle>,
+pub(super) async fn create<H: SnowHost>(
+    State(h): State<H>,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
@@ -225,7 +225,7 @@ pub(super) async fn create(
         .get("x-no-response-body")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    h.with(|s| {
+    h.with_snow(|s| {
         let sys_id = s.ids.hex32(&c.table);
         let (rec, journal) = s.snow.new_record(
             &c.table,
@@ -234,8 +234,8 @@ pub(super) async fn create(
             input_display,
             creds::SERVICENOW_USER,
         );
-        let rendered = render(&s.snow, &c.table, &rec, &opts);
-        s.snow.store(&mut s.ids, &c.table, rec, journal);
+        let rendered = render(s.snow, &c.table, &rec, &opts);
+        s.snow.store(s.ids, &c.table, rec, journal);
         let location = format!("{base}/api/now/table/{}/{sys_id}", c.table);
         let mut resp = if no_body {
             StatusCode::CREATED.into_response()
@@ -244,7 +244,7 @@ pub(super) async fn create(
             let rendered = s
                 .snow
                 .find(&c.table, &sys_id)
-                .map(|r| render(&s.snow, &c.table, r, &opts))
+                .map(|r| render(s.snow, &c.table, r, &opts))
                 .unwrap_or(rendered);
             util::json_utf8(StatusCode::CREATED, &json!({"result": rendered}))
         };
@@ -253,8 +253,8 @@ pub(super) async fn create(
     })
 }
 
-pub(super) async fn update(
-    State(h): State<SandboxHandle>,
+pub(super) async fn update<H: SnowHost>(
+    State(h): State<H>,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
@@ -275,11 +275,11 @@ pub(super) async fn update(
     let opts = render_opts(&q, base);
     let input_display = truthy(&q, "sysparm_input_display_value");
     let sys_id = c.sys_id.clone().unwrap_or_default();
-    h.with(|s| {
+    h.with_snow(|s| {
         let Some(mut rec) = s.snow.find(&c.table, &sys_id).cloned() else {
             return record_not_found();
         };
-        let journal = apply_values(&s.snow, &c.table, &mut rec, &obj, input_display);
+        let journal = apply_values(s.snow, &c.table, &mut rec, &obj, input_display);
         if c.table == "incident"
             && !obj.contains_key("priority")
             && (obj.contains_key("urgency") || obj.contains_key("impact"))
@@ -302,13 +302,8 @@ pub(super) async fn update(
         rec.insert("sys_mod_count".into(), count.to_string());
         rec.insert("sys_updated_on".into(), util::snow_time(Timestamp::now()));
         rec.insert("sys_updated_by".into(), creds::SERVICENOW_USER.into());
-        s.snow.add_journal(
-            &mut s.ids,
-            &c.table,
-            &sys_id,
-            journal,
-            creds::SERVICENOW_USER,
-        );
+        s.snow
+            .add_journal(s.ids, &c.table, &sys_id, journal, creds::SERVICENOW_USER);
         if let Some(t) = s.snow.tables.get_mut(&c.table) {
             for r in t.iter_mut() {
                 if r.get("sys_id") == Some(&sys_id) {
@@ -318,13 +313,13 @@ pub(super) async fn update(
         }
         util::json_utf8(
             StatusCode::OK,
-            &json!({"result": render(&s.snow, &c.table, &rec, &opts)}),
+            &json!({"result": render(s.snow, &c.table, &rec, &opts)}),
         )
     })
 }
 
-pub(super) async fn delete(
-    State(h): State<SandboxHandle>,
+pub(super) async fn delete<H: SnowHost>(
+    State(h): State<H>,
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
     let c = match ctx(&params) {
@@ -332,7 +327,7 @@ pub(super) async fn delete(
         Err(r) => return r,
     };
     let sys_id = c.sys_id.unwrap_or_default();
-    h.with(|s| {
+    h.with_snow(|s| {
         let Some(t) = s.snow.tables.get_mut(&c.table) else {
             return record_not_found();
         };

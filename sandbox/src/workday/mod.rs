@@ -25,17 +25,29 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::creds;
-use crate::state::SandboxHandle;
 use crate::util;
 
 pub(crate) use errors::Faults;
 pub(crate) use state::WorkdayState;
 
-pub(crate) fn router() -> Router<SandboxHandle> {
+/// What the Workday handlers need from the sandbox that serves them. The sandbox implements
+/// it over its one state lock, so this module does not depend on how the sandbox is composed.
+pub(crate) trait WorkdayHost: Clone + Send + Sync + 'static {
+    /// Run `f` with the state locked.
+    fn with_workday<R>(&self, f: impl FnOnce(&mut WorkdayCtx<'_>) -> R) -> R;
+}
+
+/// The part of the sandbox state the Workday handlers read.
+pub(crate) struct WorkdayCtx<'a> {
+    /// The report rows.
+    pub workday: &'a mut WorkdayState,
+}
+
+pub(crate) fn router<H: WorkdayHost>() -> Router<H> {
     Router::new()
         .route(
             "/ccx/service/customreport2/{tenant}/{owner}/{report}",
-            get(report::report),
+            get(report::report::<H>),
         )
         .route_layer(middleware::from_fn(auth))
         .method_not_allowed_fallback(util::method_not_allowed)

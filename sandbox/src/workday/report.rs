@@ -5,8 +5,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::WorkdayHost;
 use super::errors::error;
-use crate::state::SandboxHandle;
 use crate::util::{self, Query};
 
 fn xml_escape(s: &str) -> String {
@@ -32,13 +32,13 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-pub(super) async fn report(
-    State(h): State<SandboxHandle>,
+pub(super) async fn report<H: WorkdayHost>(
+    State(h): State<H>,
     Path((_tenant, _owner, report)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = Query::parse(raw.as_deref());
-    let rows = h.with(|s| s.workday.rows.clone());
+    let rows = h.with_workday(|s| s.workday.rows.clone());
     match q.get("format").map(str::to_ascii_lowercase).as_deref() {
         Some("json") => util::json(StatusCode::OK, &json!({"Report_Entry": rows})),
         Some("csv") => {
