@@ -192,7 +192,7 @@ pub trait WatchlistAdmin: Send + Sync {
     async fn set_end_date(
         &self,
         actor_id: &str,
-        date: Option<&str>,
+        date: Option<crate::domain::Date>,
         deadline: Option<Instant>,
     ) -> Result<(), ConnectorError>;
 }
@@ -284,11 +284,11 @@ pub enum HrLookupError {
 #[async_trait]
 pub trait HrDirectory: Send + Sync {
     /// The fact `change` amounts to, by the HR system's rule (`None`: neither a departure nor a
-    /// cancellation). `today` is the UTC date, `YYYY-MM-DD`.
+    /// cancellation). `today` is the UTC date.
     async fn departure(
         &self,
         change: &RecordedHrChange,
-        today: &str,
+        today: crate::domain::Date,
         deadline: Option<Instant>,
     ) -> Result<Option<crate::domain::Departure>, HrLookupError>;
 }
@@ -337,7 +337,7 @@ pub trait HrReport: Send + Sync {
         &self,
         previous: Option<&serde_json::Value>,
         current: &serde_json::Value,
-        today: &str,
+        today: crate::domain::Date,
         now_ms: i64,
     ) -> Result<Vec<crate::domain::Departure>, ConnectorError>;
 }

@@ -16,7 +16,7 @@ use riskflow::connectors::adp::{self, AdpClient, AdpCredentials};
 use riskflow::connectors::bamboohr::{self, BambooChange, BambooClient, Employee};
 use riskflow::connectors::generic::{self, SignatureError};
 use riskflow::connectors::workday::{self, FieldMapping, WorkdayClient, WorkdayRow};
-use riskflow::domain::{Departure, HrEventKind, HrSource};
+use riskflow::domain::{Date, Departure, HrEventKind, HrSource};
 use riskflow::http::ClientOptions;
 use secrecy::SecretString;
 use serde_json::json;
@@ -27,6 +27,11 @@ use url::Url;
 
 /// 2026-03-01T12:00:00Z.
 const NOW_MS: i64 = 1_772_366_400_000;
+
+/// A calendar date written as `YYYY-MM-DD`.
+fn day(s: &str) -> Date {
+    s.parse().unwrap()
+}
 const NOW_SECS: i64 = NOW_MS / 1000;
 const WINDOW: i64 = generic::DEFAULT_WINDOW_MS;
 
@@ -436,7 +441,13 @@ fn dates_are_normalised_to_the_written_calendar_day_and_anything_else_is_refused
         ("2026-03-31-07:00", "2026-03-31"),
         ("2026-03-31Z", "2026-03-31"),
     ] {
-        assert_eq!(generic::normalize_date(raw).as_deref(), Ok(want), "{raw}");
+        assert_eq!(
+            generic::normalize_date(raw)
+                .map(|d| d.to_string())
+                .as_deref(),
+            Ok(want),
+            "{raw}"
+        );
     }
     for raw in [
         "31/03/2026",
@@ -493,7 +504,7 @@ fn a_generic_departure_body_becomes_a_departure() {
             event_time: 1_772_357_400_000,
             email: "jane.doe@example.com".into(),
             employee_id: Some("21004".into()),
-            departure_date: Some("2026-03-31".into()),
+            departure_date: Some(day("2026-03-31")),
             reason: Some("Resignation".into()),
         }
     );
@@ -742,7 +753,7 @@ fn bamboohr_inactive_or_a_pending_termination_date_is_a_departure_and_active_is_
     assert_eq!(d.kind, HrEventKind::Departure);
     assert_eq!(d.source, HrSource::Bamboohr);
     assert_eq!(d.email, "jane.doe@example.com");
-    assert_eq!(d.departure_date.as_deref(), Some("2026-02-27"));
+    assert_eq!(d.departure_date, Some(day("2026-02-27")));
     assert_eq!(d.source_event_id, change.dedup_key());
     assert_eq!(d.event_time, 1_769_884_920_000);
     assert_eq!(d.employee_id.as_deref(), Some("67890"));
@@ -755,7 +766,7 @@ fn bamboohr_inactive_or_a_pending_termination_date_is_a_departure_and_active_is_
     )
     .unwrap()
     .unwrap();
-    assert_eq!(d.departure_date.as_deref(), Some("2026-01-31"));
+    assert_eq!(d.departure_date, Some(day("2026-01-31")));
 
     // Future-dated termination, still Active: a departure on that date.
     let d = bamboohr::to_departure(
@@ -766,7 +777,7 @@ fn bamboohr_inactive_or_a_pending_termination_date_is_a_departure_and_active_is_
     .unwrap()
     .unwrap();
     assert_eq!(
-        (d.kind, d.departure_date.as_deref()),
+        (d.kind, d.departure_date.map(|d| d.to_string()).as_deref()),
         (HrEventKind::Departure, Some("2026-03-20"))
     );
 
@@ -839,7 +850,7 @@ fn a_field_based_change_with_email_and_status_needs_no_api_call() {
     let d = bamboohr::to_departure(&change, &e, NOW_MS)
         .unwrap()
         .unwrap();
-    assert_eq!(d.departure_date.as_deref(), Some("2026-02-01"));
+    assert_eq!(d.departure_date, Some(day("2026-02-01")));
     // Without a status or date the API must be asked.
     let sample = bamboohr::parse_payload(BAMBOO_FIELDS_SAMPLE.as_bytes())
         .unwrap()
@@ -856,7 +867,10 @@ fn the_adp_worker_terminate_sample_parses_to_a_termination() {
     assert_eq!(ev.event_id, "f0be1d5b-1077-4f2f-ade9-e95a62165131");
     assert_eq!(ev.name, "worker.terminate");
     assert_eq!(ev.associate_oid, "G3KXNKXW8VT5Q5M0");
-    assert_eq!(ev.termination_date.as_deref(), Some("2019-05-27"));
+    assert_eq!(
+        ev.termination_date.map(|d| d.to_string()).as_deref(),
+        Some("2019-05-27")
+    );
     assert_eq!(ev.event_time_ms, 1_559_303_483_122);
     assert!(ev.is_termination);
     assert_eq!(ev.reason.as_deref(), Some("Attendance"));
@@ -867,7 +881,10 @@ fn the_adp_terminate_date_change_sample_reads_the_new_date_from_transform() {
     let ev = adp::parse_event(ADP_TERMINATE_DATE_CHANGE_SAMPLE).unwrap();
     assert!(ev.is_termination);
     assert_eq!(ev.associate_oid, "G4O73G9Z62SL2NFM");
-    assert_eq!(ev.termination_date.as_deref(), Some("2014-01-15"));
+    assert_eq!(
+        ev.termination_date.map(|d| d.to_string()).as_deref(),
+        Some("2014-01-15")
+    );
     assert_eq!(ev.event_time_ms, 1_388_534_400_000);
 }
 
@@ -879,7 +896,10 @@ fn an_adp_termination_without_worker_dates_falls_back_to_the_status_and_event_da
         "data":{"output":{"worker":{"associateOID":"G318","workerStatus":{"statusCode":{"codeValue":"T"},
         "effectiveDate":"2018-10-25T00:00:00.000Z"}}}}}]}"#;
     let ev = adp::parse_event(run).unwrap();
-    assert_eq!(ev.termination_date.as_deref(), Some("2018-10-25"));
+    assert_eq!(
+        ev.termination_date.map(|d| d.to_string()).as_deref(),
+        Some("2018-10-25")
+    );
     assert_eq!(ev.event_time_ms, 1_598_385_370_000);
     // Nothing but the event's effectiveDateTime.
     let bare = r#"{"events":[{"eventID":"e","eventNameCode":{"codeValue":"worker.work-assignment.terminate"},
@@ -887,7 +907,10 @@ fn an_adp_termination_without_worker_dates_falls_back_to_the_status_and_event_da
         "data":{"eventContext":{"worker":{"associateOID":"AOID1"}}}}]}"#;
     let ev = adp::parse_event(bare).unwrap();
     assert_eq!(
-        (ev.associate_oid.as_str(), ev.termination_date.as_deref()),
+        (
+            ev.associate_oid.as_str(),
+            ev.termination_date.map(|d| d.to_string()).as_deref()
+        ),
         ("AOID1", Some("2026-02-27"))
     );
 }
@@ -906,7 +929,10 @@ fn the_underscore_prefixed_adp_envelope_is_read_too() {
         let parsed = adp::parse_event(&body.to_string()).unwrap();
         assert_eq!(parsed.event_id, "ng-1");
         assert_eq!(parsed.associate_oid, "G3NEXTGEN");
-        assert_eq!(parsed.termination_date.as_deref(), Some("2026-02-28"));
+        assert_eq!(
+            parsed.termination_date.map(|d| d.to_string()).as_deref(),
+            Some("2026-02-28")
+        );
         assert_eq!(parsed.event_time_ms, 1_767_613_883_122);
         assert!(parsed.is_termination);
     }
@@ -997,7 +1023,10 @@ fn the_adp_worker_email_is_the_business_one_never_the_personal_one() {
         w.business_email.as_deref(),
         Some("pocket.pauline@corp.example")
     );
-    assert_eq!(w.termination_date.as_deref(), Some("2020-07-06"));
+    assert_eq!(
+        w.termination_date.map(|d| d.to_string()).as_deref(),
+        Some("2020-07-06")
+    );
     assert!(w.is_terminated());
 
     let first_only = json!({"workers":[{"businessCommunication":{"emails":[{"emailUri":"first@corp.example"}]}}]});
@@ -1040,7 +1069,7 @@ fn an_adp_termination_and_its_worker_make_a_departure() {
             event_time: 1_559_303_483_122,
             email: "jdoe@example.com".into(),
             employee_id: Some("G3KXNKXW8VT5Q5M0".into()),
-            departure_date: Some("2019-05-27".into()),
+            departure_date: Some(day("2019-05-27")),
             reason: Some("Attendance".into()),
         }
     );
@@ -1061,7 +1090,7 @@ fn row(id: &str, email: &str, date: &str) -> WorkdayRow {
     WorkdayRow {
         employee_id: id.into(),
         email: email.into(),
-        termination_date: date.into(),
+        termination_date: day(date),
         last_day: None,
         event_id: None,
         reason: None,
@@ -1076,8 +1105,8 @@ fn the_workday_sample_row_maps_with_the_default_columns() {
         vec![WorkdayRow {
             employee_id: "21004".into(),
             email: "jdoe@example.com".into(),
-            termination_date: "2026-03-31".into(),
-            last_day: Some("2026-03-28".into()),
+            termination_date: day("2026-03-31"),
+            last_day: Some(day("2026-03-28")),
             event_id: Some("9f1c...".into()),
             reason: Some("Resignation".into()),
         }]
@@ -1086,7 +1115,7 @@ fn the_workday_sample_row_maps_with_the_default_columns() {
     assert_eq!(d.source, HrSource::Workday);
     assert_eq!(d.kind, HrEventKind::Departure);
     assert_eq!(d.source_event_id, "9f1c...");
-    assert_eq!(d.departure_date.as_deref(), Some("2026-03-31"));
+    assert_eq!(d.departure_date, Some(day("2026-03-31")));
     assert_eq!(d.event_time, NOW_MS);
     assert_eq!(
         row("7", "a@b.co", "2026-04-01")
@@ -1163,8 +1192,11 @@ fn workday_numbers_and_iso_datetimes_are_accepted_and_optional_columns_may_be_ab
         workday::parse_report(body.to_string().as_bytes(), &FieldMapping::default()).unwrap();
     assert_eq!(rows[0].employee_id, "21004");
     assert_eq!(rows[0].email, "jdoe@example.com");
-    assert_eq!(rows[0].termination_date, "2026-03-31");
-    assert_eq!(rows[0].last_day.as_deref(), Some("2026-03-28"));
+    assert_eq!(rows[0].termination_date, day("2026-03-31"));
+    assert_eq!(
+        rows[0].last_day.map(|d| d.to_string()).as_deref(),
+        Some("2026-03-28")
+    );
     assert_eq!(
         (rows[0].event_id.clone(), rows[0].reason.clone()),
         (None, None)
@@ -1186,7 +1218,10 @@ fn the_workday_field_mapping_comes_from_settings_with_defaults_and_refuses_typos
     assert_eq!(m.email, "Work_Email");
     assert_eq!(m.employee_id, "Worker_ID");
     assert_eq!(m.termination_date, "Termination_Date");
-    assert_eq!(m.last_day.as_deref(), Some("Last_Day_of_Work"));
+    assert_eq!(
+        m.last_day.map(|d| d.to_string()).as_deref(),
+        Some("Last_Day_of_Work")
+    );
     assert_eq!((m.event_id, m.reason), (None, None));
     let body = json!({"Report_Entry":[{"Worker_ID":"9","Work_Email":"w@x.co","Termination_Date":"2026-04-01",
         "Business_Process_Event_WID":"ignored now"}]});
@@ -1218,7 +1253,7 @@ fn the_workday_field_mapping_comes_from_settings_with_defaults_and_refuses_typos
 #[test]
 fn workday_snapshots_yield_new_and_changed_rows_as_departures_and_early_vanishing_as_cancellations()
 {
-    let today = "2026-03-01";
+    let today = day("2026-03-01");
     let previous = vec![
         row("1", "same@x.co", "2026-03-31"),
         row("2", "moved@x.co", "2026-03-15"),
@@ -1232,13 +1267,13 @@ fn workday_snapshots_yield_new_and_changed_rows_as_departures_and_early_vanishin
         row("6", "new@x.co", "2026-05-01"),
     ];
     let out = workday::diff_snapshots(&previous, &current, today, NOW_MS);
-    let summary: Vec<(HrEventKind, &str, Option<&str>, &str)> = out
+    let summary: Vec<(HrEventKind, &str, Option<Date>, &str)> = out
         .iter()
         .map(|d| {
             (
                 d.kind,
                 d.email.as_str(),
-                d.departure_date.as_deref(),
+                d.departure_date,
                 d.source_event_id.as_str(),
             )
         })
@@ -1249,13 +1284,13 @@ fn workday_snapshots_yield_new_and_changed_rows_as_departures_and_early_vanishin
             (
                 HrEventKind::Departure,
                 "moved@x.co",
-                Some("2026-03-20"),
+                Some(day("2026-03-20")),
                 "2:2026-03-20"
             ),
             (
                 HrEventKind::Departure,
                 "new@x.co",
-                Some("2026-05-01"),
+                Some(day("2026-05-01")),
                 "6:2026-05-01"
             ),
             (
@@ -1511,7 +1546,7 @@ async fn the_bamboohr_client_reads_one_employee_with_the_key_as_basic_user_and_a
             id: "42".into(),
             work_email: Some("jane@acme.example".into()),
             status: Some("Inactive".into()),
-            termination_date: Some("2026-03-31".into()),
+            termination_date: Some(day("2026-03-31")),
         }
     );
     assert_eq!(client.verify(None).await.unwrap(), "Connected to BambooHR");
@@ -1781,7 +1816,7 @@ async fn a_person_removed_from_the_sandbox_report_before_their_date_comes_back_a
         .fetch_report(&FieldMapping::default(), None)
         .await
         .unwrap();
-    let out = workday::diff_snapshots(&first, &second, "2026-03-01", NOW_MS);
+    let out = workday::diff_snapshots(&first, &second, day("2026-03-01"), NOW_MS);
     assert_eq!(out.len(), 1);
     assert_eq!(
         (out[0].kind, out[0].email.as_str()),
@@ -1818,7 +1853,10 @@ async fn the_bamboohr_client_reads_sandbox_employees_and_refuses_a_wrong_key() {
     let client = sandbox_bamboo(&sb, "bamboo-demo");
     let e = client.employee("67890", None).await.unwrap();
     assert_eq!(e.work_email.as_deref(), Some("jane.doe@example.com"));
-    assert_eq!(e.termination_date.as_deref(), Some("2026-03-31"));
+    assert_eq!(
+        e.termination_date.map(|d| d.to_string()).as_deref(),
+        Some("2026-03-31")
+    );
     assert_eq!(client.verify(None).await.unwrap(), "Connected to BambooHR");
 
     let err = client.employee("404", None).await.unwrap_err();
@@ -1882,7 +1920,11 @@ async fn a_webhook_the_sandbox_signs_and_sends_verifies_parses_and_becomes_a_dep
             .unwrap()
             .unwrap();
         assert_eq!(
-            (d.kind, d.email.as_str(), d.departure_date.as_deref()),
+            (
+                d.kind,
+                d.email.as_str(),
+                d.departure_date.map(|d| d.to_string()).as_deref()
+            ),
             (
                 HrEventKind::Departure,
                 "jane.doe@example.com",
@@ -1960,7 +2002,10 @@ async fn the_adp_client_drains_the_sandbox_queue_over_mutual_tls_with_the_issued
             let worker = client.worker(&ev.associate_oid, None).await.unwrap();
             let d = ev.to_departure(&worker).unwrap();
             assert_eq!(
-                (d.email.as_str(), d.departure_date.as_deref()),
+                (
+                    d.email.as_str(),
+                    d.departure_date.map(|d| d.to_string()).as_deref()
+                ),
                 ("jane.doe@example.com", Some("2026-03-31"))
             );
             assert_eq!(d.source_event_id, "ev-1");
@@ -2072,7 +2117,7 @@ use riskflow::connectors::adp::AdpSource;
 use riskflow::connectors::bamboohr::BambooDirectory;
 use riskflow::ports::{HrDirectory, HrLookupError, RecordedHrChange};
 
-const TODAY: &str = "2026-03-01";
+const TODAY: Date = jiff::civil::date(2026, 3, 1);
 
 fn bamboo_directory(sb: &riskflow_sandbox::Sandbox) -> BambooDirectory {
     BambooDirectory {
@@ -2126,7 +2171,11 @@ async fn production_runs_the_bamboohr_rule_for_every_record_shape() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (d.kind, d.email.as_str(), d.departure_date.as_deref()),
+        (
+            d.kind,
+            d.email.as_str(),
+            d.departure_date.map(|d| d.to_string()).as_deref()
+        ),
         (HrEventKind::Cancellation, "rehired@example.com", None),
         "a rehire is a cancellation, never a departure"
     );
@@ -2137,10 +2186,10 @@ async fn production_runs_the_bamboohr_rule_for_every_record_shape() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (d.kind, d.departure_date.as_deref()),
+        (d.kind, d.departure_date.map(|d| d.to_string()).as_deref()),
         (
             HrEventKind::Departure,
-            Some(riskflow::clock::date_of_ms(NOW_MS).as_str())
+            Some(riskflow::clock::date_of_ms(NOW_MS).to_string().as_str())
         ),
         "Inactive without a date departs on the change's date"
     );
@@ -2161,7 +2210,7 @@ async fn production_runs_the_bamboohr_rule_for_every_record_shape() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (d.kind, d.departure_date.as_deref()),
+        (d.kind, d.departure_date.map(|d| d.to_string()).as_deref()),
         (HrEventKind::Departure, Some("2026-04-15"))
     );
 
@@ -2226,15 +2275,15 @@ async fn production_keeps_an_adp_terminations_reason_and_its_dates() {
         employee_id: ev.associate_oid.clone(),
         source_event_id: ev.event_id.clone(),
         event_time: ev.event_time_ms,
-        termination_date: ev.termination_date.clone(),
+        termination_date: ev.termination_date.map(|d| d.to_string()),
         reason: ev.reason.clone(),
         ..Default::default()
     };
     let d = dir.departure(&change, TODAY, None).await.unwrap().unwrap();
     assert_eq!(d.reason.as_deref(), Some("Attendance"));
     assert_eq!(
-        d.departure_date.as_deref(),
-        Some("2026-03-20"),
+        d.departure_date,
+        Some(day("2026-03-20")),
         "the event's date first"
     );
     assert_eq!(d.email, "jane.doe@example.com");

@@ -134,6 +134,45 @@ fn no_module_imports_a_layer_above_it() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// The vendors, as `connectors/` names their folders.
+const VENDORS: &[&str] = &[
+    "incydr",
+    "jira",
+    "servicenow",
+    "okta",
+    "workday",
+    "adp",
+    "bamboohr",
+    "generic",
+];
+
+/// The jobs know roles (`ports`), never a vendor: a flow that names `connectors::<vendor>`
+/// fails, naming the file and line.
+#[test]
+fn no_flow_names_a_vendor() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut problems = Vec::new();
+    for file in rust_files(&src.join("flows")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            for vendor in VENDORS {
+                if names_module(code, &format!("connectors::{vendor}")) {
+                    problems.push(format!(
+                        "{}:{}: names the vendor {vendor}: {code}",
+                        file.strip_prefix(&src).unwrap().display(),
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 #[test]
 fn the_check_sees_an_upward_import() {
     assert!(names_module("use crate::app::App;", "app"));
@@ -141,4 +180,12 @@ fn the_check_sees_an_upward_import() {
     assert!(!names_module("use crate::apis::X;", "api"));
     assert!(!names_module("use crate::application;", "app"));
     assert!(names_module("use crate::{domain, flows::RunCtx};", "flows"));
+    assert!(names_module(
+        "use crate::connectors::okta::OktaClient;",
+        "connectors::okta"
+    ));
+    assert!(!names_module(
+        "use crate::connectors::oktaish;",
+        "connectors::okta"
+    ));
 }

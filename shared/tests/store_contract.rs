@@ -27,6 +27,11 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// A fixed "now" (2025-11-24T16:00:00Z): no test depends on the wall clock.
 const NOW: i64 = 1_764_000_000_000;
+
+/// A calendar date written as `YYYY-MM-DD`.
+fn day(s: &str) -> riskflow::domain::Date {
+    s.parse().unwrap()
+}
 /// Retention is kept to the second (DynamoDB's TTL attribute is epoch seconds): one second ago.
 const EXPIRED: i64 = NOW - 1000;
 const DAY: i64 = 86_400_000;
@@ -956,12 +961,12 @@ fn person(email: &str, date: Option<&str>, version: u64) -> PersonRecord {
             event_time: NOW,
             email: email.to_ascii_lowercase(),
             employee_id: Some("e-1".into()),
-            departure_date: date.map(str::to_string),
+            departure_date: date.map(day),
             reason: None,
         },
         actor_id: None,
         added_by_riskflow: true,
-        indexed_date: date.map(str::to_string),
+        indexed_date: date.map(day),
         updated_at: NOW,
         version,
     }
@@ -979,39 +984,44 @@ async fn a_person_save_moves_the_departure_index(fx: Fixture) {
         .await
         .unwrap();
     assert_eq!(
-        s.departures_on("2026-12-01", NOW).await.unwrap(),
+        s.departures_on(day("2026-12-01"), NOW).await.unwrap(),
         ["ann@example.com", "bob@example.com"]
     );
     assert_eq!(s.person("ANN@example.com", NOW).await.unwrap().unwrap(), v1);
 
     // The date moves.
     let mut moved = v1.clone();
-    moved.indexed_date = Some("2026-12-15".into());
+    moved.indexed_date = Some(day("2026-12-15"));
     let v2 = s
-        .save_person(&moved, Some("2026-12-01"), NOW + 1)
+        .save_person(&moved, Some(day("2026-12-01")), NOW + 1)
         .await
         .unwrap();
     assert_eq!(v2.version, 2);
     assert_eq!(
-        s.departures_on("2026-12-01", NOW).await.unwrap(),
+        s.departures_on(day("2026-12-01"), NOW).await.unwrap(),
         ["bob@example.com"]
     );
     assert_eq!(
-        s.departures_on("2026-12-15", NOW).await.unwrap(),
+        s.departures_on(day("2026-12-15"), NOW).await.unwrap(),
         ["ann@example.com"]
     );
 
     // A save from a stale read is refused and moves nothing.
     let mut stale = v1.clone();
-    stale.indexed_date = Some("2026-12-20".into());
+    stale.indexed_date = Some(day("2026-12-20"));
     let err = s
-        .save_person(&stale, Some("2026-12-01"), NOW + 2)
+        .save_person(&stale, Some(day("2026-12-01")), NOW + 2)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
-    assert!(s.departures_on("2026-12-20", NOW).await.unwrap().is_empty());
+    assert!(
+        s.departures_on(day("2026-12-20"), NOW)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
-        s.departures_on("2026-12-15", NOW).await.unwrap(),
+        s.departures_on(day("2026-12-15"), NOW).await.unwrap(),
         ["ann@example.com"]
     );
 
@@ -1019,11 +1029,16 @@ async fn a_person_save_moves_the_departure_index(fx: Fixture) {
     let mut cancelled = v2.clone();
     cancelled.indexed_date = None;
     let v3 = s
-        .save_person(&cancelled, Some("2026-12-15"), NOW + 3)
+        .save_person(&cancelled, Some(day("2026-12-15")), NOW + 3)
         .await
         .unwrap();
     assert_eq!(v3.version, 3);
-    assert!(s.departures_on("2026-12-15", NOW).await.unwrap().is_empty());
+    assert!(
+        s.departures_on(day("2026-12-15"), NOW)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         s.person("ann@example.com", NOW)
             .await

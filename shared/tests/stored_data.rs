@@ -210,7 +210,7 @@ async fn reads_and_acts_as_0_1(store: Store) {
         riskflow::flows::hr_intake::HrWork::Fact { fact } => {
             assert_eq!(fact.source, HrSource::Generic);
             assert_eq!(fact.kind, HrEventKind::Departure);
-            assert_eq!(fact.departure_date.as_deref(), Some("2025-12-31"));
+            assert_eq!(fact.departure_date, Some(jiff::civil::date(2025, 12, 31)));
         }
         other => panic!("{other:?}"),
     }

@@ -723,7 +723,7 @@ pub fn now_secs() -> i64 {
 
 /// A date `days` from today, `YYYY-MM-DD`.
 pub fn date_in_days(days: i64) -> String {
-    riskflow::clock::date_of_ms(riskflow::clock::now_ms() + days * 86_400_000)
+    riskflow::clock::date_of_ms(riskflow::clock::now_ms() + days * 86_400_000).to_string()
 }
 
 // ---------------------------------------------------------------------------------------------

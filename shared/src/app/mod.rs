@@ -279,7 +279,7 @@ impl App {
                     source: adapter.clone(),
                     watchlists: adapter,
                     idp,
-                    jira: self.build::<JiraSettings>(&jira)?.1,
+                    sink: self.build::<JiraSettings>(&jira)?.1,
                     settings: DepartingSettings {
                         scan: Self::alert_settings(&inc),
                         group_id: okta.group_id,

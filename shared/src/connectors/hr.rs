@@ -3,6 +3,7 @@
 //! check, header reading, and the normalisation of work emails (trimmed, lower-cased, checked),
 //! calendar dates (`YYYY-MM-DD`) and instants (epoch ms).
 
+use crate::domain::Date;
 use serde_json::Value;
 
 /// An HR payload that cannot be used. The message says what is wrong and names the field; it
@@ -52,16 +53,16 @@ pub fn normalize_email(raw: &str) -> Option<String> {
     Some(email)
 }
 
-/// Whether `s` is exactly `YYYY-MM-DD` and a real calendar date.
-pub fn is_plain_date(s: &str) -> bool {
+/// `s` as a date when it is exactly `YYYY-MM-DD` and a real calendar date.
+pub fn plain_date(s: &str) -> Option<Date> {
     let b = s.as_bytes();
-    b.len() == 10
+    let shaped = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
         && b.iter()
             .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-        && s.parse::<jiff::civil::Date>().is_ok()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if shaped { s.parse().ok() } else { None }
 }
 
 /// Normalise a date an HR system sent to `YYYY-MM-DD`.
@@ -72,7 +73,7 @@ pub fn is_plain_date(s: &str) -> bool {
 /// result is the calendar date **as written**: an HR date is a day in the company's calendar,
 /// so `2026-03-31T22:00:00-05:00` is 31 March, not 1 April UTC. Anything else is an error whose
 /// text says what was expected and quotes what came.
-pub fn normalize_date(raw: &str) -> Result<String, String> {
+pub fn normalize_date(raw: &str) -> Result<Date, String> {
     let s = raw.trim();
     let refuse = || {
         Err(format!(
@@ -84,9 +85,9 @@ pub fn normalize_date(raw: &str) -> Result<String, String> {
         return refuse();
     }
     let (date, rest) = s.split_at(10);
-    if !is_plain_date(date) {
+    let Some(date) = plain_date(date) else {
         return refuse();
-    }
+    };
     let ok = if rest.is_empty() || rest == "Z" {
         true
     } else if rest.starts_with(['T', 't', ' ']) {
@@ -94,7 +95,7 @@ pub fn normalize_date(raw: &str) -> Result<String, String> {
     } else {
         is_zone_offset(rest)
     };
-    if ok { Ok(date.to_string()) } else { refuse() }
+    if ok { Ok(date) } else { refuse() }
 }
 
 /// `+HH:MM` / `-HH:MM` (an XML schema date's zone).

@@ -48,6 +48,20 @@ impl ConnectionKind {
     }
 
     /// The name a person reads.
+    /// The product's short name, as a sentence names it ("a Jira ticket", "the Okta group").
+    pub fn short_name(self) -> &'static str {
+        match self {
+            ConnectionKind::Incydr => "Incydr",
+            ConnectionKind::Jira => "Jira",
+            ConnectionKind::Servicenow => "ServiceNow",
+            ConnectionKind::Okta => "Okta",
+            ConnectionKind::Workday => "Workday",
+            ConnectionKind::Adp => "ADP",
+            ConnectionKind::Bamboohr => "BambooHR",
+            ConnectionKind::Generic => "HR webhook",
+        }
+    }
+
     pub fn display_name(self) -> &'static str {
         match self {
             ConnectionKind::Incydr => "Code42 Incydr",

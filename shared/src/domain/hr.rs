@@ -4,6 +4,9 @@ use super::ConnectionKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// A calendar day (`YYYY-MM-DD` on the wire and in stored items).
+pub use jiff::civil::Date;
+
 /// Where an HR fact came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,9 +75,9 @@ pub struct Departure {
     pub email: String,
     #[serde(default)]
     pub employee_id: Option<String>,
-    /// `YYYY-MM-DD`; required for a departure.
+    /// The last working day; required for a departure. Stored as `YYYY-MM-DD`.
     #[serde(default)]
-    pub departure_date: Option<String>,
+    pub departure_date: Option<Date>,
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -92,7 +95,7 @@ pub struct PersonRecord {
     pub added_by_riskflow: bool,
     /// The departure date currently indexed under `departure#<date>`.
     #[serde(default)]
-    pub indexed_date: Option<String>,
+    pub indexed_date: Option<Date>,
     pub updated_at: i64,
     /// Optimistic-concurrency counter, maintained by the store.
     #[serde(default)]

@@ -12,6 +12,6 @@ pub use alert::{
 pub use connection::{
     ConnectionKind, ConnectionRecord, ConnectionStatus, HistoryEntry, UnknownKind,
 };
-pub use hr::{Departure, HrEventKind, HrSource, HrWork, PersonRecord, RecordedHrChange};
+pub use hr::{Date, Departure, HrEventKind, HrSource, HrWork, PersonRecord, RecordedHrChange};
 pub use records::{AuditEntry, Delivery, RunRecord, RunStatus, ScanMark};
 pub use work::{Flow, ItemStatus, Lease, Step, StepRecord, UnknownFlow, WorkItem};

@@ -1,10 +1,12 @@
 //! departing-response: when an alert fires for someone on the Departing watchlist, add the
-//! user to a low-permission Okta group, then open a Jira ticket with the alert details and the
-//! Okta action taken (or why none was, or its failure).
+//! user to a low-permission group of the identity provider (Okta today), then open a ticket
+//! (Jira today) with the alert details and the containment taken (or why none was, or its
+//! failure).
 //!
-//! Each session is a work item with two steps, `okta` and `ticket:jira`; a retry does only the
-//! missing steps. Group adds are capped per run and per day; protected users, protected groups
-//! and the token's own account are never touched.
+//! Each session is a work item with two steps, [`Step::Contain`] and [`Step::Ticket`]; a retry
+//! does only the missing steps. Group adds are capped per run and per day; protected users,
+//! protected groups and the token's own account are never touched. Audit actions and counts
+//! are named after the identity provider (`okta_group_add`, `okta_group_adds`).
 
 use super::alert_tickets::AlertSettings;
 use super::scan;
@@ -14,8 +16,7 @@ use super::tickets::{TicketPlan, create_ticket, dedup_key, plan_ticket, ticket_s
 use super::work_item::{self, Acted, Settled, StepError};
 use super::{RunCtx, Timing};
 use crate::domain::{
-    AlertSession, ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus, Step, WorkItem,
-    severity_name,
+    AlertSession, Flow, ItemStatus, RunRecord, RunStatus, Step, WorkItem, severity_name,
 };
 use crate::ports::{AlertSource, IdentityProvider, TicketSink, WatchlistAdmin};
 use futures::StreamExt;
@@ -23,11 +24,12 @@ use std::sync::Arc;
 
 const FLOW: Flow = Flow::DepartingResponse;
 
-/// Settings of the flow (Okta connection settings plus the Incydr scan settings).
+/// Settings of the flow (the identity provider's connection settings plus the Incydr scan
+/// settings).
 #[derive(Debug, Clone)]
 pub struct DepartingSettings {
     pub scan: AlertSettings,
-    /// The low-permission Okta group (`00g…`).
+    /// The low-permission group, by the identity provider's id (Okta: `00g…`).
     pub group_id: String,
     pub cap_per_run: u64,
     pub cap_per_day: u64,
@@ -42,7 +44,7 @@ pub struct DepartingDeps {
     pub source: Arc<dyn AlertSource>,
     pub watchlists: Arc<dyn WatchlistAdmin>,
     pub idp: Arc<dyn IdentityProvider>,
-    pub jira: Arc<dyn TicketSink>,
+    pub sink: Arc<dyn TicketSink>,
     pub settings: DepartingSettings,
     pub timing: Timing,
 }
@@ -64,7 +66,8 @@ pub async fn run(ctx: &RunCtx, deps: &DepartingDeps) -> RunRecord {
         .any(|g| g == &deps.settings.group_id)
     {
         ctx.error(format!(
-            "Okta group {} is protected; refusing to change it",
+            "{} group {} is protected; refusing to change it",
+            deps.idp.kind().short_name(),
             deps.settings.group_id
         ));
         return ctx.finish(Some(RunStatus::Failed), None).await;
@@ -97,7 +100,7 @@ async fn scan_and_act(ctx: &RunCtx, deps: &DepartingDeps) -> Option<RunStatus> {
     let token_owner = match deps.idp.token_owner(Some(ctx.deadline)).await {
         Ok(o) => o.map(|l| l.to_ascii_lowercase()),
         Err(e) => {
-            ctx.error(format!("Okta: {e}"));
+            ctx.error(format!("{}: {e}", deps.idp.kind().short_name()));
             return Some(RunStatus::Failed);
         }
     };
@@ -151,9 +154,11 @@ async fn act(
     let id = session.session_id.clone();
     if ctx.dry_run {
         ctx.plan(format!(
-            "add the user of session {id} ({}) to Okta group {}, then open a Jira ticket",
+            "add the user of session {id} ({}) to {} group {}, then open a {} ticket",
             session.actor_name.as_deref().unwrap_or("unknown actor"),
-            deps.settings.group_id
+            deps.idp.kind().short_name(),
+            deps.settings.group_id,
+            deps.sink.kind().short_name()
         ));
         return Outcome::Done;
     }
@@ -199,11 +204,11 @@ async fn act(
     }
 }
 
-/// What happened in Okta, as recorded on the item and told in the ticket.
-fn okta_summary(outcome: &serde_json::Value) -> String {
+/// What happened in the identity provider, as recorded on the item and told in the ticket.
+fn containment_summary(outcome: &serde_json::Value) -> String {
     outcome["summary"]
         .as_str()
-        .unwrap_or("no Okta action recorded")
+        .unwrap_or("no containment recorded")
         .to_string()
 }
 
@@ -218,13 +223,14 @@ async fn act_claimed(
 ) -> Result<Acted, StepError> {
     let id = &session.session_id;
     let group = &deps.settings.group_id;
-    let jira = deps.jira.as_ref();
+    let idp = deps.idp.kind();
+    let sink = deps.sink.as_ref();
     let key = dedup_key(FLOW, id);
 
     // Decide the ticket first (a lost create answer must be resolved before anything else).
     let plan = plan_ticket(
         ctx,
-        jira,
+        sink,
         item,
         lease,
         &key,
@@ -236,25 +242,25 @@ async fn act_claimed(
         return Ok(Acted::Waiting);
     }
 
-    // Step 1: Okta.
-    if item.step_outcome(Step::Contain(deps.idp.kind())).is_none() {
+    // Step 1: containment.
+    if item.step_outcome(Step::Contain(idp)).is_none() {
         let outcome = contain(ctx, deps, session, item, token_owner, deadline).await?;
         match outcome {
-            Some(o) => set_outcome(item, Step::Contain(deps.idp.kind()), o, ctx.now()),
+            Some(o) => set_outcome(item, Step::Contain(idp), o, ctx.now()),
             None => return Ok(Acted::Waiting),
         }
     }
-    let okta = item
-        .step_outcome(Step::Contain(deps.idp.kind()))
-        .map(okta_summary)
+    let contained = item
+        .step_outcome(Step::Contain(idp))
+        .map(containment_summary)
         .unwrap_or_default();
 
-    // Step 2: the Jira ticket.
+    // Step 2: the ticket.
     match plan {
         TicketPlan::Exists(t) => {
-            if super::tickets::recorded_ticket(item, ticket_step(jira)).is_none() {
+            if super::tickets::recorded_ticket(item, ticket_step(sink)).is_none() {
                 let v = serde_json::to_value(&t).unwrap_or_default();
-                set_outcome(item, ticket_step(jira), v, ctx.now());
+                set_outcome(item, ticket_step(sink), v, ctx.now());
             }
             Ok(Acted::Done)
         }
@@ -263,7 +269,7 @@ async fn act_claimed(
                 ctx,
                 lease,
                 item,
-                &[ticket_step(jira)],
+                &[ticket_step(sink)],
                 &session.last_updated.to_string(),
             )
             .await?;
@@ -282,13 +288,13 @@ async fn act_claimed(
                 0,
                 (
                     "Containment".into(),
-                    vec![format!("Okta group {group}: {okta}")],
+                    vec![format!("{} group {group}: {contained}", idp.short_name())],
                 ),
             );
-            match create_ticket(ctx, jira, item, &content, &key, deadline).await {
+            match create_ticket(ctx, sink, item, &content, &key, deadline).await {
                 Ok(t) => {
                     ctx.audit(
-                        ConnectionKind::Jira,
+                        sink.kind(),
                         "create_ticket",
                         &t.key,
                         &format!("departing employee session {id}"),
@@ -298,7 +304,7 @@ async fn act_claimed(
                 }
                 Err(e) => {
                     ctx.audit(
-                        ConnectionKind::Jira,
+                        sink.kind(),
                         "create_ticket",
                         &key,
                         &format!("departing employee session {id}"),
@@ -312,7 +318,7 @@ async fn act_claimed(
     }
 }
 
-/// The Okta step. `Ok(Some(outcome))` when decided (added, already a member, skipped with a
+/// The containment step. `Ok(Some(outcome))` when decided (added, already a member, skipped with a
 /// reason, or failed for good); `Ok(None)` to try again later; `Err` for a transient failure.
 async fn contain(
     ctx: &RunCtx,
@@ -324,6 +330,12 @@ async fn contain(
 ) -> Result<Option<serde_json::Value>, StepError> {
     let id = &session.session_id;
     let group = &deps.settings.group_id;
+    let idp = deps.idp.kind();
+    let (idp_name, action, adds) = (
+        idp.short_name(),
+        format!("{idp}_group_add"),
+        format!("{idp}_group_adds"),
+    );
     let outcome = |summary: String| Some(serde_json::json!({ "summary": summary }));
     let email = match (&session.actor_name, &session.actor_id) {
         (Some(n), _) if n.contains('@') => n.to_ascii_lowercase(),
@@ -344,8 +356,8 @@ async fn contain(
         .any(|p| p.eq_ignore_ascii_case(&email))
     {
         ctx.audit(
-            ConnectionKind::Okta,
-            "okta_group_add",
+            idp,
+            &action,
             &email,
             &format!("session {id}"),
             "skipped: protected user",
@@ -354,28 +366,28 @@ async fn contain(
     }
     if token_owner.is_some_and(|o| o == email) {
         ctx.audit(
-            ConnectionKind::Okta,
-            "okta_group_add",
+            idp,
+            &action,
             &email,
             &format!("session {id}"),
             "skipped: the API token's own account",
         );
         return Ok(outcome(format!(
-            "not changed: {email} owns the Okta API token"
+            "not changed: {email} owns the {idp_name} API token"
         )));
     }
     let user = match deps.idp.user_by_login(&email, deadline).await {
         Ok(Some(u)) => u,
         Ok(None) => {
             ctx.audit(
-                ConnectionKind::Okta,
-                "okta_group_add",
+                idp,
+                &action,
                 &email,
                 &format!("session {id}"),
-                "skipped: no Okta user",
+                format!("skipped: no {idp_name} user"),
             );
             return Ok(outcome(format!(
-                "not changed: no Okta user with login {email}"
+                "not changed: no {idp_name} user with login {email}"
             )));
         }
         Err(e) if !e.is_transient() || item.attempts + 1 >= deps.settings.scan.max_attempts => {
@@ -393,11 +405,11 @@ async fn contain(
         Err(e) if !e.is_transient() => return Ok(outcome(format!("failed: {e}"))),
         Err(e) => return Err(e.into()),
     }
-    if ctx.counted("okta_group_adds") >= deps.settings.cap_per_run {
+    if ctx.counted(&adds) >= deps.settings.cap_per_run {
         ctx.count("cap_reached", 1);
         ctx.audit(
-            ConnectionKind::Okta,
-            "okta_group_add",
+            idp,
+            &action,
             &email,
             &format!("session {id}"),
             format!(
@@ -413,20 +425,15 @@ async fn contain(
     let day = crate::clock::date_of_ms(ctx.now());
     match ctx
         .store
-        .take_quota(
-            "okta_group_adds",
-            &day,
-            deps.settings.cap_per_day,
-            ctx.now(),
-        )
+        .take_quota(&adds, day, deps.settings.cap_per_day, ctx.now())
         .await
     {
         Ok(true) => {}
         Ok(false) => {
             ctx.count("cap_reached", 1);
             ctx.audit(
-                ConnectionKind::Okta,
-                "okta_group_add",
+                idp,
+                &action,
                 &email,
                 &format!("session {id}"),
                 format!(
@@ -443,14 +450,8 @@ async fn contain(
     }
     match deps.idp.add_member(group, &user.id, deadline).await {
         Ok(()) => {
-            ctx.count("okta_group_adds", 1);
-            ctx.audit(
-                ConnectionKind::Okta,
-                "okta_group_add",
-                &email,
-                &format!("session {id}"),
-                "ok",
-            );
+            ctx.count(&adds, 1);
+            ctx.audit(idp, &action, &email, &format!("session {id}"), "ok");
             Ok(Some(serde_json::json!({
                 "summary": format!("{email} was added to the group"),
                 "user_id": user.id,
@@ -458,8 +459,8 @@ async fn contain(
         }
         Err(e) => {
             ctx.audit(
-                ConnectionKind::Okta,
-                "okta_group_add",
+                idp,
+                &action,
                 &email,
                 &format!("session {id}"),
                 format!("failed: {e}"),
@@ -539,7 +540,7 @@ mod decision_tests {
                 source: self.alerts.clone(),
                 watchlists: Arc::new(FakeWatchlists::default()),
                 idp: self.idp.clone(),
-                jira: self.jira.clone(),
+                sink: self.jira.clone(),
                 settings: s,
                 timing: Timing::default(),
             };

@@ -283,13 +283,13 @@ impl crate::ports::WatchlistAdmin for FakeWatchlists {
     async fn set_end_date(
         &self,
         actor_id: &str,
-        date: Option<&str>,
+        date: Option<crate::domain::Date>,
         _deadline: Option<Instant>,
     ) -> Result<(), ConnectorError> {
         self.end_dates
             .lock()
             .unwrap()
-            .push((actor_id.to_string(), date.map(String::from)));
+            .push((actor_id.to_string(), date.map(|d| d.to_string())));
         Ok(())
     }
 }

@@ -138,7 +138,8 @@ fn describe(work: &HrWork) -> String {
             "{:?} of {} ({})",
             fact.kind,
             fact.email,
-            fact.departure_date.as_deref().unwrap_or("no date")
+            fact.departure_date
+                .map_or("no date".to_string(), |d| d.to_string())
         ),
         _ => match work.recorded_change() {
             Some((source, change)) => {
@@ -175,7 +176,7 @@ async fn to_fact(
         ))
     })?;
     directory
-        .departure(&change, &crate::clock::date_of_ms(now_ms), deadline)
+        .departure(&change, crate::clock::date_of_ms(now_ms), deadline)
         .await
         .map_err(|e| match e {
             HrLookupError::Connector(c) => StepError::Connector(c),
@@ -240,15 +241,13 @@ async fn apply(
         updated_at: now,
         version: 0,
     });
-    let previous_date = record.indexed_date.clone();
+    let previous_date = record.indexed_date;
     record.latest = fact.clone();
     let Some(actor_id) = actor else {
         if fact.kind == HrEventKind::Cancellation {
             // Nobody to take off; remember the cancellation so a late departure stays out.
             record.indexed_date = None;
-            ctx.store
-                .save_person(&record, previous_date.as_deref(), now)
-                .await?;
+            ctx.store.save_person(&record, previous_date, now).await?;
             return Ok(());
         }
         ctx.count("unknown_people", 1);
@@ -268,7 +267,7 @@ async fn apply(
 
     match fact.kind {
         HrEventKind::Departure => {
-            let date = fact.departure_date.clone().ok_or_else(|| {
+            let date = fact.departure_date.ok_or_else(|| {
                 StepError::Final(format!("the departure of {} has no date", fact.email))
             })?;
             let wl = deps
@@ -321,7 +320,7 @@ async fn apply(
                 ctx.now(),
             );
             deps.watchlists
-                .set_end_date(&actor_id, Some(&date), deadline)
+                .set_end_date(&actor_id, Some(date), deadline)
                 .await
                 .inspect_err(|e| {
                     ctx.audit(
@@ -391,7 +390,7 @@ async fn apply(
         }
     }
     ctx.store
-        .save_person(&record, previous_date.as_deref(), ctx.now())
+        .save_person(&record, previous_date, ctx.now())
         .await?;
     Ok(())
 }
@@ -400,7 +399,7 @@ async fn apply(
 async fn cleanup(ctx: &RunCtx, deps: &HrDeps, days: u32) {
     let day_ms = ctx.now() - i64::from(days) * 86_400_000;
     let date = crate::clock::date_of_ms(day_ms);
-    let emails = match ctx.store.departures_on(&date, ctx.now()).await {
+    let emails = match ctx.store.departures_on(date, ctx.now()).await {
         Ok(e) => e,
         Err(e) => {
             ctx.error(format!("state store: {e}"));
@@ -450,10 +449,10 @@ async fn cleanup(ctx: &RunCtx, deps: &HrDeps, days: u32) {
                     &format!("clean-up {days} days after {date}"),
                     "ok",
                 );
-                let prev = p.indexed_date.clone();
+                let prev = p.indexed_date;
                 p.added_by_riskflow = false;
                 p.indexed_date = None;
-                if let Err(e) = ctx.store.save_person(&p, prev.as_deref(), now).await {
+                if let Err(e) = ctx.store.save_person(&p, prev, now).await {
                     ctx.error(format!("state store: {e}"));
                 }
             }
@@ -510,7 +509,7 @@ mod decision_tests {
                 event_time: at,
                 email: "pat@example.com".into(),
                 employee_id: None,
-                departure_date: date.map(String::from),
+                departure_date: date.map(|d| d.parse().unwrap()),
                 reason: None,
             },
         }

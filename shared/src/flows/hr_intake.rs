@@ -155,7 +155,7 @@ pub(super) async fn pull(ctx: &RunCtx, source: HrSource, report: &dyn HrReport) 
         }
     };
     let today = crate::clock::date_of_ms(now);
-    let changes = match report.changes(previous.as_ref(), &current, &today, now) {
+    let changes = match report.changes(previous.as_ref(), &current, today, now) {
         Ok(c) => c,
         Err(e) => {
             ctx.error(format!("{name} report: {e}"));
@@ -169,7 +169,8 @@ pub(super) async fn pull(ctx: &RunCtx, source: HrSource, report: &dyn HrReport) 
                 "{:?} of {} on {} ({name})",
                 fact.kind,
                 fact.email,
-                fact.departure_date.as_deref().unwrap_or("-")
+                fact.departure_date
+                    .map_or("-".to_string(), |d| d.to_string())
             ));
             continue;
         }

@@ -8,8 +8,8 @@
 
 use super::RunCtx;
 use super::steps::set_outcome;
-use crate::connectors::ConnectorError;
 use crate::domain::{Lease, Step, TicketContent, TicketRef, WorkItem};
+use crate::ports::ConnectorError;
 use crate::ports::TicketSink;
 use std::time::Instant;
 

@@ -4,8 +4,8 @@
 //! item never finishes with its audit entries unwritten. The jobs differ only in how they act.
 
 use super::RunCtx;
-use crate::connectors::ConnectorError;
 use crate::domain::{Lease, WorkItem};
+use crate::ports::ConnectorError;
 use crate::store::{Claim, StoreError};
 
 /// Errors of acting on an item.

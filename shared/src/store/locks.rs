@@ -68,7 +68,7 @@ impl Store {
 
     // ----- quotas and documents -----
     /// Take one unit of a daily quota (`quota#<name>#<day>`); false when `limit` is reached.
-    pub async fn take_quota(&self, name: &str, day: &str, limit: u64, now: i64) -> Result<bool> {
+    pub async fn take_quota(&self, name: &str, day: Date, limit: u64, now: i64) -> Result<bool> {
         let pk = format!("quota#{name}#{day}");
         for _ in 0..5 {
             let current = self.get_live(&pk, "count", now).await?;

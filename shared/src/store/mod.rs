@@ -24,8 +24,8 @@ mod records;
 pub use backend::{BackendError, Cond, ItemStore, Op, Query, RawItem};
 
 use crate::domain::{
-    AuditEntry, ConnectionKind, ConnectionRecord, Delivery, Flow, HistoryEntry, ItemStatus, Lease,
-    PersonRecord, RunRecord, ScanMark, WorkItem,
+    AuditEntry, ConnectionKind, ConnectionRecord, Date, Delivery, Flow, HistoryEntry, ItemStatus,
+    Lease, PersonRecord, RunRecord, ScanMark, WorkItem,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -20,7 +20,7 @@ impl Store {
     pub async fn save_person(
         &self,
         rec: &PersonRecord,
-        previous_date: Option<&str>,
+        previous_date: Option<Date>,
         now: i64,
     ) -> Result<PersonRecord> {
         let mut saved = rec.clone();
@@ -41,7 +41,7 @@ impl Store {
             },
         )];
         if let Some(old) = previous_date
-            && Some(old) != saved.indexed_date.as_deref()
+            && Some(old) != saved.indexed_date
         {
             ops.push(Op::Delete {
                 pk: format!("departure#{old}"),
@@ -67,8 +67,8 @@ impl Store {
         }
     }
 
-    /// Emails of people whose indexed departure date is `date` (`YYYY-MM-DD`).
-    pub async fn departures_on(&self, date: &str, now: i64) -> Result<Vec<String>> {
+    /// Emails of people whose indexed departure date is `date`.
+    pub async fn departures_on(&self, date: Date, now: i64) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let mut after = None;
         loop {

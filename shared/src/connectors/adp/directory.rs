@@ -2,6 +2,8 @@
 //! decided by [`super::termination_departure`].
 
 use crate::connectors::adp::AdpClient;
+use crate::connectors::hr::normalize_date;
+use crate::domain::Date;
 use crate::ports::{HrDirectory, HrLookupError, RecordedHrChange};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ impl HrDirectory for AdpSource {
     async fn departure(
         &self,
         change: &RecordedHrChange,
-        _today: &str,
+        _today: Date,
         deadline: Option<Instant>,
     ) -> Result<Option<crate::domain::Departure>, HrLookupError> {
         let worker = match self.client.worker(&change.employee_id, deadline).await {
@@ -30,10 +32,19 @@ impl HrDirectory for AdpSource {
             }
             Err(e) => return Err(e.into()),
         };
+        let termination_date = match change.termination_date.as_deref() {
+            Some(raw) => Some(normalize_date(raw).map_err(|e| {
+                HrLookupError::Unusable(format!(
+                    "ADP event {}: the recorded termination date: {e}",
+                    change.source_event_id
+                ))
+            })?),
+            None => None,
+        };
         let recorded = crate::connectors::adp::RecordedTermination {
             event_id: change.source_event_id.clone(),
             associate_oid: change.employee_id.clone(),
-            termination_date: change.termination_date.clone(),
+            termination_date,
             event_time_ms: change.event_time,
             reason: change.reason.clone(),
         };

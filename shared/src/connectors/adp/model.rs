@@ -1,7 +1,7 @@
 //! ADP event-notification messages and worker records.
 
 use crate::connectors::hr::{id_text, normalize_date, normalize_email, parse_instant_ms, quote};
-use crate::domain::{Departure, HrEventKind, HrSource};
+use crate::domain::{Date, Departure, HrEventKind, HrSource};
 use serde_json::Value;
 
 /// Event names that mean "this worker leaves (or their leaving date moved)". Compared without
@@ -51,7 +51,7 @@ pub struct AdpEvent {
     /// The worker the event is about.
     pub associate_oid: String,
     /// `YYYY-MM-DD`, when the payload carries one (see [`parse_event`]).
-    pub termination_date: Option<String>,
+    pub termination_date: Option<Date>,
     /// When ADP recorded the event (epoch ms).
     pub event_time_ms: i64,
     /// Whether `name` is one of [`TERMINATION_EVENTS`].
@@ -264,7 +264,7 @@ impl AdpEvent {
         RecordedTermination {
             event_id: self.event_id.clone(),
             associate_oid: self.associate_oid.clone(),
-            termination_date: self.termination_date.clone(),
+            termination_date: self.termination_date,
             event_time_ms: self.event_time_ms,
             reason: self.reason.clone(),
         }
@@ -277,7 +277,7 @@ impl AdpEvent {
 pub struct RecordedTermination {
     pub event_id: String,
     pub associate_oid: String,
-    pub termination_date: Option<String>,
+    pub termination_date: Option<Date>,
     pub event_time_ms: i64,
     pub reason: Option<String>,
 }
@@ -297,8 +297,7 @@ pub fn termination_departure(
     })?;
     let date = t
         .termination_date
-        .clone()
-        .or_else(|| worker.termination_date.clone())
+        .or(worker.termination_date)
         .ok_or_else(|| {
             perr(format!(
                 "neither event {} nor worker {} has a termination date",
@@ -327,7 +326,7 @@ pub struct Worker {
     /// never used.
     pub business_email: Option<String>,
     /// `workerDates.terminationDate`, `YYYY-MM-DD`.
-    pub termination_date: Option<String>,
+    pub termination_date: Option<Date>,
     /// `workerStatus.statusCode.codeValue` (`A` active, `T` terminated, …).
     pub status_code: Option<String>,
 }

@@ -43,7 +43,7 @@ fn interpret(msg: &QueueMessage) -> QueueEvent {
             work: HrWork::AdpTermination {
                 event_id: ev.event_id,
                 associate_oid: ev.associate_oid,
-                termination_date: ev.termination_date,
+                termination_date: ev.termination_date.map(|d| d.to_string()),
                 event_time: ev.event_time_ms,
                 reason: ev.reason,
             },

@@ -17,7 +17,7 @@ impl HrDirectory for BambooDirectory {
     async fn departure(
         &self,
         change: &RecordedHrChange,
-        today: &str,
+        today: crate::domain::Date,
         deadline: Option<Instant>,
     ) -> Result<Option<crate::domain::Departure>, HrLookupError> {
         let employee = match self.client.employee(&change.employee_id, deadline).await {

@@ -5,7 +5,7 @@ use crate::clock::date_of_ms;
 use crate::connectors::hr::{
     PayloadError, id_text, normalize_date, normalize_email, parse_instant_ms, quote,
 };
-use crate::domain::{Departure, HrEventKind, HrSource};
+use crate::domain::{Date, Departure, HrEventKind, HrSource};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -79,7 +79,7 @@ pub struct Employee {
     /// `Active` / `Inactive`.
     pub status: Option<String>,
     /// `YYYY-MM-DD`; `None` for empty and BambooHR's `0000-00-00`.
-    pub termination_date: Option<String>,
+    pub termination_date: Option<Date>,
 }
 
 impl Employee {
@@ -149,7 +149,7 @@ pub fn to_departure(
             event_time: change.event_time_ms().unwrap_or(now_ms),
             fields: change.fields.clone(),
         },
-        &date_of_ms(now_ms),
+        date_of_ms(now_ms),
     )
 }
 
@@ -182,10 +182,10 @@ pub struct RecordedChange {
 pub fn departure_of(
     employee: &Employee,
     change: &RecordedChange,
-    today: &str,
+    today: Date,
 ) -> Result<Option<Departure>, PayloadError> {
     let status = employee.status.as_deref().map(str::to_ascii_lowercase);
-    let date = employee.termination_date.as_deref();
+    let date = employee.termination_date;
     let kind = match (status.as_deref(), date) {
         (Some("inactive"), _) => HrEventKind::Departure,
         (Some("active"), Some(d)) if d >= today => HrEventKind::Departure,
@@ -210,10 +210,7 @@ pub fn departure_of(
         }
     };
     let departure_date = match kind {
-        HrEventKind::Departure => Some(
-            date.map(String::from)
-                .unwrap_or_else(|| date_of_ms(change.event_time)),
-        ),
+        HrEventKind::Departure => Some(date.unwrap_or_else(|| date_of_ms(change.event_time))),
         HrEventKind::Cancellation => None,
     };
     Ok(Some(Departure {

@@ -23,7 +23,7 @@ pub mod verify;
 mod webhook;
 
 pub use crate::connectors::hr::{
-    PayloadError, SignatureError, is_plain_date, normalize_date, normalize_email, parse_instant_ms,
+    PayloadError, SignatureError, normalize_date, normalize_email, parse_instant_ms, plain_date,
     quote,
 };
 pub use model::parse;

@@ -1,6 +1,6 @@
 //! The generic webhook's body.
 
-use crate::connectors::hr::{PayloadError, id_text, is_plain_date, normalize_email, quote};
+use crate::connectors::hr::{PayloadError, id_text, normalize_email, plain_date, quote};
 use crate::domain::{Departure, HrEventKind, HrSource};
 use serde_json::{Map, Value};
 
@@ -53,13 +53,12 @@ pub fn parse(
     })?;
 
     let departure_date = match optional_str(obj, "departure_date")? {
-        Some(d) if is_plain_date(d.trim()) => Some(d.trim().to_string()),
-        Some(d) => {
-            return Err(PayloadError::new(format!(
+        Some(d) => Some(plain_date(d.trim()).ok_or_else(|| {
+            PayloadError::new(format!(
                 "'departure_date' must be YYYY-MM-DD, got {}",
                 quote(d)
-            )));
-        }
+            ))
+        })?),
         None if kind == HrEventKind::Departure => {
             return Err(PayloadError::new(
                 "'departure_date' is required for a departure (YYYY-MM-DD)",

@@ -8,12 +8,6 @@ use std::time::Instant;
 
 use super::alerts::IncydrAdapter;
 
-fn parse_date(s: &str) -> Result<jiff::civil::Date, ConnectorError> {
-    s.parse::<jiff::civil::Date>().map_err(|_| {
-        ConnectorError::invalid(incydr::SYSTEM, format!("'{s}' is not a date (YYYY-MM-DD)"))
-    })
-}
-
 #[async_trait]
 impl WatchlistAdmin for IncydrAdapter {
     async fn actor_by_email(
@@ -102,11 +96,11 @@ impl WatchlistAdmin for IncydrAdapter {
     async fn set_end_date(
         &self,
         actor_id: &str,
-        date: Option<&str>,
+        date: Option<crate::domain::Date>,
         deadline: Option<Instant>,
     ) -> Result<(), ConnectorError> {
         let update = match date {
-            Some(d) => incydr::ActorUpdate::end_date(parse_date(d)?),
+            Some(d) => incydr::ActorUpdate::end_date(d),
             None => incydr::ActorUpdate::clear_end_date(),
         };
         self.client

@@ -3,7 +3,7 @@
 
 use crate::connectors::ConnectorError;
 use crate::connectors::hr::{normalize_date, normalize_email, quote};
-use crate::domain::{Departure, HrEventKind, HrSource};
+use crate::domain::{Date, Departure, HrEventKind, HrSource};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -115,10 +115,10 @@ pub struct WorkdayRow {
     /// Lower-cased.
     pub email: String,
     /// `YYYY-MM-DD`.
-    pub termination_date: String,
+    pub termination_date: Date,
     /// `YYYY-MM-DD`.
     #[serde(default)]
-    pub last_day: Option<String>,
+    pub last_day: Option<Date>,
     #[serde(default)]
     pub event_id: Option<String>,
     #[serde(default)]
@@ -212,7 +212,7 @@ impl WorkdayRow {
             event_time: now_ms,
             email: self.email.clone(),
             employee_id: Some(self.employee_id.clone()),
-            departure_date: Some(self.termination_date.clone()),
+            departure_date: Some(self.termination_date),
             reason: self.reason.clone(),
         }
     }
@@ -286,7 +286,7 @@ pub fn parse_report(
 /// - Every row in `current` that is not in `previous` exactly (a new person, or a changed date,
 ///   email, reason or event) is a **departure**.
 /// - A person (by employee id) with rows in `previous` and none in `current`, whose latest
-///   termination date has not passed (`> today`, `YYYY-MM-DD`), is a **cancellation**: the
+///   termination date has not passed (`> today`), is a **cancellation**: the
 ///   termination was rescinded. One whose date has passed simply aged out of the report's window.
 ///
 /// This relies on the report listing every pending termination until its date passes (a
@@ -296,7 +296,7 @@ pub fn parse_report(
 pub fn diff_snapshots(
     previous: &[WorkdayRow],
     current: &[WorkdayRow],
-    today: &str,
+    today: Date,
     now_ms: i64,
 ) -> Vec<Departure> {
     let before: BTreeSet<&WorkdayRow> = previous.iter().collect();
@@ -318,7 +318,7 @@ pub fn diff_snapshots(
         }
     }
     for r in gone.into_values() {
-        if r.termination_date.as_str() > today {
+        if r.termination_date > today {
             out.push(Departure {
                 source: HrSource::Workday,
                 kind: HrEventKind::Cancellation,

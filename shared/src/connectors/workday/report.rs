@@ -27,7 +27,7 @@ impl HrReport for WorkdayReport {
         &self,
         previous: Option<&serde_json::Value>,
         current: &serde_json::Value,
-        today: &str,
+        today: crate::domain::Date,
         now_ms: i64,
     ) -> Result<Vec<crate::domain::Departure>, ConnectorError> {
         let read = |v: &serde_json::Value| -> Result<Vec<workday::WorkdayRow>, ConnectorError> {
