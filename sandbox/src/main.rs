@@ -86,7 +86,7 @@ async fn main() -> std::io::Result<()> {
         sandbox.url("workday")
     );
     println!(
-        "              {} / {}",
+        "              {}@sandbox / {}",
         creds::WORKDAY_USER,
         creds::WORKDAY_PASSWORD
     );

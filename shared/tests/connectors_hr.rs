@@ -1553,7 +1553,7 @@ async fn the_bamboohr_client_reads_one_employee_with_the_key_as_basic_user_and_a
     let reqs = rec.requests();
     assert_eq!(
         reqs[0].target,
-        "/api/gateway.php/acme/v1/employees/42?fields=workEmail,status,terminationDate"
+        "/api/gateway.php/acme/v1/employees/42?fields=workEmail,status,terminationDate&onlyCurrent=false"
     );
     let auth = format!("Basic {}", STANDARD.encode("bamboo-key:x"));
     assert_eq!(reqs[0].header("authorization"), Some(auth.as_str()));
@@ -1616,7 +1616,7 @@ async fn the_adp_client_gets_one_token_then_reads_and_acknowledges_queue_message
     let tok = &reqs[0];
     assert_eq!(
         (tok.method.as_str(), tok.target.as_str()),
-        ("POST", "/auth/oauth/v2/token?grant_type=client_credentials")
+        ("POST", "/auth/oauth/v2/token")
     );
     let basic = format!("Basic {}", STANDARD.encode("adp-demo:adp-demo-secret"));
     assert_eq!(tok.header("authorization"), Some(basic.as_str()));
@@ -1626,11 +1626,8 @@ async fn the_adp_client_gets_one_token_then_reads_and_acknowledges_queue_message
     );
     assert_eq!(
         tok.form(),
-        vec![
-            ("grant_type".to_string(), "client_credentials".to_string()),
-            ("client_id".to_string(), "adp-demo".to_string()),
-            ("client_secret".to_string(), "adp-demo-secret".to_string()),
-        ]
+        vec![("grant_type".to_string(), "client_credentials".to_string())],
+        "Basic credentials and one form field, nothing else (ADP: 400 Missing or duplicate parameters)"
     );
     assert_eq!(
         (reqs[1].method.as_str(), reqs[1].target.as_str()),
@@ -1825,6 +1822,33 @@ async fn a_person_removed_from_the_sandbox_report_before_their_date_comes_back_a
     sb.shutdown().await;
 }
 
+/// Workday authenticates an integration system user as `user@tenant`: a bare name gets the
+/// report URL's tenant, a name with `@` is sent as typed, and the sandbox refuses the bare name.
+#[tokio::test]
+async fn the_workday_client_sends_the_isu_as_user_at_tenant() {
+    let url = |s: &str| Url::parse(s).unwrap();
+    let report = "https://wd5-services1.myworkday.com/ccx/service/customreport2/acme/ISU_x/Terms";
+    let user = |u: &str, r: &str| {
+        WorkdayClient::new(url(r), u.into(), secret("p"), quick_http()).basic_user()
+    };
+    assert_eq!(user("ISU_x", report), "ISU_x@acme");
+    assert_eq!(user("ISU_x@other", report), "ISU_x@other");
+    assert_eq!(user("ISU_x", "https://example.com/report"), "ISU_x");
+
+    let sb = sandbox().await;
+    let bare = reqwest::Client::new()
+        .get(format!(
+            "{}/ccx/service/customreport2/acme/ISU_demo/T?format=json",
+            sb.url("workday")
+        ))
+        .basic_auth("ISU_demo", Some("workday-demo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 401);
+    sb.shutdown().await;
+}
+
 fn sandbox_bamboo(sb: &riskflow_sandbox::Sandbox, key: &str) -> BambooClient {
     let base = Url::parse(&format!("{}/api/gateway.php/acme", sb.url("bamboohr"))).unwrap();
     BambooClient::new(base, secret(key), quick_http())
@@ -1867,6 +1891,25 @@ async fn the_bamboohr_client_reads_sandbox_employees_and_refuses_a_wrong_key() {
         err.to_string().starts_with("bamboohr answered 401 to GET "),
         "{err}"
     );
+    sb.shutdown().await;
+}
+
+/// BambooHR answers only current values of history-table fields unless `onlyCurrent=false`:
+/// a termination dated after today is seen before its date only with it.
+#[tokio::test]
+async fn the_bamboohr_client_sees_a_future_dated_termination_before_its_date() {
+    let sb = sandbox().await;
+    let future = riskflow::clock::date_of_ms(riskflow::clock::now_ms() + 30 * 86_400_000);
+    sb.state().add_bamboohr_employee(bamboo_employee(
+        "777",
+        json!({"workEmail":"leaver@example.com","status":"Active","terminationDate": future.to_string()}),
+    ));
+    let e = sandbox_bamboo(&sb, "bamboo-demo")
+        .employee("777", None)
+        .await
+        .unwrap();
+    assert_eq!(e.termination_date, Some(future));
+    assert_eq!(e.status.as_deref(), Some("Active"));
     sb.shutdown().await;
 }
 

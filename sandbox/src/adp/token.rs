@@ -1,4 +1,10 @@
 //! `POST /auth/oauth/v2/token`: the client-credentials grant.
+//!
+//! As ADP's gateway answers: a parameter given twice (in the query, the form body, or both), or
+//! the client authenticated twice (HTTP Basic and `client_id`/`client_secret` parameters), is
+//! `400 {"error":"invalid_request","error_description":"Missing or duplicate parameters"}`
+//! (ADP's own connection libraries, e.g. <https://github.com/adplabs/adp-connection-python>,
+//! send Basic credentials and one form field, `grant_type=client_credentials`).
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -19,6 +25,23 @@ pub(super) async fn token<H: AdpHost>(
 ) -> Response {
     let q = Query::parse(raw.as_deref());
     let form = Query::parse(std::str::from_utf8(&body).ok());
+    let params: Vec<&str> = q.0.iter().chain(&form.0).map(|(k, _)| k.as_str()).collect();
+    let repeated = params
+        .iter()
+        .enumerate()
+        .any(|(i, k)| params[..i].contains(k));
+    let basic = util::basic_auth(&headers).is_some();
+    let two_methods = basic
+        && params
+            .iter()
+            .any(|k| *k == "client_id" || *k == "client_secret");
+    if repeated || two_methods {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing or duplicate parameters",
+        );
+    }
     let grant = q.get("grant_type").or_else(|| form.get("grant_type"));
     match grant {
         Some("client_credentials") => {}

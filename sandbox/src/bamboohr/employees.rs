@@ -1,5 +1,10 @@
 //! `GET /api/v1/employees/{id}` and the classic
 //! `GET /api/gateway.php/{company}/v1/employees/{id}`: one employee's fields, JSON or XML.
+//!
+//! `onlyCurrent` (default true): "Setting to false will return future dated values from
+//! history table fields" (<https://documentation.bamboohr.com/reference/get-employee>). So
+//! unless it is `false`, a termination dated after today is not answered yet: the employee
+//! reads as `Active` without a `terminationDate` until the date comes.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -34,6 +39,11 @@ fn employee_impl<H: BambooHost>(
     raw: Option<String>,
 ) -> Response {
     let q = Query::parse(raw.as_deref());
+    let only_current = !matches!(q.get("onlyCurrent"), Some("false" | "0"));
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
     let mut fields = q.all_split("fields");
     if fields.is_empty() {
         fields = vec!["firstName".into(), "lastName".into()];
@@ -46,6 +56,16 @@ fn employee_impl<H: BambooHost>(
         let Some(e) = s.bamboo.employee(&id) else {
             return error(StatusCode::NOT_FOUND);
         };
+        let mut e = e.clone();
+        let future_termination = e
+            .fields
+            .get("terminationDate")
+            .and_then(Value::as_str)
+            .is_some_and(|d| util::is_plain_date(d) && d > today.as_str());
+        if only_current && future_termination {
+            e.fields.insert("terminationDate".into(), Value::Null);
+            e.fields.insert("status".into(), json!("Active"));
+        }
         if xml_only {
             let mut out = format!("<?xml version=\"1.0\"?>\n<employee id=\"{}\">\n", e.id);
             for f in &fields {

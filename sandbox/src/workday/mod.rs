@@ -3,7 +3,8 @@
 //!
 //! Served under `/workday`:
 //! `GET /workday/ccx/service/customreport2/{tenant}/{owner}/{report}?format=json` with Basic
-//! `ISU_demo:workday-demo` (also `ISU_demo@{tenant}`) → `{"Report_Entry":[...]}`. The rows are
+//! `ISU_demo@{tenant}:workday-demo` → `{"Report_Entry":[...]}` (the bare `ISU_demo` is 401,
+//! as Workday authenticates an integration system user as `user@tenant`). The rows are
 //! whatever the control API set (`PUT /_control/workday/rows`, `seed.workday_rows`), with
 //! customer-style column names (`Employee_ID`, `Worker`, `Email_-_Work`, `Termination_Date`,
 //! `Last_Day_of_Work`, `Primary_Termination_Reason`, `Business_Process_Event_WID`); every
@@ -58,13 +59,13 @@ async fn fallback() -> Response {
     errors::error(StatusCode::NOT_FOUND, "Not Found")
 }
 
-/// Basic `ISU_demo:workday-demo`, the user also as `ISU_demo@{tenant}`; else 401.
+/// Basic `ISU_demo@{tenant}:workday-demo`; else 401. Workday authenticates an integration
+/// system user as `user@tenant`: the bare `ISU_demo` is refused like a wrong password.
 async fn auth(Path(params): Path<HashMap<String, String>>, req: Request, next: Next) -> Response {
     let tenant = params.get("tenant").map(String::as_str).unwrap_or_default();
     let ok = util::basic_auth(req.headers()).is_some_and(|(u, p)| {
-        let user_ok = util::ct_eq(&u, creds::WORKDAY_USER)
-            || util::ct_eq(&u, &format!("{}@{tenant}", creds::WORKDAY_USER));
-        user_ok && util::ct_eq(&p, creds::WORKDAY_PASSWORD)
+        util::ct_eq(&u, &format!("{}@{tenant}", creds::WORKDAY_USER))
+            && util::ct_eq(&p, creds::WORKDAY_PASSWORD)
     });
     if !ok {
         let mut resp = (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();

@@ -174,7 +174,10 @@ async fn latency_rules_delay_answers() {
             "{}/ccx/service/customreport2/t/o/r?format=json",
             sb.url("workday")
         ))
-        .basic_auth(creds::WORKDAY_USER, Some(creds::WORKDAY_PASSWORD))
+        .basic_auth(
+            format!("{}@t", creds::WORKDAY_USER),
+            Some(creds::WORKDAY_PASSWORD),
+        )
         .send()
         .await
         .unwrap();
@@ -430,7 +433,10 @@ async fn faults_can_be_set_over_http_as_a_list_or_with_a_seed() {
     );
     let r = c
         .get(&wd)
-        .basic_auth(creds::WORKDAY_USER, Some(creds::WORKDAY_PASSWORD))
+        .basic_auth(
+            format!("{}@t", creds::WORKDAY_USER),
+            Some(creds::WORKDAY_PASSWORD),
+        )
         .send()
         .await
         .unwrap();
@@ -455,7 +461,10 @@ async fn faults_can_be_set_over_http_as_a_list_or_with_a_seed() {
     c.delete(&ctl).send().await.unwrap();
     let r = c
         .get(&wd)
-        .basic_auth(creds::WORKDAY_USER, Some(creds::WORKDAY_PASSWORD))
+        .basic_auth(
+            format!("{}@t", creds::WORKDAY_USER),
+            Some(creds::WORKDAY_PASSWORD),
+        )
         .send()
         .await
         .unwrap();

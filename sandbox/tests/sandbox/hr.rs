@@ -23,7 +23,7 @@ async fn the_workday_report_serves_rows_and_a_person_can_vanish_between_pulls() 
     );
     let v: Value = c
         .get(&url)
-        .basic_auth(creds::WORKDAY_USER, Some(creds::WORKDAY_PASSWORD))
+        .basic_auth("ISU_demo@acme", Some(creds::WORKDAY_PASSWORD))
         .send()
         .await
         .unwrap()
@@ -44,13 +44,14 @@ async fn the_workday_report_serves_rows_and_a_person_can_vanish_between_pulls() 
         assert!(rows[0].get(k).is_some(), "missing {k}");
     }
     assert_eq!(rows[0]["Email_-_Work"], DEPARTING_EMAIL);
-    let with_tenant = c
+    // Workday authenticates an integration system user as user@tenant: the bare name is 401.
+    let bare = c
         .get(&url)
-        .basic_auth("ISU_demo@acme", Some(creds::WORKDAY_PASSWORD))
+        .basic_auth(creds::WORKDAY_USER, Some(creds::WORKDAY_PASSWORD))
         .send()
         .await
         .unwrap();
-    assert_eq!(with_tenant.status(), StatusCode::OK);
+    assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
     let bad = c
         .get(&url)
         .basic_auth(creds::WORKDAY_USER, Some("nope"))
@@ -67,7 +68,7 @@ async fn the_workday_report_serves_rows_and_a_person_can_vanish_between_pulls() 
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let v: Value = c
         .get(&url)
-        .basic_auth(creds::WORKDAY_USER, Some(creds::WORKDAY_PASSWORD))
+        .basic_auth("ISU_demo@acme", Some(creds::WORKDAY_PASSWORD))
         .send()
         .await
         .unwrap()
@@ -145,6 +146,97 @@ async fn the_adp_queue_serves_one_message_at_a_time_until_204() {
     assert_eq!(twice.status(), StatusCode::NOT_FOUND);
     let no_token = c.get(&url).send().await.unwrap();
     assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_future_dated_bamboohr_termination_is_answered_only_with_only_current_false() {
+    let sb = demo().await;
+    let future = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .saturating_add(jiff::Span::new().days(30))
+        .to_string();
+    sb.state()
+        .add_bamboohr_employee(riskflow_sandbox::bamboohr::BambooEmployee {
+            id: "778".into(),
+            fields: serde_json::from_value(json!({
+                "workEmail": "later@example.com", "status": "Inactive", "terminationDate": future
+            }))
+            .unwrap(),
+        });
+    let c = client();
+    let url = format!(
+        "{}/api/gateway.php/acme/v1/employees/778",
+        sb.url("bamboohr")
+    );
+    let read = |extra: &'static str| {
+        let c = c.clone();
+        let url = url.clone();
+        async move {
+            let v: Value = c
+                .get(format!("{url}?fields=status,terminationDate{extra}"))
+                .basic_auth(creds::BAMBOOHR_API_KEY, Some("x"))
+                .header("Accept", "application/json")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (v["status"].clone(), v["terminationDate"].clone())
+        }
+    };
+    assert_eq!(read("").await, (json!("Active"), Value::Null));
+    assert_eq!(
+        read("&onlyCurrent=false").await,
+        (json!("Inactive"), json!(future))
+    );
+}
+
+#[tokio::test]
+async fn the_adp_token_refuses_duplicate_parameters_and_two_client_authentications() {
+    let sb = demo().await;
+    let c = client();
+    let url = format!("{}/auth/oauth/v2/token", sb.url("adp"));
+    let refused = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            v,
+            json!({"error": "invalid_request", "error_description": "Missing or duplicate parameters"})
+        );
+    };
+    // Basic credentials and the same credentials as form fields: two authentication methods.
+    let both = c
+        .post(&url)
+        .basic_auth(creds::ADP_CLIENT_ID, Some(creds::ADP_CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", creds::ADP_CLIENT_ID),
+            ("client_secret", creds::ADP_CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    refused(both).await;
+    // grant_type in the query and in the form body.
+    let repeated = c
+        .post(format!("{url}?grant_type=client_credentials"))
+        .basic_auth(creds::ADP_CLIENT_ID, Some(creds::ADP_CLIENT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    refused(repeated).await;
+    // What ADP's libraries send: Basic and one form field.
+    let ok = c
+        .post(&url)
+        .basic_auth(creds::ADP_CLIENT_ID, Some(creds::ADP_CLIENT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -305,8 +397,8 @@ async fn bamboohr_returns_the_requested_fields_on_both_path_forms() {
     let c = client();
     let base = sb.url("bamboohr");
     for path in [
-        "/api/v1/employees/67890?fields=workEmail,status,terminationDate",
-        "/api/gateway.php/acme/v1/employees/67890?fields=workEmail,status,terminationDate",
+        "/api/v1/employees/67890?fields=workEmail,status,terminationDate&onlyCurrent=false",
+        "/api/gateway.php/acme/v1/employees/67890?fields=workEmail,status,terminationDate&onlyCurrent=false",
     ] {
         let r = c
             .get(format!("{base}{path}"))

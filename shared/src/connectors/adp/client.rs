@@ -250,33 +250,22 @@ impl AdpClient {
         Ok(value)
     }
 
-    /// `POST <token_url>?grant_type=client_credentials`. The client id and secret go both as
-    /// HTTP Basic credentials (ADP's documentation) and as form fields (what ADP's own
-    /// connection libraries send), together with `grant_type`.
+    /// `POST <token_url>` with the client id and secret as HTTP Basic credentials and one form
+    /// field, `grant_type=client_credentials`, and nothing else: ADP's gateway answers
+    /// `400 invalid_request: Missing or duplicate parameters` to a repeated parameter or to a
+    /// client that authenticates twice (Basic and form fields), and ADP's own connection
+    /// libraries send exactly this (<https://github.com/adplabs/adp-connection-python>).
     async fn request_token(
         &self,
         deadline: Option<Instant>,
     ) -> Result<(SecretString, Duration), ConnectorError> {
-        let mut url = self.token_url.clone();
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| k != "grant_type")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        url.set_query(None);
-        url.query_pairs_mut()
-            .extend_pairs(kept.iter())
-            .append_pair("grant_type", "client_credentials");
+        let url = self.token_url.clone();
         // Asking for a token changes nothing on the server: safe to repeat.
         let call = Call::new(SYSTEM, Method::POST, self.token_url.path())
             .idempotent(true)
             .deadline(deadline);
         let secret = self.client_secret.expose_secret();
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", self.client_id.as_str()),
-            ("client_secret", secret),
-        ];
+        let form = [("grant_type", "client_credentials")];
         let resp = self
             .send(&call, |c| {
                 c.post(url.clone())

@@ -47,14 +47,19 @@ impl BambooClient {
         }
     }
 
-    /// `GET /v1/employees/{id}?fields=workEmail,status,terminationDate`.
+    /// `GET /v1/employees/{id}?fields=workEmail,status,terminationDate&onlyCurrent=false`:
+    /// without `onlyCurrent=false` BambooHR answers only current values of its history-table
+    /// fields, so a future-dated termination would not be seen before its date
+    /// (<https://documentation.bamboohr.com/reference/get-employee>).
     pub async fn employee(
         &self,
         id: &str,
         deadline: Option<Instant>,
     ) -> Result<Employee, ConnectorError> {
         let path = format!("/v1/employees/{}", http::path_segment(id));
-        let url = self.url(&format!("{path}?fields=workEmail,status,terminationDate"))?;
+        let url = self.url(&format!(
+            "{path}?fields=workEmail,status,terminationDate&onlyCurrent=false"
+        ))?;
         let call = Call::new(SYSTEM, Method::GET, path).deadline(deadline);
         let resp = self
             .http

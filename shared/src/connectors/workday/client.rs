@@ -34,13 +34,33 @@ impl WorkdayClient {
     /// `report_url` is the report's web-service URL,
     /// `https://<wd-host>/ccx/service/customreport2/<tenant>/<owner>/<Report_Name>`, possibly
     /// with prompt parameters (`?Effective_as_of_Date=…`), which are kept. `username` is the
-    /// ISU's, usually `ISU_name@tenant`.
+    /// integration system user's; Workday authenticates it as `ISU_name@tenant`, so a bare
+    /// name gets `@<tenant>` from the report URL (see [`WorkdayClient::basic_user`]).
     pub fn new(report_url: Url, username: String, password: SecretString, http: Http) -> Self {
         WorkdayClient {
             http,
             report_url,
             username,
             password,
+        }
+    }
+
+    /// The user name sent with HTTP Basic: Workday's web services authenticate an integration
+    /// system user as `user@tenant` and refuse the bare name with 401 (Workday's integration
+    /// documentation is behind the Workday Community login; docs/vendors/workday.md), so a
+    /// name without `@` gets the tenant of the report URL
+    /// (`/ccx/service/customreport2/<tenant>/…`); a name with `@` is sent as typed.
+    pub fn basic_user(&self) -> String {
+        if self.username.contains('@') {
+            return self.username.clone();
+        }
+        let tenant = self.report_url.path_segments().and_then(|mut s| {
+            s.find(|seg| *seg == "customreport2")?;
+            s.next().filter(|t| !t.is_empty())
+        });
+        match tenant {
+            Some(t) => format!("{}@{t}", self.username),
+            None => self.username.clone(),
         }
     }
 
@@ -73,13 +93,14 @@ impl WorkdayClient {
     ) -> Result<Vec<WorkdayRow>, ConnectorError> {
         let url = self.request_url();
         let call = Call::new(SYSTEM, Method::GET, self.report_url.path()).deadline(deadline);
+        let user = self.basic_user();
         let resp = self
             .http
             .execute(
                 &call,
                 |c| {
                     c.get(url.clone())
-                        .basic_auth(&self.username, Some(self.password.expose_secret()))
+                        .basic_auth(&user, Some(self.password.expose_secret()))
                         .header(ACCEPT, "application/json")
                 },
                 error_message,

@@ -27,7 +27,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         true,
-        "e.g. ISU_riskflow@tenant",
+        "e.g. ISU_riskflow@tenant (a name without @ gets the report URL's tenant).",
     ),
     Field::new(
         "password",
