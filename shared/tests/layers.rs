@@ -1,6 +1,10 @@
-//! Imports in `shared/src` point one way: lambda → app → api → flows → connectors → ports →
-//! http / store / secrets → domain. A module that reaches up a layer fails this test, naming the
-//! file, the line and the layer it reached.
+//! Imports point one way, checked over the source text (a failure names the file, the line and
+//! what it reached):
+//! - in `shared/src`: lambda → app → api → flows → connectors → ports → http / store / secrets →
+//!   domain, and no job in `flows/` names a vendor;
+//! - in `sandbox/src`: the composition (`state.rs`, `hosts.rs`, `control.rs`, `demo.rs`,
+//!   `lib.rs`) knows the fakes; a fake (`<vendor>/`) and the fault layer (`faults/`) know neither
+//!   the composition nor another fake (a fake declares what it needs as its host trait).
 
 use std::path::{Path, PathBuf};
 
@@ -99,9 +103,38 @@ fn names_module(text: &str, module: &str) -> bool {
     direct || grouped
 }
 
+/// Every line under `root` (a folder or one file) that names one of `forbidden`, as
+/// `file:line: <what> imports <module>: <code>`, with paths relative to `src`.
+fn imports(src: &Path, root: &Path, what: &str, forbidden: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for file in rust_files(root) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue; // doc links may name anything
+            }
+            for module in forbidden {
+                if names_module(code, module) {
+                    problems.push(format!(
+                        "{}:{}: {what} imports {module}: {code}",
+                        file.strip_prefix(src).unwrap().display(),
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn shared_src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
 #[test]
 fn no_module_imports_a_layer_above_it() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = shared_src();
     let mut problems = Vec::new();
     for (layer, above) in LAYERS {
         let dir = src.join(layer);
@@ -111,65 +144,50 @@ fn no_module_imports_a_layer_above_it() {
             src.join(format!("{layer}.rs"))
         };
         assert!(root.exists(), "the layer {layer} is not in shared/src");
-        for file in rust_files(&root) {
-            let text = std::fs::read_to_string(&file).unwrap();
-            for (n, line) in text.lines().enumerate() {
-                let code = line.trim_start();
-                if code.starts_with("//") {
-                    continue; // doc links may name anything
-                }
-                for module in *above {
-                    if names_module(code, module) {
-                        problems.push(format!(
-                            "{}:{}: {layer} imports {module}: {}",
-                            file.strip_prefix(&src).unwrap().display(),
-                            n + 1,
-                            code
-                        ));
-                    }
-                }
-            }
-        }
+        problems.extend(imports(&src, &root, layer, above));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// The vendors, as `connectors/` names their folders.
-const VENDORS: &[&str] = &[
-    "incydr",
-    "jira",
-    "servicenow",
-    "okta",
-    "workday",
-    "adp",
-    "bamboohr",
-    "generic",
-];
-
 /// The jobs know roles (`ports`), never a vendor: a flow that names `connectors::<vendor>`
-/// fails, naming the file and line.
+/// fails.
 #[test]
 fn no_flow_names_a_vendor() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = shared_src();
+    let vendors: Vec<String> = riskflow::domain::ConnectionKind::ALL
+        .iter()
+        .map(|k| format!("connectors::{}", k.as_str()))
+        .collect();
+    let vendors: Vec<&str> = vendors.iter().map(String::as_str).collect();
+    let problems = imports(&src, &src.join("flows"), "flows", &vendors);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// What composes the sandbox's fakes.
+const SANDBOX_COMPOSITION: &[&str] = &[
+    "state",
+    "hosts",
+    "control",
+    "demo",
+    "Sandbox",
+    "SandboxHandle",
+];
+
+#[test]
+fn no_fake_imports_the_sandbox_composition_or_another_fake() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sandbox/src");
+    let fakes = riskflow_sandbox::SYSTEMS;
     let mut problems = Vec::new();
-    for file in rust_files(&src.join("flows")) {
-        let text = std::fs::read_to_string(&file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            let code = line.trim_start();
-            if code.starts_with("//") {
-                continue;
-            }
-            for vendor in VENDORS {
-                if names_module(code, &format!("connectors::{vendor}")) {
-                    problems.push(format!(
-                        "{}:{}: names the vendor {vendor}: {code}",
-                        file.strip_prefix(&src).unwrap().display(),
-                        n + 1
-                    ));
-                }
-            }
-        }
+    for fake in fakes {
+        let root = src.join(fake);
+        assert!(root.is_dir(), "the fake {fake} is not in sandbox/src");
+        let mut forbidden = SANDBOX_COMPOSITION.to_vec();
+        forbidden.extend(fakes.iter().filter(|f| **f != fake));
+        problems.extend(imports(&src, &root, fake, &forbidden));
     }
+    let mut forbidden = SANDBOX_COMPOSITION.to_vec();
+    forbidden.extend(fakes);
+    problems.extend(imports(&src, &src.join("faults"), "faults", &forbidden));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -188,4 +206,7 @@ fn the_check_sees_an_upward_import() {
         "use crate::connectors::oktaish;",
         "connectors::okta"
     ));
+    assert!(names_module("use crate::state::SandboxHandle;", "state"));
+    assert!(names_module("use crate::{util, okta::OktaState};", "okta"));
+    assert!(!names_module("use crate::stateful;", "state"));
 }
