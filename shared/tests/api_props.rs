@@ -94,3 +94,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_incydr_form_suggests_the_documented_api_hosts_and_accepts_any_other_https_one() {
+    let kind = ConnectionKind::Incydr;
+    let url = riskflow::connectors::fields(kind)
+        .iter()
+        .find(|f| f.name == "url")
+        .expect("the url field");
+    assert_eq!(
+        url.suggestions,
+        riskflow::connectors::incydr::settings::API_HOSTS
+    );
+    let shown = serde_json::to_value(url).unwrap();
+    assert_eq!(shown["suggestions"][1], "https://api.us2.code42.com");
+    let existing = ConnectionRecord::never_connected(kind);
+    // A region the SDK does not document, pasted from the console's API-client screen.
+    for (given, accepted) in [
+        ("https://api.eu5.code42.com", true),
+        ("https://incydr-gateway.corp.example.com/", true),
+        ("http://api.us.code42.com", false),
+    ] {
+        let body = serde_json::json!({"url": given, "client_id": "key-1", "client_secret": "s"});
+        let got = validate(kind, body.as_object().unwrap(), &existing, false);
+        assert_eq!(
+            got.is_ok(),
+            accepted,
+            "{given}: {:?}",
+            got.err().map(|r| r.body)
+        );
+    }
+}

@@ -358,3 +358,48 @@ async fn a_comment_that_servicenow_refuses_once_is_retried_there_without_a_secon
     );
     assert_eq!(w.sb().jira_issues().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_id_longer_than_servicenows_correlation_column_gets_one_incident_when_the_answer_is_lost()
+ {
+    // ServiceNow cuts `correlation_id` to 100 characters without a word; a lookup by the whole
+    // 140-character key would then never find the incident and every retry would make another.
+    let w = connected("servicenow", json!({})).await;
+    let id = format!("long-session-{}", "7".repeat(107));
+    assert_eq!(id.len(), 120);
+    w.seed_actor("actor-long", "long@example.com");
+    let begin = riskflow::clock::now_ms() - 3_600_000;
+    w.sb().seed(SeedData {
+        sessions: vec![session_seed(
+            &id,
+            "actor-long",
+            "long@example.com",
+            begin,
+            true,
+        )],
+        ..SeedData::default()
+    });
+    // The incident is stored, its answer lost: the next attempt must find it by its id.
+    w.sb().add_fault(
+        FaultRule::new("servicenow", FaultKind::StoredThenError { status: 500 })
+            .method("POST")
+            .max_hits(1),
+    );
+    let runs = w
+        .run_until_settled(FLOW, 4, PAST_HORIZON_MS, Duration::ZERO)
+        .await;
+    assert_eq!(w.sb().fault_hits(), vec![1]);
+    let incidents = w.sb().servicenow_incidents();
+    assert_eq!(incidents.len(), 1, "one incident for one session");
+    let stored = &incidents[0].fields["correlation_id"];
+    assert!(stored.chars().count() <= 100, "{stored}");
+    assert_eq!(
+        stored,
+        &riskflow::connectors::servicenow::correlation_id(&dedup_label(FLOW, &id))
+    );
+    assert_eq!(
+        w.sb()
+            .count("servicenow", "POST", "/api/now/{version}/table/{table}"),
+        1
+    );
+}

@@ -115,6 +115,18 @@ pub(crate) fn reference_table(table: &str, field: &str) -> Option<&'static str> 
     }
 }
 
+/// The dictionary's `max_length` of a string column the instance cuts silently on insert and
+/// update (no error, no warning: the stored value is just shorter). `task.correlation_id` and
+/// `correlation_display` are 100 characters, `short_description` 160.
+pub(crate) fn max_length(table: &str, field: &str) -> Option<usize> {
+    match (table, field) {
+        ("incident", "correlation_id" | "correlation_display") => Some(100),
+        ("incident", "short_description") => Some(160),
+        ("incident", "number" | "category" | "subcategory" | "close_code") => Some(40),
+        _ => None,
+    }
+}
+
 pub(crate) fn is_journal(table: &str, field: &str) -> bool {
     table == "incident" && matches!(field, "work_notes" | "comments" | "comments_and_work_notes")
 }

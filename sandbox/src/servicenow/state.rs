@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::schema::{Record, is_journal, reference_table, schema};
+use super::schema::{Record, is_journal, max_length, reference_table, schema};
 use crate::util::{self, IdGen};
 
 #[derive(Clone, Debug)]
@@ -192,6 +192,9 @@ pub(crate) fn apply_values(
                     text = id;
                 }
             }
+        }
+        if let Some(max) = max_length(table, k) {
+            text = text.chars().take(max).collect();
         }
         rec.insert(k.clone(), text);
     }

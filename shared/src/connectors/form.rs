@@ -40,6 +40,9 @@ pub struct Field {
     pub default: Option<&'static str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub choices: &'static [&'static str],
+    /// Values the form offers for a free-text field (any other value is accepted too).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub suggestions: &'static [&'static str],
 }
 
 impl Field {
@@ -61,12 +64,19 @@ impl Field {
             help,
             default: None,
             choices: &[],
+            suggestions: &[],
         }
     }
 
     /// The same field with a default (the value a missing field takes).
     pub const fn default(mut self, default: &'static str) -> Field {
         self.default = Some(default);
+        self
+    }
+
+    /// The same field offering `suggestions` (and accepting any other value).
+    pub const fn suggestions(mut self, suggestions: &'static [&'static str]) -> Field {
+        self.suggestions = suggestions;
         self
     }
 

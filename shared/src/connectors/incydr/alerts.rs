@@ -120,15 +120,74 @@ impl AlertSource for IncydrAdapter {
     }
 
     fn session_link(&self, session_id: &str) -> Option<String> {
-        let base = self.console_url.as_ref()?;
-        crate::http::join(
-            base,
-            &format!(
-                "/app/#/alerts/sessions/{}",
-                crate::http::path_segment(session_id)
-            ),
-        )
+        session_link(self.console_url.as_ref()?, session_id)
+    }
+}
+
+/// The console page of a session: `{console}/app/#/alerts/review-alerts/{sessionId}`, the form
+/// Code42's maintained XSOAR integration builds (not documented by the vendor, so the console
+/// URL stays a setting; see docs/vendors/incydr.md).
+fn session_link(console: &Url, session_id: &str) -> Option<String> {
+    let path = format!(
+        "/app/#/alerts/review-alerts/{}",
+        crate::http::path_segment(session_id)
+    );
+    crate::http::join(console, &path)
         .ok()
         .map(|u| u.to_string())
+}
+
+/// The console of the tenant whose API gateway is `api`: the host with its leading `api.`
+/// replaced by `console.` (`https://api.us2.code42.com` → `https://console.us2.code42.com`),
+/// as the XSOAR integration derives it. `None` for a host that does not start with `api.`
+/// (a proxy, a test double): then only the connection's console URL makes links.
+pub fn console_of(api: &Url) -> Option<Url> {
+    let rest = api.host_str()?.strip_prefix("api.")?;
+    let mut console = api.clone();
+    console.set_host(Some(&format!("console.{rest}"))).ok()?;
+    console.set_path("/");
+    console.set_query(None);
+    Some(console)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_console_is_the_api_host_with_console_for_api() {
+        for (api, console) in [
+            (
+                "https://api.us.code42.com",
+                "https://console.us.code42.com/",
+            ),
+            (
+                "https://api.us2.code42.com/",
+                "https://console.us2.code42.com/",
+            ),
+            (
+                "https://api.gov.code42.com/v1",
+                "https://console.gov.code42.com/",
+            ),
+        ] {
+            assert_eq!(console_of(&url(api)).unwrap().as_str(), console, "{api}");
+        }
+        assert_eq!(console_of(&url("https://incydr-proxy.example.com")), None);
+        assert_eq!(console_of(&url("http://127.0.0.1:8042")), None);
+    }
+
+    #[test]
+    fn a_session_link_is_the_review_alerts_page_with_the_id_as_one_segment() {
+        let console = url("https://console.us.code42.com");
+        assert_eq!(
+            session_link(&console, "s-1").as_deref(),
+            Some("https://console.us.code42.com/app/#/alerts/review-alerts/s-1")
+        );
+        let odd = session_link(&console, "a/b c").unwrap();
+        assert!(odd.ends_with("/review-alerts/a%2Fb%20c"), "{odd}");
     }
 }

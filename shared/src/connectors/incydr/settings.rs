@@ -11,6 +11,15 @@ use serde::Deserialize;
 use std::sync::Arc;
 use url::Url;
 
+/// The API gateways the SDK documents (developer.code42.com/sdk). The console's API-client
+/// screen lists more regions, so the form suggests these and accepts any https host.
+pub const API_HOSTS: &[&str] = &[
+    "https://api.us.code42.com",
+    "https://api.us2.code42.com",
+    "https://api.ie.code42.com",
+    "https://api.gov.code42.com",
+];
+
 pub const FIELDS: &[Field] = &[
     Field::new(
         "url",
@@ -18,8 +27,9 @@ pub const FIELDS: &[Field] = &[
         Url,
         false,
         true,
-        "The API gateway of your tenant, e.g. https://api.us.code42.com (console.us → api.us).",
-    ),
+        "Your tenant's API gateway, as the console shows it under Administration → Integrations → API clients (console.us… → https://api.us…). Any https host is accepted; the four below are the documented ones.",
+    )
+    .suggestions(API_HOSTS),
     Field::new(
         "client_id",
         "API client ID (service account username)",
@@ -42,7 +52,7 @@ pub const FIELDS: &[Field] = &[
         Url,
         false,
         false,
-        "Used for links to sessions in tickets, e.g. https://console.us.code42.com.",
+        "For links to sessions in tickets. Empty: the API URL with api. → console. (https://api.us.code42.com → https://console.us.code42.com).",
     ),
     Field::new(
         "sink",
@@ -168,7 +178,10 @@ impl VendorSettings for Settings {
         );
         Ok(Arc::new(IncydrAdapter {
             client: Arc::new(client),
-            console_url: self.console_url.clone(),
+            console_url: self
+                .console_url
+                .clone()
+                .or_else(|| super::alerts::console_of(&self.url)),
         }))
     }
 }

@@ -20,6 +20,26 @@ const TABLE: &str = "/api/now/v2/table";
 /// The usual length of `incident.short_description`.
 pub const MAX_SHORT_DESCRIPTION_CHARS: usize = 160;
 
+/// `task.correlation_id` is a 100-character column that the instance truncates silently on
+/// insert: a longer id would be stored cut, and the exact-match lookup would never find it
+/// again (a duplicate incident on every run). Ids longer than this are shortened by
+/// [`correlation_id`]; see docs/vendors/servicenow.md.
+pub const MAX_CORRELATION_ID_CHARS: usize = 90;
+
+/// The `correlation_id` riskflow writes and looks up for a dedup key: the key itself when it
+/// fits in [`MAX_CORRELATION_ID_CHARS`], else its first characters, `~` and 16 hex digits of
+/// its SHA-256: deterministic, within the column, and distinct for keys sharing a prefix.
+pub fn correlation_id(key: &str) -> String {
+    if key.chars().count() <= MAX_CORRELATION_ID_CHARS {
+        return key.to_string();
+    }
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(key.as_bytes()));
+    let keep = MAX_CORRELATION_ID_CHARS - 17;
+    let prefix: String = key.chars().take(keep).collect();
+    format!("{prefix}~{}", &digest[..16])
+}
+
 /// Read ServiceNow's error envelope `{"error":{"message","detail"},"status":"failure"}` into
 /// one short line. Nothing else of the body is kept.
 fn error_message(body: &[u8]) -> Option<String> {
@@ -212,7 +232,8 @@ impl ServiceNowClient {
                 ));
             }
         }
-        Self::check_correlation_id(&new.correlation_id)?;
+        let cid = correlation_id(&new.correlation_id);
+        Self::check_correlation_id(&cid)?;
         let short: String = one_line(&new.short_description)
             .chars()
             .take(MAX_SHORT_DESCRIPTION_CHARS)
@@ -241,7 +262,7 @@ impl ServiceNowClient {
             impact: &new.impact,
             caller_id: caller.as_deref(),
             assignment_group: group.as_deref(),
-            correlation_id: &new.correlation_id,
+            correlation_id: &cid,
             correlation_display: &new.correlation_display,
             category: category.as_deref(),
         })?;
@@ -264,15 +285,18 @@ impl ServiceNowClient {
         Ok(())
     }
 
-    /// The incident whose `correlation_id` is exactly `cid`:
+    /// The incident created for dedup key `key`, whose `correlation_id` is exactly
+    /// [`correlation_id`]`(key)` (`cid`):
     /// `GET …/incident?sysparm_query=correlation_id=<cid>&sysparm_fields=sys_id,number,correlation_id,state&sysparm_limit=10`.
     /// Only records whose returned `correlation_id` equals `cid` count, because the instance
     /// silently ignores a query part it does not understand and would return any incidents.
     pub async fn find_by_correlation_id(
         &self,
-        cid: &str,
+        key: &str,
         deadline: Option<Instant>,
     ) -> Result<Option<Incident>, ConnectorError> {
+        let cid = correlation_id(key);
+        let cid = cid.as_str();
         Self::check_correlation_id(cid)?;
         // The serializer is not Send: finish it before any await.
         let query = {
@@ -376,6 +400,22 @@ mod tests {
             );
         }
         assert!(ServiceNowClient::check_correlation_id("riskflow-alert-tickets-123").is_ok());
+    }
+
+    #[test]
+    fn a_long_key_becomes_a_correlation_id_that_fits_the_column_and_stays_distinct() {
+        let short = "riskflow-alert-tickets-123";
+        assert_eq!(correlation_id(short), short);
+        let exact = "k".repeat(MAX_CORRELATION_ID_CHARS);
+        assert_eq!(correlation_id(&exact), exact);
+        let long_a = format!("riskflow-alert-tickets-{}", "a".repeat(120));
+        let long_b = format!("{long_a}b");
+        let (a, b) = (correlation_id(&long_a), correlation_id(&long_b));
+        assert_eq!(a.chars().count(), MAX_CORRELATION_ID_CHARS);
+        assert_eq!(a, correlation_id(&long_a), "deterministic");
+        assert_ne!(a, b, "keys sharing the first 100 characters stay apart");
+        assert!(a.starts_with("riskflow-alert-tickets-aaa"), "{a}");
+        assert!(ServiceNowClient::check_correlation_id(&a).is_ok());
     }
 
     #[test]

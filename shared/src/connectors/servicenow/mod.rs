@@ -14,6 +14,8 @@ pub mod settings;
 mod sink;
 pub mod verify;
 
-pub use client::{MAX_SHORT_DESCRIPTION_CHARS, SYSTEM, ServiceNowClient};
+pub use client::{
+    MAX_CORRELATION_ID_CHARS, MAX_SHORT_DESCRIPTION_CHARS, SYSTEM, ServiceNowClient, correlation_id,
+};
 pub use model::{Incident, NewIncident, snow_value, urgency_impact_for_severity};
 pub use sink::ServiceNowSink;

@@ -137,6 +137,81 @@ mod tests {
         assert_eq!(s.current_severity(), None);
     }
 
+    /// One page where every enum the client reads carries a value this version does not know:
+    /// the page is read whole and each value is kept as text (Incydr adds values without notice:
+    /// `CLOSED_TP_BENIGN` in 2026, `ThirdPartyIntegration` notification methods that crashed
+    /// SDKs before 2.12.1).
+    #[test]
+    fn a_session_page_with_unknown_enum_values_is_read_whole_and_keeps_them_as_text() {
+        let page: SessionPage = serde_json::from_str(
+            r#"{"totalCount":2,"items":[
+              {"sessionId":"s1","type":"CLOUD_SYNC_V2",
+               "states":[{"state":"OPEN","stateV2":"AWAITING_REVIEWER","sourceTimestamp":2,"userId":null}],
+               "riskIndicators":[{"id":"ri-new","name":"Generative AI upload","weight":7,"eventCount":3}],
+               "scores":[{"score":99,"severity":7,"sourceTimestamp":1}],
+               "triggeredAlerts":[{"alertId":"a","ruleId":"r","lessonId":null,
+                 "notificationMethods":["ThirdPartyIntegration","CarrierPigeon"]}]},
+              {"sessionId":"s2","states":[{"state":"CLOSED","sourceTimestamp":1}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.items.len(), 2);
+        let s = &page.items[0];
+        assert_eq!(
+            s.current_state(),
+            Some(SessionState::Other("AWAITING_REVIEWER".into()))
+        );
+        assert_eq!(s.current_state().unwrap().as_str(), "AWAITING_REVIEWER");
+        assert_eq!(s.session_type.as_deref(), Some("CLOUD_SYNC_V2"));
+        assert_eq!(
+            s.risk_indicators[0].name.as_deref(),
+            Some("Generative AI upload")
+        );
+        // A severity off the 0..=4 scale is no severity, not a failed page; the score stays.
+        assert_eq!(s.current_severity(), None);
+        assert_eq!(s.current_score().and_then(|c| c.score), Some(99));
+        assert_eq!(s.rule_labels(), vec!["r".to_string()]);
+        assert_eq!(page.items[1].current_state(), Some(SessionState::Closed));
+    }
+
+    #[test]
+    fn a_watchlist_page_with_an_unknown_list_type_is_read_whole_and_keeps_it_as_text() {
+        let page: WatchlistPage = serde_json::from_str(
+            r#"{"totalCount":2,"watchlists":[
+              {"watchlistId":"w1","listType":"AI_POWER_USERS","title":null,"stats":{}},
+              {"watchlistId":"w2","listType":"DEPARTING_EMPLOYEE"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            page.watchlists[0].list_type,
+            Some(WatchlistType::Other("AI_POWER_USERS".into()))
+        );
+        assert_eq!(
+            page.watchlists[0].list_type.as_ref().unwrap().as_str(),
+            "AI_POWER_USERS"
+        );
+        assert_eq!(
+            page.watchlists[1].list_type,
+            Some(WatchlistType::DepartingEmployee)
+        );
+    }
+
+    #[test]
+    fn a_file_event_page_with_unknown_risk_values_is_read_whole_and_keeps_them_as_text() {
+        let page: FileEventPage = serde_json::from_str(
+            r#"{"fileEvents":[{"@timestamp":"2026-12-01T00:00:00Z",
+               "risk":{"score":5,"severity":"SEVERE","trusted":false,"untrustedValues":{},
+                       "indicators":[{"name":"Unknown future indicator","weight":3}]},
+               "file":{"name":"a.txt","url":null}}],"totalCount":1}"#,
+        )
+        .unwrap();
+        let risk = page.file_events[0].risk.as_ref().unwrap();
+        assert_eq!(risk.severity.as_deref(), Some("SEVERE"));
+        assert_eq!(
+            risk.indicators[0].name.as_deref(),
+            Some("Unknown future indicator")
+        );
+    }
+
     #[test]
     fn severities_have_numbers_sdk_names_and_display_names() {
         assert_eq!(Severity::from_number(3), Some(Severity::High));
