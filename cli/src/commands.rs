@@ -64,12 +64,44 @@ impl RunStarter for InlineRunner {
     }
 }
 
-pub fn open_env(data_dir: &Path) -> Result<App> {
-    let allow_private = riskflow::config::parse_bool(
+/// The file in a data dir recording `riskflow dev --allow-private-urls`: while it exists every
+/// command on that data dir may reach private and loopback hosts (a test double, an
+/// on-premises proxy) without `RISKFLOW_ALLOW_PRIVATE_URLS`.
+pub const ALLOW_PRIVATE_FILE: &str = "allow-private-urls";
+
+/// Whether commands on `data_dir` may reach private hosts: `RISKFLOW_ALLOW_PRIVATE_URLS=true`,
+/// or the choice recorded in the data dir. Only the local CLI reads the data dir; a Lambda
+/// never does (and refuses the variable: `riskflow::config`).
+pub fn allows_private_urls(data_dir: &Path) -> Result<bool> {
+    let from_env = riskflow::config::parse_bool(
         "RISKFLOW_ALLOW_PRIVATE_URLS",
         std::env::var("RISKFLOW_ALLOW_PRIVATE_URLS").ok().as_deref(),
     )?;
-    App::local(data_dir, allow_private).map_err(|e| anyhow!(e))
+    Ok(from_env || data_dir.join(ALLOW_PRIVATE_FILE).is_file())
+}
+
+/// Record (or withdraw) the private-URL choice in `data_dir`, which must exist.
+pub fn record_private_urls(data_dir: &Path, allow: bool) -> Result<()> {
+    let path = data_dir.join(ALLOW_PRIVATE_FILE);
+    if allow {
+        std::fs::write(
+            &path,
+            "Written by `riskflow dev --allow-private-urls`: commands on this data dir may reach \
+             private and loopback hosts. `riskflow dev --allow-private-urls=false` removes it.\n",
+        )
+        .with_context(|| format!("writing {}", path.display()))
+    } else {
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("removing {}", path.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+pub fn open_env(data_dir: &Path) -> Result<App> {
+    App::local(data_dir, allows_private_urls(data_dir)?).map_err(|e| anyhow!(e))
 }
 
 pub fn api(env: &App) -> ConnectionsApi {

@@ -7,7 +7,7 @@
 //! `localhost:<port>`, refuses a foreign `Origin`, and takes its bearer token only from the
 //! `Authorization` header (the page reads it from the URL fragment printed at start).
 
-use crate::commands::{api, open_env};
+use crate::commands::{api, open_env, record_private_urls};
 use anyhow::{Context, Result, anyhow};
 use axum::Router;
 use axum::body::Bytes;
@@ -38,6 +38,15 @@ pub struct DevArgs {
     /// Seconds between scheduled runs of the jobs.
     #[arg(long, default_value_t = 60)]
     interval: u64,
+    /// Start with the scheduler off: runs happen only when started (`POST /runs/{flow}`, the
+    /// page, or `riskflow run` in another terminal), one by one.
+    #[arg(long)]
+    no_schedule: bool,
+    /// Let connections point at private and loopback hosts (a test double, an on-premises
+    /// proxy). The choice is recorded in the data dir, so later commands on it honour it
+    /// without RISKFLOW_ALLOW_PRIVATE_URLS; `--allow-private-urls=false` withdraws it.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    allow_private_urls: Option<bool>,
 }
 
 #[derive(Clone)]
@@ -77,6 +86,10 @@ pub async fn run(data_dir: &Path, args: DevArgs) -> Result<()> {
         unsafe { std::env::set_var("RISKFLOW_ALLOW_PRIVATE_URLS", "true") };
     }
     let mut env = open_env(data_dir)?;
+    if let Some(allow) = args.allow_private_urls {
+        record_private_urls(data_dir, allow)?;
+        env.allow_private_urls = allow || args.sandbox;
+    }
     let mut sandbox = None;
     if args.sandbox {
         let mut sb = riskflow_sandbox::Sandbox::start(0)
@@ -120,9 +133,30 @@ pub async fn run(data_dir: &Path, args: DevArgs) -> Result<()> {
     );
     println!("Data Sources page: http://127.0.0.1:{port}/#token={token}");
     println!("API token (send as 'Authorization: Bearer <token>'): {token}");
-    println!("jobs run every {}s; Ctrl-C stops", args.interval);
-    let sched_env = env.clone();
-    let interval = Duration::from_secs(args.interval.max(1));
+    if env.allow_private_urls {
+        println!("private and loopback hosts allowed for connections");
+    }
+    if args.no_schedule {
+        println!(
+            "scheduler off: start runs with POST /runs/<flow>, the page, or `riskflow run <flow>`; Ctrl-C stops"
+        );
+    } else {
+        println!("jobs run every {}s; Ctrl-C stops", args.interval);
+        schedule(env.clone(), Duration::from_secs(args.interval.max(1)));
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    if let Some((sb, _, _)) = sandbox {
+        sb.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Run the three jobs one after another, then wait `interval`, for as long as the process lives.
+fn schedule(sched_env: App, interval: Duration) {
     tokio::spawn(async move {
         loop {
             for flow in [
@@ -138,15 +172,6 @@ pub async fn run(data_dir: &Path, args: DevArgs) -> Result<()> {
             tokio::time::sleep(interval).await;
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    if let Some((sb, _, _)) = sandbox {
-        sb.shutdown().await;
-    }
-    Ok(())
 }
 
 /// One line per run in the terminal.

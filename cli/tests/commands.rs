@@ -6,7 +6,8 @@ mod support;
 
 use riskflow_sandbox::{Sandbox, creds};
 use serde_json::Value;
-use support::{TempDir, riskflow, riskflow_ok};
+use std::time::Duration;
+use support::{DevServer, TempDir, riskflow, riskflow_ok, riskflow_with};
 
 /// A sandbox served by its own runtime while the test thread runs the CLI.
 struct BackgroundSandbox {
@@ -305,4 +306,42 @@ fn runs_dry_runs_the_audit_trail_and_items_are_read_from_the_cli() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn dev_records_allow_private_urls_in_the_data_dir_and_starts_with_its_scheduler_off() {
+    let sb = BackgroundSandbox::start();
+    let dir = TempDir::new("riskflow-cli-private");
+    let d = dir.path().join("data");
+    let args = connect_jira_args(sb.sb());
+    let secret = format!("api_token={}\n", creds::JIRA_API_TOKEN);
+
+    // The sandbox is on loopback: refused without the variable or a recorded choice.
+    let r = riskflow_with(&d, &strs(&args), &secret, None);
+    assert!(!r.ok, "{}", r.stdout);
+    assert!(r.stderr.contains("URL not allowed"), "{}", r.stderr);
+
+    let mut dev = DevServer::start_with(&d, &["--allow-private-urls", "--no-schedule"]);
+    dev.wait_for_line("private and loopback hosts allowed", Duration::from_secs(5));
+    dev.wait_for_line("scheduler off", Duration::from_secs(5));
+    // No run happens until one is started; then exactly that one.
+    let runs = dev.request("GET", "/runs", true, None).json();
+    assert_eq!(runs["runs"], serde_json::json!([]), "{runs}");
+    dev.dry_run("hr-departures");
+    let runs = dev.request("GET", "/runs", true, None).json();
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
+    drop(dev);
+
+    // Later commands on the data dir honour the recorded choice without the variable.
+    let r = riskflow_with(&d, &strs(&args), &secret, None);
+    assert!(r.ok, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
+    assert_eq!(listed(&d, "jira").0, "connected");
+
+    // Withdrawn: refused again.
+    let dev = DevServer::start_with(&d, &["--allow-private-urls=false", "--no-schedule"]);
+    drop(dev);
+    assert!(!d.join("allow-private-urls").exists());
+    let r = riskflow_with(&d, &strs(&args), &secret, None);
+    assert!(!r.ok, "{}", r.stdout);
+    assert!(r.stderr.contains("URL not allowed"), "{}", r.stderr);
 }

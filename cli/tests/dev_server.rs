@@ -144,30 +144,7 @@ fn the_local_server_answers_only_its_own_host_and_origin_and_only_with_the_token
     assert_eq!(r.status, 200, "its own origin is accepted");
 
     // A run started through the API runs in the background of the server.
-    let r = dev.request(
-        "POST",
-        "/runs/hr-departures",
-        true,
-        Some(r#"{"dry_run": true}"#),
-    );
-    assert_eq!(r.status, 202, "{}", r.body);
-    assert_eq!(r.json()["message"], "hr-departures started (dry run)");
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
-        let runs = dev
-            .request("GET", "/runs?flow=hr-departures", true, None)
-            .json();
-        if runs["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["dry_run"] == true)
-        {
-            break;
-        }
-        assert!(Instant::now() < end, "the dry run was recorded: {runs}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    dev.dry_run("hr-departures");
 
     // A foreign Host (DNS rebinding) is refused, even with the token.
     for host in [

@@ -53,12 +53,20 @@ impl DevServer {
     /// Start `riskflow dev --sandbox --port 0 --interval <interval>` on `data_dir` and wait
     /// until it prints its page URL (port and token).
     pub fn start(data_dir: &Path, interval: u64) -> DevServer {
+        let interval = interval.to_string();
+        DevServer::start_with(data_dir, &["--sandbox", "--interval", &interval])
+    }
+
+    /// Start `riskflow dev --port 0 <args>` on `data_dir`, without RISKFLOW_ALLOW_PRIVATE_URLS,
+    /// and wait until it prints its page URL (and the sandbox's, with `--sandbox`).
+    pub fn start_with(data_dir: &Path, args: &[&str]) -> DevServer {
         let mut child = Command::new(bin())
-            .args(["dev", "--sandbox", "--port", "0", "--interval"])
-            .arg(interval.to_string())
+            .args(["dev", "--port", "0"])
+            .args(args)
             .arg("--data-dir")
             .arg(data_dir)
             .env_remove("RISKFLOW_DATA_DIR")
+            .env_remove("RISKFLOW_ALLOW_PRIVATE_URLS")
             .env("RISKFLOW_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -91,6 +99,9 @@ impl DevServer {
         server.port = port.parse().expect("a port");
         server.token = token.to_string();
         assert!(server.token.len() >= 32, "a long token: {url}");
+        if !args.contains(&"--sandbox") {
+            return server;
+        }
         let sb = server.wait_for_line("sandbox: ", Duration::from_secs(5));
         server.sandbox_url = sb
             .rsplit_once(" at ")
@@ -156,6 +167,38 @@ impl DevServer {
             headers.push(("Content-Type", "application/json"));
         }
         http(self.port, method, path, &headers, body.unwrap_or(""))
+    }
+
+    /// Start a dry run of `flow` through `POST /runs/{flow}` (answered 202 in the background)
+    /// and wait until it is recorded; returns `GET /runs?flow=<flow>`.
+    pub fn dry_run(&self, flow: &str) -> serde_json::Value {
+        let r = self.request(
+            "POST",
+            &format!("/runs/{flow}"),
+            true,
+            Some(r#"{"dry_run": true}"#),
+        );
+        assert_eq!(r.status, 202, "{}", r.body);
+        assert_eq!(r.json()["message"], format!("{flow} started (dry run)"));
+        let end = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let runs = self
+                .request("GET", &format!("/runs?flow={flow}"), true, None)
+                .json();
+            if runs["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["dry_run"] == true)
+            {
+                return runs;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "the dry run was recorded: {runs}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -256,12 +299,21 @@ pub struct Run {
 /// Run `riskflow --data-dir <dir> <args>` with `stdin` as standard input, private URLs allowed
 /// (the sandbox is on loopback).
 pub fn riskflow(dir: &Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(bin())
+    riskflow_with(dir, args, stdin, Some("true"))
+}
+
+/// [`riskflow`] with `RISKFLOW_ALLOW_PRIVATE_URLS` set to `allow_private`, or unset.
+pub fn riskflow_with(dir: &Path, args: &[&str], stdin: &str, allow_private: Option<&str>) -> Run {
+    let mut cmd = Command::new(bin());
+    match allow_private {
+        Some(v) => cmd.env("RISKFLOW_ALLOW_PRIVATE_URLS", v),
+        None => cmd.env_remove("RISKFLOW_ALLOW_PRIVATE_URLS"),
+    };
+    let mut child = cmd
         .arg("--data-dir")
         .arg(dir)
         .args(args)
         .env_remove("RISKFLOW_DATA_DIR")
-        .env("RISKFLOW_ALLOW_PRIVATE_URLS", "true")
         .env("RISKFLOW_LOG", "debug")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
