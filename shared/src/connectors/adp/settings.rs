@@ -12,25 +12,47 @@ use std::sync::Arc;
 use url::Url;
 
 pub const FIELDS: &[Field] = &[
-    Field::new("api_url", "API URL", Url, false, false, "").default("https://api.adp.com"),
-    Field::new("token_url", "Token URL", Url, false, false, "")
-        .default("https://accounts.adp.com/auth/oauth/v2/token"),
+    Field::new(
+        "api_url",
+        "API URL",
+        Url,
+        false,
+        false,
+        "ADP's API gateway; keep the default unless ADP gave your project another.",
+    )
+    .default("https://api.adp.com"),
+    Field::new(
+        "token_url",
+        "Token URL",
+        Url,
+        false,
+        false,
+        "ADP's token endpoint; keep the default unless ADP gave your project another.",
+    )
+    .default("https://accounts.adp.com/auth/oauth/v2/token"),
     Field::new(
         "client_id",
         "Client ID",
         Text,
         false,
         true,
-        "From your ADP Marketplace project.",
+        "Your project's client ID: ADP API Central (Workforce Now → API Central → your project → Credentials), or what ADP issued for your Marketplace app.",
     ),
-    Field::new("client_secret", "Client secret", Text, true, true, ""),
+    Field::new(
+        "client_secret",
+        "Client secret",
+        Text,
+        true,
+        true,
+        "Shown beside the client ID in the same project's credentials.",
+    ),
     Field::new(
         "certificate_pem",
         "Client certificate (PEM)",
         Multiline,
         true,
         true,
-        "ADP requires mutual TLS with the certificate it issued.",
+        "The certificate ADP signed from your CSR (the project's certificate page); ADP requires mutual TLS with it.",
     ),
     Field::new(
         "private_key_pem",
@@ -38,7 +60,7 @@ pub const FIELDS: &[Field] = &[
         Multiline,
         true,
         true,
-        "",
+        "The private key the CSR was made with.",
     ),
 ];
 

@@ -18,7 +18,7 @@ pub const FIELDS: &[Field] = &[
         Url,
         false,
         true,
-        "https://api.bamboohr.com/api/gateway.php/<company>",
+        "https://api.bamboohr.com/api/gateway.php/<company>, where <company> is your BambooHR subdomain (<company>.bamboohr.com).",
     ),
     Field::new(
         "api_key",
@@ -26,7 +26,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         true,
         true,
-        "Used to read the employee a webhook names.",
+        "Your avatar (top right) → API Keys → Add New Key, as a user who can see employees' employment status; used to read the employee a webhook names.",
     ),
     Field::new(
         "webhook_key",
@@ -34,7 +34,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         true,
         true,
-        "Shown once when the webhook was created; signs each delivery.",
+        "Settings → Webhooks → your webhook: the private key shown once when it was created; it signs each delivery.",
     ),
     Field::new(
         "previous_webhook_key",
@@ -42,7 +42,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         true,
         false,
-        "Also accepted while you rotate the key.",
+        "The old key, also accepted while you rotate it.",
     ),
 ];
 

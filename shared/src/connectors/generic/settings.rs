@@ -11,7 +11,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         true,
         true,
-        "Standard Webhooks secret (whsec_…) your HR system signs deliveries with.",
+        "The Standard Webhooks secret (whsec_…) your HR system or integration platform signs deliveries with (its webhook or HTTP-request settings).",
     ),
     Field::new(
         "previous_signing_secret",
@@ -19,7 +19,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         true,
         false,
-        "Also accepted while you rotate the secret.",
+        "The old secret, also accepted while you rotate it.",
     ),
 ];
 

@@ -27,7 +27,7 @@ pub const FIELDS: &[Field] = &[
         Url,
         false,
         true,
-        "Your tenant's API gateway, as the console shows it under Administration → Integrations → API clients (console.us… → https://api.us…). Any https host is accepted; the four below are the documented ones.",
+        "Your tenant's API gateway, as the console shows it under Administration → Integrations → API clients (console.us… → https://api.us…). Any https host is accepted; the form suggests the four the SDK documents (api.us, api.us2, api.ie, api.gov).",
     )
     .suggestions(API_HOSTS),
     Field::new(
@@ -36,7 +36,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         true,
-        "An Incydr API client's ID (Administration → Integrations → API clients).",
+        "Administration → Integrations → API clients → Create new API client: its ID (give it the alert and watchlist permissions the flows use).",
     ),
     Field::new(
         "client_secret",

@@ -18,7 +18,7 @@ pub const FIELDS: &[Field] = &[
         Url,
         false,
         true,
-        "e.g. https://your-instance.service-now.com",
+        "Your instance, e.g. https://your-instance.service-now.com.",
     ),
     Field::new(
         "username",
@@ -26,7 +26,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         true,
-        "A user with the itil role and 'Web service access only' ticked.",
+        "A user (All → User Administration → Users) with the itil role and 'Web service access only' ticked.",
     ),
     Field::new(
         "password",
@@ -34,7 +34,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         true,
         true,
-        "That user's password.",
+        "That user's password (Set Password on the user record).",
     ),
     Field::new(
         "assignment_group",
@@ -42,7 +42,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         false,
-        "Incidents are assigned to this group.",
+        "The group incidents are assigned to: User Administration → Groups → the group → right-click the header → Copy sys_id. Empty: none.",
     ),
     Field::new(
         "caller_id",
@@ -50,7 +50,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         false,
-        "The caller set on incidents.",
+        "The user set as caller: User Administration → Users → the user → right-click the header → Copy sys_id. Empty: none.",
     ),
 ];
 

@@ -19,7 +19,7 @@ pub const FIELDS: &[Field] = &[
         Url,
         false,
         true,
-        "…/ccx/service/customreport2/<tenant>/<owner>/<report> (format=json is added).",
+        "The report's JSON web-service URL: the report → Related Actions → Web Service → View URLs → JSON (…/ccx/service/customreport2/<tenant>/<owner>/<report>).",
     ),
     Field::new(
         "username",
@@ -27,7 +27,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         true,
-        "e.g. ISU_riskflow@tenant (a name without @ gets the report URL's tenant).",
+        "The integration system user the report is shared with (task Create Integration System User), as ISU_name@tenant; a name without @ gets the report URL's tenant.",
     ),
     Field::new(
         "password",
@@ -35,7 +35,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         true,
         true,
-        "The ISU's password.",
+        "The integration system user's password.",
     ),
     Field::new(
         "email_field",
@@ -43,7 +43,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         false,
-        "The report column with the work email.",
+        "The report column (its XML alias) with the work email.",
     )
     .default("Email_-_Work"),
     Field::new(
@@ -52,7 +52,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         false,
-        "",
+        "The report column (XML alias) with the termination date.",
     )
     .default("Termination_Date"),
     Field::new(
@@ -61,7 +61,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         false,
-        "",
+        "The report column (XML alias) with the employee ID.",
     )
     .default("Employee_ID"),
     Field::new(
@@ -70,7 +70,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         false,
-        "",
+        "The report column (XML alias) with the last day of work.",
     )
     .default("Last_Day_of_Work"),
     Field::new(
@@ -79,7 +79,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         false,
-        "A business-process event WID, if the report has one.",
+        "The report column (XML alias) with the business-process event WID, if the report has one.",
     )
     .default("Business_Process_Event_WID"),
 ];
