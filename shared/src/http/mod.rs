@@ -254,21 +254,45 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let mut h = HeaderMap::new();
         h.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(429, &h, now), Some(Duration::from_secs(7)));
 
         let mut h = HeaderMap::new();
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
         h.insert("retry-after", later.parse().unwrap());
-        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after(429, &h, now), Some(Duration::from_secs(30)));
 
         // Okta: reset is epoch seconds; the wait is measured from the server's Date, not ours.
         let mut h = HeaderMap::new();
         let server_now = now + Duration::from_secs(100);
         h.insert("date", httpdate::fmt_http_date(server_now).parse().unwrap());
         h.insert("x-rate-limit-reset", "1700000110".parse().unwrap());
-        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(11)));
+        assert_eq!(retry_after(429, &h, now), Some(Duration::from_secs(11)));
 
-        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+        assert_eq!(retry_after(429, &HeaderMap::new(), now), None);
+        // On a 5xx Okta's reset is the end of its rate window, not a wait: only Retry-After.
+        let mut okta_500 = HeaderMap::new();
+        okta_500.insert("x-rate-limit-reset", "1700000110".parse().unwrap());
+        assert_eq!(retry_after(500, &okta_500, now), None);
+        okta_500.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(
+            retry_after(503, &okta_500, now),
+            Some(Duration::from_secs(3))
+        );
+    }
+
+    #[test]
+    fn a_call_that_keeps_failing_backs_off_over_seconds_not_within_one() {
+        let policy = RetryPolicy::default();
+        let retries = policy.max_attempts - 1;
+        // Full jitter waits at least half of each capped step.
+        let least: Duration = (0..retries)
+            .map(|n| policy.base.saturating_mul(1 << n).min(policy.max_wait) / 2)
+            .sum();
+        assert!(least >= Duration::from_secs(3), "{least:?}");
+        for n in 0..retries {
+            let b = policy.backoff(n);
+            assert!(b <= policy.max_wait && b >= policy.base / 2, "{n}: {b:?}");
+        }
     }
 
     #[tokio::test]
@@ -382,6 +406,60 @@ mod tests {
         assert_eq!(err.status(), Some(500));
         assert!(err.outcome_unknown());
         assert_eq!(err.to_string(), "test answered 500 to POST /create: boom");
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_read_answered_429_without_retry_after_five_times_is_still_read() {
+        const BARE_429: &str =
+            "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let (url, hits) =
+            scripted(vec![BARE_429, BARE_429, BARE_429, BARE_429, BARE_429, R200]).await;
+        let call = Call::new("test", Method::GET, "/sessions");
+        let resp = quick()
+            .execute(&call, |c| c.get(format!("{url}/sessions")), |_| None)
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(hits.load(Ordering::SeqCst), 6);
+    }
+
+    #[tokio::test]
+    async fn an_okta_5xx_is_retried_whenever_its_rate_window_ends() {
+        // Okta's rate-limit headers ride on every answer; a reset 50 s away must neither be
+        // waited for nor stop the retry of a 500.
+        let reset = (crate::clock::now_ms() / 1000 + 50).to_string();
+        let r500: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 500 Internal Server Error\r\nX-Rate-Limit-Limit: 600\r\nX-Rate-Limit-Remaining: 590\r\nX-Rate-Limit-Reset: {reset}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .into_boxed_str(),
+        );
+        let (url, hits) = scripted(vec![r500, R200]).await;
+        let call = Call::new("okta", Method::GET, "/api/v1/users/me");
+        let started = Instant::now();
+        let resp = quick()
+            .execute(&call, |c| c.get(format!("{url}/api/v1/users/me")), |_| None)
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_longer_than_the_usual_cap_is_waited_within_the_deadline() {
+        const WAIT_1S: &str = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let (url, hits) = scripted(vec![WAIT_1S, R200]).await;
+        let mut http = quick();
+        http.retry.max_wait = Duration::from_millis(200);
+        let call = Call::new("test", Method::GET, "/x")
+            .deadline(Some(Instant::now() + Duration::from_secs(10)));
+        let resp = http
+            .execute(&call, |c| c.get(format!("{url}/x")), |_| None)
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
         assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 

@@ -15,11 +15,16 @@ use super::*;
 ///   above half it speeds up, in proportion to the gap. A bucket that neither empties nor
 ///   fills means every token the server adds is used. A lower limit than before (the server
 ///   tightened it) is adopted at once.
-/// - A 429 cuts the rate by a quarter, once per second however many answers in flight come
-///   back 429; the request answered 429 waits its `Retry-After`, and a `Retry-After` of two
-///   seconds or more holds every request of the client until then.
-/// - Answers without rate-limit headers let the rate grow back, and pacing stops once the
-///   rate is well above what the client sends.
+/// - A 429 the rate explains cuts the rate by a quarter (at most once per second however many
+///   answers in flight come back 429): one that follows an answer showing the budget nearly
+///   spent (under a fifth left), or one of many (more than [`CONFIRM_SHARE`] of recent answers
+///   are 429s). A 429 nothing confirms (a server that answers a few 429s at random, whatever
+///   the rate) cuts nothing: cutting would slow every request and never make those 429s rarer.
+///   The request answered 429 always waits its own `Retry-After`; one of two seconds or more
+///   holds every request of the client until then.
+/// - After a cut, answers without rate-limit headers let the rate grow back additively (a
+///   fiftieth of the rate before the cut per answer: AIMD), and pacing stops once the rate is
+///   well above what the client sends.
 #[derive(Debug, Default)]
 pub struct Pacer {
     state: std::sync::Mutex<PaceState>,
@@ -45,6 +50,12 @@ struct PaceState {
     /// Requests accepted since `probe`.
     spent: u32,
     last_cut: Option<Instant>,
+    /// The additive step of recovery after a cut (requests per second per answer).
+    step: Option<f64>,
+    /// Share of recent answers that were 429 (exponentially weighted over about 20 answers).
+    share_429: f64,
+    /// When the last answer with rate-limit headers came, and the share of the budget left.
+    last_fill: Option<(Instant, f64)>,
     /// Requests started since `window_start`, to measure the rate actually sent.
     window_start: Option<Instant>,
     window_count: u32,
@@ -63,12 +74,22 @@ impl Default for PaceState {
             probe: None,
             spent: 0,
             last_cut: None,
+            step: None,
+            share_429: 0.0,
+            last_fill: None,
             window_start: None,
             window_count: 0,
             sent_rate: 0.0,
         }
     }
 }
+
+/// A 429 confirms a cut when more than this share of recent answers were 429s. A server that
+/// answers 5 % of requests 429 at random stays below it (by four standard deviations of the
+/// weighted share); a client well over a limit quickly passes it.
+pub const CONFIRM_SHARE: f64 = 0.2;
+/// Weight of each answer in `share_429`.
+const SHARE_WEIGHT: f64 = 0.05;
 
 /// Lowest paced rate (one request per 5 s).
 const MIN_RATE: f64 = 0.2;
@@ -200,12 +221,20 @@ impl Pacer {
         } else {
             f64::INFINITY
         };
-        if sig.status == 429 {
+        let is_429 = sig.status == 429;
+        s.share_429 = s.share_429 * (1.0 - SHARE_WEIGHT) + if is_429 { SHARE_WEIGHT } else { 0.0 };
+        if is_429 {
             // The request itself waits its Retry-After (the retry loop); a long wait means the
             // budget is gone for that long, so every request waits with it.
             if let Some(wait) = sig.retry_after.filter(|w| *w >= HOLD_ALL_FROM) {
                 let until = now + wait.min(MAX_HOLD);
                 s.hold_until = Some(s.hold_until.map_or(until, |h| h.max(until)));
+            }
+            let nearly_spent = s.last_fill.is_some_and(|(at, left)| {
+                left < 0.2 && now.saturating_duration_since(at) < Duration::from_secs(2)
+            });
+            if !nearly_spent && s.share_429 <= CONFIRM_SHARE {
+                return;
             }
             s.lean = (LEAN * -0.5).exp();
             if s.last_cut
@@ -218,6 +247,7 @@ impl Pacer {
                     s.limit.unwrap_or(10.0)
                 };
                 s.rate = Some((base * 0.75).max(MIN_RATE));
+                s.step = Some((base * 0.02).max(0.05));
                 s.refill = s.refill.map(|e| (e * 0.85).max(MIN_RATE));
                 s.last_cut = Some(now);
             }
@@ -226,6 +256,7 @@ impl Pacer {
         match (limit, sig.remaining) {
             (Some(l), Some(r)) => {
                 let f = (r / l).clamp(0.0, 1.0);
+                s.last_fill = Some((now, f));
                 if let Some(window) = sig.window {
                     s.lean = 1.0;
                     if f < 0.2 {
@@ -273,8 +304,11 @@ impl Pacer {
                     }
                 }
             }
-            // No rate-limit headers: grow back.
-            _ => s.rate = s.rate.map(|x| x * 1.05),
+            // No rate-limit headers: grow back, additively after a cut.
+            _ => {
+                let step = s.step;
+                s.rate = s.rate.map(|x| step.map_or(x * 1.05, |a| x + a));
+            }
         }
         if s.rate
             .is_some_and(|x| x > sent * 4.0 && s.hold_until.is_none_or(|h| h <= now))
@@ -320,23 +354,22 @@ mod tests {
         // The server tightened the limit to 50: adopted at once.
         p.observe_at(t, sig(200, 50.0, 40.0));
         assert_eq!(p.rate(), Some(50.0));
-        // A 429 cuts the rate by a quarter, once however many in-flight answers are 429.
-        p.observe_at(
-            t,
-            RateSignal {
-                status: 429,
-                retry_after: Some(Duration::from_secs(1)),
-                ..Default::default()
-            },
-        );
-        p.observe_at(
-            t,
-            RateSignal {
-                status: 429,
-                ..Default::default()
-            },
-        );
-        assert_eq!(p.rate(), Some(37.5));
+        // A 429 right after an answer with most of the budget left is not the rate's doing
+        // (nor does the 429 share say so): no cut.
+        let rate_429 = RateSignal {
+            status: 429,
+            retry_after: Some(Duration::from_secs(1)),
+            ..Default::default()
+        };
+        p.observe_at(t, rate_429);
+        assert_eq!(p.rate(), Some(50.0));
+        // After an answer showing the budget nearly spent, a 429 cuts the rate by a quarter,
+        // once however many in-flight answers are 429.
+        p.observe_at(t, sig(200, 50.0, 5.0));
+        let before = p.rate().unwrap();
+        p.observe_at(t, rate_429);
+        p.observe_at(t, rate_429);
+        assert_eq!(p.rate(), Some(before * 0.75));
         // A short Retry-After is the answered request's own wait: the others go on.
         assert!(p.reserve(t, None).unwrap() < t + Duration::from_millis(100));
     }
@@ -358,17 +391,37 @@ mod tests {
         assert_eq!(p.rate(), Some(2.0));
     }
 
+    /// What the simulated server does besides its token bucket.
+    #[derive(Clone, Copy)]
+    struct Server {
+        /// Share of requests answered 429 (`Retry-After: 1`, remaining 0) at random,
+        /// whatever the rate.
+        spurious: f64,
+        /// Whether answers carry rate-limit headers.
+        headers: bool,
+    }
+
+    /// A server whose 429s all come from its bucket, with rate-limit headers on every answer.
+    const CLEAN: Server = Server {
+        spurious: 0.0,
+        headers: true,
+    };
+
     /// A discrete-event simulation on virtual time: `workers` tasks send through the pacer to
     /// a token bucket that refills `rate(t)` tokens per second and holds `size(t)` (the
     /// sandbox's holds one second's worth), each call taking `latency` (the bucket is checked
     /// halfway); a request answered 429 is sent again after its `Retry-After`.
     /// Returns (accepted, answered 429, tokens the server made available).
+    /// The server may also answer at random (`server`); requests go through the pacer or
+    /// (`paced: false`) not.
     fn simulate(
         workers: usize,
         latency: Duration,
         secs: f64,
         rate: impl Fn(f64) -> f64,
         size: impl Fn(f64) -> f64,
+        server: Server,
+        paced: bool,
     ) -> (u64, u64, f64) {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
@@ -386,7 +439,11 @@ mod tests {
             if now >= secs {
                 break;
             }
-            let slot = p.reserve(at(now), None).unwrap();
+            let slot = if paced {
+                p.reserve(at(now), None).unwrap()
+            } else {
+                at(now)
+            };
             let sent = slot.duration_since(t0).as_secs_f64();
             // Each call's latency varies by ±40 % (a fixed pseudo-random sequence).
             seed = seed
@@ -410,22 +467,32 @@ mod tests {
                 last = arrive;
             }
             let answered = sent + latency.as_secs_f64();
-            let signal = if tokens >= 1.0 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let unlucky = ((seed >> 33) as f64 / (1u64 << 31) as f64) < server.spurious;
+            // The bucket's 429 asks for the time its next token takes; a random one for 1 s.
+            let refused = |wait: f64| RateSignal {
+                status: 429,
+                limit: Some(cap),
+                remaining: Some(0.0),
+                window: None,
+                retry_after: Some(Duration::from_secs(wait.ceil().max(1.0) as u64)),
+            };
+            let mut signal = if unlucky {
+                limited += 1;
+                refused(1.0)
+            } else if tokens >= 1.0 {
                 tokens -= 1.0;
                 ok += 1;
                 sig(200, cap, tokens.floor())
             } else {
                 limited += 1;
-                RateSignal {
-                    status: 429,
-                    limit: Some(cap),
-                    remaining: Some(0.0),
-                    window: None,
-                    retry_after: Some(Duration::from_secs(
-                        ((1.0 - tokens) / rate(arrive)).ceil().max(1.0) as u64,
-                    )),
-                }
+                refused((1.0 - tokens) / rate(arrive))
             };
+            if !server.headers {
+                (signal.limit, signal.remaining) = (None, None);
+            }
             p.observe_at(at(answered), signal);
             // A request answered 429 is retried after its Retry-After (the retry loop).
             let wait = signal.retry_after.map_or(0.0, |d| d.as_secs_f64());
@@ -437,7 +504,8 @@ mod tests {
     #[test]
     fn simulated_200_then_50_per_second_uses_over_90_percent_with_under_2_percent_429() {
         let r = |t: f64| if t < 20.0 { 200.0 } else { 50.0 };
-        let (ok, limited, allowed) = simulate(64, Duration::from_millis(50), 60.0, r, r);
+        let (ok, limited, allowed) =
+            simulate(64, Duration::from_millis(50), 60.0, r, r, CLEAN, true);
         let used = ok as f64 / allowed;
         let share = limited as f64 / (ok + limited) as f64;
         eprintln!("200 then 50/s: used {used:.3}, 429 share {share:.4}");
@@ -455,8 +523,15 @@ mod tests {
     #[test]
     fn simulated_slow_bucket_is_found_without_a_429_storm() {
         // The limit header says 100 but the bucket refills 10/s: the pacer must learn it.
-        let (ok, limited, allowed) =
-            simulate(16, Duration::from_millis(50), 60.0, |_| 10.0, |_| 100.0);
+        let (ok, limited, allowed) = simulate(
+            16,
+            Duration::from_millis(50),
+            60.0,
+            |_| 10.0,
+            |_| 100.0,
+            CLEAN,
+            true,
+        );
         let used = ok as f64 / allowed;
         let share = limited as f64 / (ok + limited) as f64;
         eprintln!("10/s, size 100: used {used:.3}, 429 share {share:.4}");
@@ -466,6 +541,49 @@ mod tests {
             "429 share {share:.3} ({limited} of {})",
             ok + limited
         );
+    }
+
+    #[test]
+    fn random_429s_the_rate_does_not_explain_do_not_slow_the_client() {
+        // A bucket far above what 8 workers at 20 ms send (400/s), and 5 % of answers 429
+        // (Retry-After: 1) at random: pacing cannot make those rarer, so it must not slow the
+        // client. Compared with the same run sent without the pacer.
+        let big = |_: f64| 5_000.0;
+        for headers in [false, true] {
+            let server = Server {
+                spurious: 0.05,
+                headers,
+            };
+            let latency = Duration::from_millis(20);
+            let (paced, limited, _) = simulate(8, latency, 60.0, big, big, server, true);
+            let (free, ..) = simulate(8, latency, 60.0, big, big, server, false);
+            let ratio = paced as f64 / free as f64;
+            eprintln!(
+                "5 % random 429s, headers {headers}: {paced} vs {free} unpaced, {limited} 429s"
+            );
+            assert!(
+                ratio >= 0.9,
+                "headers {headers}: {paced} vs {free} ({ratio:.2})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_real_limit_without_rate_limit_headers_is_found_by_the_429_share() {
+        // 50/s, no headers: only the 429s tell, and when many of them come, each one cut
+        // confirms the rate is the cause.
+        let r = |_: f64| 50.0;
+        let server = Server {
+            spurious: 0.0,
+            headers: false,
+        };
+        let (ok, limited, allowed) =
+            simulate(16, Duration::from_millis(50), 60.0, r, r, server, true);
+        let used = ok as f64 / allowed;
+        let share = limited as f64 / (ok + limited) as f64;
+        eprintln!("50/s without headers: used {used:.3}, 429 share {share:.4}");
+        assert!(used >= 0.85, "used {used:.3} ({ok} of {allowed:.0})");
+        assert!(share <= 0.25, "429 share {share:.3}");
     }
 
     #[tokio::test]

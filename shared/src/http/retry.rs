@@ -55,9 +55,13 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
+    /// Six attempts, backing off from 200 ms: the five waits of a call that keeps failing
+    /// without a `Retry-After` add up to 3–6 s (as the vendors' SDKs back off over seconds,
+    /// not within one). A wait the server asks for that is longer than `max_wait` is still
+    /// waited when the caller's deadline allows it.
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 4,
+            max_attempts: 6,
             base: Duration::from_millis(200),
             max_wait: Duration::from_secs(20),
         }
@@ -76,9 +80,11 @@ impl RetryPolicy {
     }
 }
 
-/// The wait a 429/503 response asks for: `Retry-After` (seconds or HTTP date), else Okta's
-/// `X-Rate-Limit-Reset` (epoch seconds) measured against the response's `Date`.
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// The wait a response asks for: `Retry-After` (seconds or HTTP date), else, on a 429 only,
+/// Okta's `X-Rate-Limit-Reset` (epoch seconds) measured against the response's `Date`. Okta
+/// sends its rate-limit headers on every answer: on a 5xx the reset says when the rate window
+/// ends, not when to try again, so a 5xx without `Retry-After` backs off instead.
+pub fn retry_after(status: u16, headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let get = |name: &str| {
         headers
             .get(name)
@@ -92,6 +98,9 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
         if let Ok(at) = httpdate::parse_http_date(v) {
             return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
         }
+    }
+    if status != 429 {
+        return None;
     }
     if let Some(reset) = get("x-rate-limit-reset").and_then(|v| v.parse::<u64>().ok()) {
         let server_now = get("date")
@@ -154,7 +163,7 @@ impl Http {
             }
             let result = build(&self.client).send().await;
             if let Ok(resp) = &result {
-                let hinted = retry_after(resp.headers(), SystemTime::now());
+                let hinted = retry_after(resp.status().as_u16(), resp.headers(), SystemTime::now());
                 self.pacer
                     .observe(resp.status().as_u16(), resp.headers(), hinted);
             }
@@ -162,7 +171,7 @@ impl Http {
                 Ok(resp) if resp.status().as_u16() < 400 => return Ok(resp),
                 Ok(resp) => {
                     let status = resp.status();
-                    let hinted = retry_after(resp.headers(), SystemTime::now());
+                    let hinted = retry_after(status.as_u16(), resp.headers(), SystemTime::now());
                     let body = resp.bytes().await.unwrap_or_default();
                     let err = HttpError::Status {
                         system: call.system,
@@ -195,7 +204,10 @@ impl Http {
                 }
             };
             attempt += 1;
-            if attempt >= self.retry.max_attempts || wait > self.retry.max_wait {
+            // A wait longer than `max_wait` is waited only within a deadline that allows it.
+            if attempt >= self.retry.max_attempts
+                || (wait > self.retry.max_wait && call.deadline.is_none())
+            {
                 return Err(err);
             }
             if let Some(deadline) = call.deadline
