@@ -631,6 +631,59 @@ mod against_the_sandbox {
     }
 
     #[tokio::test]
+    async fn a_per_issue_write_limit_delays_that_issue_only_and_never_slows_the_client() {
+        let (sb, _) = demo().await;
+        let h = http();
+        let pacer = h.pacer.clone();
+        let c = std::sync::Arc::new(JiraClient::new(
+            url::Url::parse(&sb.url("jira")).unwrap(),
+            creds::JIRA_EMAIL.into(),
+            SecretString::from(creds::JIRA_API_TOKEN),
+            h,
+        ));
+        let busy = c.create_issue(&new_issue(), None).await.unwrap();
+        let other = c.create_issue(&new_issue(), None).await.unwrap();
+        sb.state().add_fault(
+            FaultRule::new(
+                "jira",
+                FaultKind::ScopedRateLimit {
+                    reason: "jira-per-issue-on-write".into(),
+                    retry_after: Some(2),
+                },
+            )
+            .method("POST")
+            .path_prefix(&format!("/rest/api/3/issue/{}/comment", busy.key))
+            .max_hits(1),
+        );
+        let comment = Doc::plain("Session gained 2 new events");
+        let started = std::time::Instant::now();
+        let first = {
+            let (c, key, comment) = (c.clone(), busy.key.clone(), comment.clone());
+            tokio::spawn(async move {
+                c.add_comment(&key, &comment, None).await.unwrap();
+                started.elapsed()
+            })
+        };
+        while sb.state().fault_hits() != vec![1] {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // While that issue waits its 2 s, another issue's write goes at once.
+        c.add_comment(&other.key, &comment, None).await.unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+        assert_eq!(pacer.rate(), None, "the client's rate is untouched");
+        let waited = first.await.unwrap();
+        assert!(
+            waited >= std::time::Duration::from_millis(1900),
+            "{waited:?}"
+        );
+        let issues = sb.state().jira_issues();
+        assert!(
+            issues.iter().all(|i| i.comments.len() == 1),
+            "one comment each"
+        );
+    }
+
+    #[tokio::test]
     async fn an_issue_with_rich_adf_is_created_commented_and_found_by_label() {
         let (sb, c) = demo().await;
         let msg = c.verify(None).await.unwrap();

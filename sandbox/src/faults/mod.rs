@@ -163,6 +163,16 @@ pub enum FaultKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after: Option<u64>,
     },
+    /// 429 for a limit narrower than the client's budget, named in `RateLimit-Reason` (Jira's
+    /// `jira-per-issue-on-write`: writes to one issue too close together); the budget headers
+    /// say what they would anyway.
+    ScopedRateLimit {
+        /// The `RateLimit-Reason` value.
+        reason: String,
+        /// `Retry-After` seconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
+    },
     /// Hang `ms`, then drop the connection.
     Timeout {
         /// Milliseconds.
@@ -536,6 +546,16 @@ pub(crate) async fn middleware<H: FaultHost>(
                     h.with_faults(|s| s.counts.record_status(system, "429"));
                     return resp;
                 }
+                resp
+            }
+            FaultKind::ScopedRateLimit {
+                reason,
+                retry_after,
+            } => {
+                let mut i = info.clone();
+                i.retry_after = retry_after;
+                let mut resp = rate_limited_response(vendor, &i);
+                crate::util::set_header(&mut resp, "ratelimit-reason", &reason);
                 resp
             }
             FaultKind::Timeout { ms } => {

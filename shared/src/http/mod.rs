@@ -464,6 +464,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_429_for_one_resource_holds_that_path_only_and_leaves_the_client_unpaced() {
+        const ISSUE_429: &str = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nRateLimit-Reason: one-resource\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let (url, hits) = scripted(vec![ISSUE_429, R200, R200]).await;
+        let http = quick().with_scoped_limit(|h| {
+            h.get("ratelimit-reason")
+                .is_some_and(|v| v.as_bytes() == b"one-resource")
+        });
+        let started = Instant::now();
+        let first = {
+            let http = http.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                let call = Call::new("test", Method::POST, "/issue/A/comment");
+                let r = http
+                    .execute(
+                        &call,
+                        |c| c.post(format!("{url}/issue/A/comment")),
+                        |_| None,
+                    )
+                    .await;
+                (r.map(|r| r.status().as_u16()).ok(), started.elapsed())
+            })
+        };
+        // Once issue A is held, a write to issue B goes at once and the client is not paced.
+        while hits.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let call = Call::new("test", Method::POST, "/issue/B/comment");
+        let other = http
+            .execute(
+                &call,
+                |c| c.post(format!("{url}/issue/B/comment")),
+                |_| None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 200);
+        assert!(started.elapsed() < Duration::from_millis(700), "B waited");
+        assert_eq!(http.pacer.rate(), None, "the client is not slowed");
+        let (status, took) = first.await.unwrap();
+        assert_eq!(status, Some(200));
+        assert!(
+            took >= Duration::from_millis(900),
+            "A waited its Retry-After: {took:?}"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
     async fn no_wait_sleeps_past_the_callers_deadline() {
         const SLOW: &str = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         let (url, hits) = scripted(vec![SLOW, R200]).await;

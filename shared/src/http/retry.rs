@@ -117,12 +117,22 @@ pub fn retry_after(status: u16, headers: &HeaderMap, now: SystemTime) -> Option<
     None
 }
 
+/// Whether a 429 is for a limit narrower than the client's whole budget (one resource's),
+/// from the answer's headers. The vendor's connector says how its service marks those.
+pub type ScopedLimit = fn(&HeaderMap) -> bool;
+
 /// A client for one system with the retry policy and the pacer.
 #[derive(Clone)]
 pub struct Http {
     pub client: reqwest::Client,
     pub retry: RetryPolicy,
     pub pacer: Arc<Pacer>,
+    /// Tells a 429 for one resource (e.g. writes to one Jira issue) from one for the client:
+    /// such a 429 neither slows nor holds the client, only later calls to the same path wait
+    /// its `Retry-After`.
+    pub scoped_limit: Option<ScopedLimit>,
+    /// Paths held by a scoped 429, until when.
+    held_paths: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>,
 }
 
 impl Http {
@@ -131,6 +141,28 @@ impl Http {
             client,
             retry: RetryPolicy::default(),
             pacer: Arc::new(Pacer::default()),
+            scoped_limit: None,
+            held_paths: Arc::default(),
+        }
+    }
+
+    /// The same client, telling scoped 429s apart with `scoped`.
+    pub fn with_scoped_limit(mut self, scoped: ScopedLimit) -> Self {
+        self.scoped_limit = Some(scoped);
+        self
+    }
+
+    /// When a scoped 429 on `path` lets the next call to it go (expired holds are dropped).
+    fn path_hold(&self, path: &str, now: Instant) -> Option<Instant> {
+        let mut held = self.held_paths.lock().ok()?;
+        held.retain(|_, until| *until > now);
+        held.get(path).copied()
+    }
+
+    fn hold_path(&self, path: &str, until: Instant) {
+        if let Ok(mut held) = self.held_paths.lock() {
+            let at = held.entry(path.to_string()).or_insert(until);
+            *at = (*at).max(until);
         }
     }
 
@@ -149,6 +181,19 @@ impl Http {
     {
         let mut attempt = 0u32;
         loop {
+            if let Some(until) = self.path_hold(&call.path, Instant::now()) {
+                if call.deadline.is_some_and(|d| until >= d) {
+                    return Err(HttpError::Status {
+                        system: call.system,
+                        method: call.method.to_string(),
+                        path: call.path.clone(),
+                        status: 429,
+                        message: Some("rate limited on this resource past the deadline".into()),
+                        retry_after: Some(until.saturating_duration_since(Instant::now())),
+                    });
+                }
+                tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+            }
             if !self.pacer.acquire(call.deadline).await {
                 return Err(HttpError::Status {
                     system: call.system,
@@ -163,9 +208,15 @@ impl Http {
             }
             let result = build(&self.client).send().await;
             if let Ok(resp) = &result {
-                let hinted = retry_after(resp.status().as_u16(), resp.headers(), SystemTime::now());
-                self.pacer
-                    .observe(resp.status().as_u16(), resp.headers(), hinted);
+                let status = resp.status().as_u16();
+                let hinted = retry_after(status, resp.headers(), SystemTime::now());
+                let scoped = status == 429 && self.scoped_limit.is_some_and(|f| f(resp.headers()));
+                if scoped {
+                    let wait = hinted.unwrap_or_else(|| self.retry.backoff(attempt));
+                    self.hold_path(&call.path, Instant::now() + wait);
+                } else {
+                    self.pacer.observe(status, resp.headers(), hinted);
+                }
             }
             let (err, wait) = match result {
                 Ok(resp) if resp.status().as_u16() < 400 => return Ok(resp),

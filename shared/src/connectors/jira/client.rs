@@ -138,12 +138,23 @@ impl fmt::Debug for JiraClient {
     }
 }
 
+/// Jira answers writes to one issue that come too close together with a 429 whose
+/// `RateLimit-Reason` is `jira-per-issue-on-write`: only writes to that issue should wait,
+/// not the whole client (developer.atlassian.com/cloud/jira/platform/rate-limiting, "Build an
+/// app that respects rate limits"; docs/vendors/jira-rate-limits.md).
+fn per_issue_limit(headers: &reqwest::header::HeaderMap) -> bool {
+    headers
+        .get("ratelimit-reason")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("jira-per-issue-on-write"))
+}
+
 impl JiraClient {
     /// A client for the site at `base_url` (e.g. `https://acme.atlassian.net`; a path prefix is
     /// kept), authenticating with Basic `email:api_token`. No request is made yet.
     pub fn new(base_url: Url, email: String, api_token: SecretString, http: Http) -> Self {
         JiraClient {
-            http,
+            http: http.with_scoped_limit(per_issue_limit),
             base: base_url,
             email,
             api_token,
