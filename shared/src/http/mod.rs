@@ -514,6 +514,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_long_429_on_one_endpoint_family_holds_that_family_only() {
+        const HOLD: &str = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let (url, hits) = scripted(vec![HOLD, R200, R200]).await;
+        let http = quick().with_families(|m, p| format!("{m} {p}"));
+        let started = Instant::now();
+        let search = {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                let call = Call::new("test", Method::GET, "/search");
+                http.execute(&call, |c| c.get(format!("{url}/search")), |_| None)
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .ok()
+            })
+        };
+        while hits.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let call = Call::new("test", Method::POST, "/create");
+        let created = http
+            .execute(&call, |c| c.post(format!("{url}/create")), |_| None)
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 200);
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "create was held"
+        );
+        assert_eq!(search.await.unwrap(), Some(200));
+        assert!(started.elapsed() >= Duration::from_millis(1900));
+    }
+
+    #[tokio::test]
     async fn no_wait_sleeps_past_the_callers_deadline() {
         const SLOW: &str = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         let (url, hits) = scripted(vec![SLOW, R200]).await;

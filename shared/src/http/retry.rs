@@ -121,6 +121,11 @@ pub fn retry_after(status: u16, headers: &HeaderMap, now: SystemTime) -> Option<
 /// from the answer's headers. The vendor's connector says how its service marks those.
 pub type ScopedLimit = fn(&HeaderMap) -> bool;
 
+/// The rate-limit family of a call (method and path): calls of one family share a pacer.
+/// For a service that limits each endpoint on its own (Jira's burst limits are per endpoint
+/// and method, Okta's per endpoint group), a 429 on one then slows only that one.
+pub type Family = fn(&Method, &str) -> String;
+
 /// A client for one system with the retry policy and the pacer.
 #[derive(Clone)]
 pub struct Http {
@@ -133,6 +138,10 @@ pub struct Http {
     pub scoped_limit: Option<ScopedLimit>,
     /// Paths held by a scoped 429, until when.
     held_paths: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>>,
+    /// The vendor's rate-limit families; `None`: one pacer ([`Http::pacer`]) for every call.
+    family: Option<Family>,
+    /// The pacer of each family seen.
+    family_pacers: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Pacer>>>>,
 }
 
 impl Http {
@@ -143,6 +152,26 @@ impl Http {
             pacer: Arc::new(Pacer::default()),
             scoped_limit: None,
             held_paths: Arc::default(),
+            family: None,
+            family_pacers: Arc::default(),
+        }
+    }
+
+    /// The same client, pacing each rate-limit family of calls on its own.
+    pub fn with_families(mut self, family: Family) -> Self {
+        self.family = Some(family);
+        self
+    }
+
+    /// The pacer a call with `method` and `path` goes through.
+    pub fn pacer_for(&self, method: &Method, path: &str) -> Arc<Pacer> {
+        let Some(family) = self.family else {
+            return self.pacer.clone();
+        };
+        let key = family(method, path);
+        match self.family_pacers.lock() {
+            Ok(mut all) => all.entry(key).or_default().clone(),
+            Err(_) => self.pacer.clone(),
         }
     }
 
@@ -179,6 +208,7 @@ impl Http {
         B: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         E: Fn(&[u8]) -> Option<String>,
     {
+        let pacer = self.pacer_for(&call.method, &call.path);
         let mut attempt = 0u32;
         loop {
             if let Some(until) = self.path_hold(&call.path, Instant::now()) {
@@ -194,7 +224,7 @@ impl Http {
                 }
                 tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
             }
-            if !self.pacer.acquire(call.deadline).await {
+            if !pacer.acquire(call.deadline).await {
                 return Err(HttpError::Status {
                     system: call.system,
                     method: call.method.to_string(),
@@ -215,7 +245,7 @@ impl Http {
                     let wait = hinted.unwrap_or_else(|| self.retry.backoff(attempt));
                     self.hold_path(&call.path, Instant::now() + wait);
                 } else {
-                    self.pacer.observe(status, resp.headers(), hinted);
+                    pacer.observe(status, resp.headers(), hinted);
                 }
             }
             let (err, wait) = match result {

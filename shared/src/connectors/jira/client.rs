@@ -149,12 +149,32 @@ fn per_issue_limit(headers: &reqwest::header::HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("jira-per-issue-on-write"))
 }
 
+/// Jira's burst limits apply per endpoint and HTTP method: the family of a call is its method
+/// and its path with every segment that holds a digit (issue keys and ids) as `*`, so
+/// `POST /rest/api/3/issue/SEC-1/comment` and `…/SEC-2/comment` share a pacer while a 429 on
+/// search leaves creates alone.
+fn endpoint_family(method: &reqwest::Method, path: &str) -> String {
+    let template: Vec<&str> = path
+        .split('/')
+        .map(|seg| {
+            if seg.chars().any(|c| c.is_ascii_digit()) {
+                "*"
+            } else {
+                seg
+            }
+        })
+        .collect();
+    format!("{method} {}", template.join("/"))
+}
+
 impl JiraClient {
     /// A client for the site at `base_url` (e.g. `https://acme.atlassian.net`; a path prefix is
     /// kept), authenticating with Basic `email:api_token`. No request is made yet.
     pub fn new(base_url: Url, email: String, api_token: SecretString, http: Http) -> Self {
         JiraClient {
-            http: http.with_scoped_limit(per_issue_limit),
+            http: http
+                .with_scoped_limit(per_issue_limit)
+                .with_families(endpoint_family),
             base: base_url,
             email,
             api_token,
@@ -423,6 +443,22 @@ impl JiraClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calls_to_one_endpoint_share_a_family_and_other_endpoints_or_methods_do_not() {
+        let post = reqwest::Method::POST;
+        let a = endpoint_family(&post, "/rest/api/3/issue/SEC-1/comment");
+        assert_eq!(
+            a,
+            endpoint_family(&post, "/rest/api/3/issue/SEC-22/comment")
+        );
+        assert_eq!(a, "POST /rest/api/*/issue/*/comment");
+        assert_ne!(a, endpoint_family(&post, "/rest/api/3/issue"));
+        assert_ne!(
+            endpoint_family(&reqwest::Method::GET, "/rest/api/3/search/jql"),
+            endpoint_family(&post, "/rest/api/3/search/jql")
+        );
+    }
 
     #[test]
     fn summaries_are_one_line_and_at_most_255_characters() {
