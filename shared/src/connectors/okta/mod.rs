@@ -13,6 +13,7 @@
 
 mod client;
 mod idp;
+mod limits;
 mod model;
 pub mod settings;
 pub mod verify;

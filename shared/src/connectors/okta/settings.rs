@@ -95,7 +95,8 @@ impl VendorSettings for Settings {
         let client = OktaClient::new(
             self.url.clone(),
             self.api_token.clone(),
-            Http::new(crate::http::build_client(opts)?),
+            Http::new(crate::http::build_client(opts)?)
+                .with_families(super::limits::endpoint_family),
         );
         Ok(Arc::new(OktaIdp {
             client: Arc::new(client),
