@@ -385,8 +385,7 @@ async fn a_session_id_longer_than_servicenows_correlation_column_gets_one_incide
             .method("POST")
             .max_hits(1),
     );
-    let runs = w
-        .run_until_settled(FLOW, 4, PAST_HORIZON_MS, Duration::ZERO)
+    w.run_until_settled(FLOW, 4, PAST_HORIZON_MS, Duration::ZERO)
         .await;
     assert_eq!(w.sb().fault_hits(), vec![1]);
     let incidents = w.sb().servicenow_incidents();

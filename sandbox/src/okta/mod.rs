@@ -9,7 +9,9 @@
 //! describe the sandbox's per-second token bucket (limit = burst, reset = when it is full).
 //!
 //! - `GET /api/v1/users/me`, `GET /api/v1/users/{id|login|short login}` (URL-decoded; 404
-//!   `E0000007`), `GET /api/v1/users?q=|search=|filter=`, `GET /api/v1/users/{id}/groups`.
+//!   `E0000007`), `GET /api/v1/users?q=|search=|filter=` (`search=profile.email eq "…"`,
+//!   `profile.login eq "…"`, …; a malformed expression → 400 `E0000031` "Invalid search
+//!   criteria."), `GET /api/v1/users/{id}/groups?limit&after` (at most 200 a page, `Link`).
 //! - `GET /api/v1/groups?q=|search=|filter=&limit&after` (`q` is a name prefix and is not
 //!   paged; the others page with `Link: <...>; rel="next"`), `GET /api/v1/groups/{id}`.
 //! - `GET /api/v1/groups/{g}/users?limit&after` with `Link` `rel="self"` / `rel="next"`.
@@ -110,6 +112,29 @@ pub(super) fn with_links(mut resp: Response, links: &[String]) -> Response {
         }
     }
     resp
+}
+
+/// One page of a listing at `path` (a full URL without query): the first `limit` of `rest`
+/// (sorted by id, already past the `after` cursor), with `Link` `rel="self"` and, when more
+/// remain, `rel="next"` carrying the last id of the page as `after`.
+pub(super) fn id_page<T>(
+    path: &str,
+    rest: &[T],
+    limit: usize,
+    id: impl Fn(&T) -> &str,
+    to_json: impl Fn(&T) -> serde_json::Value,
+) -> Response {
+    let page: Vec<serde_json::Value> = rest.iter().take(limit).map(to_json).collect();
+    let mut links = vec![format!("<{path}?limit={limit}>; rel=\"self\"")];
+    if rest.len() > limit
+        && let Some(last) = rest.get(limit - 1)
+    {
+        links.push(format!(
+            "<{path}?after={}&limit={limit}>; rel=\"next\"",
+            id(last)
+        ));
+    }
+    with_links(util::json(axum::http::StatusCode::OK, &page), &links)
 }
 
 pub(super) fn limit_of(q: &Query, default: usize) -> usize {

@@ -24,6 +24,17 @@ pub struct OktaUserSeed {
     pub status: Option<String>,
 }
 
+impl OktaUserSeed {
+    /// An active user whose login is not (or not only) their email.
+    pub fn with_email(login: &str, email: &str) -> OktaUserSeed {
+        OktaUserSeed {
+            login: login.into(),
+            email: Some(email.into()),
+            ..OktaUserSeed::default()
+        }
+    }
+}
+
 /// An Okta group to seed.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]

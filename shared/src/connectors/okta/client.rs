@@ -287,8 +287,9 @@ impl OktaClient {
         Ok(())
     }
 
-    /// Whether the user (Okta id) is in the group: pages `GET /api/v1/groups/{g}/users?limit=200`
-    /// through `Link rel="next"`, which must stay on the connection's origin.
+    /// Whether the user (Okta id) is in the group: `GET /api/v1/users/{u}/groups?limit=200`,
+    /// the user's groups (one request for nearly everyone, however large the group), following
+    /// `Link rel="next"` until the group is seen.
     pub async fn is_member(
         &self,
         group_id: &str,
@@ -298,21 +299,64 @@ impl OktaClient {
         Self::check_id("group", group_id)?;
         Self::check_id("user", user_id)?;
         let first = format!(
-            "/api/v1/groups/{}/users?limit=200",
-            http::path_segment(group_id)
+            "/api/v1/users/{}/groups?limit=200",
+            http::path_segment(user_id)
         );
-        let mut url = http::join(&self.base, &first)
+        let groups: Vec<Group> = self
+            .list(&first, deadline, |g: &Group| g.id == group_id)
+            .await?;
+        Ok(groups.iter().any(|g| g.id == group_id))
+    }
+
+    /// The active users whose `profile.email` is `email` (compared without case, re-checked
+    /// here on every answer: the server's filter is not trusted):
+    /// `GET /api/v1/users?search=profile.email eq "<email>"`, every page. An address that
+    /// cannot be put in a search expression is refused before any request
+    /// ([`searchable_email`]).
+    pub async fn active_users_with_email(
+        &self,
+        email: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<User>, ConnectorError> {
+        searchable_email(email)?;
+        let expr = format!("profile.email eq \"{email}\"");
+        let first = format!("/api/v1/users?search={}", http::query_value(&expr));
+        let users: Vec<User> = self.list(&first, deadline, |_: &User| false).await?;
+        Ok(users
+            .into_iter()
+            .filter(|u| {
+                u.status == Some(UserStatus::Active)
+                    && !u.id.is_empty()
+                    && u.profile
+                        .email
+                        .as_deref()
+                        .is_some_and(|e| e.trim().eq_ignore_ascii_case(email.trim()))
+            })
+            .collect())
+    }
+
+    /// Every item of a listing from `first` on, page by page through `Link rel="next"` (which
+    /// must stay on the connection's origin), stopping after the page where `found` holds.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        first: &str,
+        deadline: Option<Instant>,
+        found: impl Fn(&T) -> bool,
+    ) -> Result<Vec<T>, ConnectorError> {
+        let mut url = http::join(&self.base, first)
             .map_err(|e| ConnectorError::invalid(SYSTEM, e.to_string()))?;
         let mut seen: Vec<String> = Vec::new();
+        let mut all = Vec::new();
         for _ in 0..MAX_PAGES {
             let call = Call::new(SYSTEM, Method::GET, url.path()).deadline(deadline);
             let (call, resp) = self.send_url(Method::GET, url.clone(), call).await?;
             let next = next_link(resp.headers());
-            let users: Vec<User> = http::read_json(&call, resp).await?;
-            if users.iter().any(|u| u.id == user_id) {
-                return Ok(true);
-            }
-            let Some(next) = next else { return Ok(false) };
+            let page: Vec<T> = http::read_json(&call, resp).await?;
+            let done = page.is_empty() || page.iter().any(&found);
+            all.extend(page);
+            let Some(next) = next.filter(|_| !done) else {
+                return Ok(all);
+            };
             let next_url = url.join(&next).map_err(|_| {
                 ConnectorError::invalid(SYSTEM, "Okta sent a next-page link that is not a URL")
             })?;
@@ -322,16 +366,45 @@ impl OktaClient {
                     "Okta sent a next-page link to another origin; refusing to follow it",
                 ));
             }
-            if seen.iter().any(|s| s == next_url.as_str()) || users.is_empty() {
-                return Ok(false);
+            if seen.iter().any(|s| s == next_url.as_str()) {
+                return Ok(all);
             }
             seen.push(next_url.to_string());
             url = next_url;
         }
         Err(ConnectorError::invalid(
             SYSTEM,
-            format!("group membership listing did not end after {MAX_PAGES} pages"),
+            format!("the listing {first} did not end after {MAX_PAGES} pages"),
         ))
+    }
+}
+
+/// Whether `email` can be put between the double quotes of an Okta search expression
+/// (`profile.email eq "…"`): not empty, and no `"`, `\` or control character, which would
+/// end or escape the string and change the expression. Refused with a message naming the
+/// character.
+pub fn searchable_email(email: &str) -> Result<(), ConnectorError> {
+    if email.trim().is_empty() {
+        return Err(ConnectorError::invalid(SYSTEM, "an email cannot be empty"));
+    }
+    let bad = email
+        .chars()
+        .find(|c| matches!(c, '"' | '\\') || c.is_control());
+    match bad {
+        None => Ok(()),
+        Some(c) => Err(ConnectorError::invalid(
+            SYSTEM,
+            format!(
+                "the email {} contains {}, which an Okta search expression cannot carry; \
+                 no Okta user was looked up",
+                email.escape_debug(),
+                match c {
+                    '"' => "a double quote".to_string(),
+                    '\\' => "a backslash".to_string(),
+                    c => format!("the control character U+{:04X}", u32::from(c)),
+                }
+            ),
+        )),
     }
 }
 
