@@ -379,7 +379,7 @@ fn client_futures_can_be_sent_between_threads() {
 
 mod against_the_sandbox {
     use super::*;
-    use riskflow_sandbox::okta::{OktaMembership, OktaUserSeed};
+    use riskflow_sandbox::okta::{AppKey, OktaAppSeed, OktaMembership, OktaUserSeed};
     use riskflow_sandbox::{
         DEPARTING_EMAIL, FaultKind, FaultRule, OKTA_APP_GROUP_ID, OKTA_DEPARTING_GROUP_ID,
         OKTA_DEPARTING_USER_ID, Sandbox, SeedData, creds, seed_demo,
@@ -617,5 +617,107 @@ mod against_the_sandbox {
         assert!(sb.state().counts().status("okta", "429") >= 1);
         let rl = c.rate_limit().unwrap();
         assert_eq!(rl.limit, Some(2));
+    }
+
+    /// A client of the demo org acting as the service app `client_id`, registered with
+    /// `scopes`, DPoP required or not, tokens living `ttl` seconds.
+    fn service_app(sb: &Sandbox, client_id: &str, require_dpop: bool, ttl: u64) -> OktaClient {
+        let key = AppKey::generate();
+        sb.state().add_okta_app(OktaAppSeed {
+            client_id: client_id.into(),
+            public_key_der: key.public_der.clone(),
+            scopes: vec!["okta.users.read".into(), "okta.groups.manage".into()],
+            require_dpop,
+            token_ttl_secs: Some(ttl),
+        });
+        let app = ServiceApp::new(client_id, &SecretString::from(key.private_pem), None).unwrap();
+        OktaClient::with_service_app(url::Url::parse(&sb.url("okta")).unwrap(), app, http())
+    }
+
+    /// Verify, look a user up, add them and check: what containment does.
+    async fn contain(c: OktaClient) -> OktaIdp {
+        let msg = c.verify(Some(OKTA_DEPARTING_GROUP_ID), None).await.unwrap();
+        assert!(
+            msg.starts_with("Connected to Okta as the service app 0oa"),
+            "{msg}"
+        );
+        let i = OktaIdp {
+            client: std::sync::Arc::new(c),
+        };
+        let UserLookup::One(user) = i.user_by_email(DEPARTING_EMAIL, None).await.unwrap() else {
+            panic!("the departing user")
+        };
+        i.add_member(OKTA_DEPARTING_GROUP_ID, &user.id, None)
+            .await
+            .unwrap();
+        assert!(
+            i.is_member(OKTA_DEPARTING_GROUP_ID, &user.id, None)
+                .await
+                .unwrap()
+        );
+        i
+    }
+
+    #[tokio::test]
+    async fn a_service_app_gets_one_bearer_token_and_no_user_stands_behind_it() {
+        let (sb, _) = demo().await;
+        let c = service_app(&sb, "0oaplain", false, 3600);
+        sb.state().reset_counts();
+        let i = contain(c).await;
+        assert_eq!(i.token_owner(None).await.unwrap(), None);
+        assert_eq!(sb.state().okta_token_requests(), ["issued"]);
+        assert_eq!(
+            sb.state().count("okta", "GET", "/api/v1/users/me"),
+            0,
+            "a service app is verified with its group, not /users/me"
+        );
+        assert_eq!(
+            sb.state().okta_group_member_ids(OKTA_DEPARTING_GROUP_ID),
+            [OKTA_DEPARTING_USER_ID]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_about_to_expire_is_renewed_before_the_call() {
+        let (sb, _) = demo().await;
+        let c = service_app(&sb, "0oashort", false, 30);
+        contain(c).await;
+        let issued = sb.state().okta_token_requests();
+        assert!(issued.len() >= 4, "one token per call: {issued:?}");
+        assert!(issued.iter().all(|r| r == "issued"), "{issued:?}");
+    }
+
+    #[tokio::test]
+    async fn an_app_that_requires_dpop_gets_a_bound_token_after_the_nonce_and_proves_each_call() {
+        let (sb, _) = demo().await;
+        let c = service_app(&sb, "0oadpop", true, 3600);
+        contain(c).await;
+        assert_eq!(
+            sb.state().okta_token_requests(),
+            ["invalid_dpop_proof", "use_dpop_nonce", "issued"]
+        );
+        assert_eq!(
+            sb.state().okta_group_member_ids(OKTA_DEPARTING_GROUP_ID),
+            [OKTA_DEPARTING_USER_ID]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_assertion_signed_with_another_key_is_refused_with_invalid_client() {
+        let (sb, _) = demo().await;
+        service_app(&sb, "0oarotated", false, 3600);
+        let other = AppKey::generate();
+        let app =
+            ServiceApp::new("0oarotated", &SecretString::from(other.private_pem), None).unwrap();
+        let c =
+            OktaClient::with_service_app(url::Url::parse(&sb.url("okta")).unwrap(), app, http());
+        let err = c
+            .verify(Some(OKTA_DEPARTING_GROUP_ID), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(401), "{err}");
+        assert!(err.to_string().contains("invalid_client"), "{err}");
+        assert!(format!("{c:?}").contains("[redacted]"));
+        assert_eq!(sb.state().okta_token_requests(), ["invalid_client"]);
     }
 }

@@ -1,7 +1,9 @@
 //! Fake Okta Management API (<https://developer.okta.com/docs/api/>).
 //!
 //! Served under `/okta`. `Authorization: SSWS okta-demo-token` (also `SSWSokta-demo-token`
-//! without the space, as the official SDK sends it); anything else → 401 `E0000011`.
+//! without the space, as the official SDK sends it), or a service app's `Bearer` / `DPoP` token
+//! from `POST /oauth2/v1/token` with the scope the call needs ([`oauth`]); anything else → 401
+//! `E0000011`, a missing scope → 403 `E0000006`.
 //!
 //! Every answer (errors and 429s included) carries `Date`, `X-Rate-Limit-Limit`,
 //! `X-Rate-Limit-Remaining`, `X-Rate-Limit-Reset` (epoch seconds) and `X-Okta-Request-Id`.
@@ -23,21 +25,24 @@
 
 mod errors;
 mod groups;
+mod oauth;
 mod search;
 mod state;
 mod users;
 
 use axum::Router;
+use axum::extract::State;
 use axum::extract::{OriginalUri, Request};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 
 use crate::creds;
 use crate::util::{self, Query, Scheme};
 
 pub(crate) use errors::Faults;
+pub use oauth::{AppKey, OktaAppSeed};
 pub(crate) use state::OktaState;
 pub use state::{OktaGroupMembersView, OktaGroupSeed, OktaMembership, OktaUserSeed};
 
@@ -54,7 +59,8 @@ pub(crate) struct OktaCtx<'a> {
     pub okta: &'a mut OktaState,
 }
 
-pub(crate) fn router<H: OktaHost>() -> Router<H> {
+pub(crate) fn router<H: OktaHost>(h: H) -> Router<H> {
+    let token = Router::new().route("/oauth2/v1/token", post(oauth::token::<H>));
     Router::new()
         .route("/api/v1/users/me", get(users::me::<H>))
         .route("/api/v1/users", get(users::list_users::<H>))
@@ -70,7 +76,8 @@ pub(crate) fn router<H: OktaHost>() -> Router<H> {
             "/api/v1/groups/{group_id}/users/{user_id}",
             put(groups::add_member::<H>).delete(groups::remove_member::<H>),
         )
-        .route_layer(middleware::from_fn(auth))
+        .route_layer(middleware::from_fn_with_state(h, auth::<H>))
+        .merge(token)
         .method_not_allowed_fallback(util::method_not_allowed)
         .fallback(fallback)
 }
@@ -79,26 +86,59 @@ async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
     errors::not_found(uri.path(), "Resource")
 }
 
-fn authorized(headers: &HeaderMap) -> bool {
-    let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let v = v.trim();
-    let Some(token) = v.strip_prefix("SSWS") else {
-        return false;
-    };
-    util::ct_eq(token.trim(), creds::OKTA_API_TOKEN)
+fn ssws_accepted(authorization: &str) -> bool {
+    authorization
+        .strip_prefix("SSWS")
+        .is_some_and(|token| util::ct_eq(token.trim(), creds::OKTA_API_TOKEN))
 }
 
-/// `SSWS okta-demo-token` (with or without the space), else 401 `E0000011`.
-async fn auth(req: Request, next: Next) -> Response {
-    if !authorized(req.headers()) {
+/// `SSWS okta-demo-token` (with or without the space), or a service app's `Bearer` / `DPoP`
+/// token with the scope the call needs (see [`oauth`]); else 401 `E0000011` (403 `E0000006`
+/// for a missing scope).
+async fn auth<H: OktaHost>(State(h): State<H>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    if ssws_accepted(authorization) {
+        return next.run(req).await;
+    }
+    if !(authorization.starts_with("Bearer ") || authorization.starts_with("DPoP ")) {
         return errors::unauthorized();
     }
-    next.run(req).await
+    let original = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map(|o| o.0.clone())
+        .unwrap_or_else(|| req.uri().clone());
+    let scheme = req
+        .extensions()
+        .get::<Scheme>()
+        .map(|s| s.0)
+        .unwrap_or("http");
+    let url = format!(
+        "{scheme}://{}{}",
+        util::host_of(headers, &original),
+        original.path()
+    );
+    let proof = headers.get("dpop").and_then(|v| v.to_str().ok());
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let verdict = h.with_okta(|s| {
+        oauth::authorize_token(
+            &mut s.okta.oauth,
+            authorization,
+            proof,
+            &method,
+            &url,
+            &path,
+        )
+    });
+    match verdict {
+        Ok(()) => next.run(req).await,
+        Err(refusal) => refusal,
+    }
 }
 
 pub(super) fn base(headers: &HeaderMap, uri: &axum::http::Uri, scheme: Option<&Scheme>) -> String {

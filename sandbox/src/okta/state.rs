@@ -87,6 +87,8 @@ pub(crate) struct OktaState {
     pub users: Vec<OktaUser>,
     pub groups: Vec<OktaGroup>,
     pub admin_id: String,
+    /// Service apps and their tokens.
+    pub oauth: super::oauth::OAuthState,
 }
 
 impl OktaState {
@@ -116,6 +118,7 @@ impl OktaState {
             }],
             groups: vec![everyone],
             admin_id,
+            oauth: Default::default(),
         }
     }
 
@@ -190,6 +193,11 @@ impl OktaState {
             members,
         });
         id
+    }
+
+    pub(crate) fn seed_app(&mut self, a: super::oauth::OktaAppSeed) {
+        self.oauth.apps.retain(|x| x.client_id != a.client_id);
+        self.oauth.apps.push(a);
     }
 
     pub(crate) fn seed_membership(&mut self, m: OktaMembership) {

@@ -47,6 +47,23 @@ async fn a_bad_token_gets_e0000011_with_the_rate_limit_headers() {
 }
 
 #[tokio::test]
+async fn a_call_without_ssws_or_a_known_token_gets_e0000011() {
+    let sb = demo().await;
+    let c = client();
+    let url = format!("{}/api/v1/groups/{OKTA_DEPARTING_GROUP_ID}", sb.url("okta"));
+    for auth in [None, Some("Bearer not-a-token"), Some("DPoP not-a-token")] {
+        let mut rb = c.get(&url);
+        if let Some(a) = auth {
+            rb = rb.header("Authorization", a);
+        }
+        let resp = rb.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["errorCode"], "E0000011");
+    }
+}
+
+#[tokio::test]
 async fn the_sdk_style_header_without_a_space_is_accepted() {
     let sb = demo().await;
     let c = client();

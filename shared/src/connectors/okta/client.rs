@@ -1,6 +1,7 @@
 //! [`OktaClient`]: credentials check, user and group lookup, group membership.
 
 use super::model::*;
+use super::oauth::ServiceApp;
 use crate::connectors::ConnectorError;
 use crate::http::{self, Call, Http};
 use reqwest::Method;
@@ -70,19 +71,32 @@ pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
     None
 }
 
-/// A client of one Okta org with an SSWS API token.
+/// How the client authenticates.
+enum Auth {
+    /// `Authorization: SSWS <API token>` (Okta: "API key", deprecated), acting as the admin who
+    /// made the token.
+    Ssws(SecretString),
+    /// An OAuth 2.0 service app: `Bearer` or `DPoP` access tokens; no user behind them.
+    ServiceApp(Box<ServiceApp>),
+}
+
+/// A client of one Okta org, with an SSWS API token or as an OAuth 2.0 service app.
 pub struct OktaClient {
     http: Http,
     base: Url,
-    token: SecretString,
+    auth: Auth,
     rate_limit: Mutex<Option<RateLimit>>,
 }
 
 impl fmt::Debug for OktaClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match &self.auth {
+            Auth::Ssws(_) => "SSWS [redacted]".to_string(),
+            Auth::ServiceApp(app) => format!("{app:?}"),
+        };
         f.debug_struct("OktaClient")
             .field("base", &self.base.as_str())
-            .field("token", &"[redacted]")
+            .field("auth", &auth)
             .finish_non_exhaustive()
     }
 }
@@ -91,12 +105,27 @@ impl OktaClient {
     /// A client for the org at `base_url` (e.g. `https://acme.okta.com`; a path prefix is
     /// kept), sending `Authorization: SSWS <token>`. No request is made yet.
     pub fn new(base_url: Url, token: SecretString, http: Http) -> Self {
+        Self::with_auth(base_url, Auth::Ssws(token), http)
+    }
+
+    /// A client acting as the service app `app` (tokens from `{base_url}/oauth2/v1/token`).
+    pub fn with_service_app(base_url: Url, app: ServiceApp, http: Http) -> Self {
+        Self::with_auth(base_url, Auth::ServiceApp(Box::new(app)), http)
+    }
+
+    fn with_auth(base_url: Url, auth: Auth, http: Http) -> Self {
         OktaClient {
             http,
             base: base_url,
-            token,
+            auth,
             rate_limit: Mutex::new(None),
         }
+    }
+
+    /// Whether a user stands behind the credentials (an SSWS token's admin); a service app
+    /// has none.
+    pub fn acts_as_a_user(&self) -> bool {
+        matches!(self.auth, Auth::Ssws(_))
     }
 
     pub fn base_url(&self) -> &Url {
@@ -115,25 +144,66 @@ impl OktaClient {
         url: Url,
         call: Call,
     ) -> Result<(Call, reqwest::Response), ConnectorError> {
-        let auth = format!("SSWS {}", self.token.expose_secret());
-        let resp = self
-            .http
-            .execute(
-                &call,
-                |c| {
-                    c.request(method.clone(), url.clone())
-                        .header(reqwest::header::AUTHORIZATION, auth.as_str())
-                        .header(reqwest::header::ACCEPT, "application/json")
-                },
-                error_message,
-            )
-            .await?;
+        let resp = match &self.auth {
+            Auth::Ssws(token) => {
+                let auth = format!("SSWS {}", token.expose_secret());
+                self.execute(&method, &url, &call, &auth, None).await?
+            }
+            Auth::ServiceApp(app) => {
+                // A token revoked or expired early is renewed once.
+                let mut renewed = false;
+                loop {
+                    let token = app.token(&self.http, &self.base, call.deadline).await?;
+                    let scheme = if token.dpop { "DPoP" } else { "Bearer" };
+                    let auth = format!("{scheme} {}", token.value.expose_secret());
+                    let proof = token.dpop.then_some((app.as_ref(), &token.value));
+                    match self.execute(&method, &url, &call, &auth, proof).await {
+                        Err(e) if e.status() == Some(401) && !renewed => {
+                            app.forget();
+                            renewed = true;
+                        }
+                        other => break other?,
+                    }
+                }
+            }
+        };
         if let Some(rl) = RateLimit::from_headers(resp.headers())
             && let Ok(mut g) = self.rate_limit.lock()
         {
             *g = Some(rl);
         }
         Ok((call, resp))
+    }
+
+    /// One call with `Authorization: <auth>` and, for a DPoP-bound token, a fresh `DPoP` proof
+    /// on every attempt (a proof's `jti` is used once).
+    async fn execute(
+        &self,
+        method: &Method,
+        url: &Url,
+        call: &Call,
+        auth: &str,
+        dpop: Option<(&ServiceApp, &SecretString)>,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        Ok(self
+            .http
+            .execute(
+                call,
+                |c| {
+                    let mut req = c
+                        .request(method.clone(), url.clone())
+                        .header(reqwest::header::AUTHORIZATION, auth)
+                        .header(reqwest::header::ACCEPT, "application/json");
+                    if let Some((app, token)) = dpop
+                        && let Ok(proof) = app.proof(method, url, None, Some(token))
+                    {
+                        req = req.header("DPoP", proof);
+                    }
+                    req
+                },
+                error_message,
+            )
+            .await?)
     }
 
     async fn send(
@@ -160,11 +230,23 @@ impl OktaClient {
 
     /// Check the token with `GET /api/v1/users/me` and, when given, that the configured group
     /// exists and is an `OKTA_GROUP`. Answers `Connected to Okta as <login>`.
+    /// As a service app (no user behind it) the configured group's read is the check, and a
+    /// group id is required.
     pub async fn verify(
         &self,
         group_id: Option<&str>,
         deadline: Option<Instant>,
     ) -> Result<String, ConnectorError> {
+        if let Auth::ServiceApp(app) = &self.auth {
+            let g = group_id.ok_or_else(|| {
+                ConnectorError::invalid(SYSTEM, "a service app is checked with its group id")
+            })?;
+            self.check_group_manageable(g, deadline).await?;
+            return Ok(format!(
+                "Connected to Okta as the service app {}",
+                app.client_id()
+            ));
+        }
         let me: User = self.get_json("/api/v1/users/me", deadline).await?;
         if let Some(g) = group_id {
             self.check_group_manageable(g, deadline).await?;

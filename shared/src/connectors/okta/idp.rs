@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Okta as the identity provider for containment.
+#[derive(Debug)]
 pub struct OktaIdp {
     pub client: Arc<OktaClient>,
 }
@@ -24,7 +25,11 @@ impl IdentityProvider for OktaIdp {
         &self,
         deadline: Option<Instant>,
     ) -> Result<Option<String>, ConnectorError> {
-        // `GET /api/v1/users/me` is the user behind the SSWS token.
+        // `GET /api/v1/users/me` is the user behind the SSWS token; a service app has none
+        // (the protected-users list guards its admins).
+        if !self.client.acts_as_a_user() {
+            return Ok(None);
+        }
         Ok(self
             .client
             .user_by_login("me", deadline)

@@ -1,4 +1,5 @@
-//! Okta Management API v1 client (`https://<org>.okta.com/api/v1/...`) with an SSWS API token.
+//! Okta Management API v1 client (`https://<org>.okta.com/api/v1/...`) with an SSWS API token or
+//! as an OAuth 2.0 service app ([`oauth`]: `private_key_jwt`, DPoP when the org requires it).
 //!
 //! Used to contain departing employees: find the user of an email (`GET /api/v1/users/{login}`,
 //! then on 404 `GET /api/v1/users?search=profile.email eq "…"`, the answer re-checked: exactly
@@ -17,9 +18,11 @@
 mod client;
 mod idp;
 mod model;
+pub mod oauth;
 pub mod settings;
 pub mod verify;
 
 pub use client::{OktaClient, SYSTEM, next_link, searchable_email};
 pub use idp::OktaIdp;
 pub use model::{Group, GroupProfile, GroupType, RateLimit, User, UserProfile, UserStatus};
+pub use oauth::ServiceApp;
