@@ -100,7 +100,7 @@ fn app(h: SandboxHandle) -> Router {
         .merge(incydr::router(h.clone(), false))
         .nest("/jira", jira::router::<SandboxHandle>())
         .nest("/servicenow", servicenow::router::<SandboxHandle>())
-        .nest("/okta", okta::router::<SandboxHandle>())
+        .nest("/okta", okta::router(h.clone()))
         .nest("/workday", workday::router::<SandboxHandle>())
         .nest("/adp", adp::router(h.clone()))
         .nest("/bamboohr", bamboohr::router::<SandboxHandle>())

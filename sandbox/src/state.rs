@@ -102,6 +102,8 @@ pub struct SeedData {
     pub okta_groups: Vec<okta::OktaGroupSeed>,
     /// Okta group memberships.
     pub okta_memberships: Vec<okta::OktaMembership>,
+    /// Okta service apps (OAuth 2.0 client credentials with `private_key_jwt`).
+    pub okta_apps: Vec<okta::OktaAppSeed>,
     /// Workday report rows (replace the current rows when present).
     pub workday_rows: Option<Vec<Value>>,
     /// ADP queue messages: a JSON string is sent as its raw text (so garbage can be queued),
@@ -252,6 +254,9 @@ impl SandboxHandle {
             }
             for m in data.okta_memberships {
                 s.okta.seed_membership(m);
+            }
+            for a in data.okta_apps {
+                s.okta.seed_app(a);
             }
             if let Some(rows) = data.workday_rows {
                 s.workday.rows = rows;
@@ -541,6 +546,17 @@ impl SandboxHandle {
     /// Put a user (id or login) into an Okta group.
     pub fn add_okta_membership(&self, m: okta::OktaMembership) {
         self.with(|s| s.okta.seed_membership(m));
+    }
+
+    /// Register (or replace) an Okta service app.
+    pub fn add_okta_app(&self, a: okta::OktaAppSeed) {
+        self.with(|s| s.okta.seed_app(a));
+    }
+
+    /// The answers of the Okta token endpoint so far, in order: `issued` or the OAuth error
+    /// (`invalid_client`, `invalid_dpop_proof`, `use_dpop_nonce`, …).
+    pub fn okta_token_requests(&self) -> Vec<String> {
+        self.with(|s| s.okta.oauth.token_requests.clone())
     }
 
     /// Add a ServiceNow record (`incident`, `sys_user`, `sys_user_group`); returns its

@@ -234,21 +234,36 @@ pub struct IdpUser {
     pub login: String,
 }
 
-/// The identity provider (Okta) for containment.
+/// Who answers to an email address in the identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserLookup {
+    /// Exactly one account: the one whose login is the address, or else the one active
+    /// account whose email is.
+    One(IdpUser),
+    /// No account.
+    None,
+    /// Several active accounts carry the address and none has it as login: none is chosen.
+    Ambiguous { matches: usize },
+}
+
+/// The identity provider (Okta today) for containment.
 #[async_trait]
 pub trait IdentityProvider: Send + Sync {
     /// Which identity provider this is (its containment step on a work item is keyed by it).
     fn kind(&self) -> crate::domain::ConnectionKind;
-    /// The login the API token belongs to (never touched).
+    /// The login of the account the credentials act as (never touched); `None` when no
+    /// account stands behind them (a service app).
     async fn token_owner(
         &self,
         deadline: Option<Instant>,
     ) -> Result<Option<String>, ConnectorError>;
-    async fn user_by_login(
+    /// The account of the person with this email: by login first, then by email (an address
+    /// the provider cannot search for is refused before any request).
+    async fn user_by_email(
         &self,
-        login: &str,
+        email: &str,
         deadline: Option<Instant>,
-    ) -> Result<Option<IdpUser>, ConnectorError>;
+    ) -> Result<UserLookup, ConnectorError>;
     async fn is_member(
         &self,
         group_id: &str,

@@ -6,6 +6,7 @@ mod support_http;
 
 use riskflow::connectors::ConnectorError;
 use riskflow::connectors::okta::*;
+use riskflow::ports::{IdentityProvider, IdpUser, UserLookup};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use support_http::{Recorder, Reply, Request, http};
@@ -165,43 +166,43 @@ async fn verify_checks_the_token_and_the_configured_group() {
 }
 
 #[tokio::test]
-async fn is_member_follows_next_links_on_the_same_origin() {
+async fn is_member_reads_the_users_groups_and_follows_next_links_on_the_same_origin() {
     let rec = Recorder::start(|r| {
         let origin = format!("http://{}", r.header("host").unwrap_or_default());
         if r.query.contains("after=") {
-            Reply::json(200, json!([user("00u3", "c@x.com")])).header(
+            Reply::json(200, json!([group("00g3", "OKTA_GROUP")])).header(
                 "link",
-                &format!("<{origin}/api/v1/groups/g1/users?after=00u2&limit=200>; rel=\"self\""),
+                &format!("<{origin}/api/v1/users/00u1/groups?after=00g2&limit=200>; rel=\"self\""),
             )
         } else {
             Reply::json(
                 200,
-                json!([user("00u1", "a@x.com"), user("00u2", "b@x.com")]),
+                json!([group("00g1", "BUILT_IN"), group("00g2", "OKTA_GROUP")]),
             )
             .header(
                 "link",
-                &format!("<{origin}/api/v1/groups/g1/users?limit=200>; rel=\"self\""),
+                &format!("<{origin}/api/v1/users/00u1/groups?limit=200>; rel=\"self\""),
             )
             .header(
                 "link",
-                &format!("<{origin}/api/v1/groups/g1/users?after=00u2&limit=200>; rel=\"next\""),
+                &format!("<{origin}/api/v1/users/00u1/groups?after=00g2&limit=200>; rel=\"next\""),
             )
         }
     })
     .await;
     let c = client(&rec);
-    assert!(c.is_member("g1", "00u3", None).await.unwrap());
-    assert!(c.is_member("g1", "00u1", None).await.unwrap());
-    assert!(!c.is_member("g1", "00u9", None).await.unwrap());
+    assert!(c.is_member("00g3", "00u1", None).await.unwrap());
+    assert!(c.is_member("00g1", "00u1", None).await.unwrap());
+    assert!(!c.is_member("00g9", "00u1", None).await.unwrap());
     let lines: Vec<String> = rec.requests().iter().map(Request::line).collect();
     assert_eq!(
         lines,
         [
-            "GET /api/v1/groups/g1/users?limit=200",
-            "GET /api/v1/groups/g1/users?after=00u2&limit=200",
-            "GET /api/v1/groups/g1/users?limit=200",
-            "GET /api/v1/groups/g1/users?limit=200",
-            "GET /api/v1/groups/g1/users?after=00u2&limit=200",
+            "GET /api/v1/users/00u1/groups?limit=200",
+            "GET /api/v1/users/00u1/groups?after=00g2&limit=200",
+            "GET /api/v1/users/00u1/groups?limit=200",
+            "GET /api/v1/users/00u1/groups?limit=200",
+            "GET /api/v1/users/00u1/groups?after=00g2&limit=200",
         ]
     );
     assert!(
@@ -214,18 +215,113 @@ async fn is_member_follows_next_links_on_the_same_origin() {
 #[tokio::test]
 async fn a_next_link_to_another_origin_is_refused_and_not_followed() {
     let rec = Recorder::start(|_| {
-        Reply::json(200, json!([user("00u1", "a@x.com")])).header(
+        Reply::json(200, json!([group("00g1", "OKTA_GROUP")])).header(
             "link",
-            "<https://evil.example/api/v1/groups/g1/users?after=x>; rel=\"next\"",
+            "<https://evil.example/api/v1/users/00u9/groups?after=x>; rel=\"next\"",
         )
     })
     .await;
     let err = client(&rec)
-        .is_member("g1", "00u9", None)
+        .is_member("00g2", "00u9", None)
         .await
         .unwrap_err();
     assert!(matches!(err, ConnectorError::Invalid { .. }), "{err}");
     assert_eq!(rec.requests().len(), 1);
+}
+
+fn idp(rec: &Recorder) -> OktaIdp {
+    OktaIdp {
+        client: std::sync::Arc::new(client(rec)),
+    }
+}
+
+fn not_found() -> Reply {
+    Reply::json(
+        404,
+        json!({"errorCode": "E0000007", "errorSummary": "Not found: Resource not found: x (User)", "errorCauses": []}),
+    )
+}
+
+#[tokio::test]
+async fn an_email_that_is_no_login_is_searched_and_the_answer_is_checked_again() {
+    let rec = Recorder::start(|r| {
+        if r.path != "/api/v1/users" {
+            return not_found();
+        }
+        let mut suspended = user("00u3", "jane.old@corp.example");
+        suspended["status"] = json!("SUSPENDED");
+        suspended["profile"]["email"] = json!("jane.doe@example.com");
+        let mut jane = user("00u1", "jdoe@corp.example");
+        jane["profile"]["email"] = json!("Jane.Doe@Example.com");
+        // A server whose filter matched too much: only the exact, active one counts.
+        Reply::json(
+            200,
+            json!([jane, suspended, user("00u2", "jane.doe@example.co")]),
+        )
+    })
+    .await;
+    let found = idp(&rec)
+        .user_by_email("jane.doe@example.com", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        UserLookup::One(IdpUser {
+            id: "00u1".into(),
+            login: "jdoe@corp.example".into()
+        })
+    );
+    let reqs = rec.requests();
+    assert_eq!(reqs[0].line(), "GET /api/v1/users/jane.doe@example.com");
+    assert_eq!(
+        reqs[1].line(),
+        "GET /api/v1/users?search=profile.email%20eq%20%22jane.doe@example.com%22"
+    );
+    assert_eq!(reqs.len(), 2);
+}
+
+#[tokio::test]
+async fn a_login_found_first_is_not_searched_and_two_active_matches_are_ambiguous() {
+    let rec = Recorder::start(|r| match r.path.as_str() {
+        "/api/v1/users/jane.doe@example.com" => {
+            Reply::json(200, user("00u1", "jane.doe@example.com"))
+        }
+        "/api/v1/users" => Reply::json(
+            200,
+            json!([
+                user("00u2", "shared@example.com"),
+                user("00u3", "SHARED@example.com")
+            ]),
+        ),
+        _ => not_found(),
+    })
+    .await;
+    let i = idp(&rec);
+    assert!(matches!(
+        i.user_by_email("jane.doe@example.com", None).await.unwrap(),
+        UserLookup::One(IdpUser { id, .. }) if id == "00u1"
+    ));
+    assert_eq!(rec.requests().len(), 1, "found by login: no search");
+    assert_eq!(
+        i.user_by_email("shared@example.com", None).await.unwrap(),
+        UserLookup::Ambiguous { matches: 2 }
+    );
+}
+
+#[tokio::test]
+async fn an_email_with_a_quote_backslash_or_control_character_is_refused_before_any_request() {
+    let rec = Recorder::start(|_| Reply::json(200, json!([]))).await;
+    let i = idp(&rec);
+    for (email, what) in [
+        ("a\"b@example.com", "a double quote"),
+        ("a\\b@example.com", "a backslash"),
+        ("a\u{7}b@example.com", "the control character U+0007"),
+    ] {
+        let err = i.user_by_email(email, None).await.unwrap_err();
+        assert!(matches!(err, ConnectorError::Invalid { .. }), "{err}");
+        assert!(err.to_string().contains(what), "{err}");
+    }
+    assert!(rec.requests().is_empty());
 }
 
 #[tokio::test]
@@ -270,6 +366,7 @@ fn client_futures_can_be_sent_between_threads() {
     );
     assert_send(&c.verify(Some("g"), None));
     assert_send(&c.user_by_login("a@b.c", None));
+    assert_send(&c.active_users_with_email("a@b.c", None));
     assert_send(&c.group("g", None));
     assert_send(&c.check_group_manageable("g", None));
     assert_send(&c.add_member("g", "u", None));
@@ -282,7 +379,7 @@ fn client_futures_can_be_sent_between_threads() {
 
 mod against_the_sandbox {
     use super::*;
-    use riskflow_sandbox::okta::{OktaMembership, OktaUserSeed};
+    use riskflow_sandbox::okta::{AppKey, OktaAppSeed, OktaMembership, OktaUserSeed};
     use riskflow_sandbox::{
         DEPARTING_EMAIL, FaultKind, FaultRule, OKTA_APP_GROUP_ID, OKTA_DEPARTING_GROUP_ID,
         OKTA_DEPARTING_USER_ID, Sandbox, SeedData, creds, seed_demo,
@@ -391,17 +488,14 @@ mod against_the_sandbox {
     }
 
     #[tokio::test]
-    async fn membership_is_found_beyond_the_first_page_of_200() {
+    async fn membership_in_a_group_of_a_thousand_is_one_request() {
         let (sb, c) = demo().await;
         let mut seed = SeedData::default();
-        for i in 0..250 {
+        for i in 0..1000 {
             seed.okta_users.push(OktaUserSeed {
                 id: Some(format!("00ubulk{i:014}")),
                 login: format!("bulk{i}@example.com"),
-                email: None,
-                first_name: None,
-                last_name: None,
-                status: None,
+                ..OktaUserSeed::default()
             });
             seed.okta_memberships.push(OktaMembership {
                 group_id: OKTA_DEPARTING_GROUP_ID.into(),
@@ -420,6 +514,7 @@ mod against_the_sandbox {
                 .await
                 .unwrap()
         );
+        assert_eq!(sb.state().counts().system_total("okta"), 1);
         assert!(
             !c.is_member(OKTA_DEPARTING_GROUP_ID, OKTA_DEPARTING_USER_ID, None)
                 .await
@@ -427,9 +522,50 @@ mod against_the_sandbox {
         );
         assert_eq!(
             sb.state().counts().system_total("okta"),
-            4,
-            "two pages per lookup"
+            2,
+            "one request per lookup"
         );
+    }
+
+    /// Okta users whose login is not their email: one alone, two sharing an address.
+    fn seed_aliases(sb: &Sandbox) {
+        for (login, email) in [
+            ("jdoe@corp.example", "jane.doe@example.com"),
+            ("shared.one@corp.example", "shared@example.com"),
+            ("shared.two@corp.example", "Shared@example.com"),
+        ] {
+            sb.state()
+                .add_okta_user(OktaUserSeed::with_email(login, email));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_login_that_is_not_the_email_is_found_by_email_and_a_shared_email_is_ambiguous() {
+        let (sb, c) = demo().await;
+        seed_aliases(&sb);
+        let i = OktaIdp {
+            client: std::sync::Arc::new(c),
+        };
+        let jane = sb.state().okta_user_id("jdoe@corp.example").unwrap();
+        assert_eq!(
+            i.user_by_email("jane.doe@example.com", None).await.unwrap(),
+            UserLookup::One(IdpUser {
+                id: jane,
+                login: "jdoe@corp.example".into()
+            })
+        );
+        assert_eq!(
+            i.user_by_email("shared@example.com", None).await.unwrap(),
+            UserLookup::Ambiguous { matches: 2 }
+        );
+        assert_eq!(
+            i.user_by_email("nobody@example.com", None).await.unwrap(),
+            UserLookup::None
+        );
+        assert!(matches!(
+            i.user_by_email(DEPARTING_EMAIL, None).await.unwrap(),
+            UserLookup::One(IdpUser { id, .. }) if id == OKTA_DEPARTING_USER_ID
+        ));
     }
 
     #[tokio::test]
@@ -481,5 +617,107 @@ mod against_the_sandbox {
         assert!(sb.state().counts().status("okta", "429") >= 1);
         let rl = c.rate_limit().unwrap();
         assert_eq!(rl.limit, Some(2));
+    }
+
+    /// A client of the demo org acting as the service app `client_id`, registered with
+    /// `scopes`, DPoP required or not, tokens living `ttl` seconds.
+    fn service_app(sb: &Sandbox, client_id: &str, require_dpop: bool, ttl: u64) -> OktaClient {
+        let key = AppKey::generate();
+        sb.state().add_okta_app(OktaAppSeed {
+            client_id: client_id.into(),
+            public_key_der: key.public_der.clone(),
+            scopes: vec!["okta.users.read".into(), "okta.groups.manage".into()],
+            require_dpop,
+            token_ttl_secs: Some(ttl),
+        });
+        let app = ServiceApp::new(client_id, &SecretString::from(key.private_pem), None).unwrap();
+        OktaClient::with_service_app(url::Url::parse(&sb.url("okta")).unwrap(), app, http())
+    }
+
+    /// Verify, look a user up, add them and check: what containment does.
+    async fn contain(c: OktaClient) -> OktaIdp {
+        let msg = c.verify(Some(OKTA_DEPARTING_GROUP_ID), None).await.unwrap();
+        assert!(
+            msg.starts_with("Connected to Okta as the service app 0oa"),
+            "{msg}"
+        );
+        let i = OktaIdp {
+            client: std::sync::Arc::new(c),
+        };
+        let UserLookup::One(user) = i.user_by_email(DEPARTING_EMAIL, None).await.unwrap() else {
+            panic!("the departing user")
+        };
+        i.add_member(OKTA_DEPARTING_GROUP_ID, &user.id, None)
+            .await
+            .unwrap();
+        assert!(
+            i.is_member(OKTA_DEPARTING_GROUP_ID, &user.id, None)
+                .await
+                .unwrap()
+        );
+        i
+    }
+
+    #[tokio::test]
+    async fn a_service_app_gets_one_bearer_token_and_no_user_stands_behind_it() {
+        let (sb, _) = demo().await;
+        let c = service_app(&sb, "0oaplain", false, 3600);
+        sb.state().reset_counts();
+        let i = contain(c).await;
+        assert_eq!(i.token_owner(None).await.unwrap(), None);
+        assert_eq!(sb.state().okta_token_requests(), ["issued"]);
+        assert_eq!(
+            sb.state().count("okta", "GET", "/api/v1/users/me"),
+            0,
+            "a service app is verified with its group, not /users/me"
+        );
+        assert_eq!(
+            sb.state().okta_group_member_ids(OKTA_DEPARTING_GROUP_ID),
+            [OKTA_DEPARTING_USER_ID]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_about_to_expire_is_renewed_before_the_call() {
+        let (sb, _) = demo().await;
+        let c = service_app(&sb, "0oashort", false, 30);
+        contain(c).await;
+        let issued = sb.state().okta_token_requests();
+        assert!(issued.len() >= 4, "one token per call: {issued:?}");
+        assert!(issued.iter().all(|r| r == "issued"), "{issued:?}");
+    }
+
+    #[tokio::test]
+    async fn an_app_that_requires_dpop_gets_a_bound_token_after_the_nonce_and_proves_each_call() {
+        let (sb, _) = demo().await;
+        let c = service_app(&sb, "0oadpop", true, 3600);
+        contain(c).await;
+        assert_eq!(
+            sb.state().okta_token_requests(),
+            ["invalid_dpop_proof", "use_dpop_nonce", "issued"]
+        );
+        assert_eq!(
+            sb.state().okta_group_member_ids(OKTA_DEPARTING_GROUP_ID),
+            [OKTA_DEPARTING_USER_ID]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_assertion_signed_with_another_key_is_refused_with_invalid_client() {
+        let (sb, _) = demo().await;
+        service_app(&sb, "0oarotated", false, 3600);
+        let other = AppKey::generate();
+        let app =
+            ServiceApp::new("0oarotated", &SecretString::from(other.private_pem), None).unwrap();
+        let c =
+            OktaClient::with_service_app(url::Url::parse(&sb.url("okta")).unwrap(), app, http());
+        let err = c
+            .verify(Some(OKTA_DEPARTING_GROUP_ID), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(401), "{err}");
+        assert!(err.to_string().contains("invalid_client"), "{err}");
+        assert!(format!("{c:?}").contains("[redacted]"));
+        assert_eq!(sb.state().okta_token_requests(), ["invalid_client"]);
     }
 }

@@ -10,7 +10,7 @@ use riskflow::api::ApiRequest;
 use riskflow::api::connections::{ConnectionsApi, RunStarter};
 use riskflow::app::App;
 use riskflow::clock::Clock;
-use riskflow::domain::{ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus};
+use riskflow::domain::{AuditEntry, ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus};
 use riskflow::flows::Timing;
 use riskflow::secrets::SecretStore;
 use riskflow::secrets::file::FileSecretStore;
@@ -401,6 +401,25 @@ impl World {
         );
     }
 
+    /// Every audit entry of the last day and the next (the test clock's now), all pages.
+    pub async fn audit_entries(&self) -> Vec<AuditEntry> {
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .store()
+                .list_audit(now - 86_400_000, now + 86_400_000, 1000, cursor, now)
+                .await
+                .expect("the audit trail reads");
+            out.extend(page.items);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return out,
+            }
+        }
+    }
+
     // ----- seeding -----
 
     /// Seed one actor (`name` is the email) and return its id.
@@ -447,6 +466,23 @@ impl World {
     /// session with an alert each, plus the Okta group [`DEPARTING_GROUP`]. Returns
     /// `(session id, email)` pairs.
     pub fn seed_departing_people(&self, prefix: &str, n: usize) -> Vec<(String, String)> {
+        self.seed_departing_people_with(prefix, n, |email| {
+            vec![OktaUserSeed {
+                login: email.to_string(),
+                ..OktaUserSeed::default()
+            }]
+        })
+    }
+
+    /// [`World::seed_departing_people`] with the Okta users of each person given by `okta`
+    /// (called with the person's email): none, one whose login is not the email, several
+    /// sharing the email.
+    pub fn seed_departing_people_with(
+        &self,
+        prefix: &str,
+        n: usize,
+        okta: impl Fn(&str) -> Vec<OktaUserSeed>,
+    ) -> Vec<(String, String)> {
         let now = riskflow::clock::now_ms();
         let mut data = SeedData::default();
         let mut out = Vec::new();
@@ -461,10 +497,7 @@ impl World {
                 in_scope: true,
                 ..Actor::default()
             });
-            data.okta_users.push(OktaUserSeed {
-                login: email.clone(),
-                ..OktaUserSeed::default()
-            });
+            data.okta_users.extend(okta(&email));
             data.sessions.push(session_seed(
                 &sid,
                 &actor,

@@ -4,6 +4,7 @@
 
 use riskflow::domain::{ConnectionKind, Flow, RunStatus};
 use riskflow_e2e::{DEPARTING_GROUP, World, count, dedup_label, total};
+use riskflow_sandbox::okta::OktaUserSeed;
 use riskflow_sandbox::{FaultKind, FaultRule};
 use serde_json::json;
 use std::time::Duration;
@@ -107,4 +108,58 @@ async fn fifty_departing_sessions_with_a_cap_of_ten_per_run_make_exactly_ten_gro
     assert_eq!(count(&next, "okta_group_adds"), 0);
     assert_eq!(w.sb().count("okta", "PUT", GROUP_ADD), 10);
     assert_eq!(w.sb().jira_issues().len(), 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_user_whose_okta_login_is_not_their_email_is_found_by_email_and_contained() {
+    let w = departing_world(json!({})).await;
+    let people = w.seed_departing_people_with("alias", 1, |email| {
+        vec![OktaUserSeed::with_email(
+            &format!("{}@corp.example", email.replace('@', ".")),
+            email,
+        )]
+    });
+    let (session, email) = &people[0];
+
+    let run = w.run(FLOW).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    assert_eq!(count(&run, "okta_group_adds"), 1, "{run:#?}");
+    let login = format!("{}@corp.example", email.replace('@', "."));
+    let user = w.sb().okta_user_id(&login).expect("the Okta user");
+    assert_eq!(w.sb().okta_group_member_ids(DEPARTING_GROUP), vec![user]);
+    w.assert_one_jira_ticket_each(FLOW, std::slice::from_ref(session));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_okta_users_sharing_the_email_contain_nobody_and_the_audit_says_why() {
+    let w = departing_world(json!({})).await;
+    let people = w.seed_departing_people_with("shared", 1, |email| {
+        vec![
+            OktaUserSeed::with_email(&format!("one.{email}.login"), email),
+            OktaUserSeed::with_email(&format!("two.{email}.login"), &email.to_uppercase()),
+        ]
+    });
+    let (session, email) = &people[0];
+
+    let run = w.run(FLOW).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    assert_eq!(count(&run, "okta_group_adds"), 0, "{run:#?}");
+    assert_eq!(count(&run, "okta_users_not_unique"), 1, "{run:#?}");
+    assert_eq!(w.sb().count("okta", "PUT", GROUP_ADD), 0);
+    assert!(w.sb().okta_group_member_ids(DEPARTING_GROUP).is_empty());
+    let audit: Vec<String> = w
+        .audit_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "okta_group_add" && &e.target == email)
+        .map(|e| e.result)
+        .collect();
+    assert_eq!(audit, ["skipped: no unique Okta user (2 matches)"]);
+    w.assert_one_jira_ticket_each(FLOW, std::slice::from_ref(session));
+    let ticket = &w.jira_tickets(FLOW)[&dedup_label(FLOW, session)][0];
+    let description = ticket.description.to_string();
+    assert!(
+        description.contains(&format!("no unique Okta user for {email} (2 matches)")),
+        "the ticket says why nobody was contained: {description}"
+    );
 }

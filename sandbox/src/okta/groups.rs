@@ -11,7 +11,7 @@ use super::errors::{invalid_search, not_found, okta_error};
 use super::search::{eval_search, group_attr, parse_search};
 use super::state::{OktaGroup, OktaUser};
 use super::users::user_json;
-use super::{OktaHost, base, limit_of, with_links};
+use super::{OktaHost, base, id_page, limit_of, with_links};
 use crate::util::{self, Query, Scheme};
 
 pub(super) fn group_json(base: &str, g: &OktaGroup) -> Value {
@@ -127,19 +127,8 @@ pub(super) async fn group_users<H: OktaHost>(
             .into_iter()
             .filter(|u| after.as_ref().is_none_or(|a| &u.id > a))
             .collect();
-        let page: Vec<Value> = rest.iter().take(limit).map(|u| user_json(&b, u)).collect();
-        let mut links = vec![format!(
-            "<{b}/api/v1/groups/{group_id}/users?limit={limit}>; rel=\"self\""
-        )];
-        if rest.len() > limit {
-            if let Some(last) = rest.get(limit - 1) {
-                links.push(format!(
-                    "<{b}/api/v1/groups/{group_id}/users?after={}&limit={limit}>; rel=\"next\"",
-                    last.id
-                ));
-            }
-        }
-        with_links(util::json(StatusCode::OK, &page), &links)
+        let path = format!("{b}/api/v1/groups/{group_id}/users");
+        id_page(&path, &rest, limit, |u| &u.id, |u| user_json(&b, u))
     })
 }
 

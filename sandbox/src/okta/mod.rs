@@ -1,7 +1,9 @@
 //! Fake Okta Management API (<https://developer.okta.com/docs/api/>).
 //!
 //! Served under `/okta`. `Authorization: SSWS okta-demo-token` (also `SSWSokta-demo-token`
-//! without the space, as the official SDK sends it); anything else → 401 `E0000011`.
+//! without the space, as the official SDK sends it), or a service app's `Bearer` / `DPoP` token
+//! from `POST /oauth2/v1/token` with the scope the call needs ([`oauth`]); anything else → 401
+//! `E0000011`, a missing scope → 403 `E0000006`.
 //!
 //! Every answer (errors and 429s included) carries `Date`, `X-Rate-Limit-Limit`,
 //! `X-Rate-Limit-Remaining`, `X-Rate-Limit-Reset` (epoch seconds) and `X-Okta-Request-Id`.
@@ -9,7 +11,9 @@
 //! describe the sandbox's per-second token bucket (limit = burst, reset = when it is full).
 //!
 //! - `GET /api/v1/users/me`, `GET /api/v1/users/{id|login|short login}` (URL-decoded; 404
-//!   `E0000007`), `GET /api/v1/users?q=|search=|filter=`, `GET /api/v1/users/{id}/groups`.
+//!   `E0000007`), `GET /api/v1/users?q=|search=|filter=` (`search=profile.email eq "…"`,
+//!   `profile.login eq "…"`, …; a malformed expression → 400 `E0000031` "Invalid search
+//!   criteria."), `GET /api/v1/users/{id}/groups?limit&after` (at most 200 a page, `Link`).
 //! - `GET /api/v1/groups?q=|search=|filter=&limit&after` (`q` is a name prefix and is not
 //!   paged; the others page with `Link: <...>; rel="next"`), `GET /api/v1/groups/{id}`.
 //! - `GET /api/v1/groups/{g}/users?limit&after` with `Link` `rel="self"` / `rel="next"`.
@@ -21,21 +25,24 @@
 
 mod errors;
 mod groups;
+mod oauth;
 mod search;
 mod state;
 mod users;
 
 use axum::Router;
+use axum::extract::State;
 use axum::extract::{OriginalUri, Request};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 
 use crate::creds;
 use crate::util::{self, Query, Scheme};
 
 pub(crate) use errors::Faults;
+pub use oauth::{AppKey, OktaAppSeed};
 pub(crate) use state::OktaState;
 pub use state::{OktaGroupMembersView, OktaGroupSeed, OktaMembership, OktaUserSeed};
 
@@ -52,7 +59,8 @@ pub(crate) struct OktaCtx<'a> {
     pub okta: &'a mut OktaState,
 }
 
-pub(crate) fn router<H: OktaHost>() -> Router<H> {
+pub(crate) fn router<H: OktaHost>(h: H) -> Router<H> {
+    let token = Router::new().route("/oauth2/v1/token", post(oauth::token::<H>));
     Router::new()
         .route("/api/v1/users/me", get(users::me::<H>))
         .route("/api/v1/users", get(users::list_users::<H>))
@@ -68,7 +76,8 @@ pub(crate) fn router<H: OktaHost>() -> Router<H> {
             "/api/v1/groups/{group_id}/users/{user_id}",
             put(groups::add_member::<H>).delete(groups::remove_member::<H>),
         )
-        .route_layer(middleware::from_fn(auth))
+        .route_layer(middleware::from_fn_with_state(h, auth::<H>))
+        .merge(token)
         .method_not_allowed_fallback(util::method_not_allowed)
         .fallback(fallback)
 }
@@ -77,26 +86,59 @@ async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
     errors::not_found(uri.path(), "Resource")
 }
 
-fn authorized(headers: &HeaderMap) -> bool {
-    let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let v = v.trim();
-    let Some(token) = v.strip_prefix("SSWS") else {
-        return false;
-    };
-    util::ct_eq(token.trim(), creds::OKTA_API_TOKEN)
+fn ssws_accepted(authorization: &str) -> bool {
+    authorization
+        .strip_prefix("SSWS")
+        .is_some_and(|token| util::ct_eq(token.trim(), creds::OKTA_API_TOKEN))
 }
 
-/// `SSWS okta-demo-token` (with or without the space), else 401 `E0000011`.
-async fn auth(req: Request, next: Next) -> Response {
-    if !authorized(req.headers()) {
+/// `SSWS okta-demo-token` (with or without the space), or a service app's `Bearer` / `DPoP`
+/// token with the scope the call needs (see [`oauth`]); else 401 `E0000011` (403 `E0000006`
+/// for a missing scope).
+async fn auth<H: OktaHost>(State(h): State<H>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    if ssws_accepted(authorization) {
+        return next.run(req).await;
+    }
+    if !(authorization.starts_with("Bearer ") || authorization.starts_with("DPoP ")) {
         return errors::unauthorized();
     }
-    next.run(req).await
+    let original = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map(|o| o.0.clone())
+        .unwrap_or_else(|| req.uri().clone());
+    let scheme = req
+        .extensions()
+        .get::<Scheme>()
+        .map(|s| s.0)
+        .unwrap_or("http");
+    let url = format!(
+        "{scheme}://{}{}",
+        util::host_of(headers, &original),
+        original.path()
+    );
+    let proof = headers.get("dpop").and_then(|v| v.to_str().ok());
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let verdict = h.with_okta(|s| {
+        oauth::authorize_token(
+            &mut s.okta.oauth,
+            authorization,
+            proof,
+            &method,
+            &url,
+            &path,
+        )
+    });
+    match verdict {
+        Ok(()) => next.run(req).await,
+        Err(refusal) => refusal,
+    }
 }
 
 pub(super) fn base(headers: &HeaderMap, uri: &axum::http::Uri, scheme: Option<&Scheme>) -> String {
@@ -110,6 +152,29 @@ pub(super) fn with_links(mut resp: Response, links: &[String]) -> Response {
         }
     }
     resp
+}
+
+/// One page of a listing at `path` (a full URL without query): the first `limit` of `rest`
+/// (sorted by id, already past the `after` cursor), with `Link` `rel="self"` and, when more
+/// remain, `rel="next"` carrying the last id of the page as `after`.
+pub(super) fn id_page<T>(
+    path: &str,
+    rest: &[T],
+    limit: usize,
+    id: impl Fn(&T) -> &str,
+    to_json: impl Fn(&T) -> serde_json::Value,
+) -> Response {
+    let page: Vec<serde_json::Value> = rest.iter().take(limit).map(to_json).collect();
+    let mut links = vec![format!("<{path}?limit={limit}>; rel=\"self\"")];
+    if rest.len() > limit
+        && let Some(last) = rest.get(limit - 1)
+    {
+        links.push(format!(
+            "<{path}?after={}&limit={limit}>; rel=\"next\"",
+            id(last)
+        ));
+    }
+    with_links(util::json(axum::http::StatusCode::OK, &page), &links)
 }
 
 pub(super) fn limit_of(q: &Query, default: usize) -> usize {

@@ -24,6 +24,17 @@ pub struct OktaUserSeed {
     pub status: Option<String>,
 }
 
+impl OktaUserSeed {
+    /// An active user whose login is not (or not only) their email.
+    pub fn with_email(login: &str, email: &str) -> OktaUserSeed {
+        OktaUserSeed {
+            login: login.into(),
+            email: Some(email.into()),
+            ..OktaUserSeed::default()
+        }
+    }
+}
+
 /// An Okta group to seed.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
@@ -76,6 +87,8 @@ pub(crate) struct OktaState {
     pub users: Vec<OktaUser>,
     pub groups: Vec<OktaGroup>,
     pub admin_id: String,
+    /// Service apps and their tokens.
+    pub oauth: super::oauth::OAuthState,
 }
 
 impl OktaState {
@@ -105,6 +118,7 @@ impl OktaState {
             }],
             groups: vec![everyone],
             admin_id,
+            oauth: Default::default(),
         }
     }
 
@@ -179,6 +193,11 @@ impl OktaState {
             members,
         });
         id
+    }
+
+    pub(crate) fn seed_app(&mut self, a: super::oauth::OktaAppSeed) {
+        self.oauth.apps.retain(|x| x.client_id != a.client_id);
+        self.oauth.apps.push(a);
     }
 
     pub(crate) fn seed_membership(&mut self, m: OktaMembership) {

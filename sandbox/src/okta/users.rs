@@ -10,7 +10,7 @@ use super::errors::{invalid_search, not_found};
 use super::groups::group_json;
 use super::search::{eval_search, parse_search, user_attr};
 use super::state::OktaUser;
-use super::{OktaHost, base, limit_of, with_links};
+use super::{OktaHost, base, id_page, limit_of, with_links};
 use crate::util::{self, Query, Scheme};
 
 pub(super) fn user_json(base: &str, u: &OktaUser) -> Value {
@@ -124,25 +124,36 @@ pub(super) async fn list_users<H: OktaHost>(
     })
 }
 
+/// `GET /api/v1/users/{id}/groups?limit&after`: the user's groups by id, at most 200 a page
+/// (Okta's maximum and default), with `Link` `rel="self"` / `rel="next"`.
 pub(super) async fn user_groups<H: OktaHost>(
     State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
     Path(user): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let b = base(&headers, &uri, scheme.as_deref());
+    let q = Query::parse(raw.as_deref());
+    let limit = limit_of(&q, 200).min(200);
+    let after = q.get("after").map(str::to_string);
     h.with_okta(|s| {
         let Some(u) = s.okta.user(&user) else {
             return not_found(&user, "User");
         };
-        let groups: Vec<Value> = s
+        let mut groups: Vec<_> = s
             .okta
             .groups
             .iter()
             .filter(|g| g.members.contains(&u.id))
-            .map(|g| group_json(&b, g))
             .collect();
-        util::json(StatusCode::OK, &groups)
+        groups.sort_by(|a, b| a.id.cmp(&b.id));
+        let rest: Vec<_> = groups
+            .into_iter()
+            .filter(|g| after.as_ref().is_none_or(|a| &g.id > a))
+            .collect();
+        let path = format!("{b}/api/v1/users/{}/groups", u.id);
+        id_page(&path, &rest, limit, |g| &g.id, |g| group_json(&b, g))
     })
 }

@@ -32,6 +32,11 @@ pub async fn incydr_token(c: &reqwest::Client, base: &str) -> String {
     v["access_token"].as_str().unwrap().to_string()
 }
 
+/// Send a request and read its answer as JSON (panics on a transport or JSON error).
+pub async fn json_of(rb: reqwest::RequestBuilder) -> Value {
+    rb.send().await.unwrap().json().await.unwrap()
+}
+
 /// A header as a string.
 pub fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()

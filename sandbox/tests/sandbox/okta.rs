@@ -1,12 +1,13 @@
 //! Okta: SSWS auth, headers on every answer, users, groups, membership, paging, 429.
 
 use reqwest::StatusCode;
+use riskflow_sandbox::okta::OktaUserSeed;
 use riskflow_sandbox::{
     DEPARTING_EMAIL, OKTA_APP_GROUP_ID, OKTA_DEPARTING_GROUP_ID, OKTA_DEPARTING_USER_ID, creds,
 };
 use serde_json::Value;
 
-use crate::common::{client, demo, header};
+use crate::common::{client, demo, header, json_of};
 
 fn ssws(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     rb.header("Authorization", format!("SSWS {}", creds::OKTA_API_TOKEN))
@@ -42,6 +43,23 @@ async fn a_bad_token_gets_e0000011_with_the_rate_limit_headers() {
     assert_eq!(v["errorCode"], "E0000011");
     for k in ["errorSummary", "errorLink", "errorId", "errorCauses"] {
         assert!(v.get(k).is_some(), "missing {k}");
+    }
+}
+
+#[tokio::test]
+async fn a_call_without_ssws_or_a_known_token_gets_e0000011() {
+    let sb = demo().await;
+    let c = client();
+    let url = format!("{}/api/v1/groups/{OKTA_DEPARTING_GROUP_ID}", sb.url("okta"));
+    for auth in [None, Some("Bearer not-a-token"), Some("DPoP not-a-token")] {
+        let mut rb = c.get(&url);
+        if let Some(a) = auth {
+            rb = rb.header("Authorization", a);
+        }
+        let resp = rb.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["errorCode"], "E0000011");
     }
 }
 
@@ -238,6 +256,83 @@ async fn group_members_page_through_link_next() {
     let mut sorted = ids.clone();
     sorted.dedup();
     assert_eq!(sorted.len(), 7);
+}
+
+#[tokio::test]
+async fn users_are_searched_by_email_or_login_and_a_malformed_search_gets_e0000031() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("okta");
+    for (login, email) in [
+        ("jdoe@corp.example", "jane.doe@example.com"),
+        ("shared.one@corp.example", "shared@example.com"),
+        ("shared.two@corp.example", "SHARED@example.com"),
+    ] {
+        sb.state()
+            .add_okta_user(OktaUserSeed::with_email(login, email));
+    }
+    let search =
+        |expr: &str| ssws(c.get(format!("{base}/api/v1/users"))).query(&[("search", expr)]);
+    let logins = async |expr: &str| -> Vec<String> {
+        let v = json_of(search(expr)).await;
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["profile"]["login"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        logins(r#"profile.email eq "jane.doe@example.com""#).await,
+        ["jdoe@corp.example"]
+    );
+    assert_eq!(
+        logins(r#"profile.email eq "shared@example.com""#)
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        logins(r#"profile.login eq "jdoe@corp.example""#).await,
+        ["jdoe@corp.example"]
+    );
+    for bad in [
+        r#"profile.email eq "a"b@example.com""#,
+        r#"profile.email eq "a"#,
+    ] {
+        let resp = search(bad).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert_okta_headers(&resp);
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["errorCode"], "E0000031");
+        assert_eq!(v["errorSummary"], "Invalid search criteria.");
+    }
+}
+
+#[tokio::test]
+async fn a_users_groups_page_through_link_next() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("okta");
+    let url = format!("{base}/api/v1/users/{OKTA_DEPARTING_USER_ID}/groups?limit=1");
+    let resp = ssws(c.get(&url)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let next = resp
+        .headers()
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|l| l.ends_with("rel=\"next\""))
+        .expect("a next link");
+    let first: Value = resp.json().await.unwrap();
+    let next = &next[1..next.find('>').unwrap()];
+    let second = json_of(ssws(c.get(next))).await;
+    let ids: Vec<&str> = [&first, &second]
+        .iter()
+        .flat_map(|p| p.as_array().unwrap())
+        .map(|g| g["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "Everyone and the app group: {ids:?}");
+    assert!(ids.contains(&OKTA_APP_GROUP_ID));
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use super::{RunCtx, Timing};
 use crate::domain::{
     AlertSession, Flow, ItemStatus, RunRecord, RunStatus, Step, WorkItem, severity_name,
 };
-use crate::ports::{AlertSource, IdentityProvider, TicketSink, WatchlistAdmin};
+use crate::ports::{AlertSource, IdentityProvider, TicketSink, UserLookup, WatchlistAdmin};
 use futures::StreamExt;
 use std::sync::Arc;
 
@@ -318,6 +318,30 @@ async fn act_claimed(
     }
 }
 
+/// Why the account `login` is never touched, if it is not: (the audit result, the rest of the
+/// sentence after the login).
+fn guarded(
+    deps: &DepartingDeps,
+    token_owner: Option<&str>,
+    login: &str,
+) -> Option<(&'static str, String)> {
+    if deps
+        .settings
+        .protected_users
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(login))
+    {
+        return Some(("skipped: protected user", "is a protected user".into()));
+    }
+    if token_owner.is_some_and(|o| o.eq_ignore_ascii_case(login)) {
+        return Some((
+            "skipped: the API token's own account",
+            format!("owns the {} API token", deps.idp.kind().short_name()),
+        ));
+    }
+    None
+}
+
 /// The containment step. `Ok(Some(outcome))` when decided (added, already a member, skipped with a
 /// reason, or failed for good); `Ok(None)` to try again later; `Err` for a transient failure.
 async fn contain(
@@ -349,52 +373,49 @@ async fn contain(
         },
         _ => return Ok(outcome("not changed: the session names no actor".into())),
     };
-    if deps
-        .settings
-        .protected_users
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(&email))
-    {
-        ctx.audit(
-            idp,
-            &action,
-            &email,
-            &format!("session {id}"),
-            "skipped: protected user",
-        );
-        return Ok(outcome(format!("not changed: {email} is a protected user")));
+    if let Some((audit, why)) = guarded(deps, token_owner, &email) {
+        ctx.audit(idp, &action, &email, &format!("session {id}"), audit);
+        return Ok(outcome(format!("not changed: {email} {why}")));
     }
-    if token_owner.is_some_and(|o| o == email) {
-        ctx.audit(
-            idp,
-            &action,
-            &email,
-            &format!("session {id}"),
-            "skipped: the API token's own account",
-        );
-        return Ok(outcome(format!(
-            "not changed: {email} owns the {idp_name} API token"
-        )));
-    }
-    let user = match deps.idp.user_by_login(&email, deadline).await {
-        Ok(Some(u)) => u,
-        Ok(None) => {
+    let skip = |result: String, count: &str| {
+        ctx.count(&format!("{idp}_{count}"), 1);
+        ctx.audit(idp, &action, &email, &format!("session {id}"), result);
+    };
+    let user = match deps.idp.user_by_email(&email, deadline).await {
+        Ok(UserLookup::One(u)) => u,
+        Ok(UserLookup::None) => {
+            skip(format!("skipped: no {idp_name} user"), "users_not_found");
+            return Ok(outcome(format!(
+                "not changed: no {idp_name} user with login or email {email}"
+            )));
+        }
+        Ok(UserLookup::Ambiguous { matches }) => {
+            skip(
+                format!("skipped: no unique {idp_name} user ({matches} matches)"),
+                "users_not_unique",
+            );
+            return Ok(outcome(format!(
+                "not changed: no unique {idp_name} user for {email} ({matches} matches)"
+            )));
+        }
+        Err(e) if !e.is_transient() || item.attempts + 1 >= deps.settings.scan.max_attempts => {
             ctx.audit(
                 idp,
                 &action,
                 &email,
                 &format!("session {id}"),
-                format!("skipped: no {idp_name} user"),
+                format!("failed: {e}"),
             );
-            return Ok(outcome(format!(
-                "not changed: no {idp_name} user with login {email}"
-            )));
-        }
-        Err(e) if !e.is_transient() || item.attempts + 1 >= deps.settings.scan.max_attempts => {
             return Ok(outcome(format!("failed: {e}")));
         }
         Err(e) => return Err(e.into()),
     };
+    // The account found by email may have another login: the guards hold for it too.
+    let login = user.login.to_ascii_lowercase();
+    if let Some((audit, why)) = guarded(deps, token_owner, &login) {
+        ctx.audit(idp, &action, &email, &format!("session {id}"), audit);
+        return Ok(outcome(format!("not changed: {login} {why}")));
+    }
     match deps.idp.is_member(group, &user.id, deadline).await {
         Ok(true) => {
             return Ok(outcome(format!(
@@ -588,14 +609,65 @@ mod decision_tests {
             .push((GROUP.into(), "00u-b@example.com".into()));
         job.run(|s| s.protected_users = vec!["a@example.com".into()])
             .await;
-        let added: Vec<String> = job
-            .idp
-            .adds
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, u)| u.clone())
-            .collect();
+        let added = job.idp.added_users();
         assert_eq!(added, ["00u-c@example.com"]);
+    }
+
+    /// The audit results of the group adds tried on `email`.
+    async fn audited(job: &Job, email: &str) -> Vec<String> {
+        let page = job
+            .store
+            .list_audit(job.now - 60_000, job.now + 60_000, 100, None, job.now)
+            .await
+            .unwrap();
+        page.items
+            .into_iter()
+            .filter(|e| e.action == "okta_group_add" && e.target == email)
+            .map(|e| e.result)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_user_found_by_email_is_contained_unless_their_login_is_protected() {
+        let mut job = Job::new();
+        let idp = FakeIdp::default()
+            .with_user_email("a.login@corp.example", "a@example.com")
+            .with_user_email("b.login@corp.example", "B@example.com");
+        job.idp = Arc::new(idp);
+        let rec = job
+            .run(|s| s.protected_users = vec!["b.login@corp.example".into()])
+            .await;
+        let added = job.idp.added_users();
+        assert_eq!(added, ["00u-a.login@corp.example"], "{rec:?}");
+        assert_eq!(
+            audited(&job, "b@example.com").await,
+            ["skipped: protected user"]
+        );
+        assert_eq!(
+            rec.counts.get("okta_users_not_found"),
+            Some(&2),
+            "c and svc: {rec:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn two_users_sharing_an_email_contain_nobody_and_are_audited_and_counted() {
+        let mut job = Job::new();
+        let idp = FakeIdp::default()
+            .with_user_email("a.one@corp.example", "a@example.com")
+            .with_user_email("a.two@corp.example", "a@example.com");
+        job.idp = Arc::new(idp);
+        let rec = job.run(|_| {}).await;
+        assert_eq!(job.idp.adds(), 0);
+        assert_eq!(rec.counts.get("okta_users_not_unique"), Some(&1), "{rec:?}");
+        assert_eq!(
+            audited(&job, "a@example.com").await,
+            ["skipped: no unique Okta user (2 matches)"]
+        );
+        assert_eq!(
+            job.jira.created_keys().len(),
+            4,
+            "every session still has its ticket"
+        );
     }
 }

@@ -299,8 +299,8 @@ impl crate::ports::WatchlistAdmin for FakeWatchlists {
 #[derive(Default)]
 pub struct FakeIdp {
     pub token_owner: Option<String>,
-    /// (login, user id).
-    pub users: Mutex<Vec<(String, String)>>,
+    /// (login, email, user id), every one active.
+    pub users: Mutex<Vec<(String, String, String)>>,
     /// (group id, user id) memberships.
     pub members: Mutex<Vec<(String, String)>>,
     /// Every add, in order: (group id, user id).
@@ -308,16 +308,33 @@ pub struct FakeIdp {
 }
 
 impl FakeIdp {
+    /// A user whose login is their email.
     pub fn with_user(self, login: &str) -> Self {
-        self.users
-            .lock()
-            .unwrap()
-            .push((login.to_string(), format!("00u-{login}")));
+        self.with_user_email(login, login)
+    }
+
+    /// A user with a login and an email (`00u-<login>`).
+    pub fn with_user_email(self, login: &str, email: &str) -> Self {
+        self.users.lock().unwrap().push((
+            login.to_string(),
+            email.to_string(),
+            format!("00u-{login}"),
+        ));
         self
     }
 
     pub fn adds(&self) -> usize {
         self.adds.lock().unwrap().len()
+    }
+
+    /// The user ids added, in order.
+    pub fn added_users(&self) -> Vec<String> {
+        self.adds
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, u)| u.clone())
+            .collect()
     }
 }
 
@@ -334,21 +351,32 @@ impl crate::ports::IdentityProvider for FakeIdp {
         Ok(self.token_owner.clone())
     }
 
-    async fn user_by_login(
+    /// By login first, then by email, as the port says.
+    async fn user_by_email(
         &self,
-        login: &str,
+        email: &str,
         _deadline: Option<Instant>,
-    ) -> Result<Option<crate::ports::IdpUser>, ConnectorError> {
-        Ok(self
-            .users
-            .lock()
-            .unwrap()
+    ) -> Result<crate::ports::UserLookup, ConnectorError> {
+        use crate::ports::{IdpUser, UserLookup};
+        let users = self.users.lock().unwrap();
+        let user = |(l, _, id): &(String, String, String)| IdpUser {
+            id: id.clone(),
+            login: l.clone(),
+        };
+        if let Some(u) = users.iter().find(|(l, _, _)| l.eq_ignore_ascii_case(email)) {
+            return Ok(UserLookup::One(user(u)));
+        }
+        let found: Vec<_> = users
             .iter()
-            .find(|(l, _)| l.eq_ignore_ascii_case(login))
-            .map(|(l, id)| crate::ports::IdpUser {
-                id: id.clone(),
-                login: l.clone(),
-            }))
+            .filter(|(_, e, _)| e.eq_ignore_ascii_case(email))
+            .collect();
+        Ok(match found[..] {
+            [] => UserLookup::None,
+            [u] => UserLookup::One(user(u)),
+            _ => UserLookup::Ambiguous {
+                matches: found.len(),
+            },
+        })
     }
 
     async fn is_member(

@@ -302,7 +302,7 @@ impl Http {
     }
 }
 
-fn transport_error(call: &Call, e: &reqwest::Error) -> HttpError {
+pub(crate) fn transport_error(call: &Call, e: &reqwest::Error) -> HttpError {
     // A refusal by the guarded resolver or the redirect policy is a policy error, not a fault.
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {

@@ -133,15 +133,17 @@ pub async fn check_resolves(url: &Url, allow_private: bool) -> Result<(), UrlErr
         })
 }
 
+/// Everything but RFC 3986's unreserved characters and `@`.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@');
+
 /// Percent-encode user data for one URL path segment (everything but unreserved characters
 /// and `@`, which RFC 3986 allows in a segment and Incydr expects as-is in actor names).
 pub fn path_segment(s: &str) -> String {
-    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~')
-        .remove(b'@');
     let encoded = utf8_percent_encode(s, SEGMENT).to_string();
     // "." and ".." are legal characters but would be path navigation as whole segments.
     match encoded.as_str() {
@@ -149,6 +151,12 @@ pub fn path_segment(s: &str) -> String {
         ".." => "%2E%2E".to_string(),
         _ => encoded,
     }
+}
+
+/// Percent-encode user data for one query parameter value: as [`path_segment`] (a space is
+/// `%20`, never `+`, and `&`, `=`, `+`, `"` are encoded).
+pub fn query_value(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 /// Whether a link a server returned (a next-page link) stays on the connection's origin.

@@ -1,6 +1,7 @@
 //! [`OktaClient`]: credentials check, user and group lookup, group membership.
 
 use super::model::*;
+use super::oauth::ServiceApp;
 use crate::connectors::ConnectorError;
 use crate::http::{self, Call, Http};
 use reqwest::Method;
@@ -70,19 +71,32 @@ pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
     None
 }
 
-/// A client of one Okta org with an SSWS API token.
+/// How the client authenticates.
+enum Auth {
+    /// `Authorization: SSWS <API token>` (Okta: "API key", deprecated), acting as the admin who
+    /// made the token.
+    Ssws(SecretString),
+    /// An OAuth 2.0 service app: `Bearer` or `DPoP` access tokens; no user behind them.
+    ServiceApp(Box<ServiceApp>),
+}
+
+/// A client of one Okta org, with an SSWS API token or as an OAuth 2.0 service app.
 pub struct OktaClient {
     http: Http,
     base: Url,
-    token: SecretString,
+    auth: Auth,
     rate_limit: Mutex<Option<RateLimit>>,
 }
 
 impl fmt::Debug for OktaClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match &self.auth {
+            Auth::Ssws(_) => "SSWS [redacted]".to_string(),
+            Auth::ServiceApp(app) => format!("{app:?}"),
+        };
         f.debug_struct("OktaClient")
             .field("base", &self.base.as_str())
-            .field("token", &"[redacted]")
+            .field("auth", &auth)
             .finish_non_exhaustive()
     }
 }
@@ -91,12 +105,27 @@ impl OktaClient {
     /// A client for the org at `base_url` (e.g. `https://acme.okta.com`; a path prefix is
     /// kept), sending `Authorization: SSWS <token>`. No request is made yet.
     pub fn new(base_url: Url, token: SecretString, http: Http) -> Self {
+        Self::with_auth(base_url, Auth::Ssws(token), http)
+    }
+
+    /// A client acting as the service app `app` (tokens from `{base_url}/oauth2/v1/token`).
+    pub fn with_service_app(base_url: Url, app: ServiceApp, http: Http) -> Self {
+        Self::with_auth(base_url, Auth::ServiceApp(Box::new(app)), http)
+    }
+
+    fn with_auth(base_url: Url, auth: Auth, http: Http) -> Self {
         OktaClient {
             http,
             base: base_url,
-            token,
+            auth,
             rate_limit: Mutex::new(None),
         }
+    }
+
+    /// Whether a user stands behind the credentials (an SSWS token's admin); a service app
+    /// has none.
+    pub fn acts_as_a_user(&self) -> bool {
+        matches!(self.auth, Auth::Ssws(_))
     }
 
     pub fn base_url(&self) -> &Url {
@@ -115,25 +144,66 @@ impl OktaClient {
         url: Url,
         call: Call,
     ) -> Result<(Call, reqwest::Response), ConnectorError> {
-        let auth = format!("SSWS {}", self.token.expose_secret());
-        let resp = self
-            .http
-            .execute(
-                &call,
-                |c| {
-                    c.request(method.clone(), url.clone())
-                        .header(reqwest::header::AUTHORIZATION, auth.as_str())
-                        .header(reqwest::header::ACCEPT, "application/json")
-                },
-                error_message,
-            )
-            .await?;
+        let resp = match &self.auth {
+            Auth::Ssws(token) => {
+                let auth = format!("SSWS {}", token.expose_secret());
+                self.execute(&method, &url, &call, &auth, None).await?
+            }
+            Auth::ServiceApp(app) => {
+                // A token revoked or expired early is renewed once.
+                let mut renewed = false;
+                loop {
+                    let token = app.token(&self.http, &self.base, call.deadline).await?;
+                    let scheme = if token.dpop { "DPoP" } else { "Bearer" };
+                    let auth = format!("{scheme} {}", token.value.expose_secret());
+                    let proof = token.dpop.then_some((app.as_ref(), &token.value));
+                    match self.execute(&method, &url, &call, &auth, proof).await {
+                        Err(e) if e.status() == Some(401) && !renewed => {
+                            app.forget();
+                            renewed = true;
+                        }
+                        other => break other?,
+                    }
+                }
+            }
+        };
         if let Some(rl) = RateLimit::from_headers(resp.headers())
             && let Ok(mut g) = self.rate_limit.lock()
         {
             *g = Some(rl);
         }
         Ok((call, resp))
+    }
+
+    /// One call with `Authorization: <auth>` and, for a DPoP-bound token, a fresh `DPoP` proof
+    /// on every attempt (a proof's `jti` is used once).
+    async fn execute(
+        &self,
+        method: &Method,
+        url: &Url,
+        call: &Call,
+        auth: &str,
+        dpop: Option<(&ServiceApp, &SecretString)>,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        Ok(self
+            .http
+            .execute(
+                call,
+                |c| {
+                    let mut req = c
+                        .request(method.clone(), url.clone())
+                        .header(reqwest::header::AUTHORIZATION, auth)
+                        .header(reqwest::header::ACCEPT, "application/json");
+                    if let Some((app, token)) = dpop
+                        && let Ok(proof) = app.proof(method, url, None, Some(token))
+                    {
+                        req = req.header("DPoP", proof);
+                    }
+                    req
+                },
+                error_message,
+            )
+            .await?)
     }
 
     async fn send(
@@ -160,11 +230,23 @@ impl OktaClient {
 
     /// Check the token with `GET /api/v1/users/me` and, when given, that the configured group
     /// exists and is an `OKTA_GROUP`. Answers `Connected to Okta as <login>`.
+    /// As a service app (no user behind it) the configured group's read is the check, and a
+    /// group id is required.
     pub async fn verify(
         &self,
         group_id: Option<&str>,
         deadline: Option<Instant>,
     ) -> Result<String, ConnectorError> {
+        if let Auth::ServiceApp(app) = &self.auth {
+            let g = group_id.ok_or_else(|| {
+                ConnectorError::invalid(SYSTEM, "a service app is checked with its group id")
+            })?;
+            self.check_group_manageable(g, deadline).await?;
+            return Ok(format!(
+                "Connected to Okta as the service app {}",
+                app.client_id()
+            ));
+        }
         let me: User = self.get_json("/api/v1/users/me", deadline).await?;
         if let Some(g) = group_id {
             self.check_group_manageable(g, deadline).await?;
@@ -287,8 +369,9 @@ impl OktaClient {
         Ok(())
     }
 
-    /// Whether the user (Okta id) is in the group: pages `GET /api/v1/groups/{g}/users?limit=200`
-    /// through `Link rel="next"`, which must stay on the connection's origin.
+    /// Whether the user (Okta id) is in the group: `GET /api/v1/users/{u}/groups?limit=200`,
+    /// the user's groups (one request for nearly everyone, however large the group), following
+    /// `Link rel="next"` until the group is seen.
     pub async fn is_member(
         &self,
         group_id: &str,
@@ -298,21 +381,64 @@ impl OktaClient {
         Self::check_id("group", group_id)?;
         Self::check_id("user", user_id)?;
         let first = format!(
-            "/api/v1/groups/{}/users?limit=200",
-            http::path_segment(group_id)
+            "/api/v1/users/{}/groups?limit=200",
+            http::path_segment(user_id)
         );
-        let mut url = http::join(&self.base, &first)
+        let groups: Vec<Group> = self
+            .list(&first, deadline, |g: &Group| g.id == group_id)
+            .await?;
+        Ok(groups.iter().any(|g| g.id == group_id))
+    }
+
+    /// The active users whose `profile.email` is `email` (compared without case, re-checked
+    /// here on every answer: the server's filter is not trusted):
+    /// `GET /api/v1/users?search=profile.email eq "<email>"`, every page. An address that
+    /// cannot be put in a search expression is refused before any request
+    /// ([`searchable_email`]).
+    pub async fn active_users_with_email(
+        &self,
+        email: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<User>, ConnectorError> {
+        searchable_email(email)?;
+        let expr = format!("profile.email eq \"{email}\"");
+        let first = format!("/api/v1/users?search={}", http::query_value(&expr));
+        let users: Vec<User> = self.list(&first, deadline, |_: &User| false).await?;
+        Ok(users
+            .into_iter()
+            .filter(|u| {
+                u.status == Some(UserStatus::Active)
+                    && !u.id.is_empty()
+                    && u.profile
+                        .email
+                        .as_deref()
+                        .is_some_and(|e| e.trim().eq_ignore_ascii_case(email.trim()))
+            })
+            .collect())
+    }
+
+    /// Every item of a listing from `first` on, page by page through `Link rel="next"` (which
+    /// must stay on the connection's origin), stopping after the page where `found` holds.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        first: &str,
+        deadline: Option<Instant>,
+        found: impl Fn(&T) -> bool,
+    ) -> Result<Vec<T>, ConnectorError> {
+        let mut url = http::join(&self.base, first)
             .map_err(|e| ConnectorError::invalid(SYSTEM, e.to_string()))?;
         let mut seen: Vec<String> = Vec::new();
+        let mut all = Vec::new();
         for _ in 0..MAX_PAGES {
             let call = Call::new(SYSTEM, Method::GET, url.path()).deadline(deadline);
             let (call, resp) = self.send_url(Method::GET, url.clone(), call).await?;
             let next = next_link(resp.headers());
-            let users: Vec<User> = http::read_json(&call, resp).await?;
-            if users.iter().any(|u| u.id == user_id) {
-                return Ok(true);
-            }
-            let Some(next) = next else { return Ok(false) };
+            let page: Vec<T> = http::read_json(&call, resp).await?;
+            let done = page.is_empty() || page.iter().any(&found);
+            all.extend(page);
+            let Some(next) = next.filter(|_| !done) else {
+                return Ok(all);
+            };
             let next_url = url.join(&next).map_err(|_| {
                 ConnectorError::invalid(SYSTEM, "Okta sent a next-page link that is not a URL")
             })?;
@@ -322,16 +448,45 @@ impl OktaClient {
                     "Okta sent a next-page link to another origin; refusing to follow it",
                 ));
             }
-            if seen.iter().any(|s| s == next_url.as_str()) || users.is_empty() {
-                return Ok(false);
+            if seen.iter().any(|s| s == next_url.as_str()) {
+                return Ok(all);
             }
             seen.push(next_url.to_string());
             url = next_url;
         }
         Err(ConnectorError::invalid(
             SYSTEM,
-            format!("group membership listing did not end after {MAX_PAGES} pages"),
+            format!("the listing {first} did not end after {MAX_PAGES} pages"),
         ))
+    }
+}
+
+/// Whether `email` can be put between the double quotes of an Okta search expression
+/// (`profile.email eq "…"`): not empty, and no `"`, `\` or control character, which would
+/// end or escape the string and change the expression. Refused with a message naming the
+/// character.
+pub fn searchable_email(email: &str) -> Result<(), ConnectorError> {
+    if email.trim().is_empty() {
+        return Err(ConnectorError::invalid(SYSTEM, "an email cannot be empty"));
+    }
+    let bad = email
+        .chars()
+        .find(|c| matches!(c, '"' | '\\') || c.is_control());
+    match bad {
+        None => Ok(()),
+        Some(c) => Err(ConnectorError::invalid(
+            SYSTEM,
+            format!(
+                "the email {} contains {}, which an Okta search expression cannot carry; \
+                 no Okta user was looked up",
+                email.escape_debug(),
+                match c {
+                    '"' => "a double quote".to_string(),
+                    '\\' => "a backslash".to_string(),
+                    c => format!("the control character U+{:04X}", u32::from(c)),
+                }
+            ),
+        )),
     }
 }
 
