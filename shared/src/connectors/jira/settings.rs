@@ -2,13 +2,16 @@
 //! reads them into.
 
 use super::client::JiraClient;
+use super::createmeta::{CreateFacts, PriorityMapping};
 use super::sink::JiraSink;
 use crate::connectors::form::{self, Field, FieldType::*, VendorSettings};
 use crate::http::{ClientOptions, Http};
 use crate::ports::ConnectorError;
 use secrecy::SecretString;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use tokio::sync::OnceCell;
 use url::Url;
 
 pub const FIELDS: &[Field] = &[
@@ -50,7 +53,7 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         false,
-        "The issue type of new tickets.",
+        "The issue type of new tickets, as the project names it; verification reads its id and checks that the project's create screen needs nothing riskflow does not fill.",
     )
     .default("Task"),
 ];
@@ -65,11 +68,20 @@ pub struct Settings {
     pub api_token: SecretString,
     pub project_key: String,
     pub issue_type: String,
+    /// What the last verification read from the project (not a form field).
+    #[serde(skip)]
+    pub facts: Option<CreateFacts>,
 }
 
 impl VendorSettings for Settings {
     const FIELDS: &'static [Field] = FIELDS;
     type Built = Arc<JiraSink>;
+
+    /// The create facts the last verification stored, when they fit these settings.
+    fn with_facts(mut self, facts: &Map<String, Value>) -> Self {
+        self.facts = CreateFacts::from_facts(facts, &self.project_key, &self.issue_type);
+        self
+    }
 
     /// The client, as the ticket sink.
     fn connect(&self, opts: &ClientOptions) -> Result<Arc<JiraSink>, ConnectorError> {
@@ -84,6 +96,8 @@ impl VendorSettings for Settings {
             site: self.url.clone(),
             project_key: self.project_key.clone(),
             issue_type: self.issue_type.clone(),
+            priorities: PriorityMapping::defaults(),
+            facts: OnceCell::new_with(self.facts.clone()),
         }))
     }
 }
