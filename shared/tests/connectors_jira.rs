@@ -757,48 +757,70 @@ mod against_the_sandbox {
         assert_eq!(sb.state().count("jira", "GET", "/rest/api/3/search"), 0);
     }
 
-    fn jira_settings(project: &str, issue_type: &str) -> serde_json::Map<String, Value> {
-        json!({"url": "", "email": creds::JIRA_EMAIL, "project_key": project, "issue_type": issue_type})
+    /// A Jira connection's settings, pointed at the sandbox.
+    fn jira_settings(
+        sb: &Sandbox,
+        project: &str,
+        issue_type: &str,
+        priority_map: &str,
+    ) -> serde_json::Map<String, Value> {
+        let mut v = json!({"url": sb.url("jira"), "email": creds::JIRA_EMAIL,
+                           "project_key": project, "issue_type": issue_type});
+        if !priority_map.is_empty() {
+            v["priority_map"] = json!(priority_map);
+        }
+        v.as_object().unwrap().clone()
+    }
+
+    fn secrets() -> serde_json::Map<String, Value> {
+        json!({"api_token": creds::JIRA_API_TOKEN})
             .as_object()
             .unwrap()
             .clone()
     }
 
-    /// Verify a Jira connection to the sandbox as the connect route does.
-    async fn verify(
-        sb: &Sandbox,
-        project: &str,
-        issue_type: &str,
+    /// Verify a Jira connection as the connect route does.
+    async fn verify_with(
+        settings: &serde_json::Map<String, Value>,
     ) -> Result<riskflow::ports::Verified, riskflow::ports::VerifyFailure> {
-        let mut settings = jira_settings(project, issue_type);
-        settings.insert("url".into(), json!(sb.url("jira")));
-        let secrets = json!({"api_token": creds::JIRA_API_TOKEN});
         riskflow::connectors::verify(
             riskflow::domain::ConnectionKind::Jira,
-            &settings,
-            secrets.as_object().unwrap(),
+            settings,
+            &secrets(),
             &riskflow::http::ClientOptions::new(true),
             None,
         )
         .await
     }
 
+    async fn verify(
+        sb: &Sandbox,
+        project: &str,
+        issue_type: &str,
+    ) -> Result<riskflow::ports::Verified, riskflow::ports::VerifyFailure> {
+        verify_with(&jira_settings(sb, project, issue_type, "")).await
+    }
+
     /// The sink a run builds from the stored settings and facts.
+    fn sink_with(
+        settings: &serde_json::Map<String, Value>,
+        facts: &serde_json::Map<String, Value>,
+    ) -> std::sync::Arc<JiraSink> {
+        use riskflow::connectors::form::VendorSettings;
+        settings::Settings::read(settings, &secrets())
+            .unwrap()
+            .with_facts(facts)
+            .connect(&riskflow::http::ClientOptions::new(true))
+            .unwrap()
+    }
+
     fn sink(
         sb: &Sandbox,
         project: &str,
         issue_type: &str,
         facts: &serde_json::Map<String, Value>,
     ) -> std::sync::Arc<JiraSink> {
-        use riskflow::connectors::form::VendorSettings;
-        let mut settings = jira_settings(project, issue_type);
-        settings.insert("url".into(), json!(sb.url("jira")));
-        let secrets = json!({"api_token": creds::JIRA_API_TOKEN});
-        settings::Settings::read(&settings, secrets.as_object().unwrap())
-            .unwrap()
-            .with_facts(facts)
-            .connect(&riskflow::http::ClientOptions::new(true))
-            .unwrap()
+        sink_with(&jira_settings(sb, project, issue_type, ""), facts)
     }
 
     fn content(severity: u8) -> riskflow::domain::TicketContent {
@@ -923,6 +945,68 @@ mod against_the_sandbox {
         // The same project's Task needs nothing more.
         let ok = verify(&sb, "IR", "Task").await.unwrap();
         assert_eq!(ok.facts["issue_type"]["id"], "10200");
+    }
+
+    #[tokio::test]
+    async fn a_p1_to_p4_scheme_gets_the_mapped_priorities_by_id_and_unmapped_severities_none() {
+        use riskflow::ports::TicketSink;
+        let (sb, _) = demo().await;
+        // IR's scheme is P1–P4: the default names are not on it, so nothing is sent.
+        let defaults = verify(&sb, "IR", "Task").await.unwrap();
+        assert_eq!(
+            defaults.facts["priorities"],
+            json!([null, null, null, null, null])
+        );
+        assert!(
+            defaults.message.contains("critical none, high none"),
+            "{}",
+            defaults.message
+        );
+
+        let settings = jira_settings(
+            &sb,
+            "IR",
+            "Task",
+            "critical=P1, high=P2, moderate=P3, low=P4",
+        );
+        let mapped = verify_with(&settings).await.unwrap();
+        assert_eq!(
+            mapped.facts["priorities"],
+            json!([null, {"id": "10004", "name": "P4"}, {"id": "10003", "name": "P3"},
+                   {"id": "10002", "name": "P2"}, {"id": "10001", "name": "P1"}])
+        );
+        let s = sink_with(&settings, &mapped.facts);
+        for (severity, label) in [
+            (4, "riskflow-sev-4"),
+            (1, "riskflow-sev-1"),
+            (0, "riskflow-sev-0"),
+        ] {
+            s.create(&content(severity), label, None).await.unwrap();
+        }
+        let views = sb.state().jira_issues();
+        assert_eq!(
+            views
+                .iter()
+                .map(|v| v.priority.as_str())
+                .collect::<Vec<_>>(),
+            ["P1", "P4", "P3"],
+            "no risk is unmapped: the scheme's default"
+        );
+        // A name the scheme lacks fails the verification, naming the scheme's priorities.
+        let typo = jira_settings(&sb, "IR", "Task", "critical=Urgent, high=P2");
+        let fail = verify_with(&typo).await.unwrap_err();
+        assert_eq!(
+            fail.message,
+            "Jira project IR has no priority for critical → Urgent; its priorities are: P3, P1, P2, P4"
+        );
+        let bad = jira_settings(&sb, "IR", "Task", "severe=P1");
+        let fail = verify_with(&bad).await.unwrap_err();
+        assert!(
+            fail.message
+                .contains("\"severe\" is not an Incydr severity"),
+            "{}",
+            fail.message
+        );
     }
 
     #[tokio::test]

@@ -34,6 +34,8 @@ pub struct PriorityMapping {
     /// Set by the user: a name the project lacks is an error. Otherwise the defaults apply
     /// where the project has them, and a severity whose default it lacks sends none.
     explicit: bool,
+    /// The setting as written (facts read for another mapping are not used).
+    entries: Vec<String>,
 }
 
 impl PriorityMapping {
@@ -42,7 +44,49 @@ impl PriorityMapping {
         PriorityMapping {
             names: DEFAULT_PRIORITIES.map(|n| Some(n.to_string())),
             explicit: false,
+            entries: Vec::new(),
         }
+    }
+
+    /// The setting's entries, `severity=priority` (e.g. `critical=P1`, `no risk=P4`; a
+    /// severity by name or number 0–4, a priority by name or id). None: the defaults. With
+    /// entries, a severity not listed sends no priority.
+    pub fn parse(entries: &[String]) -> Result<PriorityMapping, String> {
+        if entries.is_empty() {
+            return Ok(PriorityMapping::defaults());
+        }
+        let mut names: [Option<String>; 5] = Default::default();
+        for entry in entries {
+            let (severity, priority) = entry
+                .split_once('=')
+                .map(|(s, p)| (s.trim(), p.trim()))
+                .filter(|(s, p)| !s.is_empty() && !p.is_empty())
+                .ok_or_else(|| {
+                    format!("priority mapping entry \"{entry}\" is not severity=priority (e.g. critical=P1)")
+                })?;
+            let key = severity.to_ascii_lowercase().replace(['_', '-'], " ");
+            let index = SEVERITY_NAMES
+                .iter()
+                .position(|n| *n == key)
+                .or_else(|| key.parse::<usize>().ok().filter(|n| *n < 5))
+                .ok_or_else(|| {
+                    format!(
+                        "priority mapping: \"{severity}\" is not an Incydr severity ({})",
+                        SEVERITY_NAMES.join(", ")
+                    )
+                })?;
+            if names[index].replace(priority.to_string()).is_some() {
+                return Err(format!(
+                    "priority mapping: severity {} is mapped twice",
+                    SEVERITY_NAMES[index]
+                ));
+            }
+        }
+        Ok(PriorityMapping {
+            names,
+            explicit: true,
+            entries: entries.to_vec(),
+        })
     }
 
     /// The name (or id) a severity maps to; above 4 counts as 4.
@@ -64,6 +108,9 @@ pub struct CreateFacts {
     pub project_key: String,
     /// The issue type setting they were read for (as the user wrote it).
     pub issue_type_setting: String,
+    /// The priority mapping setting they were read for (as the user wrote it).
+    #[serde(default)]
+    pub priority_map_setting: Vec<String>,
     /// The issue type, as the project names it, and its id.
     pub issue_type: IdName,
     /// Whether Priority is on the create screen (sending it otherwise is a 400).
@@ -89,16 +136,21 @@ impl CreateFacts {
         }
     }
 
-    /// Read back from the connection, when they were read for this project and issue type
-    /// (anything else, or facts of an older shape, is read again from Jira).
+    /// Read back from the connection, when they were read for this project, issue type and
+    /// priority mapping (anything else, or facts of an older shape, is read again from Jira).
     pub fn from_facts(
         facts: &Map<String, Value>,
         project_key: &str,
         issue_type: &str,
+        priority_map: &[String],
     ) -> Option<Self> {
         serde_json::from_value::<CreateFacts>(Value::Object(facts.clone()))
             .ok()
-            .filter(|f| f.project_key == project_key && f.issue_type_setting == issue_type)
+            .filter(|f| {
+                f.project_key == project_key
+                    && f.issue_type_setting == issue_type
+                    && f.priority_map_setting == priority_map
+            })
     }
 
     /// One line for the verification message.
@@ -200,6 +252,7 @@ pub async fn learn(
     Ok(CreateFacts {
         project_key: project_key.to_string(),
         issue_type_setting: issue_type.to_string(),
+        priority_map_setting: mapping.entries.clone(),
         issue_type: IdName {
             id: chosen.id.clone(),
             name: chosen.name.clone(),
@@ -263,11 +316,56 @@ fn map_priorities(
 mod tests {
     use super::*;
 
+    fn entries(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_priority_mapping_setting_reads_severity_equals_priority_entries() {
+        assert_eq!(PriorityMapping::parse(&[]), Ok(PriorityMapping::defaults()));
+        let m = PriorityMapping::parse(&entries(&[
+            "critical=P1",
+            " High = P2 ",
+            "no_risk=P4",
+            "2=10003",
+        ]))
+        .unwrap();
+        assert!(m.is_explicit());
+        assert_eq!(
+            [0u8, 1, 2, 3, 4, 9].map(|s| m.name_for(s)),
+            [
+                Some("P4"),
+                None,
+                Some("10003"),
+                Some("P2"),
+                Some("P1"),
+                Some("P1")
+            ]
+        );
+        assert_eq!(
+            PriorityMapping::defaults().name_for(3),
+            Some("High"),
+            "the default names"
+        );
+        for (bad, why) in [
+            ("critical", "is not severity=priority"),
+            ("critical=", "is not severity=priority"),
+            ("urgent=P1", "is not an Incydr severity"),
+            ("5=P1", "is not an Incydr severity"),
+        ] {
+            let e = PriorityMapping::parse(&entries(&[bad])).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let e = PriorityMapping::parse(&entries(&["high=P1", "3=P2"])).unwrap_err();
+        assert_eq!(e, "priority mapping: severity high is mapped twice");
+    }
+
     #[test]
     fn stored_facts_are_read_back_only_for_the_same_project_and_issue_type() {
         let f = CreateFacts {
             project_key: "SEC".into(),
             issue_type_setting: "Task".into(),
+            priority_map_setting: vec![],
             issue_type: IdName {
                 id: "10001".into(),
                 name: "Task".into(),
@@ -286,12 +384,19 @@ mod tests {
         };
         let stored = f.to_facts();
         assert_eq!(
-            CreateFacts::from_facts(&stored, "SEC", "Task"),
+            CreateFacts::from_facts(&stored, "SEC", "Task", &[]),
             Some(f.clone())
         );
-        assert_eq!(CreateFacts::from_facts(&stored, "OPS", "Task"), None);
-        assert_eq!(CreateFacts::from_facts(&stored, "SEC", "Bug"), None);
-        assert_eq!(CreateFacts::from_facts(&Map::new(), "SEC", "Task"), None);
+        assert_eq!(CreateFacts::from_facts(&stored, "OPS", "Task", &[]), None);
+        assert_eq!(CreateFacts::from_facts(&stored, "SEC", "Bug", &[]), None);
+        assert_eq!(
+            CreateFacts::from_facts(&stored, "SEC", "Task", &["critical=P1".into()]),
+            None
+        );
+        assert_eq!(
+            CreateFacts::from_facts(&Map::new(), "SEC", "Task", &[]),
+            None
+        );
         assert_eq!(f.priority_for(9).map(|p| p.id.as_str()), Some("1"));
         assert_eq!(f.priority_for(0), None);
         let off = CreateFacts {
