@@ -52,12 +52,41 @@ impl ConnectorError {
 #[async_trait]
 pub trait LiveCheck: Send + Sync {
     async fn verify_connection(&self, deadline: Option<Instant>) -> Result<String, VerifyFailure>;
+
+    /// The same check, with what it learned about the system that runs need (stored with the
+    /// connection, see [`Verified::facts`]). Most systems learn nothing.
+    async fn verify_and_learn(&self, deadline: Option<Instant>) -> Result<Verified, VerifyFailure> {
+        self.verify_connection(deadline).await.map(Verified::from)
+    }
 }
 
 #[async_trait]
 impl<T: LiveCheck + ?Sized> LiveCheck for std::sync::Arc<T> {
     async fn verify_connection(&self, deadline: Option<Instant>) -> Result<String, VerifyFailure> {
         (**self).verify_connection(deadline).await
+    }
+
+    async fn verify_and_learn(&self, deadline: Option<Instant>) -> Result<Verified, VerifyFailure> {
+        (**self).verify_and_learn(deadline).await
+    }
+}
+
+/// A verification that succeeded: the message a person reads, and the facts about the system
+/// it read that runs need (e.g. the ids a ticket is created with). The facts are stored with
+/// the connection (no secret in them) and replaced by every successful verification, so a run
+/// does not read them again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verified {
+    pub message: String,
+    pub facts: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<String> for Verified {
+    fn from(message: String) -> Verified {
+        Verified {
+            message,
+            facts: serde_json::Map::new(),
+        }
     }
 }
 

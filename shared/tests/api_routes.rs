@@ -417,7 +417,7 @@ async fn an_unknown_field_is_refused_naming_the_fields_there_are() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         msg(&r),
-        "'colour' is not a field of Jira Cloud (expected: url, email, api_token, project_key, issue_type)"
+        "'colour' is not a field of Jira Cloud (expected: url, email, api_token, project_key, issue_type, priority_map)"
     );
 }
 
@@ -550,6 +550,39 @@ async fn connect_then_disconnect_then_connect_works_at_once() {
             .len(),
         7
     );
+}
+
+#[tokio::test]
+async fn a_verification_stores_what_creating_a_jira_issue_needs_and_each_test_reads_it_again() {
+    let f = fixture().await;
+    let r = f.connect_jira().await;
+    let facts = &r.body["connection"]["facts"];
+    assert_eq!(facts["project_key"], "SEC");
+    assert_eq!(facts["issue_type"], json!({"id": "10001", "name": "Task"}));
+    assert_eq!(
+        facts["priorities"][4],
+        json!({"id": "1", "name": "Highest"})
+    );
+    assert_eq!(f.connection("jira").await["facts"], *facts, "stored");
+
+    // The project's scheme changes in Jira: the next test (the daily re-test too) reads it.
+    f.sandbox
+        .state()
+        .add_jira_project(riskflow_sandbox::jira::JiraProject {
+            issue_types: vec![riskflow_sandbox::jira::JiraIdName {
+                id: "10300".into(),
+                name: "Task".into(),
+            }],
+            priority_on_screen: false,
+            ..riskflow_sandbox::jira::JiraProject::new("SEC", "Security", "10000")
+        });
+    let r = f
+        .call(request(Method::POST, "/connections/jira/test", None))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let facts = &f.connection("jira").await["facts"];
+    assert_eq!(facts["issue_type"], json!({"id": "10300", "name": "Task"}));
+    assert_eq!(facts["priority_on_screen"], false);
 }
 
 #[tokio::test]
@@ -1448,13 +1481,14 @@ impl riskflow::api::connections::Verifier for SlowVerifier {
         kind: ConnectionKind,
         _settings: &serde_json::Map<String, Value>,
         _secrets: &serde_json::Map<String, Value>,
-    ) -> Result<String, riskflow::api::connections::VerifyFailure> {
+    ) -> Result<riskflow::api::connections::Verified, riskflow::api::connections::VerifyFailure>
+    {
         use std::sync::atomic::Ordering::SeqCst;
         let now = self.running.fetch_add(1, SeqCst) + 1;
         self.most.fetch_max(now, SeqCst);
         tokio::time::sleep(self.delay).await;
         self.running.fetch_sub(1, SeqCst);
-        Ok(format!("Connected to {kind}"))
+        Ok(format!("Connected to {kind}").into())
     }
 }
 

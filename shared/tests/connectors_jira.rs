@@ -24,16 +24,16 @@ fn client(rec: &Recorder) -> JiraClient {
 fn new_issue() -> NewIssue {
     NewIssue {
         project_key: "SEC".into(),
-        issue_type: "Task".into(),
+        issue_type_id: "10001".into(),
         summary: "Incydr alert: exfiltration by jdoe@example.com".into(),
         description: Doc::plain("Alert id: 1234"),
         labels: vec!["incydr".into(), "incydr-alert-1234".into()],
-        priority_name: Some("High".into()),
+        priority_id: Some("2".into()),
     }
 }
 
 #[tokio::test]
-async fn create_issue_sends_the_fields_object_jira_expects() {
+async fn create_issue_sends_the_fields_object_with_the_issue_type_and_priority_by_id() {
     let rec = Recorder::start(|_| {
         Reply::json(
             201,
@@ -64,14 +64,69 @@ async fn create_issue_sends_the_fields_object_jira_expects() {
         r.json(),
         json!({"fields": {
             "project": {"key": "SEC"},
-            "issuetype": {"name": "Task"},
+            "issuetype": {"id": "10001"},
             "summary": "Incydr alert: exfiltration by jdoe@example.com",
             "description": {"type": "doc", "version": 1, "content": [
                 {"type": "paragraph", "content": [{"type": "text", "text": "Alert id: 1234"}]}]},
             "labels": ["incydr", "incydr-alert-1234"],
-            "priority": {"name": "High"}
+            "priority": {"id": "2"}
         }})
     );
+}
+
+#[tokio::test]
+async fn create_metadata_is_read_page_by_page_until_the_total() {
+    let rec = Recorder::start(|r| {
+        let first = r.query.starts_with("startAt=0&");
+        if r.path.ends_with("/issuetypes") {
+            // A server may page below the maxResults asked for.
+            let page = if first {
+                json!([{"id": "10100", "name": "Task", "subtask": false}])
+            } else {
+                json!([{"id": "10102", "name": "Sub-task", "subtask": true}])
+            };
+            Reply::json(200, json!({"issueTypes": page, "startAt": 0, "maxResults": 1, "total": 2}))
+        } else {
+            // The schema also names the list `results`.
+            let page = if first {
+                json!([{"fieldId": "summary", "key": "summary", "name": "Summary", "required": true}])
+            } else {
+                json!([{"fieldId": "priority", "name": "Priority", "required": false, "hasDefaultValue": true,
+                        "allowedValues": [{"id": "1", "name": "Highest"}, {"id": "3", "name": "Medium"}]}])
+            };
+            Reply::json(200, json!({"results": page, "total": 2}))
+        }
+    })
+    .await;
+    let c = client(&rec);
+    let types = c.create_meta_issue_types("OPS", None).await.unwrap();
+    assert_eq!(
+        types
+            .iter()
+            .map(|t| (t.id.as_str(), t.subtask))
+            .collect::<Vec<_>>(),
+        [("10100", false), ("10102", true)]
+    );
+    let fields = c.create_meta_fields("OPS", "10100", None).await.unwrap();
+    assert_eq!(
+        fields.iter().map(|f| f.id()).collect::<Vec<_>>(),
+        ["summary", "priority"]
+    );
+    assert_eq!(fields[1].allowed_values[1].id.as_deref(), Some("3"));
+    let lines: Vec<String> = rec.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /jira/rest/api/3/issue/createmeta/OPS/issuetypes?startAt=0&maxResults=50",
+            "GET /jira/rest/api/3/issue/createmeta/OPS/issuetypes?startAt=1&maxResults=50",
+            "GET /jira/rest/api/3/issue/createmeta/OPS/issuetypes/10100?startAt=0&maxResults=50",
+            "GET /jira/rest/api/3/issue/createmeta/OPS/issuetypes/10100?startAt=1&maxResults=50",
+        ]
+    );
+    assert!(matches!(
+        c.create_meta_issue_types("OPS\" OR 1=1", None).await,
+        Err(ConnectorError::Invalid { .. })
+    ));
 }
 
 #[tokio::test]
@@ -79,7 +134,7 @@ async fn a_long_multiline_summary_is_sent_as_one_line_of_255_characters() {
     let rec = Recorder::start(|_| Reply::json(201, json!({"id": "1", "key": "SEC-1"}))).await;
     let issue = NewIssue {
         summary: format!("first\nsecond {}", "x".repeat(300)),
-        priority_name: None,
+        priority_id: None,
         labels: vec![],
         ..new_issue()
     };
@@ -690,7 +745,7 @@ mod against_the_sandbox {
         let doc = rich_doc("quarterly plan.xlsx");
         let issue = NewIssue {
             project_key: "SEC".into(),
-            issue_type: "Task".into(),
+            issue_type_id: "10001".into(),
             summary: "Incydr alert: Departing employee exfiltration\nby departing.dev@example.com"
                 .into(),
             description: doc.clone(),
@@ -698,7 +753,7 @@ mod against_the_sandbox {
                 "incydr".into(),
                 "riskflow-alert-tickets-5e55-demo-departing-0001".into(),
             ],
-            priority_name: Some(priority_for_severity(4).into()),
+            priority_id: Some("1".into()),
         };
         let created = c.create_issue(&issue, None).await.unwrap();
         assert!(created.key.starts_with("SEC-"), "{created:?}");
@@ -753,17 +808,269 @@ mod against_the_sandbox {
         assert_eq!(sb.state().count("jira", "GET", "/rest/api/3/search"), 0);
     }
 
+    /// A Jira connection's settings, pointed at the sandbox.
+    fn jira_settings(
+        sb: &Sandbox,
+        project: &str,
+        issue_type: &str,
+        priority_map: &str,
+    ) -> serde_json::Map<String, Value> {
+        let mut v = json!({"url": sb.url("jira"), "email": creds::JIRA_EMAIL,
+                           "project_key": project, "issue_type": issue_type});
+        if !priority_map.is_empty() {
+            v["priority_map"] = json!(priority_map);
+        }
+        v.as_object().unwrap().clone()
+    }
+
+    fn secrets() -> serde_json::Map<String, Value> {
+        json!({"api_token": creds::JIRA_API_TOKEN})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    /// Verify a Jira connection as the connect route does.
+    async fn verify_with(
+        settings: &serde_json::Map<String, Value>,
+    ) -> Result<riskflow::ports::Verified, riskflow::ports::VerifyFailure> {
+        riskflow::connectors::verify(
+            riskflow::domain::ConnectionKind::Jira,
+            settings,
+            &secrets(),
+            &riskflow::http::ClientOptions::new(true),
+            None,
+        )
+        .await
+    }
+
+    async fn verify(
+        sb: &Sandbox,
+        project: &str,
+        issue_type: &str,
+    ) -> Result<riskflow::ports::Verified, riskflow::ports::VerifyFailure> {
+        verify_with(&jira_settings(sb, project, issue_type, "")).await
+    }
+
+    /// The sink a run builds from the stored settings and facts.
+    fn sink_with(
+        settings: &serde_json::Map<String, Value>,
+        facts: &serde_json::Map<String, Value>,
+    ) -> std::sync::Arc<JiraSink> {
+        use riskflow::connectors::form::VendorSettings;
+        settings::Settings::read(settings, &secrets())
+            .unwrap()
+            .with_facts(facts)
+            .connect(&riskflow::http::ClientOptions::new(true))
+            .unwrap()
+    }
+
+    fn sink(
+        sb: &Sandbox,
+        project: &str,
+        issue_type: &str,
+        facts: &serde_json::Map<String, Value>,
+    ) -> std::sync::Arc<JiraSink> {
+        sink_with(&jira_settings(sb, project, issue_type, ""), facts)
+    }
+
+    fn content(severity: u8) -> riskflow::domain::TicketContent {
+        riskflow::domain::TicketContent {
+            summary: "Incydr alert: exfiltration".into(),
+            severity,
+            sections: vec![("Alert".into(), vec!["Severity: critical".into()])],
+            link: None,
+        }
+    }
+
+    const ISSUETYPES_ROUTE: &str = "/rest/api/3/issue/createmeta/{project}/issuetypes";
+
+    #[tokio::test]
+    async fn each_project_s_own_task_id_is_read_at_verification_and_sent_on_create() {
+        use riskflow::ports::TicketSink;
+        let (sb, _) = demo().await;
+        // Two projects, each with its own "Task".
+        let sec = verify(&sb, "SEC", "Task").await.unwrap();
+        let ops = verify(&sb, "OPS", "Task").await.unwrap();
+        assert_eq!(
+            sec.facts["issue_type"],
+            json!({"id": "10001", "name": "Task"})
+        );
+        assert_eq!(
+            ops.facts["issue_type"],
+            json!({"id": "10100", "name": "Task"})
+        );
+        assert!(
+            ops.message.starts_with("Connected to Jira as ")
+                && ops
+                    .message
+                    .contains("tickets are created in OPS as Task (id 10100)")
+                && ops
+                    .message
+                    .contains("no priority (Priority is not on the create screen)"),
+            "{}",
+            ops.message
+        );
+        let reads = sb.state().count("jira", "GET", ISSUETYPES_ROUTE);
+        assert_eq!(reads, 2);
+
+        // OPS has no Priority on its create screen: none is sent, and the ticket is created.
+        let created = sink(&sb, "OPS", "Task", &ops.facts)
+            .create(&content(4), "riskflow-alert-tickets-s1", None)
+            .await
+            .unwrap();
+        assert!(created.key.starts_with("OPS-"), "{created:?}");
+        let sec_ticket = sink(&sb, "SEC", "Task", &sec.facts)
+            .create(&content(4), "riskflow-alert-tickets-s2", None)
+            .await
+            .unwrap();
+        let views = sb.state().jira_issues();
+        assert_eq!(
+            views
+                .iter()
+                .map(|v| (v.key.as_str(), v.priority.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                (created.key.as_str(), "Medium"),
+                (sec_ticket.key.as_str(), "Highest")
+            ]
+        );
+        // The stored facts were used: the runs did not read the create metadata again.
+        assert_eq!(sb.state().count("jira", "GET", ISSUETYPES_ROUTE), reads);
+    }
+
+    #[tokio::test]
+    async fn a_sink_without_stored_facts_reads_them_once_before_its_first_create() {
+        use riskflow::ports::TicketSink;
+        let (sb, _) = demo().await;
+        let s = sink(&sb, "OPS", "Task", &serde_json::Map::new());
+        for n in 0..2 {
+            s.create(&content(3), &format!("riskflow-alert-tickets-n{n}"), None)
+                .await
+                .unwrap();
+        }
+        assert_eq!(sb.state().jira_issues().len(), 2);
+        assert_eq!(sb.state().count("jira", "GET", ISSUETYPES_ROUTE), 1);
+        // Facts read for another project or issue type are not used.
+        let sec = verify(&sb, "SEC", "Task").await.unwrap();
+        let s = sink(&sb, "OPS", "Task", &sec.facts);
+        s.create(&content(3), "riskflow-alert-tickets-n3", None)
+            .await
+            .unwrap();
+        assert_eq!(sb.state().jira_issues()[2].key, "OPS-3");
+    }
+
+    /// The message of a verification that must fail with 400.
+    async fn refused(sb: &Sandbox, project: &str, issue_type: &str) -> String {
+        let fail = verify(sb, project, issue_type).await.unwrap_err();
+        assert_eq!(fail.status, 400, "{}", fail.message);
+        fail.message
+    }
+
+    #[tokio::test]
+    async fn an_issue_type_the_project_lacks_fails_verification_naming_the_available_types() {
+        let (sb, _) = demo().await;
+        assert_eq!(
+            refused(&sb, "SEC", "Incident").await,
+            "Jira project SEC has no issue type \"Incident\"; its issue types are: Task, Bug, Story, Epic"
+        );
+        assert_eq!(
+            refused(&sb, "NOPE", "Task").await,
+            "Jira project NOPE was not found or is not visible to this account"
+        );
+        // The name is matched as the project spells it, case aside.
+        let ok = verify(&sb, "SEC", "task").await.unwrap();
+        assert_eq!(
+            ok.facts["issue_type"],
+            json!({"id": "10001", "name": "Task"})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_required_field_riskflow_does_not_fill_fails_verification_naming_it() {
+        let (sb, _) = demo().await;
+        assert_eq!(
+            refused(&sb, "IR", "Incident").await,
+            "Jira project IR requires fields riskflow does not fill when creating a \"Incident\": Affected system (customfield_10060). Give them a default value in Jira, take them off the create screen, or choose another issue type"
+        );
+        // The same project's Task needs nothing more.
+        let ok = verify(&sb, "IR", "Task").await.unwrap();
+        assert_eq!(ok.facts["issue_type"]["id"], "10200");
+    }
+
+    #[tokio::test]
+    async fn a_p1_to_p4_scheme_gets_the_mapped_priorities_by_id_and_unmapped_severities_none() {
+        use riskflow::ports::TicketSink;
+        let (sb, _) = demo().await;
+        // IR's scheme is P1–P4: the default names are not on it, so nothing is sent.
+        let defaults = verify(&sb, "IR", "Task").await.unwrap();
+        assert_eq!(
+            defaults.facts["priorities"],
+            json!([null, null, null, null, null])
+        );
+        assert!(
+            defaults.message.contains("critical none, high none"),
+            "{}",
+            defaults.message
+        );
+
+        let settings = jira_settings(
+            &sb,
+            "IR",
+            "Task",
+            "critical=P1, high=P2, moderate=P3, low=P4",
+        );
+        let mapped = verify_with(&settings).await.unwrap();
+        assert_eq!(
+            mapped.facts["priorities"],
+            json!([null, {"id": "10004", "name": "P4"}, {"id": "10003", "name": "P3"},
+                   {"id": "10002", "name": "P2"}, {"id": "10001", "name": "P1"}])
+        );
+        let s = sink_with(&settings, &mapped.facts);
+        for (severity, label) in [
+            (4, "riskflow-sev-4"),
+            (1, "riskflow-sev-1"),
+            (0, "riskflow-sev-0"),
+        ] {
+            s.create(&content(severity), label, None).await.unwrap();
+        }
+        let views = sb.state().jira_issues();
+        assert_eq!(
+            views
+                .iter()
+                .map(|v| v.priority.as_str())
+                .collect::<Vec<_>>(),
+            ["P1", "P4", "P3"],
+            "no risk is unmapped: the scheme's default"
+        );
+        // A name the scheme lacks fails the verification, naming the scheme's priorities.
+        let typo = jira_settings(&sb, "IR", "Task", "critical=Urgent, high=P2");
+        let fail = verify_with(&typo).await.unwrap_err();
+        assert_eq!(
+            fail.message,
+            "Jira project IR has no priority for critical → Urgent; its priorities are: P3, P1, P2, P4"
+        );
+        let bad = jira_settings(&sb, "IR", "Task", "severe=P1");
+        let fail = verify_with(&bad).await.unwrap_err();
+        assert!(
+            fail.message
+                .contains("\"severe\" is not an Incydr severity"),
+            "{}",
+            fail.message
+        );
+    }
+
     #[tokio::test]
     async fn search_lag_hides_a_just_created_issue_as_the_reference_warns() {
         let (sb, c) = demo().await;
         sb.state().set_jira_search_lag_ms(60_000);
         let issue = NewIssue {
             project_key: "SEC".into(),
-            issue_type: "Task".into(),
+            issue_type_id: "10001".into(),
             summary: "lagging".into(),
             description: Doc::plain("x"),
             labels: vec!["riskflow-lag-1".into()],
-            priority_name: None,
+            priority_id: None,
         };
         c.create_issue(&issue, None).await.unwrap();
         assert_eq!(
@@ -794,11 +1101,11 @@ mod against_the_sandbox {
         for (i, text) in nasty.iter().enumerate() {
             let issue = NewIssue {
                 project_key: "SEC".into(),
-                issue_type: "Task".into(),
+                issue_type_id: "10001".into(),
                 summary: format!("hostile text {i}: {text}"),
                 description: rich_doc(text),
                 labels: vec![format!("riskflow-adf-{i}")],
-                priority_name: Some("Low".into()),
+                priority_id: Some("4".into()),
             };
             let created = c.create_issue(&issue, None).await;
             assert!(created.is_ok(), "text {i} {text:?}: {:?}", created.err());
@@ -809,11 +1116,11 @@ mod against_the_sandbox {
         // A truncated document is valid too.
         let issue = NewIssue {
             project_key: "SEC".into(),
-            issue_type: "Task".into(),
+            issue_type_id: "10001".into(),
             summary: "long".into(),
             description: Doc::plain(&"x".repeat(adf::MAX_TEXT_CHARS + 1)),
             labels: vec![],
-            priority_name: None,
+            priority_id: None,
         };
         c.create_issue(&issue, None).await.unwrap();
         assert_eq!(sb.state().jira_issues().len(), nasty.len() + 1);
@@ -868,11 +1175,11 @@ mod against_the_sandbox {
             .create_issue(
                 &NewIssue {
                     project_key: "SEC".into(),
-                    issue_type: "Task".into(),
+                    issue_type_id: "10001".into(),
                     summary: "after a 429".into(),
                     description: Doc::plain("x"),
                     labels: vec![],
-                    priority_name: None,
+                    priority_id: None,
                 },
                 None,
             )
@@ -897,11 +1204,11 @@ mod against_the_sandbox {
             .create_issue(
                 &NewIssue {
                     project_key: "SEC".into(),
-                    issue_type: "Task".into(),
+                    issue_type_id: "10001".into(),
                     summary: "stored then 500".into(),
                     description: Doc::plain("x"),
                     labels: vec!["riskflow-lost-1".into()],
-                    priority_name: None,
+                    priority_id: None,
                 },
                 None,
             )

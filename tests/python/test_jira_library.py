@@ -97,20 +97,62 @@ def test_the_library_creates_an_issue_with_an_adf_description_and_finds_it_by_se
     assert again.raw["fields"]["description"] == description
 
 
-def test_a_plain_string_description_is_refused_as_jira_cloud_does(jira):
+def refused_create(jira: JIRA, fields: dict) -> dict:
+    """The 400 body of a create the fake refuses."""
     with pytest.raises(JIRAError) as err:
-        jira.create_issue(
-            fields={
-                "project": {"key": "SEC"},
-                "issuetype": {"name": "Task"},
-                "summary": "plain description",
-                "description": "not ADF",
-            }
-        )
+        jira.create_issue(fields=fields)
     assert err.value.status_code == 400
-    assert err.value.response.json() == {
+    return err.value.response.json()
+
+
+def test_a_plain_string_description_is_refused_as_jira_cloud_does(jira):
+    fields = {
+        "project": {"key": "SEC"},
+        "issuetype": {"name": "Task"},
+        "summary": "plain description",
+        "description": "not ADF",
+    }
+    assert refused_create(jira, fields) == {
         "errorMessages": [],
         "errors": {
             "description": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
         },
     }
+
+
+def test_the_library_creates_an_issue_by_issue_type_id_and_priority_id_on_a_p1_to_p4_project(jira):
+    # IR has its own issue types and a P1-P4 priority scheme (sandbox/src/jira/state.rs).
+    project = jira.project("IR")
+    assert [(t.id, t.name) for t in project.issueTypes] == [("10200", "Task"), ("10201", "Incident")]
+    assert {p.name: p.id for p in jira.priorities()}["P1"] == "10001"
+    issue = jira.create_issue(
+        fields={
+            "project": {"key": "IR"},
+            "issuetype": {"id": "10200"},
+            "summary": "Incydr alert: exfiltration by departing.dev@example.com",
+            "description": adf("Severity: critical"),
+            "labels": ["incydr", f"incydr-alert-{uuid.uuid4().hex[:12]}"],
+            "priority": {"id": "10001"},
+        }
+    )
+    assert issue.key.startswith("IR-")
+    assert (issue.fields.issuetype.id, issue.fields.issuetype.name) == ("10200", "Task")
+    assert (issue.fields.priority.id, issue.fields.priority.name) == ("10001", "P1")
+    assert issue.fields.project.key == "IR"
+
+
+def test_priority_is_refused_on_a_project_whose_create_screen_lacks_it(jira, fresh_demo):
+    fields = {
+        "project": {"key": "OPS"},
+        "issuetype": {"id": "10100"},
+        "summary": "with a priority",
+        "description": adf("x"),
+        "priority": {"id": "1"},
+    }
+    assert refused_create(jira, fields) == {
+        "errorMessages": [],
+        "errors": {
+            "priority": "Field 'priority' cannot be set. It is not on the appropriate screen, or unknown."
+        },
+    }
+    assert not [i for i in fresh_demo.control("GET", "/state")["jira_issues"] if i["project"] == "OPS"]

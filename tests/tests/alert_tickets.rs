@@ -402,3 +402,36 @@ async fn a_session_id_longer_than_servicenows_correlation_column_gets_one_incide
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_jira_project_with_its_own_task_and_no_priority_gets_its_tickets_from_the_facts_read_at_connect()
+ {
+    let w = World::start_with(Options::default()).await;
+    w.connect(ConnectionKind::Incydr, json!({"sink": "jira"}))
+        .await;
+    // OPS has its own "Task" (10100) and no Priority on its create screen.
+    w.connect(ConnectionKind::Jira, json!({"project_key": "OPS"}))
+        .await;
+    let createmeta = "/rest/api/3/issue/createmeta/{project}/issuetypes";
+    assert_eq!(
+        w.sb().count("jira", "GET", createmeta),
+        1,
+        "read at connect"
+    );
+    let ids = w.seed_alert_sessions("ops", 3);
+
+    let run = w.run(FLOW).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    assert_eq!(count(&run, "tickets_created"), ids.len() as u64);
+    let issues = w.sb().jira_issues();
+    assert_eq!(issues.len(), ids.len());
+    for i in &issues {
+        assert!(i.key.starts_with("OPS-"), "{}", i.key);
+        assert_eq!(i.issue_type, "Task");
+    }
+    assert_eq!(
+        w.sb().count("jira", "GET", createmeta),
+        1,
+        "the run used the stored facts"
+    );
+}

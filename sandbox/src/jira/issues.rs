@@ -18,20 +18,68 @@ use super::errors::{
     ADF_CONTENT_MESSAGE, ADF_MESSAGE, error_messages, field_errors, issue_not_found,
 };
 use super::meta::{SETTABLE_FIELDS, issue_type_json, priority_json, project_json, user_json};
-use super::state::{JiraComment, JiraIssue, JiraProject, JiraState};
-use super::{ISSUE_TYPES, JiraHost, PRIORITIES, base_url, is_v2};
+use super::state::{JiraComment, JiraIdName, JiraIssue, JiraProject, JiraState};
+use super::{JiraHost, base_url, is_v2};
 use crate::util::{self, Query, Scheme};
 
-fn lookup_named<'a>(v: &Value, table: &'a [(&'a str, &'a str)]) -> Option<(&'a str, &'a str)> {
-    let name = v.get("name").and_then(Value::as_str);
+/// The `id` (text or number) and `name` of an `{"id"}` / `{"name"}` reference.
+fn id_and_name(v: &Value) -> (Option<String>, Option<&str>) {
     let id = v.get("id").and_then(|x| {
         x.as_str()
             .map(str::to_string)
             .or_else(|| x.as_i64().map(|n| n.to_string()))
     });
-    table.iter().copied().find(|(tid, tname)| {
-        name.is_some_and(|n| n.eq_ignore_ascii_case(tname)) || id.as_deref() == Some(*tid)
-    })
+    (id, v.get("name").and_then(Value::as_str))
+}
+
+/// The entry of `table` a reference names, by id or (case-insensitively) by name.
+fn find_named(v: &Value, table: &[JiraIdName]) -> Option<JiraIdName> {
+    let (id, name) = id_and_name(v);
+    table
+        .iter()
+        .find(|t| {
+            id.as_deref() == Some(t.id.as_str())
+                || name.is_some_and(|n| n.eq_ignore_ascii_case(&t.name))
+        })
+        .cloned()
+}
+
+/// The issue type a create names, within the project: a missing one, or a name the site does
+/// not know, is "Specify an issue type"; an id or name the site knows but the project does
+/// not offer (another project's "Task") is "The issue type selected is invalid."
+fn issue_type_of(
+    v: Option<&Value>,
+    project: &JiraProject,
+    site: &[JiraIdName],
+) -> Result<JiraIdName, &'static str> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Err("Specify an issue type");
+    };
+    if let Some(t) = find_named(v, &project.types()) {
+        return Ok(t);
+    }
+    match id_and_name(v) {
+        (None, _) if find_named(v, site).is_none() => Err("Specify an issue type"),
+        _ => Err("The issue type selected is invalid."),
+    }
+}
+
+/// The priority a create names, within the project's scheme.
+fn priority_of(
+    v: &Value,
+    project: &JiraProject,
+    site: &[JiraIdName],
+) -> Result<JiraIdName, String> {
+    if let Some(p) = find_named(v, &project.scheme()) {
+        return Ok(p);
+    }
+    match id_and_name(v) {
+        (None, Some(name)) if find_named(v, site).is_none() => {
+            Err(format!("Priority name '{name}' is not valid"))
+        }
+        (None, None) => Err("Specify the Priority (id or name) in the string format".to_string()),
+        _ => Err("The priority selected is invalid.".to_string()),
+    }
 }
 
 pub(super) async fn create_issue<H: JiraHost>(
@@ -88,19 +136,22 @@ pub(super) async fn create_issue<H: JiraHost>(
         if project.is_none() {
             errors.insert("project".into(), json!("Specify a valid project ID or key"));
         }
-        let issue_type = match fields.get("issuetype") {
-            None => {
-                errors.insert("issuetype".into(), json!("Specify an issue type"));
-                None
-            }
-            Some(it) => match lookup_named(it, &ISSUE_TYPES) {
-                Some((_, n)) => Some(n.to_string()),
-                None => {
-                    errors.insert("issuetype".into(), json!("The issue type selected is invalid."));
-                    None
+        let site_types = s.jira.site_types();
+        let issue_type = project.as_ref().and_then(|p| {
+            issue_type_of(fields.get("issuetype"), p, &site_types)
+                .map_err(|e| errors.insert("issuetype".into(), json!(e)))
+                .ok()
+        });
+        if let (Some(p), Some(t)) = (&project, &issue_type) {
+            for r in p.required_for(&t.id) {
+                let given = fields
+                    .get(&r.id)
+                    .is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
+                if !given {
+                    errors.insert(r.id.clone(), json!(format!("{} is required.", r.name)));
                 }
-            },
-        };
+            }
+        }
         let summary = match fields.get("summary") {
             Some(Value::String(t)) if !t.trim().is_empty() => {
                 if t.chars().count() > 255 {
@@ -178,27 +229,29 @@ pub(super) async fn create_issue<H: JiraHost>(
                 errors.insert("labels".into(), json!("Operation value must be an array"));
             }
         }
-        let priority = match fields.get("priority") {
-            None | Some(Value::Null) => "Medium".to_string(),
-            Some(p) => match lookup_named(p, &PRIORITIES) {
-                Some((_, n)) => n.to_string(),
-                None => {
-                    let shown = p
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .or_else(|| p.get("id").and_then(Value::as_str))
-                        .unwrap_or("");
-                    errors.insert(
-                        "priority".into(),
-                        json!(format!("Priority name '{shown}' is not valid")),
-                    );
-                    String::new()
-                }
-            },
+        let site_priorities = s.jira.site_priorities();
+        let on_screen = project.as_ref().is_some_and(|p| p.priority_on_screen);
+        let default_priority = project.as_ref().and_then(|p| p.scheme().first().cloned());
+        let priority = match (fields.get("priority"), &project) {
+            // Not on the screen: refused below with the fields the screen lacks.
+            (Some(p), Some(proj)) if !p.is_null() && on_screen => {
+                priority_of(p, proj, &site_priorities)
+                    .map_err(|e| errors.insert("priority".into(), json!(e)))
+                    .ok()
+            }
+            _ => default_priority,
+        };
+        // The create screen: Jira's fields, Priority where the project has it on the screen,
+        // and the project's required fields.
+        let on_this_screen = |k: &str| {
+            (SETTABLE_FIELDS.contains(&k) && (k != "priority" || on_screen))
+                || project
+                    .as_ref()
+                    .is_some_and(|p| p.required_fields.iter().any(|r| r.id == k))
         };
         let mut other = BTreeMap::new();
         for (k, val) in fields {
-            if !SETTABLE_FIELDS.contains(&k.as_str()) {
+            if !on_this_screen(k) {
                 errors.insert(
                     k.clone(),
                     json!(format!(
@@ -214,7 +267,8 @@ pub(super) async fn create_issue<H: JiraHost>(
         if !errors.is_empty() {
             return field_errors(&errors);
         }
-        let (Some(project), Some(issue_type)) = (project, issue_type) else {
+        let (Some(project), Some(issue_type), Some(priority)) = (project, issue_type, priority)
+        else {
             return field_errors(&errors);
         };
         let id = s.jira.next_issue_id;
@@ -297,21 +351,10 @@ pub(super) fn issue_json(base: &str, st: &JiraState, i: &JiraIssue, sel: &FieldS
         return json!({"id": i.id.to_string()});
     }
     // The issue's project is the project itself (id, name and self as `GET project/{key}`).
-    let project = st.project(&i.project_key).cloned().unwrap_or(JiraProject {
-        key: i.project_key.clone(),
-        name: i.project_key.clone(),
-        id: String::new(),
-    });
-    let (type_id, _) = ISSUE_TYPES
-        .iter()
-        .copied()
-        .find(|(_, n)| *n == i.issue_type)
-        .unwrap_or(("10001", "Task"));
-    let (prio_id, _) = PRIORITIES
-        .iter()
-        .copied()
-        .find(|(_, n)| *n == i.priority)
-        .unwrap_or(("3", "Medium"));
+    let project = st
+        .project(&i.project_key)
+        .cloned()
+        .unwrap_or_else(|| JiraProject::new(&i.project_key, &i.project_key, ""));
     let comments: Vec<Value> = i
         .comments
         .iter()
@@ -321,10 +364,13 @@ pub(super) fn issue_json(base: &str, st: &JiraState, i: &JiraIssue, sel: &FieldS
     all.insert("summary".into(), json!(i.summary));
     all.insert("description".into(), i.description.clone());
     all.insert("labels".into(), json!(i.labels));
-    all.insert("priority".into(), priority_json(base, prio_id, &i.priority));
+    all.insert(
+        "priority".into(),
+        priority_json(base, &i.priority.id, &i.priority.name),
+    );
     all.insert(
         "issuetype".into(),
-        issue_type_json(base, type_id, &i.issue_type),
+        issue_type_json(base, &i.issue_type.id, &i.issue_type.name),
     );
     all.insert("project".into(), project_json(base, &project));
     all.insert(

@@ -322,9 +322,9 @@ fn field_values(i: &JiraIssue, field: &str) -> Vec<String> {
         "labels" => i.labels.clone(),
         "key" => vec![i.key.clone()],
         "id" => vec![i.id.to_string()],
-        "issuetype" => vec![i.issue_type.clone()],
+        "issuetype" => vec![i.issue_type.name.clone()],
         "status" => vec![i.status.clone()],
-        "priority" => vec![i.priority.clone()],
+        "priority" => vec![i.priority.name.clone()],
         "summary" => vec![i.summary.clone()],
         _ => vec![],
     }

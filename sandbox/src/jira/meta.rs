@@ -1,8 +1,9 @@
 //! The account and the instance's metadata: `myself`, `serverInfo`, `field`, `priority`,
-//! `project/{key}` and `issue/createmeta/{project}/issuetypes`.
+//! `project/{key}`, `issue/createmeta/{project}/issuetypes` and
+//! `issue/createmeta/{project}/issuetypes/{issueTypeId}` (the create screen's fields).
 
 use axum::Extension;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use jiff::Timestamp;
@@ -10,10 +11,10 @@ use serde_json::{Value, json};
 
 use super::auth::Auth;
 use super::errors::error_messages;
-use super::state::JiraProject;
-use super::{ACCOUNT_ID, ISSUE_TYPES, JiraHost, PRIORITIES, base_url};
+use super::state::{JiraIdName, JiraProject};
+use super::{ACCOUNT_ID, JiraHost, base_url};
 use crate::creds;
-use crate::util::{self, Scheme};
+use crate::util::{self, Query, Scheme};
 
 pub(super) fn user_json(base: &str) -> Value {
     json!({
@@ -180,16 +181,20 @@ pub(super) fn priority_json(base: &str, id: &str, name: &str) -> Value {
            "name": name, "id": id})
 }
 
-pub(super) async fn priorities(
+pub(super) async fn priorities<H: JiraHost>(
+    State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
 ) -> Response {
     let base = base_url(&headers, &uri, scheme.as_deref());
-    let list: Vec<Value> = PRIORITIES
-        .iter()
-        .map(|(id, n)| priority_json(&base, id, n))
-        .collect();
+    let list: Vec<Value> = h.with_jira(|s| {
+        s.jira
+            .site_priorities()
+            .iter()
+            .map(|p| priority_json(&base, &p.id, &p.name))
+            .collect()
+    });
     util::json_utf8(StatusCode::OK, &list)
 }
 
@@ -212,52 +217,174 @@ pub(super) async fn project<H: JiraHost>(
     Path(key): Path<String>,
 ) -> Response {
     if auth == Auth::Anonymous {
-        return error_messages(
-            StatusCode::NOT_FOUND,
-            &[&format!("No project could be found with key '{key}'.")],
-        );
+        return no_project(&key);
     }
     let base = base_url(&headers, &uri, scheme.as_deref());
     h.with_jira(|s| match s.jira.project(&key) {
         Some(p) => {
             let mut v = project_json(&base, p);
             v["issueTypes"] = json!(
-                ISSUE_TYPES
+                p.types()
                     .iter()
-                    .map(|(id, n)| issue_type_json(&base, id, n))
+                    .map(|t| issue_type_json(&base, &t.id, &t.name))
                     .collect::<Vec<_>>()
             );
             util::json_utf8(StatusCode::OK, &v)
         }
-        None => error_messages(
-            StatusCode::NOT_FOUND,
-            &[&format!("No project could be found with key '{key}'.")],
-        ),
+        None => no_project(&key),
     })
 }
 
+fn no_project(key: &str) -> Response {
+    error_messages(
+        StatusCode::NOT_FOUND,
+        &[&format!("No project could be found with key '{key}'.")],
+    )
+}
+
+/// A page of a create-metadata list, `{"<list>":[...],"maxResults","startAt","total"}`, as
+/// `startAt` and `maxResults` (default 50, at most 200) ask, of the items `all` answers.
+fn meta_page(
+    raw: Option<&str>,
+    list: &str,
+    all: impl FnOnce() -> Result<Vec<Value>, Response>,
+) -> Response {
+    let q = Query::parse(raw);
+    let bad = |m: String| error_messages(StatusCode::BAD_REQUEST, &[&m]);
+    let (start, max) = match (q.int("startAt"), q.int("maxResults")) {
+        (Ok(s), Ok(m)) => (
+            s.unwrap_or(0).max(0) as usize,
+            m.unwrap_or(50).clamp(1, 200) as usize,
+        ),
+        (Err(e), _) | (_, Err(e)) => return bad(e),
+    };
+    let items = match all() {
+        Ok(items) => items,
+        Err(r) => return r,
+    };
+    let total = items.len();
+    let page: Vec<Value> = items.into_iter().skip(start).take(max).collect();
+    let mut body = json!({"maxResults": max, "startAt": start, "total": total});
+    body[list] = json!(page);
+    util::json_utf8(StatusCode::OK, &body)
+}
+
+/// `GET /issue/createmeta/{project}/issuetypes`: the project's issue types, paged
+/// (PageOfCreateMetaIssueTypes).
 pub(super) async fn createmeta<H: JiraHost>(
     State(h): State<H>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     scheme: Option<axum::Extension<Scheme>>,
     Path(key): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let base = base_url(&headers, &uri, scheme.as_deref());
-    h.with_jira(|s| match s.jira.project(&key) {
-        Some(_) => {
-            let types: Vec<Value> = ISSUE_TYPES
+    meta_page(raw.as_deref(), "issueTypes", || {
+        h.with_jira(|s| {
+            let p = s.jira.project(&key).ok_or_else(|| no_project(&key))?;
+            Ok(p.types()
                 .iter()
-                .map(|(id, n)| issue_type_json(&base, id, n))
-                .collect();
-            util::json_utf8(
-                StatusCode::OK,
-                &json!({"maxResults": 50, "startAt": 0, "total": types.len(), "issueTypes": types}),
-            )
-        }
-        None => error_messages(
-            StatusCode::NOT_FOUND,
-            &[&format!("No project could be found with key '{key}'.")],
+                .map(|t| issue_type_json(&base, &t.id, &t.name))
+                .collect())
+        })
+    })
+}
+
+/// One field of a create screen (FieldCreateMetadata).
+fn create_field(id: &str, name: &str, required: bool, schema: Value) -> Value {
+    json!({"fieldId": id, "key": id, "name": name, "required": required,
+           "hasDefaultValue": false, "operations": ["set"], "schema": schema})
+}
+
+/// A system field's schema.
+fn system(ty: &str, id: &str) -> Value {
+    json!({"type": ty, "system": id})
+}
+
+/// The create screen of an issue type in a project: Jira's fields, Priority with the
+/// project's scheme where it is on the screen, and the project's required fields.
+fn create_screen(base: &str, p: &JiraProject, t: &JiraIdName) -> Vec<Value> {
+    let mut issuetype = create_field(
+        "issuetype",
+        "Issue Type",
+        true,
+        system("issuetype", "issuetype"),
+    );
+    issuetype["allowedValues"] = json!([issue_type_json(base, &t.id, &t.name)]);
+    let mut project = create_field("project", "Project", true, system("project", "project"));
+    project["allowedValues"] = json!([project_json(base, p)]);
+    let mut reporter = create_field("reporter", "Reporter", true, system("user", "reporter"));
+    reporter["hasDefaultValue"] = json!(true);
+    let mut fields = vec![
+        create_field("summary", "Summary", true, system("string", "summary")),
+        issuetype,
+        project,
+        create_field(
+            "description",
+            "Description",
+            false,
+            system("string", "description"),
         ),
+        create_field(
+            "labels",
+            "Labels",
+            false,
+            json!({"type": "array", "items": "string", "system": "labels"}),
+        ),
+        reporter,
+        create_field("assignee", "Assignee", false, system("user", "assignee")),
+    ];
+    if p.priority_on_screen {
+        let scheme = p.scheme();
+        let mut f = create_field(
+            "priority",
+            "Priority",
+            false,
+            system("priority", "priority"),
+        );
+        f["hasDefaultValue"] = json!(true);
+        f["allowedValues"] = scheme
+            .iter()
+            .map(|x| priority_json(base, &x.id, &x.name))
+            .collect();
+        if let Some(d) = scheme.first() {
+            f["defaultValue"] = priority_json(base, &d.id, &d.name);
+        }
+        fields.push(f);
+    }
+    let text_field = json!({"type": "string",
+        "custom": "com.atlassian.jira.plugin.system.customfieldtypes:textfield"});
+    for r in p.required_for(&t.id) {
+        fields.push(create_field(&r.id, &r.name, true, text_field.clone()));
+    }
+    fields
+}
+
+/// `GET /issue/createmeta/{project}/issuetypes/{issueTypeId}`: the create screen's fields for
+/// one issue type, paged (PageOfCreateMetaIssueTypeWithField).
+pub(super) async fn createmeta_fields<H: JiraHost>(
+    State(h): State<H>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    scheme: Option<axum::Extension<Scheme>>,
+    Path((key, type_id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let base = base_url(&headers, &uri, scheme.as_deref());
+    meta_page(raw.as_deref(), "fields", || {
+        h.with_jira(|s| {
+            let p = s.jira.project(&key).ok_or_else(|| no_project(&key))?;
+            match p.types().into_iter().find(|t| t.id == type_id) {
+                Some(t) => Ok(create_screen(&base, p, &t)),
+                None => Err(error_messages(
+                    StatusCode::NOT_FOUND,
+                    &[&format!(
+                        "Issue type with id '{type_id}' does not exist in project '{}'.",
+                        p.key
+                    )],
+                )),
+            }
+        })
     })
 }

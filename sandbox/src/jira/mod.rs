@@ -10,13 +10,22 @@
 //!   that refuse anonymous callers, routes that answer them in their own way, and search,
 //!   which reads its parameters before it looks at the caller.
 //! - `GET /rest/api/3/myself`, `serverInfo` (`deploymentType: "Cloud"`), `field`, `priority`,
-//!   `project/{key}`, `issue/createmeta/{project}/issuetypes`.
-//! - `POST /rest/api/3/issue` → 201 `{"id","key","self"}`; validates project (seeded `SEC`),
-//!   issue type (Task, Bug, Story, Epic), summary, **ADF description** (a string gets Jira's exact
-//!   400 body; a doc with unknown nodes/marks or empty text nodes gets 400 with
-//!   `errors.description` "We can't create this issue for you right now, it could be due to
-//!   unsupported content..."), labels (no spaces), priority by name or id, and unknown fields
-//!   ("Field 'x' cannot be set. It is not on the appropriate screen, or unknown.").
+//!   `project/{key}`, `issue/createmeta/{project}/issuetypes` and
+//!   `issue/createmeta/{project}/issuetypes/{issueTypeId}` (paged with `startAt`/`maxResults`).
+//! - Projects differ as real ones do (state.rs): `SEC` has the shared issue types (Task 10001,
+//!   Bug, Story, Epic) and Jira's default priorities; `OPS` has its own Task (10100) and no
+//!   Priority on its create screen; `IR` has its own Task (10200) and Incident, priorities
+//!   P1–P4, and Incident requires "Affected system" (`customfield_10060`).
+//! - `POST /rest/api/3/issue` → 201 `{"id","key","self"}`; validates project, issue type
+//!   within the project (missing or an unknown name → "Specify an issue type"; an id or name
+//!   of another project's type → "The issue type selected is invalid."), summary, **ADF
+//!   description** (a string gets Jira's exact 400 body; a doc with unknown nodes/marks or
+//!   empty text nodes gets 400 with `errors.description` "We can't create this issue for you
+//!   right now, it could be due to unsupported content..."), labels (no spaces), priority by
+//!   name or id within the project's scheme ("The priority selected is invalid." otherwise),
+//!   required fields ("<Field name> is required."), and fields not on the project's create
+//!   screen, Priority included where it is not ("Field 'x' cannot be set. It is not on the
+//!   appropriate screen, or unknown.").
 //! - `GET /rest/api/3/issue/{idOrKey}` (`fields=` honoured), comments (`POST` → 201, ADF body,
 //!   a string body → 400 `errors.comment`, malformed ADF → 400 `INVALID_INPUT`), issue
 //!   properties.
@@ -57,7 +66,7 @@ use crate::util::{self, Scheme};
 pub use adf::{AdfError, validate_adf};
 pub(crate) use errors::Faults;
 pub(crate) use state::JiraState;
-pub use state::{JiraCommentView, JiraIssueView, JiraProject};
+pub use state::{JiraCommentView, JiraIdName, JiraIssueView, JiraProject, JiraRequiredField};
 
 /// What the Jira handlers need from the sandbox that serves them. The sandbox implements it
 /// over its one state lock, so this module does not depend on how the sandbox is composed.
@@ -115,6 +124,10 @@ pub(crate) fn router<H: JiraHost>() -> Router<H> {
                 get(meta::createmeta::<H>),
             )
             .route(
+                &format!("/rest/api/{v}/issue/createmeta/{{project}}/issuetypes/{{type_id}}"),
+                get(meta::createmeta_fields::<H>),
+            )
+            .route(
                 &format!("/rest/api/{v}/issue/{{key}}/properties"),
                 get(properties::list_properties::<H>),
             )
@@ -125,7 +138,10 @@ pub(crate) fn router<H: JiraHost>() -> Router<H> {
         open = open
             .route(&format!("/rest/api/{v}/serverInfo"), get(meta::server_info))
             .route(&format!("/rest/api/{v}/field"), get(meta::fields_list))
-            .route(&format!("/rest/api/{v}/priority"), get(meta::priorities))
+            .route(
+                &format!("/rest/api/{v}/priority"),
+                get(meta::priorities::<H>),
+            )
             .route(
                 &format!("/rest/api/{v}/project/{{key}}"),
                 get(meta::project::<H>),

@@ -188,7 +188,9 @@ fn search<H: JiraHost>(
                     "created" => a.created.cmp(&b.created).then(a.id.cmp(&b.id)),
                     "updated" => a.updated.cmp(&b.updated),
                     "key" | "issuekey" | "id" => a.id.cmp(&b.id),
-                    "priority" => priority_rank(&b.priority).cmp(&priority_rank(&a.priority)),
+                    "priority" => {
+                        priority_rank(&b.priority.name).cmp(&priority_rank(&a.priority.name))
+                    }
                     "summary" => a.summary.cmp(&b.summary),
                     _ => std::cmp::Ordering::Equal,
                 };

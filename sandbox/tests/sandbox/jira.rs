@@ -443,3 +443,143 @@ async fn api_v2_takes_plain_string_descriptions_as_the_python_library_sends_them
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
 }
+
+async fn get_json(c: &reqwest::Client, url: String) -> Value {
+    let resp = c
+        .get(url)
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn each_project_has_its_own_issue_types_and_create_screen_paged_as_createmeta_pages() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    let meta = |p: &str, q: &str| format!("{base}/rest/api/3/issue/createmeta/{p}/issuetypes{q}");
+    let ids = |v: &Value, list: &str, key: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t[key].as_str().unwrap().to_string())
+            .collect()
+    };
+    let sec = get_json(&c, meta("SEC", "")).await;
+    let ops = get_json(&c, meta("OPS", "")).await;
+    assert_eq!(ids(&sec, "issueTypes", "name")[0], "Task");
+    assert_eq!(ids(&sec, "issueTypes", "id")[0], "10001");
+    assert_eq!(ids(&ops, "issueTypes", "name")[0], "Task");
+    assert_eq!(ids(&ops, "issueTypes", "id")[0], "10100");
+    let page = get_json(&c, meta("SEC", "?startAt=1&maxResults=2")).await;
+    assert_eq!(ids(&page, "issueTypes", "name"), ["Bug", "Story"]);
+    assert_eq!(
+        (page["startAt"].as_u64(), page["total"].as_u64()),
+        (Some(1), Some(4))
+    );
+
+    let fields = get_json(&c, meta("OPS", "/10100")).await;
+    let names = ids(&fields, "fields", "fieldId");
+    assert!(names.contains(&"summary".to_string()) && !names.contains(&"priority".to_string()));
+    let ir = get_json(&c, meta("IR", "/10201")).await;
+    let field = |id: &str| {
+        ir["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["fieldId"] == id)
+    };
+    let prio = field("priority").unwrap();
+    assert_eq!(ids(prio, "allowedValues", "name"), ["P3", "P1", "P2", "P4"]);
+    let required = field("customfield_10060").unwrap();
+    assert_eq!(
+        (
+            &required["name"],
+            &required["required"],
+            &required["hasDefaultValue"]
+        ),
+        (&json!("Affected system"), &json!(true), &json!(false))
+    );
+}
+
+#[tokio::test]
+async fn creates_jira_would_refuse_get_jiras_own_400_bodies() {
+    let sb = demo().await;
+    let c = client();
+    let base = sb.url("jira");
+    let body = |project: &str, issuetype: Value, priority: Option<Value>| {
+        let mut b = json!({"fields": {"project": {"key": project}, "issuetype": issuetype,
+                                      "summary": "x", "description": adf("x")}});
+        if let Some(p) = priority {
+            b["fields"]["priority"] = p;
+        }
+        b
+    };
+    let cases = [
+        // Priority where the create screen has none.
+        (
+            body("OPS", json!({"id": "10100"}), Some(json!({"id": "1"}))),
+            json!({"priority": "Field 'priority' cannot be set. It is not on the appropriate screen, or unknown."}),
+        ),
+        // Another project's Task.
+        (
+            body("OPS", json!({"id": "10001"}), None),
+            json!({"issuetype": "The issue type selected is invalid."}),
+        ),
+        (
+            body("SEC", json!({"name": "Saga"}), None),
+            json!({"issuetype": "Specify an issue type"}),
+        ),
+        // A priority outside the project's scheme.
+        (
+            body("IR", json!({"id": "10200"}), Some(json!({"name": "High"}))),
+            json!({"priority": "The priority selected is invalid."}),
+        ),
+        // A required field left out.
+        (
+            body("IR", json!({"id": "10201"}), None),
+            json!({"customfield_10060": "Affected system is required."}),
+        ),
+    ];
+    for (req, errors) in cases {
+        let resp = create(&c, &base, &req).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{req}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v, json!({"errorMessages": [], "errors": errors}), "{req}");
+    }
+    assert!(sb.state().jira_issues().is_empty());
+
+    // The same projects accept what their schemes allow.
+    let ok = [
+        body("OPS", json!({"id": "10100"}), None),
+        body("IR", json!({"id": "10200"}), Some(json!({"id": "10001"}))),
+        {
+            let mut b = body("IR", json!({"id": "10201"}), None);
+            b["fields"]["customfield_10060"] = json!("laptop fleet");
+            b
+        },
+    ];
+    for req in ok {
+        assert_eq!(
+            create(&c, &base, &req).await.status(),
+            StatusCode::CREATED,
+            "{req}"
+        );
+    }
+    let views = sb.state().jira_issues();
+    assert_eq!(
+        views
+            .iter()
+            .map(|v| (v.key.as_str(), v.issue_type.as_str(), v.priority.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("OPS-1", "Task", "Medium"),
+            ("IR-1", "Task", "P1"),
+            ("IR-2", "Incident", "P3")
+        ]
+    );
+}

@@ -15,18 +15,19 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-pub use crate::ports::VerifyFailure;
+pub use crate::ports::{Verified, VerifyFailure};
 
 /// Verifies settings and credentials against the live system.
 #[async_trait]
 pub trait Verifier: Send + Sync {
-    /// `Ok(message)` such as "Connected to Jira as Jane Doe".
+    /// A message such as "Connected to Jira as Jane Doe", and the facts the check read that
+    /// runs need (stored with the connection).
     async fn verify(
         &self,
         kind: ConnectionKind,
         settings: &Map<String, Value>,
         secrets: &Map<String, Value>,
-    ) -> Result<String, VerifyFailure>;
+    ) -> Result<Verified, VerifyFailure>;
 }
 
 /// Starts a run of a flow (an asynchronous Lambda invoke on AWS, a task locally).
@@ -83,7 +84,7 @@ impl ConnectionsApi {
         kind: ConnectionKind,
         settings: &Map<String, Value>,
         secrets: &Map<String, Value>,
-    ) -> Result<String, VerifyFailure> {
+    ) -> Result<Verified, VerifyFailure> {
         match tokio::time::timeout(
             self.verify_budget,
             self.verifier.verify(kind, settings, secrets),
@@ -160,6 +161,8 @@ impl ConnectionsApi {
             "fields": schema,
             "verified_at": rec.verified_at.map(crate::clock::rfc3339_of_ms),
             "message": rec.message,
+            // What the last successful verification read that runs use (no secret).
+            "facts": rec.facts,
             "history": history.iter().map(|h| json!({
                 "at": crate::clock::rfc3339_of_ms(h.at),
                 "status": h.status.as_str(),
@@ -264,7 +267,7 @@ impl ConnectionsApi {
             }
         }
         match self.verify_within_budget(kind, &settings, &secrets).await {
-            Ok(message) => {
+            Ok(Verified { message, facts }) => {
                 let secret_json = SecretString::from(Value::Object(secrets).to_string());
                 let name = self.secret_name(kind);
                 let version = self
@@ -286,6 +289,7 @@ impl ConnectionsApi {
                 rec.secret_version = Some(version);
                 rec.verified_at = Some(now);
                 rec.message = Some(message.clone());
+                rec.facts = facts;
                 rec.updated_at = now;
                 let hist = HistoryEntry {
                     kind,
@@ -420,7 +424,11 @@ impl ConnectionsApi {
         // connection keeps its status and message, and the attempt is in its history.
         let timed_out = matches!(&result, Err(f) if f.status == StatusCode::GATEWAY_TIMEOUT);
         let (status, message, answer) = match result {
-            Ok(m) => (ConnectionStatus::Connected, m.clone(), Ok(m)),
+            Ok(Verified { message, facts }) => {
+                // What the system looks like now: a run reads these instead of asking again.
+                rec.facts = facts;
+                (ConnectionStatus::Connected, message.clone(), Ok(message))
+            }
             Err(f) => (ConnectionStatus::VerifyFailed, f.message.clone(), Err(f)),
         };
         if !timed_out {

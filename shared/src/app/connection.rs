@@ -10,11 +10,13 @@ use crate::store::{Store, StoreError};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 
-/// A connected system: its non-secret settings and its secret fields.
+/// A connected system: its non-secret settings, its secret fields, and what its last
+/// successful verification learned.
 pub struct Connected {
     pub kind: ConnectionKind,
     pub settings: Map<String, Value>,
     pub secrets: Map<String, Value>,
+    pub facts: Map<String, Value>,
 }
 
 /// Why a connected system cannot be built for a run.
@@ -86,16 +88,19 @@ pub async fn load(
         kind,
         settings: rec.settings.into_iter().collect(),
         secrets: fields,
+        facts: rec.facts,
     })
 }
 
 impl Connected {
-    /// The vendor's typed settings.
+    /// The vendor's typed settings, with the facts its verification stored.
     pub fn read<S: VendorSettings>(&self) -> Result<S, BuildError> {
-        S::read(&self.settings, &self.secrets).map_err(|error| BuildError::Settings {
-            kind: self.kind,
-            error,
-        })
+        S::read(&self.settings, &self.secrets)
+            .map(|s| s.with_facts(&self.facts))
+            .map_err(|error| BuildError::Settings {
+                kind: self.kind,
+                error,
+            })
     }
 }
 

@@ -12,7 +12,7 @@ pub mod aws;
 pub mod connection;
 pub mod webhooks;
 
-use crate::api::connections::{ConnectionsApi, RunStarter, Verifier, VerifyFailure};
+use crate::api::connections::{ConnectionsApi, RunStarter, Verified, Verifier, VerifyFailure};
 use crate::clock::Clock;
 use crate::connectors::adp::settings::Settings as AdpSettings;
 use crate::connectors::bamboohr::settings::Settings as BambooSettings;
@@ -438,7 +438,7 @@ impl Verifier for LiveVerifier {
         kind: ConnectionKind,
         settings: &Map<String, Value>,
         secrets: &Map<String, Value>,
-    ) -> Result<String, VerifyFailure> {
+    ) -> Result<Verified, VerifyFailure> {
         // The client's own deadline comes first, so a slow system answers with its own
         // timeout; the API's budget is the backstop.
         let deadline = Some(

@@ -117,6 +117,12 @@ pub trait VendorSettings: DeserializeOwned {
         parse(Self::FIELDS, settings, secrets)
     }
 
+    /// These settings with what the connection's last successful verification learned and
+    /// stored ([`crate::ports::Verified::facts`]). Most vendors learn nothing.
+    fn with_facts(self, _facts: &Map<String, Value>) -> Self {
+        self
+    }
+
     /// Build the vendor's client with these settings.
     fn connect(
         &self,

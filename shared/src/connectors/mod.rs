@@ -25,7 +25,7 @@ pub use crate::ports::ConnectorError;
 
 use crate::domain::ConnectionKind;
 use crate::http::ClientOptions;
-use crate::ports::{LiveCheck, VerifyFailure};
+use crate::ports::{LiveCheck, Verified, VerifyFailure};
 use form::{Field, VendorSettings};
 use serde_json::{Map, Value};
 use std::time::Instant;
@@ -45,14 +45,15 @@ pub fn fields(kind: ConnectionKind) -> &'static [Field] {
 }
 
 /// Check a connection live with these settings and secret fields, as a run would build it:
-/// "Connected to …", or why not. Settings that cannot be read are a 400 naming the field.
+/// "Connected to …" and what the check learned that runs need, or why not. Settings that
+/// cannot be read are a 400 naming the field.
 pub async fn verify(
     kind: ConnectionKind,
     settings: &Map<String, Value>,
     secrets: &Map<String, Value>,
     opts: &ClientOptions,
     deadline: Option<Instant>,
-) -> Result<String, VerifyFailure> {
+) -> Result<Verified, VerifyFailure> {
     match kind {
         ConnectionKind::Incydr => {
             check::<incydr::settings::Settings>(settings, secrets, opts, deadline).await
@@ -79,10 +80,11 @@ pub async fn verify(
                 .map_err(bad)?
                 .verify_connection(&s.group_id, &s.protected_groups, deadline)
                 .await
+                .map(Verified::from)
         }
         ConnectionKind::Generic => {
             let s = generic::settings::Settings::read(settings, secrets).map_err(bad)?;
-            generic::verify_signing_secret(&s.signing_secret)
+            generic::verify_signing_secret(&s.signing_secret).map(Verified::from)
         }
     }
 }
@@ -93,7 +95,7 @@ async fn check<S: VendorSettings>(
     secrets: &Map<String, Value>,
     opts: &ClientOptions,
     deadline: Option<Instant>,
-) -> Result<String, VerifyFailure>
+) -> Result<Verified, VerifyFailure>
 where
     S::Built: LiveCheck,
 {
@@ -101,7 +103,7 @@ where
         .map_err(bad)?
         .connect(opts)
         .map_err(bad)?
-        .verify_connection(deadline)
+        .verify_and_learn(deadline)
         .await
 }
 

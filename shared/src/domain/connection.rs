@@ -139,6 +139,10 @@ pub struct ConnectionRecord {
     /// What the last verification said (the user-facing message).
     #[serde(default)]
     pub message: Option<String>,
+    /// What the last successful verification read from the system that runs need (the
+    /// connector's own shape, no secret), replaced by the next successful one.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub facts: serde_json::Map<String, serde_json::Value>,
     pub updated_at: i64,
     /// Optimistic-concurrency counter, maintained by the store.
     #[serde(default)]
@@ -156,6 +160,7 @@ impl ConnectionRecord {
             secret_version: None,
             verified_at: None,
             message: None,
+            facts: serde_json::Map::new(),
             updated_at: 0,
             version: 0,
         }

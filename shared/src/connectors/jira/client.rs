@@ -1,4 +1,4 @@
-//! [`JiraClient`]: credentials check, create issue, comment, JQL search.
+//! [`JiraClient`]: credentials check, create metadata, create issue, comment, JQL search.
 
 use super::adf::{self, Doc};
 use super::model::*;
@@ -25,6 +25,9 @@ const SEARCH_PAGE_SIZE: u32 = 100;
 
 /// Stops a server that never says `isLast` from looping forever.
 const MAX_PAGES: usize = 1_000;
+
+/// Items per create-metadata page (the documented default of `maxResults`).
+const META_PAGE_SIZE: usize = 50;
 
 /// Turn Jira's ErrorCollection (`{"errorMessages":[…],"errors":{"field":"msg"}}`) into one
 /// short line. Nothing else of the body is kept.
@@ -94,8 +97,8 @@ struct KeyRef<'a> {
 }
 
 #[derive(Serialize)]
-struct NameRef<'a> {
-    name: &'a str,
+struct IdRef<'a> {
+    id: &'a str,
 }
 
 #[derive(Serialize)]
@@ -106,13 +109,13 @@ struct CreateIssueBody<'a> {
 #[derive(Serialize)]
 struct CreateIssueFields<'a> {
     project: KeyRef<'a>,
-    issuetype: NameRef<'a>,
+    issuetype: IdRef<'a>,
     summary: String,
     description: &'a Doc,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     labels: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
-    priority: Option<NameRef<'a>>,
+    priority: Option<IdRef<'a>>,
 }
 
 #[derive(Serialize)]
@@ -251,8 +254,9 @@ impl JiraClient {
         Ok(http::read_json(&call, resp).await?)
     }
 
-    /// `POST /rest/api/3/issue`. Checks the project key, issue type, summary and labels first
-    /// (a label with whitespace is refused); the summary is made one line of ≤ 255 characters.
+    /// `POST /rest/api/3/issue`, the issue type and priority by id. Checks the project key,
+    /// issue type, summary and labels first (a label with whitespace is refused); the summary
+    /// is made one line of ≤ 255 characters.
     /// Never repeated after it may have reached Jira: on an unknown outcome the caller searches
     /// by label before creating again.
     pub async fn create_issue(
@@ -266,8 +270,11 @@ impl JiraClient {
                 format!("{:?} is not a Jira project key", issue.project_key),
             ));
         }
-        if issue.issue_type.trim().is_empty() {
-            return Err(ConnectorError::invalid(SYSTEM, "the issue type is empty"));
+        if issue.issue_type_id.trim().is_empty() {
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                "the issue type id is empty",
+            ));
         }
         let summary = clean_summary(&issue.summary);
         if summary.is_empty() {
@@ -290,17 +297,17 @@ impl JiraClient {
                 ));
             }
         }
-        let priority = match issue.priority_name.as_deref().map(str::trim) {
+        let priority = match issue.priority_id.as_deref().map(str::trim) {
             Some("") | None => None,
-            Some(p) => Some(NameRef { name: p }),
+            Some(p) => Some(IdRef { id: p }),
         };
         let body = Self::encode(&CreateIssueBody {
             fields: CreateIssueFields {
                 project: KeyRef {
                     key: &issue.project_key,
                 },
-                issuetype: NameRef {
-                    name: issue.issue_type.trim(),
+                issuetype: IdRef {
+                    id: issue.issue_type_id.trim(),
                 },
                 summary,
                 description: &issue.description,
@@ -326,6 +333,75 @@ impl JiraClient {
             }),
             _ => Err(HttpError::decode(&call, "the created issue has no key").into()),
         }
+    }
+
+    /// The issue types `project` offers for creating issues:
+    /// `GET /rest/api/3/issue/createmeta/{project}/issuetypes`, every page (`startAt`,
+    /// `maxResults`). Empty when the account may not create issues there.
+    pub async fn create_meta_issue_types(
+        &self,
+        project_key: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<CreateMetaIssueType>, ConnectorError> {
+        let path = format!(
+            "/rest/api/3/issue/createmeta/{}/issuetypes",
+            self.project_segment(project_key)?
+        );
+        self.start_at_pages(&path, deadline).await
+    }
+
+    /// The fields on the create screen of `project` for one issue type:
+    /// `GET /rest/api/3/issue/createmeta/{project}/issuetypes/{issueTypeId}`, every page.
+    pub async fn create_meta_fields(
+        &self,
+        project_key: &str,
+        issue_type_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<CreateMetaField>, ConnectorError> {
+        let path = format!(
+            "/rest/api/3/issue/createmeta/{}/issuetypes/{}",
+            self.project_segment(project_key)?,
+            http::path_segment(issue_type_id)
+        );
+        self.start_at_pages(&path, deadline).await
+    }
+
+    fn project_segment(&self, project_key: &str) -> Result<String, ConnectorError> {
+        if !valid_project_key(project_key) {
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                format!("{project_key:?} is not a Jira project key"),
+            ));
+        }
+        Ok(http::path_segment(project_key))
+    }
+
+    /// Every item of a `startAt`/`maxResults`/`total` paged list.
+    async fn start_at_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<T>, ConnectorError> {
+        let mut out: Vec<T> = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page_path = format!("{path}?startAt={}&maxResults={META_PAGE_SIZE}", out.len());
+            let (call, resp) = self
+                .send(Method::GET, &page_path, None, true, deadline)
+                .await?;
+            let page: CreateMetaPage<T> = http::read_json(&call, resp).await?;
+            let total = page.total;
+            let items = page.items();
+            let got = items.len();
+            out.extend(items);
+            let done = match total {
+                Some(t) => out.len() as u64 >= t,
+                None => got < META_PAGE_SIZE,
+            };
+            if got == 0 || done {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// `POST /rest/api/3/issue/{key}/comment` `{"body": <ADF>}` (201, or 200 on some
@@ -491,16 +567,6 @@ mod tests {
         );
         assert!(jql_safe("riskflow-alert-tickets-123:a.b_c"));
         assert!(!jql_safe("a\"b") && !jql_safe("a b") && !jql_safe("a\\b") && !jql_safe(""));
-    }
-
-    #[test]
-    fn severities_map_to_jira_priorities() {
-        let m = PriorityMap::default();
-        assert_eq!(
-            [0, 1, 2, 3, 4, 9].map(|s| m.name_for(s)),
-            ["Lowest", "Low", "Medium", "High", "Highest", "Highest"]
-        );
-        assert_eq!(priority_for_severity(3), "High");
     }
 
     #[test]

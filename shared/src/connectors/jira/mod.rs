@@ -4,7 +4,9 @@
 //! Rich text (descriptions, comments) must be Atlassian Document Format in v3: see [`adf`].
 //! Search uses `GET /rest/api/3/search/jql` with `nextPageToken`/`isLast` (the old
 //! `/rest/api/3/search` is removed) and is eventually consistent, so "search, then create" is
-//! not idempotent on its own (README.md, "How exactly-once works"). Wire facts follow
+//! not idempotent on its own (README.md, "How exactly-once works"). Issues are created with
+//! the issue type and priority by id, read from the project's create metadata when the
+//! connection is verified ([`createmeta`]). Wire facts (docs/vendors/jira.md) follow
 //! Atlassian's documentation: Basic auth
 //! <https://developer.atlassian.com/cloud/jira/service-desk/basic-auth-for-rest-apis/>, ADF
 //! <https://developer.atlassian.com/cloud/jira/platform/apis/document/structure>, search
@@ -13,6 +15,7 @@
 
 pub mod adf;
 mod client;
+pub mod createmeta;
 mod model;
 pub mod settings;
 mod sink;
@@ -22,7 +25,7 @@ pub use client::{
     JiraClient, MAX_LABEL_CHARS, MAX_SUMMARY_CHARS, SYSTEM, clean_summary, valid_project_key,
 };
 pub use model::{
-    CommentRef, CreatedIssue, Issue, IssueFields, IssueRef, Myself, NamedRef, NewIssue,
-    PriorityMap, priority_for_severity,
+    CommentRef, CreateMetaField, CreateMetaIssueType, CreatedIssue, IdName, Issue, IssueFields,
+    IssueRef, Myself, NamedRef, NewIssue,
 };
 pub use sink::{JiraSink, to_adf};

@@ -17,15 +17,17 @@ where
 pub struct NewIssue {
     /// e.g. `SEC`.
     pub project_key: String,
-    /// e.g. `Task`; issue types are per project.
-    pub issue_type: String,
+    /// The issue type's id in this project (issue types are per project: two projects'
+    /// "Task" may have different ids, so a name is not enough).
+    pub issue_type_id: String,
     /// One line, at most 255 characters (longer summaries are cut, newlines become spaces).
     pub summary: String,
     pub description: Doc,
     /// No whitespace in a label (Jira splits on it); e.g. `riskflow-alert-tickets-<sessionId>`.
     pub labels: Vec<String>,
-    /// e.g. `High`; `None` leaves the project's default.
-    pub priority_name: Option<String>,
+    /// The priority's id; `None` sends no priority (the project's default applies). Only sent
+    /// when the project's create screen has Priority.
+    pub priority_id: Option<String>,
 }
 
 /// `201 {"id","key","self"}`.
@@ -126,35 +128,90 @@ pub(crate) struct SearchPage {
     pub is_last: Option<bool>,
 }
 
-/// Jira priority names for Incydr severities 0..=4, configurable per connection.
+/// An `{"id","name"}` pair (an issue type, a priority).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PriorityMap {
-    /// Index = severity (0 no risk … 4 critical).
-    pub names: [String; 5],
+pub struct IdName {
+    pub id: String,
+    pub name: String,
 }
 
-impl Default for PriorityMap {
-    fn default() -> Self {
-        PriorityMap {
-            names: [0u8, 1, 2, 3, 4].map(|s| priority_for_severity(s).to_string()),
+/// One issue type of `GET /rest/api/3/issue/createmeta/{project}/issuetypes`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CreateMetaIssueType {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// Sub-task types need a parent: not usable for a new ticket.
+    #[serde(default)]
+    pub subtask: bool,
+}
+
+/// One field of the create screen, `GET /rest/api/3/issue/createmeta/{project}/issuetypes/{id}`
+/// (FieldCreateMetadata).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateMetaField {
+    #[serde(default)]
+    pub field_id: String,
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub has_default_value: bool,
+    /// For Priority: the priorities of the project's scheme (`{"id","name",…}`).
+    #[serde(default, deserialize_with = "null_default")]
+    pub allowed_values: Vec<NamedRef>,
+}
+
+impl CreateMetaField {
+    /// The field's id (`fieldId`, or `key` when a server sends only that).
+    pub fn id(&self) -> &str {
+        if self.field_id.is_empty() {
+            &self.key
+        } else {
+            &self.field_id
         }
     }
 }
 
-impl PriorityMap {
-    /// The priority for a severity; above 4 counts as 4.
-    pub fn name_for(&self, severity: u8) -> &str {
-        &self.names[usize::from(severity.min(4))]
-    }
+/// One page of create metadata: issue types (PageOfCreateMetaIssueTypes names the list
+/// `issueTypes` and also lists `createMetaIssueType`) or create-screen fields
+/// (PageOfCreateMetaIssueTypeWithField: `fields`, also listed as `results`); Data Center
+/// answers `values`. Whichever list is not empty is the page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", bound = "T: Deserialize<'de>")]
+pub(crate) struct CreateMetaPage<T> {
+    #[serde(default = "Vec::new", deserialize_with = "null_default")]
+    issue_types: Vec<T>,
+    #[serde(default = "Vec::new", deserialize_with = "null_default")]
+    create_meta_issue_type: Vec<T>,
+    #[serde(default = "Vec::new", deserialize_with = "null_default")]
+    fields: Vec<T>,
+    #[serde(default = "Vec::new", deserialize_with = "null_default")]
+    results: Vec<T>,
+    #[serde(default = "Vec::new", deserialize_with = "null_default")]
+    values: Vec<T>,
+    /// Items in all pages.
+    #[serde(default)]
+    pub total: Option<u64>,
 }
 
-/// The default mapping: 4 Highest, 3 High, 2 Medium, 1 Low, 0 Lowest (above 4 counts as 4).
-pub fn priority_for_severity(severity: u8) -> &'static str {
-    match severity {
-        0 => "Lowest",
-        1 => "Low",
-        2 => "Medium",
-        3 => "High",
-        _ => "Highest",
+impl<T> CreateMetaPage<T> {
+    /// The page's items.
+    pub fn items(self) -> Vec<T> {
+        [
+            self.issue_types,
+            self.create_meta_issue_type,
+            self.fields,
+            self.results,
+            self.values,
+        ]
+        .into_iter()
+        .find(|l| !l.is_empty())
+        .unwrap_or_default()
     }
 }

@@ -2,13 +2,16 @@
 //! reads them into.
 
 use super::client::JiraClient;
+use super::createmeta::{CreateFacts, PriorityMapping};
 use super::sink::JiraSink;
 use crate::connectors::form::{self, Field, FieldType::*, VendorSettings};
 use crate::http::{ClientOptions, Http};
 use crate::ports::ConnectorError;
 use secrecy::SecretString;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use std::sync::Arc;
+use tokio::sync::OnceCell;
 use url::Url;
 
 pub const FIELDS: &[Field] = &[
@@ -50,9 +53,17 @@ pub const FIELDS: &[Field] = &[
         Text,
         false,
         false,
-        "The issue type of new tickets.",
+        "The issue type of new tickets, as the project names it; verification reads its id and checks that the project's create screen needs nothing riskflow does not fill.",
     )
     .default("Task"),
+    Field::new(
+        "priority_map",
+        "Priority by severity",
+        List,
+        false,
+        false,
+        "Incydr severity to Jira priority, e.g. critical=P1, high=P2, moderate=P3, low=P4. Empty: critical Highest, high High, moderate Medium, low Low, no risk Lowest where the project has those; a severity not listed sends no priority. Verification checks each name against the project's priorities.",
+    ),
 ];
 
 /// A connected Jira site and where tickets go in it.
@@ -65,14 +76,32 @@ pub struct Settings {
     pub api_token: SecretString,
     pub project_key: String,
     pub issue_type: String,
+    /// `severity=priority` entries ([`PriorityMapping::parse`]).
+    pub priority_map: Vec<String>,
+    /// What the last verification read from the project (not a form field).
+    #[serde(skip)]
+    pub facts: Option<CreateFacts>,
 }
 
 impl VendorSettings for Settings {
     const FIELDS: &'static [Field] = FIELDS;
     type Built = Arc<JiraSink>;
 
+    /// The create facts the last verification stored, when they fit these settings.
+    fn with_facts(mut self, facts: &Map<String, Value>) -> Self {
+        self.facts = CreateFacts::from_facts(
+            facts,
+            &self.project_key,
+            &self.issue_type,
+            &self.priority_map,
+        );
+        self
+    }
+
     /// The client, as the ticket sink.
     fn connect(&self, opts: &ClientOptions) -> Result<Arc<JiraSink>, ConnectorError> {
+        let priorities = PriorityMapping::parse(&self.priority_map)
+            .map_err(|m| ConnectorError::invalid(super::SYSTEM, m))?;
         let client = JiraClient::new(
             self.url.clone(),
             self.email.clone(),
@@ -84,6 +113,8 @@ impl VendorSettings for Settings {
             site: self.url.clone(),
             project_key: self.project_key.clone(),
             issue_type: self.issue_type.clone(),
+            priorities,
+            facts: OnceCell::new_with(self.facts.clone()),
         }))
     }
 }
@@ -94,6 +125,8 @@ mod tests {
 
     #[test]
     fn the_form_defaults_deserialise() {
-        assert_eq!(form::defaults::<Settings>().issue_type, "Task");
+        let s = form::defaults::<Settings>();
+        assert_eq!(s.issue_type, "Task");
+        assert!(s.priority_map.is_empty());
     }
 }

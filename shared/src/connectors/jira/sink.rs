@@ -1,12 +1,14 @@
 //! Jira as a ticket sink (`ports::TicketSink`).
 
 use crate::connectors::ConnectorError;
+use crate::connectors::jira::createmeta::{self, CreateFacts, PriorityMapping};
 use crate::connectors::jira::{self, JiraClient};
 use crate::domain::{ConnectionKind, TicketContent, TicketRef};
 use crate::ports::TicketSink;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::OnceCell;
 use url::Url;
 
 /// Jira as a ticket sink.
@@ -14,7 +16,13 @@ pub struct JiraSink {
     pub client: Arc<JiraClient>,
     pub site: Url,
     pub project_key: String,
+    /// The issue type's name (the setting).
     pub issue_type: String,
+    /// Which priority each severity sends (the setting).
+    pub priorities: PriorityMapping,
+    /// What creating needs: stored by the last verification, or read from Jira on the first
+    /// create when none is stored (a connection verified by an older version).
+    pub facts: OnceCell<CreateFacts>,
 }
 
 /// A ticket's content as an ADF document.
@@ -62,13 +70,14 @@ impl TicketSink for JiraSink {
         dedup_key: &str,
         deadline: Option<Instant>,
     ) -> Result<TicketRef, ConnectorError> {
+        let facts = self.create_facts(deadline).await?;
         let issue = jira::NewIssue {
             project_key: self.project_key.clone(),
-            issue_type: self.issue_type.clone(),
+            issue_type_id: facts.issue_type.id.clone(),
             summary: content.summary.clone(),
             description: to_adf(content),
             labels: vec!["incydr".into(), dedup_key.to_string()],
-            priority_name: Some(jira::priority_for_severity(content.severity).to_string()),
+            priority_id: facts.priority_for(content.severity).map(|p| p.id.clone()),
         };
         let created = self.client.create_issue(&issue, deadline).await?;
         Ok(self.ticket(created.id, created.key))
@@ -89,6 +98,31 @@ impl TicketSink for JiraSink {
 }
 
 impl JiraSink {
+    /// What creating needs: the stored facts, or (none stored) read from Jira once.
+    pub async fn create_facts(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<&CreateFacts, ConnectorError> {
+        self.facts
+            .get_or_try_init(|| self.read_create_facts(deadline))
+            .await
+    }
+
+    /// Read what creating needs from the project's create metadata.
+    pub async fn read_create_facts(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<CreateFacts, ConnectorError> {
+        createmeta::learn(
+            &self.client,
+            &self.project_key,
+            &self.issue_type,
+            &self.priorities,
+            deadline,
+        )
+        .await
+    }
+
     fn ticket(&self, id: String, key: String) -> TicketRef {
         let url = crate::http::join(
             &self.site,

@@ -1,28 +1,29 @@
-//! Checking a Jira connection live: the token is accepted, and the project exists and is visible
-//! to the account.
+//! Checking a Jira connection live: the token is accepted, the project exists and offers the
+//! issue type, and its create screen needs nothing riskflow does not fill. What creating needs
+//! (the issue type's id, the priorities by id) is returned to be stored with the connection.
 
 use super::sink::JiraSink;
-use crate::ports::{LiveCheck, VerifyFailure};
+use crate::ports::{LiveCheck, Verified, VerifyFailure};
 use async_trait::async_trait;
 use std::time::Instant;
 
 #[async_trait]
 impl LiveCheck for JiraSink {
-    /// "Connected to Jira as …", or why not.
+    /// "Connected to Jira as …; tickets are created in …", or why not.
     async fn verify_connection(&self, deadline: Option<Instant>) -> Result<String, VerifyFailure> {
+        self.verify_and_learn(deadline).await.map(|v| v.message)
+    }
+
+    /// The check, with the project's create facts to store.
+    async fn verify_and_learn(&self, deadline: Option<Instant>) -> Result<Verified, VerifyFailure> {
         let m = self
             .client
             .verify(deadline)
             .await
             .map_err(|e| VerifyFailure::from_connector("Jira", &e))?;
-        // The project must exist: an empty search within it is a cheap check.
-        self.client
-            .search_jql(
-                &format!("project = \"{}\"", self.project_key),
-                &["summary"],
-                1,
-                deadline,
-            )
+        // Read again on every verification (the daily re-test too): the project may change.
+        let facts = self
+            .read_create_facts(deadline)
             .await
             .map_err(|e| match e.status() {
                 Some(400) | Some(404) => VerifyFailure::bad(format!(
@@ -31,6 +32,9 @@ impl LiveCheck for JiraSink {
                 )),
                 _ => VerifyFailure::from_connector("Jira", &e),
             })?;
-        Ok(m)
+        Ok(Verified {
+            message: format!("{m}; {}", facts.describe()),
+            facts: facts.to_facts(),
+        })
     }
 }
