@@ -3,6 +3,7 @@
 //! webhook and the connections API, over the sandbox and DynamoDB (moto).
 
 use lambda_runtime::{Context, LambdaEvent};
+use riskflow::app::AlertTicketsJob;
 use riskflow::domain::{ConnectionKind, Flow};
 use riskflow::lambda::{api_event, hr_event, scheduled};
 use riskflow_e2e::{World, date_in_days, now_secs, signed_headers};
@@ -88,9 +89,8 @@ async fn a_scheduler_event_runs_the_flow_and_a_dry_run_event_only_plans_and_a_fa
     let w = world().await;
     let ids = w.seed_alert_sessions("lambda", 5);
 
-    let dry = scheduled(
+    let dry = scheduled::<AlertTicketsJob>(
         &w.env,
-        Flow::AlertTickets,
         LambdaEvent::new(scheduler_event(Flow::AlertTickets, true), context()),
     )
     .await
@@ -100,9 +100,8 @@ async fn a_scheduler_event_runs_the_flow_and_a_dry_run_event_only_plans_and_a_fa
     assert_eq!(dry["plan"].as_array().map(Vec::len), Some(5));
     assert!(w.sb().jira_issues().is_empty());
 
-    let real = scheduled(
+    let real = scheduled::<AlertTicketsJob>(
         &w.env,
-        Flow::AlertTickets,
         LambdaEvent::new(scheduler_event(Flow::AlertTickets, false), context()),
     )
     .await
@@ -124,9 +123,8 @@ async fn a_scheduler_event_runs_the_flow_and_a_dry_run_event_only_plans_and_a_fa
         )
         .path_prefix("/v1/sessions"),
     );
-    let failed = scheduled(
+    let failed = scheduled::<AlertTicketsJob>(
         &w.env,
-        Flow::AlertTickets,
         LambdaEvent::new(scheduler_event(Flow::AlertTickets, false), context()),
     )
     .await;
@@ -300,20 +298,16 @@ async fn the_connections_api_answers_api_gateway_requests_and_its_daily_event_re
 async fn the_modules_schedule_input_runs_its_own_job_and_a_misdirected_schedule_is_refused() {
     let w = world().await;
     let input = |job: &str| json!({"source": "riskflow.schedule", "job": job});
-    let run = scheduled(
-        &w.env,
-        Flow::AlertTickets,
-        LambdaEvent::new(input("alert-tickets"), context()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{}", e.message));
+    let run =
+        scheduled::<AlertTicketsJob>(&w.env, LambdaEvent::new(input("alert-tickets"), context()))
+            .await
+            .unwrap_or_else(|e| panic!("{}", e.message));
     assert_eq!(run["flow"], json!("alert-tickets"));
     assert_eq!(run["status"], json!("succeeded"), "{run:#}");
 
     // A schedule pointed at the wrong function runs nothing.
-    let e = scheduled(
+    let e = scheduled::<AlertTicketsJob>(
         &w.env,
-        Flow::AlertTickets,
         LambdaEvent::new(input("departing-response"), context()),
     )
     .await

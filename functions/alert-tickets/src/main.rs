@@ -2,9 +2,9 @@
 //! invoked with `{"dry_run": true}`). Wiring only; the flow lives in `riskflow::flows`.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use riskflow::app::AlertTicketsJob;
 use riskflow::app::App;
 use riskflow::config::Config;
-use riskflow::domain::Flow;
 use serde_json::Value;
 
 #[tokio::main]
@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let cfg = Config::from_env()?;
     let env = App::aws(&cfg).await;
     lambda_runtime::run(service_fn(|ev: LambdaEvent<Value>| {
-        riskflow::lambda::scheduled(&env, Flow::AlertTickets, ev)
+        riskflow::lambda::scheduled::<AlertTicketsJob>(&env, ev)
     }))
     .await
 }

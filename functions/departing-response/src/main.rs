@@ -3,8 +3,8 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use riskflow::app::App;
+use riskflow::app::DepartingResponseJob;
 use riskflow::config::Config;
-use riskflow::domain::Flow;
 use serde_json::Value;
 
 #[tokio::main]
@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let cfg = Config::from_env()?;
     let env = App::aws(&cfg).await;
     lambda_runtime::run(service_fn(|ev: LambdaEvent<Value>| {
-        riskflow::lambda::scheduled(&env, Flow::DepartingResponse, ev)
+        riskflow::lambda::scheduled::<DepartingResponseJob>(&env, ev)
     }))
     .await
 }

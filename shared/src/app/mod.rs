@@ -240,63 +240,74 @@ impl App {
     /// Run a flow once. A connection it needs that is not connected ends the run at once with
     /// a `skipped` record naming it, and no outside call.
     pub async fn run_flow(&self, flow: Flow, dry_run: bool, deadline: Instant) -> RunRecord {
+        match flow {
+            Flow::AlertTickets => self.run_job::<AlertTicketsJob>(dry_run, deadline).await,
+            Flow::DepartingResponse => {
+                self.run_job::<DepartingResponseJob>(dry_run, deadline)
+                    .await
+            }
+            Flow::HrDepartures => self.run_job::<HrDeparturesJob>(dry_run, deadline).await,
+        }
+    }
+
+    /// Run one job, chosen by type: a function that runs one flow names it so, and links that
+    /// flow's code and connectors only (not every flow's, as a `Flow` value would).
+    pub async fn run_job<J: Job>(&self, dry_run: bool, deadline: Instant) -> RunRecord {
         let mut ctx = RunCtx::new(
             self.store.clone(),
-            flow,
+            J::FLOW,
             deadline,
             dry_run || self.dry_run,
             self.clock.clone(),
         );
         ctx.audit_retention_ms = self.audit_retention_ms;
         ctx.metrics = self.metrics.clone();
-        let r = self.run_inner(&ctx, flow).await;
+        let r = J::run(self, &ctx).await;
         finish_built(&ctx, r).await
     }
 
-    async fn run_inner(&self, ctx: &RunCtx, flow: Flow) -> Result<RunRecord, BuildError> {
-        match flow {
-            Flow::AlertTickets => {
-                let inc = self.load(ConnectionKind::Incydr).await?;
-                let (inc, source) = self.build::<IncydrSettings>(&inc)?;
-                let sinks = self.sinks(&inc).await?;
-                let deps = AlertDeps {
-                    source,
-                    sinks,
-                    settings: Self::alert_settings(&inc),
-                    timing: self.timing.clone(),
-                };
-                Ok(alert_tickets::run(ctx, &deps).await)
-            }
-            Flow::DepartingResponse => {
-                // Every system is loaded before any is built, so a system that is not
-                // connected skips the run before a broken one fails it.
-                let inc = self.load(ConnectionKind::Incydr).await?;
-                let okta = self.load(ConnectionKind::Okta).await?;
-                let jira = self.load(ConnectionKind::Jira).await?;
-                let (inc, adapter) = self.build::<IncydrSettings>(&inc)?;
-                let (okta, idp) = self.build::<OktaSettings>(&okta)?;
-                let deps = DepartingDeps {
-                    source: adapter.clone(),
-                    watchlists: adapter,
-                    idp,
-                    sink: self.build::<JiraSettings>(&jira)?.1,
-                    settings: DepartingSettings {
-                        scan: Self::alert_settings(&inc),
-                        group_id: okta.group_id,
-                        cap_per_run: okta.cap_per_run,
-                        cap_per_day: okta.cap_per_day,
-                        protected_users: okta.protected_users,
-                        protected_groups: okta.protected_groups,
-                    },
-                    timing: self.timing.clone(),
-                };
-                Ok(departing_response::run(ctx, &deps).await)
-            }
-            Flow::HrDepartures => {
-                let deps = self.hr_deps().await?;
-                Ok(hr_departures::run(ctx, &deps).await)
-            }
-        }
+    async fn run_alert_tickets(&self, ctx: &RunCtx) -> Result<RunRecord, BuildError> {
+        let inc = self.load(ConnectionKind::Incydr).await?;
+        let (inc, source) = self.build::<IncydrSettings>(&inc)?;
+        let sinks = self.sinks(&inc).await?;
+        let deps = AlertDeps {
+            source,
+            sinks,
+            settings: Self::alert_settings(&inc),
+            timing: self.timing.clone(),
+        };
+        Ok(alert_tickets::run(ctx, &deps).await)
+    }
+
+    async fn run_departing_response(&self, ctx: &RunCtx) -> Result<RunRecord, BuildError> {
+        // Every system is loaded before any is built, so a system that is not connected skips
+        // the run before a broken one fails it.
+        let inc = self.load(ConnectionKind::Incydr).await?;
+        let okta = self.load(ConnectionKind::Okta).await?;
+        let jira = self.load(ConnectionKind::Jira).await?;
+        let (inc, adapter) = self.build::<IncydrSettings>(&inc)?;
+        let (okta, idp) = self.build::<OktaSettings>(&okta)?;
+        let deps = DepartingDeps {
+            source: adapter.clone(),
+            watchlists: adapter,
+            idp,
+            sink: self.build::<JiraSettings>(&jira)?.1,
+            settings: DepartingSettings {
+                scan: Self::alert_settings(&inc),
+                group_id: okta.group_id,
+                cap_per_run: okta.cap_per_run,
+                cap_per_day: okta.cap_per_day,
+                protected_users: okta.protected_users,
+                protected_groups: okta.protected_groups,
+            },
+            timing: self.timing.clone(),
+        };
+        Ok(departing_response::run(ctx, &deps).await)
+    }
+
+    async fn run_hr_departures(&self, ctx: &RunCtx) -> Result<RunRecord, BuildError> {
+        let deps = self.hr_deps().await?;
+        Ok(hr_departures::run(ctx, &deps).await)
     }
 
     async fn hr_deps(&self) -> Result<HrDeps, BuildError> {
@@ -404,6 +415,43 @@ impl App {
             clock: self.clock.clone(),
             verify_budget: crate::api::connections::VERIFY_BUDGET,
         }
+    }
+}
+
+/// One flow as a type, so each Lambda function instantiates only the job it runs.
+pub trait Job {
+    const FLOW: Flow;
+    fn run(
+        app: &App,
+        ctx: &RunCtx,
+    ) -> impl std::future::Future<Output = Result<RunRecord, BuildError>> + Send;
+}
+
+/// The alert-tickets job.
+pub struct AlertTicketsJob;
+/// The departing-response job.
+pub struct DepartingResponseJob;
+/// The hr-departures job.
+pub struct HrDeparturesJob;
+
+impl Job for AlertTicketsJob {
+    const FLOW: Flow = Flow::AlertTickets;
+    async fn run(app: &App, ctx: &RunCtx) -> Result<RunRecord, BuildError> {
+        app.run_alert_tickets(ctx).await
+    }
+}
+
+impl Job for DepartingResponseJob {
+    const FLOW: Flow = Flow::DepartingResponse;
+    async fn run(app: &App, ctx: &RunCtx) -> Result<RunRecord, BuildError> {
+        app.run_departing_response(ctx).await
+    }
+}
+
+impl Job for HrDeparturesJob {
+    const FLOW: Flow = Flow::HrDepartures;
+    async fn run(app: &App, ctx: &RunCtx) -> Result<RunRecord, BuildError> {
+        app.run_hr_departures(ctx).await
     }
 }
 

@@ -4,8 +4,8 @@
 //! with real event JSON.
 
 use crate::api::{ApiRequest, ApiResponse};
-use crate::app::App;
-use crate::domain::{Flow, RunStatus};
+use crate::app::{App, HrDeparturesJob, Job};
+use crate::domain::RunStatus;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
 use bytes::Bytes;
@@ -90,37 +90,57 @@ struct HttpShapeContext {
     _http: serde::de::IgnoredAny,
 }
 
+/// An event told apart, with an HTTP request not yet read whole: the functions that serve no
+/// route refuse one without deserialising (and so without linking) the whole request type.
+enum Classified {
+    Http(Value),
+    Other(Trigger),
+}
+
+/// A trigger refused: retrying the same event cannot help.
+fn refused(why: String) -> HandlerError {
+    HandlerError {
+        retryable: false,
+        message: why,
+    }
+}
+
 impl Trigger {
     /// Deserialise an event. Anything that is none of the triggers is refused with a message
     /// saying what was expected.
     pub fn from_event(v: Value) -> Result<Trigger, HandlerError> {
-        let refused = |why: String| HandlerError {
-            retryable: false,
-            message: why,
-        };
+        match Trigger::classify(v)? {
+            Classified::Http(v) => {
+                let req: ApiGatewayV2httpRequest = serde_json::from_value(v).map_err(|e| {
+                    refused(format!(
+                        "not an API Gateway HTTP API (payload 2.0) request: {e}"
+                    ))
+                })?;
+                Ok(Trigger::Http(Box::new(req)))
+            }
+            Classified::Other(t) => Ok(t),
+        }
+    }
+
+    fn classify(v: Value) -> Result<Classified, HandlerError> {
         if HttpShape::deserialize(&v).is_ok() {
-            let req: ApiGatewayV2httpRequest = serde_json::from_value(v).map_err(|e| {
-                refused(format!(
-                    "not an API Gateway HTTP API (payload 2.0) request: {e}"
-                ))
-            })?;
-            return Ok(Trigger::Http(Box::new(req)));
+            return Ok(Classified::Http(v));
         }
         if let Ok(s) = ScheduleInput::deserialize(&v) {
             let ScheduleSource::Riskflow = s.source;
-            return Ok(Trigger::Schedule {
+            return Ok(Classified::Other(Trigger::Schedule {
                 job: Some(s.job),
                 dry_run: s.dry_run,
-            });
+            }));
         }
         if let Ok(e) = ScheduledEvent::deserialize(&v) {
-            return Ok(Trigger::Schedule {
+            return Ok(Classified::Other(Trigger::Schedule {
                 job: None,
                 dry_run: e.detail.dry_run,
-            });
+            }));
         }
         if let Ok(r) = RunRequest::deserialize(&v) {
-            return Ok(Trigger::Run { dry_run: r.dry_run });
+            return Ok(Classified::Other(Trigger::Run { dry_run: r.dry_run }));
         }
         let shown: String = v.to_string().chars().take(200).collect();
         Err(refused(format!(
@@ -240,19 +260,19 @@ impl From<HandlerError> for Diagnostic {
 }
 
 /// A flow function (alert-tickets, departing-response): its schedule and manual runs.
-pub async fn scheduled(
-    env: &App,
-    flow: Flow,
-    ev: LambdaEvent<Value>,
-) -> Result<Value, HandlerError> {
+pub async fn scheduled<J: Job>(env: &App, ev: LambdaEvent<Value>) -> Result<Value, HandlerError> {
     let deadline = deadline_from_epoch_ms(ev.context.deadline);
-    match Trigger::from_event(ev.payload)? {
-        Trigger::Http(_) => Err(HandlerError {
-            retryable: false,
-            message: format!("the {flow} function serves no HTTP route"),
-        }),
-        Trigger::Schedule { job, dry_run } => run_job(env, flow, job, dry_run, deadline).await,
-        Trigger::Run { dry_run } => run_job(env, flow, None, dry_run, deadline).await,
+    match Trigger::classify(ev.payload)? {
+        Classified::Http(_) | Classified::Other(Trigger::Http(_)) => Err(refused(format!(
+            "the {} function serves no HTTP route",
+            J::FLOW
+        ))),
+        Classified::Other(Trigger::Schedule { job, dry_run }) => {
+            run_job::<J>(env, job, dry_run, deadline).await
+        }
+        Classified::Other(Trigger::Run { dry_run }) => {
+            run_job::<J>(env, None, dry_run, deadline).await
+        }
     }
 }
 
@@ -260,20 +280,20 @@ pub async fn scheduled(
 /// schedule pointed at the wrong function must not run this one). A failed run is reported as
 /// a (retryable) error so the function's error alarm fires; skipped and partial runs are
 /// answered normally with their record.
-async fn run_job(
+async fn run_job<J: Job>(
     env: &App,
-    flow: Flow,
     job: Option<String>,
     dry_run: bool,
     deadline: Instant,
 ) -> Result<Value, HandlerError> {
+    let flow = J::FLOW;
     if let Some(job) = job.filter(|j| j != flow.as_str()) {
         return Err(HandlerError {
             retryable: false,
             message: format!("this function runs {flow}; the schedule asked for {job}"),
         });
     }
-    let rec = env.run_flow(flow, dry_run, deadline).await;
+    let rec = env.run_job::<J>(dry_run, deadline).await;
     let view = crate::api::connections::run_view(&rec);
     if rec.status == RunStatus::Failed {
         return Err(HandlerError {
@@ -286,14 +306,15 @@ async fn run_job(
 
 /// The hr-departures function: HR webhooks (API Gateway) and its schedule.
 pub async fn hr_event(env: &App, ev: LambdaEvent<Value>) -> Result<Value, HandlerError> {
-    let flow = Flow::HrDepartures;
     let deadline = deadline_from_epoch_ms(ev.context.deadline);
     let req = match Trigger::from_event(ev.payload)? {
         Trigger::Http(req) => req,
         Trigger::Schedule { job, dry_run } => {
-            return run_job(env, flow, job, dry_run, deadline).await;
+            return run_job::<HrDeparturesJob>(env, job, dry_run, deadline).await;
         }
-        Trigger::Run { dry_run } => return run_job(env, flow, None, dry_run, deadline).await,
+        Trigger::Run { dry_run } => {
+            return run_job::<HrDeparturesJob>(env, None, dry_run, deadline).await;
+        }
     };
     let r = request_from_apigw(*req);
     let source = r
