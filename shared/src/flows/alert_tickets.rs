@@ -16,12 +16,17 @@ use crate::domain::{
     AlertSession, ConnectionKind, Flow, ItemStatus, RunRecord, RunStatus, ScanMark, Step,
     TicketRef, WorkItem, severity_name,
 };
+use crate::http::slot::WorkSlots;
 use crate::metrics::Unit;
 use crate::ports::{AlertSource, SessionFilter, TicketSink};
 use futures::StreamExt;
 use std::sync::Arc;
 
 const FLOW: Flow = Flow::AlertTickets;
+
+/// Sessions that may wait out a rate limit per working slot. Waiting sessions send nothing (the
+/// pacer bounds the rate); this only bounds the memory of sessions in flight.
+const WAITING_PER_SLOT: usize = 3;
 
 /// Settings of the flow, from the Incydr connection's settings.
 #[derive(Debug, Clone)]
@@ -184,12 +189,17 @@ async fn scan_and_act(ctx: &RunCtx, deps: &AlertDeps) -> Option<RunStatus> {
     // Oldest changes first, so lag shrinks in order.
     todo.sort_by_key(|(s, _, _)| s.last_updated);
 
+    // `concurrency` sessions work at once; a session waiting out a vendor's Retry-After gives
+    // its slot to another meanwhile, up to WAITING_PER_SLOT more sessions in flight per slot.
+    let n = deps.settings.concurrency.max(1);
+    let slots = WorkSlots::new(n);
+    let slots = &slots;
     let results: Vec<(i64, Outcome)> = futures::stream::iter(todo)
         .map(|(s, item, action)| async move {
             let last = s.last_updated;
-            (last, act(ctx, deps, s, item, action).await)
+            (last, slots.run(act(ctx, deps, s, item, action)).await)
         })
-        .buffer_unordered(deps.settings.concurrency.max(1))
+        .buffer_unordered(n * (1 + WAITING_PER_SLOT))
         .collect()
         .await;
 

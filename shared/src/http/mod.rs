@@ -35,6 +35,7 @@ mod error;
 mod guard;
 mod pacer;
 mod retry;
+pub mod slot;
 mod url;
 
 pub use self::url::*;
@@ -461,6 +462,34 @@ mod tests {
             .unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_session_waiting_out_retry_after_gives_its_work_slot_to_another() {
+        const WAIT_1S: &str = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let (slow, _) = scripted(vec![WAIT_1S, R200]).await;
+        let (fast, _) = scripted(vec![R200]).await;
+        let http = quick();
+        let slots = slot::WorkSlots::new(1);
+        let started = Instant::now();
+        let deadline = Some(started + Duration::from_secs(10));
+        let waiting = slots.run(async {
+            let call = Call::new("test", Method::GET, "/a").deadline(deadline);
+            let r = http.execute(&call, |c| c.get(format!("{slow}/a")), |_| None);
+            r.await.unwrap();
+            started.elapsed()
+        });
+        let other = slots.run(async {
+            let call = Call::new("test", Method::GET, "/b").deadline(deadline);
+            let r = http.execute(&call, |c| c.get(format!("{fast}/b")), |_| None);
+            r.await.unwrap();
+            started.elapsed()
+        });
+        let (a, b) = tokio::join!(waiting, other);
+        assert!(a >= Duration::from_secs(1), "{a:?}");
+        // The other session ran during the wait, not after it.
+        assert!(b < Duration::from_millis(700), "{b:?}");
+        assert_eq!(slots.available(), 1);
     }
 
     #[tokio::test]

@@ -222,7 +222,7 @@ impl Http {
                         retry_after: Some(until.saturating_duration_since(Instant::now())),
                     });
                 }
-                tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+                super::slot::sleep_released(tokio::time::Instant::from_std(until)).await;
             }
             if !pacer.acquire(call.deadline).await {
                 return Err(HttpError::Status {
@@ -297,7 +297,7 @@ impl Http {
                 return Err(err);
             }
             tracing::debug!(system = call.system, method = %call.method, path = %call.path, attempt, wait_ms = wait.as_millis() as u64, "retrying");
-            tokio::time::sleep(wait).await;
+            super::slot::sleep_released(tokio::time::Instant::now() + wait).await;
         }
     }
 }
