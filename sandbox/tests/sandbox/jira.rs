@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use riskflow_sandbox::creds;
 use serde_json::{Value, json};
 
-use crate::common::{adf, client, demo};
+use crate::common::{adf, client, demo, json_of};
 
 fn issue(summary: &str, labels: Value, description: Value) -> Value {
     json!({"fields": {
@@ -604,14 +604,7 @@ async fn a_classic_token_works_only_at_the_site_and_a_scoped_one_only_through_th
     let c = client();
     let site = sb.url("jira");
     // The cloud id is public.
-    let tenant: Value = c
-        .get(format!("{site}/_edge/tenant_info"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tenant = json_of(c.get(format!("{site}/_edge/tenant_info"))).await;
     assert_eq!(tenant, json!({"cloudId": riskflow_sandbox::jira::CLOUD_ID}));
     let gateway = format!("{site}/ex/jira/{}", riskflow_sandbox::jira::CLOUD_ID);
 

@@ -281,12 +281,13 @@ impl JiraClient {
     /// The site's cloud id: `GET <site>/_edge/tenant_info` → `{"cloudId": "…"}`, asked without
     /// credentials (none are needed, and none go anywhere but where they are used).
     pub async fn cloud_id(&self, deadline: Option<Instant>) -> Result<String, ConnectorError> {
-        let path = "/_edge/tenant_info";
-        let url = http::join(&self.site, path)
-            .map_err(|e| ConnectorError::invalid(SYSTEM, e.to_string()))?;
-        let call = Call::new(SYSTEM, Method::GET, path)
-            .idempotent(true)
-            .deadline(deadline);
+        let (url, call) = Self::call(
+            &self.site,
+            Method::GET,
+            "/_edge/tenant_info",
+            true,
+            deadline,
+        )?;
         let resp = self
             .http
             .execute(
@@ -302,6 +303,22 @@ impl JiraClient {
         info.cloud_id
             .filter(|id| !id.trim().is_empty())
             .ok_or_else(|| HttpError::decode(&call, "no cloudId in the answer").into())
+    }
+
+    /// The URL of `path_and_query` under `base`, and the call as the HTTP layer tracks it.
+    fn call(
+        base: &Url,
+        method: Method,
+        path_and_query: &str,
+        idempotent: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(Url, Call), ConnectorError> {
+        let url = http::join(base, path_and_query)
+            .map_err(|e| ConnectorError::invalid(SYSTEM, e.to_string()))?;
+        let call = Call::new(SYSTEM, method, path_and_query)
+            .idempotent(idempotent)
+            .deadline(deadline);
+        Ok((url, call))
     }
 
     /// A REST call where the route says.
@@ -328,11 +345,7 @@ impl JiraClient {
         idempotent: bool,
         deadline: Option<Instant>,
     ) -> Result<(Call, reqwest::Response), ConnectorError> {
-        let url = http::join(base, path_and_query)
-            .map_err(|e| ConnectorError::invalid(SYSTEM, e.to_string()))?;
-        let call = Call::new(SYSTEM, method.clone(), path_and_query)
-            .idempotent(idempotent)
-            .deadline(deadline);
+        let (url, call) = Self::call(base, method.clone(), path_and_query, idempotent, deadline)?;
         let resp = self
             .http
             .execute(
