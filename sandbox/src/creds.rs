@@ -7,8 +7,11 @@ pub const INCYDR_CLIENT_ID: &str = "key-demo";
 pub const INCYDR_CLIENT_SECRET: &str = "secret-demo";
 /// Jira account email.
 pub const JIRA_EMAIL: &str = "demo@example.com";
-/// Jira API token.
+/// Jira API token (a classic one: it works at the site, not through Atlassian's API gateway).
 pub const JIRA_API_TOKEN: &str = "jira-demo-token";
+/// Jira API token with scopes, of the same account (as a service account's token always is):
+/// it works only through Atlassian's API gateway, `/ex/jira/{cloudId}/rest/...`.
+pub const JIRA_SCOPED_API_TOKEN: &str = "jira-demo-scoped-token";
 /// ServiceNow user.
 pub const SERVICENOW_USER: &str = "admin";
 /// ServiceNow password.

@@ -73,6 +73,12 @@ async fn main() -> std::io::Result<()> {
         creds::JIRA_EMAIL,
         creds::JIRA_API_TOKEN
     );
+    println!(
+        "              scoped token {}: through the gateway {}/ex/jira/{}",
+        creds::JIRA_SCOPED_API_TOKEN,
+        sandbox.url("jira"),
+        riskflow_sandbox::jira::CLOUD_ID
+    );
     println!("  ServiceNow  {}", sandbox.url("servicenow"));
     println!(
         "              {} / {}",

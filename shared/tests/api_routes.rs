@@ -417,7 +417,7 @@ async fn an_unknown_field_is_refused_naming_the_fields_there_are() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         msg(&r),
-        "'colour' is not a field of Jira Cloud (expected: url, email, api_token, project_key, issue_type, priority_map)"
+        "'colour' is not a field of Jira Cloud (expected: url, email, api_token, token_kind, project_key, issue_type, priority_map, gateway_url)"
     );
 }
 
@@ -1300,6 +1300,47 @@ async fn moving_a_connection_to_another_host_needs_its_secret_again() {
     let r = f.put("/connections/jira", body).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(f.connection("jira").await["settings"]["url"], moved);
+}
+
+#[tokio::test]
+async fn a_url_setting_added_since_the_connection_was_stored_counts_as_moving_from_its_default() {
+    let f = fixture().await;
+    f.connect_jira().await;
+    assert_eq!(
+        f.connection("jira").await["settings"]["gateway_url"],
+        "https://api.atlassian.com"
+    );
+    // Stored by a version without the Jira gateway setting.
+    let now = riskflow::clock::now_ms();
+    let mut rec = f
+        .env
+        .store
+        .connection(ConnectionKind::Jira, now)
+        .await
+        .unwrap();
+    rec.settings.remove("gateway_url");
+    let hist = riskflow::domain::HistoryEntry {
+        kind: ConnectionKind::Jira,
+        at: now,
+        status: rec.status,
+        by: "test".into(),
+        message: "stored by an older version".into(),
+    };
+    f.env.store.save_connection(&rec, &hist, now).await.unwrap();
+    // Pointing the gateway elsewhere without the token again: the token must not go there.
+    let mut body = f.jira_body();
+    body.as_object_mut().unwrap().remove("api_token");
+    body["gateway_url"] = json!(f.sandbox.url("jira"));
+    let r = f.put("/connections/jira", body.clone()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(
+        msg(&r),
+        "the connection moves to another host, so its secret is needed again: api_token"
+    );
+    // Keeping Atlassian's gateway is no move.
+    body["gateway_url"] = json!("https://api.atlassian.com");
+    let r = f.put("/connections/jira", body).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 
 // ----- the canary secret -----

@@ -830,14 +830,25 @@ mod against_the_sandbox {
             .clone()
     }
 
+    fn secrets_with(token: &str) -> serde_json::Map<String, Value> {
+        json!({"api_token": token}).as_object().unwrap().clone()
+    }
+
     /// Verify a Jira connection as the connect route does.
     async fn verify_with(
         settings: &serde_json::Map<String, Value>,
     ) -> Result<riskflow::ports::Verified, riskflow::ports::VerifyFailure> {
+        verify_as(settings, &secrets()).await
+    }
+
+    async fn verify_as(
+        settings: &serde_json::Map<String, Value>,
+        secrets: &serde_json::Map<String, Value>,
+    ) -> Result<riskflow::ports::Verified, riskflow::ports::VerifyFailure> {
         riskflow::connectors::verify(
             riskflow::domain::ConnectionKind::Jira,
             settings,
-            &secrets(),
+            secrets,
             &riskflow::http::ClientOptions::new(true),
             None,
         )
@@ -857,8 +868,16 @@ mod against_the_sandbox {
         settings: &serde_json::Map<String, Value>,
         facts: &serde_json::Map<String, Value>,
     ) -> std::sync::Arc<JiraSink> {
+        sink_as(settings, &secrets(), facts)
+    }
+
+    fn sink_as(
+        settings: &serde_json::Map<String, Value>,
+        secrets: &serde_json::Map<String, Value>,
+        facts: &serde_json::Map<String, Value>,
+    ) -> std::sync::Arc<JiraSink> {
         use riskflow::connectors::form::VendorSettings;
-        settings::Settings::read(settings, &secrets())
+        settings::Settings::read(settings, secrets)
             .unwrap()
             .with_facts(facts)
             .connect(&riskflow::http::ClientOptions::new(true))
@@ -1226,5 +1245,128 @@ mod against_the_sandbox {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    // ---- API tokens with scopes: through Atlassian's API gateway
+
+    const MYSELF_ROUTE: &str = "/rest/api/3/myself";
+    const TENANT_INFO_ROUTE: &str = "/_edge/tenant_info";
+
+    /// SEC/Task settings whose API gateway is the sandbox's (the fake serves the gateway's
+    /// `/ex/jira/{cloudId}/rest/...` beside the site's `/rest/...`).
+    fn gateway_settings(sb: &Sandbox, token_kind: &str) -> serde_json::Map<String, Value> {
+        let mut s = jira_settings(sb, "SEC", "Task", "");
+        s.insert("gateway_url".into(), json!(sb.url("jira")));
+        s.insert("token_kind".into(), json!(token_kind));
+        s
+    }
+
+    #[tokio::test]
+    async fn a_scoped_token_is_found_out_by_the_sites_401_and_every_call_goes_through_the_gateway()
+    {
+        use riskflow::ports::TicketSink;
+        let (sb, _) = demo().await;
+        let settings = gateway_settings(&sb, "auto");
+        let secrets = secrets_with(creds::JIRA_SCOPED_API_TOKEN);
+        let verified = verify_as(&settings, &secrets).await.unwrap();
+        let cloud_id = riskflow_sandbox::jira::CLOUD_ID;
+        let gateway_base = format!("{}/ex/jira/{cloud_id}", sb.url("jira"));
+        assert_eq!(verified.facts["token_kind"], "scoped");
+        assert_eq!(verified.facts["cloud_id"], cloud_id);
+        assert_eq!(verified.facts["api_base"], gateway_base);
+        assert_eq!(verified.facts["issue_type"]["id"], "10001");
+        assert!(
+            verified.message.starts_with("Connected to Jira as Riskflow Demo with an API token with scopes, through Atlassian's API gateway"),
+            "{}",
+            verified.message
+        );
+        // The site's 401, the public cloud id, the gateway's answer.
+        assert_eq!(sb.state().count("jira", "GET", MYSELF_ROUTE), 2);
+        assert_eq!(sb.state().count("jira", "GET", TENANT_INFO_ROUTE), 1);
+
+        // A run with the stored facts: create, find, comment. The site takes a scoped token
+        // for no credentials (an anonymous create is a 400, an anonymous search finds nothing),
+        // so each of these succeeds only through the gateway.
+        let sink = sink_as(&settings, &secrets, &verified.facts);
+        let ticket = sink
+            .create(&content(4), "riskflow-alert-tickets-scoped-1", None)
+            .await
+            .unwrap();
+        assert_eq!(
+            ticket.url.as_deref(),
+            Some(format!("{}/browse/{}", sb.url("jira"), ticket.key).as_str()),
+            "browse links stay on the site"
+        );
+        let found = sink
+            .find("riskflow-alert-tickets-scoped-1", None)
+            .await
+            .unwrap();
+        assert_eq!(found.map(|t| t.key), Some(ticket.key.clone()));
+        sink.comment(&ticket, &content(3), None).await.unwrap();
+        let issues = sb.state().jira_issues();
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].comments.len(), 1);
+        assert_eq!(issues[0].priority, "Highest");
+        // The run used the stored route: it neither asked the site nor read the cloud id again.
+        assert_eq!(sb.state().count("jira", "GET", MYSELF_ROUTE), 2);
+        assert_eq!(sb.state().count("jira", "GET", TENANT_INFO_ROUTE), 1);
+    }
+
+    #[tokio::test]
+    async fn calling_the_site_with_a_scoped_token_gets_jiras_401() {
+        let (sb, _) = demo().await;
+        // What riskflow did before: every call at the site.
+        let c = JiraClient::new(
+            url::Url::parse(&sb.url("jira")).unwrap(),
+            creds::JIRA_EMAIL.into(),
+            SecretString::from(creds::JIRA_SCOPED_API_TOKEN),
+            http(),
+        );
+        let err = c.verify(None).await.unwrap_err();
+        assert_eq!(err.status(), Some(401), "{err}");
+        // The same with the setting `classic`.
+        let secrets = secrets_with(creds::JIRA_SCOPED_API_TOKEN);
+        let failed = verify_as(&gateway_settings(&sb, "classic"), &secrets)
+            .await
+            .unwrap_err();
+        assert_eq!(failed.message, "Jira rejected the credentials (401)");
+        assert_eq!(sb.state().count("jira", "GET", TENANT_INFO_ROUTE), 0);
+        // A wrong token is refused at the site and through the gateway alike.
+        let failed = verify_as(&gateway_settings(&sb, "auto"), &secrets_with("wrong-token"))
+            .await
+            .unwrap_err();
+        assert_eq!(failed.message, "Jira rejected the credentials (401)");
+    }
+
+    #[tokio::test]
+    async fn auto_keeps_a_classic_token_at_the_site_and_scoped_goes_straight_to_the_gateway() {
+        let (sb, _) = demo().await;
+        let classic = verify_as(&gateway_settings(&sb, "auto"), &secrets())
+            .await
+            .unwrap();
+        assert_eq!(classic.facts["token_kind"], "classic");
+        assert_eq!(classic.facts["cloud_id"], Value::Null);
+        assert_eq!(
+            url::Url::parse(classic.facts["api_base"].as_str().unwrap()).unwrap(),
+            url::Url::parse(&sb.url("jira")).unwrap()
+        );
+        assert_eq!(sb.state().count("jira", "GET", MYSELF_ROUTE), 1);
+        assert_eq!(sb.state().count("jira", "GET", TENANT_INFO_ROUTE), 0);
+
+        let scoped = verify_as(
+            &gateway_settings(&sb, "scoped"),
+            &secrets_with(creds::JIRA_SCOPED_API_TOKEN),
+        )
+        .await
+        .unwrap();
+        assert_eq!(scoped.facts["token_kind"], "scoped");
+        // No question to the site: one more myself, through the gateway.
+        assert_eq!(sb.state().count("jira", "GET", MYSELF_ROUTE), 2);
+        assert_eq!(sb.state().count("jira", "GET", TENANT_INFO_ROUTE), 1);
+        // A classic token forced through the gateway gets the gateway's 401.
+        let failed = verify_as(&gateway_settings(&sb, "scoped"), &secrets())
+            .await
+            .unwrap_err();
+        assert_eq!(failed.message, "Jira rejected the credentials (401)");
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! 1. it is counted under `"<system> <METHOD> <route pattern>"` (the pattern is axum's
 //!    matched route without the system prefix, e.g. `jira POST /rest/api/3/issue`;
-//!    unknown paths count as `(unmatched)`), and its final status under the system;
+//!    unknown paths count as `(unmatched)`; a vendor serving one route at two paths counts it
+//!    once, see [`VendorFaults::route_path`]), and its final status under the system;
 //! 2. the system's **rate limiter** (a token bucket: `rps` tokens per second, burst = `rps`,
 //!    changeable at runtime) answers 429 with that system's headers when it is empty;
 //! 3. the **fault rules** whose `system` / `method` / `path_prefix` match are rolled, each
@@ -24,7 +25,8 @@
 //! `system` is `incydr`, `jira`, `servicenow`, `okta`, `workday`, `adp`, `bamboohr` or `*`;
 //! `method` and `path_prefix` (relative to the system, e.g. `/v1/sessions` or
 //! `/api/now/table/incident`) are optional; `rate` defaults to 1; `max_hits` caps how often the
-//! rule fires. Kinds and their extra fields:
+//! rule fires. A Jira rule on `/rest/api/3/issue` also matches the same route through the API
+//! gateway (`/ex/jira/{cloudId}/rest/api/3/issue`). Kinds and their extra fields:
 //!
 //! | kind | fields | effect |
 //! |---|---|---|
@@ -394,6 +396,12 @@ pub(crate) trait VendorFaults: Sync {
     fn is_creating(&self, _method: &str, _pattern: &str) -> bool {
         false
     }
+
+    /// The route a system-relative path (or axum pattern) stands for, where the vendor serves
+    /// one route at two paths (Jira's API gateway); the path itself by default.
+    fn route_path<'a>(&self, path: &'a str) -> &'a str {
+        path
+    }
 }
 
 /// What [`middleware`] needs from the sandbox it runs in: the fault rules, rate limits and
@@ -492,15 +500,16 @@ pub(crate) async fn middleware<H: FaultHost>(
     let Some((system, rel)) = classify(&path, forced) else {
         return next.run(req).await;
     };
-    let rel = rel.to_string();
+    let vendor = layer.vendor(system);
+    let route_path = |p: &str| vendor.map_or(p, |v| v.route_path(p)).to_string();
+    let rel = route_path(rel);
     let pattern = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| strip_system(m.as_str(), system))
+        .map(|m| route_path(&strip_system(m.as_str(), system)))
         .unwrap_or_else(|| "(unmatched)".to_string());
     let method = req.method().as_str().to_ascii_uppercase();
     let kill = req.extensions().get::<ConnKill>().cloned();
-    let vendor = layer.vendor(system);
     let creating = vendor.is_some_and(|v| v.is_creating(&method, &pattern));
 
     let (rate, plan) = h.with_faults(|s| {

@@ -48,6 +48,14 @@ impl VendorFaults for Faults {
     fn is_creating(&self, method: &str, pattern: &str) -> bool {
         method == "POST" && (pattern == "/rest/api/3/issue" || pattern == "/rest/api/2/issue")
     }
+
+    /// The gateway's `/ex/jira/{cloudId}/rest/...` is the site's `/rest/...`: one route for
+    /// rules, counts and creating routes.
+    fn route_path<'a>(&self, path: &'a str) -> &'a str {
+        path.strip_prefix("/ex/jira/")
+            .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or(path)
+    }
 }
 
 pub(super) fn field_errors(errors: &Map<String, Value>) -> Response {
@@ -84,6 +92,22 @@ pub(super) fn unauthorized() -> Response {
         &mut resp,
         "www-authenticate",
         "Basic realm=\"protected-area\"",
+    );
+    resp
+}
+
+/// The API gateway's 401 (`api.atlassian.com`), in its own `{"code","message"}` envelope
+/// (seen as `{"code":401,"message":"Unauthorized; scope does not match"}` for a token without
+/// the scope; the wording for a token it does not take at all is our choice).
+pub(super) fn gateway_unauthorized() -> Response {
+    let mut resp = util::json_utf8(
+        StatusCode::UNAUTHORIZED,
+        &json!({"code": 401, "message": "Unauthorized"}),
+    );
+    util::set_header(
+        &mut resp,
+        "www-authenticate",
+        "Basic realm=\"api.atlassian.com\"",
     );
     resp
 }

@@ -1,7 +1,16 @@
 //! Fake Jira Cloud REST API v3 (<https://developer.atlassian.com/cloud/jira/platform/rest/v3/>).
 //!
-//! Served under `/jira`. Basic auth `demo@example.com:jira-demo-token`.
+//! Served under `/jira`. Basic auth `demo@example.com:jira-demo-token` (a classic API token)
+//! or `demo@example.com:jira-demo-scoped-token` (an API token with scopes).
 //!
+//! - Two doors to the same site, as Atlassian has them: the site's `/rest/...`, which takes the
+//!   classic token and treats the scoped one as no credentials (anonymous, see below), and
+//!   Atlassian's API gateway, served by this fake at `/ex/jira/{cloudId}/rest/...` (the real one
+//!   is `https://api.atlassian.com/ex/jira/{cloudId}/rest/...`), which takes only the scoped
+//!   token and answers anything else with its own 401 `{"code":401,"message":"Unauthorized"}`.
+//!   An unknown cloud id is a 404. `GET /_edge/tenant_info` answers `{"cloudId": CLOUD_ID}`
+//!   without authentication. Rate limits and fault rules treat a gateway path as the site's
+//!   (a rule on `/rest/api/3/issue` applies to both).
 //! - Wrong credentials → 401 `{"errorMessages":["..."],"errors":{}}`. A request with **no**
 //!   usable `Authorization` header is treated as anonymous, as Jira does: `myself` → 401,
 //!   `search/jql` → 200 with no issues (Jira's "silent auth failure": an anonymous search
@@ -89,7 +98,11 @@ pub(crate) struct JiraConfig {
     pub jira_search_lag_ms: u64,
 }
 
-/// The account behind the demo token.
+/// The site's cloud id (`GET /_edge/tenant_info`), in the gateway's paths
+/// `/ex/jira/{cloudId}/rest/...`.
+pub const CLOUD_ID: &str = "0b7f3c52-8e1d-4a6b-9c27-5d4e1f9a2b63";
+
+/// The account behind the demo tokens.
 pub const ACCOUNT_ID: &str = "5b10ac8d82e05b22cc7d4ef5";
 
 pub(crate) const ISSUE_TYPES: [(&str, &str); 4] = [
@@ -108,6 +121,20 @@ pub(crate) const PRIORITIES: [(&str, &str); 5] = [
 ];
 
 pub(crate) fn router<H: JiraHost>() -> Router<H> {
+    Router::new()
+        .route("/_edge/tenant_info", get(tenant_info))
+        .merge(api::<H>())
+        .nest(
+            &format!("/ex/jira/{CLOUD_ID}"),
+            api::<H>().layer(middleware::from_fn(auth::gateway)),
+        )
+        .method_not_allowed_fallback(util::method_not_allowed)
+        .fallback(fallback)
+}
+
+/// The REST routes, as the site serves them under `/rest/...` (and the gateway under
+/// `/ex/jira/{cloudId}/rest/...`).
+fn api<H: JiraHost>() -> Router<H> {
     // Routes that answer anonymous callers in their own way (see the module docs).
     let mut open = Router::new();
     // Routes that refuse anonymous callers with the 401.
@@ -170,7 +197,11 @@ pub(crate) fn router<H: JiraHost>() -> Router<H> {
         .merge(open.route_layer(middleware::from_fn(auth::reject_bad_credentials)))
         .merge(search.route_layer(middleware::from_fn(auth::identify_caller)))
         .method_not_allowed_fallback(util::method_not_allowed)
-        .fallback(fallback)
+}
+
+/// `GET /_edge/tenant_info` (no authentication): the site's cloud id.
+async fn tenant_info() -> Response {
+    util::json(StatusCode::OK, &serde_json::json!({ "cloudId": CLOUD_ID }))
 }
 
 async fn fallback() -> Response {

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use riskflow_sandbox::creds;
 use serde_json::{Value, json};
 
-use crate::common::{adf, client, demo};
+use crate::common::{adf, client, demo, json_of};
 
 fn issue(summary: &str, labels: Value, description: Value) -> Value {
     json!({"fields": {
@@ -581,5 +581,164 @@ async fn creates_jira_would_refuse_get_jiras_own_400_bodies() {
             ("IR-1", "Task", "P1"),
             ("IR-2", "Incident", "P3")
         ]
+    );
+}
+
+// ---- Classic and scoped API tokens: the site and Atlassian's API gateway
+
+/// `GET {base}{path}` with the demo account and `token`, answered as (status, JSON body).
+async fn get_as(c: &reqwest::Client, url: &str, token: &str) -> (StatusCode, Value) {
+    let resp = c
+        .get(url)
+        .basic_auth(creds::JIRA_EMAIL, Some(token))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_classic_token_works_only_at_the_site_and_a_scoped_one_only_through_the_gateway() {
+    let sb = demo().await;
+    let c = client();
+    let site = sb.url("jira");
+    // The cloud id is public.
+    let tenant = json_of(c.get(format!("{site}/_edge/tenant_info"))).await;
+    assert_eq!(tenant, json!({"cloudId": riskflow_sandbox::jira::CLOUD_ID}));
+    let gateway = format!("{site}/ex/jira/{}", riskflow_sandbox::jira::CLOUD_ID);
+
+    let myself = "/rest/api/3/myself";
+    let (classic, scoped) = (creds::JIRA_API_TOKEN, creds::JIRA_SCOPED_API_TOKEN);
+    let (status, me) = get_as(&c, &format!("{site}{myself}"), classic).await;
+    assert_eq!(
+        (status, me["emailAddress"].as_str()),
+        (StatusCode::OK, Some(creds::JIRA_EMAIL))
+    );
+    let (status, me) = get_as(&c, &format!("{gateway}{myself}"), scoped).await;
+    assert_eq!(
+        (status, me["emailAddress"].as_str()),
+        (StatusCode::OK, Some(creds::JIRA_EMAIL))
+    );
+
+    // A scoped token at the site: Jira's 401, as for no credentials.
+    let (status, body) = get_as(&c, &format!("{site}{myself}"), scoped).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        body["errorMessages"][0],
+        "You are not authenticated. Authentication required to perform this operation."
+    );
+    // A classic token (or a wrong one) through the gateway: the gateway's own 401.
+    for token in [classic, "wrong-token"] {
+        let (status, body) = get_as(&c, &format!("{gateway}{myself}"), token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token}");
+        assert_eq!(
+            body,
+            json!({"code": 401, "message": "Unauthorized"}),
+            "{token}"
+        );
+    }
+    let (status, _) = get_as(
+        &c,
+        &format!("{site}/ex/jira/00000000-0000-0000-0000-000000000000{myself}"),
+        scoped,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another site's cloud id");
+}
+
+#[tokio::test]
+async fn the_site_takes_a_scoped_token_for_no_credentials_so_search_silently_finds_nothing() {
+    let sb = demo().await;
+    let c = client();
+    let site = sb.url("jira");
+    let gateway = format!("{site}/ex/jira/{}", riskflow_sandbox::jira::CLOUD_ID);
+    let created = c
+        .post(format!("{gateway}/rest/api/3/issue"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_SCOPED_API_TOKEN))
+        .json(&issue(
+            "through the gateway",
+            json!(["via-gateway"]),
+            adf("x"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(sb.state().jira_issues().len(), 1);
+
+    let jql = "/rest/api/3/search/jql?jql=project%20%3D%20SEC&fields=labels";
+    let (status, through_gateway) =
+        get_as(&c, &format!("{gateway}{jql}"), creds::JIRA_SCOPED_API_TOKEN).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        through_gateway["issues"][0]["fields"]["labels"],
+        json!(["via-gateway"])
+    );
+    // The same search at the site with the scoped token: a 200 that sees nothing.
+    let (status, at_site) = get_as(&c, &format!("{site}{jql}"), creds::JIRA_SCOPED_API_TOKEN).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(at_site["issues"], json!([]));
+    // And a create at the site is refused (Jira's misleading 400 to an anonymous create).
+    let refused = c
+        .post(format!("{site}/rest/api/3/issue"))
+        .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_SCOPED_API_TOKEN))
+        .json(&issue("at the site", json!([]), adf("x")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(sb.state().jira_issues().len(), 1);
+}
+
+#[tokio::test]
+async fn rate_limits_faults_and_counts_apply_to_a_gateway_path_as_to_the_site_path() {
+    let sb = demo().await;
+    let c = client();
+    let gateway = format!(
+        "{}/ex/jira/{}",
+        sb.url("jira"),
+        riskflow_sandbox::jira::CLOUD_ID
+    );
+    sb.state().add_fault(
+        riskflow_sandbox::FaultRule::new(
+            "jira",
+            riskflow_sandbox::FaultKind::Error {
+                status: 503,
+                retry_after: None,
+            },
+        )
+        .method("POST")
+        .path_prefix("/rest/api/3/issue")
+        .max_hits(1),
+    );
+    let post = || {
+        c.post(format!("{gateway}/rest/api/3/issue"))
+            .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_SCOPED_API_TOKEN))
+            .json(&issue("faulted", json!([]), adf("x")))
+            .send()
+    };
+    assert_eq!(
+        post().await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(sb.state().fault_hits(), vec![1]);
+    assert_eq!(post().await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(sb.state().count("jira", "POST", "/rest/api/3/issue"), 2);
+
+    sb.state().set_rate_limit("jira", Some(1.0));
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (status, _) = get_as(
+            &c,
+            &format!("{gateway}/rest/api/3/myself"),
+            creds::JIRA_SCOPED_API_TOKEN,
+        )
+        .await;
+        statuses.push(status);
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
     );
 }

@@ -255,8 +255,11 @@ impl ConnectionsApi {
             }
         }
         for (name, v) in &settings {
+            // A default is a vendor's public host written in the code, not the user's: it is
+            // not looked up here (the resolver still guards every connection to it).
             if let (Some(f), Some(s)) = (fields(kind).iter().find(|f| f.name == name), v.as_str())
                 && f.ty == FieldType::Url
+                && f.default != Some(s)
                 && let Ok(url) = crate::http::check_user_url(s, self.allow_private_urls)
                 && let Err(e) = crate::http::check_resolves(&url, self.allow_private_urls).await
             {
@@ -623,11 +626,14 @@ pub fn validate(
         };
         match normalise(f, &value, allow_private) {
             Ok(v) => {
+                // A URL field added after the connection was stored was at its default.
+                let old = existing
+                    .settings
+                    .get(f.name)
+                    .and_then(|o| o.as_str())
+                    .or(f.default.filter(|_| !existing.settings.is_empty()));
                 if f.ty == FieldType::Url
-                    && let (Some(new), Some(old)) = (
-                        v.as_str(),
-                        existing.settings.get(f.name).and_then(|o| o.as_str()),
-                    )
+                    && let (Some(new), Some(old)) = (v.as_str(), old)
                 {
                     let host = |s: &str| {
                         url::Url::parse(s).ok().map(|u| {

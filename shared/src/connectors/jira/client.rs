@@ -1,7 +1,9 @@
-//! [`JiraClient`]: credentials check, create metadata, create issue, comment, JQL search.
+//! [`JiraClient`]: credentials check, create metadata, create issue, comment, JQL search, at
+//! the site or through Atlassian's API gateway ([`super::route`]).
 
 use super::adf::{self, Doc};
 use super::model::*;
+use super::route::{ApiRoute, TokenKind};
 use crate::connectors::ConnectorError;
 use crate::http::{self, Call, Http, HttpError};
 use reqwest::Method;
@@ -9,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use std::fmt;
 use std::time::Instant;
+use tokio::sync::OnceCell;
 use url::Url;
 
 /// The system name in errors and logs.
@@ -126,7 +129,14 @@ struct CommentBody<'a> {
 /// A client of one Jira Cloud site, with an Atlassian account email and API token.
 pub struct JiraClient {
     http: Http,
-    base: Url,
+    /// The site (`https://<site>.atlassian.net`): browse links, the cloud id, classic calls.
+    site: Url,
+    /// Atlassian's API gateway, for a token with scopes (set by [`JiraClient::with_token_kind`]).
+    gateway: Option<Url>,
+    token_kind: TokenKind,
+    /// Where REST calls go: known from the start, stored by the last verification, or found
+    /// out before the first call.
+    route: OnceCell<ApiRoute>,
     email: String,
     api_token: SecretString,
 }
@@ -134,7 +144,8 @@ pub struct JiraClient {
 impl fmt::Debug for JiraClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JiraClient")
-            .field("base", &self.base.as_str())
+            .field("site", &self.site.as_str())
+            .field("route", &self.route.get().map(|r| r.base.as_str()))
             .field("email", &self.email)
             .field("api_token", &"[redacted]")
             .finish_non_exhaustive()
@@ -171,28 +182,146 @@ fn endpoint_family(method: &reqwest::Method, path: &str) -> String {
 }
 
 impl JiraClient {
-    /// A client for the site at `base_url` (e.g. `https://acme.atlassian.net`; a path prefix is
-    /// kept), authenticating with Basic `email:api_token`. No request is made yet.
-    pub fn new(base_url: Url, email: String, api_token: SecretString, http: Http) -> Self {
+    /// A client for the site at `site` (e.g. `https://acme.atlassian.net`; a path prefix is
+    /// kept) with a classic API token, authenticating with Basic `email:api_token`. No request
+    /// is made yet.
+    pub fn new(site: Url, email: String, api_token: SecretString, http: Http) -> Self {
         JiraClient {
             http: http
                 .with_scoped_limit(per_issue_limit)
                 .with_families(endpoint_family),
-            base: base_url,
+            route: OnceCell::new_with(Some(ApiRoute::site(&site))),
+            site,
+            gateway: None,
+            token_kind: TokenKind::Classic,
             email,
             api_token,
         }
     }
 
-    pub fn base_url(&self) -> &Url {
-        &self.base
+    /// The same client for a token of `kind`, with Atlassian's API gateway at `gateway`
+    /// (`https://api.atlassian.com`): `Classic` calls the site, `Scoped` the gateway for the
+    /// site's cloud id, `Auto` whichever takes the token (found out before the first call, or
+    /// given by [`JiraClient::with_route`]).
+    pub fn with_token_kind(mut self, kind: TokenKind, gateway: Url) -> Self {
+        self.token_kind = kind;
+        self.gateway = Some(gateway);
+        self.route = match kind {
+            TokenKind::Classic => OnceCell::new_with(Some(ApiRoute::site(&self.site))),
+            TokenKind::Auto | TokenKind::Scoped => OnceCell::new(),
+        };
+        self
     }
 
-    /// The browse link of an issue, `<site>/browse/<KEY>`.
+    /// The same client calling `route` (stored by the last verification) without finding it
+    /// out again. After [`JiraClient::with_token_kind`].
+    pub fn with_route(mut self, route: Option<ApiRoute>) -> Self {
+        if let Some(r) = route {
+            self.route = OnceCell::new_with(Some(r));
+        }
+        self
+    }
+
+    /// The site URL.
+    pub fn site_url(&self) -> &Url {
+        &self.site
+    }
+
+    /// The browse link of an issue, `<site>/browse/<KEY>` (on the site whichever way the API
+    /// is called).
     pub fn browse_url(&self, key: &str) -> Option<Url> {
-        http::join(&self.base, &format!("/browse/{}", http::path_segment(key))).ok()
+        http::join(&self.site, &format!("/browse/{}", http::path_segment(key))).ok()
     }
 
+    /// Where REST calls go, found out before the first call when not known.
+    pub async fn route(&self, deadline: Option<Instant>) -> Result<&ApiRoute, ConnectorError> {
+        self.route
+            .get_or_try_init(|| async { self.find_route(deadline).await.map(|(r, _)| r) })
+            .await
+    }
+
+    /// Find out where the token works, with the account it belongs to: `Auto` asks the site's
+    /// `myself` and, on its 401, the gateway's; `Scoped` asks the gateway's only. The gateway's
+    /// address needs the cloud id, read from the site's `/_edge/tenant_info`. When the site
+    /// refused the token and the cloud id cannot be read (not an Atlassian Cloud site), the
+    /// site's 401 is the answer.
+    async fn find_route(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<(ApiRoute, Myself), ConnectorError> {
+        let site_refusal = if self.token_kind == TokenKind::Scoped {
+            None
+        } else {
+            let site = ApiRoute::site(&self.site);
+            match self.myself_at(&site.base, deadline).await {
+                Ok(me) => return Ok((site, me)),
+                Err(e) if e.status() == Some(401) && self.token_kind == TokenKind::Auto => Some(e),
+                Err(e) => return Err(e),
+            }
+        };
+        let Some(gateway) = &self.gateway else {
+            return Err(site_refusal.unwrap_or_else(|| {
+                ConnectorError::invalid(SYSTEM, "no API gateway is set for a scoped token")
+            }));
+        };
+        let cloud_id = match self.cloud_id(deadline).await {
+            Ok(id) => id,
+            Err(e) => return Err(site_refusal.unwrap_or(e)),
+        };
+        let route = ApiRoute::gateway(gateway, &cloud_id)?;
+        match self.myself_at(&route.base, deadline).await {
+            Ok(me) => Ok((route, me)),
+            // The gateway could not be asked (e.g. no way out to it): the site's refusal says
+            // more than that to someone whose classic token is wrong.
+            Err(e) if e.status().is_none() => Err(site_refusal.unwrap_or(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The site's cloud id: `GET <site>/_edge/tenant_info` → `{"cloudId": "…"}`, asked without
+    /// credentials (none are needed, and none go anywhere but where they are used).
+    pub async fn cloud_id(&self, deadline: Option<Instant>) -> Result<String, ConnectorError> {
+        let (url, call) = Self::call(
+            &self.site,
+            Method::GET,
+            "/_edge/tenant_info",
+            true,
+            deadline,
+        )?;
+        let resp = self
+            .http
+            .execute(
+                &call,
+                |c| {
+                    c.get(url.clone())
+                        .header(reqwest::header::ACCEPT, "application/json")
+                },
+                error_message,
+            )
+            .await?;
+        let info: TenantInfo = http::read_json(&call, resp).await?;
+        info.cloud_id
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| HttpError::decode(&call, "no cloudId in the answer").into())
+    }
+
+    /// The URL of `path_and_query` under `base`, and the call as the HTTP layer tracks it.
+    fn call(
+        base: &Url,
+        method: Method,
+        path_and_query: &str,
+        idempotent: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(Url, Call), ConnectorError> {
+        let url = http::join(base, path_and_query)
+            .map_err(|e| ConnectorError::invalid(SYSTEM, e.to_string()))?;
+        let call = Call::new(SYSTEM, method, path_and_query)
+            .idempotent(idempotent)
+            .deadline(deadline);
+        Ok((url, call))
+    }
+
+    /// A REST call where the route says.
     async fn send(
         &self,
         method: Method,
@@ -201,11 +330,22 @@ impl JiraClient {
         idempotent: bool,
         deadline: Option<Instant>,
     ) -> Result<(Call, reqwest::Response), ConnectorError> {
-        let url = http::join(&self.base, path_and_query)
-            .map_err(|e| ConnectorError::invalid(SYSTEM, e.to_string()))?;
-        let call = Call::new(SYSTEM, method.clone(), path_and_query)
-            .idempotent(idempotent)
-            .deadline(deadline);
+        let base = &self.route(deadline).await?.base;
+        self.send_to(base, method, path_and_query, body, idempotent, deadline)
+            .await
+    }
+
+    /// A REST call to `base`.
+    async fn send_to(
+        &self,
+        base: &Url,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Vec<u8>>,
+        idempotent: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(Call, reqwest::Response), ConnectorError> {
+        let (url, call) = Self::call(base, method.clone(), path_and_query, idempotent, deadline)?;
         let resp = self
             .http
             .execute(
@@ -234,9 +374,18 @@ impl JiraClient {
     }
 
     /// Check the credentials with `GET /rest/api/3/myself` (a search is no proof: Jira may
-    /// answer an anonymous search with an empty 200). Answers `Connected to Jira as <name>`.
+    /// answer an anonymous search with an empty 200), finding out first where the token works
+    /// when that is not known. Answers `Connected to Jira as <name>`.
     pub async fn verify(&self, deadline: Option<Instant>) -> Result<String, ConnectorError> {
-        let me = self.myself(deadline).await?;
+        let me = match self.route.get() {
+            Some(_) => self.myself(deadline).await?,
+            None => {
+                let (route, me) = self.find_route(deadline).await?;
+                // Another call may have found it meanwhile: the same answer.
+                let _ = self.route.set(route);
+                me
+            }
+        };
         let who = me
             .display_name
             .filter(|n| !n.trim().is_empty())
@@ -248,8 +397,24 @@ impl JiraClient {
 
     /// `GET /rest/api/3/myself`.
     pub async fn myself(&self, deadline: Option<Instant>) -> Result<Myself, ConnectorError> {
+        let base = &self.route(deadline).await?.base;
+        self.myself_at(base, deadline).await
+    }
+
+    async fn myself_at(
+        &self,
+        base: &Url,
+        deadline: Option<Instant>,
+    ) -> Result<Myself, ConnectorError> {
         let (call, resp) = self
-            .send(Method::GET, "/rest/api/3/myself", None, true, deadline)
+            .send_to(
+                base,
+                Method::GET,
+                "/rest/api/3/myself",
+                None,
+                true,
+                deadline,
+            )
             .await?;
         Ok(http::read_json(&call, resp).await?)
     }

@@ -1,5 +1,8 @@
 //! Jira Cloud REST API v3 client (`https://<site>.atlassian.net/rest/api/3/...`), Basic auth
-//! with an Atlassian account email and API token.
+//! with an Atlassian account email and API token. A token with scopes (a service account's
+//! always has them) is used through Atlassian's API gateway,
+//! `https://api.atlassian.com/ex/jira/{cloudId}/rest/api/3/...`, found out at verification
+//! ([`route`]).
 //!
 //! Rich text (descriptions, comments) must be Atlassian Document Format in v3: see [`adf`].
 //! Search uses `GET /rest/api/3/search/jql` with `nextPageToken`/`isLast` (the old
@@ -17,6 +20,7 @@ pub mod adf;
 mod client;
 pub mod createmeta;
 mod model;
+pub mod route;
 pub mod settings;
 mod sink;
 pub mod verify;

@@ -76,6 +76,13 @@ pub struct Myself {
     pub email_address: Option<String>,
 }
 
+/// `GET <site>/_edge/tenant_info`: `{"cloudId": "…"}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct TenantInfo {
+    #[serde(default, rename = "cloudId")]
+    pub cloud_id: Option<String>,
+}
+
 /// A search hit. Only the fields asked for are filled.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Issue {

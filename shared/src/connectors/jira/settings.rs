@@ -3,6 +3,7 @@
 
 use super::client::JiraClient;
 use super::createmeta::{CreateFacts, PriorityMapping};
+use super::route::{ApiRoute, GATEWAY, TokenKind};
 use super::sink::JiraSink;
 use crate::connectors::form::{self, Field, FieldType::*, VendorSettings};
 use crate::http::{ClientOptions, Http};
@@ -37,8 +38,18 @@ pub const FIELDS: &[Field] = &[
         Text,
         true,
         true,
-        "Created at id.atlassian.com → Security → API tokens.",
+        "Created at id.atlassian.com → Security → API tokens (a classic token, or one with scopes); a service account's token is created in admin.atlassian.com. Atlassian tokens expire after at most a year.",
     ),
+    Field::new(
+        "token_kind",
+        "Token kind",
+        Choice,
+        false,
+        false,
+        "auto: verification tries the site and, when the site refuses the token, Atlassian's API gateway (a token with scopes), and remembers which worked. classic: always the site. scoped: always the gateway (service-account tokens are always scoped).",
+    )
+    .choices(&["auto", "classic", "scoped"])
+    .default("auto"),
     Field::new(
         "project_key",
         "Project key",
@@ -64,6 +75,15 @@ pub const FIELDS: &[Field] = &[
         false,
         "Incydr severity to Jira priority, e.g. critical=P1, high=P2, moderate=P3, low=P4. Empty: critical Highest, high High, moderate Medium, low Low, no risk Lowest where the project has those; a severity not listed sends no priority. Verification checks each name against the project's priorities.",
     ),
+    Field::new(
+        "gateway_url",
+        "API gateway URL",
+        Url,
+        false,
+        false,
+        "Atlassian's API gateway, which a token with scopes is used through (as {gateway}/ex/jira/{cloud id}); change it only for a proxy in between.",
+    )
+    .default(GATEWAY),
 ];
 
 /// A connected Jira site and where tickets go in it.
@@ -78,16 +98,25 @@ pub struct Settings {
     pub issue_type: String,
     /// `severity=priority` entries ([`PriorityMapping::parse`]).
     pub priority_map: Vec<String>,
+    /// A classic token, one with scopes, or found out at verification.
+    pub token_kind: TokenKind,
+    /// Atlassian's API gateway (a token with scopes is used through it).
+    #[serde(deserialize_with = "form::url")]
+    pub gateway_url: Url,
     /// What the last verification read from the project (not a form field).
     #[serde(skip)]
     pub facts: Option<CreateFacts>,
+    /// Where the last verification found the token works (not a form field).
+    #[serde(skip)]
+    pub route: Option<ApiRoute>,
 }
 
 impl VendorSettings for Settings {
     const FIELDS: &'static [Field] = FIELDS;
     type Built = Arc<JiraSink>;
 
-    /// The create facts the last verification stored, when they fit these settings.
+    /// The create facts and the API route the last verification stored, when they fit these
+    /// settings.
     fn with_facts(mut self, facts: &Map<String, Value>) -> Self {
         self.facts = CreateFacts::from_facts(
             facts,
@@ -95,6 +124,7 @@ impl VendorSettings for Settings {
             &self.issue_type,
             &self.priority_map,
         );
+        self.route = ApiRoute::from_facts(facts, &self.url, &self.gateway_url, self.token_kind);
         self
     }
 
@@ -107,7 +137,9 @@ impl VendorSettings for Settings {
             self.email.clone(),
             self.api_token.clone(),
             Http::new(crate::http::build_client(opts)?),
-        );
+        )
+        .with_token_kind(self.token_kind, self.gateway_url.clone())
+        .with_route(self.route.clone());
         Ok(Arc::new(JiraSink {
             client: Arc::new(client),
             site: self.url.clone(),
@@ -128,5 +160,7 @@ mod tests {
         let s = form::defaults::<Settings>();
         assert_eq!(s.issue_type, "Task");
         assert!(s.priority_map.is_empty());
+        assert_eq!(s.token_kind, TokenKind::Auto);
+        assert_eq!(s.gateway_url.as_str(), "https://api.atlassian.com/");
     }
 }

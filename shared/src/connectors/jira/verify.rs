@@ -1,6 +1,8 @@
-//! Checking a Jira connection live: the token is accepted, the project exists and offers the
-//! issue type, and its create screen needs nothing riskflow does not fill. What creating needs
-//! (the issue type's id, the priorities by id) is returned to be stored with the connection.
+//! Checking a Jira connection live: the token is accepted (at the site, or through Atlassian's
+//! API gateway for a token with scopes), the project exists and offers the issue type, and its
+//! create screen needs nothing riskflow does not fill. Where the token works and what creating
+//! needs (the issue type's id, the priorities by id) are returned to be stored with the
+//! connection.
 
 use super::sink::JiraSink;
 use crate::ports::{LiveCheck, Verified, VerifyFailure};
@@ -21,6 +23,12 @@ impl LiveCheck for JiraSink {
             .verify(deadline)
             .await
             .map_err(|e| VerifyFailure::from_connector("Jira", &e))?;
+        let route = self
+            .client
+            .route(deadline)
+            .await
+            .map_err(|e| VerifyFailure::from_connector("Jira", &e))?
+            .clone();
         // Read again on every verification (the daily re-test too): the project may change.
         let facts = self
             .read_create_facts(deadline)
@@ -32,9 +40,11 @@ impl LiveCheck for JiraSink {
                 )),
                 _ => VerifyFailure::from_connector("Jira", &e),
             })?;
+        let mut stored = facts.to_facts();
+        route.add_to_facts(&mut stored);
         Ok(Verified {
-            message: format!("{m}; {}", facts.describe()),
-            facts: facts.to_facts(),
+            message: format!("{m} {}; {}", route.describe(), facts.describe()),
+            facts: stored,
         })
     }
 }
