@@ -31,6 +31,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// `riskflow/<version>`.
 pub const USER_AGENT: &str = concat!("riskflow/", env!("CARGO_PKG_VERSION"));
 
+mod body;
 mod error;
 mod guard;
 mod pacer;
@@ -38,6 +39,7 @@ mod retry;
 mod url;
 
 pub use self::url::*;
+pub use body::*;
 pub use error::*;
 pub use guard::*;
 pub use pacer::*;
@@ -566,6 +568,90 @@ mod tests {
         if let HttpError::Status { retry_after, .. } = err {
             assert_eq!(retry_after, Some(Duration::from_secs(30)));
         }
+    }
+
+    /// A server answering every connection 200 with `len` bytes of JSON-ish filler, with a
+    /// `Content-Length` or chunked (no length announced).
+    async fn oversized(len: usize, chunked: bool) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let head = if chunked {
+                        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                            .to_string()
+                    } else {
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+                        )
+                    };
+                    if sock.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let piece = vec![b' '; 64 * 1024];
+                    let mut sent = 0;
+                    while sent < len {
+                        let n = piece.len().min(len - sent);
+                        let ok = if chunked {
+                            let mut frame = format!("{n:x}\r\n").into_bytes();
+                            frame.extend_from_slice(&piece[..n]);
+                            frame.extend_from_slice(b"\r\n");
+                            sock.write_all(&frame).await.is_ok()
+                        } else {
+                            sock.write_all(&piece[..n]).await.is_ok()
+                        };
+                        if !ok {
+                            return; // the client stopped reading
+                        }
+                        sent += n;
+                    }
+                    if chunked {
+                        let _ = sock.write_all(b"0\r\n\r\n").await;
+                    }
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_size_cap_is_refused_naming_the_system_and_the_cap() {
+        for chunked in [false, true] {
+            let url = oversized(MAX_BODY_BYTES + 1, chunked).await;
+            let call = Call::new("jira", Method::GET, "/rest/api/3/search/jql");
+            let resp = quick()
+                .execute(
+                    &call,
+                    |c| c.get(format!("{url}/rest/api/3/search/jql")),
+                    |_| None,
+                )
+                .await
+                .unwrap();
+            let err = read_json::<serde_json::Value>(&call, resp)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, HttpError::TooLarge { .. }),
+                "{chunked}: {err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                "jira GET /rest/api/3/search/jql: the answer is larger than 8 MiB, the most riskflow reads of one answer"
+            );
+            assert!(!err.is_transient() && err.outcome_unknown());
+        }
+        // At the cap exactly, the body is read (and here is no JSON: a decode error).
+        let url = oversized(MAX_BODY_BYTES, true).await;
+        let call = Call::new("jira", Method::GET, "/x");
+        let resp = quick()
+            .execute(&call, |c| c.get(format!("{url}/x")), |_| None)
+            .await
+            .unwrap();
+        assert_eq!(read_body(&call, resp).await.unwrap().len(), MAX_BODY_BYTES);
     }
 
     #[test]

@@ -253,7 +253,7 @@ impl Http {
                 Ok(resp) => {
                     let status = resp.status();
                     let hinted = retry_after(status.as_u16(), resp.headers(), SystemTime::now());
-                    let body = resp.bytes().await.unwrap_or_default();
+                    let body = read_error_body(resp).await;
                     let err = HttpError::Status {
                         system: call.system,
                         method: call.method.to_string(),
@@ -339,13 +339,4 @@ pub(crate) fn transport_error(call: &Call, e: &reqwest::Error) -> HttpError {
         path: call.path.clone(),
         kind,
     }
-}
-
-/// Read a JSON body, or a [`HttpError::Decode`] naming the call.
-pub async fn read_json<T: serde::de::DeserializeOwned>(
-    call: &Call,
-    resp: reqwest::Response,
-) -> Result<T, HttpError> {
-    let bytes = resp.bytes().await.map_err(|e| transport_error(call, &e))?;
-    serde_json::from_slice(&bytes).map_err(|e| HttpError::decode(call, e.to_string()))
 }

@@ -303,10 +303,7 @@ impl ServiceApp {
                 .get("dpop-nonce")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| ConnectorError::Http(http::transport_error(&call, &e)))?;
+            let body = http::read_body(&call, resp).await?;
             let mut state = self.lock();
             if new_nonce.is_some() {
                 state.nonce = new_nonce.clone();
