@@ -4,7 +4,10 @@
 //!   `riskflow/<version>` user agent, proxies from the environment ignored, and the
 //!   outbound-address guard installed as its DNS resolver ([`GuardedResolver`]), so every
 //!   connection (first request, redirect hop, retry) is checked after resolution and DNS
-//!   rebinding gains nothing.
+//!   rebinding gains nothing. A URL whose host is an IP literal meets no resolver: [`Http`]
+//!   checks it before every request it sends ([`check_address`]), so a stored URL is held to
+//!   the rules each time it is used, not only when it was saved.
+//! - [`read_body`], [`read_json`]: no answer is read past [`MAX_BODY_BYTES`].
 //! - [`Http::execute`]: retries with jittered exponential backoff. Idempotent requests are
 //!   retried on connection errors and 5xx; any request is retried on 429 (the server did not act)
 //!   and on a failure to connect (nothing was sent). A request that creates something is never
@@ -348,6 +351,34 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_private_ip_literal_is_refused_on_every_request_unless_private_urls_are_allowed() {
+        let (url, hits) = scripted(vec![R200]).await;
+        let guarded = Http::guarded(&ClientOptions::new(false)).unwrap();
+        for target in [format!("{url}/x"), "http://[::1]:9/x".into()] {
+            let call = Call::new("okta", Method::GET, "/x");
+            let err = guarded
+                .execute(&call, |c| c.get(&target), |_| None)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "okta GET /x: URL not allowed: it resolves to a private address"
+            );
+            let once = guarded.send_once(&call, guarded.client.get(&target)).await;
+            assert!(matches!(once, Err(HttpError::Blocked { .. })), "{once:?}");
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached the server");
+        // The sandbox switch lets the same request through.
+        let open = Http::guarded(&ClientOptions::new(true)).unwrap();
+        let call = Call::new("okta", Method::GET, "/x");
+        let resp = open
+            .execute(&call, |c| c.get(format!("{url}/x")), |_| None)
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+
     /// A one-shot-per-connection HTTP server answering scripted responses in order.
     async fn scripted(responses: Vec<&'static str>) -> (String, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -372,7 +403,7 @@ mod tests {
     const R200: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
 
     fn quick() -> Http {
-        let mut http = Http::new(build_client(&ClientOptions::new(true)).unwrap());
+        let mut http = Http::guarded(&ClientOptions::new(true)).unwrap();
         http.retry.base = Duration::from_millis(5);
         http
     }

@@ -123,7 +123,7 @@ impl AdpClient {
             ),
         })?;
         Ok(AdpClient {
-            http: Http::new(client),
+            http: Http::new(client).allow_private(options.allow_private),
             api_base,
             token_url,
             client_id,

@@ -106,7 +106,7 @@ impl VendorSettings for Settings {
             self.url.clone(),
             self.email.clone(),
             self.api_token.clone(),
-            Http::new(crate::http::build_client(opts)?),
+            Http::guarded(opts)?,
         );
         Ok(Arc::new(JiraSink {
             client: Arc::new(client),

@@ -293,10 +293,7 @@ impl ServiceApp {
             if let Some(d) = deadline {
                 req = req.timeout(d.saturating_duration_since(Instant::now()));
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| ConnectorError::Http(http::transport_error(&call, &e)))?;
+            let resp = http.send_once(&call, req).await?;
             let status = resp.status().as_u16();
             let new_nonce = resp
                 .headers()
