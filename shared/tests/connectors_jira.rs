@@ -1370,3 +1370,29 @@ mod against_the_sandbox {
         assert_eq!(failed.message, "Jira rejected the credentials (401)");
     }
 }
+
+#[tokio::test]
+async fn a_stored_url_on_a_private_ip_literal_is_refused_when_a_run_uses_it() {
+    // The connect route refuses such a URL, but a stored one (or the setting switched off
+    // since) must not reach the address either: the check is made on every request.
+    let rec = Recorder::start(|_| Reply::json(200, json!({"displayName": "Demo User"}))).await;
+    let settings = json!({"url": rec.url_with_prefix("jira").as_str(), "email": "demo@example.com", "project_key": "SEC"});
+    let secrets = json!({"api_token": "jira-demo-token"});
+    let (Value::Object(settings), Value::Object(secrets)) = (settings, secrets) else {
+        unreachable!()
+    };
+    let kind = riskflow::domain::ConnectionKind::Jira;
+    let guarded = riskflow::http::ClientOptions::new(false);
+    let err = riskflow::connectors::verify(kind, &settings, &secrets, &guarded, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "URL not allowed: it resolves to a private address"
+    );
+    assert!(rec.requests().is_empty(), "nothing was sent");
+    // With private URLs allowed (tests, the sandbox) the same connection is used.
+    let open = riskflow::http::ClientOptions::new(true);
+    let _ = riskflow::connectors::verify(kind, &settings, &secrets, &open, None).await;
+    assert_eq!(rec.requests()[0].line(), "GET /jira/rest/api/3/myself");
+}

@@ -235,11 +235,16 @@ async fn file_store_keeps_its_file_0600_in_a_0700_dir_and_leaves_no_temp_files()
     store.put("riskflow-okta", &secret("x")).await.unwrap();
     assert_eq!(mode(&store.path()), 0o600);
     assert_eq!(mode(&dir), 0o700);
-    let names: Vec<String> = std::fs::read_dir(&dir)
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, ["secrets.json"]);
+    names.sort();
+    // The writers' lock file stays (empty, owner-only) beside the secrets.
+    assert_eq!(names, [".secrets.json.lock", "secrets.json"]);
+    let lock = dir.join(".secrets.json.lock");
+    assert_eq!(mode(&lock), 0o600);
+    assert_eq!(std::fs::metadata(&lock).unwrap().len(), 0);
     // A deleted secret's values are gone from the disk, not just hidden.
     let text = std::fs::read_to_string(store.path()).unwrap();
     assert!(!text.contains("v2"), "{text}");
@@ -324,6 +329,61 @@ async fn file_store_concurrent_puts_in_one_process_do_not_lose_each_other() {
         assert_eq!(&got.version_id, v);
         assert_eq!(got.value.expose_secret(), format!("value-{i}"));
     }
+}
+
+/// Where a [`file_store_writer_process`] writes, and what: set only in the child processes of
+/// [`file_store_writers_in_several_processes_do_not_lose_each_other`].
+const WRITER_DIR: &str = "RISKFLOW_TEST_SECRET_WRITER_DIR";
+const WRITER_ID: &str = "RISKFLOW_TEST_SECRET_WRITER_ID";
+const WRITES_PER_PROCESS: usize = 25;
+
+/// One writer process (the CLI, `riskflow dev`): puts its own names into the shared dir.
+#[tokio::test]
+#[ignore = "a helper process started by file_store_writers_in_several_processes_do_not_lose_each_other"]
+async fn file_store_writer_process() {
+    let dir = std::env::var(WRITER_DIR).expect("started by the multi-process test");
+    let id = std::env::var(WRITER_ID).expect("started by the multi-process test");
+    let store = FileSecretStore::open(dir).unwrap();
+    for j in 0..WRITES_PER_PROCESS {
+        store
+            .put(&format!("riskflow-{id}-{j}"), &secret(&format!("{id}/{j}")))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn file_store_writers_in_several_processes_do_not_lose_each_other() {
+    let tmp = TempDir::new("riskflow-secrets-processes");
+    FileSecretStore::open(tmp.path()).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|id| {
+            tokio::process::Command::new(&exe)
+                .args(["--ignored", "--exact", "file_store_writer_process"])
+                .args(["--test-threads", "1", "--quiet"])
+                .env(WRITER_DIR, tmp.path())
+                .env(WRITER_ID, id.to_string())
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().await.unwrap().success());
+    }
+    let store = FileSecretStore::open(tmp.path()).unwrap();
+    let mut missing = Vec::new();
+    for id in 0..4 {
+        for j in 0..WRITES_PER_PROCESS {
+            match store.get(&format!("riskflow-{id}-{j}"), None).await {
+                Ok(v) => assert_eq!(v.value.expose_secret(), format!("{id}/{j}")),
+                Err(_) => missing.push(format!("{id}-{j}")),
+            }
+        }
+    }
+    assert!(missing.is_empty(), "lost writes: {missing:?}");
 }
 
 #[tokio::test]

@@ -38,6 +38,14 @@ pub enum HttpError {
         path: String,
         detail: String,
     },
+    /// The answer was longer than riskflow reads of one answer ([`MAX_BODY_BYTES`]).
+    #[error("{system} {method} {path}: the answer is larger than {}, the most riskflow reads of one answer", fmt_size(*.limit))]
+    TooLarge {
+        system: &'static str,
+        method: String,
+        path: String,
+        limit: usize,
+    },
     #[error("{detail}")]
     Config { detail: String },
 }
@@ -80,7 +88,7 @@ impl HttpError {
         match self {
             HttpError::Status { status, .. } => *status >= 500,
             HttpError::Transport { kind, .. } => *kind != TransportKind::Connect,
-            HttpError::Decode { .. } => true,
+            HttpError::Decode { .. } | HttpError::TooLarge { .. } => true,
             _ => false,
         }
     }

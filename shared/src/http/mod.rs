@@ -4,7 +4,10 @@
 //!   `riskflow/<version>` user agent, proxies from the environment ignored, and the
 //!   outbound-address guard installed as its DNS resolver ([`GuardedResolver`]), so every
 //!   connection (first request, redirect hop, retry) is checked after resolution and DNS
-//!   rebinding gains nothing.
+//!   rebinding gains nothing. A URL whose host is an IP literal meets no resolver: [`Http`]
+//!   checks it before every request it sends ([`check_address`]), so a stored URL is held to
+//!   the rules each time it is used, not only when it was saved.
+//! - [`read_body`], [`read_json`]: no answer is read past [`MAX_BODY_BYTES`].
 //! - [`Http::execute`]: retries with jittered exponential backoff. Idempotent requests are
 //!   retried on connection errors and 5xx; any request is retried on 429 (the server did not act)
 //!   and on a failure to connect (nothing was sent). A request that creates something is never
@@ -31,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// `riskflow/<version>`.
 pub const USER_AGENT: &str = concat!("riskflow/", env!("CARGO_PKG_VERSION"));
 
+mod body;
 mod error;
 mod guard;
 mod pacer;
@@ -39,6 +43,7 @@ pub mod slot;
 mod url;
 
 pub use self::url::*;
+pub use body::*;
 pub use error::*;
 pub use guard::*;
 pub use pacer::*;
@@ -347,6 +352,34 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_private_ip_literal_is_refused_on_every_request_unless_private_urls_are_allowed() {
+        let (url, hits) = scripted(vec![R200]).await;
+        let guarded = Http::guarded(&ClientOptions::new(false)).unwrap();
+        for target in [format!("{url}/x"), "http://[::1]:9/x".into()] {
+            let call = Call::new("okta", Method::GET, "/x");
+            let err = guarded
+                .execute(&call, |c| c.get(&target), |_| None)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "okta GET /x: URL not allowed: it resolves to a private address"
+            );
+            let once = guarded.send_once(&call, guarded.client.get(&target)).await;
+            assert!(matches!(once, Err(HttpError::Blocked { .. })), "{once:?}");
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached the server");
+        // The sandbox switch lets the same request through.
+        let open = Http::guarded(&ClientOptions::new(true)).unwrap();
+        let call = Call::new("okta", Method::GET, "/x");
+        let resp = open
+            .execute(&call, |c| c.get(format!("{url}/x")), |_| None)
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+
     /// A one-shot-per-connection HTTP server answering scripted responses in order.
     async fn scripted(responses: Vec<&'static str>) -> (String, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -371,7 +404,7 @@ mod tests {
     const R200: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
 
     fn quick() -> Http {
-        let mut http = Http::new(build_client(&ClientOptions::new(true)).unwrap());
+        let mut http = Http::guarded(&ClientOptions::new(true)).unwrap();
         http.retry.base = Duration::from_millis(5);
         http
     }
@@ -595,6 +628,90 @@ mod tests {
         if let HttpError::Status { retry_after, .. } = err {
             assert_eq!(retry_after, Some(Duration::from_secs(30)));
         }
+    }
+
+    /// A server answering every connection 200 with `len` bytes of JSON-ish filler, with a
+    /// `Content-Length` or chunked (no length announced).
+    async fn oversized(len: usize, chunked: bool) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let head = if chunked {
+                        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                            .to_string()
+                    } else {
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+                        )
+                    };
+                    if sock.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let piece = vec![b' '; 64 * 1024];
+                    let mut sent = 0;
+                    while sent < len {
+                        let n = piece.len().min(len - sent);
+                        let ok = if chunked {
+                            let mut frame = format!("{n:x}\r\n").into_bytes();
+                            frame.extend_from_slice(&piece[..n]);
+                            frame.extend_from_slice(b"\r\n");
+                            sock.write_all(&frame).await.is_ok()
+                        } else {
+                            sock.write_all(&piece[..n]).await.is_ok()
+                        };
+                        if !ok {
+                            return; // the client stopped reading
+                        }
+                        sent += n;
+                    }
+                    if chunked {
+                        let _ = sock.write_all(b"0\r\n\r\n").await;
+                    }
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_size_cap_is_refused_naming_the_system_and_the_cap() {
+        for chunked in [false, true] {
+            let url = oversized(MAX_BODY_BYTES + 1, chunked).await;
+            let call = Call::new("jira", Method::GET, "/rest/api/3/search/jql");
+            let resp = quick()
+                .execute(
+                    &call,
+                    |c| c.get(format!("{url}/rest/api/3/search/jql")),
+                    |_| None,
+                )
+                .await
+                .unwrap();
+            let err = read_json::<serde_json::Value>(&call, resp)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, HttpError::TooLarge { .. }),
+                "{chunked}: {err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                "jira GET /rest/api/3/search/jql: the answer is larger than 8 MiB, the most riskflow reads of one answer"
+            );
+            assert!(!err.is_transient() && err.outcome_unknown());
+        }
+        // At the cap exactly, the body is read (and here is no JSON: a decode error).
+        let url = oversized(MAX_BODY_BYTES, true).await;
+        let call = Call::new("jira", Method::GET, "/x");
+        let resp = quick()
+            .execute(&call, |c| c.get(format!("{url}/x")), |_| None)
+            .await
+            .unwrap();
+        assert_eq!(read_body(&call, resp).await.unwrap().len(), MAX_BODY_BYTES);
     }
 
     #[test]

@@ -130,6 +130,9 @@ pub type Family = fn(&Method, &str) -> String;
 #[derive(Clone)]
 pub struct Http {
     pub client: reqwest::Client,
+    /// Lifts the outbound-address rules for a URL whose host is an IP literal (tests, the
+    /// sandbox); names are checked by the client's resolver ([`build_client`]).
+    allow_private: bool,
     pub retry: RetryPolicy,
     pub pacer: Arc<Pacer>,
     /// Tells a 429 for one resource (e.g. writes to one Jira issue) from one for the client:
@@ -145,9 +148,12 @@ pub struct Http {
 }
 
 impl Http {
+    /// A client over `client` that refuses every request to a forbidden IP-literal host (see
+    /// [`Http::allow_private`]).
     pub fn new(client: reqwest::Client) -> Self {
         Http {
             client,
+            allow_private: false,
             retry: RetryPolicy::default(),
             pacer: Arc::new(Pacer::default()),
             scoped_limit: None,
@@ -155,6 +161,51 @@ impl Http {
             family: None,
             family_pacers: Arc::default(),
         }
+    }
+
+    /// A guarded client ([`build_client`]) with `opts`' address rules for IP literals too.
+    pub fn guarded(opts: &ClientOptions) -> Result<Self, HttpError> {
+        Ok(Http::new(build_client(opts)?).allow_private(opts.allow_private))
+    }
+
+    /// The same client, sending to private IP-literal hosts too when `yes`
+    /// (`RISKFLOW_ALLOW_PRIVATE_URLS`).
+    pub fn allow_private(mut self, yes: bool) -> Self {
+        self.allow_private = yes;
+        self
+    }
+
+    /// The request `rb` builds, once its URL passed the outbound-address rules: a stored URL
+    /// whose host is an IP literal never meets the resolver, so it is checked here, on every
+    /// request, and not only when it was saved.
+    fn checked(
+        &self,
+        call: &Call,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Request, HttpError> {
+        let req = rb.build().map_err(|e| transport_error(call, &e))?;
+        check_address(req.url(), self.allow_private).map_err(|reason| HttpError::Blocked {
+            system: call.system,
+            method: call.method.to_string(),
+            path: call.path.clone(),
+            reason,
+        })?;
+        Ok(req)
+    }
+
+    /// Send one request once, with no retry or pacing (a call with its own protocol, such as
+    /// Okta's token request with its DPoP nonce), under the same address rules as
+    /// [`Http::execute`].
+    pub async fn send_once(
+        &self,
+        call: &Call,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, HttpError> {
+        let req = self.checked(call, rb)?;
+        self.client
+            .execute(req)
+            .await
+            .map_err(|e| transport_error(call, &e))
     }
 
     /// The same client, pacing each rate-limit family of calls on its own.
@@ -236,7 +287,10 @@ impl Http {
                     retry_after: None,
                 });
             }
-            let result = build(&self.client).send().await;
+            let result = self
+                .client
+                .execute(self.checked(call, build(&self.client))?)
+                .await;
             if let Ok(resp) = &result {
                 let status = resp.status().as_u16();
                 let hinted = retry_after(status, resp.headers(), SystemTime::now());
@@ -253,7 +307,7 @@ impl Http {
                 Ok(resp) => {
                     let status = resp.status();
                     let hinted = retry_after(status.as_u16(), resp.headers(), SystemTime::now());
-                    let body = resp.bytes().await.unwrap_or_default();
+                    let body = read_error_body(resp).await;
                     let err = HttpError::Status {
                         system: call.system,
                         method: call.method.to_string(),
@@ -339,13 +393,4 @@ pub(crate) fn transport_error(call: &Call, e: &reqwest::Error) -> HttpError {
         path: call.path.clone(),
         kind,
     }
-}
-
-/// Read a JSON body, or a [`HttpError::Decode`] naming the call.
-pub async fn read_json<T: serde::de::DeserializeOwned>(
-    call: &Call,
-    resp: reqwest::Response,
-) -> Result<T, HttpError> {
-    let bytes = resp.bytes().await.map_err(|e| transport_error(call, &e))?;
-    serde_json::from_slice(&bytes).map_err(|e| HttpError::decode(call, e.to_string()))
 }

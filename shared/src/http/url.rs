@@ -98,17 +98,24 @@ pub fn check_user_url(raw: &str, allow_private: bool) -> Result<Url, UrlError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(UrlError::HasCredentials);
     }
-    match url.host() {
-        None => return Err(UrlError::NoHost),
-        Some(::url::Host::Ipv4(ip)) if !allow_private && is_forbidden(IpAddr::V4(ip)) => {
-            return Err(UrlError::PrivateAddress);
-        }
-        Some(::url::Host::Ipv6(ip)) if !allow_private && is_forbidden(IpAddr::V6(ip)) => {
-            return Err(UrlError::PrivateAddress);
-        }
-        _ => {}
-    }
+    check_address(&url, allow_private)?;
     Ok(url)
+}
+
+/// Check the host of a URL about to be used: it must have one, and an IP-literal host must not
+/// be forbidden (unless `allow_private`). Names are checked when they are resolved
+/// ([`GuardedResolver`]).
+pub fn check_address(url: &Url, allow_private: bool) -> Result<(), UrlError> {
+    let literal = match url.host() {
+        None => return Err(UrlError::NoHost),
+        Some(::url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(::url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+        Some(::url::Host::Domain(_)) => return Ok(()),
+    };
+    if !allow_private && is_forbidden(literal) {
+        return Err(UrlError::PrivateAddress);
+    }
+    Ok(())
 }
 
 /// Resolve a URL's host now and refuse it when any address is forbidden. Used by the connect

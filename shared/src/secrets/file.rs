@@ -6,9 +6,11 @@
 //!
 //! Protection: the data dir is 0700 (fixed on open when it has broader bits) and the file is
 //! 0600. A write goes to a temporary file created with mode 0600 before any byte is written,
-//! is fsynced, then renamed over `secrets.json` (atomic), and the directory is fsynced. Within
-//! a process, one mutex serialises writers, and each write re-reads the file first, so two
-//! concurrent puts never lose each other.
+//! is fsynced, then renamed over `secrets.json` (atomic), and the directory is fsynced. Every
+//! write holds an exclusive advisory lock (`flock`) on `.secrets.json.lock` beside it from its
+//! read to its rename, and re-reads the file under it, so two writers, in one process or in
+//! several (the CLI and `riskflow dev` on the same data dir), never lose each other's changes.
+//! Readers need no lock: the rename makes every read see one whole version of the file.
 
 use super::{SecretError, SecretStore, SecretValue};
 use async_trait::async_trait;
@@ -25,6 +27,10 @@ use std::sync::Mutex;
 pub const KEEP_VERSIONS: usize = 2;
 
 const FILE_NAME: &str = "secrets.json";
+
+/// The file writers lock (the secrets file itself is replaced on every write, so it cannot
+/// carry the lock).
+const LOCK_NAME: &str = ".secrets.json.lock";
 
 /// One lock for every store in the process: two stores opened on the same dir still
 /// serialise their read-modify-write cycles.
@@ -157,8 +163,26 @@ impl FileSecretStore {
         result
     }
 
+    /// Hold the writers' lock across processes until the answer is dropped (closing the file
+    /// releases the lock, also when the process dies).
+    fn lock_writers(&self) -> Result<fs::File, SecretError> {
+        let path = self.dir.join(LOCK_NAME);
+        let f = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| io_err("cannot open", &path, e))?;
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| io_err("cannot lock", &path, e.into()))?;
+        Ok(f)
+    }
+
     fn put_blocking(&self, name: &str, value: String) -> Result<String, SecretError> {
         let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let _writers = self.lock_writers()?;
         let mut contents = self.read()?;
         let id = uuid::Uuid::new_v4().to_string();
         let entry = contents.entry(name.to_string()).or_default();
@@ -206,6 +230,7 @@ impl FileSecretStore {
 
     fn delete_blocking(&self, name: &str) -> Result<(), SecretError> {
         let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let _writers = self.lock_writers()?;
         let mut contents = self.read()?;
         match contents.get_mut(name) {
             Some(entry) if !entry.deleted => {

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use riskflow::http::{ClientOptions, Http, build_client};
+use riskflow::http::{ClientOptions, Http};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -178,7 +178,7 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Recorded> {
 
 /// A client for 127.0.0.1 with short retry waits.
 pub fn quick_http() -> Http {
-    let mut http = Http::new(build_client(&ClientOptions::new(true)).expect("client"));
+    let mut http = Http::guarded(&ClientOptions::new(true)).expect("client");
     http.retry.base = Duration::from_millis(5);
     http
 }

@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-use riskflow::http::{ClientOptions, Http, build_client};
+use riskflow::http::{ClientOptions, Http};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -164,7 +164,7 @@ impl Recorder {
 
 /// A client for loopback servers with short retry waits.
 pub fn http() -> Http {
-    let mut http = Http::new(build_client(&ClientOptions::new(true)).expect("client"));
+    let mut http = Http::guarded(&ClientOptions::new(true)).expect("client");
     http.retry.base = Duration::from_millis(5);
     http.retry.max_wait = Duration::from_secs(5);
     http

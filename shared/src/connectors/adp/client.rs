@@ -123,7 +123,7 @@ impl AdpClient {
             ),
         })?;
         Ok(AdpClient {
-            http: Http::new(client),
+            http: Http::new(client).allow_private(options.allow_private),
             api_base,
             token_url,
             client_id,
@@ -170,10 +170,7 @@ impl AdpClient {
                     "a message came without the adp-msg-msgid header, so it cannot be acknowledged",
                 )
             })?;
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|_| HttpError::decode(&call, "the message body could not be read"))?;
+        let bytes = http::read_body(&call, resp).await?;
         Ok(Some(AdpMessage {
             msg_id,
             body: String::from_utf8_lossy(&bytes).into_owned(),

@@ -66,11 +66,8 @@ impl VendorSettings for Settings {
 
     /// The client, as the HR directory a webhook's employee is read from.
     fn connect(&self, opts: &ClientOptions) -> Result<Arc<BambooDirectory>, ConnectorError> {
-        let client = BambooClient::new(
-            self.url.clone(),
-            self.api_key.clone(),
-            Http::new(crate::http::build_client(opts)?),
-        );
+        let client =
+            BambooClient::new(self.url.clone(), self.api_key.clone(), Http::guarded(opts)?);
         Ok(Arc::new(BambooDirectory {
             client: Arc::new(client),
         }))

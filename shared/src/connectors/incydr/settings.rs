@@ -174,7 +174,7 @@ impl VendorSettings for Settings {
             self.url.clone(),
             self.client_id.clone(),
             self.client_secret.clone(),
-            Http::new(crate::http::build_client(opts)?),
+            Http::guarded(opts)?,
         );
         Ok(Arc::new(IncydrAdapter {
             client: Arc::new(client),

@@ -589,10 +589,7 @@ impl JiraClient {
             .send(Method::POST, &path, Some(bytes), false, deadline)
             .await?;
         // The comment object is not needed beyond its id; a body that is not JSON is tolerated.
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|_| HttpError::decode(&call, "the comment response could not be read"))?;
+        let bytes = http::read_body(&call, resp).await?;
         Ok(serde_json::from_slice(&bytes).unwrap_or_default())
     }
 

@@ -136,7 +136,7 @@ impl VendorSettings for Settings {
             self.url.clone(),
             self.email.clone(),
             self.api_token.clone(),
-            Http::new(crate::http::build_client(opts)?),
+            Http::guarded(opts)?,
         )
         .with_token_kind(self.token_kind, self.gateway_url.clone())
         .with_route(self.route.clone());

@@ -293,20 +293,14 @@ impl ServiceApp {
             if let Some(d) = deadline {
                 req = req.timeout(d.saturating_duration_since(Instant::now()));
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| ConnectorError::Http(http::transport_error(&call, &e)))?;
+            let resp = http.send_once(&call, req).await?;
             let status = resp.status().as_u16();
             let new_nonce = resp
                 .headers()
                 .get("dpop-nonce")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| ConnectorError::Http(http::transport_error(&call, &e)))?;
+            let body = http::read_body(&call, resp).await?;
             let mut state = self.lock();
             if new_nonce.is_some() {
                 state.nonce = new_nonce.clone();

@@ -159,8 +159,7 @@ impl VendorSettings for Settings {
                 ),
             )
         };
-        let http = Http::new(crate::http::build_client(opts)?)
-            .with_families(super::limits::endpoint_family);
+        let http = Http::guarded(opts)?.with_families(super::limits::endpoint_family);
         let client = match self.auth {
             AuthChoice::Ssws => {
                 let token = self.api_token.clone().ok_or_else(|| missing("API token"))?;

@@ -76,7 +76,7 @@ impl VendorSettings for Settings {
             self.url.clone(),
             self.username.clone(),
             self.password.clone(),
-            Http::new(crate::http::build_client(opts)?),
+            Http::guarded(opts)?,
         );
         Ok(Arc::new(ServiceNowSink {
             client: Arc::new(client),

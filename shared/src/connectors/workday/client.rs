@@ -2,7 +2,7 @@
 
 use super::model::{FieldMapping, WorkdayRow, parse_report};
 use crate::connectors::ConnectorError;
-use crate::http::{Call, Http, HttpError};
+use crate::http::{self, Call, Http};
 use reqwest::Method;
 use reqwest::header::ACCEPT;
 use secrecy::{ExposeSecret, SecretString};
@@ -106,10 +106,7 @@ impl WorkdayClient {
                 error_message,
             )
             .await?;
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|_| HttpError::decode(&call, "the report body could not be read"))?;
+        let body = http::read_body(&call, resp).await?;
         parse_report(&body, mapping)
     }
 

@@ -123,7 +123,7 @@ impl VendorSettings for Settings {
             self.report_url.clone(),
             self.username.clone(),
             self.password.clone(),
-            Http::new(crate::http::build_client(opts)?),
+            Http::guarded(opts)?,
         );
         Ok(Arc::new(WorkdayReport {
             client: Arc::new(client),
