@@ -435,3 +435,88 @@ async fn a_jira_project_with_its_own_task_and_no_priority_gets_its_tickets_from_
         "the run used the stored facts"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_secret_rotated_in_secrets_manager_outside_riskflow_is_picked_up_by_a_warm_process_after_one_401()
+ {
+    use riskflow_e2e::Secrets;
+    use riskflow_sandbox::{ApiClient, ConfigPatch};
+    use secrecy::ExposeSecret;
+
+    let opts = Options {
+        secrets: Secrets::SecretsManager,
+        ..Options::default()
+    };
+    let w = connected_with(opts, "jira", json!({})).await;
+    let first_ids = w.seed_alert_sessions("before", 2);
+    let first = w.run(FLOW).await;
+    assert_eq!(first.status, RunStatus::Succeeded, "{first:#?}");
+    assert_eq!(count(&first, "tickets_created"), 2);
+    let before = w
+        .store()
+        .connection(ConnectionKind::Incydr, w.clock.now())
+        .await
+        .unwrap();
+
+    // Someone rotates the Incydr API client's secret: in Incydr, and in Secrets Manager (not
+    // through riskflow). The process (a warm Lambda) still caches the old value.
+    let name = format!("{}incydr", w.env.secret_prefix);
+    let store = w.env.secrets.inner();
+    let old = store.get(&name, None).await.unwrap();
+    let mut fields: serde_json::Value = serde_json::from_str(old.value.expose_secret()).unwrap();
+    fields["client_secret"] = json!("secret-rotated");
+    let rotated = store
+        .put(&name, &secrecy::SecretString::from(fields.to_string()))
+        .await
+        .unwrap();
+    w.sb().update_config(ConfigPatch {
+        incydr_clients: Some(vec![ApiClient {
+            key: riskflow_sandbox::creds::INCYDR_CLIENT_ID.into(),
+            secret: "secret-rotated".into(),
+        }]),
+        ..ConfigPatch::default()
+    });
+    let refusals = || {
+        w.sb().counts().statuses["incydr"]
+            .get("401")
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(refusals(), 0);
+
+    let new_ids = w.seed_alert_sessions("after", 1);
+    let second = w.run(FLOW).await;
+    assert_eq!(second.status, RunStatus::Succeeded, "{second:#?}");
+    assert_eq!(count(&second, "tickets_created"), 1);
+    assert_eq!(
+        refusals(),
+        1,
+        "one 401 (the old secret's token request), then success"
+    );
+    let all_ids: Vec<String> = first_ids.into_iter().chain(new_ids).collect();
+    w.assert_one_jira_ticket_each(FLOW, &all_ids);
+
+    // The connection now names the rotated version, with a history entry saying why, so the
+    // next run (and every other function) reads it directly: no 401 again.
+    let after = w
+        .store()
+        .connection(ConnectionKind::Incydr, w.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(after.secret_version.as_deref(), Some(rotated.as_str()));
+    assert_ne!(before.secret_version, after.secret_version);
+    let history = w
+        .store()
+        .connection_history(ConnectionKind::Incydr, 1, w.clock.now())
+        .await
+        .unwrap();
+    assert!(
+        history[0]
+            .message
+            .contains("refused the stored credentials (401)"),
+        "{history:?}"
+    );
+    let third = w.run(FLOW).await;
+    assert_eq!(third.status, RunStatus::Succeeded, "{third:#?}");
+    assert_eq!(refusals(), 1);
+}

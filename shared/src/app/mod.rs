@@ -6,10 +6,13 @@
 //!
 //! Each run reads the connection items it needs (their settings and status are needed anyway);
 //! the secret is read through the version-keyed cache, so a warm invocation makes no Secrets
-//! Manager call and a reconnect or disconnect takes effect on the next run.
+//! Manager call and a reconnect or disconnect takes effect on the next run. Each system's client
+//! is built [`rotation::Rotating`]: a 401 reads the secret again (a rotation outside riskflow)
+//! and makes the refused call once more.
 
 pub mod aws;
 pub mod connection;
+pub mod rotation;
 pub mod webhooks;
 
 use crate::api::connections::{ConnectionsApi, RunStarter, Verified, Verifier, VerifyFailure};
@@ -33,6 +36,7 @@ use crate::secrets::{CachedSecrets, SecretStore};
 use crate::store::{ItemStore, Store};
 use async_trait::async_trait;
 pub use connection::{BuildError, Connected};
+use rotation::Rotating;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -41,6 +45,9 @@ use webhooks::WebhookReceiver;
 
 /// How long a webhook delivery's items may be processed before it is answered.
 pub const WEBHOOK_PROCESS_BUDGET: Duration = Duration::from_secs(10);
+
+/// A system's typed settings and its client in the roles it plays.
+type Built<S> = (S, Arc<Rotating<<S as VendorSettings>::Built>>);
 
 /// Everything a run needs besides the connections.
 #[derive(Clone)]
@@ -170,10 +177,37 @@ impl App {
     }
 
     /// A loaded connection's typed settings and the client its vendor builds from them.
-    fn build<S: VendorSettings>(&self, c: &Connected) -> Result<(S, S::Built), BuildError> {
+    fn connect<S: VendorSettings>(&self, c: &Connected) -> Result<(S, S::Built), BuildError> {
         let settings: S = c.read()?;
         let built = connection::client(c.kind, settings.connect(&self.client_options()))?;
         Ok((settings, built))
+    }
+
+    /// [`App::connect`], with the client rebuilt from the secret's newer version when the
+    /// system refuses the credentials ([`rotation::Rotating`]).
+    fn build<S>(&self, c: &Connected) -> Result<Built<S>, BuildError>
+    where
+        S: VendorSettings + 'static,
+        S::Built: Clone + Send + Sync + 'static,
+    {
+        let (settings, built) = self.connect::<S>(c)?;
+        let (app, kind) = (self.clone(), c.kind);
+        let reload: rotation::Reload<S::Built> = Box::new(move |refused: String| {
+            let app = app.clone();
+            Box::pin(async move {
+                let now = (app.clock)();
+                let Some(c) =
+                    connection::reload_after_refusal(&app.store, &app.secrets, kind, &refused, now)
+                        .await?
+                else {
+                    return Ok(None);
+                };
+                let (_, built) = app.connect::<S>(&c)?;
+                Ok(Some((built, c.secret_version)))
+            })
+        });
+        let rotating = Rotating::new(built, c.secret_version.clone(), reload);
+        Ok((settings, Arc::new(rotating)))
     }
 
     fn alert_settings(s: &incydr::settings::Settings) -> AlertSettings {

@@ -3,7 +3,9 @@
 //! The connection item names the version its settings were verified with, so a lookup by
 //! that version can be served from memory for as long as the process lives: a new version id
 //! (reconnect) misses the cache and reads once; a disconnect removes the connection (no
-//! lookup happens at all). [`CachedSecrets::invalidate`] drops an entry after a 401.
+//! lookup happens at all). After an outside system refused the credentials (401),
+//! [`CachedSecrets::refresh`] drops what is cached for the name and reads its newest version,
+//! so a secret rotated in the store outside riskflow is picked up by a warm process.
 
 use super::{SecretError, SecretStore, SecretValue};
 use secrecy::SecretString;
@@ -43,7 +45,19 @@ impl CachedSecrets {
         Ok(value.value)
     }
 
-    /// Forget what is cached for `name` (after the outside system answered 401).
+    /// Forget what is cached for `name` and read its current version from the store (after the
+    /// outside system answered 401): the value and the version id it was read at, cached.
+    pub async fn refresh(&self, name: &str) -> Result<SecretValue, SecretError> {
+        self.invalidate(name);
+        let value = self.inner.get(name, None).await?;
+        if let Ok(mut m) = self.entries.lock() {
+            m.retain(|(n, _), _| n != name);
+            m.insert((name.to_string(), value.version_id.clone()), value.clone());
+        }
+        Ok(value)
+    }
+
+    /// Forget what is cached for `name` (after a disconnect).
     pub fn invalidate(&self, name: &str) {
         if let Ok(mut m) = self.entries.lock() {
             m.retain(|(n, _), _| n != name);
