@@ -73,7 +73,8 @@ resource "aws_cloudwatch_metric_alarm" "throttles" {
 }
 
 # runs_succeeded: 1 per scheduled or manual run that ended succeeded or partial (never for
-# webhook batches, skipped or failed runs). No data within the interval is breaching.
+# webhook batches, skipped, failed or deferred runs: a run whose needed call kept failing
+# transiently emits runs_deferred). No data within the interval is breaching.
 resource "aws_cloudwatch_metric_alarm" "no_successful_run" {
   for_each            = local.alarmed_jobs
   alarm_name          = "${var.name}-${each.key}-no-successful-run"

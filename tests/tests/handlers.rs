@@ -112,12 +112,39 @@ async fn a_scheduler_event_runs_the_flow_and_a_dry_run_event_only_plans_and_a_fa
     assert_eq!(real["counts"]["tickets_created"], json!(5));
     w.assert_one_jira_ticket_each(Flow::AlertTickets, &ids);
 
-    // Incydr down: the run fails, and the handler says so with a retryable error type.
+    // Incydr down (500s past the client's retries): the run defers its work to the next run
+    // and answers normally (a Lambda retry would only overlap the next scheduled run).
     w.sb().add_fault(
         FaultRule::new(
             "incydr",
             FaultKind::Error {
                 status: 500,
+                retry_after: None,
+            },
+        )
+        .path_prefix("/v1/sessions"),
+    );
+    let deferred = scheduled::<AlertTicketsJob>(
+        &w.env,
+        LambdaEvent::new(scheduler_event(Flow::AlertTickets, false), context()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{}", e.message));
+    assert_eq!(deferred["status"], json!("partial"), "{deferred:#}");
+    assert_eq!(
+        deferred["counts"]["deferred_to_next_run"],
+        json!(1),
+        "{deferred:#}"
+    );
+
+    // Incydr refuses the API client: the run fails, and the handler says so with a retryable
+    // error type.
+    w.sb().clear_faults();
+    w.sb().add_fault(
+        FaultRule::new(
+            "incydr",
+            FaultKind::Error {
+                status: 403,
                 retry_after: None,
             },
         )

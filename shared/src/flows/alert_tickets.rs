@@ -150,8 +150,9 @@ async fn scan_and_act(ctx: &RunCtx, deps: &AlertDeps) -> Option<RunStatus> {
     } else {
         vec![&window, &new_data]
     };
-    let Some(sessions) = scan::sessions(ctx, deps.source.as_ref(), &filters).await else {
-        return Some(RunStatus::Failed);
+    let sessions = match scan::sessions(ctx, deps.source.as_ref(), &filters).await {
+        Ok(s) => s,
+        Err(status) => return Some(status),
     };
     let window_start = window
         .on_or_after
@@ -563,5 +564,26 @@ mod decision_tests {
         let rec = job.run().await;
         assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
         assert!(job.sink.created_keys().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_session_page_that_keeps_failing_with_503_defers_the_run_and_the_next_run_catches_up()
+    {
+        let job = Job::new();
+        job.alerts
+            .put(FakeAlerts::session("s-4", 3, job.now - 60_000));
+        *job.alerts.page_error.lock().unwrap() = Some(crate::flows::fakes::status_error(
+            "incydr",
+            "/v1/sessions/search",
+            503,
+        ));
+        let rec = job.run().await;
+        assert_eq!(rec.status, RunStatus::Partial, "{rec:?}");
+        assert_eq!(rec.counts.get("deferred_to_next_run"), Some(&1), "{rec:?}");
+        assert!(job.sink.created_keys().is_empty());
+        *job.alerts.page_error.lock().unwrap() = None;
+        let rec = job.run().await;
+        assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
+        assert_eq!(job.sink.created_keys(), ["riskflow-alert-tickets-s-4"]);
     }
 }

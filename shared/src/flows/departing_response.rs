@@ -92,24 +92,21 @@ async fn scan_and_act(ctx: &RunCtx, deps: &DepartingDeps) -> Option<RunStatus> {
             ctx.count("sessions_scanned", 0);
             return None;
         }
-        Err(e) => {
-            ctx.error(format!("finding the Departing watchlist: {e}"));
-            return Some(RunStatus::Failed);
-        }
+        Err(e) => return Some(ctx.cannot_continue("finding the Departing watchlist", &e)),
     };
     let token_owner = match deps.idp.token_owner(Some(ctx.deadline)).await {
         Ok(o) => o.map(|l| l.to_ascii_lowercase()),
         Err(e) => {
-            ctx.error(format!("{}: {e}", deps.idp.kind().short_name()));
-            return Some(RunStatus::Failed);
+            let what = format!("{}: the API token's owner", deps.idp.kind().short_name());
+            return Some(ctx.cannot_continue(&what, &e));
         }
     };
     let (mut window, mut new_data) = deps.settings.scan.scan_filters(ctx.now());
     window.watchlist_ids = vec![wl.clone()];
     new_data.watchlist_ids = vec![wl];
-    let Some(sessions) = scan::sessions(ctx, deps.source.as_ref(), &[&window, &new_data]).await
-    else {
-        return Some(RunStatus::Failed);
+    let sessions = match scan::sessions(ctx, deps.source.as_ref(), &[&window, &new_data]).await {
+        Ok(s) => s,
+        Err(status) => return Some(status),
     };
     let Some(items) = scan::items(ctx, FLOW, &sessions).await else {
         return Some(RunStatus::Failed);
@@ -669,5 +666,49 @@ mod decision_tests {
             4,
             "every session still has its ticket"
         );
+    }
+
+    #[tokio::test]
+    async fn a_transient_fault_of_the_token_owner_lookup_defers_the_run_a_refusal_fails_it() {
+        use crate::flows::fakes::status_error;
+        let job = Job::new();
+        *job.idp.token_owner_error.lock().unwrap() =
+            Some(status_error("okta", "/api/v1/users/me", 500));
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.status, RunStatus::Partial, "{rec:?}");
+        assert_eq!(rec.counts.get("deferred_to_next_run"), Some(&1), "{rec:?}");
+        assert!(rec.errors.is_empty(), "{rec:?}");
+        assert!(
+            rec.message
+                .as_deref()
+                .is_some_and(|m| m.contains("Okta: the API token's owner") && m.contains("500")),
+            "{rec:?}"
+        );
+        assert_eq!(job.idp.adds(), 0, "nothing contained without the owner");
+        assert_eq!(job.jira.created_keys().len(), 0);
+
+        // The fault passes: the next run does the deferred work.
+        *job.idp.token_owner_error.lock().unwrap() = None;
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
+        assert_eq!(job.idp.adds(), 3);
+
+        // A refused lookup fails the run.
+        *job.idp.token_owner_error.lock().unwrap() =
+            Some(status_error("okta", "/api/v1/users/me", 403));
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.status, RunStatus::Failed, "{rec:?}");
+    }
+
+    #[tokio::test]
+    async fn a_transient_fault_of_a_session_page_defers_the_run() {
+        use crate::flows::fakes::status_error;
+        let job = Job::new();
+        *job.alerts.page_error.lock().unwrap() =
+            Some(status_error("incydr", "/v1/sessions/search", 503));
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.status, RunStatus::Partial, "{rec:?}");
+        assert_eq!(rec.counts.get("deferred_to_next_run"), Some(&1), "{rec:?}");
+        assert_eq!(job.idp.adds(), 0);
     }
 }

@@ -12,6 +12,20 @@ use std::time::Instant;
 #[derive(Default)]
 pub struct FakeAlerts {
     pub sessions: Mutex<Vec<AlertSession>>,
+    /// When set, every page read fails with it (after the HTTP layer's retries).
+    pub page_error: Mutex<Option<ConnectorError>>,
+}
+
+/// An answer with this status to a `GET` of `path`, as the HTTP layer reports it.
+pub fn status_error(system: &'static str, path: &str, status: u16) -> ConnectorError {
+    ConnectorError::Http(crate::http::HttpError::Status {
+        system,
+        method: "GET".into(),
+        path: path.into(),
+        status,
+        message: None,
+        retry_after: None,
+    })
 }
 
 impl FakeAlerts {
@@ -47,6 +61,9 @@ impl AlertSource for FakeAlerts {
         filter: &SessionFilter,
         _deadline: Option<Instant>,
     ) -> Result<Vec<AlertSession>, ConnectorError> {
+        if let Some(e) = self.page_error.lock().unwrap().clone() {
+            return Err(e);
+        }
         Ok(self
             .sessions
             .lock()
@@ -299,6 +316,8 @@ impl crate::ports::WatchlistAdmin for FakeWatchlists {
 #[derive(Default)]
 pub struct FakeIdp {
     pub token_owner: Option<String>,
+    /// When set, the token-owner lookup fails with it.
+    pub token_owner_error: Mutex<Option<ConnectorError>>,
     /// (login, email, user id), every one active.
     pub users: Mutex<Vec<(String, String, String)>>,
     /// (group id, user id) memberships.
@@ -348,6 +367,9 @@ impl crate::ports::IdentityProvider for FakeIdp {
         &self,
         _deadline: Option<Instant>,
     ) -> Result<Option<String>, ConnectorError> {
+        if let Some(e) = self.token_owner_error.lock().unwrap().clone() {
+            return Err(e);
+        }
         Ok(self.token_owner.clone())
     }
 

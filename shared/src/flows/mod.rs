@@ -17,6 +17,7 @@ pub mod work_item;
 
 use crate::domain::{AuditEntry, ConnectionKind, Flow, Lease, RunRecord, RunStatus};
 use crate::metrics::{Metrics, MetricsSink, Unit};
+use crate::ports::ConnectorError;
 use crate::store::Store;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -36,6 +37,9 @@ struct RunState {
     gauges: Vec<(String, Unit, f64)>,
     /// The run ended because another run held the flow's lock.
     overlapped: bool,
+    /// Why the run's work waits for the next run (a transient fault of a call every item
+    /// needs), see [`RunCtx::cannot_continue`].
+    deferred: Option<String>,
 }
 
 /// What started a run: only scheduled and manual runs say whether a flow is alive.
@@ -130,6 +134,26 @@ impl RunCtx {
         }
     }
 
+    /// A call that every item of the run needs (a page of sessions, the Departing watchlist,
+    /// the identity provider's token owner) failed after the HTTP layer's retries: the status
+    /// the run ends with. A transient failure (5xx, 429, timeout, broken connection) defers the
+    /// run's work to the next run: the run ends `partial` with the reason as its message and
+    /// counts `deferred_to_next_run`; it emits `runs_deferred`, not `runs_succeeded`, so a fault
+    /// that lasts a whole schedule interval still trips the no-successful-run alarm, and the
+    /// function answers normally (no retry of the invocation). Any other failure (401, 403,
+    /// 404, a refused request) fails the run.
+    pub fn cannot_continue(&self, what: &str, e: &ConnectorError) -> RunStatus {
+        if !e.is_transient() {
+            self.error(format!("{what}: {e}"));
+            return RunStatus::Failed;
+        }
+        let reason = format!("deferred to the next run: {what}: {e}");
+        tracing::warn!(flow = %self.flow, run = %self.run_id, reason = %reason, "run deferred");
+        self.count("deferred_to_next_run", 1);
+        self.state().deferred = Some(reason);
+        RunStatus::Partial
+    }
+
     /// Record what a dry run would do.
     pub fn plan(&self, line: impl Into<String>) {
         let mut s = self.state();
@@ -219,7 +243,7 @@ impl RunCtx {
             self.error(format!("audit entries could not be written: {e}"));
         }
         let finished_at = self.now();
-        let (counts, errors, plan, gauges, overlapped) = {
+        let (counts, errors, plan, gauges, overlapped, deferred) = {
             let s = self.state();
             (
                 s.counts.clone(),
@@ -227,8 +251,10 @@ impl RunCtx {
                 s.plan.clone(),
                 s.gauges.clone(),
                 s.overlapped,
+                s.deferred.clone(),
             )
         };
+        let deferred = deferred.filter(|_| status == Some(RunStatus::Partial));
         // A run that had errors but finished is partial: its failed items are retried later.
         let status = status.unwrap_or(if counts.get("errors").copied().unwrap_or(0) == 0 {
             RunStatus::Succeeded
@@ -244,7 +270,7 @@ impl RunCtx {
             dry_run: self.dry_run,
             counts: counts.clone(),
             errors,
-            message,
+            message: message.or_else(|| deferred.clone()),
             plan,
         };
         if let Err(e) = self.store.put_run(&record).await {
@@ -264,6 +290,7 @@ impl RunCtx {
         );
         if self.trigger == Trigger::Run {
             let outcome = match status {
+                RunStatus::Partial if deferred.is_some() => "runs_deferred",
                 RunStatus::Succeeded | RunStatus::Partial => "runs_succeeded",
                 RunStatus::Skipped if overlapped => "runs_overlapped",
                 RunStatus::Skipped => "runs_skipped",
@@ -430,6 +457,45 @@ mod tests {
             .await;
         let got: Vec<String> = outcomes(&sink).into_iter().map(|(k, _)| k).collect();
         assert_eq!(got, ["runs_failed", "runs_skipped"]);
+    }
+
+    #[tokio::test]
+    async fn a_transient_fault_of_a_needed_call_defers_the_run_and_is_never_counted_healthy() {
+        let store = Store::in_memory();
+        let sink = MetricsSink::memory("rf");
+        let c = ctx(&store, Trigger::Run, &sink);
+        let status = c.cannot_continue(
+            "reading Incydr sessions",
+            &fakes::status_error("incydr", "/v1/sessions/search", 503),
+        );
+        assert_eq!(status, RunStatus::Partial);
+        let rec = c.finish(Some(status), None).await;
+        assert_eq!(rec.status, RunStatus::Partial);
+        assert!(rec.errors.is_empty(), "{rec:?}");
+        assert_eq!(rec.counts.get("deferred_to_next_run"), Some(&1));
+        let msg = rec.message.unwrap_or_default();
+        assert!(
+            msg.starts_with(
+                "deferred to the next run: reading Incydr sessions: incydr answered 503"
+            ),
+            "{msg}"
+        );
+        let got: Vec<String> = outcomes(&sink).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(got, ["runs_deferred"], "never runs_succeeded");
+
+        // A definitive answer fails the run.
+        let sink = MetricsSink::memory("rf");
+        let c = ctx(&store, Trigger::Run, &sink);
+        let status = c.cannot_continue(
+            "reading Incydr sessions",
+            &fakes::status_error("incydr", "/v1/sessions/search", 403),
+        );
+        assert_eq!(status, RunStatus::Failed);
+        let rec = c.finish(Some(status), None).await;
+        assert_eq!(rec.errors.len(), 1, "{rec:?}");
+        assert_eq!(rec.counts.get("deferred_to_next_run"), None);
+        let got: Vec<String> = outcomes(&sink).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(got, ["runs_failed"]);
     }
 
     #[tokio::test]

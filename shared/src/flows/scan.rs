@@ -3,17 +3,18 @@
 //! session), then the work items of all of them in one batched read.
 
 use super::RunCtx;
-use crate::domain::{AlertSession, Flow, WorkItem};
+use crate::domain::{AlertSession, Flow, RunStatus, WorkItem};
 use crate::ports::{AlertSource, SessionFilter};
 use std::collections::HashMap;
 
-/// The sessions of every filter, merged by id. A failed query is reported and ends the scan
-/// (`None`): a partial scan must not pass for a complete one.
+/// The sessions of every filter, merged by id. A failed query ends the scan, with the status
+/// the run ends with ([`RunCtx::cannot_continue`]: a transient fault defers the run's work):
+/// a partial scan must not pass for a complete one.
 pub async fn sessions(
     ctx: &RunCtx,
     source: &dyn AlertSource,
     filters: &[&SessionFilter],
-) -> Option<HashMap<String, AlertSession>> {
+) -> Result<HashMap<String, AlertSession>, RunStatus> {
     let mut sessions: HashMap<String, AlertSession> = HashMap::new();
     for filter in filters {
         match source.sessions(filter, Some(ctx.deadline)).await {
@@ -27,14 +28,11 @@ pub async fn sessions(
                     }
                 }
             }
-            Err(e) => {
-                ctx.error(format!("reading Incydr sessions: {e}"));
-                return None;
-            }
+            Err(e) => return Err(ctx.cannot_continue("reading Incydr sessions", &e)),
         }
     }
     ctx.count("sessions_scanned", sessions.len() as u64);
-    Some(sessions)
+    Ok(sessions)
 }
 
 /// The work items of these sessions, in one batched read (`None`: the store failed, reported).
