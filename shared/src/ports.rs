@@ -129,6 +129,17 @@ impl VerifyFailure {
         };
         VerifyFailure { status, message }
     }
+
+    /// Whether the check could not reach a verdict (the system answered 5xx or 429, or not in
+    /// time): the credentials and settings may well be right.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.status,
+            http::StatusCode::BAD_GATEWAY
+                | http::StatusCode::SERVICE_UNAVAILABLE
+                | http::StatusCode::GATEWAY_TIMEOUT
+        )
+    }
 }
 
 /// Which sessions to read.

@@ -632,6 +632,40 @@ async fn a_test_verifies_the_stored_credentials_again_and_records_the_result() {
 }
 
 #[tokio::test]
+async fn a_transient_answer_to_a_test_keeps_a_connected_connection_connected() {
+    let f = fixture().await;
+    f.connect_jira().await;
+    let before = f.connection("jira").await;
+    for status in [503, 500, 429] {
+        f.sandbox.state().add_fault(FaultRule::new(
+            "jira",
+            FaultKind::Error {
+                status,
+                retry_after: None,
+            },
+        ));
+        let r = f
+            .call(request(Method::POST, "/connections/jira/test", None))
+            .await;
+        f.sandbox.state().clear_faults();
+        assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{status}: {:?}", r.body);
+        let jira = f.connection("jira").await;
+        assert_eq!(
+            jira["status"], "connected",
+            "one {status} is not a verdict on the credentials: {jira}"
+        );
+        assert_eq!(jira["message"], before["message"], "{jira}");
+        assert_eq!(jira["history"][0]["status"], "verify_failed", "{jira}");
+        assert!(
+            jira["history"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&status.to_string())),
+            "{jira}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_verification_that_outlasts_its_budget_is_answered_in_time_and_changes_nothing() {
     let mut f = fixture().await;
     f.connect_jira().await;
@@ -794,6 +828,66 @@ async fn failed_items_are_listed_and_retried_through_the_api() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = f.call(request(Method::DELETE, "/items", None)).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn a_webhook_is_verified_and_recorded_while_its_connection_failed_a_re_test() {
+    use riskflow::domain::{ConnectionKind, ConnectionStatus, HistoryEntry};
+    let f = fixture().await;
+    let secret = "whsec_aWFtLWNvbnRyYWN0LXRlc3Qtc2VjcmV0";
+    let r = f
+        .put("/connections/generic", json!({"signing_secret": secret}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // The last re-test failed (of this connection or, for BambooHR, of its API key): the
+    // sender still signs with the same secret, so its deliveries are still taken.
+    let now = riskflow::clock::now_ms();
+    let mut rec = f
+        .env
+        .store
+        .connection(ConnectionKind::Generic, now)
+        .await
+        .unwrap();
+    rec.status = ConnectionStatus::VerifyFailed;
+    let hist = HistoryEntry {
+        kind: ConnectionKind::Generic,
+        at: now,
+        status: ConnectionStatus::VerifyFailed,
+        by: "schedule".into(),
+        message: "re-test failed".into(),
+    };
+    f.env.store.save_connection(&rec, &hist, now).await.unwrap();
+    let rx = f.env.webhook_receiver();
+    let body =
+        br#"{"event_type":"departure","email":"a@example.com","departure_date":"2030-01-31"}"#;
+    let ts = now / 1000;
+    let mut h = HeaderMap::new();
+    h.insert("webhook-id", HeaderValue::from_static("msg_vf"));
+    h.insert(
+        "webhook-timestamp",
+        HeaderValue::from_str(&ts.to_string()).unwrap(),
+    );
+    let key = secrecy::SecretString::from(secret.to_string());
+    let sig = riskflow::connectors::generic::sign("msg_vf", ts, body, &key).unwrap();
+    h.insert("webhook-signature", HeaderValue::from_str(&sig).unwrap());
+    let a = rx.receive("generic", &h, body).await;
+    assert_eq!(
+        (a.response.status, a.rejected),
+        (StatusCode::ACCEPTED, None),
+        "{:?}",
+        a.response.body
+    );
+    // A wrong signature is still refused.
+    h.insert("webhook-id", HeaderValue::from_static("msg_vf2"));
+    let a = rx.receive("generic", &h, body).await;
+    assert_eq!(a.rejected, Some("bad_signature"));
+    // Disconnected: no secret, nothing to verify with.
+    let r = f
+        .call(request(Method::DELETE, "/connections/generic", None))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let a = rx.receive("generic", &h, body).await;
+    assert_eq!(a.rejected, Some("not_connected"));
 }
 
 #[tokio::test]
@@ -1533,8 +1627,42 @@ impl riskflow::api::connections::Verifier for SlowVerifier {
     }
 }
 
+/// Answers each kind's first verification as its system's 503 would be, and the next ones
+/// with success.
+#[derive(Default)]
+struct FlakyVerifier {
+    calls: std::sync::Mutex<Vec<ConnectionKind>>,
+}
+
+#[async_trait::async_trait]
+impl riskflow::api::connections::Verifier for FlakyVerifier {
+    async fn verify(
+        &self,
+        kind: ConnectionKind,
+        _settings: &serde_json::Map<String, Value>,
+        _secrets: &serde_json::Map<String, Value>,
+    ) -> Result<riskflow::api::connections::Verified, riskflow::api::connections::VerifyFailure>
+    {
+        let first = {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push(kind);
+            calls.iter().filter(|k| **k == kind).count() == 1
+        };
+        if first {
+            return Err(riskflow::api::connections::VerifyFailure {
+                status: StatusCode::BAD_GATEWAY,
+                message: format!("{kind} answered 503"),
+            });
+        }
+        Ok(format!("Connected to {kind}").into())
+    }
+}
+
 /// Every kind stored as connected, with a secret, as a connect would leave it.
-async fn all_connected(f: &Fixture, verifier: Arc<SlowVerifier>) -> ConnectionsApi {
+async fn all_connected(
+    f: &Fixture,
+    verifier: Arc<dyn riskflow::api::connections::Verifier>,
+) -> ConnectionsApi {
     let now = riskflow::clock::now_ms();
     for kind in ConnectionKind::ALL {
         let name = format!("riskflow/{kind}");
@@ -1559,6 +1687,33 @@ async fn all_connected(f: &Fixture, verifier: Arc<SlowVerifier>) -> ConnectionsA
     let mut api = f.api.clone();
     api.verifier = verifier;
     api
+}
+
+#[tokio::test]
+async fn the_daily_retest_asks_again_after_a_transient_answer_and_never_switches_a_flow_off() {
+    let f = fixture().await;
+    let flaky = Arc::new(FlakyVerifier::default());
+    let api = all_connected(&f, flaky.clone()).await;
+    let out = riskflow::lambda::retest_all(&api, Instant::now() + Duration::from_secs(30)).await;
+    for (kind, r) in out.as_object().unwrap() {
+        assert_eq!(r["status"], 200, "{kind}: {r}");
+        let c = f.connection(kind).await;
+        assert_eq!(c["status"], "connected", "{kind}: {c}");
+        // Both attempts are in the history (within one millisecond here, in either order).
+        let mut statuses: Vec<&str> = c["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(2)
+            .map(|h| h["status"].as_str().unwrap())
+            .collect();
+        statuses.sort();
+        assert_eq!(statuses, ["connected", "verify_failed"], "{kind}: {c}");
+    }
+    assert_eq!(
+        flaky.calls.lock().unwrap().len(),
+        2 * ConnectionKind::ALL.len()
+    );
 }
 
 #[tokio::test]

@@ -423,9 +423,12 @@ impl ConnectionsApi {
         let settings: Map<String, Value> = existing.settings.clone().into_iter().collect();
         let result = self.verify_within_budget(kind, &settings, &secrets).await;
         let mut rec = existing.clone();
-        // A verification that ran out of time says nothing about the credentials: the
-        // connection keeps its status and message, and the attempt is in its history.
-        let timed_out = matches!(&result, Err(f) if f.status == StatusCode::GATEWAY_TIMEOUT);
+        // A verification that ran out of time, or that the system answered with a 5xx, a 429
+        // or not at all, says nothing about the credentials or the settings: the connection
+        // keeps its status and message (a connected one stays connected, so one outage never
+        // switches its flows off), and the attempt is in its history. Only a definitive answer
+        // (401, 403, 404, a refused setting) changes the status.
+        let transient = matches!(&result, Err(f) if f.is_transient());
         let (status, message, answer) = match result {
             Ok(Verified { message, facts }) => {
                 // What the system looks like now: a run reads these instead of asking again.
@@ -434,7 +437,7 @@ impl ConnectionsApi {
             }
             Err(f) => (ConnectionStatus::VerifyFailed, f.message.clone(), Err(f)),
         };
-        if !timed_out {
+        if !transient {
             rec.status = status;
             rec.message = Some(message.clone());
         }

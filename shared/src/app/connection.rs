@@ -78,10 +78,36 @@ pub async fn load(
     kind: ConnectionKind,
     now: i64,
 ) -> Result<Connected, BuildError> {
+    load_when(store, secrets, kind, now, &[ConnectionStatus::Connected]).await
+}
+
+/// `kind`'s connection and its secret for checking a webhook's signature: also while its
+/// last re-test failed (`verify_failed`), since the signing secret is still the one the sender
+/// signs with and refusing the deliveries would lose them. Only a connection with no secret
+/// (never connected, disconnected) is [`BuildError::NotConnected`].
+pub async fn load_signing(
+    store: &Store,
+    secrets: &CachedSecrets,
+    kind: ConnectionKind,
+    now: i64,
+) -> Result<Connected, BuildError> {
+    let usable = [ConnectionStatus::Connected, ConnectionStatus::VerifyFailed];
+    load_when(store, secrets, kind, now, &usable).await
+}
+
+async fn load_when(
+    store: &Store,
+    secrets: &CachedSecrets,
+    kind: ConnectionKind,
+    now: i64,
+    usable: &[ConnectionStatus],
+) -> Result<Connected, BuildError> {
     let rec = store.connection(kind, now).await?;
-    let (ConnectionStatus::Connected, Some(id), Some(version)) =
-        (rec.status, &rec.secret_id, &rec.secret_version)
-    else {
+    let (true, Some(id), Some(version)) = (
+        usable.contains(&rec.status),
+        &rec.secret_id,
+        &rec.secret_version,
+    ) else {
         return Err(BuildError::NotConnected(kind));
     };
     let secret = secrets

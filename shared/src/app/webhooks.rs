@@ -77,7 +77,7 @@ impl WebhookReceiver {
             );
         }
         let now = (self.clock)();
-        let conn = match connection::load(&self.store, &self.secrets, kind, now).await {
+        let conn = match connection::load_signing(&self.store, &self.secrets, kind, now).await {
             Ok(c) => c,
             Err(BuildError::NotConnected(_)) => {
                 return Self::reject(
