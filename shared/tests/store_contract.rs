@@ -140,6 +140,9 @@ contract!(
     a_transaction_over_100_operations_or_touching_one_item_twice_is_refused,
     queries_page_in_both_directions_with_prefixes_and_cursors,
     puts_and_deletes_honour_their_conditions,
+    a_write_applied_but_answered_as_refused_is_recognised_as_applied,
+    a_refused_write_that_names_no_writer_stays_refused,
+    a_delivery_refused_transiently_is_tried_again_and_recorded_once,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -1650,4 +1653,196 @@ async fn dynamodb_unreachable_is_unavailable_and_transient() {
     let store = Store::new(Arc::new(backend));
     let err = store.item(FLOW, "k", NOW).await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
+}
+
+// ---------------------------------------------------------------- ambiguous writes
+
+/// A backend whose next `refusals` conditional writes are applied and then answered as
+/// refused (what an SDK retry after a lost answer sees), and whose next `unavailable`
+/// transactions are answered as unavailable, applied or not as `apply_unavailable` says.
+struct LostAnswers {
+    inner: Arc<dyn ItemStore>,
+    refusals: std::sync::atomic::AtomicUsize,
+    unavailable: std::sync::atomic::AtomicUsize,
+    apply_unavailable: bool,
+}
+
+impl LostAnswers {
+    fn over(fx: &Fixture, refusals: usize, unavailable: usize, apply_unavailable: bool) -> Store {
+        Store::new(Arc::new(LostAnswers {
+            inner: fx.store.backend().clone(),
+            refusals: refusals.into(),
+            unavailable: unavailable.into(),
+            apply_unavailable,
+        }))
+    }
+
+    fn take(n: &std::sync::atomic::AtomicUsize) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        n.fetch_update(SeqCst, SeqCst, |v| v.checked_sub(1)).is_ok()
+    }
+}
+
+#[async_trait::async_trait]
+impl ItemStore for LostAnswers {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<RawItem>, BackendError> {
+        self.inner.get(pk, sk).await
+    }
+    async fn batch_get(&self, keys: &[(String, String)]) -> Result<Vec<RawItem>, BackendError> {
+        self.inner.batch_get(keys).await
+    }
+    async fn put(&self, item: RawItem, cond: Cond) -> Result<(), BackendError> {
+        self.transact(vec![Op::Put(item, cond)]).await
+    }
+    async fn put_many(&self, items: Vec<RawItem>) -> Result<(), BackendError> {
+        self.inner.put_many(items).await
+    }
+    async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), BackendError> {
+        self.inner.delete(pk, sk, cond).await
+    }
+    async fn transact(&self, ops: Vec<Op>) -> Result<(), BackendError> {
+        let conditional = ops.iter().any(|op| !matches!(op, Op::Put(_, Cond::Always)));
+        let apply = |ops: Vec<Op>| async move {
+            match ops.as_slice() {
+                [Op::Put(raw, cond)] => self.inner.put(raw.clone(), cond.clone()).await,
+                _ => self.inner.transact(ops).await,
+            }
+        };
+        if Self::take(&self.unavailable) {
+            if self.apply_unavailable {
+                apply(ops).await?;
+            }
+            return Err(BackendError::Unavailable(
+                "DynamoDB TransactWriteItems: TransactionConflictException".into(),
+            ));
+        }
+        if conditional && Self::take(&self.refusals) {
+            apply(ops).await?;
+            return Err(BackendError::ConditionFailed { index: 0 });
+        }
+        apply(ops).await
+    }
+    async fn query(&self, q: &Query) -> Result<(Vec<RawItem>, Option<String>), BackendError> {
+        self.inner.query(q).await
+    }
+}
+
+async fn a_write_applied_but_answered_as_refused_is_recognised_as_applied(fx: Fixture) {
+    // A claim, a save under the lease, the completion and the flow lock: each applied, each
+    // answered as refused. Each is recognised as applied, so nobody is left holding an item
+    // or a lock that its writer believes it lost.
+    let s = LostAnswers::over(&fx, usize::MAX, 0, false);
+    let Claim::Acquired { lease, item } = s
+        .claim_new(FLOW, "lost-1", LEASE_MS, NOW, |_, _| {})
+        .await
+        .unwrap()
+    else {
+        panic!("the applied claim is the caller's");
+    };
+    let Claim::Acquired { lease: l2, .. } = s
+        .claim(FLOW, "lost-2", None, false, LEASE_MS, NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("the applied claim is the caller's");
+    };
+    let mut next = item.clone();
+    next.last_error = Some("step one done".into());
+    let saved = s.save_item(&lease, &next, NOW + 1).await.unwrap();
+    let done = s.complete(&lease, &saved, NOW + 2).await.unwrap();
+    assert_eq!(done.status, ItemStatus::Done);
+    let stored = fx
+        .store
+        .item(FLOW, "lost-1", NOW + 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, ItemStatus::Done);
+    assert_eq!(stored.version, done.version);
+    // The other claim's lease is the caller's: its writes under it go through.
+    let it2 = fx.store.item(FLOW, "lost-2", NOW).await.unwrap().unwrap();
+    assert_eq!(it2.lease_token.as_deref(), Some(l2.token.as_str()));
+    let lock = s
+        .acquire_lock(FLOW, "run-1", LEASE_MS, NOW)
+        .await
+        .unwrap()
+        .expect("the applied lock is the caller's");
+    // The lock is held: a second run is refused.
+    assert!(
+        fx.store
+            .acquire_lock(FLOW, "run-2", LEASE_MS, NOW + 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    s.release_lock(&lock, NOW + 2).await.unwrap();
+    assert!(
+        fx.store
+            .acquire_lock(FLOW, "run-2", LEASE_MS, NOW + 3)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn a_refused_write_that_names_no_writer_stays_refused(fx: Fixture) {
+    // A real refusal is not mistaken for an applied write: another run holds the item.
+    let (_held, _) = acquire(&fx.store, "busy", NOW).await;
+    let s = LostAnswers::over(&fx, 0, 0, false);
+    assert!(matches!(
+        s.claim(FLOW, "busy", None, false, LEASE_MS, NOW + 1)
+            .await
+            .unwrap(),
+        Claim::Busy { .. }
+    ));
+    // A stale lease stays stale.
+    let (lease, item) = acquire(&fx.store, "stale", NOW).await;
+    let (_taken, _) = acquire(&fx.store, "stale", NOW + LEASE_MS + 1).await;
+    assert!(matches!(
+        s.save_item(&lease, &item, NOW + LEASE_MS + 2).await,
+        Err(StoreError::StaleLease { .. })
+    ));
+    // A write that names no writer (a pending item, as a webhook records it) is not confirmed
+    // by reading it back: an equal item may have been written by someone else.
+    let s = LostAnswers::over(&fx, 1, 0, false);
+    let pending = WorkItem::new(FLOW, "pend", ItemStatus::Pending, NOW);
+    assert!(!s.put_pending(&pending, NOW).await.unwrap());
+}
+
+async fn a_delivery_refused_transiently_is_tried_again_and_recorded_once(fx: Fixture) {
+    // Refused as a transaction conflict, not applied: tried again, recorded.
+    let s = LostAnswers::over(&fx, 0, 2, false);
+    let item = WorkItem::new(FLOW, "d-1", ItemStatus::Pending, NOW);
+    assert_eq!(
+        s.record_delivery(&delivery("evt-c1", NOW + DAY), &item, NOW)
+            .await
+            .unwrap(),
+        DeliveryOutcome::Recorded
+    );
+    // Applied, answered as unavailable: the repeat finds it recorded.
+    let s = LostAnswers::over(&fx, 0, 1, true);
+    let item = WorkItem::new(FLOW, "d-2", ItemStatus::Pending, NOW);
+    assert_eq!(
+        s.record_delivery(&delivery("evt-c2", NOW + DAY), &item, NOW)
+            .await
+            .unwrap(),
+        DeliveryOutcome::Duplicate
+    );
+    assert!(
+        fx.store
+            .delivery_seen("bamboohr", "evt-c2", NOW)
+            .await
+            .unwrap()
+    );
+    let mut keys = index_keys(&fx.store, ItemStatus::Pending).await;
+    keys.sort();
+    assert_eq!(keys, ["d-1", "d-2"]);
+    // Unavailable for longer than the retries: the error reaches the caller (503).
+    let s = LostAnswers::over(&fx, 0, 10, false);
+    let item = WorkItem::new(FLOW, "d-3", ItemStatus::Pending, NOW);
+    assert!(matches!(
+        s.record_delivery(&delivery("evt-c3", NOW + DAY), &item, NOW)
+            .await,
+        Err(e) if e.is_transient()
+    ));
 }

@@ -88,7 +88,10 @@ impl Store {
             next.expires_at = None;
             next.version = expected + 1;
             let raw = Self::item_to_raw(&next)?;
-            match self.backend.put(raw, Cond::Version { expected, now }).await {
+            match self
+                .put_confirmed(raw, Cond::Version { expected, now })
+                .await
+            {
                 Ok(()) => {
                     let lease = Lease {
                         pk: item_pk(flow, key),
@@ -134,7 +137,7 @@ impl Store {
         next.version = 1;
         prepare(&mut next, &token);
         let raw = Self::item_to_raw(&next)?;
-        match self.backend.put(raw, Cond::Absent { now }).await {
+        match self.put_confirmed(raw, Cond::Absent { now }).await {
             Ok(()) => Ok(Claim::Acquired {
                 lease: Lease {
                     pk: item_pk(flow, key),
@@ -167,11 +170,7 @@ impl Store {
 
     pub(super) async fn put_under_lease(&self, lease: &Lease, ops: Vec<Op>) -> Result<()> {
         // A single put is one PutItem; anything else one transaction.
-        let res = match ops.as_slice() {
-            [Op::Put(raw, cond)] => self.backend.put(raw.clone(), cond.clone()).await,
-            _ => self.backend.transact(ops).await,
-        };
-        match res {
+        match self.transact_confirmed(ops).await {
             Ok(()) => Ok(()),
             Err(BackendError::ConditionFailed { .. }) => Err(StoreError::StaleLease {
                 pk: lease.pk.clone(),

@@ -32,7 +32,7 @@ impl Store {
         // Version-conditional, and the lock item is never deleted (release clears the lease),
         // so versions only grow and two takers of a passed lease cannot both win.
         let cond = Cond::Version { expected, now };
-        match self.backend.put(raw, cond).await {
+        match self.put_confirmed(raw, cond).await {
             Ok(()) => Ok(Some(Lease {
                 pk,
                 sk: "lease".into(),

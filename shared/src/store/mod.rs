@@ -121,6 +121,26 @@ fn person_pk(email: &str) -> String {
 fn run_pk(flow: Flow) -> String {
     format!("run#{}", flow.as_str())
 }
+/// Whether `got` is the item `wrote` was, as the backend keeps it: retention is kept to the
+/// second (DynamoDB's TTL attribute is epoch seconds, rounded up).
+fn reads_back_as(got: &RawItem, wrote: &RawItem) -> bool {
+    let secs =
+        |e: Option<i64>| e.map(|ms| ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0));
+    RawItem {
+        expires_at: got.expires_at,
+        ..wrote.clone()
+    } == *got
+        && secs(got.expires_at) == secs(wrote.expires_at)
+}
+
+/// The partition of a write's first operation, for a log line.
+fn ops_pk(ops: &[Op]) -> &str {
+    match ops.first() {
+        Some(Op::Put(raw, _)) => &raw.pk,
+        Some(Op::Delete { pk, .. }) => pk,
+        None => "",
+    }
+}
 /// Fixed-width millisecond timestamps sort as strings.
 fn ts_key(ms: i64) -> String {
     format!("{:015}", ms.max(0))
@@ -163,6 +183,72 @@ impl Store {
             sk: raw.sk.clone(),
             reason: e.to_string(),
         })
+    }
+
+    /// A conditional put that answers a failed condition only after checking that the write
+    /// was not in fact applied: the SDK repeats a write whose answer was lost (a timeout, a
+    /// 5xx after DynamoDB applied it), and the repeat's condition then fails against the
+    /// write itself. Only writes that name their writer are confirmed this way (a lease token
+    /// in the item, or a lease-token condition): the item read back equal to the one written
+    /// can then only be this writer's.
+    async fn put_confirmed(
+        &self,
+        item: RawItem,
+        cond: Cond,
+    ) -> std::result::Result<(), BackendError> {
+        self.transact_confirmed(vec![Op::Put(item, cond)]).await
+    }
+
+    /// [`Store::put_confirmed`] for one write or a transaction (one operation is one put).
+    async fn transact_confirmed(&self, ops: Vec<Op>) -> std::result::Result<(), BackendError> {
+        let res = match ops.as_slice() {
+            [Op::Put(raw, cond)] => self.backend.put(raw.clone(), cond.clone()).await,
+            _ => self.backend.transact(ops.clone()).await,
+        };
+        match res {
+            Err(BackendError::ConditionFailed { index }) => {
+                if self.applied_anyway(&ops).await? {
+                    tracing::info!(
+                        pk = ops_pk(&ops),
+                        "a write answered as refused had been applied (a repeated request after a lost answer)"
+                    );
+                    Ok(())
+                } else {
+                    Err(BackendError::ConditionFailed { index })
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Whether every operation of `ops` reads back as applied: each put's item equal to the one
+    /// written, each delete's item gone. False when a put does not name its writer.
+    async fn applied_anyway(&self, ops: &[Op]) -> std::result::Result<bool, BackendError> {
+        let names_writer = |raw: &RawItem, cond: &Cond| {
+            raw.lease_token.is_some() || matches!(cond, Cond::Token(_))
+        };
+        if !ops
+            .iter()
+            .any(|op| matches!(op, Op::Put(raw, cond) if names_writer(raw, cond)))
+            || ops
+                .iter()
+                .any(|op| matches!(op, Op::Put(raw, cond) if !names_writer(raw, cond)))
+        {
+            return Ok(false);
+        }
+        for op in ops {
+            let ok = match op {
+                Op::Put(raw, _) => {
+                    let got = self.backend.get(&raw.pk, &raw.sk).await?;
+                    got.is_some_and(|got| reads_back_as(&got, raw))
+                }
+                Op::Delete { pk, sk, .. } => self.backend.get(pk, sk).await?.is_none(),
+            };
+            if !ok {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// A live item (expired ones are absent).

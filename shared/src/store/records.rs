@@ -2,6 +2,10 @@
 
 use super::*;
 
+/// How often a delivery's transaction is tried again after a transient refusal (50, 100,
+/// 200 ms: well inside a webhook's answer budget).
+const DELIVERY_RETRIES: u32 = 3;
+
 impl Store {
     // ----- scan marks -----
     pub async fn scan_mark(&self, flow: Flow, now: i64) -> Result<Option<ScanMark>> {
@@ -120,10 +124,21 @@ impl Store {
         if pending.status == ItemStatus::Pending {
             ops.extend(self.index_ops(item.flow, &item.key, ItemStatus::Pending, false, now)?);
         }
-        match self.backend.transact(ops).await {
-            Ok(()) => Ok(DeliveryOutcome::Recorded),
-            Err(BackendError::ConditionFailed { .. }) => Ok(DeliveryOutcome::Duplicate),
-            Err(e) => Err(e.into()),
+        // A transient refusal (DynamoDB's TransactionConflict when the same message arrives
+        // twice at once, throttling) is tried again shortly: the transaction is conditional on
+        // absence, so a repeat after an attempt that was in fact applied answers `Duplicate`,
+        // and the sender gets its 2xx once the delivery exists instead of a 503.
+        let mut attempt = 0;
+        loop {
+            match self.backend.transact(ops.clone()).await {
+                Ok(()) => return Ok(DeliveryOutcome::Recorded),
+                Err(BackendError::ConditionFailed { .. }) => return Ok(DeliveryOutcome::Duplicate),
+                Err(BackendError::Unavailable(_)) if attempt < DELIVERY_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 
