@@ -242,9 +242,10 @@ pub trait WatchlistAdmin: Send + Sync {
 pub trait TicketSink: Send + Sync {
     /// Which ticket system this is (its steps on a work item are keyed by it).
     fn kind(&self) -> crate::domain::ConnectionKind;
-    /// Whether [`TicketSink::find`] sees a ticket as soon as it was created (ServiceNow: yes,
-    /// Jira search: no, it lags).
-    fn search_is_consistent(&self) -> bool;
+    /// How long after a create [`TicketSink::find`] may still miss the ticket (0: it sees it
+    /// at once, as ServiceNow's table query does; Jira's search lags, by a per-connection
+    /// setting). A create whose answer was lost waits this long before it is tried again.
+    fn search_horizon_ms(&self) -> i64;
     /// The ticket carrying `dedup_key` (Jira label / ServiceNow correlation_id), if any.
     async fn find(
         &self,

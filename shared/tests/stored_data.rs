@@ -50,8 +50,8 @@ impl TicketSink for LaggingJira {
     fn kind(&self) -> ConnectionKind {
         ConnectionKind::Jira
     }
-    fn search_is_consistent(&self) -> bool {
-        false
+    fn search_horizon_ms(&self) -> i64 {
+        HORIZON_MS
     }
     async fn find(
         &self,
@@ -127,7 +127,6 @@ async fn reads_and_acts_as_0_1(store: Store) {
         &item,
         &lease,
         key,
-        HORIZON_MS,
         None,
     )
     .await
@@ -140,7 +139,6 @@ async fn reads_and_acts_as_0_1(store: Store) {
         &item,
         &lease,
         key,
-        HORIZON_MS,
         None,
     )
     .await

@@ -110,10 +110,20 @@ async fn with_ten_percent_5xx_and_five_percent_429_on_every_system_later_runs_st
     );
     w.assert_one_jira_ticket_each(FLOW, &ids);
     assert_eq!(w.sb().jira_issues().len(), 500);
-    assert_eq!(
-        total(&runs, "tickets_created") + total(&runs, "tickets_recovered"),
-        500
+    // Every ticket was created once and recorded, or found again after a lost answer. A ticket
+    // is counted twice only when its item could not be recorded as finished (the emulator
+    // answering a transient error to that write): the next run then finds it by its label.
+    let unrecorded = runs
+        .iter()
+        .flat_map(|r| r.errors.iter())
+        .filter(|e| e.contains(": state store: "))
+        .count() as u64;
+    let counted = total(&runs, "tickets_created") + total(&runs, "tickets_recovered");
+    assert!(
+        (500..=500 + unrecorded).contains(&counted),
+        "{counted} tickets counted, {unrecorded} items not recorded as finished"
     );
+    assert!(total(&runs, "tickets_created") <= 500);
 
     w.sb().clear_faults();
     let quiet = w.run(FLOW).await;
@@ -164,17 +174,30 @@ async fn jira_creates_stored_then_dropped_with_search_lagging_behind_never_make_
         dropped >= 20,
         "about 10 % of 500 creates were stored and then dropped: {dropped}"
     );
+    // When the first two runs together took less than the horizon (10 minutes of the flow's
+    // clock), every lost create was still inside it in the second run and must have waited.
+    // On a loaded machine the first run alone can outlast the horizon; those creates are then
+    // past it and found by the search at once, which the assertions below still check.
+    if runs.len() > 1 && runs[1].finished_at - runs[0].started_at < 10 * 60_000 {
+        assert!(
+            total(&runs, "waiting_for_search") > 0,
+            "some items waited for Jira's search: {:?}",
+            runs.iter()
+                .map(|r| (&r.counts, r.finished_at - r.started_at))
+                .collect::<Vec<_>>()
+        );
+    }
+    // Each lost answer was found by its label; a ticket whose item could not be recorded as
+    // finished (a transient emulator error on that write) is found again once more.
+    let unrecorded = runs
+        .iter()
+        .flat_map(|r| r.errors.iter())
+        .filter(|e| e.contains(": state store: "))
+        .count() as u64;
+    let recovered = total(&runs, "tickets_recovered");
     assert!(
-        total(&runs, "waiting_for_search") > 0,
-        "some items waited for Jira's search: {:?}",
-        runs.iter()
-            .map(|r| (&r.counts, r.finished_at - r.started_at))
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(
-        total(&runs, "tickets_recovered"),
-        dropped,
-        "each lost answer was found by its label"
+        (dropped..=dropped + unrecorded).contains(&recovered),
+        "{recovered} recovered, {dropped} answers dropped, {unrecorded} items not recorded"
     );
     w.assert_one_jira_ticket_each(FLOW, &ids);
     assert_eq!(w.sb().jira_issues().len(), 500);

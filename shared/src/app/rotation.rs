@@ -150,8 +150,8 @@ impl<T: TicketSink + ?Sized> TicketSink for Rotating<Arc<T>> {
     fn kind(&self) -> ConnectionKind {
         self.now().kind()
     }
-    fn search_is_consistent(&self) -> bool {
-        self.now().search_is_consistent()
+    fn search_horizon_ms(&self) -> i64 {
+        self.now().search_horizon_ms()
     }
     async fn find(&self, key: &str, d: Deadline) -> Result<Option<TicketRef>, ConnectorError> {
         self.call(|s| async move { s.find(key, d).await }).await

@@ -40,8 +40,6 @@ pub struct AlertSettings {
     pub rule_ids: Vec<String>,
     /// Write the ticket link back to the session as a note.
     pub write_back_note: bool,
-    /// How long Jira search may lag behind a create.
-    pub consistency_horizon_ms: i64,
     /// Sessions acted on at once.
     pub concurrency: usize,
     /// File events listed in a ticket.
@@ -61,7 +59,6 @@ impl Default for AlertSettings {
             states: Vec::new(),
             rule_ids: Vec::new(),
             write_back_note: false,
-            consistency_horizon_ms: 10 * 60_000,
             concurrency: 8,
             top_events: 10,
             max_attempts: 5,
@@ -325,20 +322,12 @@ async fn act_claimed(
 
     let mut creates: Vec<&Arc<dyn TicketSink>> = Vec::new();
     let mut comments: Vec<(&Arc<dyn TicketSink>, TicketRef)> = Vec::new();
+    let mut waiting = false;
     for sink in &deps.sinks {
         let had = super::tickets::recorded_ticket(item, ticket_step(sink.as_ref()));
-        match plan_ticket(
-            ctx,
-            sink.as_ref(),
-            item,
-            lease,
-            &key,
-            deps.settings.consistency_horizon_ms,
-            deadline,
-        )
-        .await?
-        {
-            TicketPlan::Wait { .. } => return Ok(Acted::Waiting),
+        match plan_ticket(ctx, sink.as_ref(), item, lease, &key, deadline).await? {
+            // This sink's create may have happened: it waits, the others go ahead.
+            TicketPlan::Wait { .. } => waiting = true,
             TicketPlan::Create => creates.push(sink),
             TicketPlan::Exists(t) => {
                 if had.is_none() {
@@ -359,8 +348,9 @@ async fn act_claimed(
             }
         }
     }
+    let acted = if waiting { Acted::Waiting } else { Acted::Done };
     if creates.is_empty() && comments.is_empty() {
-        return Ok(Acted::Done);
+        return Ok(acted);
     }
 
     let fingerprint = session.last_updated.to_string();
@@ -465,7 +455,7 @@ async fn act_claimed(
             }
         }
     }
-    Ok(Acted::Done)
+    Ok(acted)
 }
 
 /// Whether the sink already took the comment for this `lastUpdated` (recorded outcome).
@@ -585,5 +575,61 @@ mod decision_tests {
         let rec = job.run().await;
         assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
         assert_eq!(job.sink.created_keys(), ["riskflow-alert-tickets-s-4"]);
+    }
+
+    #[tokio::test]
+    async fn a_lost_jira_create_waits_out_its_own_horizon_without_holding_the_servicenow_ticket() {
+        use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+        let store = Store::in_memory();
+        let alerts = Arc::new(FakeAlerts::default());
+        let horizon = 10 * 60_000;
+        let jira = Arc::new(FakeSink::lagging(horizon));
+        let snow = Arc::new(FakeSink::default());
+        let clock = Arc::new(AtomicI64::new(crate::clock::now_ms()));
+        alerts.put(FakeAlerts::session("s-5", 3, clock.load(SeqCst) - 60_000));
+        let run = || {
+            let c = clock.clone();
+            let ctx = RunCtx::new(
+                store.clone(),
+                Flow::AlertTickets,
+                std::time::Instant::now() + Duration::from_secs(600),
+                false,
+                Arc::new(move || c.load(SeqCst)),
+            );
+            let deps = AlertDeps {
+                source: alerts.clone(),
+                sinks: vec![jira.clone(), snow.clone()],
+                settings: AlertSettings::default(),
+                timing: Timing::default(),
+            };
+            async move { run(&ctx, &deps).await }
+        };
+        // Jira's answer to the create is lost (a 503 after it may have acted).
+        *jira.create_error.lock().unwrap() = Some(crate::flows::fakes::status_error(
+            "jira",
+            "/rest/api/3/issue",
+            503,
+        ));
+        run().await;
+        *jira.create_error.lock().unwrap() = None;
+        // The next run: Jira's ticket waits for its search to catch up, ServiceNow's does not.
+        clock.fetch_add(60_000, SeqCst);
+        let rec = run().await;
+        assert_eq!(rec.counts.get("waiting_for_search"), Some(&1), "{rec:?}");
+        assert_eq!(
+            snow.created_keys(),
+            ["riskflow-alert-tickets-s-5"],
+            "{rec:?}"
+        );
+        assert!(jira.created_keys().is_empty());
+        // Past Jira's horizon: one more search, then the create; ServiceNow is not touched again.
+        clock.fetch_add(horizon, SeqCst);
+        let rec = run().await;
+        assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
+        assert_eq!(jira.created_keys().len(), 1);
+        assert_eq!(snow.created_keys().len(), 1);
+        assert!(snow.comments().is_empty());
+        let rec = run().await;
+        assert_eq!(rec.counts.get("tickets_created"), None, "{rec:?}");
     }
 }

@@ -225,17 +225,9 @@ async fn act_claimed(
     let key = dedup_key(FLOW, id);
 
     // Decide the ticket first (a lost create answer must be resolved before anything else).
-    let plan = plan_ticket(
-        ctx,
-        sink,
-        item,
-        lease,
-        &key,
-        deps.settings.scan.consistency_horizon_ms,
-        deadline,
-    )
-    .await?;
+    let plan = plan_ticket(ctx, sink, item, lease, &key, deadline).await?;
     if matches!(plan, TicketPlan::Wait { .. }) {
+        ctx.count("waiting_for_search", 1);
         return Ok(Acted::Waiting);
     }
 

@@ -110,16 +110,37 @@ impl AlertSource for FakeAlerts {
     }
 }
 
-/// A ticket system whose search is consistent, recording what was created and commented.
+/// A ticket system recording what was created and commented: ServiceNow with a consistent
+/// search unless built with [`FakeSink::lagging`].
 #[derive(Default)]
 pub struct FakeSink {
     /// (dedup key, ticket) of every ticket created.
     pub created: Mutex<Vec<(String, TicketRef)>>,
     /// Keys of the tickets commented, one entry per comment.
     pub comments: Mutex<Vec<String>>,
+    /// Jira-like: search lags this long behind a create (0: ServiceNow-like, consistent).
+    pub horizon_ms: i64,
+    /// When set, creates fail with it without creating anything.
+    pub create_error: Mutex<Option<ConnectorError>>,
 }
 
 impl FakeSink {
+    /// A Jira whose search lags `horizon_ms` behind a create.
+    pub fn lagging(horizon_ms: i64) -> Self {
+        FakeSink {
+            horizon_ms,
+            ..FakeSink::default()
+        }
+    }
+
+    fn system(&self) -> ConnectionKind {
+        if self.horizon_ms > 0 {
+            ConnectionKind::Jira
+        } else {
+            ConnectionKind::Servicenow
+        }
+    }
+
     pub fn created_keys(&self) -> Vec<String> {
         self.created
             .lock()
@@ -137,11 +158,11 @@ impl FakeSink {
 #[async_trait]
 impl TicketSink for FakeSink {
     fn kind(&self) -> ConnectionKind {
-        ConnectionKind::Servicenow
+        self.system()
     }
 
-    fn search_is_consistent(&self) -> bool {
-        true
+    fn search_horizon_ms(&self) -> i64 {
+        self.horizon_ms
     }
 
     async fn find(
@@ -164,10 +185,13 @@ impl TicketSink for FakeSink {
         dedup_key: &str,
         _deadline: Option<Instant>,
     ) -> Result<TicketRef, ConnectorError> {
+        if let Some(e) = self.create_error.lock().unwrap().clone() {
+            return Err(e);
+        }
         let mut created = self.created.lock().unwrap();
         let n = created.len() + 1;
         let t = TicketRef {
-            system: ConnectionKind::Servicenow,
+            system: self.system(),
             id: format!("sys-{n}"),
             key: format!("INC{n:07}"),
             url: None,

@@ -4,7 +4,9 @@
 //! outcome. An attempt that finds an intent without an outcome (the answer was lost) first looks
 //! for the ticket by its dedup key. ServiceNow's lookup by `correlation_id` is consistent, so
 //! "not found" means "create again". Jira's search lags, so until the intent is older than the
-//! consistency horizon the item waits; past it, one more search, then a create.
+//! sink's consistency horizon ([`TicketSink::search_horizon_ms`], a connection setting) that
+//! sink's ticket waits; past it, one more search, then a create. Each sink waits only for its
+//! own doubt: the other sinks' tickets of the same session go ahead.
 
 use super::RunCtx;
 use super::steps::set_outcome;
@@ -61,7 +63,6 @@ pub async fn plan_ticket(
     item: &WorkItem,
     lease: &Lease,
     key: &str,
-    horizon_ms: i64,
     deadline: Option<Instant>,
 ) -> Result<TicketPlan, ConnectorError> {
     let step = ticket_step(sink);
@@ -83,7 +84,8 @@ pub async fn plan_ticket(
         ctx.count("tickets_recovered", 1);
         return Ok(TicketPlan::Exists(t));
     }
-    if sink.search_is_consistent() {
+    let horizon_ms = sink.search_horizon_ms();
+    if horizon_ms <= 0 {
         return Ok(TicketPlan::Create);
     }
     let age = ctx.now() - intent_at;

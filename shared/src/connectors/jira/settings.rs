@@ -84,7 +84,19 @@ pub const FIELDS: &[Field] = &[
         "Atlassian's API gateway, which a token with scopes is used through (as {gateway}/ex/jira/{cloud id}); change it only for a proxy in between.",
     )
     .default(GATEWAY),
+    Field::new(
+        "search_lag_minutes",
+        "Search lag (minutes)",
+        Integer,
+        false,
+        false,
+        "How long Jira's search may take to show a new issue (its index is eventually consistent). When a create's answer is lost, riskflow waits this long, searching for the issue, before it creates it again; only that sink's ticket waits. 1 to 1440.",
+    )
+    .default("10"),
 ];
+
+/// The most a lost create may wait for Jira's search (a day).
+const MAX_SEARCH_LAG_MINUTES: u64 = 1440;
 
 /// A connected Jira site and where tickets go in it.
 #[derive(Debug, Deserialize)]
@@ -103,6 +115,8 @@ pub struct Settings {
     /// Atlassian's API gateway (a token with scopes is used through it).
     #[serde(deserialize_with = "form::url")]
     pub gateway_url: Url,
+    /// How long Jira's search may lag behind a create.
+    pub search_lag_minutes: u64,
     /// What the last verification read from the project (not a form field).
     #[serde(skip)]
     pub facts: Option<CreateFacts>,
@@ -132,6 +146,15 @@ impl VendorSettings for Settings {
     fn connect(&self, opts: &ClientOptions) -> Result<Arc<JiraSink>, ConnectorError> {
         let priorities = PriorityMapping::parse(&self.priority_map)
             .map_err(|m| ConnectorError::invalid(super::SYSTEM, m))?;
+        if !(1..=MAX_SEARCH_LAG_MINUTES).contains(&self.search_lag_minutes) {
+            return Err(ConnectorError::invalid(
+                super::SYSTEM,
+                format!(
+                    "search_lag_minutes must be from 1 to {MAX_SEARCH_LAG_MINUTES} (got {})",
+                    self.search_lag_minutes
+                ),
+            ));
+        }
         let client = JiraClient::new(
             self.url.clone(),
             self.email.clone(),
@@ -147,6 +170,7 @@ impl VendorSettings for Settings {
             issue_type: self.issue_type.clone(),
             priorities,
             facts: OnceCell::new_with(self.facts.clone()),
+            search_horizon_ms: (self.search_lag_minutes * 60_000) as i64,
         }))
     }
 }
@@ -162,5 +186,23 @@ mod tests {
         assert!(s.priority_map.is_empty());
         assert_eq!(s.token_kind, TokenKind::Auto);
         assert_eq!(s.gateway_url.as_str(), "https://api.atlassian.com/");
+        assert_eq!(s.search_lag_minutes, 10);
+    }
+
+    #[test]
+    fn a_search_lag_outside_one_minute_to_a_day_is_refused_by_name() {
+        for bad in [0, 1441] {
+            let mut s = form::defaults::<Settings>();
+            s.search_lag_minutes = bad;
+            let e = s
+                .connect(&ClientOptions::new(false))
+                .err()
+                .expect("refused");
+            assert!(e.to_string().contains("search_lag_minutes"), "{e}");
+        }
+        let mut s = form::defaults::<Settings>();
+        s.search_lag_minutes = 1;
+        let sink = s.connect(&ClientOptions::new(false)).unwrap();
+        assert_eq!(crate::ports::TicketSink::search_horizon_ms(&*sink), 60_000);
     }
 }

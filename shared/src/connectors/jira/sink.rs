@@ -23,6 +23,8 @@ pub struct JiraSink {
     /// What creating needs: stored by the last verification, or read from Jira on the first
     /// create when none is stored (a connection verified by an older version).
     pub facts: OnceCell<CreateFacts>,
+    /// How long Jira's search may take to show a new issue (the `search_lag_minutes` setting).
+    pub search_horizon_ms: i64,
 }
 
 /// A ticket's content as an ADF document.
@@ -48,8 +50,8 @@ impl TicketSink for JiraSink {
         ConnectionKind::Jira
     }
 
-    fn search_is_consistent(&self) -> bool {
-        false
+    fn search_horizon_ms(&self) -> i64 {
+        self.search_horizon_ms
     }
 
     async fn find(

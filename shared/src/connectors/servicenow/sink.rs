@@ -30,8 +30,8 @@ impl TicketSink for ServiceNowSink {
         ConnectionKind::Servicenow
     }
 
-    fn search_is_consistent(&self) -> bool {
-        true
+    fn search_horizon_ms(&self) -> i64 {
+        0
     }
 
     async fn find(
