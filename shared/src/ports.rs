@@ -266,6 +266,15 @@ pub trait TicketSink: Send + Sync {
         content: &TicketContent,
         deadline: Option<Instant>,
     ) -> Result<(), ConnectorError>;
+    /// Whether a comment of the ticket holds `marker` (written into a comment's text by the
+    /// flow): how a comment whose answer was lost is found again instead of repeated. `marker`
+    /// is made of `[A-Za-z0-9._-]` only.
+    async fn has_comment(
+        &self,
+        ticket: &TicketRef,
+        marker: &str,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError>;
 }
 
 /// An identity-provider user.

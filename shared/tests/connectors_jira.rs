@@ -734,6 +734,14 @@ mod against_the_sandbox {
             issues.iter().all(|i| i.comments.len() == 1),
             "one comment each"
         );
+
+        // A comment is found again by a marker in its text, and only on its own issue.
+        let marker = "riskflow-alert-tickets-s1.1764000000000";
+        assert!(!c.comments_contain(&busy.key, marker, None).await.unwrap());
+        let marked = Doc::plain(&format!("Session gained data. reference {marker}"));
+        c.add_comment(&busy.key, &marked, None).await.unwrap();
+        assert!(c.comments_contain(&busy.key, marker, None).await.unwrap());
+        assert!(!c.comments_contain(&other.key, marker, None).await.unwrap());
     }
 
     #[tokio::test]

@@ -435,6 +435,42 @@ mod against_the_sandbox {
             views[0].work_notes,
             vec!["Session gained 2 new events".to_string()]
         );
+
+        // A work note is found again by a marker in its text (sys_journal_field), and only on
+        // its own incident.
+        let marker = "riskflow-alert-tickets-s1.1764000000000";
+        assert!(
+            !c.work_note_contains(&created.sys_id, marker, None)
+                .await
+                .unwrap()
+        );
+        c.add_work_note(
+            &created.sys_id,
+            &format!("Session gained data\nreference {marker}"),
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(
+            c.work_note_contains(&created.sys_id, marker, None)
+                .await
+                .unwrap()
+        );
+        let other = c
+            .create_incident(&incident("riskflow-other", 2), None)
+            .await
+            .unwrap();
+        assert!(
+            !c.work_note_contains(&other.sys_id, marker, None)
+                .await
+                .unwrap()
+        );
+        // A marker an encoded query would misread is refused before any request.
+        assert!(
+            c.work_note_contains(&created.sys_id, "a^b", None)
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]

@@ -77,6 +77,14 @@ impl TicketSink for LaggingJira {
     ) -> Result<(), ConnectorError> {
         unreachable!("planning never comments")
     }
+    async fn has_comment(
+        &self,
+        _ticket: &TicketRef,
+        _marker: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError> {
+        unreachable!("planning never comments")
+    }
 }
 
 fn ctx(store: &Store, flow: Flow, now: i64) -> RunCtx {

@@ -383,6 +383,50 @@ async fn a_comment_that_servicenow_refuses_once_is_retried_there_without_a_secon
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_comment_whose_answer_is_lost_is_found_by_its_marker_and_never_posted_twice() {
+    let w = connected("both", json!({})).await;
+    let ids = w.seed_alert_sessions("lostnote", 1);
+    let first = w.run(FLOW).await;
+    assert_eq!(count(&first, "tickets_created"), 2, "{first:#?}");
+    w.sb()
+        .touch_session(&ids[0], TouchSession::default())
+        .expect("the session exists");
+    // Each system stores the comment and its answer is lost, once.
+    w.sb().add_fault(
+        FaultRule::new("jira", FaultKind::StoredThenError { status: 502 })
+            .method("POST")
+            .path_prefix("/rest/api/3/issue/")
+            .max_hits(1),
+    );
+    w.sb().add_fault(
+        FaultRule::new("servicenow", FaultKind::StoredThenError { status: 502 })
+            .method("PATCH")
+            .max_hits(1),
+    );
+    let runs = w
+        .run_until_settled(FLOW, 5, PAST_HORIZON_MS, Duration::ZERO)
+        .await;
+    assert_eq!(w.sb().fault_hits(), vec![1, 1], "{runs:#?}");
+    assert_eq!(total(&runs, "comments_recovered"), 2, "{runs:#?}");
+    assert_eq!(total(&runs, "comments_added"), 0, "{runs:#?}");
+    let issue = &w.jira_tickets(FLOW)[&dedup_label(FLOW, &ids[0])][0];
+    assert_eq!(issue.comments.len(), 1, "one Jira comment for one update");
+    let incidents = w.sb().servicenow_incidents();
+    assert_eq!(
+        incidents[0].work_notes.len(),
+        1,
+        "one work note for one update"
+    );
+    let recovered: Vec<_> = w
+        .audit_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "recover_comment")
+        .collect();
+    assert_eq!(recovered.len(), 2, "{recovered:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_session_id_longer_than_servicenows_correlation_column_gets_one_incident_when_the_answer_is_lost()
  {
     // ServiceNow cuts `correlation_id` to 100 characters without a word; a lookup by the whole

@@ -45,8 +45,16 @@ impl VendorFaults for Faults {
         }
     }
 
+    /// Creating an issue, or adding a comment (each POST appends one).
     fn is_creating(&self, method: &str, pattern: &str) -> bool {
-        method == "POST" && (pattern == "/rest/api/3/issue" || pattern == "/rest/api/2/issue")
+        method == "POST"
+            && matches!(
+                pattern,
+                "/rest/api/3/issue"
+                    | "/rest/api/2/issue"
+                    | "/rest/api/3/issue/{key}/comment"
+                    | "/rest/api/2/issue/{key}/comment"
+            )
     }
 
     /// The gateway's `/ex/jira/{cloudId}/rest/...` is the site's `/rest/...`: one route for

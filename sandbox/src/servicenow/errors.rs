@@ -71,10 +71,19 @@ impl VendorFaults for Faults {
         }
     }
 
+    /// Inserting a record, or updating one (a work note or comment in the update appends a
+    /// journal entry each time).
     fn is_creating(&self, method: &str, pattern: &str) -> bool {
-        method == "POST"
-            && (pattern == "/api/now/table/{table}"
-                || pattern == "/api/now/{version}/table/{table}")
+        match method {
+            "POST" => {
+                pattern == "/api/now/table/{table}" || pattern == "/api/now/{version}/table/{table}"
+            }
+            "PATCH" | "PUT" => {
+                pattern == "/api/now/table/{table}/{sys_id}"
+                    || pattern == "/api/now/{version}/table/{table}/{sys_id}"
+            }
+            _ => false,
+        }
     }
 }
 

@@ -174,6 +174,15 @@ impl<T: TicketSink + ?Sized> TicketSink for Rotating<Arc<T>> {
         self.call(|s| async move { s.comment(ticket, content, d).await })
             .await
     }
+    async fn has_comment(
+        &self,
+        ticket: &TicketRef,
+        marker: &str,
+        d: Deadline,
+    ) -> Result<bool, ConnectorError> {
+        self.call(|s| async move { s.has_comment(ticket, marker, d).await })
+            .await
+    }
 }
 
 #[async_trait]

@@ -321,7 +321,9 @@ async fn act_claimed(
         && item.handled_last_updated.is_some();
 
     let mut creates: Vec<&Arc<dyn TicketSink>> = Vec::new();
-    let mut comments: Vec<(&Arc<dyn TicketSink>, TicketRef)> = Vec::new();
+    // (sink, ticket, whether an earlier attempt may have posted this very comment).
+    let mut comments: Vec<(&Arc<dyn TicketSink>, TicketRef, bool)> = Vec::new();
+    let fingerprint = session.last_updated.to_string();
     let mut waiting = false;
     for sink in &deps.sinks {
         let had = super::tickets::recorded_ticket(item, ticket_step(sink.as_ref()));
@@ -343,7 +345,13 @@ async fn act_claimed(
                     );
                 } else if updated && !commented(item, sink.kind(), session.last_updated) {
                     // A retry after another sink failed comments only where it is missing.
-                    comments.push((sink, t));
+                    let doubt = item.step(Step::Comment(sink.kind())).is_some_and(|r| {
+                        r.intent_at.is_some()
+                            && r.outcome.is_none()
+                            && r.fingerprint.as_deref() == Some(fingerprint.as_str())
+                            && r.lease_token.as_deref() != Some(lease.token.as_str())
+                    });
+                    comments.push((sink, t, doubt));
                 }
             }
         }
@@ -353,9 +361,8 @@ async fn act_claimed(
         return Ok(acted);
     }
 
-    let fingerprint = session.last_updated.to_string();
     let mut steps: Vec<Step> = creates.iter().map(|s| ticket_step(s.as_ref())).collect();
-    steps.extend(comments.iter().map(|(s, _)| Step::Comment(s.kind())));
+    steps.extend(comments.iter().map(|(s, _, _)| Step::Comment(s.kind())));
     record_intents(ctx, lease, item, &steps, &fingerprint).await?;
 
     let mut created: Vec<TicketRef> = Vec::new();
@@ -398,8 +405,28 @@ async fn act_claimed(
         }
     }
     if !comments.is_empty() {
-        let content = comment_content(session);
-        for (sink, ticket) in comments {
+        // The marker a lost comment is found by: the session's dedup key and this data's time.
+        let marker = format!("{key}.{}", session.last_updated);
+        let content = comment_content(session, &marker);
+        for (sink, ticket, doubt) in comments {
+            if doubt && sink.has_comment(&ticket, &marker, deadline).await? {
+                // An earlier attempt posted it and its answer was lost: record it, once.
+                set_outcome(
+                    item,
+                    Step::Comment(sink.kind()),
+                    serde_json::json!({"last_updated": session.last_updated}),
+                    ctx.now(),
+                );
+                ctx.count("comments_recovered", 1);
+                ctx.audit(
+                    sink.kind(),
+                    "recover_comment",
+                    &ticket.key,
+                    &format!("session {id} gained new data"),
+                    "ok: found by its marker after a lost answer",
+                );
+                continue;
+            }
             match sink.comment(&ticket, &content, deadline).await {
                 Ok(()) => {
                     set_outcome(

@@ -118,6 +118,10 @@ pub struct FakeSink {
     pub created: Mutex<Vec<(String, TicketRef)>>,
     /// Keys of the tickets commented, one entry per comment.
     pub comments: Mutex<Vec<String>>,
+    /// (ticket key, text) of every comment.
+    pub comment_texts: Mutex<Vec<(String, String)>>,
+    /// When set, comments are stored and then answered with it (a lost answer).
+    pub comment_error: Mutex<Option<ConnectorError>>,
     /// Jira-like: search lags this long behind a create (0: ServiceNow-like, consistent).
     pub horizon_ms: i64,
     /// When set, creates fail with it without creating anything.
@@ -203,11 +207,32 @@ impl TicketSink for FakeSink {
     async fn comment(
         &self,
         ticket: &TicketRef,
-        _content: &TicketContent,
+        content: &TicketContent,
         _deadline: Option<Instant>,
     ) -> Result<(), ConnectorError> {
         self.comments.lock().unwrap().push(ticket.key.clone());
-        Ok(())
+        self.comment_texts
+            .lock()
+            .unwrap()
+            .push((ticket.key.clone(), content.to_plain_text()));
+        match self.comment_error.lock().unwrap().clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    async fn has_comment(
+        &self,
+        ticket: &TicketRef,
+        marker: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError> {
+        Ok(self
+            .comment_texts
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(k, t)| k == &ticket.key && t.contains(marker)))
     }
 }
 

@@ -118,7 +118,9 @@ pub fn ticket_content(
 }
 
 /// The comment for a session that gained new data.
-pub fn comment_content(s: &AlertSession) -> TicketContent {
+/// The comment for a session that gained data. `marker` ends it (`riskflow reference …`): a
+/// comment whose answer was lost is found again by it instead of being posted twice.
+pub fn comment_content(s: &AlertSession, marker: &str) -> TicketContent {
     let mut lines = vec![
         format!("Severity: {} ({})", severity_name(s.severity), s.severity),
         format!("State: {}", s.state.as_deref().unwrap_or("unknown")),
@@ -135,7 +137,10 @@ pub fn comment_content(s: &AlertSession) -> TicketContent {
     TicketContent {
         summary: format!("Incydr session {} gained new data", s.session_id),
         severity: s.severity,
-        sections: vec![("The Incydr session gained new data".into(), lines)],
+        sections: vec![
+            ("The Incydr session gained new data".into(), lines),
+            ("riskflow".into(), vec![format!("reference {marker}")]),
+        ],
         link: None,
     }
 }

@@ -569,6 +569,42 @@ impl JiraClient {
         Ok(out)
     }
 
+    /// Whether a comment of the issue contains `needle` in its text (a marker riskflow wrote
+    /// into it): `GET /rest/api/3/issue/{key}/comment?orderBy=-created`, newest first, page by
+    /// page (`startAt`, `maxResults`) until `total`.
+    pub async fn comments_contain(
+        &self,
+        issue_key: &str,
+        needle: &str,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError> {
+        const PAGE: u64 = 100;
+        let mut start = 0u64;
+        loop {
+            let path = format!(
+                "/rest/api/3/issue/{}/comment?orderBy=-created&startAt={start}&maxResults={PAGE}",
+                http::path_segment(issue_key)
+            );
+            let (call, resp) = self.send(Method::GET, &path, None, true, deadline).await?;
+            let page: CommentPage = http::read_json(&call, resp).await?;
+            if page
+                .comments
+                .iter()
+                .any(|c| adf_text_contains(&c.body, needle))
+            {
+                return Ok(true);
+            }
+            let got = page.comments.len() as u64;
+            start += got;
+            if got == 0
+                || page.total.is_some_and(|t| start >= t)
+                || page.total.is_none() && got < PAGE
+            {
+                return Ok(false);
+            }
+        }
+    }
+
     /// `POST /rest/api/3/issue/{key}/comment` `{"body": <ADF>}` (201, or 200 on some
     /// servers). Never repeated after it may have reached Jira.
     pub async fn add_comment(
@@ -675,6 +711,37 @@ impl JiraClient {
                 let key = i.key.filter(|k| !k.is_empty())?;
                 Some(IssueRef { id: i.id, key })
             }))
+    }
+}
+
+/// One page of an issue's comments (`GET /rest/api/3/issue/{key}/comment`).
+#[derive(Debug, serde::Deserialize)]
+struct CommentPage {
+    #[serde(default)]
+    comments: Vec<CommentBodyRead>,
+    #[serde(default)]
+    total: Option<u64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CommentBodyRead {
+    #[serde(default)]
+    body: serde_json::Value,
+}
+
+/// Whether an ADF document (or a v2 plain-string body) holds `needle` in one of its text nodes.
+fn adf_text_contains(node: &serde_json::Value, needle: &str) -> bool {
+    match node {
+        serde_json::Value::String(s) => s.contains(needle),
+        serde_json::Value::Object(o) => {
+            o.get("text")
+                .and_then(|t| t.as_str())
+                .is_some_and(|t| t.contains(needle))
+                || o.get("content")
+                    .is_some_and(|c| adf_text_contains(c, needle))
+        }
+        serde_json::Value::Array(a) => a.iter().any(|n| adf_text_contains(n, needle)),
+        _ => false,
     }
 }
 

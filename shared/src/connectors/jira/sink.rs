@@ -97,6 +97,17 @@ impl TicketSink for JiraSink {
             .await
             .map(|_| ())
     }
+
+    async fn has_comment(
+        &self,
+        ticket: &TicketRef,
+        marker: &str,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError> {
+        self.client
+            .comments_contain(&ticket.key, marker, deadline)
+            .await
+    }
 }
 
 impl JiraSink {

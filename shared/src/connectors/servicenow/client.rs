@@ -105,6 +105,15 @@ struct CreateIncidentBody<'a> {
     category: Option<&'a str>,
 }
 
+/// A `sys_journal_field` row (a work note or comment of a record).
+#[derive(Debug, serde::Deserialize)]
+struct JournalRecord {
+    #[serde(default)]
+    element_id: Option<String>,
+    #[serde(default)]
+    value: String,
+}
+
 #[derive(Serialize)]
 struct WorkNoteBody<'a> {
     work_notes: &'a str,
@@ -314,6 +323,41 @@ impl ServiceNowClient {
             .into_iter()
             .filter(|r| r.correlation_id.as_deref() == Some(cid))
             .find_map(|r| self.incident(r)))
+    }
+
+    /// Whether a work note of the incident contains `needle` (a marker riskflow wrote into it):
+    /// `GET …/sys_journal_field?sysparm_query=element_id={sys_id}^element=work_notes^valueLIKE{needle}`,
+    /// each answer checked for the needle itself (an encoded query with a part the instance does
+    /// not understand silently matches more). The needle must be free of `^`, `=`, `&` and `@`.
+    pub async fn work_note_contains(
+        &self,
+        sys_id: &str,
+        needle: &str,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError> {
+        if needle.is_empty() || needle.contains(['^', '=', '&', '@']) {
+            return Err(ConnectorError::invalid(
+                SYSTEM,
+                format!("a work-note marker cannot be searched for: {needle:?}"),
+            ));
+        }
+        let query = {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair(
+                "sysparm_query",
+                &format!("element_id={sys_id}^element=work_notes^valueLIKE{needle}"),
+            );
+            q.append_pair("sysparm_fields", "sys_id,element_id,value");
+            q.append_pair("sysparm_limit", "10");
+            q.finish()
+        };
+        let path = format!("{TABLE}/sys_journal_field?{query}");
+        let (call, resp) = self.send(Method::GET, &path, None, true, deadline).await?;
+        let env: Envelope<Vec<JournalRecord>> = http::read_json(&call, resp).await?;
+        Ok(env
+            .result
+            .iter()
+            .any(|r| r.element_id.as_deref() == Some(sys_id) && r.value.contains(needle)))
     }
 
     /// Add a work note: `PATCH …/incident/{sys_id}` `{"work_notes": text}`. Not repeated after

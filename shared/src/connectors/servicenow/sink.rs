@@ -78,4 +78,15 @@ impl TicketSink for ServiceNowSink {
         let text = format!("{}\n\n{}", content.summary, content.to_plain_text());
         self.client.add_work_note(&ticket.id, &text, deadline).await
     }
+
+    async fn has_comment(
+        &self,
+        ticket: &TicketRef,
+        marker: &str,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ConnectorError> {
+        self.client
+            .work_note_contains(&ticket.id, marker, deadline)
+            .await
+    }
 }
