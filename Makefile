@@ -1,5 +1,5 @@
 # riskflow developer commands. `make test` is the one CI runs.
-.PHONY: test fmt lint package release bench
+.PHONY: test fmt lint package release bench fuzz
 
 test:
 	bash scripts/test.sh
@@ -18,3 +18,7 @@ release:
 
 bench:
 	bash scripts/bench.sh
+
+# libFuzzer on every parser of outside bytes, FUZZ_SECONDS (default 60) per target (nightly).
+fuzz:
+	bash scripts/fuzz.sh

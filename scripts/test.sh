@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's test command (`make test`): format, lint, and every test, with the AWS
+# The project's test command (`make test`): format, lint, every test and a fuzz smoke, with the AWS
 # emulator (moto_server) started on a free loopback port for the DynamoDB and Secrets Manager
 # tests and stopped again at the end. Exits non-zero on any failure.
 set -euo pipefail
@@ -56,6 +56,9 @@ echo "== cargo clippy (the four functions alone, as Lambda builds them: no local
 cargo clippy -p connections-api -p alert-tickets -p hr-departures -p departing-response --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+echo "== fuzz smoke: every parser of outside bytes, a few seconds per target (scripts/fuzz.sh)"
+bash scripts/fuzz.sh --smoke
 
 echo "== official vendor clients against the sandbox (tests/python)"
 cargo build -p riskflow-sandbox --locked

@@ -13,6 +13,7 @@
 //!   [`ports::ConnectorError`]; [`clock`]: the clock every run reads.
 //! - [`connectors`]: one client per outside system.
 //! - [`config`], [`metrics`]: typed environment configuration and CloudWatch EMF metrics.
+//! - `fuzzing` (feature `fuzzing`): the entry points of the fuzz targets in `fuzz/`.
 
 pub mod api;
 pub mod app;
@@ -22,6 +23,8 @@ pub mod config;
 pub mod connectors;
 pub mod domain;
 pub mod flows;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod http;
 pub mod lambda;
 pub mod metrics;

@@ -72,7 +72,17 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
     resp: reqwest::Response,
 ) -> Result<T, HttpError> {
     let bytes = read_body(call, resp).await?;
-    serde_json::from_slice(&bytes).map_err(|e| HttpError::decode(call, e.to_string()))
+    decode_json(call, &bytes)
+}
+
+/// Decode an answer's bytes as JSON into `T`, or a [`HttpError::Decode`] naming the call: the
+/// decoding step of [`read_json`], on its own for what already holds the bytes (and the fuzz
+/// targets, which feed it any bytes).
+pub fn decode_json<T: serde::de::DeserializeOwned>(
+    call: &Call,
+    bytes: &[u8],
+) -> Result<T, HttpError> {
+    serde_json::from_slice(bytes).map_err(|e| HttpError::decode(call, e.to_string()))
 }
 
 /// `n` bytes as people read a cap: `8 MiB`, `64 KiB`, `100 bytes`.

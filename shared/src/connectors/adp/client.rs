@@ -17,6 +17,8 @@ const SYSTEM: &str = "adp";
 pub const MESSAGES_PATH: &str = "/core/v1/event-notification-messages";
 /// A cached token is used until this long before it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+/// The longest a token is cached, whatever its `expires_in` says.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
 
 /// What ADP issues to a client: an OAuth2 client id and secret, and the x.509 certificate
 /// (PEM) with its private key (PEM, kept secret) that every connection must present.
@@ -38,9 +40,46 @@ impl std::fmt::Debug for AdpCredentials {
     }
 }
 
-struct CachedToken {
+pub(crate) struct CachedToken {
     value: SecretString,
     valid_until: Instant,
+}
+
+impl CachedToken {
+    /// A token received at `received` that lives `lifetime`: used until [`TOKEN_MARGIN`]
+    /// before it expires, and for at most [`MAX_TOKEN_LIFETIME`] (an absurd `expires_in` such
+    /// as `18446744073709551615` would otherwise overflow the clock and panic).
+    pub(crate) fn new(value: SecretString, lifetime: Duration, received: Instant) -> Self {
+        CachedToken {
+            value,
+            valid_until: received
+                + lifetime
+                    .min(MAX_TOKEN_LIFETIME)
+                    .saturating_sub(TOKEN_MARGIN),
+        }
+    }
+}
+
+/// The token endpoint's answer: the access token and its lifetime (`expires_in`, a number or
+/// text of seconds; one hour when absent or unreadable).
+pub(crate) fn token_answer(
+    call: &Call,
+    bytes: &[u8],
+) -> Result<(SecretString, Duration), ConnectorError> {
+    let body: TokenResponse = http::decode_json(call, bytes)?;
+    if body.access_token.trim().is_empty() {
+        return Err(HttpError::decode(call, "the token answer has an empty access_token").into());
+    }
+    let secs = match &body.expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .unwrap_or(3600);
+    Ok((
+        SecretString::from(body.access_token),
+        Duration::from_secs(secs),
+    ))
 }
 
 /// ADP API client (Workforce Now / Marketplace APIs) for one client company's credentials.
@@ -240,10 +279,7 @@ impl AdpClient {
             return Ok(t.value.clone());
         }
         let (value, lifetime) = self.request_token(deadline).await?;
-        *slot = Some(CachedToken {
-            value: value.clone(),
-            valid_until: Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
-        });
+        *slot = Some(CachedToken::new(value.clone(), lifetime, Instant::now()));
         Ok(value)
     }
 
@@ -271,22 +307,8 @@ impl AdpClient {
                     .form(&form)
             })
             .await?;
-        let body: TokenResponse = http::read_json(&call, resp).await?;
-        if body.access_token.trim().is_empty() {
-            return Err(
-                HttpError::decode(&call, "the token answer has an empty access_token").into(),
-            );
-        }
-        let secs = match &body.expires_in {
-            Some(serde_json::Value::Number(n)) => n.as_u64(),
-            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-            _ => None,
-        }
-        .unwrap_or(3600);
-        Ok((
-            SecretString::from(body.access_token),
-            Duration::from_secs(secs),
-        ))
+        let bytes = http::read_body(&call, resp).await?;
+        token_answer(&call, &bytes)
     }
 
     /// Execute with the shared retry layer, and make certificate problems read as such:

@@ -18,7 +18,7 @@
 //! - ADP has no documented "termination reversed" notification; a moved date arrives as a
 //!   termination-date change and is a new departure fact with the new date.
 
-mod client;
+pub(crate) mod client;
 mod directory;
 mod model;
 mod queue;

@@ -17,7 +17,7 @@ pub struct IncydrAdapter {
     pub console_url: Option<Url>,
 }
 
-fn to_alert_session(s: incydr::Session) -> Option<AlertSession> {
+pub(crate) fn to_alert_session(s: incydr::Session) -> Option<AlertSession> {
     let id = s.session_id.clone().filter(|i| !i.is_empty())?;
     let severity = s.current_severity().map(|v| v.as_number()).unwrap_or(0);
     let state = s.current_state().map(|st| st.as_str().to_string());
@@ -50,6 +50,26 @@ fn to_alert_session(s: incydr::Session) -> Option<AlertSession> {
         exfiltration_summary: s.exfiltration_summary.clone(),
         context_summary: s.context_summary.clone(),
     })
+}
+
+/// What a ticket shows of one file event.
+pub(crate) fn to_file_event_summary(e: &incydr::FileEvent) -> FileEventSummary {
+    FileEventSummary {
+        timestamp: e.timestamp.clone(),
+        file_name: e.file_name().map(str::to_string),
+        file_path: e.file_path(),
+        file_size: e
+            .file
+            .as_ref()
+            .and_then(|f| f.size_in_bytes)
+            .map(|s| s.max(0) as u64),
+        sha256: e.sha256().map(str::to_string),
+        destination: e
+            .destination
+            .as_ref()
+            .and_then(|d| d.category.clone().or_else(|| d.name.clone())),
+        risk_severity: e.risk_severity().map(str::to_string),
+    }
 }
 
 #[async_trait]
@@ -91,22 +111,7 @@ impl AlertSource for IncydrAdapter {
         Ok(events
             .iter()
             .take(limit)
-            .map(|e| FileEventSummary {
-                timestamp: e.timestamp.clone(),
-                file_name: e.file_name().map(str::to_string),
-                file_path: e.file_path(),
-                file_size: e
-                    .file
-                    .as_ref()
-                    .and_then(|f| f.size_in_bytes)
-                    .map(|s| s.max(0) as u64),
-                sha256: e.sha256().map(str::to_string),
-                destination: e
-                    .destination
-                    .as_ref()
-                    .and_then(|d| d.category.clone().or_else(|| d.name.clone())),
-                risk_severity: e.risk_severity().map(str::to_string),
-            })
+            .map(to_file_event_summary)
             .collect())
     }
 

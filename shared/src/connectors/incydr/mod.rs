@@ -7,9 +7,9 @@
 //! order and bodies follow the official `incydr` Python SDK (<https://developer.code42.com/sdk>)
 //! and its tests (`tests/` in the `code42/incydr_python` repository on GitHub).
 
-mod alerts;
-mod client;
-mod model;
+pub(crate) mod alerts;
+pub(crate) mod client;
+pub(crate) mod model;
 pub mod settings;
 pub mod verify;
 mod watchlist;

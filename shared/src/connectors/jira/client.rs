@@ -34,7 +34,7 @@ const META_PAGE_SIZE: usize = 50;
 
 /// Turn Jira's ErrorCollection (`{"errorMessages":[…],"errors":{"field":"msg"}}`) into one
 /// short line. Nothing else of the body is kept.
-fn error_message(body: &[u8]) -> Option<String> {
+pub(crate) fn error_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let mut parts: Vec<String> = Vec::new();
     if let Some(list) = v.get("errorMessages").and_then(|m| m.as_array()) {
@@ -490,14 +490,8 @@ impl JiraClient {
             )
             .await?;
         let wire: CreatedIssueWire = http::read_json(&call, resp).await?;
-        match wire.key {
-            Some(key) if !key.is_empty() => Ok(CreatedIssue {
-                id: wire.id.unwrap_or_default(),
-                key,
-                self_url: wire.self_url,
-            }),
-            _ => Err(HttpError::decode(&call, "the created issue has no key").into()),
-        }
+        wire.into_created()
+            .ok_or_else(|| HttpError::decode(&call, "the created issue has no key").into())
     }
 
     /// The issue types `project` offers for creating issues:

@@ -264,7 +264,7 @@ pub async fn learn(
 
 /// The priority of each severity among the priority field's allowed values (matched by name,
 /// then case-insensitively, then by id).
-fn map_priorities(
+pub(crate) fn map_priorities(
     project_key: &str,
     field: &CreateMetaField,
     mapping: &PriorityMapping,

@@ -17,9 +17,9 @@
 //! rate limits <https://developer.atlassian.com/cloud/jira/platform/rate-limiting/>.
 
 pub mod adf;
-mod client;
+pub(crate) mod client;
 pub mod createmeta;
-mod model;
+pub(crate) mod model;
 pub mod route;
 pub mod settings;
 mod sink;

@@ -49,6 +49,18 @@ pub(crate) struct CreatedIssueWire {
     pub self_url: Option<String>,
 }
 
+impl CreatedIssueWire {
+    /// The created issue, or `None` when the answer names no key (nothing to record).
+    pub(crate) fn into_created(self) -> Option<CreatedIssue> {
+        let key = self.key.filter(|k| !k.is_empty())?;
+        Some(CreatedIssue {
+            id: self.id.unwrap_or_default(),
+            key,
+            self_url: self.self_url,
+        })
+    }
+}
+
 /// A created comment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommentRef {

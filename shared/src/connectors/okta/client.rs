@@ -18,7 +18,7 @@ pub const SYSTEM: &str = "okta";
 const MAX_PAGES: usize = 10_000;
 
 /// Okta's error body as `E0000007: Not found: …`. Nothing else of the body is kept.
-fn error_message(body: &[u8]) -> Option<String> {
+pub(crate) fn error_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let code = v.get("errorCode").and_then(|c| c.as_str()).map(str::trim);
     let summary = v

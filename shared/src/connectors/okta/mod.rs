@@ -15,7 +15,7 @@
 //! <https://developer.okta.com/docs/reference/rl-best-practices>, errors
 //! <https://developer.okta.com/docs/reference/error-codes>.
 
-mod client;
+pub(crate) mod client;
 mod idp;
 mod limits;
 mod model;

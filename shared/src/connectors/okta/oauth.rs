@@ -44,6 +44,25 @@ pub(crate) struct AccessToken {
     renew_at: Instant,
 }
 
+impl AccessToken {
+    /// The token of a 200 answer of the token endpoint, renewed [`RENEW_BEFORE`] before it
+    /// expires (`expires_in` counted from `received`; one hour when absent; at most a day, so
+    /// an absurd value such as `18446744073709551615` cannot overflow the clock and panic).
+    pub(crate) fn from_answer(
+        call: &Call,
+        body: &[u8],
+        received: Instant,
+    ) -> Result<AccessToken, ConnectorError> {
+        let answer: TokenAnswer = http::decode_json(call, body)?;
+        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600).min(86_400));
+        Ok(AccessToken {
+            value: answer.access_token,
+            dpop: answer.token_type.eq_ignore_ascii_case("DPoP"),
+            renew_at: received + lifetime.saturating_sub(RENEW_BEFORE),
+        })
+    }
+}
+
 #[derive(Default)]
 struct TokenState {
     token: Option<AccessToken>,
@@ -306,14 +325,7 @@ impl ServiceApp {
                 state.nonce = new_nonce.clone();
             }
             if status == 200 {
-                let answer: TokenAnswer = serde_json::from_slice(&body)
-                    .map_err(|e| ConnectorError::Http(HttpError::decode(&call, e.to_string())))?;
-                let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
-                let token = AccessToken {
-                    value: answer.access_token,
-                    dpop: answer.token_type.eq_ignore_ascii_case("DPoP"),
-                    renew_at: Instant::now() + lifetime.saturating_sub(RENEW_BEFORE),
-                };
+                let token = AccessToken::from_answer(&call, &body, Instant::now())?;
                 state.token = Some(token.clone());
                 return Ok(token);
             }

@@ -42,7 +42,7 @@ pub fn correlation_id(key: &str) -> String {
 
 /// Read ServiceNow's error envelope `{"error":{"message","detail"},"status":"failure"}` into
 /// one short line. Nothing else of the body is kept.
-fn error_message(body: &[u8]) -> Option<String> {
+pub(crate) fn error_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let err = v.get("error")?;
     let text = |k: &str| {
@@ -203,7 +203,7 @@ impl ServiceNowClient {
             .map_err(|e| ConnectorError::invalid(SYSTEM, format!("cannot encode the request: {e}")))
     }
 
-    fn incident(&self, r: IncidentRecord) -> Option<Incident> {
+    pub(crate) fn incident(&self, r: IncidentRecord) -> Option<Incident> {
         let sys_id = r.sys_id?;
         Some(Incident {
             link: self.incident_link(&sys_id),

@@ -8,8 +8,8 @@
 //! the ServiceNow/ServiceNowDocs repository on GitHub) and its "Inbound REST API rate
 //! limiting" page.
 
-mod client;
-mod model;
+pub(crate) mod client;
+pub(crate) mod model;
 pub mod settings;
 mod sink;
 pub mod verify;

@@ -75,7 +75,7 @@ impl fmt::Debug for IncydrClient {
 /// Pull a short message out of an Incydr error body. The gateway's error schema is not
 /// documented (the official `incydr` SDK parses no error body), so a few common keys are
 /// tried; nothing else of the body is kept.
-fn error_message(body: &[u8]) -> Option<String> {
+pub(crate) fn error_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let pick = |v: &serde_json::Value| -> Option<String> {
         for key in [
@@ -441,11 +441,7 @@ impl IncydrClient {
                 deadline,
             )
             .await?;
-        Ok(match (r.query_result, r.file_events) {
-            (Some(page), _) => page.file_events,
-            (None, Some(events)) => events,
-            (None, None) => Vec::new(),
-        })
+        Ok(r.into_events())
     }
 
     /// `POST /v1/sessions/{id}/add-note` `{"noteContent": text}`. Empty notes and notes over

@@ -12,6 +12,17 @@ pub(crate) struct SessionEventsResponse {
     pub file_events: Option<Vec<FileEvent>>,
 }
 
+impl SessionEventsResponse {
+    /// The events, from the `queryResult` page or the unwrapped list.
+    pub(crate) fn into_events(self) -> Vec<FileEvent> {
+        match (self.query_result, self.file_events) {
+            (Some(page), _) => page.file_events,
+            (None, Some(events)) => events,
+            (None, None) => Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct FileEventPage {
