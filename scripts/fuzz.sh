@@ -48,7 +48,9 @@ fi
 
 # The fuzz build has its own target dir: it is a nightly build with coverage instrumentation
 # that shares nothing with the stable one.
-target_dir=${RISKFLOW_FUZZ_TARGET_DIR:-$root/fuzz/target}
+# Beside the stable build (CI keeps CARGO_TARGET_DIR outside the clone, so the nightly build is
+# reused by the next run on the same machine).
+target_dir=${RISKFLOW_FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-$root/target}/fuzz}
 # No sanitizer: riskflow has no unsafe code, and libFuzzer still catches every panic, overflow
 # (debug assertions are on) and timeout; the build is much shorter without AddressSanitizer.
 fuzz_flags=(--sanitizer none --target-dir "$target_dir")
