@@ -70,8 +70,8 @@ impl Store {
         }
     }
 
-    /// Release a flow lock or a person lease (only if still held under this lease). The item stays, with no
-    /// lease, so its version keeps growing.
+    /// Release a flow lock or a person lease (only if still held under this lease). The item
+    /// stays, with no lease, so its version keeps growing.
     pub async fn release_lock(&self, lease: &Lease, now: i64) -> Result<()> {
         let current = match self.backend.get(&lease.pk, &lease.sk).await? {
             Some(c) if c.lease_token.as_deref() == Some(lease.token.as_str()) => c,
