@@ -110,6 +110,7 @@ impl FaultHost for SandboxHandle {
                 faults: &mut s.faults,
                 limits: &mut s.limits,
                 counts: &mut s.counts,
+                holds: &mut s.holds,
             })
         })
     }

@@ -57,7 +57,7 @@ pub use demo::{
     OKTA_APP_GROUP_ID, OKTA_DEPARTING_GROUP_ID, OKTA_DEPARTING_USER_ID, SNOW_SECOPS_GROUP_SYS_ID,
     seed_demo, seed_demo_with,
 };
-pub use faults::{FaultConfig, FaultKind, FaultRule, RequestCounts, SYSTEMS};
+pub use faults::{FaultConfig, FaultKind, FaultRule, Hold, RequestCounts, SYSTEMS};
 pub use incydr::{
     ActorDatesView, SessionNotesView, SessionStateView, WatchlistMemberView, WatchlistView,
 };

@@ -158,6 +158,7 @@ pub(crate) struct Inner {
     pub faults: FaultState,
     pub limits: RateLimits,
     pub counts: RequestCounts,
+    pub holds: crate::faults::Holds,
     pub ids: IdGen,
 }
 
@@ -178,6 +179,7 @@ impl Inner {
             faults: FaultState::default(),
             limits: RateLimits::default(),
             counts: RequestCounts::default(),
+            holds: Default::default(),
             ids,
         }
     }
@@ -367,6 +369,13 @@ impl SandboxHandle {
     /// Append one fault rule.
     pub fn add_fault(&self, rule: FaultRule) {
         self.with(|s| s.faults.add(rule));
+    }
+
+    /// Keep the next `method` request to `system` whose system-relative path starts with
+    /// `path_prefix` waiting until the returned [`crate::faults::Hold`] is released (see
+    /// [`crate::faults::Hold`]).
+    pub fn hold(&self, system: &str, method: &str, path_prefix: &str) -> crate::faults::Hold {
+        self.with(|s| s.holds.arm(system, method, path_prefix))
     }
 
     /// Remove every fault rule.

@@ -373,6 +373,9 @@ pub enum QueueEvent {
         dedup_id: String,
         work: crate::domain::HrWork,
         what: String,
+        /// The event time as the message gave it, when it lay in the future and was clamped
+        /// ([`crate::connectors::hr::pulled_event_time`]); recorded in the run.
+        clamped_from: Option<i64>,
     },
     /// Nothing for riskflow (another event, an unreadable body): recorded as ignored, with why.
     Ignored { dedup_id: String, reason: String },
@@ -384,9 +387,9 @@ pub trait HrQueue: Send + Sync {
     async fn next(&self, deadline: Option<Instant>)
     -> Result<Option<QueueMessage>, ConnectorError>;
     async fn ack(&self, id: &str, deadline: Option<Instant>) -> Result<(), ConnectorError>;
-    /// What a message is (never fails: an unreadable one is [`QueueEvent::Ignored`], so it is
-    /// recorded and acknowledged and never blocks the queue).
-    fn interpret(&self, msg: &QueueMessage) -> QueueEvent;
+    /// What a message read at `now_ms` is (never fails: an unreadable one is
+    /// [`QueueEvent::Ignored`], so it is recorded and acknowledged and never blocks the queue).
+    fn interpret(&self, msg: &QueueMessage, now_ms: i64) -> QueueEvent;
 }
 
 /// A report of upcoming departures pulled on a schedule (Workday RaaS): the current rows as

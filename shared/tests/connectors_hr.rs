@@ -494,7 +494,7 @@ fn emails_are_trimmed_lower_cased_and_must_look_like_addresses() {
 fn a_generic_departure_body_becomes_a_departure() {
     let body = br#"{"event_type":"departure","email":" Jane.Doe@Example.com","departure_date":"2026-03-31",
         "employee_id":21004,"occurred_at":"2026-03-01T09:30:00Z","reason":"Resignation","extra":{"ignored":true}}"#;
-    let d = generic::parse(body, "msg_1", NOW_SECS).unwrap();
+    let d = generic::parse(body, "msg_1", NOW_SECS, NOW_MS).unwrap();
     assert_eq!(
         d,
         Departure {
@@ -516,12 +516,56 @@ fn a_generic_cancellation_needs_no_date_and_is_dated_by_the_webhook_timestamp() 
         br#"{"event_type":" Cancellation ","email":"a@b.co"}"#,
         "msg_2",
         NOW_SECS,
+        NOW_MS,
     )
     .unwrap();
     assert_eq!(d.kind, HrEventKind::Cancellation);
     assert_eq!(d.departure_date, None);
     assert_eq!(d.event_time, NOW_MS);
     assert_eq!(d.employee_id, None);
+}
+
+#[test]
+fn a_generic_fact_dated_past_the_clock_skew_allowance_is_refused_naming_the_field() {
+    let body = |at: i64| {
+        format!(
+            r#"{{"event_type":"cancellation","email":"a@b.co","occurred_at":"{}"}}"#,
+            riskflow::clock::rfc3339_of_ms(at)
+        )
+    };
+    // Up to five minutes ahead is clock skew, and the time is kept as sent.
+    let at = NOW_MS + 300_000;
+    let d = generic::parse(body(at).as_bytes(), "m", NOW_SECS, NOW_MS).unwrap();
+    assert_eq!(d.event_time, at);
+    // Beyond it, the delivery is refused: a future time would outrank every later fact.
+    let err = generic::parse(body(NOW_MS + 301_000).as_bytes(), "m", NOW_SECS, NOW_MS)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "'occurred_at' is 301 s in the future; an HR fact's time may be at most 300 s ahead of now"
+    );
+    let err = generic::parse(
+        body(NOW_MS + 400 * 86_400_000).as_bytes(),
+        "m",
+        NOW_SECS,
+        NOW_MS,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("'occurred_at' is 34560000 s in the future"),
+        "{err}"
+    );
+    // Without occurred_at the event time is the webhook timestamp, under the same rule.
+    let cancel = br#"{"event_type":"cancellation","email":"a@b.co"}"#;
+    let err = generic::parse(cancel, "m", NOW_SECS + 3_600, NOW_MS)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("'webhook-timestamp' is 3600 s in the future"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -567,10 +611,10 @@ fn every_malformed_generic_body_gets_a_message_naming_the_field() {
         (r#"[1,2]"#, "the body must be a JSON object"),
     ];
     for (body, want) in cases {
-        let err = generic::parse(body.as_bytes(), "m", NOW_SECS).unwrap_err();
+        let err = generic::parse(body.as_bytes(), "m", NOW_SECS, NOW_MS).unwrap_err();
         assert_eq!(err.to_string(), *want, "{body}");
     }
-    let err = generic::parse(b"not json", "m", NOW_SECS).unwrap_err();
+    let err = generic::parse(b"not json", "m", NOW_SECS, NOW_MS).unwrap_err();
     assert!(
         err.to_string().starts_with("the body is not JSON ("),
         "{err}"
@@ -593,7 +637,6 @@ fn the_bamboohr_event_based_sample_parses_to_one_change() {
             fields: BTreeMap::new(),
         }]
     );
-    assert_eq!(changes[0].event_time_ms(), Some(1_769_884_920_000));
 }
 
 #[test]
@@ -738,6 +781,40 @@ fn employee(status: Option<&str>, date: Option<&str>) -> Employee {
 }
 
 #[test]
+fn a_bamboohr_delivery_is_dated_by_its_timestamp_header_and_refused_when_it_is_in_the_future() {
+    let headers = |ts: &str| {
+        let mut h = http::HeaderMap::new();
+        h.insert("X-BambooHR-Timestamp", ts.parse().unwrap());
+        h
+    };
+    // The header, not the body's own timestamp, whatever the body says.
+    assert_eq!(
+        bamboohr::event_time(&headers("2026-03-01T11:59:00Z"), NOW_MS),
+        Ok(NOW_MS - 60_000)
+    );
+    assert_eq!(
+        bamboohr::event_time(&headers(&(NOW_SECS + 300).to_string()), NOW_MS),
+        Ok(NOW_MS + 300_000),
+        "five minutes ahead is clock skew"
+    );
+    assert_eq!(
+        bamboohr::event_time(&headers("2026-03-01T13:00:00Z"), NOW_MS)
+            .unwrap_err()
+            .to_string(),
+        "'X-BambooHR-Timestamp' is 3600 s in the future; an HR fact's time may be at most 300 s ahead of now"
+    );
+    assert_eq!(
+        bamboohr::event_time(&http::HeaderMap::new(), NOW_MS)
+            .unwrap_err()
+            .to_string(),
+        "'X-BambooHR-Timestamp' is missing"
+    );
+}
+
+/// When the sample BambooHR delivery was sent (its `X-BambooHR-Timestamp`), 2026-01-31T18:42Z.
+const SENT_MS: i64 = 1_769_884_920_000;
+
+#[test]
 fn bamboohr_inactive_or_a_pending_termination_date_is_a_departure_and_active_is_a_cancellation() {
     let change = bamboohr::parse_payload(BAMBOO_EVENT_SAMPLE.as_bytes())
         .unwrap()
@@ -746,6 +823,7 @@ fn bamboohr_inactive_or_a_pending_termination_date_is_a_departure_and_active_is_
     let d = bamboohr::to_departure(
         &change,
         &employee(Some("Inactive"), Some("2026-02-27")),
+        SENT_MS,
         NOW_MS,
     )
     .unwrap()
@@ -755,13 +833,14 @@ fn bamboohr_inactive_or_a_pending_termination_date_is_a_departure_and_active_is_
     assert_eq!(d.email, "jane.doe@example.com");
     assert_eq!(d.departure_date, Some(day("2026-02-27")));
     assert_eq!(d.source_event_id, change.dedup_key());
-    assert_eq!(d.event_time, 1_769_884_920_000);
+    assert_eq!(d.event_time, SENT_MS);
     assert_eq!(d.employee_id.as_deref(), Some("67890"));
 
     // Inactive with no date: the change's own date.
     let d = bamboohr::to_departure(
         &change,
         &employee(Some("Inactive"), Some("0000-00-00")),
+        SENT_MS,
         NOW_MS,
     )
     .unwrap()
@@ -772,6 +851,7 @@ fn bamboohr_inactive_or_a_pending_termination_date_is_a_departure_and_active_is_
     let d = bamboohr::to_departure(
         &change,
         &employee(Some("Active"), Some("2026-03-20")),
+        SENT_MS,
         NOW_MS,
     )
     .unwrap()
@@ -783,7 +863,7 @@ fn bamboohr_inactive_or_a_pending_termination_date_is_a_departure_and_active_is_
 
     // Active again with the date cleared, or only an old date: a cancellation.
     for date in [None, Some(""), Some("2020-01-01")] {
-        let d = bamboohr::to_departure(&change, &employee(Some("Active"), date), NOW_MS)
+        let d = bamboohr::to_departure(&change, &employee(Some("Active"), date), SENT_MS, NOW_MS)
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -795,7 +875,7 @@ fn bamboohr_inactive_or_a_pending_termination_date_is_a_departure_and_active_is_
 
     // No status and no date: nothing to say.
     assert_eq!(
-        bamboohr::to_departure(&change, &employee(None, None), NOW_MS).unwrap(),
+        bamboohr::to_departure(&change, &employee(None, None), SENT_MS, NOW_MS).unwrap(),
         None
     );
 }
@@ -807,18 +887,20 @@ fn bamboohr_changes_to_unrelated_fields_and_deletions_are_not_departures() {
         .remove(0);
     change.changed_fields = vec!["jobTitle".into()];
     assert_eq!(
-        bamboohr::to_departure(&change, &employee(Some("Inactive"), None), NOW_MS).unwrap(),
+        bamboohr::to_departure(&change, &employee(Some("Inactive"), None), SENT_MS, NOW_MS)
+            .unwrap(),
         None
     );
     change.changed_fields = vec!["employmentHistoryStatus".into()];
     assert!(
-        bamboohr::to_departure(&change, &employee(Some("Inactive"), None), NOW_MS)
+        bamboohr::to_departure(&change, &employee(Some("Inactive"), None), SENT_MS, NOW_MS)
             .unwrap()
             .is_some()
     );
     change.event_type = "employee.deleted".into();
     assert_eq!(
-        bamboohr::to_departure(&change, &employee(Some("Inactive"), None), NOW_MS).unwrap(),
+        bamboohr::to_departure(&change, &employee(Some("Inactive"), None), SENT_MS, NOW_MS)
+            .unwrap(),
         None
     );
 }
@@ -833,7 +915,7 @@ fn a_bamboohr_departure_without_a_work_email_is_an_error_that_names_the_employee
         &json!({"id":"67890","workEmail":null,"status":"Inactive"}),
     )
     .unwrap();
-    let err = bamboohr::to_departure(&change, &e, NOW_MS).unwrap_err();
+    let err = bamboohr::to_departure(&change, &e, SENT_MS, NOW_MS).unwrap_err();
     assert_eq!(
         err.to_string(),
         "BambooHR employee '67890' has no work email, so riskflow cannot act on them"
@@ -847,7 +929,7 @@ fn a_field_based_change_with_email_and_status_needs_no_api_call() {
     let change = bamboohr::parse_payload(body).unwrap().remove(0);
     let e = change.employee_from_fields().unwrap();
     assert_eq!(e.work_email.as_deref(), Some("x@example.com"));
-    let d = bamboohr::to_departure(&change, &e, NOW_MS)
+    let d = bamboohr::to_departure(&change, &e, SENT_MS, NOW_MS)
         .unwrap()
         .unwrap();
     assert_eq!(d.departure_date, Some(day("2026-02-01")));
@@ -1393,7 +1475,7 @@ fn assert_refusal_says_something<T, E: std::fmt::Display>(
 
 fn parse_all(bytes: &[u8]) -> Result<(), TestCaseError> {
     assert_refusal_says_something(bamboohr::parse_payload(bytes))?;
-    assert_refusal_says_something(generic::parse(bytes, "m", NOW_SECS))?;
+    assert_refusal_says_something(generic::parse(bytes, "m", NOW_SECS, NOW_MS))?;
     assert_refusal_says_something(adp::parse_event(&String::from_utf8_lossy(bytes)))?;
     assert_refusal_says_something(workday::parse_report(bytes, &FieldMapping::default()))?;
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
@@ -1959,7 +2041,8 @@ async fn a_webhook_the_sandbox_signs_and_sends_verifies_parses_and_becomes_a_dep
                 .await
                 .unwrap(),
         };
-        let d = bamboohr::to_departure(&change, &employee, now)
+        let sent = bamboohr::event_time(&headers, now).unwrap();
+        let d = bamboohr::to_departure(&change, &employee, sent, now)
             .unwrap()
             .unwrap();
         assert_eq!(

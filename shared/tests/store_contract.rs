@@ -134,6 +134,7 @@ contract!(
     pending_and_failed_indexes_follow_fail_retry_and_complete,
     put_pending_creates_an_item_once_and_item_keys_page,
     the_flow_lock_is_exclusive_and_reacquirable_after_release_or_expiry,
+    a_person_lease_is_exclusive_per_person_and_free_again_after_release_or_expiry,
     the_schema_version_is_written_once,
     batch_reads_return_every_live_item_across_chunks,
     a_transaction_checks_every_condition_before_writing_anything,
@@ -1134,6 +1135,86 @@ async fn put_pending_creates_an_item_once_and_item_keys_page(fx: Fixture) {
     );
 }
 
+/// The leases that tasks racing for one lock or lease came away with.
+async fn winners(
+    tasks: Vec<tokio::task::JoinHandle<Result<Option<Lease>, StoreError>>>,
+) -> Vec<Lease> {
+    let mut held = Vec::new();
+    for t in tasks {
+        if let Some(l) = t.await.unwrap().unwrap() {
+            held.push(l);
+        }
+    }
+    held
+}
+
+async fn a_person_lease_is_exclusive_per_person_and_free_again_after_release_or_expiry(
+    fx: Fixture,
+) {
+    let s = &fx.store;
+    let ttl = 10_000;
+    // Ten facts about one person at once (the email's case does not matter): one holds it.
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let s = s.clone();
+            let email = if i % 2 == 0 {
+                "pat@example.com"
+            } else {
+                "Pat@Example.com"
+            };
+            tokio::spawn(async move {
+                s.acquire_person_lease(email, &format!("fact-{i}"), ttl, NOW)
+                    .await
+            })
+        })
+        .collect();
+    let mut held = winners(tasks).await;
+    assert_eq!(held.len(), 1, "exactly one fact holds the person");
+    let l1 = held.pop().unwrap();
+    // Another person, and the flow lock, are not held by it.
+    assert!(
+        s.acquire_person_lease("sam@example.com", "other", ttl, NOW + 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.acquire_lock(Flow::HrDepartures, "run", ttl, NOW + 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.acquire_person_lease("pat@example.com", "late", ttl, NOW + 2)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Free after release; a late release of the first holder frees nobody else's lease.
+    s.release_lock(&l1, NOW + 3).await.unwrap();
+    let l2 = s
+        .acquire_person_lease("pat@example.com", "second", ttl, NOW + 4)
+        .await
+        .unwrap()
+        .expect("free after release");
+    s.release_lock(&l1, NOW + 5).await.unwrap();
+    assert!(
+        s.acquire_person_lease("pat@example.com", "third", ttl, NOW + 6)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Free once its lease has passed, though never released.
+    let l3 = s
+        .acquire_person_lease("pat@example.com", "after-expiry", ttl, l2.until)
+        .await
+        .unwrap()
+        .expect("free after expiry");
+    assert_ne!(l3.token, l2.token);
+    // The person record itself is untouched by its lease.
+    assert!(s.person("pat@example.com", NOW).await.unwrap().is_none());
+}
+
 async fn the_flow_lock_is_exclusive_and_reacquirable_after_release_or_expiry(fx: Fixture) {
     let s = &fx.store;
     let ttl = 900_000;
@@ -1144,12 +1225,7 @@ async fn the_flow_lock_is_exclusive_and_reacquirable_after_release_or_expiry(fx:
             tokio::spawn(async move { s.acquire_lock(FLOW, &format!("run-{i}"), ttl, NOW).await })
         })
         .collect();
-    let mut held = Vec::new();
-    for t in tasks {
-        if let Some(l) = t.await.unwrap().unwrap() {
-            held.push(l);
-        }
-    }
+    let mut held = winners(tasks).await;
     assert_eq!(held.len(), 1, "exactly one run holds the lock");
     let l1 = held.pop().unwrap();
     assert!(

@@ -136,6 +136,9 @@ async fn each_bad_webhook_delivery_gets_its_status_and_records_nothing() {
     let no_email = br#"{"event_type":"departure","departure_date":"2030-01-31"}"#.to_vec();
     let not_json = b"event_type=departure&email=x@example.com".to_vec();
     let bad_date = departure("x@example.com", "31/01/2030", None);
+    // An hour ahead (3658-3660 s by the time it is checked): it would outrank every later fact.
+    let future_time = riskflow::clock::rfc3339_of_ms((now + 3_660) * 1000);
+    let future = departure("x@example.com", &date, Some(&future_time));
     let mut huge = departure("x@example.com", &date, None);
     huge.pop();
     huge.extend(format!(",\"padding\":\"{}\"}}", "x".repeat(257 * 1024)).into_bytes());
@@ -182,6 +185,13 @@ async fn each_bad_webhook_delivery_gets_its_status_and_records_nothing() {
             bad_date.clone(),
             400,
             "'departure_date' must be YYYY-MM-DD",
+        ),
+        (
+            "msg_future",
+            signed_headers("msg_future", now, &future),
+            future.clone(),
+            400,
+            "'occurred_at' is 36",
         ),
         (
             "msg_huge",

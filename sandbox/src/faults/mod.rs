@@ -9,10 +9,12 @@
 //!    once, see [`VendorFaults::route_path`]), and its final status under the system;
 //! 2. the system's **rate limiter** (a token bucket: `rps` tokens per second, burst = `rps`,
 //!    changeable at runtime) answers 429 with that system's headers when it is empty;
-//! 3. the **fault rules** whose `system` / `method` / `path_prefix` match are rolled, each
+//! 3. a **hold** the test armed for this request ([`Hold`], in-process only) keeps it waiting
+//!    until the test releases it, for deterministic interleavings of concurrent workers;
+//! 4. the **fault rules** whose `system` / `method` / `path_prefix` match are rolled, each
 //!    with its own `StdRng` seeded from the fault seed and the rule's index, so a run with
 //!    the same seed and the same request sequence gets the same faults;
-//! 4. the handler runs; for the "stored then …" kinds the answer is replaced (500) or the
+//! 5. the handler runs; for the "stored then …" kinds the answer is replaced (500) or the
 //!    connection dropped **after** the object was stored, on creating routes only.
 //!
 //! ## Fault rule JSON
@@ -59,7 +61,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::net::{ConnKill, ForcedSystem};
 
+mod hold;
 mod limits;
+pub use hold::Hold;
+pub(crate) use hold::Holds;
 pub use limits::RequestCounts;
 pub(crate) use limits::{RateInfo, RateLimits};
 
@@ -420,6 +425,8 @@ pub(crate) struct FaultCtx<'a> {
     pub limits: &'a mut RateLimits,
     /// The request counts.
     pub counts: &'a mut RequestCounts,
+    /// Requests to keep waiting until the test releases them.
+    pub holds: &'a mut Holds,
 }
 
 /// The state of [`middleware`]: the sandbox and the [`VendorFaults`] of every system.
@@ -512,19 +519,23 @@ pub(crate) async fn middleware<H: FaultHost>(
     let kill = req.extensions().get::<ConnKill>().cloned();
     let creating = vendor.is_some_and(|v| v.is_creating(&method, &pattern));
 
-    let (rate, plan) = h.with_faults(|s| {
+    let (rate, plan, hold) = h.with_faults(|s| {
         *s.counts
             .routes
             .entry(format!("{system} {method} {pattern}"))
             .or_insert(0) += 1;
+        let hold = s.holds.take(system, &method, &rel);
         let rate = s.limits.check(system);
         let plan = if rate.is_ok() {
             s.faults.roll(system, &method, &rel, creating)
         } else {
             FaultPlan::default()
         };
-        (rate, plan)
+        (rate, plan, hold)
     });
+    if let Some(hold) = hold {
+        hold::wait(hold).await;
+    }
 
     let info = match rate {
         Ok(info) => info,

@@ -316,8 +316,8 @@ impl<T: HrQueue + ?Sized> HrQueue for Rotating<Arc<T>> {
     async fn ack(&self, id: &str, d: Deadline) -> Result<(), ConnectorError> {
         self.call(|s| async move { s.ack(id, d).await }).await
     }
-    fn interpret(&self, msg: &QueueMessage) -> QueueEvent {
-        self.now().interpret(msg)
+    fn interpret(&self, msg: &QueueMessage, now_ms: i64) -> QueueEvent {
+        self.now().interpret(msg, now_ms)
     }
 }
 

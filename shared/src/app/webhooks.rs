@@ -118,8 +118,13 @@ impl WebhookReceiver {
                         return Self::reject("malformed", StatusCode::BAD_REQUEST, e.to_string());
                     }
                 };
+                let event_time = match bamboohr::event_time(headers, now) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return Self::reject("malformed", StatusCode::BAD_REQUEST, e.to_string());
+                    }
+                };
                 for c in changes.into_iter().filter(|c| c.may_concern_departure()) {
-                    let event_time = c.event_time_ms().unwrap_or(now);
                     let id = c.dedup_key();
                     works.push((
                         id.clone(),
@@ -149,7 +154,7 @@ impl WebhookReceiver {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<i64>().ok())
                     .unwrap_or(now / 1000);
-                match generic::parse(body, &webhook_id, ts) {
+                match generic::parse(body, &webhook_id, ts, now) {
                     Ok(fact) => works.push((webhook_id, HrWork::Fact { fact })),
                     Err(e) => {
                         return Self::reject("malformed", StatusCode::BAD_REQUEST, e.to_string());

@@ -1,7 +1,8 @@
 //! What every HR connector shares: the errors of a payload ([`PayloadError`]) and of a webhook
 //! signature ([`SignatureError`], which the webhook route answers with 401), the replay window
-//! check, header reading, and the normalisation of work emails (trimmed, lower-cased, checked),
-//! calendar dates (`YYYY-MM-DD`) and instants (epoch ms).
+//! check, header reading, the normalisation of work emails (trimmed, lower-cased, checked),
+//! calendar dates (`YYYY-MM-DD`) and instants (epoch ms), and the rule for a fact's event time
+//! ([`webhook_event_time`], [`pulled_event_time`]).
 
 use crate::domain::Date;
 use serde_json::Value;
@@ -18,6 +19,58 @@ impl PayloadError {
     pub fn new(message: impl Into<String>) -> Self {
         PayloadError {
             message: message.into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event times
+
+/// How far a fact's event time may be ahead of riskflow's clock (clock skew between systems).
+///
+/// The person record keeps the fact with the latest event time, so a fact dated in the future
+/// would pin the person's state against every later fact until that time came. Each source
+/// says what its event time is (in its connector); this is the one rule on top of it.
+pub const EVENT_TIME_SKEW_MS: i64 = 5 * 60_000;
+
+/// The event time `at_ms` a webhook sent in `field`, refused when it is more than
+/// [`EVENT_TIME_SKEW_MS`] ahead of `now_ms` (the webhook route answers 400 with the message,
+/// which names the field).
+pub fn webhook_event_time(field: &str, at_ms: i64, now_ms: i64) -> Result<i64, PayloadError> {
+    let ahead = at_ms.saturating_sub(now_ms);
+    if ahead > EVENT_TIME_SKEW_MS {
+        return Err(PayloadError::new(format!(
+            "'{field}' is {} s in the future; an HR fact's time may be at most {} s ahead of now",
+            ahead / 1000,
+            EVENT_TIME_SKEW_MS / 1000
+        )));
+    }
+    Ok(at_ms)
+}
+
+/// An event time a pulled source (a queue, a report) gave, with what was done to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PulledEventTime {
+    /// The event time riskflow uses (epoch ms).
+    pub at_ms: i64,
+    /// The time as the source gave it, when it was more than [`EVENT_TIME_SKEW_MS`] ahead of
+    /// the clock and clamped to the time it was read (to be recorded in the run record).
+    pub clamped_from: Option<i64>,
+}
+
+/// The event time `at_ms` of a pulled fact read at `now_ms`: as given, or clamped to `now_ms`
+/// when it is more than [`EVENT_TIME_SKEW_MS`] in the future (a pulled message cannot be
+/// refused: it is recorded and acknowledged either way).
+pub fn pulled_event_time(at_ms: i64, now_ms: i64) -> PulledEventTime {
+    if at_ms.saturating_sub(now_ms) > EVENT_TIME_SKEW_MS {
+        PulledEventTime {
+            at_ms: now_ms,
+            clamped_from: Some(at_ms),
+        }
+    } else {
+        PulledEventTime {
+            at_ms,
+            clamped_from: None,
         }
     }
 }

@@ -126,9 +126,7 @@ pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
         Err(settled) => return settled == Some(Settled::Completed),
     };
     let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
-    let acted = apply(ctx, deps, &lease, &mut item, &work, deadline)
-        .await
-        .map(|()| Acted::Done);
+    let acted = apply(ctx, deps, &lease, &mut item, &work, deadline).await;
     work_item::settle(ctx, key, &lease, &item, acted).await == Settled::Completed
 }
 
@@ -184,6 +182,13 @@ async fn to_fact(
         })
 }
 
+/// How often a fact is re-applied when the person's record changed while it acted (a lease
+/// that ran out, a clean-up) before the item is left for a later run.
+const MAX_RECHECKS: usize = 3;
+
+/// Apply one unit of HR work: resolve it to a fact, then, holding the person's lease (one fact
+/// about a person at a time), apply the latest fact about them. A fact that finds the person's
+/// lease held waits, pending, for a later run.
 async fn apply(
     ctx: &RunCtx,
     deps: &HrDeps,
@@ -191,208 +196,340 @@ async fn apply(
     item: &mut WorkItem,
     work: &HrWork,
     deadline: Option<Instant>,
-) -> Result<(), StepError> {
+) -> Result<Acted, StepError> {
     let Some(fact) = to_fact(deps, work, ctx.now(), deadline).await? else {
         // The HR system's rule says this change is neither a departure nor a cancellation.
         ctx.count("hr_changes_not_departures", 1);
-        return Ok(());
+        return Ok(Acted::Done);
     };
-    let now = ctx.now();
-    let person = ctx.store.person(&fact.email, now).await?;
-    if let Some(p) = &person
-        && p.latest.event_time > fact.event_time
-    {
-        ctx.count("hr_stale_facts", 1);
-        ctx.audit(
-            ConnectionKind::Incydr,
-            "hr_fact",
-            &fact.email,
-            &format!("{} {}", fact.source.as_str(), fact.source_event_id),
-            "ignored: a later fact about this person is already applied",
-        );
-        set_outcome(
-            item,
-            Step::Applied,
-            serde_json::json!({"ignored": "stale"}),
-            now,
-        );
-        return Ok(());
+    let owner = format!("{FLOW}#{}#{}", item.key, ctx.run_id);
+    let Some(person_lease) = ctx
+        .store
+        .acquire_person_lease(&fact.email, &owner, deps.timing.item_lease_ms, ctx.now())
+        .await?
+    else {
+        // Another fact about this person is being applied: this one stays pending.
+        ctx.count("hr_person_busy", 1);
+        return Ok(Acted::Waiting);
+    };
+    let applied = apply_latest(ctx, deps, lease, item, &fact, deadline).await;
+    if let Err(e) = ctx.store.release_lock(&person_lease, ctx.now()).await {
+        // The lease runs out by itself; the next fact about the person waits for it.
+        ctx.error(format!(
+            "releasing the lease on {}: state store: {e}",
+            fact.email
+        ));
     }
-    let reason = format!(
+    applied.map(|()| Acted::Done)
+}
+
+/// Apply `fact` unless the person's record holds a later one (then it changes nothing and says
+/// so), and save the record, version-checked. When the record changed while the fact acted
+/// (the save conflicts), read it again and re-apply whichever fact is now the latest, so the
+/// watchlist ends as the latest fact says.
+async fn apply_latest(
+    ctx: &RunCtx,
+    deps: &HrDeps,
+    lease: &crate::domain::Lease,
+    item: &mut WorkItem,
+    fact: &Departure,
+    deadline: Option<Instant>,
+) -> Result<(), StepError> {
+    let mut done = DoneHere::default();
+    for attempt in 0..MAX_RECHECKS {
+        let now = ctx.now();
+        let person = ctx.store.person(&fact.email, now).await?;
+        let later = person
+            .as_ref()
+            .filter(|p| p.latest.event_time > fact.event_time)
+            .map(|p| p.latest.clone());
+        let target = match later {
+            Some(_) if attempt == 0 => {
+                ctx.count("hr_stale_facts", 1);
+                ctx.audit(
+                    ConnectionKind::Incydr,
+                    "hr_fact",
+                    &fact.email,
+                    &describe_fact(fact),
+                    "ignored: a later fact about this person is already applied",
+                );
+                set_outcome(
+                    item,
+                    Step::Applied,
+                    serde_json::json!({"ignored": "stale"}),
+                    now,
+                );
+                return Ok(());
+            }
+            // A later fact was saved while this one acted: make the watchlist match it.
+            Some(latest) => latest,
+            None => fact.clone(),
+        };
+        let known = person.is_some();
+        let mut record = person.unwrap_or(PersonRecord {
+            email: fact.email.clone(),
+            latest: target.clone(),
+            actor_id: None,
+            added_by_riskflow: false,
+            indexed_date: None,
+            updated_at: now,
+            version: 0,
+        });
+        let previous_date = record.indexed_date;
+        record.latest = target.clone();
+        // What this worker did to the watchlist stays true whatever the record now says.
+        record.added_by_riskflow |= done.added;
+        let step = Effect {
+            ctx,
+            deps,
+            lease,
+            reason: describe_fact(&target),
+            deadline,
+        };
+        step.converge(item, &mut record, known, previous_date, &mut done)
+            .await?;
+        match ctx
+            .store
+            .save_person(&record, previous_date, ctx.now())
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(crate::store::StoreError::Conflict { .. }) => {
+                ctx.count("hr_person_rechecks", 1);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StepError::Store(crate::store::StoreError::Conflict {
+        what: format!("person {}", fact.email),
+    }))
+}
+
+/// `<source> <event id> (<kind>)`, the reason of a fact's audit entries.
+fn describe_fact(fact: &Departure) -> String {
+    format!(
         "{} {} ({:?})",
         fact.source.as_str(),
         fact.source_event_id,
         fact.kind
-    );
-    let actor = match person.as_ref().and_then(|p| p.actor_id.clone()) {
-        Some(id) => Some(id),
-        None => deps
-            .watchlists
-            .actor_by_email(&fact.email, deadline)
-            .await?
-            .map(|a| a.id),
-    };
-    let mut record = person.clone().unwrap_or(PersonRecord {
-        email: fact.email.clone(),
-        latest: fact.clone(),
-        actor_id: None,
-        added_by_riskflow: false,
-        indexed_date: None,
-        updated_at: now,
-        version: 0,
-    });
-    let previous_date = record.indexed_date;
-    record.latest = fact.clone();
-    let Some(actor_id) = actor else {
-        if fact.kind == HrEventKind::Cancellation {
-            // Nobody to take off; remember the cancellation so a late departure stays out.
-            record.indexed_date = None;
-            ctx.store.save_person(&record, previous_date, now).await?;
-            return Ok(());
-        }
-        ctx.count("unknown_people", 1);
-        ctx.audit(
-            ConnectionKind::Incydr,
-            "resolve_actor",
-            &fact.email,
-            &reason,
-            "failed: Incydr knows no actor with this email",
-        );
-        return Err(StepError::Final(format!(
-            "Incydr knows no actor with the email {}",
-            fact.email
-        )));
-    };
-    record.actor_id = Some(actor_id.clone());
+    )
+}
 
-    match fact.kind {
-        HrEventKind::Departure => {
-            let date = fact.departure_date.ok_or_else(|| {
-                StepError::Final(format!("the departure of {} has no date", fact.email))
-            })?;
-            let wl = deps
+/// What this worker changed in Incydr while applying a fact, so that a re-check that finds a
+/// later fact also undoes it (the record it re-reads does not know).
+#[derive(Debug, Default, Clone, Copy)]
+struct DoneHere {
+    /// Put the person on the Departing watchlist.
+    added: bool,
+    /// Set the person's end date.
+    end_date_set: bool,
+}
+
+/// The outside effect of one fact on the watchlist, under the work item's lease.
+struct Effect<'a> {
+    ctx: &'a RunCtx,
+    deps: &'a HrDeps,
+    lease: &'a crate::domain::Lease,
+    reason: String,
+    deadline: Option<Instant>,
+}
+
+impl Effect<'_> {
+    /// Bring the watchlist to what `record.latest` says and update `record` to match; `done`
+    /// gathers what this worker changed.
+    async fn converge(
+        &self,
+        item: &mut WorkItem,
+        record: &mut PersonRecord,
+        known: bool,
+        previous_date: Option<crate::domain::Date>,
+        done: &mut DoneHere,
+    ) -> Result<(), StepError> {
+        let (ctx, deps, deadline, reason) = (self.ctx, self.deps, self.deadline, &self.reason);
+        let fact = record.latest.clone();
+        let actor = match record.actor_id.clone() {
+            Some(id) => Some(id),
+            None => deps
                 .watchlists
-                .departing_watchlist(true, deadline)
+                .actor_by_email(&fact.email, deadline)
                 .await?
-                .ok_or_else(|| {
-                    StepError::Final("the Departing watchlist could not be created".into())
-                })?;
-            // An earlier attempt that recorded its intent to add (and maybe added) counts as ours.
-            let intended = item
-                .step(Step::WatchlistAdd)
-                .is_some_and(|s| s.intent_at.is_some());
-            let included = deps
-                .watchlists
-                .is_included(&wl, &actor_id, deadline)
-                .await?;
-            if !included {
-                record_intents(ctx, lease, item, &[Step::WatchlistAdd], &actor_id).await?;
-                match deps.watchlists.include(&wl, &actor_id, deadline).await {
-                    Ok(()) => {
-                        ctx.count("watchlist_adds", 1);
-                        ctx.audit(
-                            ConnectionKind::Incydr,
-                            "watchlist_add",
-                            &fact.email,
-                            &reason,
-                            "ok",
-                        );
-                    }
-                    Err(e) => {
-                        ctx.audit(
-                            ConnectionKind::Incydr,
-                            "watchlist_add",
-                            &fact.email,
-                            &reason,
-                            format!("failed: {e}"),
-                        );
-                        return Err(e.into());
-                    }
-                }
-                record.added_by_riskflow = true;
-            } else if intended {
-                record.added_by_riskflow = true;
+                .map(|a| a.id),
+        };
+        let Some(actor_id) = actor else {
+            if fact.kind == HrEventKind::Cancellation {
+                // Nobody to take off; remember the cancellation so a late departure stays out.
+                record.indexed_date = None;
+                return Ok(());
             }
-            set_outcome(
-                item,
-                Step::WatchlistAdd,
-                serde_json::json!({"watchlist": wl, "actor": actor_id}),
-                ctx.now(),
-            );
-            deps.watchlists
-                .set_end_date(&actor_id, Some(date), deadline)
-                .await
-                .inspect_err(|e| {
-                    ctx.audit(
-                        ConnectionKind::Incydr,
-                        "set_end_date",
-                        &fact.email,
-                        &reason,
-                        format!("failed: {e}"),
-                    );
-                })?;
+            ctx.count("unknown_people", 1);
             ctx.audit(
                 ConnectionKind::Incydr,
-                "set_end_date",
+                "resolve_actor",
                 &fact.email,
-                &reason,
-                format!("ok: {date}"),
+                reason,
+                "failed: Incydr knows no actor with this email",
             );
-            record.indexed_date = Some(date);
-        }
-        HrEventKind::Cancellation => {
-            if record.added_by_riskflow {
-                if let Some(wl) = deps.watchlists.departing_watchlist(false, deadline).await? {
-                    deps.watchlists
-                        .exclude(&wl, &actor_id, deadline)
-                        .await
-                        .inspect_err(|e| {
-                            ctx.audit(
-                                ConnectionKind::Incydr,
-                                "watchlist_remove",
-                                &fact.email,
-                                &reason,
-                                format!("failed: {e}"),
-                            );
-                        })?;
-                    ctx.count("watchlist_removes", 1);
-                    ctx.audit(
-                        ConnectionKind::Incydr,
-                        "watchlist_remove",
-                        &fact.email,
-                        &reason,
-                        "ok",
-                    );
-                }
-                record.added_by_riskflow = false;
-            } else if person.is_some() {
-                ctx.audit(
-                    ConnectionKind::Incydr,
-                    "watchlist_remove",
-                    &fact.email,
-                    &reason,
-                    "skipped: riskflow did not add this person",
-                );
-            }
-            if previous_date.is_some() {
+            return Err(StepError::Final(format!(
+                "Incydr knows no actor with the email {}",
+                fact.email
+            )));
+        };
+        record.actor_id = Some(actor_id.clone());
+        match fact.kind {
+            HrEventKind::Departure => {
+                let date = fact.departure_date.ok_or_else(|| {
+                    StepError::Final(format!("the departure of {} has no date", fact.email))
+                })?;
+                self.add(item, record, &actor_id, done).await?;
                 deps.watchlists
-                    .set_end_date(&actor_id, None, deadline)
-                    .await?;
+                    .set_end_date(&actor_id, Some(date), deadline)
+                    .await
+                    .inspect_err(|e| {
+                        ctx.audit(
+                            ConnectionKind::Incydr,
+                            "set_end_date",
+                            &fact.email,
+                            reason,
+                            format!("failed: {e}"),
+                        );
+                    })?;
                 ctx.audit(
                     ConnectionKind::Incydr,
                     "set_end_date",
                     &fact.email,
-                    &reason,
-                    "ok: cleared",
+                    reason,
+                    format!("ok: {date}"),
+                );
+                done.end_date_set = true;
+                record.indexed_date = Some(date);
+            }
+            HrEventKind::Cancellation => {
+                self.remove(record, &actor_id, known).await?;
+                // Taken off (or never on by riskflow): nothing of this worker's to undo.
+                done.added = false;
+                if previous_date.is_some() || done.end_date_set {
+                    deps.watchlists
+                        .set_end_date(&actor_id, None, deadline)
+                        .await?;
+                    done.end_date_set = false;
+                    ctx.audit(
+                        ConnectionKind::Incydr,
+                        "set_end_date",
+                        &fact.email,
+                        reason,
+                        "ok: cleared",
+                    );
+                }
+                record.indexed_date = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Put the person on the Departing watchlist unless they are on it.
+    async fn add(
+        &self,
+        item: &mut WorkItem,
+        record: &mut PersonRecord,
+        actor_id: &str,
+        done: &mut DoneHere,
+    ) -> Result<(), StepError> {
+        let (ctx, deps, deadline, reason) = (self.ctx, self.deps, self.deadline, &self.reason);
+        let email = record.email.clone();
+        let wl = deps
+            .watchlists
+            .departing_watchlist(true, deadline)
+            .await?
+            .ok_or_else(|| {
+                StepError::Final("the Departing watchlist could not be created".into())
+            })?;
+        // An earlier attempt that recorded its intent to add (and maybe added) counts as ours.
+        let intended = item
+            .step(Step::WatchlistAdd)
+            .is_some_and(|s| s.intent_at.is_some());
+        let included = deps.watchlists.is_included(&wl, actor_id, deadline).await?;
+        if !included {
+            record_intents(ctx, self.lease, item, &[Step::WatchlistAdd], actor_id).await?;
+            match deps.watchlists.include(&wl, actor_id, deadline).await {
+                Ok(()) => {
+                    ctx.count("watchlist_adds", 1);
+                    ctx.audit(
+                        ConnectionKind::Incydr,
+                        "watchlist_add",
+                        &email,
+                        reason,
+                        "ok",
+                    );
+                }
+                Err(e) => {
+                    ctx.audit(
+                        ConnectionKind::Incydr,
+                        "watchlist_add",
+                        &email,
+                        reason,
+                        format!("failed: {e}"),
+                    );
+                    return Err(e.into());
+                }
+            }
+            record.added_by_riskflow = true;
+            done.added = true;
+        } else if intended {
+            record.added_by_riskflow = true;
+        }
+        set_outcome(
+            item,
+            Step::WatchlistAdd,
+            serde_json::json!({"watchlist": wl, "actor": actor_id}),
+            ctx.now(),
+        );
+        Ok(())
+    }
+
+    /// Take the person off the Departing watchlist if riskflow put them there.
+    async fn remove(
+        &self,
+        record: &mut PersonRecord,
+        actor_id: &str,
+        known: bool,
+    ) -> Result<(), StepError> {
+        let (ctx, deps, deadline, reason) = (self.ctx, self.deps, self.deadline, &self.reason);
+        let email = record.email.clone();
+        if record.added_by_riskflow {
+            if let Some(wl) = deps.watchlists.departing_watchlist(false, deadline).await? {
+                deps.watchlists
+                    .exclude(&wl, actor_id, deadline)
+                    .await
+                    .inspect_err(|e| {
+                        ctx.audit(
+                            ConnectionKind::Incydr,
+                            "watchlist_remove",
+                            &email,
+                            reason,
+                            format!("failed: {e}"),
+                        );
+                    })?;
+                ctx.count("watchlist_removes", 1);
+                ctx.audit(
+                    ConnectionKind::Incydr,
+                    "watchlist_remove",
+                    &email,
+                    reason,
+                    "ok",
                 );
             }
-            record.indexed_date = None;
+            record.added_by_riskflow = false;
+        } else if known {
+            ctx.audit(
+                ConnectionKind::Incydr,
+                "watchlist_remove",
+                &email,
+                reason,
+                "skipped: riskflow did not add this person",
+            );
         }
+        Ok(())
     }
-    ctx.store
-        .save_person(&record, previous_date, ctx.now())
-        .await?;
-    Ok(())
 }
 
 /// Remove people riskflow added, `days` after their departure date.
@@ -422,42 +559,87 @@ async fn cleanup(ctx: &RunCtx, deps: &HrDeps, days: u32) {
         }
     };
     for email in emails {
-        let now = ctx.now();
-        let Ok(Some(mut p)) = ctx.store.person(&email, now).await else {
-            continue;
-        };
-        let (Some(actor), true) = (p.actor_id.clone(), p.added_by_riskflow) else {
-            continue;
-        };
         if ctx.dry_run {
-            ctx.plan(format!(
-                "remove {email} from the Departing watchlist ({days} days after {date})"
-            ));
+            if let Ok(Some(p)) = ctx.store.person(&email, ctx.now()).await
+                && p.actor_id.is_some()
+                && p.added_by_riskflow
+            {
+                ctx.plan(format!(
+                    "remove {email} from the Departing watchlist ({days} days after {date})"
+                ));
+            }
             continue;
         }
-        match deps
-            .watchlists
-            .exclude(&wl, &actor, Some(ctx.deadline))
+        // Under the person's lease, so no HR fact about them is applied at the same time.
+        let owner = format!("{FLOW}#cleanup#{}", ctx.run_id);
+        let lease_ms = deps.timing.item_lease_ms;
+        let person_lease = match ctx
+            .store
+            .acquire_person_lease(&email, &owner, lease_ms, ctx.now())
             .await
         {
-            Ok(()) => {
-                ctx.count("watchlist_removes", 1);
-                ctx.audit(
-                    ConnectionKind::Incydr,
-                    "watchlist_remove",
-                    &email,
-                    &format!("clean-up {days} days after {date}"),
-                    "ok",
-                );
-                let prev = p.indexed_date;
-                p.added_by_riskflow = false;
-                p.indexed_date = None;
-                if let Err(e) = ctx.store.save_person(&p, prev, now).await {
-                    ctx.error(format!("state store: {e}"));
-                }
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                ctx.count("hr_person_busy", 1);
+                ctx.error(format!(
+                    "clean-up of {email}: an HR fact about them is being applied; not removed"
+                ));
+                continue;
             }
-            Err(e) => ctx.error(format!("clean-up of {email}: {e}")),
+            Err(e) => {
+                ctx.error(format!("state store: {e}"));
+                continue;
+            }
+        };
+        cleanup_one(ctx, deps, &wl, &email, days, date).await;
+        if let Err(e) = ctx.store.release_lock(&person_lease, ctx.now()).await {
+            ctx.error(format!("releasing the lease on {email}: state store: {e}"));
         }
+    }
+}
+
+/// Remove one person riskflow added, if the record still says so.
+async fn cleanup_one(
+    ctx: &RunCtx,
+    deps: &HrDeps,
+    wl: &str,
+    email: &str,
+    days: u32,
+    date: crate::domain::Date,
+) {
+    let now = ctx.now();
+    let Ok(Some(mut p)) = ctx.store.person(email, now).await else {
+        return;
+    };
+    let (Some(actor), true) = (p.actor_id.clone(), p.added_by_riskflow) else {
+        return;
+    };
+    if p.indexed_date != Some(date) {
+        // A later fact moved their date (or cancelled) since the index was read.
+        return;
+    }
+    match deps
+        .watchlists
+        .exclude(wl, &actor, Some(ctx.deadline))
+        .await
+    {
+        Ok(()) => {
+            ctx.count("watchlist_removes", 1);
+            ctx.audit(
+                ConnectionKind::Incydr,
+                "watchlist_remove",
+                email,
+                &format!("clean-up {days} days after {date}"),
+                "ok",
+            );
+            let prev = p.indexed_date;
+            p.added_by_riskflow = false;
+            p.indexed_date = None;
+            if let Err(e) = ctx.store.save_person(&p, prev, now).await {
+                ctx.error(format!("state store: {e}"));
+            }
+        }
+        Err(e) => ctx.error(format!("clean-up of {email}: {e}")),
     }
 }
 
@@ -515,17 +697,21 @@ mod decision_tests {
         }
     }
 
-    async fn deliver(store: &Store, deps: &HrDeps, id: &str, work: HrWork) -> RunRecord {
-        let (_, key) = record_webhook(store, "generic", id, "sha".into(), &work, NOW)
-            .await
-            .unwrap();
-        let ctx = RunCtx::new(
+    fn run_ctx(store: &Store) -> RunCtx {
+        RunCtx::new(
             store.clone(),
             Flow::HrDepartures,
             std::time::Instant::now() + Duration::from_secs(600),
             false,
             Arc::new(|| NOW),
-        );
+        )
+    }
+
+    async fn deliver(store: &Store, deps: &HrDeps, id: &str, work: HrWork) -> RunRecord {
+        let (_, key) = record_webhook(store, "generic", id, "sha".into(), &work, NOW)
+            .await
+            .unwrap();
+        let ctx = run_ctx(store);
         process_item(&ctx, deps, &key).await;
         ctx.finish(None, None).await
     }
@@ -597,6 +783,37 @@ mod decision_tests {
         .await;
         assert_eq!(rec.counts.get("watchlist_adds"), None, "{rec:?}");
         assert!(!w.on_list("pat@example.com"));
+    }
+
+    #[tokio::test]
+    async fn a_fact_about_a_person_another_fact_holds_stays_pending_until_the_lease_is_free() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        let other = store
+            .acquire_person_lease("pat@example.com", "another worker", 60_000, NOW)
+            .await
+            .unwrap()
+            .expect("free");
+        let depart = fact(
+            HrEventKind::Departure,
+            "m1",
+            NOW - 2_000,
+            Some("2030-01-31"),
+        );
+        let rec = deliver(&store, &d, "m1", depart).await;
+        assert_eq!(rec.counts.get("hr_person_busy"), Some(&1), "{rec:?}");
+        assert!(!w.on_list("pat@example.com"));
+        let pending = store
+            .item_keys(FLOW, ItemStatus::Pending, None, 10, NOW)
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(pending, vec!["generic:m1".to_string()], "kept, not dropped");
+
+        store.release_lock(&other, NOW).await.unwrap();
+        assert!(process_item(&run_ctx(&store), &d, "generic:m1").await);
+        assert!(w.on_list("pat@example.com"));
     }
 
     #[tokio::test]

@@ -61,7 +61,8 @@ pub(super) async fn drain(ctx: &RunCtx, source: HrSource, queue: &dyn HrQueue) {
             }
         };
         ctx.count(&format!("{source}_messages"), 1);
-        let event = queue.interpret(&msg);
+        let read_at = ctx.now();
+        let event = queue.interpret(&msg, read_at);
         if ctx.dry_run {
             match &event {
                 QueueEvent::Work { dedup_id, what, .. } => ctx.plan(format!(
@@ -111,6 +112,24 @@ pub(super) async fn drain(ctx: &RunCtx, source: HrSource, queue: &dyn HrQueue) {
             ));
             return;
         }
+        if let QueueEvent::Work {
+            dedup_id,
+            clamped_from: Some(given),
+            ..
+        } = &event
+        {
+            ctx.count("hr_event_times_clamped", 1);
+            ctx.audit(
+                source.kind(),
+                "clamp_event_time",
+                dedup_id,
+                &format!(
+                    "{name} event time {} is in the future",
+                    crate::clock::rfc3339_of_ms(*given)
+                ),
+                format!("clamped to {}", crate::clock::rfc3339_of_ms(read_at)),
+            );
+        }
         if let QueueEvent::Ignored { reason, .. } = &event {
             ctx.count(&format!("{source}_ignored"), 1);
             ctx.audit(
@@ -139,7 +158,6 @@ pub(super) async fn drain(ctx: &RunCtx, source: HrSource, queue: &dyn HrQueue) {
 pub(super) async fn pull(ctx: &RunCtx, source: HrSource, report: &dyn HrReport) {
     let pk = format!("snapshot#{source}");
     let name = source.name();
-    let now = ctx.now();
     let current = match report.snapshot(Some(ctx.deadline)).await {
         Ok(s) => s,
         Err(e) => {
@@ -147,6 +165,8 @@ pub(super) async fn pull(ctx: &RunCtx, source: HrSource, report: &dyn HrReport) 
             return;
         }
     };
+    // The pull time: what the report's facts are dated by (the connector's rule).
+    let now = ctx.now();
     let previous = match ctx.store.get_doc(&pk, "last", now).await {
         Ok(p) => p,
         Err(e) => {

@@ -1,9 +1,10 @@
-//! Flow locks (one run of a flow at a time) and daily quotas (containment caps).
+//! Flow locks (one run of a flow at a time), person leases (one HR fact about a person at a
+//! time) and daily quotas (containment caps).
 
 use super::*;
 
 impl Store {
-    // ----- flow locks -----
+    // ----- flow locks and person leases -----
     /// Take the flow's lock for `ttl_ms` (≥ the function timeout). `None` when another run holds it.
     pub async fn acquire_lock(
         &self,
@@ -12,7 +13,32 @@ impl Store {
         ttl_ms: i64,
         now: i64,
     ) -> Result<Option<Lease>> {
-        let pk = format!("lock#{}", flow.as_str());
+        self.acquire_lease(format!("lock#{}", flow.as_str()), owner, ttl_ms, now)
+            .await
+    }
+
+    /// Take the lease that serialises the HR facts about one person (`lock#person#<email>` /
+    /// `lease`) for `ttl_ms`. `None` when another worker holds it: the caller leaves its fact
+    /// pending for a later run. Released with [`Store::release_lock`].
+    pub async fn acquire_person_lease(
+        &self,
+        email: &str,
+        owner: &str,
+        ttl_ms: i64,
+        now: i64,
+    ) -> Result<Option<Lease>> {
+        let pk = format!("lock#{}", person_pk(email));
+        self.acquire_lease(pk, owner, ttl_ms, now).await
+    }
+
+    /// Take the lease of the lock item `pk` / `lease`, unless a live lease holds it.
+    async fn acquire_lease(
+        &self,
+        pk: String,
+        owner: &str,
+        ttl_ms: i64,
+        now: i64,
+    ) -> Result<Option<Lease>> {
         let current = self.backend.get(&pk, "lease").await?;
         if let Some(c) = &current
             && c.lease_until.is_some_and(|u| u > now)
@@ -44,8 +70,8 @@ impl Store {
         }
     }
 
-    /// Release a flow lock (only if still held under this lease). The item stays, with no
-    /// lease, so its version keeps growing.
+    /// Release a flow lock or a person lease (only if still held under this lease). The item
+    /// stays, with no lease, so its version keeps growing.
     pub async fn release_lock(&self, lease: &Lease, now: i64) -> Result<()> {
         let current = match self.backend.get(&lease.pk, &lease.sk).await? {
             Some(c) if c.lease_token.as_deref() == Some(lease.token.as_str()) => c,

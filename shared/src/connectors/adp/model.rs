@@ -91,8 +91,11 @@ fn perr(message: impl AsRef<str>) -> AdpParseError {
 ///   termination) `workerStatus.effectiveDate`, else the event's `effectiveDateTime`;
 ///   normalised to `YYYY-MM-DD` (date-times such as `2019-05-27T04:00:00.000+0000` keep their
 ///   written date). A date in another format is an error, not a guess.
-/// - The event time is the first readable of `recordDateTime`, `creationDateTime`,
-///   `effectiveDateTime`; an event with none of them is an error.
+/// - **The event time** (the latest fact about a person wins) is the message's own time: the
+///   first readable of `recordDateTime`, `creationDateTime`; an event with neither is an error.
+///   `effectiveDateTime` is when the change takes effect (often the future last day), not when
+///   it happened, so it never dates the event. One in the future is clamped when the message
+///   is read (see `queue.rs`).
 pub fn parse_event(raw: &str) -> Result<AdpEvent, AdpParseError> {
     let root: Value =
         serde_json::from_str(raw).map_err(|e| perr(format!("the body is not JSON ({e})")))?;
@@ -210,7 +213,9 @@ pub fn parse_event(raw: &str) -> Result<AdpEvent, AdpParseError> {
         None => None,
     };
 
-    let event_time_ms = ["recordDateTime", "creationDateTime", "effectiveDateTime"]
+    // The event time is when the event was recorded, never when it takes effect: a
+    // termination's effectiveDateTime is usually the (future) last day.
+    let event_time_ms = ["recordDateTime", "creationDateTime"]
         .iter()
         .filter_map(|f| get(ev, f).and_then(Value::as_str))
         .find_map(parse_instant_ms)

@@ -33,6 +33,6 @@ pub use client::{BambooClient, VERIFY_PATH};
 pub use directory::BambooDirectory;
 pub use model::{BambooChange, Employee, RecordedChange, departure_of, to_departure};
 pub use webhook::{
-    SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_payload, verify_headers, verify_signature,
-    verify_signature_any,
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, event_time, parse_payload, verify_headers,
+    verify_signature, verify_signature_any,
 };

@@ -2,9 +2,7 @@
 //! departure or a cancellation.
 
 use crate::clock::date_of_ms;
-use crate::connectors::hr::{
-    PayloadError, id_text, normalize_date, normalize_email, parse_instant_ms, quote,
-};
+use crate::connectors::hr::{PayloadError, id_text, normalize_date, normalize_email, quote};
 use crate::domain::{Date, Departure, HrEventKind, HrSource};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -35,11 +33,6 @@ impl BambooChange {
         let material =
             serde_json::json!([self.employee_id, self.event_type, self.timestamp, fields]);
         hex::encode(Sha256::digest(material.to_string().as_bytes()))
-    }
-
-    /// When the change happened (epoch ms), if the timestamp can be read.
-    pub fn event_time_ms(&self) -> Option<i64> {
-        parse_instant_ms(&self.timestamp)
     }
 
     /// Whether the change can concern a departure: an employee created or updated whose
@@ -132,11 +125,12 @@ impl Employee {
 
 /// Turn a change and the employee's current record into an HR fact, or `None` when it is not
 /// one: [`departure_of`] for a change that may concern a departure
-/// ([`BambooChange::may_concern_departure`]), with the change's dedup key, its timestamp (or
-/// `now_ms` when it cannot be read) and `today` = the UTC date of `now_ms`.
+/// ([`BambooChange::may_concern_departure`]), with the change's dedup key, the delivery's
+/// event time ([`super::event_time`]) and `today` = the UTC date of `now_ms`.
 pub fn to_departure(
     change: &BambooChange,
     employee: &Employee,
+    event_time: i64,
     now_ms: i64,
 ) -> Result<Option<Departure>, PayloadError> {
     if !change.may_concern_departure() {
@@ -146,7 +140,7 @@ pub fn to_departure(
         employee,
         &RecordedChange {
             source_event_id: change.dedup_key(),
-            event_time: change.event_time_ms().unwrap_or(now_ms),
+            event_time,
             fields: change.fields.clone(),
         },
         date_of_ms(now_ms),

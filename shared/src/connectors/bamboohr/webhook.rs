@@ -3,6 +3,7 @@
 use super::model::BambooChange;
 use crate::connectors::hr::{
     PayloadError, SignatureError, check_window, header, id_text, parse_instant_ms,
+    webhook_event_time,
 };
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -110,6 +111,20 @@ pub fn verify_headers(
     let sig = header(headers, SIGNATURE_HEADER)
         .map_err(|e| rename(e, SIGNATURE_HEADER, "X-BambooHR-Signature"))?;
     verify_signature_any(keys, body, &ts, &sig, now_ms, window_ms)
+}
+
+/// **The event time** of every change a (verified) BambooHR delivery carries: its
+/// `X-BambooHR-Timestamp`, when BambooHR sent it. The body's own `timestamp` is not used: it is
+/// not bounded by the signature's window. A time more than
+/// [`EVENT_TIME_SKEW_MS`](crate::connectors::hr::EVENT_TIME_SKEW_MS) ahead of `now_ms` is
+/// refused with an error naming the header (possible only with a replay window set wider).
+pub fn event_time(headers: &http::HeaderMap, now_ms: i64) -> Result<i64, PayloadError> {
+    let raw = header(headers, TIMESTAMP_HEADER)
+        .map_err(|_| PayloadError::new("'X-BambooHR-Timestamp' is missing"))?;
+    let at = parse_instant_ms(&raw).ok_or_else(|| {
+        PayloadError::new("'X-BambooHR-Timestamp' is not a timestamp (RFC 3339 or epoch seconds)")
+    })?;
+    webhook_event_time("X-BambooHR-Timestamp", at, now_ms)
 }
 
 /// Header names in messages use BambooHR's spelling.

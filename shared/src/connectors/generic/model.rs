@@ -1,6 +1,8 @@
 //! The generic webhook's body.
 
-use crate::connectors::hr::{PayloadError, id_text, normalize_email, plain_date, quote};
+use crate::connectors::hr::{
+    PayloadError, id_text, normalize_email, plain_date, quote, webhook_event_time,
+};
 use crate::domain::{Departure, HrEventKind, HrSource};
 use serde_json::{Map, Value};
 
@@ -16,12 +18,18 @@ use serde_json::{Map, Value};
 /// - `employee_id` (string or integer), `reason` (string): optional.
 /// - `occurred_at`: RFC 3339; when the HR fact happened. Default: the `webhook-timestamp`.
 ///
+/// **The event time** of a generic fact (the latest one about a person wins) is its
+/// `occurred_at`, else the delivery's verified `webhook-timestamp`. One more than
+/// [`EVENT_TIME_SKEW_MS`](crate::connectors::hr::EVENT_TIME_SKEW_MS) ahead of `now_ms` is
+/// refused with an error naming the field.
+///
 /// Unknown fields are ignored. `webhook_id` becomes the record's `source_event_id`;
 /// `timestamp_secs` is the verified `webhook-timestamp`.
 pub fn parse(
     body: &[u8],
     webhook_id: &str,
     timestamp_secs: i64,
+    now_ms: i64,
 ) -> Result<Departure, PayloadError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| PayloadError::new(format!("the body is not JSON ({e})")))?;
@@ -75,17 +83,24 @@ pub fn parse(
     };
 
     let event_time = match optional_str(obj, "occurred_at")? {
-        Some(t) => t
-            .trim()
-            .parse::<jiff::Timestamp>()
-            .map(|ts| ts.as_millisecond())
-            .map_err(|_| {
-                PayloadError::new(format!(
-                    "'occurred_at' must be an RFC 3339 date-time such as 2026-03-01T09:30:00Z, got {}",
-                    quote(t)
-                ))
-            })?,
-        None => timestamp_secs.saturating_mul(1000),
+        Some(t) => {
+            let at = t
+                .trim()
+                .parse::<jiff::Timestamp>()
+                .map(|ts| ts.as_millisecond())
+                .map_err(|_| {
+                    PayloadError::new(format!(
+                        "'occurred_at' must be an RFC 3339 date-time such as 2026-03-01T09:30:00Z, got {}",
+                        quote(t)
+                    ))
+                })?;
+            webhook_event_time("occurred_at", at, now_ms)?
+        }
+        None => webhook_event_time(
+            "webhook-timestamp",
+            timestamp_secs.saturating_mul(1000),
+            now_ms,
+        )?,
     };
 
     let reason = optional_str(obj, "reason")?

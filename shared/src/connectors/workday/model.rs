@@ -202,8 +202,8 @@ impl WorkdayRow {
             .unwrap_or_else(|| format!("{}:{}", self.employee_id, self.termination_date))
     }
 
-    /// This row as a departure. A report has no event time, so the fact is dated `now_ms`
-    /// (when it was pulled); the departure date is the termination date.
+    /// This row as a departure, dated `now_ms`, the time of the pull that saw it (see
+    /// [`diff_snapshots`]); the departure date is the termination date.
     pub fn to_departure(&self, now_ms: i64) -> Departure {
         Departure {
             source: HrSource::Workday,
@@ -290,7 +290,11 @@ pub fn parse_report(
 ///   termination was rescinded. One whose date has passed simply aged out of the report's window.
 ///
 /// This relies on the report listing every pending termination until its date passes (a
-/// date-window prompt must reach far enough ahead). `now_ms` dates the facts. The output is
+/// date-window prompt must reach far enough ahead).
+///
+/// **The event time** of a Workday fact is `now_ms`, the time of the pull that saw the change:
+/// a RaaS report carries no time of its own for a row, and a change is known to have happened
+/// only by the pull that shows it. It is riskflow's own clock, so never in the future. The output is
 /// ordered: departures in report order, then cancellations by employee id. A cancellation's
 /// `source_event_id` is `employee_id:termination_date:cancelled`.
 pub fn diff_snapshots(
