@@ -797,6 +797,55 @@ async fn failed_items_are_listed_and_retried_through_the_api() {
 }
 
 #[tokio::test]
+async fn a_weak_previous_signing_secret_is_refused_as_the_current_one_is_naming_the_field() {
+    let f = fixture().await;
+    let strong = "whsec_aWFtLWNvbnRyYWN0LXRlc3Qtc2VjcmV0";
+    // 26 characters, but 15 bytes once decoded.
+    let weak = "whsec_MDEyMzQ1Njc4OWFiY2Rl";
+    for (body, field) in [
+        (json!({"signing_secret": weak}), "signing_secret"),
+        (
+            json!({"signing_secret": strong, "previous_signing_secret": weak}),
+            "previous_signing_secret",
+        ),
+    ] {
+        let r = f.put("/connections/generic", body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+        assert!(
+            msg(&r).starts_with(&format!("'{field}' is too weak")),
+            "{}",
+            msg(&r)
+        );
+        assert!(!msg(&r).contains(weak));
+    }
+    // BambooHR's previous webhook key too, before BambooHR is asked anything.
+    let r = f
+        .put(
+            "/connections/bamboohr",
+            json!({
+                "url": format!("{}/api/gateway.php/demo", f.sandbox.url("bamboohr")),
+                "api_key": creds::BAMBOOHR_API_KEY,
+                "webhook_key": creds::BAMBOOHR_WEBHOOK_KEY,
+                "previous_webhook_key": "old-key",
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert!(
+        msg(&r).starts_with("'previous_webhook_key' is too weak"),
+        "{}",
+        msg(&r)
+    );
+    let r = f
+        .put(
+            "/connections/generic",
+            json!({"signing_secret": strong, "previous_signing_secret": "whsec_MDEyMzQ1Njc4OWFiY2RlZg=="}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+#[tokio::test]
 async fn refused_webhook_deliveries_are_counted_by_source_and_reason() {
     let f = fixture().await;
     let r = f
