@@ -221,3 +221,65 @@ fn audit_against_a_deployed_api_follows_the_cursor_through_empty_quarters_to_the
         );
     }
 }
+
+/// A server answering every request with `307 Temporary Redirect` to `/elsewhere` on itself,
+/// and recording each request (head and body) it receives.
+fn redirecting_server() -> (u16, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for sock in listener.incoming() {
+            let Ok(mut sock) = sock else { break };
+            let _ = tx.send(read_request(&mut sock));
+            let resp = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:{port}/elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = sock.write_all(resp.as_bytes());
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn a_redirect_from_the_api_is_an_error_naming_its_location_and_nothing_is_sent_again() {
+    let (port, rx) = redirecting_server();
+    let args = [
+        "connections",
+        "connect",
+        "jira",
+        "--set",
+        "url=https://acme.atlassian.net",
+        "--set",
+        "email=secops@acme.com",
+        "--set",
+        "project_key=SEC",
+    ];
+    let mut child = remote(port, &args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"api_token=redirect-canary-token\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("307") && stderr.contains(&format!("http://127.0.0.1:{port}/elsewhere")),
+        "{stderr}"
+    );
+    // The server answered before the CLI could end: every request it got is recorded by now.
+    let requests: Vec<String> = rx.try_iter().collect();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(
+        requests[0].starts_with("PUT /connections/jira "),
+        "{requests:?}"
+    );
+    assert!(!stderr.contains("redirect-canary-token"));
+}
