@@ -10,6 +10,7 @@ import os
 import pty
 import select
 import sys
+import termios
 import time
 
 SECRET = "whsec_cHR5LWVjaG8tY2FuYXJ5LXNlY3JldC0wMQ=="
@@ -37,6 +38,24 @@ def read_until(fd, wanted, seen):
     return True
 
 
+def wait_for_echo_off(fd, seen, limit_s=5):
+    """Wait (reading output meanwhile) until the terminal's ECHO flag is cleared, as a person
+    would start typing only once the prompt is up; False when it stays on. The pty master reports
+    the slave's settings."""
+    end = time.monotonic() + limit_s
+    while termios.tcgetattr(fd)[3] & termios.ECHO:
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        ready, _, _ = select.select([fd], [], [], min(left, 0.01))
+        if ready:
+            try:
+                seen.extend(os.read(fd, 4096))
+            except OSError:
+                return False
+    return True
+
+
 def fail(why, seen):
     shown = bytes(seen).decode("utf-8", "replace").replace(SECRET, "<THE SECRET>")
     print(f"{why}\n--- the terminal showed ---\n{shown}")
@@ -57,6 +76,8 @@ def main():
     seen = bytearray()
     if not read_until(fd, b"Signing secret: ", seen):
         fail("no prompt for the signing secret", seen)
+    # Typed once the prompt reads (echo still on after 5 s: typed anyway, and seen echoed).
+    wait_for_echo_off(fd, seen)
     os.write(fd, SECRET.encode() + b"\r")
     if not read_until(fd, b"(optional, Enter to skip): ", seen):
         fail("no prompt for the previous signing secret", seen)
