@@ -20,7 +20,8 @@ for f in connections-api alert-tickets hr-departures departing-response; do
   chmod +x "$bins/$f/bootstrap"
 done
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+# moto with its DynamoDB requests one at a time (scripts/moto_serial.py), as `make test` runs it.
+"$VENV/bin/python" scripts/moto_serial.py -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 moto_pid=$!
 trap 'kill $moto_pid 2>/dev/null || true' EXIT
 until curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; do sleep 0.1; done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The project's test command (`make test`): format, lint, every test and a fuzz smoke, with the AWS
-# emulator (moto_server) started on a free loopback port for the DynamoDB and Secrets Manager
-# tests and stopped again at the end. Exits non-zero on any failure.
+# The project's test command (`make test`): format, lint, every test and a fuzz smoke, with the
+# AWS emulator (moto's server, through scripts/moto_serial.py: DynamoDB requests one at a time)
+# started on a free loopback port for the DynamoDB and Secrets Manager tests and stopped again
+# at the end. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -16,7 +17,9 @@ make_venv "$PYTESTS_VENV" "$root/scripts/requirements-python-tests.txt"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 logdir=$(mktemp -d)
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logdir/moto.log" 2>&1 &
+# moto's TransactWriteItems can erase a concurrent committed write: its DynamoDB requests are
+# served one at a time (scripts/moto_serial.py says why).
+"$VENV/bin/python" scripts/moto_serial.py -H 127.0.0.1 -p "$port" >"$logdir/moto.log" 2>&1 &
 moto_pid=$!
 cleanup() {
   # moto can take minutes to stop once it holds gigabytes (or ignore SIGTERM while busy):
@@ -34,8 +37,8 @@ for _ in $(seq 1 100); do
   if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; then break; fi
   sleep 0.1
 done
-curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/" || { echo "moto_server did not start:"; cat "$logdir/moto.log"; exit 1; }
-echo "moto_server ready on 127.0.0.1:$port"
+curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/" || { echo "moto (scripts/moto_serial.py) did not start:"; cat "$logdir/moto.log"; exit 1; }
+echo "moto (DynamoDB serialised) ready on 127.0.0.1:$port"
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test

@@ -358,7 +358,8 @@ async fn connections(api: &Target<'_>, c: ConnectionsCmd) -> Result<()> {
     Ok(())
 }
 
-/// Secret fields: `key=value` lines on standard input, or a prompt per field on a terminal.
+/// Secret fields: `key=value` lines on standard input, or a prompt per field on a terminal
+/// (typed with echo off).
 fn read_secrets(kind: ConnectionKind) -> Result<Vec<(String, String)>> {
     let secret_fields: Vec<_> = fields(kind).iter().filter(|f| f.secret).collect();
     let stdin = std::io::stdin();
@@ -375,9 +376,8 @@ fn read_secrets(kind: ConnectionKind) -> Result<Vec<(String, String)>> {
                 }
             );
             std::io::stderr().flush().ok();
-            let mut line = String::new();
-            stdin.lock().read_line(&mut line)?;
-            let v = line.trim_end_matches(['\n', '\r']).to_string();
+            // From the terminal with echo off: the secret never shows on screen.
+            let v = rpassword::read_password().context("reading a secret from the terminal")?;
             if !v.is_empty() {
                 out.push((f.name.to_string(), v));
             }

@@ -37,8 +37,11 @@ impl Remote {
                 "no AWS region: set AWS_REGION (or a profile's region) to the deployment's region"
             ));
         }
+        // No redirect is followed: a 307/308 would send the signed request again, body and all
+        // (a connect body carries secrets), to wherever the answer points.
         let client = reqwest::Client::builder()
             .user_agent(riskflow::http::USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Remote { base, client, sdk })
     }
@@ -104,6 +107,23 @@ impl Remote {
             .await
             .with_context(|| format!("calling {}", self.base))?;
         let status = resp.status().as_u16();
+        if resp.status().is_redirection() {
+            let location = resp
+                .headers()
+                .get(http::header::LOCATION)
+                .map(|l| {
+                    String::from_utf8_lossy(l.as_bytes())
+                        .chars()
+                        .take(300)
+                        .collect()
+                })
+                .unwrap_or_else(|| "nowhere (no Location header)".to_string());
+            return Err(anyhow!(
+                "{} answered {status}, a redirect to {location}; riskflow follows no redirect \
+                 (the request would be sent again, secrets included): pass the API's own URL as --api-url",
+                self.base
+            ));
+        }
         let body = resp.bytes().await.unwrap_or_default();
         let value = serde_json::from_slice(&body).unwrap_or_else(|_| {
             serde_json::json!({"message": String::from_utf8_lossy(&body).chars().take(300).collect::<String>()})

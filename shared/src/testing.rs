@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What to do when the emulator is not configured.
-pub const EMULATOR_HELP: &str = "this test needs the AWS emulator: run `make test` (it starts moto_server), or start `moto_server -H 127.0.0.1 -p 5055` and export AWS_ENDPOINT_URL=http://127.0.0.1:5055 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1";
+pub const EMULATOR_HELP: &str = "this test needs the AWS emulator: run `make test` (it starts moto_server), or start `.venv/bin/python scripts/moto_serial.py -H 127.0.0.1 -p 5055` (moto with its DynamoDB requests serialised) and export AWS_ENDPOINT_URL=http://127.0.0.1:5055 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1";
 
 /// Whether `endpoint` is an http(s) URL on a loopback host.
 pub fn is_loopback_url(endpoint: &str) -> bool {

@@ -891,6 +891,55 @@ async fn a_webhook_is_verified_and_recorded_while_its_connection_failed_a_re_tes
 }
 
 #[tokio::test]
+async fn a_weak_previous_signing_secret_is_refused_as_the_current_one_is_naming_the_field() {
+    let f = fixture().await;
+    let strong = "whsec_aWFtLWNvbnRyYWN0LXRlc3Qtc2VjcmV0";
+    // 26 characters, but 15 bytes once decoded.
+    let weak = "whsec_MDEyMzQ1Njc4OWFiY2Rl";
+    for (body, field) in [
+        (json!({"signing_secret": weak}), "signing_secret"),
+        (
+            json!({"signing_secret": strong, "previous_signing_secret": weak}),
+            "previous_signing_secret",
+        ),
+    ] {
+        let r = f.put("/connections/generic", body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+        assert!(
+            msg(&r).starts_with(&format!("'{field}' is too weak")),
+            "{}",
+            msg(&r)
+        );
+        assert!(!msg(&r).contains(weak));
+    }
+    // BambooHR's previous webhook key too, before BambooHR is asked anything.
+    let r = f
+        .put(
+            "/connections/bamboohr",
+            json!({
+                "url": format!("{}/api/gateway.php/demo", f.sandbox.url("bamboohr")),
+                "api_key": creds::BAMBOOHR_API_KEY,
+                "webhook_key": creds::BAMBOOHR_WEBHOOK_KEY,
+                "previous_webhook_key": "old-key",
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert!(
+        msg(&r).starts_with("'previous_webhook_key' is too weak"),
+        "{}",
+        msg(&r)
+    );
+    let r = f
+        .put(
+            "/connections/generic",
+            json!({"signing_secret": strong, "previous_signing_secret": "whsec_MDEyMzQ1Njc4OWFiY2RlZg=="}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+#[tokio::test]
 async fn refused_webhook_deliveries_are_counted_by_source_and_reason() {
     let f = fixture().await;
     let r = f
@@ -1081,12 +1130,10 @@ async fn starting_a_run_asks_the_run_starter() {
     assert_eq!(f.runner.started.lock().unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn the_audit_trail_is_listed_between_from_and_to() {
-    let f = fixture().await;
-    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
-    let entry = |ts: &str, target: &str| AuditEntry {
-        at: at(ts),
+/// A Jira ticket created by alert-tickets at `at`, as the audit trail records it.
+fn audit_entry(at: i64, target: &str) -> AuditEntry {
+    AuditEntry {
+        at,
         id: riskflow::store::short_id(),
         flow: Some(Flow::AlertTickets),
         system: ConnectionKind::Jira,
@@ -1094,7 +1141,14 @@ async fn the_audit_trail_is_listed_between_from_and_to() {
         target: target.into(),
         reason: "session s-1".into(),
         result: "ok".into(),
-    };
+    }
+}
+
+#[tokio::test]
+async fn the_audit_trail_is_listed_between_from_and_to() {
+    let f = fixture().await;
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    let entry = |ts: &str, target: &str| audit_entry(at(ts), target);
     let entries = vec![
         entry("2024-02-29T23:59:59Z", "before"),
         entry("2024-03-01T00:00:00Z", "first"),
@@ -1159,6 +1213,127 @@ async fn the_audit_trail_is_listed_between_from_and_to() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(msg(&r).starts_with("'from' must be a date"));
+}
+
+#[tokio::test]
+async fn a_long_audit_range_is_read_a_quarter_per_request_following_the_cursor() {
+    let f = fixture().await;
+    let day = 86_400_000_i64;
+    let start = "2024-01-01T00:00:00Z"
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .as_millisecond();
+    let entry = |days: i64, target: &str| audit_entry(start + days * day + 3_600_000, target);
+    let entries = vec![
+        entry(0, "d0"),
+        entry(50, "d50"),
+        entry(91, "d91"),
+        entry(92, "d92"),
+        entry(200, "d200"),
+        entry(201, "d201"),
+        entry(299, "d299"),
+    ];
+    f.env
+        .store
+        .append_audit(&entries, 100 * 365 * day)
+        .await
+        .unwrap();
+    let from = start.to_string();
+    let to = (start + 300 * day).to_string();
+
+    let mut pages: Vec<Vec<String>> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        // One entry a page for the first three pages, then pages larger than any window.
+        let limit = if pages.len() < 3 { "1" } else { "1000" };
+        let mut q = vec![
+            ("from", from.as_str()),
+            ("to", to.as_str()),
+            ("limit", limit),
+        ];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.as_str()));
+        }
+        let r = f
+            .call(with_query(request(Method::GET, "/audit", None), &q))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        pages.push(
+            r.body["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["target"].as_str().unwrap().to_string())
+                .collect(),
+        );
+        match r.body["next"].as_str() {
+            Some(n) => cursor = Some(n.to_string()),
+            None => break,
+        }
+        assert!(pages.len() < 20, "the cursor ends: {pages:?}");
+    }
+    // Every entry once, in order; a page reads 92 days from where the cursor stands, so with
+    // room for 1000 entries the page from day 91 still stops before day 200.
+    let flat: Vec<String> = pages.iter().flatten().cloned().collect();
+    assert_eq!(
+        flat,
+        ["d0", "d50", "d91", "d92", "d200", "d201", "d299"],
+        "{pages:?}"
+    );
+    assert_eq!(pages[0], ["d0"]);
+    assert_eq!(pages[1], ["d50"]);
+    assert_eq!(pages[2], ["d91"]);
+    assert_eq!(
+        pages[3],
+        ["d92"],
+        "day 92 is past the first window: {pages:?}"
+    );
+    assert_eq!(pages[4], ["d200", "d201"], "{pages:?}");
+    assert_eq!(pages[5], ["d299"], "{pages:?}");
+    assert_eq!(pages.len(), 6, "{pages:?}");
+
+    // No page reads more than 92 days: a range with all its entries past day 92 answers an
+    // empty first page and a cursor.
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/audit", None),
+            &[("from", &(start + 93 * day).to_string()), ("to", &to)],
+        ))
+        .await;
+    assert_eq!(r.body["entries"], json!([]), "{:?}", r.body);
+    assert!(r.body["next"].is_string(), "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn extreme_audit_parameters_are_refused_naming_the_parameter() {
+    let f = fixture().await;
+    let max = i64::MAX.to_string();
+    let min = i64::MIN.to_string();
+    for (q, starts) in [
+        (vec![("from", min.as_str())], "'from' must"),
+        (vec![("from", "-86400000"), ("to", "1000")], "'from' must"),
+        (vec![("from", "0"), ("to", max.as_str())], "'to' must"),
+        (vec![("to", min.as_str())], "'to' must"),
+        (vec![("limit", "-1")], "'limit' must"),
+        (vec![("limit", "0")], "'limit' must"),
+        (vec![("limit", "99999999999999999999999")], "'limit' must"),
+        (vec![("cursor", "bm90IGEgY3Vyc29y")], "'cursor' is not"),
+    ] {
+        let r = f
+            .call(with_query(request(Method::GET, "/audit", None), &q))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q:?}: {:?}", r.body);
+        assert!(msg(&r).starts_with(starts), "{q:?}: {}", msg(&r));
+    }
+    // The widest range allowed is answered, a quarter at a time.
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/audit", None),
+            &[("from", "0"), ("to", "9999-12-30"), ("limit", "1000")],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.body["next"].is_string());
 }
 
 // ----- bad input -----

@@ -1,9 +1,9 @@
 //! `GET /connections`, `PUT`/`DELETE /connections/{kind}`, `POST /connections/{kind}/test`,
-//! `GET /runs`, `POST /runs/{flow}`, `GET /audit` (the items routes are in `items.rs`),
-//! `GET /health`.
+//! `GET /runs`, `POST /runs/{flow}`, `GET /health` (the items routes are in `items.rs`,
+//! `GET /audit` in `audit.rs`).
 
 use super::items::page_limit;
-use super::{ApiRequest, ApiResponse, json_body, parse_kind, parse_time};
+use super::{ApiRequest, ApiResponse, json_body, parse_kind};
 use crate::connectors::fields;
 use crate::connectors::form::{Field, FieldType};
 use crate::domain::{ConnectionKind, ConnectionRecord, ConnectionStatus, Flow, HistoryEntry};
@@ -466,7 +466,7 @@ impl ConnectionsApi {
     }
 
     async fn runs(&self, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
-        let limit = page_limit(req, 20)?;
+        let limit = page_limit(req, 20, 500)?;
         let now = self.now();
         let runs = match req.query.get("flow").filter(|f| !f.is_empty()) {
             Some(f) => {
@@ -520,47 +520,6 @@ impl ConnectionsApi {
             )),
             Err(m) => Err(ApiResponse::error(StatusCode::BAD_GATEWAY, m)),
         }
-    }
-
-    async fn audit(&self, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
-        let now = self.now();
-        let to = match req.query.get("to") {
-            Some(t) => parse_time("to", t)?,
-            None => now + 1,
-        };
-        let from = match req.query.get("from") {
-            Some(f) => parse_time("from", f)?,
-            None => to - 86_400_000,
-        };
-        if from >= to {
-            return Err(ApiResponse::error(
-                StatusCode::BAD_REQUEST,
-                "'from' must be before 'to'",
-            ));
-        }
-        let limit = req
-            .query
-            .get("limit")
-            .and_then(|l| l.parse::<usize>().ok())
-            .unwrap_or(200)
-            .clamp(1, 1000);
-        let page = self
-            .store
-            .list_audit(from, to, limit, req.query.get("cursor").cloned(), now)
-            .await
-            .map_err(store_error)?;
-        Ok(ApiResponse::ok(json!({
-            "entries": page.items.iter().map(|e| json!({
-                "at": crate::clock::rfc3339_of_ms(e.at),
-                "flow": e.flow.map(|f| f.as_str()),
-                "system": e.system.as_str(),
-                "action": e.action,
-                "target": e.target,
-                "reason": e.reason,
-                "result": e.result,
-            })).collect::<Vec<_>>(),
-            "next": page.next,
-        })))
     }
 }
 

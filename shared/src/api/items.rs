@@ -24,7 +24,7 @@ impl ConnectionsApi {
                 ));
             }
         };
-        let limit = page_limit(req, 100)?;
+        let limit = page_limit(req, 100, 500)?;
         let flows: Vec<Flow> = match req.query.get("flow").filter(|f| !f.is_empty()) {
             Some(f) => vec![f.parse().map_err(|e: crate::domain::UnknownFlow| {
                 ApiResponse::error(StatusCode::BAD_REQUEST, e.to_string())
@@ -122,18 +122,22 @@ impl ConnectionsApi {
     }
 }
 
-/// The `limit` query parameter of a listing: 1 to 500, `default` when absent.
-pub(super) fn page_limit(req: &ApiRequest, default: usize) -> Result<usize, ApiResponse> {
+/// The `limit` query parameter of a listing: 1 to `max`, `default` when absent.
+pub(super) fn page_limit(
+    req: &ApiRequest,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiResponse> {
     match req.query.get("limit") {
         None => Ok(default),
         Some(l) => l
             .parse::<usize>()
             .ok()
-            .filter(|n| (1..=500).contains(n))
+            .filter(|n| (1..=max).contains(n))
             .ok_or_else(|| {
                 ApiResponse::error(
                     StatusCode::BAD_REQUEST,
-                    format!("'limit' must be a number from 1 to 500, got '{l}'"),
+                    format!("'limit' must be a number from 1 to {max}, got '{l}'"),
                 )
             }),
     }

@@ -3,6 +3,7 @@
 //! functions adapt API Gateway events to them; `riskflow dev` mounts the same handlers in a local
 //! server. Status codes are decided here, once per route; bodies carry a clear, safe message.
 
+mod audit;
 pub mod connections;
 mod items;
 

@@ -245,6 +245,25 @@ pub enum SignatureError {
     BadSecret(&'static str),
 }
 
+/// The fewest bytes a webhook signing key may hold once decoded: 128 bits.
+pub const MIN_SIGNING_KEY_BYTES: usize = 16;
+
+/// A webhook signing key's strength, judged by the bytes the HMAC is keyed with (what a
+/// `whsec_` secret decodes to; a plain key's UTF-8 bytes). The one rule for the current key and
+/// for the previous one kept while rotating; the message names the field and never the key.
+pub fn check_signing_key(
+    field: &str,
+    key: &[u8],
+    hint: &str,
+) -> Result<(), crate::ports::VerifyFailure> {
+    if key.len() < MIN_SIGNING_KEY_BYTES {
+        return Err(crate::ports::VerifyFailure::bad(format!(
+            "'{field}' is too weak: a signing key must hold at least {MIN_SIGNING_KEY_BYTES} bytes once decoded{hint}"
+        )));
+    }
+    Ok(())
+}
+
 /// Reject an instant outside `now ± window` (both in epoch milliseconds).
 pub(crate) fn check_window(at_ms: i64, now_ms: i64, window_ms: i64) -> Result<(), SignatureError> {
     let window_secs = window_ms / 1000;

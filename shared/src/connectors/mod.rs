@@ -71,6 +71,10 @@ pub async fn verify(
             check::<adp::settings::Settings>(settings, secrets, opts, deadline).await
         }
         ConnectionKind::Bamboohr => {
+            // The webhook keys are checked before anything is asked of BambooHR.
+            bamboohr::settings::Settings::read(settings, secrets)
+                .map_err(bad)?
+                .check_signing_keys()?;
             check::<bamboohr::settings::Settings>(settings, secrets, opts, deadline).await
         }
         ConnectionKind::Okta => {
@@ -84,7 +88,7 @@ pub async fn verify(
         }
         ConnectionKind::Generic => {
             let s = generic::settings::Settings::read(settings, secrets).map_err(bad)?;
-            generic::verify_signing_secret(&s.signing_secret).map(Verified::from)
+            generic::verify_signing_secret(&s).map(Verified::from)
         }
     }
 }

@@ -151,17 +151,22 @@ impl Trigger {
     }
 }
 
-/// An API Gateway HTTP API request as the transport-neutral request. The caller is the IAM
-/// principal API Gateway authorised (`requestContext.authorizer.iam.userArn`).
-pub fn request_from_apigw(ev: ApiGatewayV2httpRequest) -> ApiRequest {
+/// The IAM principal API Gateway authorised the request for
+/// (`requestContext.authorizer.iam.userArn`, else its `callerId`), or `None` when the request
+/// reached the function without one (a route without IAM authorisation, a direct invoke).
+pub fn iam_principal(ev: &ApiGatewayV2httpRequest) -> Option<String> {
+    let iam = ev.request_context.authorizer.as_ref()?.iam.as_ref()?;
+    [&iam.user_arn, &iam.caller_id]
+        .into_iter()
+        .flatten()
+        .map(|p| p.trim())
+        .find(|p| !p.is_empty())
+        .map(str::to_string)
+}
+
+/// An API Gateway HTTP API request as the transport-neutral request, made by `principal`.
+pub fn request_from_apigw(ev: ApiGatewayV2httpRequest, principal: String) -> ApiRequest {
     let method = ev.request_context.http.method.clone();
-    let principal = ev
-        .request_context
-        .authorizer
-        .as_ref()
-        .and_then(|a| a.iam.as_ref())
-        .and_then(|i| i.user_arn.clone())
-        .unwrap_or_else(|| "anonymous".to_string());
     let stage = ev.request_context.stage.clone().unwrap_or_default();
     let mut path = ev
         .raw_path
@@ -316,7 +321,8 @@ pub async fn hr_event(env: &App, ev: LambdaEvent<Value>) -> Result<Value, Handle
             return run_job::<HrDeparturesJob>(env, None, dry_run, deadline).await;
         }
     };
-    let r = request_from_apigw(*req);
+    // Webhooks are public routes: the signature, not IAM, says who sent them.
+    let r = request_from_apigw(*req, "webhook".into());
     let source = r
         .path
         .strip_prefix("/webhooks/hr/")
@@ -364,7 +370,22 @@ pub async fn api_event(
             });
         }
     };
-    let resp = api.handle(request_from_apigw(*req)).await;
+    let principal = iam_principal(&req);
+    let r = request_from_apigw(*req, principal.clone().unwrap_or_default());
+    let resp = match principal {
+        Some(_) => api.handle(r).await,
+        // GET /health is the one public route (no IAM authorisation at API Gateway).
+        None if r.method == Method::GET && r.path.trim_end_matches('/') == "/health" => {
+            api.handle(r).await
+        }
+        None => {
+            tracing::warn!(method = %r.method, path = %r.path, "request without an IAM principal refused");
+            ApiResponse::error(
+                http::StatusCode::FORBIDDEN,
+                "this route needs a request signed with SigV4 and authorised by API Gateway's IAM authoriser; none reached the function",
+            )
+        }
+    };
     answer(resp)
 }
 
@@ -457,7 +478,11 @@ mod tests {
         let Trigger::Http(ev) = Trigger::from_event(v).unwrap() else {
             panic!("an HTTP request");
         };
-        let r = request_from_apigw(*ev);
+        assert_eq!(
+            iam_principal(&ev).as_deref(),
+            Some("arn:aws:iam::123456789012:user/alice")
+        );
+        let r = request_from_apigw(*ev.clone(), iam_principal(&ev).unwrap());
         assert_eq!(r.method, Method::PUT);
         assert_eq!(r.path, "/connections/jira");
         assert_eq!(r.principal, "arn:aws:iam::123456789012:user/alice");
@@ -521,6 +546,97 @@ mod tests {
                 "{ev}: {}",
                 e.message
             );
+        }
+    }
+
+    struct NoRuns;
+
+    #[async_trait::async_trait]
+    impl crate::api::connections::RunStarter for NoRuns {
+        async fn start(&self, _: crate::domain::Flow, _: bool) -> Result<String, String> {
+            Err("no runs here".into())
+        }
+    }
+
+    fn connections_api() -> crate::api::connections::ConnectionsApi {
+        crate::app::App::new(
+            crate::store::Store::in_memory(),
+            std::sync::Arc::new(crate::secrets::memory::MemorySecretStore::new()),
+            "riskflow/".into(),
+            false,
+        )
+        .connections_api(std::sync::Arc::new(NoRuns))
+    }
+
+    /// `IAM_REQUEST` as `method path`, with `authorizer` as its authoriser context.
+    fn api_gateway(method: &str, path: &str, authorizer: Option<serde_json::Value>) -> Value {
+        let mut v: Value = serde_json::from_str(IAM_REQUEST).unwrap();
+        v["rawPath"] = json!(path);
+        v["requestContext"]["http"]["method"] = json!(method);
+        v["requestContext"]["http"]["path"] = json!(path);
+        v["routeKey"] = json!(format!("{method} {path}"));
+        v["body"] = Value::Null;
+        v["isBase64Encoded"] = json!(false);
+        match authorizer {
+            Some(a) => v["requestContext"]["authorizer"] = a,
+            None => {
+                v["requestContext"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("authorizer");
+            }
+        }
+        v
+    }
+
+    async fn status_of(api: &crate::api::connections::ConnectionsApi, ev: Value) -> (i64, Value) {
+        let out = api_event(
+            api,
+            LambdaEvent::new(ev, lambda_runtime::Context::default()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message));
+        let body: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
+        (out["statusCode"].as_i64().unwrap(), body)
+    }
+
+    #[tokio::test]
+    async fn a_request_without_an_iam_principal_is_refused_except_health() {
+        let api = connections_api();
+        let no_principal = [
+            None,
+            Some(json!({})),
+            Some(json!({"iam": {"accessKey": "AKIA", "accountId": "123456789012"}})),
+            Some(json!({"iam": {"userArn": " ", "callerId": ""}})),
+        ];
+        for authorizer in no_principal {
+            for (method, path) in [
+                ("GET", "/connections"),
+                ("GET", "/audit"),
+                ("POST", "/runs/alert-tickets"),
+                ("DELETE", "/connections/jira"),
+                ("GET", "/nowhere"),
+            ] {
+                let (status, body) =
+                    status_of(&api, api_gateway(method, path, authorizer.clone())).await;
+                assert_eq!(status, 403, "{method} {path} with {authorizer:?}: {body}");
+                assert!(
+                    body["message"].as_str().unwrap().contains("SigV4"),
+                    "{body}"
+                );
+            }
+            let (status, body) = status_of(&api, api_gateway("GET", "/health", authorizer)).await;
+            assert_eq!((status, body), (200, json!({"status": "ok"})));
+        }
+        // The IAM principal gets through, also when API Gateway gives only a caller id.
+        let full: Value = serde_json::from_str(IAM_REQUEST).unwrap();
+        for authorizer in [
+            full["requestContext"]["authorizer"].clone(),
+            json!({"iam": {"callerId": "AROAEXAMPLE:alice"}}),
+        ] {
+            let (status, body) =
+                status_of(&api, api_gateway("GET", "/connections", Some(authorizer))).await;
+            assert_eq!(status, 200, "{body}");
         }
     }
 

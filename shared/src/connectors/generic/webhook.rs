@@ -139,7 +139,8 @@ fn decode_secrets(secrets: &[SecretString]) -> Result<Vec<Vec<u8>>, SignatureErr
     secrets.iter().map(decode_secret).collect()
 }
 
-fn decode_secret(secret: &SecretString) -> Result<Vec<u8>, SignatureError> {
+/// The HMAC key of a secret: `whsec_<base64>` decoded, anything else its UTF-8 bytes.
+pub(crate) fn decode_secret(secret: &SecretString) -> Result<Vec<u8>, SignatureError> {
     let text = secret.expose_secret().trim();
     let bytes = match text.strip_prefix("whsec_") {
         Some(b64) => STANDARD
