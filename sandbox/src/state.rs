@@ -557,6 +557,11 @@ impl SandboxHandle {
         self.with(|s| s.okta.seed_membership(m));
     }
 
+    /// Take a user (id or login) out of an Okta group, as an admin does in the console.
+    pub fn remove_okta_membership(&self, m: okta::OktaMembership) {
+        self.with(|s| s.okta.remove_membership(m));
+    }
+
     /// Register (or replace) an Okta service app.
     pub fn add_okta_app(&self, a: okta::OktaAppSeed) {
         self.with(|s| s.okta.seed_app(a));

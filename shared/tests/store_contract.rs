@@ -124,6 +124,8 @@ contract!(
     a_live_lease_cannot_be_taken_and_a_passed_one_can,
     a_write_carrying_a_stale_lease_token_is_rejected,
     an_expired_item_is_absent_to_reads_and_conditions_though_still_stored,
+    the_ttl_sweep_deletes_expired_items_and_keeps_live_ones,
+    a_finished_item_is_renewed_past_half_its_retention_only_while_unchanged,
     a_delivery_is_recorded_with_its_pending_item_all_or_nothing,
     a_duplicate_delivery_changes_nothing,
     a_done_item_returns_its_stored_outcome_and_reopen_claims_it,
@@ -593,6 +595,128 @@ async fn an_expired_item_is_absent_to_reads_and_conditions_though_still_stored(f
         ["fresh"]
     );
     assert_eq!(page.next, None);
+}
+
+/// Deletion as DynamoDB's TTL performs it (the emulator never does): every backend deletes
+/// exactly the items whose `expires_at` has passed, whatever they are, and keeps the rest.
+async fn the_ttl_sweep_deletes_expired_items_and_keeps_live_ones(fx: Fixture) {
+    let s = &fx.store;
+    let b = s.backend();
+    let gone = work_item_raw("gone", ItemStatus::Done, 2, Some(EXPIRED));
+    let edge = work_item_raw("edge", ItemStatus::Done, 2, Some(NOW));
+    let later = work_item_raw("later", ItemStatus::Done, 2, Some(NOW + DAY));
+    let forever = work_item_raw("forever", ItemStatus::Pending, 2, None);
+    let mut run = raw("run#alert-tickets", "old", 1);
+    run.expires_at = Some(NOW - 31 * DAY);
+    for it in [&gone, &edge, &later, &forever, &run] {
+        b.put(it.clone(), Cond::Always).await.unwrap();
+    }
+    let stored = |it: &RawItem| {
+        let (pk, sk) = (it.pk.clone(), it.sk.clone());
+        async move { b.get(&pk, &sk).await.unwrap().is_some() }
+    };
+
+    assert_eq!(
+        b.delete_expired(NOW).await.unwrap(),
+        2,
+        "gone and the old run"
+    );
+    assert!(!stored(&gone).await && !stored(&run).await);
+    assert!(stored(&edge).await, "live up to and including expires_at");
+    assert!(stored(&later).await && stored(&forever).await);
+    assert_eq!(
+        b.delete_expired(NOW).await.unwrap(),
+        0,
+        "nothing more to delete"
+    );
+
+    // An item whose retention moved into the future before the sweep is kept.
+    let mut renewed = later.clone();
+    renewed.version = 3;
+    renewed.expires_at = Some(NOW + 400 * DAY);
+    b.put(renewed.clone(), Cond::Always).await.unwrap();
+    assert_eq!(b.delete_expired(NOW + 2 * DAY).await.unwrap(), 1, "edge");
+    assert!(!stored(&edge).await);
+    assert_eq!(b.get(&renewed.pk, "state").await.unwrap(), Some(renewed));
+    assert!(
+        stored(&forever).await,
+        "an item without retention is never deleted"
+    );
+    // Once deleted, it is absent to reads and a claim makes a new item.
+    assert_eq!(s.item(FLOW, "gone", NOW).await.unwrap(), None);
+    let (_, item) = acquire(s, "gone", NOW).await;
+    assert_eq!(item.version, 1);
+}
+
+/// The scan's renewal of a finished item: only past half its retention, to a full retention
+/// from now, and only when the item is unchanged since it was read, so a concurrent claim,
+/// completion or renewal is never overwritten, and an item already expired is not revived.
+async fn a_finished_item_is_renewed_past_half_its_retention_only_while_unchanged(fx: Fixture) {
+    let s = &fx.store;
+    let b = s.backend();
+    let finished_at = NOW - 100 * DAY;
+    for key in ["renewed", "left", "claimed"] {
+        let (lease, item) = acquire(s, key, finished_at).await;
+        s.complete(&lease, &item, finished_at).await.unwrap();
+    }
+    let read = |key: &'static str, at: i64| async move {
+        s.item(FLOW, key, at).await.unwrap().expect("a live item")
+    };
+    let item = read("renewed", NOW).await;
+    assert_eq!(item.expires_at, Some(finished_at + ITEM_RETENTION_MS));
+    assert!(
+        !Store::needs_refresh(&item, finished_at + 80 * DAY),
+        "more than half left"
+    );
+    assert!(Store::needs_refresh(&item, NOW), "80 of 180 days left");
+
+    let renewed = s.refresh_item(&item, NOW).await.unwrap().expect("renewed");
+    assert_eq!(renewed.expires_at, Some(NOW + ITEM_RETENTION_MS));
+    assert_eq!(renewed.version, item.version + 1);
+    let stored = read("renewed", NOW).await;
+    assert_eq!(stored.expires_at, Some(NOW + ITEM_RETENTION_MS));
+    assert_eq!(
+        (stored.status, &stored.steps),
+        (ItemStatus::Done, &item.steps)
+    );
+    assert!(!Store::needs_refresh(&stored, NOW));
+    // A second renewal from the copy read before the first: refused, the first one stands.
+    assert_eq!(s.refresh_item(&item, NOW + 1000).await.unwrap(), None);
+    assert_eq!(read("renewed", NOW).await.version, renewed.version);
+
+    // A claim between the read and the renewal wins: its lease is intact.
+    let seen = read("claimed", NOW).await;
+    let (lease, _) = match s
+        .claim(FLOW, "claimed", Some(&seen), true, LEASE_MS, NOW)
+        .await
+        .unwrap()
+    {
+        Claim::Acquired { lease, item } => (lease, item),
+        other => panic!("reopen claim: {other:?}"),
+    };
+    assert_eq!(s.refresh_item(&seen, NOW).await.unwrap(), None);
+    let raw_claimed = b
+        .get("item#alert-tickets#claimed", "state")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(raw_claimed.lease_token, Some(lease.token));
+    assert_eq!(raw_claimed.expires_at, None);
+
+    // An item that expired before its renewal is not revived, and TTL deletes it.
+    let left = read("left", NOW).await;
+    let past = finished_at + ITEM_RETENTION_MS + 1000;
+    assert!(!Store::needs_refresh(&left, past), "expired, not renewable");
+    assert_eq!(s.refresh_item(&left, past).await.unwrap(), None);
+    assert_eq!(s.item(FLOW, "left", past).await.unwrap(), None);
+    assert_eq!(b.delete_expired(past).await.unwrap(), 1, "left only");
+    assert!(
+        b.get("item#alert-tickets#left", "state")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(s.item(FLOW, "renewed", past).await.unwrap().is_some());
 }
 
 async fn a_delivery_is_recorded_with_its_pending_item_all_or_nothing(fx: Fixture) {
@@ -1800,6 +1924,9 @@ impl ItemStore for LostAnswers {
     }
     async fn query(&self, q: &Query) -> Result<(Vec<RawItem>, Option<String>), BackendError> {
         self.inner.query(q).await
+    }
+    async fn delete_expired(&self, now: i64) -> Result<u64, BackendError> {
+        self.inner.delete_expired(now).await
     }
 }
 

@@ -401,6 +401,17 @@ impl World {
         );
     }
 
+    /// Move the clock `ms` forward and delete what DynamoDB's TTL would have deleted by then:
+    /// every item whose retention has passed (the emulator never deletes). Returns how many.
+    pub async fn pass_time(&self, ms: i64) -> u64 {
+        self.clock.advance(ms);
+        self.store()
+            .backend()
+            .delete_expired(self.clock.now())
+            .await
+            .expect("expired items are deleted")
+    }
+
     /// Every audit entry of the last day and the next (the test clock's now), all pages.
     pub async fn audit_entries(&self) -> Vec<AuditEntry> {
         let now = self.clock.now();

@@ -211,6 +211,17 @@ impl OktaState {
         }
     }
 
+    /// Take a user (id or login) out of a group, as an admin does in the console.
+    pub(crate) fn remove_membership(&mut self, m: OktaMembership) {
+        let Some(uid) = self.user(&m.user).map(|u| u.id.clone()) else {
+            return;
+        };
+        if let Some(g) = self.groups.iter_mut().find(|g| g.id == m.group_id) {
+            g.members.retain(|x| x != &uid);
+            g.membership_updated = Timestamp::now();
+        }
+    }
+
     pub(crate) fn group_views(&self) -> Vec<OktaGroupMembersView> {
         self.groups
             .iter()

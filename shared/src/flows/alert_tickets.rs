@@ -4,12 +4,16 @@
 //! Each run scans the whole lookback window (`on_or_after = now − lookback`, `before = run
 //! start`) plus every `OPEN_NEW_DATA` session with no time bound, reads the sessions' work items
 //! in batches, and decides per session: no item → create; `lastUpdated` newer than the one
-//! handled → comment; otherwise skip (README.md, "How exactly-once works").
+//! handled → comment; otherwise skip (README.md, "How exactly-once works"). A finished item
+//! the scan skips is renewed before it could expire; a session without an item that may have
+//! had one (it began before `now − retention`) is searched for in each sink before any create.
 
 use super::scan;
 use super::steps::{mark_intents, record_intents, set_outcome};
 use super::ticket_content::{comment_content, ticket_content};
-use super::tickets::{TicketPlan, create_ticket, dedup_key, plan_ticket, ticket_step};
+use super::tickets::{
+    Search, TicketPlan, create_ticket, dedup_key, plan_ticket, search_first, ticket_step,
+};
 use super::work_item::{self, Acted, Settled, StepError};
 use super::{RunCtx, Timing};
 use crate::domain::{
@@ -159,7 +163,9 @@ async fn scan_and_act(ctx: &RunCtx, deps: &AlertDeps) -> Option<RunStatus> {
         return Some(RunStatus::Failed);
     };
 
+    let scanned = sessions.len();
     let mut todo: Vec<(AlertSession, Option<WorkItem>, Action)> = Vec::new();
+    let mut skipped: Vec<WorkItem> = Vec::new();
     for (id, s) in sessions {
         let item = items.get(&id).cloned();
         let action = match &item {
@@ -180,10 +186,14 @@ async fn scan_and_act(ctx: &RunCtx, deps: &AlertDeps) -> Option<RunStatus> {
                 _ => Some(Action::Create),
             },
         };
-        if let Some(a) = action {
-            todo.push((s, item, a));
+        match (action, item) {
+            (Some(a), item) => todo.push((s, item, a)),
+            (None, Some(it)) => skipped.push(it),
+            (None, None) => {}
         }
     }
+    // Finished items the scan still sees never expire while it does.
+    scan::keep_seen_items(ctx, &skipped, scanned).await;
     // Oldest changes first, so lag shrinks in order.
     todo.sort_by_key(|(s, _, _)| s.last_updated);
 
@@ -285,6 +295,11 @@ async fn act(
                 .await
         }
     };
+    let search = if known.is_none() && scan::item_may_have_expired(&session, ctx.now()) {
+        Search::First
+    } else {
+        Search::WhenInDoubt
+    };
     let label = format!("session {id}");
     let (lease, mut item) = match work_item::acquired(ctx, &label, claim) {
         Ok(acquired) => acquired,
@@ -293,7 +308,7 @@ async fn act(
         Err(None) => return Outcome::Busy,
     };
     let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
-    let acted = act_claimed(ctx, deps, &session, &lease, &mut item, deadline).await;
+    let acted = act_claimed(ctx, deps, &session, &lease, &mut item, search, deadline).await;
     if matches!(acted, Ok(Acted::Done)) {
         item.handled_last_updated = Some(session.last_updated);
     }
@@ -313,6 +328,7 @@ async fn act_claimed(
     session: &AlertSession,
     lease: &crate::domain::Lease,
     item: &mut WorkItem,
+    search: Search,
     deadline: Option<std::time::Instant>,
 ) -> Result<Acted, StepError> {
     let id = &session.session_id;
@@ -327,7 +343,13 @@ async fn act_claimed(
     let mut waiting = false;
     for sink in &deps.sinks {
         let had = super::tickets::recorded_ticket(item, ticket_step(sink.as_ref()));
-        match plan_ticket(ctx, sink.as_ref(), item, lease, &key, deadline).await? {
+        let plan = match search {
+            Search::First => search_first(ctx, sink.as_ref(), item, &key, deadline).await?,
+            Search::WhenInDoubt => {
+                plan_ticket(ctx, sink.as_ref(), item, lease, &key, deadline).await?
+            }
+        };
+        match plan {
             // This sink's create may have happened: it waits, the others go ahead.
             TicketPlan::Wait { .. } => waiting = true,
             TicketPlan::Create => creates.push(sink),
@@ -336,12 +358,18 @@ async fn act_claimed(
                     // Found by its dedup key after a lost answer: record it.
                     let v = serde_json::to_value(&t).unwrap_or_default();
                     set_outcome(item, ticket_step(sink.as_ref()), v, ctx.now());
+                    let how = match search {
+                        Search::First => {
+                            "ok: found by dedup key (the session's work item had expired)"
+                        }
+                        Search::WhenInDoubt => "ok: found by dedup key after a lost answer",
+                    };
                     ctx.audit(
                         sink.kind(),
                         "recover_ticket",
                         &t.key,
                         &format!("session {id}"),
-                        "ok: found by dedup key after a lost answer",
+                        how,
                     );
                 } else if updated && !commented(item, sink.kind(), session.last_updated) {
                     // A retry after another sink failed comments only where it is missing.
@@ -571,6 +599,111 @@ mod decision_tests {
             "the same data is commented once"
         );
         assert_eq!(job.sink.created_keys().len(), 1);
+    }
+
+    const DAY: i64 = 86_400_000;
+
+    /// A session in `OPEN_NEW_DATA` (every scan returns it) that began `days_ago` days ago.
+    fn open_new_data(id: &str, now: i64, days_ago: i64) -> AlertSession {
+        let mut s = FakeAlerts::session(id, 3, now - days_ago * DAY);
+        s.state = Some("OPEN_NEW_DATA".into());
+        s
+    }
+
+    #[tokio::test]
+    async fn a_finished_item_the_scan_sees_is_renewed_once_past_half_its_retention() {
+        let mut job = Job::new();
+        job.alerts.put(open_new_data("s-4", job.now, 1));
+        job.run().await;
+        let finished = job.now;
+        job.now += 89 * DAY;
+        let early = job.run().await;
+        assert_eq!(
+            early.counts.get("items_retention_renewed"),
+            None,
+            "{early:?}"
+        );
+        job.now = finished + 91 * DAY;
+        let renewed = job.run().await;
+        assert_eq!(
+            renewed.counts.get("items_retention_renewed"),
+            Some(&1),
+            "{renewed:?}"
+        );
+        let item = job.store.item(FLOW, "s-4", job.now).await.unwrap().unwrap();
+        assert_eq!(
+            item.expires_at,
+            Some(job.now + crate::store::ITEM_RETENTION_MS)
+        );
+        let next = job.run().await;
+        assert_eq!(
+            next.counts.get("items_retention_renewed"),
+            None,
+            "once: {next:?}"
+        );
+        assert_eq!(job.sink.created_keys().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn items_aging_together_are_renewed_one_per_hundred_scanned_sessions_per_run() {
+        let mut job = Job::new();
+        for i in 0..250 {
+            job.alerts
+                .put(open_new_data(&format!("s-many-{i}"), job.now, 1));
+        }
+        job.run().await;
+        job.now += 100 * DAY;
+        // 250 due, 3 renewed a run (one per hundred scanned), the rest left to later runs.
+        for left in [247, 244] {
+            let rec = job.run().await;
+            let renewals = (
+                rec.counts.get("items_retention_renewed"),
+                rec.counts.get("items_retention_renewals_left"),
+            );
+            assert_eq!(renewals, (Some(&3), Some(&left)), "{rec:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_old_session_whose_item_expired_and_was_deleted_is_searched_for_not_ticketed_again()
+    {
+        let mut job = Job::new();
+        job.alerts.put(open_new_data("s-5", job.now, 30));
+        job.run().await;
+        assert_eq!(job.sink.created_keys(), ["riskflow-alert-tickets-s-5"]);
+        // No run for 400 days: the item expired and DynamoDB's TTL deleted it.
+        job.now += 400 * DAY;
+        let gone = job.store.backend().delete_expired(job.now).await.unwrap();
+        assert!(gone >= 1, "the item was deleted");
+        let rec = job.run().await;
+        assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
+        assert_eq!(
+            rec.counts.get("tickets_found_after_expiry"),
+            Some(&1),
+            "{rec:?}"
+        );
+        assert_eq!(job.sink.created_keys().len(), 1, "no second ticket");
+        let item = job.store.item(FLOW, "s-5", job.now).await.unwrap().unwrap();
+        assert_eq!(item.status, ItemStatus::Done);
+        assert_eq!(
+            super::super::tickets::recorded_ticket(&item, Step::Ticket(ConnectionKind::Servicenow))
+                .map(|t| t.key),
+            Some("INC0000001".to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_session_too_young_to_have_had_an_expired_item_is_created_without_a_search() {
+        let job = Job::new();
+        let young = open_new_data("s-6", job.now, 170);
+        assert!(!scan::item_may_have_expired(&young, job.now));
+        assert!(scan::item_may_have_expired(
+            &open_new_data("s-7", job.now, 180),
+            job.now
+        ));
+        let mut unknown = young.clone();
+        unknown.begin_time = None;
+        assert!(scan::item_may_have_expired(&unknown, job.now));
     }
 
     #[tokio::test]

@@ -4,7 +4,11 @@
 //! failure).
 //!
 //! Each session is a work item with two steps, [`Step::Contain`] and [`Step::Ticket`]; a retry
-//! does only the missing steps. Group adds are capped per run and per day; protected users,
+//! does only the missing steps. A finished item the scan still sees is renewed before it could
+//! expire; a session without an item that may have had one (it began before `now − retention`)
+//! is searched for in the ticket system first, and a ticket found means its containment was
+//! decided when the ticket was opened: it is recorded, never repeated. Otherwise a user already
+//! in the group is left as they are. Group adds are capped per run and per day; protected users,
 //! protected groups and the token's own account are never touched. Audit actions and counts
 //! are named after the identity provider (`okta_group_add`, `okta_group_adds`).
 
@@ -12,7 +16,9 @@ use super::alert_tickets::AlertSettings;
 use super::scan;
 use super::steps::{record_intents, set_outcome};
 use super::ticket_content::ticket_content;
-use super::tickets::{TicketPlan, create_ticket, dedup_key, plan_ticket, ticket_step};
+use super::tickets::{
+    Search, TicketPlan, create_ticket, dedup_key, plan_ticket, search_first, ticket_step,
+};
 use super::work_item::{self, Acted, Settled, StepError};
 use super::{RunCtx, Timing};
 use crate::domain::{
@@ -111,6 +117,9 @@ async fn scan_and_act(ctx: &RunCtx, deps: &DepartingDeps) -> Option<RunStatus> {
     let Some(items) = scan::items(ctx, FLOW, &sessions).await else {
         return Some(RunStatus::Failed);
     };
+    // Finished items the scan still sees never expire while it does.
+    let done = items.values().filter(|i| i.status == ItemStatus::Done);
+    scan::keep_seen_items(ctx, done, sessions.len()).await;
     let mut todo: Vec<(AlertSession, Option<WorkItem>)> = sessions
         .into_values()
         .filter_map(|s| {
@@ -162,6 +171,11 @@ async fn act(
     if !deps.timing.can_claim(ctx) {
         return Outcome::Deferred;
     }
+    let search = if known.is_none() && scan::item_may_have_expired(&session, ctx.now()) {
+        Search::First
+    } else {
+        Search::WhenInDoubt
+    };
     let label = format!("session {id}");
     let claim = ctx
         .store
@@ -180,17 +194,7 @@ async fn act(
         Err(Some(Settled::Completed) | None) => return Outcome::Done,
         Err(Some(_)) => return Outcome::Failed,
     };
-    let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
-    let acted = act_claimed(
-        ctx,
-        deps,
-        &session,
-        &lease,
-        &mut item,
-        token_owner,
-        deadline,
-    )
-    .await;
+    let acted = act_claimed(ctx, deps, &session, &lease, &mut item, token_owner, search).await;
     if matches!(acted, Ok(Acted::Done)) {
         item.handled_last_updated = Some(session.last_updated);
     }
@@ -216,8 +220,9 @@ async fn act_claimed(
     lease: &crate::domain::Lease,
     item: &mut WorkItem,
     token_owner: Option<&str>,
-    deadline: Option<std::time::Instant>,
+    search: Search,
 ) -> Result<Acted, StepError> {
+    let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
     let id = &session.session_id;
     let group = &deps.settings.group_id;
     let idp = deps.idp.kind();
@@ -225,10 +230,41 @@ async fn act_claimed(
     let key = dedup_key(FLOW, id);
 
     // Decide the ticket first (a lost create answer must be resolved before anything else).
-    let plan = plan_ticket(ctx, sink, item, lease, &key, deadline).await?;
+    let plan = match search {
+        Search::First => search_first(ctx, sink, item, &key, deadline).await?,
+        Search::WhenInDoubt => plan_ticket(ctx, sink, item, lease, &key, deadline).await?,
+    };
     if matches!(plan, TicketPlan::Wait { .. }) {
         ctx.count("waiting_for_search", 1);
         return Ok(Acted::Waiting);
+    }
+    if let (Search::First, TicketPlan::Exists(t)) = (search, &plan) {
+        // The ticket is opened only after the containment step is decided, so an earlier
+        // (expired) item took or declined the containment: it is never taken a second time,
+        // even when the user has left the group since (an admin may have removed them).
+        if item.step_outcome(Step::Contain(idp)).is_none() {
+            ctx.audit(
+                idp,
+                &format!("{idp}_group_add"),
+                session
+                    .actor_name
+                    .as_deref()
+                    .or(session.actor_id.as_deref())
+                    .unwrap_or("unknown actor"),
+                &format!("session {id}"),
+                format!("skipped: decided when ticket {} was opened", t.key),
+            );
+            let summary = format!(
+                "decided when ticket {} was opened (the session's work item had expired); not repeated",
+                t.key
+            );
+            set_outcome(
+                item,
+                Step::Contain(idp),
+                serde_json::json!({ "summary": summary }),
+                ctx.now(),
+            );
+        }
     }
 
     // Step 1: containment.
@@ -491,6 +527,7 @@ mod decision_tests {
     //! own account; leave a member as they are.
 
     use super::*;
+    use crate::domain::ConnectionKind;
     use crate::flows::fakes::{FakeAlerts, FakeIdp, FakeSink, FakeWatchlists};
     use crate::store::Store;
     use std::time::Duration;
@@ -577,6 +614,39 @@ mod decision_tests {
         job.run(|_| {}).await;
         assert_eq!(job.idp.adds(), 3, "a second run contains nobody again");
         assert_eq!(job.jira.created_keys().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_session_whose_item_expired_adds_nobody_again_even_after_an_admin_removed_them() {
+        const DAY: i64 = 86_400_000;
+        let mut job = Job::new();
+        let mut old = FakeAlerts::session("a", 3, job.now - 30 * DAY);
+        old.state = Some("OPEN_NEW_DATA".into());
+        job.alerts.put(old);
+        job.run(|_| {}).await;
+        assert_eq!(job.idp.adds(), 3);
+        // An admin takes everyone out of the group; 400 days pass with no run, and the TTL
+        // deletes the finished items.
+        job.idp.members.lock().unwrap().clear();
+        job.now += 400 * DAY;
+        job.store.backend().delete_expired(job.now).await.unwrap();
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
+        assert_eq!(
+            rec.counts.get("tickets_found_after_expiry"),
+            Some(&1),
+            "{rec:?}"
+        );
+        assert_eq!(job.idp.adds(), 3, "nobody added again: {rec:?}");
+        assert_eq!(job.jira.created_keys().len(), 4);
+        let item = job.store.item(FLOW, "a", job.now).await.unwrap().unwrap();
+        let contained = item
+            .step_outcome(Step::Contain(ConnectionKind::Okta))
+            .unwrap();
+        assert!(
+            containment_summary(contained).contains("not repeated"),
+            "{contained}"
+        );
     }
 
     #[tokio::test]

@@ -7,6 +7,11 @@
 //! sink's consistency horizon ([`TicketSink::search_horizon_ms`], a connection setting) that
 //! sink's ticket waits; past it, one more search, then a create. Each sink waits only for its
 //! own doubt: the other sinks' tickets of the same session go ahead.
+//!
+//! A session whose work item may have expired (see [`super::scan::item_may_have_expired`]) is
+//! searched for first, whatever the ledger of its new item says: a ticket found is recorded,
+//! never created again. That search needs no horizon: an expired item was finished at least
+//! the item retention ago, long past any search lag.
 
 use super::RunCtx;
 use super::steps::set_outcome;
@@ -56,7 +61,38 @@ pub fn recorded_ticket(item: &WorkItem, step: Step) -> Option<TicketRef> {
         .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
-/// Decide what to do for one sink (may search it; writes nothing).
+/// Whether a sink is searched before a create whatever the item's ledger says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    /// Only when the ledger shows an intent without an outcome.
+    WhenInDoubt,
+    /// Always: the session's earlier item may have expired with its ticket recorded on it.
+    First,
+}
+
+/// Decide what to do for one sink of a session whose earlier item may have expired
+/// ([`Search::First`]): the ticket recorded on this item, else the one its dedup key finds,
+/// else a create (may search; writes nothing).
+pub async fn search_first(
+    ctx: &RunCtx,
+    sink: &dyn TicketSink,
+    item: &WorkItem,
+    key: &str,
+    deadline: Option<Instant>,
+) -> Result<TicketPlan, ConnectorError> {
+    if let Some(t) = recorded_ticket(item, ticket_step(sink)) {
+        return Ok(TicketPlan::Exists(t));
+    }
+    Ok(match sink.find(key, deadline).await? {
+        Some(t) => {
+            ctx.count("tickets_found_after_expiry", 1);
+            TicketPlan::Exists(t)
+        }
+        None => TicketPlan::Create,
+    })
+}
+
+/// Decide what to do for one sink from the item's ledger (may search it; writes nothing).
 pub async fn plan_ticket(
     ctx: &RunCtx,
     sink: &dyn TicketSink,

@@ -84,6 +84,12 @@ pub trait ItemStore: Send + Sync {
     async fn transact(&self, ops: Vec<Op>) -> Result<(), BackendError>;
     /// Items of one partition in `sk` order, and the `sk` to continue after when there may be more.
     async fn query(&self, q: &Query) -> Result<(Vec<RawItem>, Option<String>), BackendError>;
+    /// Delete every item whose retention has passed (`expires_at < now`), as DynamoDB's TTL does
+    /// in the background at a time of its choosing, and say how many went. An item whose
+    /// `expires_at` was moved into the future before its turn is kept (TTL checks again before
+    /// it deletes). On AWS, DynamoDB does this itself; the emulator never does, so tests that
+    /// span months call this to model it on every backend.
+    async fn delete_expired(&self, now: i64) -> Result<u64, BackendError>;
 }
 
 /// The most operations one transaction may hold (DynamoDB's limit; every backend keeps it).

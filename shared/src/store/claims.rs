@@ -242,6 +242,42 @@ impl Store {
         Ok(next)
     }
 
+    /// Whether a finished item is past the first half of its retention, so a scan that sees its
+    /// session renews it ([`Store::refresh_item`]). At most once per half retention per item:
+    /// a scan every few minutes pays one write per tens of thousands of sessions read.
+    pub fn needs_refresh(item: &WorkItem, now: i64) -> bool {
+        item.status == ItemStatus::Done
+            && item
+                .expires_at
+                .is_some_and(|e| e >= now && e - now < ITEM_RETENTION_MS / 2)
+    }
+
+    /// Renew a finished item's retention to a full [`ITEM_RETENTION_MS`] from `now`, on the
+    /// condition that it is unchanged since `item` was read (same version, still live), so a
+    /// concurrent claim, completion or refresh is never overwritten. Returns the renewed item,
+    /// or `None` when the condition failed (someone else wrote it: their write set its
+    /// retention) or the item is not a finished one.
+    pub async fn refresh_item(&self, item: &WorkItem, now: i64) -> Result<Option<WorkItem>> {
+        if item.status != ItemStatus::Done || item.expires_at.is_none() {
+            return Ok(None);
+        }
+        let mut next = item.clone();
+        next.version = item.version + 1;
+        next.expires_at = Some(now + ITEM_RETENTION_MS);
+        next.lease_token = None;
+        next.lease_until = None;
+        let raw = Self::item_to_raw(&next)?;
+        let cond = Cond::Version {
+            expected: item.version,
+            now,
+        };
+        match self.backend.put(raw, cond).await {
+            Ok(()) => Ok(Some(next)),
+            Err(BackendError::ConditionFailed { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Keep the pending and failed indexes in step with an item's status. Deletes are issued
     /// only when the item `was_indexed` (its `indexed` flag), so finishing an item that never
     /// was pending or failed is one conditional put, with no read and no transaction. Safe

@@ -628,6 +628,69 @@ impl ItemStore for DynamoItemStore {
         };
         Ok((items, next))
     }
+
+    async fn delete_expired(&self, now: i64) -> Result<u64, BackendError> {
+        // What TTL does: find the expired items (a Scan, which only tests make), then delete
+        // each one on the condition that it is still expired, so an item whose retention was
+        // refreshed in between is kept.
+        let now_s = ttl_seconds(now);
+        let expired = || CondExpr {
+            expr: "#exp < :now".into(),
+            names: HashMap::from([("#exp".to_string(), "expires_at".to_string())]),
+            values: HashMap::from([(":now".to_string(), AttributeValue::N(now_s.to_string()))]),
+        };
+        let mut start: Option<Attrs> = None;
+        let mut keys: Vec<(String, String)> = Vec::new();
+        loop {
+            let mut c = expired();
+            c.names.insert("#pk".into(), "pk".into());
+            c.names.insert("#sk".into(), "sk".into());
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(c.expr)
+                .projection_expression("#pk, #sk")
+                .set_expression_attribute_names(Some(c.names))
+                .set_expression_attribute_values(Some(c.values))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Scan", &e))?;
+            for it in out.items() {
+                if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+                    (it.get("pk"), it.get("sk"))
+                {
+                    keys.push((pk.clone(), sk.clone()));
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        let mut deleted = 0;
+        for (pk, sk) in keys {
+            let c = expired();
+            let res = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(&pk, &sk)))
+                .condition_expression(c.expr)
+                .set_expression_attribute_names(Some(c.names))
+                .set_expression_attribute_values(Some(c.values))
+                .send()
+                .await;
+            match res.map_err(|e| classify("DeleteItem", &e)) {
+                Ok(_) => deleted += 1,
+                Err(BackendError::ConditionFailed { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
+    }
 }
 
 #[cfg(test)]

@@ -116,4 +116,11 @@ impl ItemStore for MemoryItemStore {
         };
         Ok((page, next))
     }
+
+    async fn delete_expired(&self, now: i64) -> Result<u64, BackendError> {
+        let mut map = self.lock();
+        let before = map.len();
+        map.retain(|_, it| it.expires_at.is_none_or(|e| e >= now));
+        Ok((before - map.len()) as u64)
+    }
 }

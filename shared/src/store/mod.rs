@@ -40,8 +40,10 @@ const DAY_MS: i64 = 86_400_000;
 pub const RUN_RETENTION_MS: i64 = 30 * DAY_MS;
 /// Default retention of audit entries (configurable per deployment).
 pub const AUDIT_RETENTION_MS: i64 = 400 * DAY_MS;
-/// Retention of work items once finished: far longer than any lookback window, so a session
-/// still inside the window always finds its item.
+/// Retention of work items once finished. A scan that still sees a finished item's session
+/// renews it once less than half is left ([`Store::refresh_item`]), so an item never expires
+/// while its session is visible; a session whose item may have expired (it began before
+/// `now − ITEM_RETENTION_MS`) is searched for in the ticket system before anything is created.
 pub const ITEM_RETENTION_MS: i64 = 180 * DAY_MS;
 
 /// Errors of the state store.

@@ -335,6 +335,23 @@ impl ItemStore for SqliteItemStore {
         })
         .await
     }
+
+    async fn delete_expired(&self, now: i64) -> Result<u64, BackendError> {
+        self.with_conn(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at < ?1",
+                    params![now],
+                )
+                .map_err(map_err)?;
+            tx.commit().map_err(map_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
