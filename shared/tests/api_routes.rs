@@ -417,7 +417,7 @@ async fn an_unknown_field_is_refused_naming_the_fields_there_are() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         msg(&r),
-        "'colour' is not a field of Jira Cloud (expected: url, email, api_token, token_kind, project_key, issue_type, priority_map, gateway_url)"
+        "'colour' is not a field of Jira Cloud (expected: url, email, api_token, token_kind, project_key, issue_type, priority_map, gateway_url, search_lag_minutes)"
     );
 }
 

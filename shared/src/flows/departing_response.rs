@@ -269,7 +269,7 @@ async fn act_claimed(
 
     // Step 1: containment.
     if item.step_outcome(Step::Contain(idp)).is_none() {
-        let outcome = contain(ctx, deps, session, item, token_owner, deadline).await?;
+        let outcome = contain(ctx, deps, session, lease, item, token_owner, deadline).await?;
         match outcome {
             Some(o) => set_outcome(item, Step::Contain(idp), o, ctx.now()),
             None => return Ok(Acted::Waiting),
@@ -373,10 +373,19 @@ async fn contain(
     ctx: &RunCtx,
     deps: &DepartingDeps,
     session: &AlertSession,
-    item: &WorkItem,
+    lease: &crate::domain::Lease,
+    item: &mut WorkItem,
     token_owner: Option<&str>,
     deadline: Option<std::time::Instant>,
 ) -> Result<Option<serde_json::Value>, StepError> {
+    // An earlier attempt recorded its intent to add and no outcome: its add may have been
+    // applied before it crashed or lost the answer.
+    let step = Step::Contain(deps.idp.kind());
+    let earlier_intent = item.step(step).is_some_and(|r| {
+        r.intent_at.is_some()
+            && r.outcome.is_none()
+            && r.lease_token.as_deref() != Some(lease.token.as_str())
+    });
     let id = &session.session_id;
     let group = &deps.settings.group_id;
     let idp = deps.idp.kind();
@@ -442,10 +451,29 @@ async fn contain(
         return Ok(outcome(format!("not changed: {login} {why}")));
     }
     match deps.idp.is_member(group, &user.id, deadline).await {
+        Ok(true) if earlier_intent => {
+            // The member is there because riskflow's earlier attempt added them: record the
+            // add that was made, with its audit entry, so it is known (and undone) as riskflow's.
+            ctx.count(&adds, 1);
+            ctx.audit(
+                idp,
+                &action,
+                &email,
+                &format!("session {id}"),
+                "ok (made by an earlier attempt whose answer was lost; recorded now)",
+            );
+            return Ok(Some(serde_json::json!({
+                "summary": format!("{email} was added to the group"),
+                "user_id": user.id,
+                "was_member": false,
+            })));
+        }
         Ok(true) => {
-            return Ok(outcome(format!(
-                "{email} was already a member; nothing changed"
-            )));
+            return Ok(Some(serde_json::json!({
+                "summary": format!("{email} was already a member; nothing changed"),
+                "user_id": user.id,
+                "was_member": true,
+            })));
         }
         Ok(false) => {}
         Err(e) if !e.is_transient() => return Ok(outcome(format!("failed: {e}"))),
@@ -494,6 +522,9 @@ async fn contain(
         }
         Err(e) => return Err(e.into()),
     }
+    // The intent is durable before the add: a retry after a crash or a lost answer knows the
+    // membership it then finds may be riskflow's own.
+    record_intents(ctx, lease, item, &[step], &session.last_updated.to_string()).await?;
     match deps.idp.add_member(group, &user.id, deadline).await {
         Ok(()) => {
             ctx.count(&adds, 1);
@@ -501,6 +532,7 @@ async fn contain(
             Ok(Some(serde_json::json!({
                 "summary": format!("{email} was added to the group"),
                 "user_id": user.id,
+                "was_member": false,
             })))
         }
         Err(e) => {
@@ -772,5 +804,39 @@ mod decision_tests {
         assert_eq!(rec.status, RunStatus::Partial, "{rec:?}");
         assert_eq!(rec.counts.get("deferred_to_next_run"), Some(&1), "{rec:?}");
         assert_eq!(job.idp.adds(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_add_whose_answer_was_lost_is_recorded_as_riskflows_own_and_a_prior_member_is_not() {
+        use crate::flows::fakes::status_error;
+        let job = Job::new();
+        // `b` was in the group before riskflow saw them.
+        job.idp
+            .members
+            .lock()
+            .unwrap()
+            .push((GROUP.into(), "00u-b@example.com".into()));
+        // Okta applies the adds, and the answers are lost.
+        *job.idp.add_error.lock().unwrap() =
+            Some(status_error("okta", "/api/v1/groups/g/users/u", 503));
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.counts.get("okta_group_adds"), None, "{rec:?}");
+        *job.idp.add_error.lock().unwrap() = None;
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
+        assert_eq!(
+            rec.counts.get("okta_group_adds"),
+            Some(&2),
+            "a and c: {rec:?}"
+        );
+        assert_eq!(job.idp.adds(), 2, "each add was made once");
+        for (who, was_member) in [("a", false), ("b", true), ("c", false)] {
+            let it = job.store.item(FLOW, who, job.now).await.unwrap().unwrap();
+            let o = it
+                .step_outcome(Step::Contain(ConnectionKind::Okta))
+                .unwrap();
+            assert_eq!(o["was_member"], was_member, "{who}: {o}");
+            assert_eq!(o["user_id"], format!("00u-{who}@example.com"), "{who}: {o}");
+        }
     }
 }

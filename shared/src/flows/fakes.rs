@@ -373,6 +373,8 @@ pub struct FakeIdp {
     pub members: Mutex<Vec<(String, String)>>,
     /// Every add, in order: (group id, user id).
     pub adds: Mutex<Vec<(String, String)>>,
+    /// When set, an add is applied and then answered with it (a lost answer).
+    pub add_error: Mutex<Option<ConnectorError>>,
 }
 
 impl FakeIdp {
@@ -476,6 +478,9 @@ impl crate::ports::IdentityProvider for FakeIdp {
         if !members.contains(&m) {
             members.push(m);
         }
-        Ok(())
+        match self.add_error.lock().unwrap().clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
