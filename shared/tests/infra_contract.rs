@@ -622,6 +622,51 @@ async fn each_function_role_allows_exactly_the_aws_calls_its_code_makes() {
             );
             sandbox.state().clear_faults();
         }
+        // A credential rotated in Secrets Manager outside riskflow: the system refuses the old
+        // value once (401), the run reads the secret's newest version and records it on the
+        // connection. Its role must allow both, and nothing more.
+        let rotated = match flow {
+            Flow::HrDepartures => "workday",
+            _ => "incydr",
+        };
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let current = secrets
+            .get_secret_value()
+            .secret_id(format!("{prefix}{rotated}"))
+            .send()
+            .await
+            .unwrap();
+        secrets
+            .put_secret_value()
+            .secret_id(format!("{prefix}{rotated}"))
+            .secret_string(current.secret_string().unwrap())
+            .send()
+            .await
+            .unwrap();
+        sandbox.state().add_fault(
+            riskflow_sandbox::FaultRule::new(
+                rotated,
+                riskflow_sandbox::FaultKind::Error {
+                    status: 401,
+                    retry_after: None,
+                },
+            )
+            .max_hits(1),
+        );
+        let run = env.run_flow(flow, false, deadline()).await;
+        assert_eq!(
+            sandbox.state().fault_hits(),
+            vec![1],
+            "{name}: the rotated system was asked: {:?}",
+            run.errors
+        );
+        assert!(
+            matches!(run.status, riskflow::domain::RunStatus::Succeeded),
+            "{name} after a rotation: {:?} {:?}",
+            run.status,
+            run.errors
+        );
+        sandbox.state().clear_faults();
         for _ in 0..2 {
             let run = env.run_flow(flow, false, deadline()).await;
             eprintln!(
