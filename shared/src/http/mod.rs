@@ -410,6 +410,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn one_attempt_never_outlives_the_calls_deadline() {
+        // A server that accepts and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                held.push(sock);
+            }
+        });
+        let started = std::time::Instant::now();
+        let call = Call::new("test", Method::POST, "/create")
+            .deadline(Some(std::time::Instant::now() + Duration::from_millis(300)));
+        let err = quick()
+            .execute(&call, |c| c.post(format!("http://{addr}/create")), |_| None)
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the 30 s client timeout was not cut to the deadline: {:?}",
+            started.elapsed()
+        );
+        assert!(err.is_transient(), "{err}");
+        // A deadline already passed sends nothing.
+        let before = accepted.load(Ordering::SeqCst);
+        let call = Call::new("test", Method::GET, "/x").deadline(Some(std::time::Instant::now()));
+        let err = quick()
+            .execute(&call, |c| c.get(format!("http://{addr}/x")), |_| None)
+            .await
+            .unwrap_err();
+        assert!(err.is_transient(), "{err}");
+        assert_eq!(accepted.load(Ordering::SeqCst), before);
+    }
+
+    #[tokio::test]
     async fn a_get_is_retried_after_429_and_5xx_until_it_succeeds() {
         let (url, hits) = scripted(vec![R429, R500, R200]).await;
         let call = Call::new("test", Method::GET, "/x");

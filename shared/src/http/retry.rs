@@ -145,6 +145,9 @@ pub struct Http {
     family: Option<Family>,
     /// The pacer of each family seen.
     family_pacers: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Pacer>>>>,
+    /// The most one attempt may take (the client's total timeout); an attempt of a call with
+    /// a deadline takes at most what is left of it.
+    attempt_timeout: Duration,
 }
 
 impl Http {
@@ -160,12 +163,15 @@ impl Http {
             held_paths: Arc::default(),
             family: None,
             family_pacers: Arc::default(),
+            attempt_timeout: ClientOptions::new(false).timeout,
         }
     }
 
     /// A guarded client ([`build_client`]) with `opts`' address rules for IP literals too.
     pub fn guarded(opts: &ClientOptions) -> Result<Self, HttpError> {
-        Ok(Http::new(build_client(opts)?).allow_private(opts.allow_private))
+        let mut http = Http::new(build_client(opts)?).allow_private(opts.allow_private);
+        http.attempt_timeout = opts.timeout;
+        Ok(http)
     }
 
     /// The same client, sending to private IP-literal hosts too when `yes`
@@ -183,13 +189,28 @@ impl Http {
         call: &Call,
         rb: reqwest::RequestBuilder,
     ) -> Result<reqwest::Request, HttpError> {
-        let req = rb.build().map_err(|e| transport_error(call, &e))?;
+        let mut req = rb.build().map_err(|e| transport_error(call, &e))?;
         check_address(req.url(), self.allow_private).map_err(|reason| HttpError::Blocked {
             system: call.system,
             method: call.method.to_string(),
             path: call.path.clone(),
             reason,
         })?;
+        // One attempt never outlives the caller's deadline (a work item's lease, a webhook's
+        // answer budget): its timeout is what is left of it, within the client's own.
+        if let Some(deadline) = call.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(HttpError::Transport {
+                    system: call.system,
+                    method: call.method.to_string(),
+                    path: call.path.clone(),
+                    kind: TransportKind::Timeout,
+                });
+            }
+            let own = req.timeout().copied().unwrap_or(self.attempt_timeout);
+            *req.timeout_mut() = Some(own.min(left));
+        }
         Ok(req)
     }
 
