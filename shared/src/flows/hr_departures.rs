@@ -102,12 +102,19 @@ pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
             return false;
         }
     };
-    let work: HrWork = match serde_json::from_value(item.payload.clone()) {
-        Ok(w) => w,
-        Err(_) => return false,
-    };
-    if ctx.dry_run {
-        ctx.plan(format!("process {key}: {}", describe(&work)));
+    let work: Result<HrWork, String> = serde_json::from_value(item.payload.clone())
+        .map_err(|e| format!("the stored HR work cannot be read: {e}"));
+    if let Err(reason) = &work {
+        ctx.count("hr_items_unreadable", 1);
+        if ctx.dry_run {
+            ctx.plan(format!("fail {key}: {reason}"));
+            return false;
+        }
+    }
+    if ctx.dry_run
+        && let Ok(work) = &work
+    {
+        ctx.plan(format!("process {key}: {}", describe(work)));
         return false;
     }
     let claim = ctx
@@ -126,7 +133,11 @@ pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
         Err(settled) => return settled == Some(Settled::Completed),
     };
     let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
-    let acted = apply(ctx, deps, &lease, &mut item, &work, deadline).await;
+    let acted = match &work {
+        Ok(work) => apply(ctx, deps, &lease, &mut item, work, deadline).await,
+        // Failed for good with the reason (the run's errors name the key), never skipped.
+        Err(reason) => Err(StepError::Final(reason.clone())),
+    };
     work_item::settle(ctx, key, &lease, &item, acted).await == Settled::Completed
 }
 
@@ -814,6 +825,34 @@ mod decision_tests {
         store.release_lock(&other, NOW).await.unwrap();
         assert!(process_item(&run_ctx(&store), &d, "generic:m1").await);
         assert!(w.on_list("pat@example.com"));
+    }
+
+    #[tokio::test]
+    async fn a_pending_item_whose_payload_no_longer_reads_is_counted_reported_and_failed() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        // As a later release might have written it, or a damaged record reads.
+        let mut item = WorkItem::new(FLOW, "generic:m9", ItemStatus::Pending, NOW);
+        item.payload = serde_json::json!({"type": "from_the_future", "x": 1});
+        store.put_pending(&item, NOW).await.unwrap();
+        let ctx = run_ctx(&store);
+        process_pending(&ctx, &d).await;
+        let rec = ctx.finish(None, None).await;
+        assert_eq!(rec.counts.get("hr_items_unreadable"), Some(&1), "{rec:?}");
+        assert!(
+            rec.errors.iter().any(|e| e.contains("generic:m9")),
+            "{rec:?}"
+        );
+        let stored = store.item(FLOW, "generic:m9", NOW).await.unwrap().unwrap();
+        assert_eq!(stored.status, ItemStatus::Failed);
+        assert!(
+            stored
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("cannot be read")),
+            "{stored:?}"
+        );
     }
 
     #[tokio::test]
