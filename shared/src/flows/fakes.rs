@@ -245,6 +245,8 @@ pub struct FakeWatchlists {
     pub departing: Mutex<Vec<String>>,
     /// (actor id, end date) as last set.
     pub end_dates: Mutex<Vec<(String, Option<String>)>>,
+    /// Incydr answers 503 to every actor look-up (an outage).
+    pub unavailable: std::sync::atomic::AtomicBool,
 }
 
 impl FakeWatchlists {
@@ -295,6 +297,17 @@ impl crate::ports::WatchlistAdmin for FakeWatchlists {
         email: &str,
         _deadline: Option<Instant>,
     ) -> Result<Option<crate::ports::ActorRef>, ConnectorError> {
+        if self.unavailable.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::http::HttpError::Status {
+                system: "Incydr",
+                method: "GET".into(),
+                path: "/v1/actors/actor".into(),
+                status: 503,
+                message: None,
+                retry_after: None,
+            }
+            .into());
+        }
         Ok(self.actor(|(e, _)| e == email))
     }
 
