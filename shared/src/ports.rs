@@ -142,6 +142,15 @@ impl VerifyFailure {
     }
 }
 
+/// The sessions a query returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionList {
+    pub sessions: Vec<AlertSession>,
+    /// Sessions returned without a `sessionId`: nothing can be recorded about them, so they are
+    /// not acted on; the run counts and reports them.
+    pub without_id: usize,
+}
+
 /// Which sessions to read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionFilter {
@@ -165,7 +174,7 @@ pub trait AlertSource: Send + Sync {
         &self,
         filter: &SessionFilter,
         deadline: Option<Instant>,
-    ) -> Result<Vec<AlertSession>, ConnectorError>;
+    ) -> Result<SessionList, ConnectorError>;
     /// The first `limit` file events of a session.
     async fn file_events(
         &self,

@@ -484,6 +484,31 @@ async fn the_departing_watchlist_is_created_when_missing_with_the_sdks_exact_bod
 }
 
 #[tokio::test]
+async fn a_session_without_a_session_id_is_counted_by_the_adapter_not_dropped_silently() {
+    use riskflow::ports::{AlertSource, SessionFilter};
+    let mut nameless = session_json();
+    nameless.as_object_mut().unwrap().remove("sessionId");
+    let rec = fake(move |_| {
+        Reply::json(
+            200,
+            json!({"items": [session_json(), nameless.clone()], "totalCount": 2}),
+        )
+    })
+    .await;
+    let adapter = IncydrAdapter {
+        client: Arc::new(client(&rec)),
+        console_url: None,
+    };
+    let list = adapter
+        .sessions(&SessionFilter::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(list.sessions.len(), 1);
+    assert_eq!(list.sessions[0].session_id, "123-session-1");
+    assert_eq!(list.without_id, 1);
+}
+
+#[tokio::test]
 async fn a_departing_watchlist_another_worker_created_meanwhile_is_read_again_and_used() {
     // Two workers both find none; the other one's create wins, so this create is refused.
     let lists = Arc::new(AtomicUsize::new(0));

@@ -14,6 +14,8 @@ pub struct FakeAlerts {
     pub sessions: Mutex<Vec<AlertSession>>,
     /// When set, every page read fails with it (after the HTTP layer's retries).
     pub page_error: Mutex<Option<ConnectorError>>,
+    /// Sessions every query also returns without a `sessionId`.
+    pub without_id: Mutex<usize>,
 }
 
 /// An answer with this status to a `GET` of `path`, as the HTTP layer reports it.
@@ -60,11 +62,11 @@ impl AlertSource for FakeAlerts {
         &self,
         filter: &SessionFilter,
         _deadline: Option<Instant>,
-    ) -> Result<Vec<AlertSession>, ConnectorError> {
+    ) -> Result<crate::ports::SessionList, ConnectorError> {
         if let Some(e) = self.page_error.lock().unwrap().clone() {
             return Err(e);
         }
-        Ok(self
+        let sessions = self
             .sessions
             .lock()
             .unwrap()
@@ -84,7 +86,11 @@ impl AlertSource for FakeAlerts {
                             .any(|a| filter.rule_ids.contains(&a.rule_id)))
             })
             .cloned()
-            .collect())
+            .collect();
+        Ok(crate::ports::SessionList {
+            sessions,
+            without_id: *self.without_id.lock().unwrap(),
+        })
     }
 
     async fn file_events(
