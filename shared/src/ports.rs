@@ -350,6 +350,10 @@ pub enum HrLookupError {
     /// does not help. The message names the employee and what is missing.
     #[error("{0}")]
     Unusable(String),
+    /// The only email the HR system gave for the person is not an address (counted by the
+    /// run as `hr_emails_not_addresses`). The message names the employee and the value.
+    #[error("{0}")]
+    NotAnAddress(String),
 }
 
 /// An HR system that is asked about the employee a recorded change names (BambooHR by

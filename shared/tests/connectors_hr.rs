@@ -2355,7 +2355,7 @@ async fn production_runs_the_bamboohr_rule_for_every_record_shape() {
         .fields
         .insert("workEmail".into(), "not an address".into());
     match dir.departure(&with_field, TODAY, None).await {
-        Err(HrLookupError::Unusable(m)) => assert!(
+        Err(HrLookupError::NotAnAddress(m)) => assert!(
             m.contains("'not an address' is not an address") || m.contains("not an address"),
             "{m}"
         ),

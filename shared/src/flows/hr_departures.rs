@@ -206,9 +206,9 @@ fn describe(work: &HrWork) -> String {
 /// the HR system that recorded it, whose connector's rule decides (departure, cancellation, or
 /// nothing).
 async fn to_fact(
+    ctx: &RunCtx,
     deps: &HrDeps,
     work: &HrWork,
-    now_ms: i64,
     deadline: Option<Instant>,
 ) -> Result<Option<Departure>, StepError> {
     if let HrWork::Fact { fact } = work {
@@ -224,11 +224,15 @@ async fn to_fact(
         ))
     })?;
     directory
-        .departure(&change, crate::clock::date_of_ms(now_ms), deadline)
+        .departure(&change, crate::clock::date_of_ms(ctx.now()), deadline)
         .await
         .map_err(|e| match e {
             HrLookupError::Connector(c) => StepError::Connector(c),
             HrLookupError::Unusable(m) => StepError::Final(m),
+            HrLookupError::NotAnAddress(m) => {
+                ctx.count("hr_emails_not_addresses", 1);
+                StepError::Final(m)
+            }
         })
 }
 
@@ -247,7 +251,7 @@ async fn apply(
     work: &HrWork,
     deadline: Option<Instant>,
 ) -> Result<Acted, StepError> {
-    let Some(fact) = to_fact(deps, work, ctx.now(), deadline).await? else {
+    let Some(fact) = to_fact(ctx, deps, work, deadline).await? else {
         // The HR system's rule says this change is neither a departure nor a cancellation.
         ctx.count("hr_changes_not_departures", 1);
         return Ok(Acted::Done);
@@ -968,6 +972,57 @@ mod decision_tests {
                 );
             }
         }
+    }
+
+    /// An HR directory whose only email for the employee is not an address.
+    struct NoAddress;
+
+    #[async_trait::async_trait]
+    impl crate::ports::HrDirectory for NoAddress {
+        async fn departure(
+            &self,
+            change: &crate::ports::RecordedHrChange,
+            _today: crate::domain::Date,
+            _deadline: Option<Instant>,
+        ) -> Result<Option<Departure>, HrLookupError> {
+            Err(HrLookupError::NotAnAddress(format!(
+                "BambooHR employee '{}' has no work email, and the change's workEmail 'pat at example' is not an address",
+                change.employee_id
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_whose_only_email_is_not_an_address_is_counted_and_failed_with_the_reason() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default());
+        let mut d = deps(w);
+        d.directories
+            .insert(HrSource::Bamboohr, Arc::new(NoAddress));
+        let work = HrWork::BambooChange {
+            employee_id: "7".into(),
+            event_type: "employee.updated".into(),
+            event_time: NOW - 1_000,
+            fields: Default::default(),
+            source_event_id: "chg-7".into(),
+        };
+        let (_, key) = record_webhook(&store, "bamboohr", "d7", "sha".into(), &work, NOW)
+            .await
+            .unwrap();
+        let ctx = run_ctx(&store);
+        process_item(&ctx, &d, &key).await;
+        let rec = ctx.finish(None, None).await;
+        assert_eq!(
+            rec.counts.get("hr_emails_not_addresses"),
+            Some(&1),
+            "{rec:?}"
+        );
+        assert!(
+            rec.errors.iter().any(|e| e.contains("is not an address")),
+            "{rec:?}"
+        );
+        let item = store.item(FLOW, &key, NOW).await.unwrap().unwrap();
+        assert_eq!(item.status, ItemStatus::Failed, "{item:?}");
     }
 
     #[tokio::test]
