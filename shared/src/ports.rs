@@ -374,8 +374,24 @@ pub trait HrDirectory: Send + Sync {
 /// One message of a pull queue (ADP event notifications).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueMessage {
-    pub id: String,
+    /// What acknowledging deletes; `None` when the vendor sent none (ADP's `adp-msg-msgid`
+    /// missing): such a message cannot be deleted and blocks the queue until the vendor removes
+    /// it.
+    pub id: Option<String>,
     pub body: String,
+}
+
+impl QueueMessage {
+    /// The message id, or a stand-in derived from the body for one that has none.
+    pub fn label(&self) -> String {
+        match &self.id {
+            Some(id) => id.clone(),
+            None => format!(
+                "sha256:{}",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(self.body.as_bytes()))
+            ),
+        }
+    }
 }
 
 /// What a queue message is, by the vendor's reading of it.
