@@ -142,6 +142,15 @@ impl VerifyFailure {
     }
 }
 
+/// The sessions a query returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionList {
+    pub sessions: Vec<AlertSession>,
+    /// Sessions returned without a `sessionId`: nothing can be recorded about them, so they are
+    /// not acted on; the run counts and reports them.
+    pub without_id: usize,
+}
+
 /// Which sessions to read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionFilter {
@@ -165,7 +174,7 @@ pub trait AlertSource: Send + Sync {
         &self,
         filter: &SessionFilter,
         deadline: Option<Instant>,
-    ) -> Result<Vec<AlertSession>, ConnectorError>;
+    ) -> Result<SessionList, ConnectorError>;
     /// The first `limit` file events of a session.
     async fn file_events(
         &self,
@@ -341,6 +350,10 @@ pub enum HrLookupError {
     /// does not help. The message names the employee and what is missing.
     #[error("{0}")]
     Unusable(String),
+    /// The only email the HR system gave for the person is not an address (counted by the
+    /// run as `hr_emails_not_addresses`). The message names the employee and the value.
+    #[error("{0}")]
+    NotAnAddress(String),
 }
 
 /// An HR system that is asked about the employee a recorded change names (BambooHR by
@@ -361,8 +374,24 @@ pub trait HrDirectory: Send + Sync {
 /// One message of a pull queue (ADP event notifications).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueMessage {
-    pub id: String,
+    /// What acknowledging deletes; `None` when the vendor sent none (ADP's `adp-msg-msgid`
+    /// missing): such a message cannot be deleted and blocks the queue until the vendor removes
+    /// it.
+    pub id: Option<String>,
     pub body: String,
+}
+
+impl QueueMessage {
+    /// The message id, or a stand-in derived from the body for one that has none.
+    pub fn label(&self) -> String {
+        match &self.id {
+            Some(id) => id.clone(),
+            None => format!(
+                "sha256:{}",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(self.body.as_bytes()))
+            ),
+        }
+    }
 }
 
 /// What a queue message is, by the vendor's reading of it.

@@ -484,6 +484,83 @@ async fn the_departing_watchlist_is_created_when_missing_with_the_sdks_exact_bod
 }
 
 #[tokio::test]
+async fn a_session_without_a_session_id_is_counted_by_the_adapter_not_dropped_silently() {
+    use riskflow::ports::{AlertSource, SessionFilter};
+    let mut nameless = session_json();
+    nameless.as_object_mut().unwrap().remove("sessionId");
+    let rec = fake(move |_| {
+        Reply::json(
+            200,
+            json!({"items": [session_json(), nameless.clone()], "totalCount": 2}),
+        )
+    })
+    .await;
+    let adapter = IncydrAdapter {
+        client: Arc::new(client(&rec)),
+        console_url: None,
+    };
+    let list = adapter
+        .sessions(&SessionFilter::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(list.sessions.len(), 1);
+    assert_eq!(list.sessions[0].session_id, "123-session-1");
+    assert_eq!(list.without_id, 1);
+}
+
+#[tokio::test]
+async fn a_departing_watchlist_another_worker_created_meanwhile_is_read_again_and_used() {
+    // Two workers both find none; the other one's create wins, so this create is refused.
+    let lists = Arc::new(AtomicUsize::new(0));
+    let seen = lists.clone();
+    let rec = fake(move |r| {
+        if r.method == "GET" {
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                Reply::json(200, json!({"watchlists": [], "totalCount": 0}))
+            } else {
+                Reply::json(
+                    200,
+                    json!({"watchlists": [watchlist("w-other", "DEPARTING_EMPLOYEE", None)], "totalCount": 1}),
+                )
+            }
+        } else {
+            Reply::json(
+                409,
+                json!({"title": "A watchlist of type DEPARTING_EMPLOYEE already exists"}),
+            )
+        }
+    })
+    .await;
+    assert_eq!(
+        client(&rec).departing_watchlist_id(None).await.unwrap(),
+        "w-other"
+    );
+    let lines: Vec<String> = api_requests(&rec).iter().map(|r| r.line()).collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /v2/watchlists?page=1&pageSize=100",
+            "POST /v2/watchlists",
+            "GET /v2/watchlists?page=1&pageSize=100"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_refused_create_with_no_departing_watchlist_on_a_second_read_is_still_an_error() {
+    let rec = fake(|r| {
+        if r.method == "GET" {
+            Reply::json(200, json!({"watchlists": [], "totalCount": 0}))
+        } else {
+            Reply::json(409, json!({"title": "conflict"}))
+        }
+    })
+    .await;
+    let err = client(&rec).departing_watchlist_id(None).await.unwrap_err();
+    assert_eq!(err.status(), Some(409), "{err}");
+}
+
+#[tokio::test]
 async fn included_actors_are_added_and_removed_with_the_exact_bodies() {
     let rec = fake(|_| Reply::empty(200)).await;
     let c = client(&rec);

@@ -370,6 +370,7 @@ impl App {
             reports,
             settings: HrSettings {
                 cleanup_after_days: inc.cleanup_after_days,
+                ..HrSettings::default()
             },
             timing: self.timing.clone(),
         })
@@ -405,9 +406,7 @@ impl App {
                 );
             }
         };
-        for k in keys {
-            hr_departures::process_item(&ctx, &deps, k).await;
-        }
+        hr_departures::process_items(&ctx, &deps, keys).await;
         Some(ctx.finish(None, Some("webhook delivery".into())).await)
     }
 

@@ -13,7 +13,7 @@
 
 use super::BuildError;
 use crate::connectors::ConnectorError;
-use crate::domain::{AlertSession, ConnectionKind, FileEventSummary, TicketContent, TicketRef};
+use crate::domain::{ConnectionKind, FileEventSummary, TicketContent, TicketRef};
 use crate::ports::*;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
@@ -191,7 +191,7 @@ impl<T: AlertSource + ?Sized> AlertSource for Rotating<Arc<T>> {
         &self,
         filter: &SessionFilter,
         d: Deadline,
-    ) -> Result<Vec<AlertSession>, ConnectorError> {
+    ) -> Result<crate::ports::SessionList, ConnectorError> {
         self.call(|s| async move { s.sessions(filter, d).await })
             .await
     }

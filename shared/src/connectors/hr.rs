@@ -13,12 +13,23 @@ use serde_json::Value;
 #[error("{message}")]
 pub struct PayloadError {
     pub message: String,
+    /// The problem is an email that is not an address.
+    pub not_an_address: bool,
 }
 
 impl PayloadError {
     pub fn new(message: impl Into<String>) -> Self {
         PayloadError {
             message: message.into(),
+            not_an_address: false,
+        }
+    }
+
+    /// The only email given for the person is not an address.
+    pub fn not_an_address(message: impl Into<String>) -> Self {
+        PayloadError {
+            not_an_address: true,
+            ..PayloadError::new(message)
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct FakeAlerts {
     pub sessions: Mutex<Vec<AlertSession>>,
     /// When set, every page read fails with it (after the HTTP layer's retries).
     pub page_error: Mutex<Option<ConnectorError>>,
+    /// Sessions every query also returns without a `sessionId`.
+    pub without_id: Mutex<usize>,
 }
 
 /// An answer with this status to a `GET` of `path`, as the HTTP layer reports it.
@@ -60,11 +62,11 @@ impl AlertSource for FakeAlerts {
         &self,
         filter: &SessionFilter,
         _deadline: Option<Instant>,
-    ) -> Result<Vec<AlertSession>, ConnectorError> {
+    ) -> Result<crate::ports::SessionList, ConnectorError> {
         if let Some(e) = self.page_error.lock().unwrap().clone() {
             return Err(e);
         }
-        Ok(self
+        let sessions = self
             .sessions
             .lock()
             .unwrap()
@@ -84,7 +86,11 @@ impl AlertSource for FakeAlerts {
                             .any(|a| filter.rule_ids.contains(&a.rule_id)))
             })
             .cloned()
-            .collect())
+            .collect();
+        Ok(crate::ports::SessionList {
+            sessions,
+            without_id: *self.without_id.lock().unwrap(),
+        })
     }
 
     async fn file_events(
@@ -245,6 +251,8 @@ pub struct FakeWatchlists {
     pub departing: Mutex<Vec<String>>,
     /// (actor id, end date) as last set.
     pub end_dates: Mutex<Vec<(String, Option<String>)>>,
+    /// Incydr answers 503 to every actor look-up (an outage).
+    pub unavailable: std::sync::atomic::AtomicBool,
 }
 
 impl FakeWatchlists {
@@ -295,6 +303,17 @@ impl crate::ports::WatchlistAdmin for FakeWatchlists {
         email: &str,
         _deadline: Option<Instant>,
     ) -> Result<Option<crate::ports::ActorRef>, ConnectorError> {
+        if self.unavailable.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::http::HttpError::Status {
+                system: "Incydr",
+                method: "GET".into(),
+                path: "/v1/actors/actor".into(),
+                status: 503,
+                message: None,
+                retry_after: None,
+            }
+            .into());
+        }
         Ok(self.actor(|(e, _)| e == email))
     }
 

@@ -23,10 +23,22 @@ use std::time::Instant;
 
 const FLOW: Flow = Flow::HrDepartures;
 /// Settings of the flow.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HrSettings {
     /// Remove people from the watchlist this many days after their departure date (None: never).
     pub cleanup_after_days: Option<u32>,
+    /// A transient failure is retried by later runs until an item has failed this many times;
+    /// then it is failed for good with the reason, for a person (`items list --status failed`).
+    pub max_attempts: u32,
+}
+
+impl Default for HrSettings {
+    fn default() -> Self {
+        HrSettings {
+            cleanup_after_days: None,
+            max_attempts: 5,
+        }
+    }
 }
 
 /// What the flow talks to. Sources that are not connected are `None`.
@@ -91,6 +103,20 @@ pub async fn process_pending(ctx: &RunCtx, deps: &HrDeps) {
     }
 }
 
+/// Process these items now (a webhook delivery's), one after the other, while the run's
+/// budget lasts: once it is spent the rest are not claimed (claimed, they would only fail on
+/// timeouts and use up attempts); they stay pending for the next scheduled run.
+pub async fn process_items(ctx: &RunCtx, deps: &HrDeps, keys: &[String]) {
+    for (i, k) in keys.iter().enumerate() {
+        if !deps.timing.can_start(ctx) {
+            ctx.count("deferred_to_next_run", 1);
+            ctx.count("hr_items_deferred", (keys.len() - i) as u64);
+            return;
+        }
+        process_item(ctx, deps, k).await;
+    }
+}
+
 /// Process one pending item now. Returns whether it finished.
 pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
     let now = ctx.now();
@@ -102,12 +128,19 @@ pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
             return false;
         }
     };
-    let work: HrWork = match serde_json::from_value(item.payload.clone()) {
-        Ok(w) => w,
-        Err(_) => return false,
-    };
-    if ctx.dry_run {
-        ctx.plan(format!("process {key}: {}", describe(&work)));
+    let work: Result<HrWork, String> = serde_json::from_value(item.payload.clone())
+        .map_err(|e| format!("the stored HR work cannot be read: {e}"));
+    if let Err(reason) = &work {
+        ctx.count("hr_items_unreadable", 1);
+        if ctx.dry_run {
+            ctx.plan(format!("fail {key}: {reason}"));
+            return false;
+        }
+    }
+    if ctx.dry_run
+        && let Ok(work) = &work
+    {
+        ctx.plan(format!("process {key}: {}", describe(work)));
         return false;
     }
     let claim = ctx
@@ -126,8 +159,25 @@ pub async fn process_item(ctx: &RunCtx, deps: &HrDeps, key: &str) -> bool {
         Err(settled) => return settled == Some(Settled::Completed),
     };
     let deadline = Some(deps.timing.call_deadline(ctx, lease.until));
-    let acted = apply(ctx, deps, &lease, &mut item, &work, deadline).await;
+    let acted = match &work {
+        Ok(work) => apply(ctx, deps, &lease, &mut item, work, deadline).await,
+        // Failed for good with the reason (the run's errors name the key), never skipped.
+        Err(reason) => Err(StepError::Final(reason.clone())),
+    };
+    let acted = acted.map_err(|e| at_retry_cap(ctx, deps, &item, e));
     work_item::settle(ctx, key, &lease, &item, acted).await == Settled::Completed
+}
+
+/// A transient failure that is the item's `max_attempts`-th becomes final, with the reason.
+fn at_retry_cap(ctx: &RunCtx, deps: &HrDeps, item: &WorkItem, e: StepError) -> StepError {
+    let failures = item.attempts + 1;
+    if !e.is_transient() || failures < deps.settings.max_attempts {
+        return e;
+    }
+    ctx.count("hr_retries_exhausted", 1);
+    StepError::Final(format!(
+        "gave up after {failures} attempts (not retried): {e}"
+    ))
 }
 
 fn describe(work: &HrWork) -> String {
@@ -156,9 +206,9 @@ fn describe(work: &HrWork) -> String {
 /// the HR system that recorded it, whose connector's rule decides (departure, cancellation, or
 /// nothing).
 async fn to_fact(
+    ctx: &RunCtx,
     deps: &HrDeps,
     work: &HrWork,
-    now_ms: i64,
     deadline: Option<Instant>,
 ) -> Result<Option<Departure>, StepError> {
     if let HrWork::Fact { fact } = work {
@@ -174,11 +224,15 @@ async fn to_fact(
         ))
     })?;
     directory
-        .departure(&change, crate::clock::date_of_ms(now_ms), deadline)
+        .departure(&change, crate::clock::date_of_ms(ctx.now()), deadline)
         .await
         .map_err(|e| match e {
             HrLookupError::Connector(c) => StepError::Connector(c),
             HrLookupError::Unusable(m) => StepError::Final(m),
+            HrLookupError::NotAnAddress(m) => {
+                ctx.count("hr_emails_not_addresses", 1);
+                StepError::Final(m)
+            }
         })
 }
 
@@ -197,7 +251,7 @@ async fn apply(
     work: &HrWork,
     deadline: Option<Instant>,
 ) -> Result<Acted, StepError> {
-    let Some(fact) = to_fact(deps, work, ctx.now(), deadline).await? else {
+    let Some(fact) = to_fact(ctx, deps, work, deadline).await? else {
         // The HR system's rule says this change is neither a departure nor a cancellation.
         ctx.count("hr_changes_not_departures", 1);
         return Ok(Acted::Done);
@@ -814,6 +868,161 @@ mod decision_tests {
         store.release_lock(&other, NOW).await.unwrap();
         assert!(process_item(&run_ctx(&store), &d, "generic:m1").await);
         assert!(w.on_list("pat@example.com"));
+    }
+
+    #[tokio::test]
+    async fn a_pending_item_whose_payload_no_longer_reads_is_counted_reported_and_failed() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        // As a later release might have written it, or a damaged record reads.
+        let mut item = WorkItem::new(FLOW, "generic:m9", ItemStatus::Pending, NOW);
+        item.payload = serde_json::json!({"type": "from_the_future", "x": 1});
+        store.put_pending(&item, NOW).await.unwrap();
+        let ctx = run_ctx(&store);
+        process_pending(&ctx, &d).await;
+        let rec = ctx.finish(None, None).await;
+        assert_eq!(rec.counts.get("hr_items_unreadable"), Some(&1), "{rec:?}");
+        assert!(
+            rec.errors.iter().any(|e| e.contains("generic:m9")),
+            "{rec:?}"
+        );
+        let stored = store.item(FLOW, "generic:m9", NOW).await.unwrap().unwrap();
+        assert_eq!(stored.status, ItemStatus::Failed);
+        assert!(
+            stored
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("cannot be read")),
+            "{stored:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn items_a_spent_budget_cannot_reach_are_not_claimed_and_stay_pending() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        let mut keys = Vec::new();
+        for id in ["m1", "m2"] {
+            let depart = fact(HrEventKind::Departure, id, NOW - 2_000, Some("2030-01-31"));
+            let (_, key) = record_webhook(&store, "generic", id, "sha".into(), &depart, NOW)
+                .await
+                .unwrap();
+            keys.push(key);
+        }
+        // The webhook's budget is already spent.
+        let ctx = RunCtx::new(
+            store.clone(),
+            Flow::HrDepartures,
+            std::time::Instant::now(),
+            false,
+            Arc::new(|| NOW),
+        );
+        process_items(&ctx, &d, &keys).await;
+        let rec = ctx.finish(None, None).await;
+        assert_eq!(rec.counts.get("hr_items_deferred"), Some(&2), "{rec:?}");
+        assert_eq!(rec.counts.get("deferred_to_next_run"), Some(&1), "{rec:?}");
+        assert!(!w.on_list("pat@example.com"), "nothing acted on");
+        for key in &keys {
+            let item = store.item(FLOW, key, NOW).await.unwrap().unwrap();
+            assert_eq!(item.status, ItemStatus::Pending, "{item:?}");
+            assert_eq!(
+                (item.attempts, item.lease_token),
+                (0, None),
+                "never claimed"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_item_that_keeps_failing_transiently_is_failed_for_good_at_the_retry_cap() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        w.unavailable
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut d = deps(w.clone());
+        d.settings.max_attempts = 3;
+        let depart = fact(
+            HrEventKind::Departure,
+            "m1",
+            NOW - 2_000,
+            Some("2030-01-31"),
+        );
+        deliver(&store, &d, "m1", depart).await;
+        for run in 2..=4 {
+            let ctx = run_ctx(&store);
+            process_pending(&ctx, &d).await;
+            let rec = ctx.finish(None, None).await;
+            let item = store.item(FLOW, "generic:m1", NOW).await.unwrap().unwrap();
+            if run < 3 {
+                assert_eq!(item.status, ItemStatus::Pending, "retried: {item:?}");
+            } else if run == 3 {
+                assert_eq!(item.status, ItemStatus::Failed, "{item:?}");
+                assert_eq!(item.attempts, 3);
+                let reason = item.last_error.unwrap_or_default();
+                assert!(reason.contains("503"), "{reason}");
+                assert!(reason.contains("3 attempts"), "{reason}");
+                assert_eq!(rec.counts.get("hr_retries_exhausted"), Some(&1), "{rec:?}");
+            } else {
+                assert_eq!(
+                    rec.counts.get("actions_failed"),
+                    None,
+                    "left alone: {rec:?}"
+                );
+            }
+        }
+    }
+
+    /// An HR directory whose only email for the employee is not an address.
+    struct NoAddress;
+
+    #[async_trait::async_trait]
+    impl crate::ports::HrDirectory for NoAddress {
+        async fn departure(
+            &self,
+            change: &crate::ports::RecordedHrChange,
+            _today: crate::domain::Date,
+            _deadline: Option<Instant>,
+        ) -> Result<Option<Departure>, HrLookupError> {
+            Err(HrLookupError::NotAnAddress(format!(
+                "BambooHR employee '{}' has no work email, and the change's workEmail 'pat at example' is not an address",
+                change.employee_id
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_change_whose_only_email_is_not_an_address_is_counted_and_failed_with_the_reason() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default());
+        let mut d = deps(w);
+        d.directories
+            .insert(HrSource::Bamboohr, Arc::new(NoAddress));
+        let work = HrWork::BambooChange {
+            employee_id: "7".into(),
+            event_type: "employee.updated".into(),
+            event_time: NOW - 1_000,
+            fields: Default::default(),
+            source_event_id: "chg-7".into(),
+        };
+        let (_, key) = record_webhook(&store, "bamboohr", "d7", "sha".into(), &work, NOW)
+            .await
+            .unwrap();
+        let ctx = run_ctx(&store);
+        process_item(&ctx, &d, &key).await;
+        let rec = ctx.finish(None, None).await;
+        assert_eq!(
+            rec.counts.get("hr_emails_not_addresses"),
+            Some(&1),
+            "{rec:?}"
+        );
+        assert!(
+            rec.errors.iter().any(|e| e.contains("is not an address")),
+            "{rec:?}"
+        );
+        let item = store.item(FLOW, &key, NOW).await.unwrap().unwrap();
+        assert_eq!(item.status, ItemStatus::Failed, "{item:?}");
     }
 
     #[tokio::test]

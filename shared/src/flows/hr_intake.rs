@@ -63,15 +63,14 @@ pub(super) async fn drain(ctx: &RunCtx, source: HrSource, queue: &dyn HrQueue) {
         ctx.count(&format!("{source}_messages"), 1);
         let read_at = ctx.now();
         let event = queue.interpret(&msg, read_at);
+        let label = msg.label();
         if ctx.dry_run {
             match &event {
                 QueueEvent::Work { dedup_id, what, .. } => ctx.plan(format!(
-                    "record {name} {what} {dedup_id} and acknowledge message {}",
-                    msg.id
+                    "record {name} {what} {dedup_id} and acknowledge message {label}"
                 )),
                 QueueEvent::Ignored { reason, .. } => ctx.plan(format!(
-                    "ignore {name} message {} ({reason}) and acknowledge it",
-                    msg.id
+                    "ignore {name} message {label} ({reason}) and acknowledge it"
                 )),
             }
             // Nothing is acknowledged in a dry run, so the same message would come back: stop.
@@ -93,7 +92,7 @@ pub(super) async fn drain(ctx: &RunCtx, source: HrSource, queue: &dyn HrQueue) {
                     ItemStatus::Done,
                     now,
                 );
-                item.payload = serde_json::json!({"ignored": reason, "message_id": msg.id});
+                item.payload = serde_json::json!({"ignored": reason, "message_id": label});
                 item.expires_at = Some(now + DELIVERY_RETENTION_MS);
                 let d = Delivery {
                     source: source.as_str().into(),
@@ -107,8 +106,7 @@ pub(super) async fn drain(ctx: &RunCtx, source: HrSource, queue: &dyn HrQueue) {
         };
         if let Err(e) = recorded {
             ctx.error(format!(
-                "{name} message {} not recorded (left in the queue): {e}",
-                msg.id
+                "{name} message {label} not recorded (left in the queue): {e}"
             ));
             return;
         }
@@ -135,17 +133,28 @@ pub(super) async fn drain(ctx: &RunCtx, source: HrSource, queue: &dyn HrQueue) {
             ctx.audit(
                 source.kind(),
                 "ignore_message",
-                &msg.id,
+                &label,
                 &format!("{name} event notification"),
                 format!("ignored: {reason}"),
             );
         }
-        match queue.ack(&msg.id, deadline).await {
-            Ok(()) => ctx.audit(source.kind(), "ack_message", &msg.id, "recorded", "ok"),
+        let Some(id) = &msg.id else {
+            // Deleting a message needs its id: this one stays at the head and every later
+            // message waits behind it. Its content is recorded (above, once), and every run
+            // says so until the vendor removes it.
+            ctx.count(&format!("{source}_messages_without_id"), 1);
+            ctx.error(format!(
+                "{name} queue blocked: message {label} came without its id (adp-msg-msgid), so \
+                 it cannot be deleted and later messages wait behind it; its content is \
+                 recorded; ask {name} support to remove it"
+            ));
+            return;
+        };
+        match queue.ack(id, deadline).await {
+            Ok(()) => ctx.audit(source.kind(), "ack_message", id, "recorded", "ok"),
             Err(e) => {
                 ctx.error(format!(
-                    "{name} message {} recorded but not acknowledged: {e}",
-                    msg.id
+                    "{name} message {id} recorded but not acknowledged: {e}"
                 ));
                 return;
             }
@@ -206,5 +215,107 @@ pub(super) async fn pull(ctx: &RunCtx, source: HrSource, report: &dyn HrReport) 
         && let Err(e) = ctx.store.put_doc(&pk, "last", &current).await
     {
         ctx.error(format!("state store: {e}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Departure, HrEventKind};
+    use crate::ports::QueueMessage;
+    use crate::store::Store;
+    use async_trait::async_trait;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    const NOW: i64 = 1_780_000_000_000;
+
+    /// A queue whose head is a termination sent without a message id: reading it again gives
+    /// it again; deleting it is impossible.
+    #[derive(Default)]
+    struct HeadWithoutId {
+        reads: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl HrQueue for HeadWithoutId {
+        async fn next(
+            &self,
+            _deadline: Option<Instant>,
+        ) -> Result<Option<QueueMessage>, crate::ports::ConnectorError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(QueueMessage {
+                id: None,
+                body: "termination of pat".into(),
+            }))
+        }
+
+        async fn ack(
+            &self,
+            id: &str,
+            _deadline: Option<Instant>,
+        ) -> Result<(), crate::ports::ConnectorError> {
+            panic!("nothing to delete without an id, yet {id} was acknowledged")
+        }
+
+        fn interpret(&self, _msg: &QueueMessage, now_ms: i64) -> QueueEvent {
+            QueueEvent::Work {
+                dedup_id: "ev-1".into(),
+                work: HrWork::Fact {
+                    fact: Departure {
+                        source: HrSource::Adp,
+                        kind: HrEventKind::Departure,
+                        source_event_id: "ev-1".into(),
+                        event_time: now_ms,
+                        email: "pat@example.com".into(),
+                        employee_id: None,
+                        departure_date: Some("2030-01-31".parse().unwrap()),
+                        reason: None,
+                    },
+                },
+                what: "termination event".into(),
+                clamped_from: None,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_without_an_id_is_recorded_counted_and_reported_every_run_not_looped_on() {
+        let store = Store::in_memory();
+        let queue = HeadWithoutId::default();
+        for run in 1..=2 {
+            let ctx = RunCtx::new(
+                store.clone(),
+                FLOW,
+                Instant::now() + Duration::from_secs(600),
+                false,
+                Arc::new(|| NOW),
+            );
+            drain(&ctx, HrSource::Adp, &queue).await;
+            let rec = ctx.finish(None, None).await;
+            assert_eq!(queue.reads.load(Ordering::SeqCst), run, "read once a run");
+            assert_eq!(
+                rec.counts.get("adp_messages_without_id"),
+                Some(&1),
+                "{rec:?}"
+            );
+            assert!(
+                rec.errors
+                    .iter()
+                    .any(|e| e.contains("queue blocked") && e.contains("adp-msg-msgid")),
+                "{rec:?}"
+            );
+        }
+        let pending = store
+            .item_keys(FLOW, ItemStatus::Pending, None, 10, NOW)
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(
+            pending,
+            vec!["adp:ev-1".to_string()],
+            "its work is kept, once"
+        );
     }
 }

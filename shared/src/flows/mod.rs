@@ -342,6 +342,9 @@ impl RunCtx {
     }
 }
 
+/// The least time worth starting an item with: one outside call's worth.
+const MIN_ITEM_TIME: Duration = Duration::from_secs(2);
+
 /// Flow settings shared by the scheduling: leases and margins.
 #[derive(Debug, Clone)]
 pub struct Timing {
@@ -367,6 +370,12 @@ impl Timing {
     /// Whether there is time to claim one more item before the deadline.
     pub fn can_claim(&self, ctx: &RunCtx) -> bool {
         ctx.remaining() > Duration::from_millis((self.item_lease_ms + self.skew_margin_ms) as u64)
+    }
+
+    /// Whether the run's budget leaves time to start one more item at all (a webhook's few
+    /// seconds are shorter than a lease, so [`Self::can_claim`] does not fit there).
+    pub fn can_start(&self, ctx: &RunCtx) -> bool {
+        ctx.remaining() > MIN_ITEM_TIME
     }
 
     /// The deadline for outside calls made under a lease taken at `now`.

@@ -27,10 +27,13 @@ pub async fn sessions(
     filters: &[&SessionFilter],
 ) -> Result<HashMap<String, AlertSession>, RunStatus> {
     let mut sessions: HashMap<String, AlertSession> = HashMap::new();
+    // Sessions without an id cannot be told apart across queries: the most one query returned.
+    let mut without_id = 0;
     for filter in filters {
         match source.sessions(filter, Some(ctx.deadline)).await {
             Ok(list) => {
-                for s in list {
+                without_id = without_id.max(list.without_id);
+                for s in list.sessions {
                     match sessions.get(&s.session_id) {
                         Some(old) if old.last_updated >= s.last_updated => {}
                         _ => {
@@ -43,6 +46,12 @@ pub async fn sessions(
         }
     }
     ctx.count("sessions_scanned", sessions.len() as u64);
+    if without_id > 0 {
+        ctx.count("sessions_without_id", without_id as u64);
+        ctx.error(format!(
+            "Incydr returned {without_id} session(s) without a sessionId: they cannot be tracked, so they were not acted on"
+        ));
+    }
     Ok(sessions)
 }
 
@@ -115,5 +124,38 @@ pub async fn keep_seen_items<'a>(
                 tracing::warn!(flow = %item.flow, key = %item.key, error = %e, "renewing a work item's retention failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::fakes::FakeAlerts;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn sessions_without_an_id_are_counted_and_reported_not_dropped_silently() {
+        let store = Store::in_memory();
+        let ctx = RunCtx::new(
+            store,
+            Flow::AlertTickets,
+            Instant::now() + Duration::from_secs(60),
+            false,
+            Arc::new(|| 1_780_000_000_000),
+        );
+        let source = FakeAlerts::default();
+        source.put(FakeAlerts::session("s1", 3, 1_779_999_000_000));
+        *source.without_id.lock().unwrap() = 2;
+        let filter = SessionFilter::default();
+        // Two queries both return the same two id-less sessions.
+        let found = sessions(&ctx, &source, &[&filter, &filter]).await.unwrap();
+        assert_eq!(found.len(), 1);
+        let rec = ctx.finish(None, None).await;
+        assert_eq!(rec.counts.get("sessions_without_id"), Some(&2), "{rec:?}");
+        assert!(
+            rec.errors.iter().any(|e| e.contains("without a sessionId")),
+            "{rec:?}"
+        );
     }
 }

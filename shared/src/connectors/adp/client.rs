@@ -186,7 +186,9 @@ impl AdpClient {
     }
 
     /// `GET /core/v1/event-notification-messages`: the message at the head of the queue, or
-    /// `None` when the queue is empty (204). The message stays at the head until acknowledged.
+    /// `None` when the queue is empty (204). The message stays at the head until acknowledged
+    /// (deleted by its `adp-msg-msgid`; a message without one is returned with no id, since its
+    /// content may still be HR work).
     pub async fn next_message(
         &self,
         deadline: Option<Instant>,
@@ -202,13 +204,7 @@ impl AdpClient {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .map(String::from)
-            .ok_or_else(|| {
-                HttpError::decode(
-                    &call,
-                    "a message came without the adp-msg-msgid header, so it cannot be acknowledged",
-                )
-            })?;
+            .map(String::from);
         let bytes = http::read_body(&call, resp).await?;
         Ok(Some(AdpMessage {
             msg_id,

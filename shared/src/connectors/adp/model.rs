@@ -28,8 +28,9 @@ pub const TERMINATION_EVENTS: &[&str] = &[
 /// cannot be parsed can still be recorded (with the reason) and acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdpMessage {
-    /// The `adp-msg-msgid` header: what [`super::AdpClient::ack`] deletes.
-    pub msg_id: String,
+    /// The `adp-msg-msgid` header: what [`super::AdpClient::ack`] deletes. `None` when ADP sent
+    /// none: the message cannot be deleted, so the queue stays blocked behind it.
+    pub msg_id: Option<String>,
     /// The raw body.
     pub body: String,
 }

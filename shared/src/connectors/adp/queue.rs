@@ -61,7 +61,7 @@ fn interpret(msg: &QueueMessage, now_ms: i64) -> QueueEvent {
             reason: format!("not a termination ({})", ev.name),
         },
         Err(e) => QueueEvent::Ignored {
-            dedup_id: msg.id.clone(),
+            dedup_id: msg.label(),
             reason: format!("unparseable: {e}"),
         },
     }
@@ -76,7 +76,7 @@ mod tests {
 
     fn msg(body: &str) -> QueueMessage {
         QueueMessage {
-            id: "m1".into(),
+            id: Some("m1".into()),
             body: body.into(),
         }
     }

@@ -35,7 +35,12 @@ impl HrDirectory for BambooDirectory {
             event_time: change.event_time,
             fields: change.fields.clone(),
         };
-        bamboohr::departure_of(&employee, &recorded, today)
-            .map_err(|e| HrLookupError::Unusable(e.to_string()))
+        bamboohr::departure_of(&employee, &recorded, today).map_err(|e| {
+            if e.not_an_address {
+                HrLookupError::NotAnAddress(e.message)
+            } else {
+                HrLookupError::Unusable(e.message)
+            }
+        })
     }
 }

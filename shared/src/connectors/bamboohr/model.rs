@@ -190,7 +190,7 @@ pub fn departure_of(
     let email = match (&employee.work_email, change.fields.get("workEmail")) {
         (Some(e), _) => e.clone(),
         (None, Some(raw)) => normalize_email(raw).ok_or_else(|| {
-            PayloadError::new(format!(
+            PayloadError::not_an_address(format!(
                 "BambooHR employee {} has no work email, and the change's workEmail {} is not an address",
                 quote(&employee.id),
                 quote(raw)

@@ -78,7 +78,7 @@ impl AlertSource for IncydrAdapter {
         &self,
         filter: &SessionFilter,
         deadline: Option<Instant>,
-    ) -> Result<Vec<AlertSession>, ConnectorError> {
+    ) -> Result<crate::ports::SessionList, ConnectorError> {
         let q = SessionQuery {
             on_or_after: filter.on_or_after,
             before: filter.before,
@@ -98,7 +98,12 @@ impl AlertSource for IncydrAdapter {
             ..SessionQuery::default()
         };
         let all = self.client.all_sessions(&q, deadline).await?;
-        Ok(all.into_iter().filter_map(to_alert_session).collect())
+        let returned = all.len();
+        let sessions: Vec<AlertSession> = all.into_iter().filter_map(to_alert_session).collect();
+        Ok(crate::ports::SessionList {
+            without_id: returned - sessions.len(),
+            sessions,
+        })
     }
 
     async fn file_events(

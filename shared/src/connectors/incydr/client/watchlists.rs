@@ -102,7 +102,8 @@ impl IncydrClient {
         Ok(None)
     }
 
-    /// The DEPARTING_EMPLOYEE watchlist's id, creating the list when the tenant has none.
+    /// The DEPARTING_EMPLOYEE watchlist's id, creating the list when the tenant has none; a
+    /// create refused because another worker created it meanwhile reads the list again.
     pub async fn departing_watchlist_id(
         &self,
         deadline: Option<Instant>,
@@ -117,10 +118,21 @@ impl IncydrClient {
             watchlist_type: name.as_str(),
         })?;
         let call = Call::new(SYSTEM, Method::POST, "/v2/watchlists");
-        let resp = self
+        let created = match self
             .send(Method::POST, "/v2/watchlists", &body, false, deadline)
-            .await?;
-        let created: Watchlist = http::read_json(&call, resp).await?;
+            .await
+        {
+            Ok(resp) => http::read_json::<Watchlist>(&call, resp).await?,
+            // Another worker created it between the look-up and the create (Incydr holds one
+            // watchlist of each type and refuses a second): read again and use theirs.
+            Err(e) if matches!(e.status(), Some(400 | 409)) => {
+                return match self.find_watchlist_id(name.as_str(), deadline).await? {
+                    Some(id) => Ok(id),
+                    None => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         match created.watchlist_id {
             Some(id) if !id.is_empty() => Ok(id),
             _ => Err(HttpError::decode(&call, "the created watchlist has no watchlistId").into()),
