@@ -251,6 +251,8 @@ pub struct FakeWatchlists {
     pub departing: Mutex<Vec<String>>,
     /// (actor id, end date) as last set.
     pub end_dates: Mutex<Vec<(String, Option<String>)>>,
+    /// Actor ids whose removal from the watchlist fails (as a refused API call would).
+    pub failing_excludes: Mutex<Vec<String>>,
     /// Incydr answers 503 to every actor look-up (an outage).
     pub unavailable: std::sync::atomic::AtomicBool,
 }
@@ -361,6 +363,18 @@ impl crate::ports::WatchlistAdmin for FakeWatchlists {
         actor_id: &str,
         _deadline: Option<Instant>,
     ) -> Result<(), ConnectorError> {
+        if self
+            .failing_excludes
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a == actor_id)
+        {
+            return Err(ConnectorError::invalid(
+                "incydr",
+                format!("removing {actor_id} from the watchlist was refused"),
+            ));
+        }
         self.departing.lock().unwrap().retain(|a| a != actor_id);
         Ok(())
     }

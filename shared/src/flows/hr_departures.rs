@@ -586,32 +586,113 @@ impl Effect<'_> {
     }
 }
 
-/// Remove people riskflow added, `days` after their departure date.
+/// Where clean-up records the last departure date all of whose people were handled.
+const CLEANUP_MARKER: (&str, &str) = ("cleanup#hr-departures", "done_through");
+/// Days looked back, beyond `cleanup_after_days`, on the first clean-up (no marker yet).
+pub const CLEANUP_FIRST_LOOKBACK_DAYS: i64 = 30;
+/// At most this many departure dates per run; a longer backlog continues on the next run.
+pub const CLEANUP_MAX_DATES_PER_RUN: i64 = 40;
+
+/// Remove people riskflow added, `days` after their departure date: every date since the
+/// last complete clean-up (the marker), up to `today − days`, so a day without a successful
+/// run is caught up later. The marker moves only over dates whose every person was handled.
 async fn cleanup(ctx: &RunCtx, deps: &HrDeps, days: u32) {
-    let day_ms = ctx.now() - i64::from(days) * 86_400_000;
-    let date = crate::clock::date_of_ms(day_ms);
-    let emails = match ctx.store.departures_on(date, ctx.now()).await {
-        Ok(e) => e,
+    let now = ctx.now();
+    let target = crate::clock::date_of_ms(now - i64::from(days) * 86_400_000);
+    let (pk, sk) = CLEANUP_MARKER;
+    let done_through = match ctx.store.get_doc(pk, sk, now).await {
+        Ok(Some(doc)) => match doc
+            .get("date")
+            .and_then(|d| d.as_str())
+            .map(str::parse::<crate::domain::Date>)
+        {
+            Some(Ok(d)) => Some(d),
+            _ => {
+                ctx.error(format!("clean-up marker unreadable: {doc}"));
+                return;
+            }
+        },
+        Ok(None) => None,
         Err(e) => {
             ctx.error(format!("state store: {e}"));
             return;
         }
     };
-    if emails.is_empty() {
+    let first = match done_through {
+        Some(d) => match d.tomorrow() {
+            Ok(t) => t,
+            Err(_) => return,
+        },
+        None => target.saturating_sub(jiff::Span::new().days(CLEANUP_FIRST_LOOKBACK_DAYS)),
+    };
+    let mut complete_through = done_through;
+    let mut all_complete = true;
+    let mut wl: Option<Option<String>> = None;
+    let mut date = first;
+    for _ in 0..CLEANUP_MAX_DATES_PER_RUN {
+        if date > target {
+            break;
+        }
+        let done = cleanup_date(ctx, deps, &mut wl, days, date).await;
+        all_complete &= done;
+        if all_complete {
+            complete_through = Some(date);
+        }
+        match date.tomorrow() {
+            Ok(t) => date = t,
+            Err(_) => break,
+        }
+    }
+    if date <= target {
+        ctx.count("cleanup_dates_deferred", 1);
+    }
+    if ctx.dry_run || complete_through == done_through {
         return;
     }
-    let wl = match deps
-        .watchlists
-        .departing_watchlist(false, Some(ctx.deadline))
-        .await
-    {
-        Ok(Some(wl)) => wl,
-        Ok(None) => return,
+    if let Some(d) = complete_through {
+        let doc = serde_json::json!({ "date": d.to_string() });
+        if let Err(e) = ctx.store.put_doc(pk, sk, &doc).await {
+            ctx.error(format!("state store: {e}"));
+        }
+    }
+}
+
+/// Clean up the people indexed on one departure date. Returns whether every one of them was
+/// handled (removed, or no longer due), so the marker may move past the date.
+async fn cleanup_date(
+    ctx: &RunCtx,
+    deps: &HrDeps,
+    wl: &mut Option<Option<String>>,
+    days: u32,
+    date: crate::domain::Date,
+) -> bool {
+    let emails = match ctx.store.departures_on(date, ctx.now()).await {
+        Ok(e) => e,
         Err(e) => {
-            ctx.error(format!("finding the Departing watchlist: {e}"));
-            return;
+            ctx.error(format!("state store: {e}"));
+            return false;
         }
     };
+    if emails.is_empty() {
+        return true;
+    }
+    let wl = match wl {
+        Some(w) => w.clone(),
+        None => match deps
+            .watchlists
+            .departing_watchlist(false, Some(ctx.deadline))
+            .await
+        {
+            Ok(found) => wl.insert(found).clone(),
+            Err(e) => {
+                ctx.error(format!("finding the Departing watchlist: {e}"));
+                return false;
+            }
+        },
+    };
+    // No Departing watchlist: nobody is on it, so nobody is left to remove.
+    let Some(wl) = wl else { return true };
+    let mut complete = true;
     for email in emails {
         if ctx.dry_run {
             if let Ok(Some(p)) = ctx.store.person(&email, ctx.now()).await
@@ -623,6 +704,10 @@ async fn cleanup(ctx: &RunCtx, deps: &HrDeps, days: u32) {
                 ));
             }
             continue;
+        }
+        if !deps.timing.can_claim(ctx) {
+            ctx.count("deferred_to_next_run", 1);
+            return false;
         }
         // Under the person's lease, so no HR fact about them is applied at the same time.
         let owner = format!("{FLOW}#cleanup#{}", ctx.run_id);
@@ -638,21 +723,25 @@ async fn cleanup(ctx: &RunCtx, deps: &HrDeps, days: u32) {
                 ctx.error(format!(
                     "clean-up of {email}: an HR fact about them is being applied; not removed"
                 ));
+                complete = false;
                 continue;
             }
             Err(e) => {
                 ctx.error(format!("state store: {e}"));
+                complete = false;
                 continue;
             }
         };
-        cleanup_one(ctx, deps, &wl, &email, days, date).await;
+        complete &= cleanup_one(ctx, deps, &wl, &email, days, date).await;
         if let Err(e) = ctx.store.release_lock(&person_lease, ctx.now()).await {
             ctx.error(format!("releasing the lease on {email}: state store: {e}"));
         }
     }
+    complete
 }
 
-/// Remove one person riskflow added, if the record still says so.
+/// Remove one person riskflow added, if the record still says so. Returns whether they were
+/// handled (removed, or no longer due for this date).
 async fn cleanup_one(
     ctx: &RunCtx,
     deps: &HrDeps,
@@ -660,17 +749,22 @@ async fn cleanup_one(
     email: &str,
     days: u32,
     date: crate::domain::Date,
-) {
+) -> bool {
     let now = ctx.now();
-    let Ok(Some(mut p)) = ctx.store.person(email, now).await else {
-        return;
+    let mut p = match ctx.store.person(email, now).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return true,
+        Err(e) => {
+            ctx.error(format!("clean-up of {email}: state store: {e}"));
+            return false;
+        }
     };
     let (Some(actor), true) = (p.actor_id.clone(), p.added_by_riskflow) else {
-        return;
+        return true;
     };
     if p.indexed_date != Some(date) {
         // A later fact moved their date (or cancelled) since the index was read.
-        return;
+        return true;
     }
     match deps
         .watchlists
@@ -689,11 +783,18 @@ async fn cleanup_one(
             let prev = p.indexed_date;
             p.added_by_riskflow = false;
             p.indexed_date = None;
-            if let Err(e) = ctx.store.save_person(&p, prev, now).await {
-                ctx.error(format!("state store: {e}"));
+            match ctx.store.save_person(&p, prev, now).await {
+                Ok(_) => true,
+                Err(e) => {
+                    ctx.error(format!("clean-up of {email}: state store: {e}"));
+                    false
+                }
             }
         }
-        Err(e) => ctx.error(format!("clean-up of {email}: {e}")),
+        Err(e) => {
+            ctx.error(format!("clean-up of {email}: {e}"));
+            false
+        }
     }
 }
 
@@ -752,12 +853,17 @@ mod decision_tests {
     }
 
     fn run_ctx(store: &Store) -> RunCtx {
+        ctx_at(store, NOW)
+    }
+
+    /// A run whose clock reads `at`.
+    fn ctx_at(store: &Store, at: i64) -> RunCtx {
         RunCtx::new(
             store.clone(),
             Flow::HrDepartures,
             std::time::Instant::now() + Duration::from_secs(600),
             false,
-            Arc::new(|| NOW),
+            Arc::new(move || at),
         )
     }
 
@@ -1058,5 +1164,243 @@ mod decision_tests {
             w.on_list("pat@example.com"),
             "riskflow found them listed, so it leaves them"
         );
+    }
+
+    /// A run of the whole flow at `at` with clean-up after 7 days.
+    async fn run_at(store: &Store, w: &Arc<FakeWatchlists>, at: i64) -> RunRecord {
+        let mut d = deps(w.clone());
+        d.settings.cleanup_after_days = Some(7);
+        let ctx = ctx_at(store, at);
+        run(&ctx, &d).await
+    }
+
+    async fn marker(store: &Store) -> Option<String> {
+        let (pk, sk) = CLEANUP_MARKER;
+        let doc = store.get_doc(pk, sk, NOW).await.unwrap()?;
+        Some(doc["date"].as_str().unwrap().to_string())
+    }
+
+    async fn removals(store: &Store, email: &str) -> usize {
+        let page = store
+            .list_audit(
+                NOW - 30 * 86_400_000,
+                NOW + 120 * 86_400_000,
+                1000,
+                None,
+                NOW,
+            )
+            .await
+            .unwrap();
+        page.items
+            .iter()
+            .filter(|a| a.action == "watchlist_remove" && a.target == email && a.result == "ok")
+            .count()
+    }
+
+    fn ms_of(date: &str) -> i64 {
+        let d: crate::domain::Date = date.parse().unwrap();
+        d.to_zoned(jiff::tz::TimeZone::UTC)
+            .unwrap()
+            .timestamp()
+            .as_millisecond()
+            + 12 * 3_600_000
+    }
+
+    #[tokio::test]
+    async fn clean_up_catches_up_on_every_date_missed_and_keeps_its_marker_before_a_failure() {
+        let store = Store::in_memory();
+        let people = [
+            ("ann@example.com", "2026-06-01"),
+            ("bob@example.com", "2026-06-02"),
+            ("cat@example.com", "2026-06-03"),
+            ("dan@example.com", "2026-06-05"),
+        ];
+        let mut w = FakeWatchlists::default();
+        for (email, _) in people {
+            w = w.with_actor(email);
+        }
+        let w = Arc::new(w);
+        let d = deps(w.clone());
+        for (i, (email, date)) in people.iter().enumerate() {
+            let mut work = fact(HrEventKind::Departure, email, NOW - 1_000, Some(date));
+            if let HrWork::Fact { fact } = &mut work {
+                fact.email = email.to_string();
+            }
+            deliver(&store, &d, &format!("d{i}"), work).await;
+            assert!(w.on_list(email));
+        }
+        // Removing cat fails; no run happened for days: on 2026-06-14, 06-01..06-07 are due.
+        w.failing_excludes
+            .lock()
+            .unwrap()
+            .push("actor-cat@example.com".into());
+        let rec = run_at(&store, &w, ms_of("2026-06-14")).await;
+        assert_eq!(rec.counts.get("watchlist_removes"), Some(&3), "{rec:?}");
+        for email in ["ann@example.com", "bob@example.com", "dan@example.com"] {
+            assert!(!w.on_list(email), "{email}");
+        }
+        assert!(w.on_list("cat@example.com"));
+        assert!(!rec.errors.is_empty(), "the failure is reported: {rec:?}");
+        assert_eq!(marker(&store).await.as_deref(), Some("2026-06-02"));
+
+        // Still failing the next day: the marker stays before cat's date.
+        run_at(&store, &w, ms_of("2026-06-15")).await;
+        assert_eq!(marker(&store).await.as_deref(), Some("2026-06-02"));
+
+        // Repaired; three more days without a run.
+        w.failing_excludes.lock().unwrap().clear();
+        let rec = run_at(&store, &w, ms_of("2026-06-18")).await;
+        assert_eq!(rec.counts.get("watchlist_removes"), Some(&1), "{rec:?}");
+        assert!(!w.on_list("cat@example.com"));
+        assert_eq!(marker(&store).await.as_deref(), Some("2026-06-11"));
+        run_at(&store, &w, ms_of("2026-06-19")).await;
+        for (email, _) in people {
+            assert_eq!(removals(&store, email).await, 1, "{email} audited once");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_long_outage_is_caught_up_a_bounded_number_of_dates_per_run() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        deliver(
+            &store,
+            &d,
+            "m1",
+            fact(
+                HrEventKind::Departure,
+                "m1",
+                NOW - 1_000,
+                Some("2026-07-20"),
+            ),
+        )
+        .await;
+        // A first run: the look-back (31 dates) fits in one run.
+        run_at(&store, &w, ms_of("2026-06-08")).await;
+        assert_eq!(marker(&store).await.as_deref(), Some("2026-06-01"));
+        // No successful run for two months (61 dates due): CLEANUP_MAX_DATES_PER_RUN a run.
+        let rec = run_at(&store, &w, ms_of("2026-08-08")).await;
+        assert_eq!(
+            rec.counts.get("cleanup_dates_deferred"),
+            Some(&1),
+            "{rec:?}"
+        );
+        assert_eq!(marker(&store).await.as_deref(), Some("2026-07-11"));
+        assert!(
+            w.on_list("pat@example.com"),
+            "2026-07-20 is not reached yet"
+        );
+        let rec = run_at(&store, &w, ms_of("2026-08-08")).await;
+        assert_eq!(rec.counts.get("cleanup_dates_deferred"), None, "{rec:?}");
+        assert_eq!(marker(&store).await.as_deref(), Some("2026-08-01"));
+        assert!(!w.on_list("pat@example.com"));
+        assert_eq!(removals(&store, "pat@example.com").await, 1);
+    }
+
+    /// Workday's report as a list of rows the test changes between pulls.
+    struct Report(std::sync::Mutex<Vec<crate::connectors::workday::WorkdayRow>>);
+
+    #[async_trait::async_trait]
+    impl HrReport for Report {
+        async fn snapshot(
+            &self,
+            _deadline: Option<Instant>,
+        ) -> Result<serde_json::Value, crate::ports::ConnectorError> {
+            Ok(serde_json::to_value(&*self.0.lock().unwrap()).unwrap())
+        }
+
+        fn changes(
+            &self,
+            previous: Option<&serde_json::Value>,
+            current: &serde_json::Value,
+            today: crate::domain::Date,
+            now_ms: i64,
+        ) -> Result<Vec<Departure>, crate::ports::ConnectorError> {
+            crate::connectors::workday::snapshot_changes(previous, current, today, now_ms)
+        }
+    }
+
+    fn terminated() -> crate::connectors::workday::WorkdayRow {
+        crate::connectors::workday::WorkdayRow {
+            employee_id: "E1".into(),
+            email: "pat@example.com".into(),
+            termination_date: "2030-01-31".parse().unwrap(),
+            last_day: None,
+            event_id: None,
+            reason: None,
+        }
+    }
+
+    async fn pull_at(store: &Store, d: &HrDeps, at: i64) -> RunRecord {
+        let ctx = ctx_at(store, at);
+        run(&ctx, d).await
+    }
+
+    /// Whether the Workday fact `id` seen by the pull at `at` was recorded and applied.
+    async fn applied(store: &Store, id: &str, at: i64) -> bool {
+        let key = hr_intake::report_item_key(HrSource::Workday, id, at);
+        store
+            .item(FLOW, &key, NOW)
+            .await
+            .unwrap()
+            .is_some_and(|i| i.status == ItemStatus::Done)
+    }
+
+    #[tokio::test]
+    async fn a_workday_re_termination_after_a_cancellation_is_applied_not_dropped() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let report = Arc::new(Report(std::sync::Mutex::new(vec![terminated()])));
+        let mut d = deps(w.clone());
+        d.reports = vec![(HrSource::Workday, report.clone() as Arc<dyn HrReport>)];
+
+        pull_at(&store, &d, NOW).await;
+        assert!(w.on_list("pat@example.com"));
+        report.0.lock().unwrap().clear();
+        pull_at(&store, &d, NOW + 86_400_000).await;
+        assert!(!w.on_list("pat@example.com"), "cancelled");
+        report.0.lock().unwrap().push(terminated());
+        let rec = pull_at(&store, &d, NOW + 2 * 86_400_000).await;
+        assert!(rec.errors.is_empty(), "{rec:?}");
+        assert!(w.on_list("pat@example.com"), "terminated again: departing");
+        let day = 86_400_000;
+        assert!(applied(&store, "E1:2030-01-31", NOW).await);
+        assert!(applied(&store, "E1:2030-01-31:cancelled", NOW + day).await);
+        assert!(applied(&store, "E1:2030-01-31", NOW + 2 * day).await);
+
+        // The same report pulled again adds nothing.
+        let rec = pull_at(&store, &d, NOW + 3 * 86_400_000).await;
+        assert!(rec.errors.is_empty(), "{rec:?}");
+        assert_eq!(rec.counts.get("workday_changes"), Some(&0), "{rec:?}");
+        assert!(!applied(&store, "E1:2030-01-31", NOW + 3 * day).await);
+        assert!(w.on_list("pat@example.com"));
+    }
+
+    #[tokio::test]
+    async fn a_workday_fact_whose_key_holds_another_fact_is_an_error_in_the_run_record() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let report = Arc::new(Report(std::sync::Mutex::new(vec![terminated()])));
+        let mut d = deps(w.clone());
+        d.reports = vec![(HrSource::Workday, report.clone() as Arc<dyn HrReport>)];
+        // Another fact already holds the key this pull's departure gets.
+        let key = hr_intake::report_item_key(HrSource::Workday, "E1:2030-01-31", NOW);
+        let mut other = WorkItem::new(FLOW, key.clone(), ItemStatus::Pending, NOW);
+        other.payload =
+            serde_json::to_value(fact(HrEventKind::Cancellation, "x", NOW - 5, None)).unwrap();
+        assert!(store.put_pending(&other, NOW).await.unwrap());
+
+        let rec = pull_at(&store, &d, NOW).await;
+        assert!(
+            rec.errors
+                .iter()
+                .any(|e| e.contains(&key) && e.contains("not recorded")),
+            "{rec:?}"
+        );
+        // The snapshot is kept, so the next pull records the departure under its own key.
+        let rec = pull_at(&store, &d, NOW + 1_000).await;
+        assert!(rec.errors.is_empty(), "{rec:?}");
+        assert!(w.on_list("pat@example.com"));
     }
 }

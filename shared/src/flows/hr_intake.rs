@@ -19,6 +19,13 @@ pub fn item_key(source: &str, id: &str) -> String {
     format!("{source}:{id}")
 }
 
+/// The work-item key of a fact seen by a report pull at `pulled_at`:
+/// `<source>:<source event id>@<pull time ms>`. Items recorded before the pull time was part of
+/// the key (`<source>:<source event id>`) stay readable: a key is only ever looked up whole.
+pub fn report_item_key(source: HrSource, source_event_id: &str, pulled_at: i64) -> String {
+    item_key(source.as_str(), &format!("{source_event_id}@{pulled_at}"))
+}
+
 /// Record a verified webhook delivery with its pending work item, all or nothing.
 pub async fn record_webhook(
     store: &crate::store::Store,
@@ -203,12 +210,35 @@ pub(super) async fn pull(ctx: &RunCtx, source: HrSource, report: &dyn HrReport) 
             ));
             continue;
         }
-        let key = item_key(source.as_str(), &fact.source_event_id);
-        let mut item = WorkItem::new(FLOW, key, ItemStatus::Pending, now);
+        // The key names the fact *and* the pull that observed it: a re-termination or a
+        // second cancellation repeats the source's own id, never the pull time.
+        let key = report_item_key(source, &fact.source_event_id, now);
+        let mut item = WorkItem::new(FLOW, key.clone(), ItemStatus::Pending, now);
         item.payload = serde_json::to_value(HrWork::Fact { fact }).unwrap_or_default();
-        if let Err(e) = ctx.store.put_pending(&item, now).await {
-            ctx.error(format!("state store: {e}"));
-            return;
+        match ctx.store.put_pending(&item, now).await {
+            Ok(true) => {}
+            Ok(false) => match ctx.store.item(FLOW, &key, now).await {
+                // The very same fact, already recorded: a duplicate, nothing to add.
+                Ok(Some(held)) if held.payload == item.payload => {
+                    ctx.count("hr_duplicate_facts", 1);
+                }
+                Ok(_) => {
+                    // Another fact holds the key: refuse loudly, and keep the previous
+                    // snapshot so the next pull finds this change again.
+                    ctx.error(format!(
+                        "{name} fact {key} not recorded: the key holds another fact; the report snapshot is kept for the next pull"
+                    ));
+                    return;
+                }
+                Err(e) => {
+                    ctx.error(format!("{name} fact {key} not recorded: state store: {e}"));
+                    return;
+                }
+            },
+            Err(e) => {
+                ctx.error(format!("{name} fact {key} not recorded: state store: {e}"));
+                return;
+            }
         }
     }
     if !ctx.dry_run

@@ -113,7 +113,7 @@ pub const FIELDS: &[Field] = &[
         Integer,
         false,
         false,
-        "Take people riskflow added off the Departing watchlist this many days after they left; empty keeps them.",
+        "Take people riskflow added off the Departing watchlist this many days after they left; empty keeps them. Days without a successful run are caught up later (see HR departures: clean-up).",
     ),
     Field::new(
         "concurrency",

@@ -20,4 +20,4 @@ pub mod verify;
 
 pub use client::WorkdayClient;
 pub use model::{FieldMapping, MAPPING_SETTING, WorkdayRow, diff_snapshots, parse_report};
-pub use report::WorkdayReport;
+pub use report::{WorkdayReport, snapshot_changes};

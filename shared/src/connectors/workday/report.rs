@@ -30,23 +30,31 @@ impl HrReport for WorkdayReport {
         today: crate::domain::Date,
         now_ms: i64,
     ) -> Result<Vec<crate::domain::Departure>, ConnectorError> {
-        let read = |v: &serde_json::Value| -> Result<Vec<workday::WorkdayRow>, ConnectorError> {
-            serde_json::from_value(v.clone()).map_err(|e| {
-                ConnectorError::invalid(
-                    "workday",
-                    format!("stored report snapshot unreadable: {e}"),
-                )
-            })
-        };
-        let prev = match previous {
-            Some(p) => read(p)?,
-            None => Vec::new(),
-        };
-        Ok(workday::diff_snapshots(
-            &prev,
-            &read(current)?,
-            today,
-            now_ms,
-        ))
+        snapshot_changes(previous, current, today, now_ms)
     }
+}
+
+/// The facts between two stored snapshots (lists of [`workday::WorkdayRow`]), as
+/// [`workday::diff_snapshots`] finds them.
+pub fn snapshot_changes(
+    previous: Option<&serde_json::Value>,
+    current: &serde_json::Value,
+    today: crate::domain::Date,
+    now_ms: i64,
+) -> Result<Vec<crate::domain::Departure>, ConnectorError> {
+    let read = |v: &serde_json::Value| -> Result<Vec<workday::WorkdayRow>, ConnectorError> {
+        serde_json::from_value(v.clone()).map_err(|e| {
+            ConnectorError::invalid("workday", format!("stored report snapshot unreadable: {e}"))
+        })
+    };
+    let prev = match previous {
+        Some(p) => read(p)?,
+        None => Vec::new(),
+    };
+    Ok(workday::diff_snapshots(
+        &prev,
+        &read(current)?,
+        today,
+        now_ms,
+    ))
 }
