@@ -1298,8 +1298,10 @@ mod decision_tests {
         assert_eq!(removals(&store, "pat@example.com").await, 1);
     }
 
-    /// Workday's report as a list of rows the test changes between pulls.
-    struct Report(std::sync::Mutex<Vec<crate::connectors::workday::WorkdayRow>>);
+    /// A report source (as Workday's) listing the employees leaving, which the test changes
+    /// between pulls: a row that appears is a departure, one that vanishes a cancellation (ids
+    /// `<employee>:<date>` and `…:cancelled`, as Workday's rule names them).
+    struct Report(std::sync::Mutex<Vec<(String, String, crate::domain::Date)>>);
 
     #[async_trait::async_trait]
     impl HrReport for Report {
@@ -1314,22 +1316,49 @@ mod decision_tests {
             &self,
             previous: Option<&serde_json::Value>,
             current: &serde_json::Value,
-            today: crate::domain::Date,
+            _today: crate::domain::Date,
             now_ms: i64,
         ) -> Result<Vec<Departure>, crate::ports::ConnectorError> {
-            crate::connectors::workday::snapshot_changes(previous, current, today, now_ms)
+            type Rows = Vec<(String, String, crate::domain::Date)>;
+            let prev: Rows = previous
+                .map(|p| serde_json::from_value(p.clone()).unwrap())
+                .unwrap_or_default();
+            let cur: Rows = serde_json::from_value(current.clone()).unwrap();
+            let fact =
+                |(id, email, date): &(String, String, crate::domain::Date), gone: bool| Departure {
+                    source: HrSource::Workday,
+                    kind: if gone {
+                        HrEventKind::Cancellation
+                    } else {
+                        HrEventKind::Departure
+                    },
+                    source_event_id: format!("{id}:{date}{}", if gone { ":cancelled" } else { "" }),
+                    event_time: now_ms,
+                    email: email.clone(),
+                    employee_id: Some(id.clone()),
+                    departure_date: (!gone).then_some(*date),
+                    reason: None,
+                };
+            let mut out: Vec<Departure> = cur
+                .iter()
+                .filter(|r| !prev.contains(r))
+                .map(|r| fact(r, false))
+                .collect();
+            out.extend(
+                prev.iter()
+                    .filter(|r| !cur.contains(r))
+                    .map(|r| fact(r, true)),
+            );
+            Ok(out)
         }
     }
 
-    fn terminated() -> crate::connectors::workday::WorkdayRow {
-        crate::connectors::workday::WorkdayRow {
-            employee_id: "E1".into(),
-            email: "pat@example.com".into(),
-            termination_date: "2030-01-31".parse().unwrap(),
-            last_day: None,
-            event_id: None,
-            reason: None,
-        }
+    fn terminated() -> (String, String, crate::domain::Date) {
+        (
+            "E1".into(),
+            "pat@example.com".into(),
+            "2030-01-31".parse().unwrap(),
+        )
     }
 
     async fn pull_at(store: &Store, d: &HrDeps, at: i64) -> RunRecord {
