@@ -180,6 +180,10 @@ pub fn okta_answers(data: &[u8]) {
             headers.insert(name, value.clone());
         }
         if let Some(next) = okta::next_link(&headers) {
+            assert!(
+                !next.is_empty(),
+                "an empty next link would re-read the same page"
+            );
             assert!(line.windows(next.len()).any(|w| w == next.as_bytes()));
         }
         let _ = RateLimit::from_headers(&headers);

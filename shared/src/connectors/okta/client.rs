@@ -62,7 +62,8 @@ pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
                         .split_whitespace()
                         .any(|r| r.eq_ignore_ascii_case("next"))
             });
-            if is_next {
+            // An empty target (`<>`) would resolve to the page just read: not a next page.
+            if is_next && !target.trim().is_empty() {
                 return Some(target.to_string());
             }
             rest = params_and_more;
