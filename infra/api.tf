@@ -1,5 +1,5 @@
-# API Gateway HTTP API per DESIGN.md's route table: IAM (SigV4) on the connections, runs, items
-# and audit routes; the HR webhook route is public (its function verifies signatures) and
+# API Gateway HTTP API per DESIGN.md's route table: IAM (SigV4) on the connections, runs, items,
+# containments and audit routes; the HR webhook route is public (its function verifies signatures) and
 # throttled; GET /health is public, returns no data and has its own low throttle.
 
 resource "aws_apigatewayv2_api" "this" {
@@ -29,6 +29,8 @@ locals {
     "POST /runs/{flow}",
     "GET /items",
     "POST /items/{flow}/retry",
+    "GET /containments",
+    "POST /containments/{id}/undo",
     "GET /audit",
   ]
 }

@@ -36,7 +36,7 @@ locals {
       invoke               = []
     }
     "departing-response" = {
-      table                = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"]
+      table                = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"]
       table_in_transaction = ["dynamodb:DeleteItem"]
       secrets_read         = ["incydr", "okta", "jira"]
       secrets_write        = []

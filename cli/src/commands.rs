@@ -178,6 +178,8 @@ pub async fn run_remote(api_url: &str, cmd: Command) -> Result<()> {
             Ok(())
         }
         Command::Items(c) => items(&target, c).await,
+        Command::Containments { closed } => containments(&target, closed).await,
+        Command::Undo { id, note } => undo(&target, &id, note).await,
         Command::Backfill { .. } => Err(anyhow!(
             "`backfill` works on a local data dir only (on AWS, see infra/docs/runbook.md)"
         )),
@@ -214,6 +216,8 @@ pub async fn run(data_dir: &Path, cmd: Command) -> Result<()> {
             audit(&Target::Local(&api), from, to, &format).await?
         }
         Command::Items(c) => items(&Target::Local(&api), c).await?,
+        Command::Containments { closed } => containments(&Target::Local(&api), closed).await?,
+        Command::Undo { id, note } => undo(&Target::Local(&api), &id, note).await?,
         Command::Backfill { from, to, dry_run } => backfill(&env, &from, &to, dry_run).await?,
     }
     Ok(())
@@ -468,6 +472,48 @@ async fn items(target: &Target<'_>, c: ItemsCmd) -> Result<()> {
             println!("{}", v["message"].as_str().unwrap_or("pending again"));
         }
     }
+    Ok(())
+}
+
+/// `containments`: every page of open (or closed) containments.
+async fn containments(target: &Target<'_>, closed: bool) -> Result<()> {
+    let mut rows: Vec<Value> = Vec::new();
+    let mut q = BTreeMap::new();
+    q.insert(
+        "status".to_string(),
+        if closed { "closed" } else { "open" }.to_string(),
+    );
+    q.insert("limit".to_string(), "500".to_string());
+    loop {
+        let page = call(
+            target,
+            request(Method::GET, "/containments", None, q.clone()),
+        )
+        .await?;
+        rows.extend(page["containments"].as_array().cloned().unwrap_or_default());
+        match page["next"].as_str() {
+            Some(n) => {
+                q.insert("cursor".to_string(), n.to_string());
+            }
+            None => break,
+        }
+    }
+    print(&json!({ "containments": rows }));
+    Ok(())
+}
+
+/// `undo <id>`: record the request (the departing-response job carries it out).
+async fn undo(target: &Target<'_>, id: &str, note: Option<String>) -> Result<()> {
+    let body = note
+        .map(|n| json!({ "note": n }))
+        .unwrap_or_else(|| json!({}));
+    let path = format!("/containments/{}/undo", riskflow::http::path_segment(id));
+    let v = call(
+        target,
+        request(Method::POST, &path, Some(body), BTreeMap::new()),
+    )
+    .await?;
+    println!("{}", v["message"].as_str().unwrap_or("undo requested"));
     Ok(())
 }
 

@@ -67,6 +67,20 @@ enum Command {
     /// Work items that failed: list them, or retry one.
     #[command(subcommand)]
     Items(commands::ItemsCmd),
+    /// What riskflow changed to restrict people (Okta group adds): open ones, or --closed.
+    Containments {
+        /// Closed ones (undone, kept, not reversible), the most recent first.
+        #[arg(long)]
+        closed: bool,
+    },
+    /// Undo a containment (an id from `riskflow containments`): the next departing-response
+    /// run removes the person from the group, if riskflow added them.
+    Undo {
+        id: String,
+        /// Why, kept with the request and in the audit trail.
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Ticket alerts of sessions that began between --from and --to (older than the lookback),
     /// a day at a time, resuming where an earlier backfill of the same range stopped.
     Backfill {

@@ -217,6 +217,11 @@ run "defaults" {
   }
 
   assert {
+    condition     = alltrue([for r in ["GET /containments", "POST /containments/{id}/undo"] : aws_apigatewayv2_route.iam[r].authorization_type == "AWS_IAM"])
+    error_message = "the containment routes need IAM auth"
+  }
+
+  assert {
     condition     = length([for s in aws_apigatewayv2_stage.default.route_settings : s if s.route_key == "GET /health" && s.throttling_rate_limit == 5 && s.throttling_burst_limit == 10]) == 1
     error_message = "GET /health needs its own throttle (5 rps, burst 10)"
   }

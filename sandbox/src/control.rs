@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `GET /_control/health` | | `{"ok":true,"systems":{name: url}}` |
 //! | `POST /_control/reset` | | 204; forgets objects, config, faults, limits, counts |
-//! | `POST /_control/seed` | [`crate::SeedData`]: optional arrays `sessions`, `actors`, `users`, `watchlists`, `jira_projects`, `servicenow` (`{table: [records]}`), `okta_users`, `okta_groups`, `okta_memberships`, `workday_rows`, `adp_messages`, `adp_workers`, `bamboohr_employees`, `bamboohr_api_key_employee` (id) | 204 |
+//! | `POST /_control/seed` | [`crate::SeedData`]: optional arrays `sessions`, `actors`, `users`, `watchlists`, `jira_projects`, `servicenow` (`{table: [records]}`), `okta_users`, `okta_groups`, `okta_memberships`, `okta_group_rules`, `workday_rows`, `adp_messages`, `adp_workers`, `bamboohr_employees`, `bamboohr_api_key_employee` (id) | 204 |
 //! | `POST /_control/seed-demo` | optional `{"departing_watchlist": false}` | 204; the demo data set |
 //! | `GET /_control/state` | | [`crate::CreatedState`]: Jira issues + comments, ServiceNow incidents + work notes/comments, watchlists and members, actor dates, Okta group members, ADP acks, session notes and states, BambooHR deliveries |
 //! | `GET /_control/counts` | | [`crate::RequestCounts`]: `{"routes":{"jira POST /rest/api/3/issue":3},"statuses":{"jira":{"201":3}}}` |

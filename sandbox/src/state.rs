@@ -102,6 +102,8 @@ pub struct SeedData {
     pub okta_groups: Vec<okta::OktaGroupSeed>,
     /// Okta group memberships.
     pub okta_memberships: Vec<okta::OktaMembership>,
+    /// Okta group rules (seeding one makes the memberships it assigns).
+    pub okta_group_rules: Vec<okta::OktaGroupRuleSeed>,
     /// Okta service apps (OAuth 2.0 client credentials with `private_key_jwt`).
     pub okta_apps: Vec<okta::OktaAppSeed>,
     /// Workday report rows (replace the current rows when present).
@@ -256,6 +258,9 @@ impl SandboxHandle {
             }
             for m in data.okta_memberships {
                 s.okta.seed_membership(m);
+            }
+            for r in data.okta_group_rules {
+                s.okta.seed_rule(&mut s.ids, r);
             }
             for a in data.okta_apps {
                 s.okta.seed_app(a);
@@ -560,6 +565,29 @@ impl SandboxHandle {
     /// Take a user (id or login) out of an Okta group, as an admin does in the console.
     pub fn remove_okta_membership(&self, m: okta::OktaMembership) {
         self.with(|s| s.okta.remove_membership(m));
+    }
+
+    /// Add or replace an Okta group rule (its memberships are made at once); returns its id.
+    pub fn add_okta_group_rule(&self, r: okta::OktaGroupRuleSeed) -> String {
+        self.with(|s| s.okta.seed_rule(&mut s.ids, r))
+    }
+
+    /// Run Okta's group rules again (as a profile change would): each matched user who is not
+    /// excluded is put back into the rule's groups.
+    pub fn evaluate_okta_group_rules(&self) {
+        self.with(|s| s.okta.evaluate_rules());
+    }
+
+    /// The users (ids) an Okta group rule excludes.
+    pub fn okta_rule_exclusions(&self, rule_id: &str) -> Vec<String> {
+        self.with(|s| {
+            s.okta
+                .rules
+                .iter()
+                .find(|r| r.id == rule_id)
+                .map(|r| r.excluded.clone())
+                .unwrap_or_default()
+        })
     }
 
     /// Register (or replace) an Okta service app.

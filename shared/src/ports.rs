@@ -336,6 +336,21 @@ pub trait IdentityProvider: Send + Sync {
         user_id: &str,
         deadline: Option<Instant>,
     ) -> Result<(), ConnectorError>;
+    /// Take a user out of a group (idempotent on the server: a non-member stays one).
+    async fn remove_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError>;
+    /// The names of the provider's active rules that put users into this group automatically.
+    /// A membership such a rule made is never removed by riskflow (Okta would put the person
+    /// on the rule's exclusion list), so while any exists an undo reports and leaves it.
+    async fn rules_assigning(
+        &self,
+        group_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<String>, ConnectorError>;
 }
 
 pub use crate::domain::RecordedHrChange;

@@ -1943,3 +1943,119 @@ async fn the_daily_retest_tests_every_connection_at_once_and_stops_at_the_invoca
         assert_eq!(f.connection(kind).await["status"], "connected", "{kind}");
     }
 }
+
+/// A containment as departing-response records one.
+fn containment(id: &str, login: &str, was_member: bool, now: i64) -> riskflow::domain::Containment {
+    use riskflow::domain::{Closed, Containment, ContainmentStatus};
+    Containment {
+        id: id.into(),
+        idp: ConnectionKind::Okta,
+        group_id: "00g-restricted".into(),
+        user_id: format!("00u-{id}"),
+        login: login.into(),
+        email: login.into(),
+        was_member,
+        sessions: vec![format!("session-{id}")],
+        more_sessions: 0,
+        contained_at: now,
+        until: None,
+        status: if was_member {
+            ContainmentStatus::NotReversible
+        } else {
+            ContainmentStatus::Active
+        },
+        undo_request: None,
+        undoing: None,
+        last_error: None,
+        closed: was_member.then(|| Closed {
+            at: now,
+            why: "session".into(),
+            result: "nothing changed".into(),
+        }),
+        version: 0,
+    }
+}
+
+#[tokio::test]
+async fn containments_are_listed_and_an_undo_is_recorded_once_with_who_asked() {
+    let f = fixture().await;
+    let store = f.env.store.clone();
+    let now = riskflow::clock::now_ms();
+    for c in [
+        containment("c0a1", "pat@example.com", false, now),
+        containment("c0b2", "sam@example.com", true, now),
+    ] {
+        store.create_containment(&c, now).await.unwrap();
+    }
+    let r = f.get("/containments").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let open = r.body["containments"].as_array().unwrap();
+    assert_eq!(open.len(), 1, "{:?}", r.body);
+    assert_eq!(open[0]["id"], "c0a1");
+    assert_eq!(open[0]["status"], "active");
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/containments", None),
+            &[("status", "closed")],
+        ))
+        .await;
+    assert_eq!(
+        r.body["containments"][0]["status"], "not_reversible",
+        "{:?}",
+        r.body
+    );
+
+    let undo = |id: &str, body: Option<Value>| {
+        request(Method::POST, &format!("/containments/{id}/undo"), body)
+    };
+    let r = f
+        .call(undo("c0a1", Some(json!({"note": "false positive"}))))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert!(
+        msg(&r).contains("next departing-response run removes pat@example.com"),
+        "{:?}",
+        r.body
+    );
+    let stored = store.containment("c0a1", now).await.unwrap().unwrap();
+    let asked = stored.undo_request.expect("recorded");
+    assert_eq!(
+        (asked.by.as_str(), asked.note.as_deref()),
+        ("local", Some("false positive"))
+    );
+    // Asking again keeps the first request; the audit names who asked, once.
+    let r = f.call(undo("c0a1", None)).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let audit = store
+        .list_audit(now - 1000, now + 60_000, 100, None, now + 1)
+        .await
+        .unwrap()
+        .items;
+    let requested: Vec<_> = audit
+        .iter()
+        .filter(|a| a.action == "undo_requested")
+        .collect();
+    assert_eq!(requested.len(), 1, "{audit:?}");
+    assert_eq!(requested[0].result, "recorded: by local: false positive");
+
+    let r = f.call(undo("c0b2", None)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert!(msg(&r).contains("not reversible"), "{:?}", r.body);
+    let r = f.call(undo("nosuch", None)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    let r = f.call(undo("a%23b", None)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    let r = f.call(undo("c0a1", Some(json!({"note": 7})))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let r = f
+        .call(with_query(
+            request(Method::GET, "/containments", None),
+            &[("status", "gone")],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let r = f
+        .call(request(Method::DELETE, "/containments/c0a1/undo", None))
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{:?}", r.body);
+}

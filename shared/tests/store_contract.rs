@@ -146,6 +146,7 @@ contract!(
     a_write_applied_but_answered_as_refused_is_recognised_as_applied,
     a_refused_write_that_names_no_writer_stays_refused,
     a_delivery_refused_transiently_is_tried_again_and_recorded_once,
+    a_containment_is_open_once_per_membership_and_closes_with_its_audit_entry,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -2048,4 +2049,118 @@ async fn a_delivery_refused_transiently_is_tried_again_and_recorded_once(fx: Fix
             .await,
         Err(e) if e.is_transient()
     ));
+}
+
+async fn a_containment_is_open_once_per_membership_and_closes_with_its_audit_entry(fx: Fixture) {
+    use riskflow::domain::{AuditEntry, Closed, ConnectionKind, Containment, ContainmentStatus};
+    let s = &fx.store;
+    let open = |id: &str, user: &str| Containment {
+        id: id.into(),
+        idp: ConnectionKind::Okta,
+        group_id: "00g1".into(),
+        user_id: user.into(),
+        login: format!("{user}@example.com"),
+        email: format!("{user}@example.com"),
+        was_member: false,
+        sessions: vec!["s1".into()],
+        more_sessions: 0,
+        contained_at: NOW,
+        until: None,
+        status: ContainmentStatus::Active,
+        undo_request: None,
+        undoing: None,
+        last_error: None,
+        closed: None,
+        version: 0,
+    };
+    let a = s.create_containment(&open("ca", "u1"), NOW).await.unwrap();
+    s.create_containment(&open("cb", "u2"), NOW).await.unwrap();
+    // A second containment of the same membership is refused: the first is joined instead.
+    let twice = s.create_containment(&open("cc", "u1"), NOW).await;
+    assert!(
+        matches!(twice, Err(StoreError::Conflict { .. })),
+        "{twice:?}"
+    );
+    assert!(
+        s.containment("cc", NOW).await.unwrap().is_none(),
+        "nothing of it written"
+    );
+    let found = s
+        .open_containment_for(ConnectionKind::Okta, "00g1", "u1", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.id.as_str(), found.version), ("ca", 1));
+    // A save from a stale read conflicts.
+    let mut joined = found.clone();
+    joined.add_session("s2");
+    let joined = s.save_containment(&joined, NOW).await.unwrap();
+    let stale = s.save_containment(&found, NOW).await;
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    // Closing writes the record, both indexes and the audit entry together.
+    let mut closing = joined.clone();
+    closing.status = ContainmentStatus::Undone;
+    closing.closed = Some(Closed {
+        at: NOW + 5,
+        why: "requested".into(),
+        result: "ok".into(),
+    });
+    let entry = AuditEntry {
+        at: NOW + 5,
+        id: "undo1".into(),
+        flow: None,
+        system: ConnectionKind::Okta,
+        action: "okta_group_remove".into(),
+        target: "u1@example.com".into(),
+        reason: "containment ca".into(),
+        result: "ok".into(),
+    };
+    s.close_containment(&closing, Some(&entry), 86_400_000, NOW + 5)
+        .await
+        .unwrap();
+    // Closing from the stale version again is refused, and writes no second audit entry.
+    let again = s
+        .close_containment(&closing, Some(&entry), 86_400_000, NOW + 6)
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+    let open_now = s.open_containments(None, 10, NOW + 6).await.unwrap().items;
+    assert_eq!(
+        open_now.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["cb"]
+    );
+    let closed = s
+        .closed_containments(None, 10, NOW + 6)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].status, ContainmentStatus::Undone);
+    assert_eq!(closed[0].sessions, ["s1", "s2"]);
+    let audit = s
+        .list_audit(NOW, NOW + 100, 10, None, NOW + 6)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    // The membership can be contained again, as a new containment.
+    s.create_containment(&open("cd", "u1"), NOW + 7)
+        .await
+        .unwrap();
+    assert!(a.version == 1);
+    // A closed containment is kept for its retention, then expires.
+    let gone = NOW + 5 + riskflow::domain::CLOSED_RETENTION_MS + 2000;
+    assert!(s.containment("ca", gone).await.unwrap().is_none());
+    assert!(
+        s.closed_containments(None, 10, gone)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }

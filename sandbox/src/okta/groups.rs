@@ -1,5 +1,7 @@
 //! Groups: `GET /api/v1/groups?q|search|filter`, `/api/v1/groups/{id}`, its members, and
-//! `PUT|DELETE /api/v1/groups/{g}/users/{u}` (only `OKTA_GROUP`s can change).
+//! `PUT|DELETE /api/v1/groups/{g}/users/{u}` (only `OKTA_GROUP`s can change; removing a
+//! membership a group rule made puts the user on the rule's exclusion list), and the group
+//! rules (`GET /api/v1/groups/rules`, paged by `after`, 50 by default and 200 at most).
 
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -140,6 +142,25 @@ fn change_membership<H: OktaHost>(h: &H, group_id: &str, user_id: &str, add: boo
         if !s.okta.users.iter().any(|u| u.id == user_id) {
             return not_found(user_id, "User");
         }
+        if s.okta.groups[gi].group_type == "OKTA_GROUP" && !add {
+            // Removing a membership a rule made puts the user on the rule's exclusion list
+            // (else the rule would add them back); a full list refuses the removal.
+            let mut rules = s.okta.rules_managing(group_id, user_id);
+            if rules
+                .iter()
+                .any(|r| r.excluded.len() >= super::state::MAX_RULE_EXCLUSIONS)
+            {
+                return okta_error(
+                    StatusCode::BAD_REQUEST,
+                    "E0000001",
+                    "Api validation failed: exclusions",
+                    &["The group rule's list of excluded users is full (100 users)."],
+                );
+            }
+            for r in rules.iter_mut() {
+                r.excluded.push(user_id.to_string());
+            }
+        }
         let g = &mut s.okta.groups[gi];
         if g.group_type != "OKTA_GROUP" {
             return okta_error(
@@ -176,4 +197,51 @@ pub(super) async fn remove_member<H: OktaHost>(
     Path((group_id, user_id)): Path<(String, String)>,
 ) -> Response {
     change_membership(&h, &group_id, &user_id, false)
+}
+
+fn rule_json(r: &super::state::OktaRule) -> Value {
+    json!({
+        "type": "group_rule",
+        "id": r.id,
+        "status": r.status,
+        "name": r.name,
+        "created": util::okta_time(r.created),
+        "lastUpdated": util::okta_time(r.created),
+        "conditions": {
+            "people": {"users": {"exclude": r.excluded}, "groups": {"exclude": []}},
+            "expression": {"value": format!("user.login matches one of {} users", r.matches.len()), "type": "urn:okta:expression:1.0"},
+        },
+        "actions": {"assignUserToGroups": {"groupIds": r.group_ids}},
+    })
+}
+
+/// `GET /api/v1/groups/rules?limit&after&search`: rules sorted by id; `search` matches names.
+pub(super) async fn list_rules<H: OktaHost>(
+    State(h): State<H>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    scheme: Option<axum::Extension<Scheme>>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let b = base(&headers, &uri, scheme.as_deref());
+    let q = Query::parse(raw.as_deref());
+    let limit = limit_of(&q, 50).min(200);
+    let after = q.get("after").map(str::to_string);
+    let search = q.get("search").map(str::to_lowercase);
+    h.with_okta(|s| {
+        let mut rules: Vec<&super::state::OktaRule> = s
+            .okta
+            .rules
+            .iter()
+            .filter(|r| {
+                search
+                    .as_ref()
+                    .is_none_or(|k| r.name.to_lowercase().contains(k.as_str()))
+            })
+            .filter(|r| after.as_ref().is_none_or(|a| &r.id > a))
+            .collect();
+        rules.sort_by(|a, b| a.id.cmp(&b.id));
+        let path = format!("{b}/api/v1/groups/rules");
+        id_page(&path, &rules, limit, |r| &r.id, |r| rule_json(r))
+    })
 }

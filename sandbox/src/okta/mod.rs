@@ -44,7 +44,9 @@ use crate::util::{self, Query, Scheme};
 pub(crate) use errors::Faults;
 pub use oauth::{AppKey, OktaAppSeed};
 pub(crate) use state::OktaState;
-pub use state::{OktaGroupMembersView, OktaGroupSeed, OktaMembership, OktaUserSeed};
+pub use state::{
+    OktaGroupMembersView, OktaGroupRuleSeed, OktaGroupSeed, OktaMembership, OktaUserSeed,
+};
 
 /// What the Okta handlers need from the sandbox that serves them. The sandbox implements it
 /// over its one state lock, so this module does not depend on how the sandbox is composed.
@@ -67,6 +69,7 @@ pub(crate) fn router<H: OktaHost>(h: H) -> Router<H> {
         .route("/api/v1/users/{user}", get(users::get_user::<H>))
         .route("/api/v1/users/{user}/groups", get(users::user_groups::<H>))
         .route("/api/v1/groups", get(groups::list_groups::<H>))
+        .route("/api/v1/groups/rules", get(groups::list_rules::<H>))
         .route("/api/v1/groups/{group_id}", get(groups::get_group::<H>))
         .route(
             "/api/v1/groups/{group_id}/users",

@@ -60,6 +60,38 @@ pub struct OktaMembership {
     pub user: String,
 }
 
+/// A group rule to seed: while `ACTIVE` it assigns `users` (ids or logins: the people its
+/// expression matches) to `group_ids`, and seeding it makes those memberships.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OktaGroupRuleSeed {
+    /// Id (`0pr...`, generated when absent).
+    pub id: Option<String>,
+    pub name: String,
+    /// `ACTIVE` (default) or `INACTIVE`.
+    pub status: Option<String>,
+    /// The groups it assigns users to.
+    pub group_ids: Vec<String>,
+    /// The users its expression matches.
+    pub users: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct OktaRule {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub group_ids: Vec<String>,
+    /// User ids the expression matches.
+    pub matches: Vec<String>,
+    /// `conditions.people.users.exclude`: users a removal took out of the rule's reach.
+    pub excluded: Vec<String>,
+    pub created: Timestamp,
+}
+
+/// The most users a rule's exclusion list holds (Okta's group rules documentation).
+pub(crate) const MAX_RULE_EXCLUSIONS: usize = 100;
+
 #[derive(Clone, Debug)]
 pub(crate) struct OktaUser {
     pub id: String,
@@ -87,6 +119,7 @@ pub(crate) struct OktaState {
     pub users: Vec<OktaUser>,
     pub groups: Vec<OktaGroup>,
     pub admin_id: String,
+    pub rules: Vec<OktaRule>,
     /// Service apps and their tokens.
     pub oauth: super::oauth::OAuthState,
 }
@@ -118,6 +151,7 @@ impl OktaState {
             }],
             groups: vec![everyone],
             admin_id,
+            rules: Vec::new(),
             oauth: Default::default(),
         }
     }
@@ -209,6 +243,66 @@ impl OktaState {
                 g.members.push(uid);
             }
         }
+    }
+
+    pub(crate) fn seed_rule(&mut self, ids: &mut IdGen, r: OktaGroupRuleSeed) -> String {
+        let id = r.id.clone().unwrap_or_else(|| ids.okta("0pr"));
+        let matches: Vec<String> = r
+            .users
+            .iter()
+            .filter_map(|u| self.user(u).map(|x| x.id.clone()))
+            .collect();
+        self.rules.retain(|x| x.id != id);
+        self.rules.push(OktaRule {
+            id: id.clone(),
+            name: r.name,
+            status: r.status.unwrap_or_else(|| "ACTIVE".into()),
+            group_ids: r.group_ids,
+            matches,
+            excluded: Vec::new(),
+            created: Timestamp::now(),
+        });
+        self.evaluate_rules();
+        id
+    }
+
+    /// Run every active rule, as Okta does when a user's profile or a rule changes: each user a
+    /// rule matches and does not exclude is put into its groups.
+    pub(crate) fn evaluate_rules(&mut self) {
+        let assignments: Vec<(String, String)> = self
+            .rules
+            .iter()
+            .filter(|r| r.status == "ACTIVE")
+            .flat_map(|r| {
+                r.group_ids.iter().flat_map(move |g| {
+                    r.matches
+                        .iter()
+                        .filter(|u| !r.excluded.contains(u))
+                        .map(move |u| (g.clone(), u.clone()))
+                })
+            })
+            .collect();
+        for (g, u) in assignments {
+            if let Some(group) = self.groups.iter_mut().find(|x| x.id == g)
+                && !group.members.contains(&u)
+            {
+                group.members.push(u);
+                group.membership_updated = Timestamp::now();
+            }
+        }
+    }
+
+    /// The active rules that made `user_id`'s membership of `group_id`.
+    pub(crate) fn rules_managing(&mut self, group_id: &str, user_id: &str) -> Vec<&mut OktaRule> {
+        self.rules
+            .iter_mut()
+            .filter(|r| {
+                r.status == "ACTIVE"
+                    && r.group_ids.iter().any(|g| g == group_id)
+                    && r.matches.iter().any(|u| u == user_id)
+                    && !r.excluded.iter().any(|u| u == user_id)
+            })
+            .collect()
     }
 
     /// Take a user (id or login) out of a group, as an admin does in the console.

@@ -49,6 +49,8 @@ pub struct ConnectionsApi {
     /// How long a live verification may take before it is answered as a failure: under API
     /// Gateway's 29 s integration timeout with room for the state writes (20 s).
     pub verify_budget: std::time::Duration,
+    /// How long audit entries the API writes (undo requests) are kept.
+    pub audit_retention_ms: i64,
 }
 
 /// The default [`ConnectionsApi::verify_budget`].
@@ -123,12 +125,18 @@ impl ConnectionsApi {
             (&Method::GET, ["audit"]) => self.audit(&req).await,
             (&Method::GET, ["items"]) => self.items(&req).await,
             (&Method::POST, ["items", flow, "retry"]) => self.retry_item(flow, &req).await,
-            (_, ["health" | "connections" | "runs" | "audit" | "items", ..]) => {
-                Err(ApiResponse::error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    format!("{} is not allowed on {}", req.method, req.path),
-                ))
-            }
+            (&Method::GET, ["containments"]) => self.containments(&req).await,
+            (&Method::POST, ["containments", id, "undo"]) => self.undo_containment(id, &req).await,
+            (
+                _,
+                [
+                    "health" | "connections" | "runs" | "audit" | "items" | "containments",
+                    ..,
+                ],
+            ) => Err(ApiResponse::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{} is not allowed on {}", req.method, req.path),
+            )),
             _ => Err(ApiResponse::error(
                 StatusCode::NOT_FOUND,
                 format!("no route {} {}", req.method, req.path),

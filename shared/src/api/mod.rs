@@ -5,6 +5,7 @@
 
 mod audit;
 pub mod connections;
+mod containments;
 mod items;
 
 use crate::domain::ConnectionKind;

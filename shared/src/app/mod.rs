@@ -333,6 +333,7 @@ impl App {
                 cap_per_day: okta.cap_per_day,
                 protected_users: okta.protected_users,
                 protected_groups: okta.protected_groups,
+                contain_for_days: okta.contain_for_days,
             },
             timing: self.timing.clone(),
         };
@@ -447,6 +448,7 @@ impl App {
             runner,
             clock: self.clock.clone(),
             verify_budget: crate::api::connections::VERIFY_BUDGET,
+            audit_retention_ms: self.audit_retention_ms,
         }
     }
 }

@@ -293,6 +293,23 @@ impl<T: IdentityProvider + ?Sized> IdentityProvider for Rotating<Arc<T>> {
         self.call(|s| async move { s.add_member(group, user, d).await })
             .await
     }
+    async fn remove_member(
+        &self,
+        group: &str,
+        user: &str,
+        d: Deadline,
+    ) -> Result<(), ConnectorError> {
+        self.call(|s| async move { s.remove_member(group, user, d).await })
+            .await
+    }
+    async fn rules_assigning(
+        &self,
+        group: &str,
+        d: Deadline,
+    ) -> Result<Vec<String>, ConnectorError> {
+        self.call(|s| async move { s.rules_assigning(group, d).await })
+            .await
+    }
 }
 
 #[async_trait]

@@ -2,6 +2,7 @@
 
 mod alert;
 mod connection;
+mod containment;
 mod hr;
 mod records;
 mod work;
@@ -11,6 +12,10 @@ pub use alert::{
 };
 pub use connection::{
     ConnectionKind, ConnectionRecord, ConnectionStatus, HistoryEntry, UnknownKind,
+};
+pub use containment::{
+    CLOSED_RETENTION_MS, Closed, Containment, ContainmentStatus, MAX_SESSIONS_KEPT, UndoReason,
+    UndoRequest,
 };
 pub use hr::{Date, Departure, HrEventKind, HrSource, HrWork, PersonRecord, RecordedHrChange};
 pub use records::{AuditEntry, Delivery, RunRecord, RunStatus, ScanMark};

@@ -13,6 +13,7 @@
 //! are named after the identity provider (`okta_group_add`, `okta_group_adds`).
 
 use super::alert_tickets::AlertSettings;
+use super::containment::{self, Decided};
 use super::scan;
 use super::steps::{record_intents, set_outcome};
 use super::ticket_content::ticket_content;
@@ -43,6 +44,8 @@ pub struct DepartingSettings {
     pub protected_users: Vec<String>,
     /// Group ids never changed.
     pub protected_groups: Vec<String>,
+    /// Undo a group add this many days after it was made (none: until undone otherwise).
+    pub contain_for_days: Option<u32>,
 }
 
 /// What the flow talks to.
@@ -82,6 +85,12 @@ pub async fn run(ctx: &RunCtx, deps: &DepartingDeps) -> RunRecord {
         Ok(l) => l,
         Err(record) => return record,
     };
+    // Undos first: a cancelled departure or a passed time limit frees people before new work.
+    let undo = containment::UndoDeps {
+        idp: deps.idp.as_ref(),
+        protected_groups: &deps.settings.protected_groups,
+    };
+    containment::undo_due(ctx, &undo).await;
     let status = scan_and_act(ctx, deps).await;
     ctx.unlock(lock).await;
     ctx.finish(status, None).await
@@ -450,10 +459,20 @@ async fn contain(
         ctx.audit(idp, &action, &email, &format!("session {id}"), audit);
         return Ok(outcome(format!("not changed: {login} {why}")));
     }
+    let decided = |added: bool| Decided {
+        session_id: id,
+        email: &email,
+        login: &login,
+        group_id: group,
+        user_id: &user.id,
+        added,
+        contain_for_days: deps.settings.contain_for_days,
+    };
     match deps.idp.is_member(group, &user.id, deadline).await {
         Ok(true) if earlier_intent => {
             // The member is there because riskflow's earlier attempt added them: record the
             // add that was made, with its audit entry, so it is known (and undone) as riskflow's.
+            let containment = containment::record(ctx, idp, &decided(true)).await?;
             ctx.count(&adds, 1);
             ctx.audit(
                 idp,
@@ -463,16 +482,21 @@ async fn contain(
                 "ok (made by an earlier attempt whose answer was lost; recorded now)",
             );
             return Ok(Some(serde_json::json!({
-                "summary": format!("{email} was added to the group"),
+                "summary": format!("{email} was added to the group (containment {containment})"),
                 "user_id": user.id,
                 "was_member": false,
+                "containment": containment,
             })));
         }
         Ok(true) => {
+            // Already in the group: by an open containment of riskflow's (another session of
+            // the same person), which this session joins, or from before riskflow acted.
+            let containment = containment::record(ctx, idp, &decided(false)).await?;
             return Ok(Some(serde_json::json!({
-                "summary": format!("{email} was already a member; nothing changed"),
+                "summary": format!("{email} was already a member; nothing changed (containment {containment})"),
                 "user_id": user.id,
                 "was_member": true,
+                "containment": containment,
             })));
         }
         Ok(false) => {}
@@ -527,12 +551,16 @@ async fn contain(
     record_intents(ctx, lease, item, &[step], &session.last_updated.to_string()).await?;
     match deps.idp.add_member(group, &user.id, deadline).await {
         Ok(()) => {
+            // Recorded before it is audited: if the record fails, the retry finds the member
+            // and the intent, and records and audits the add once.
+            let containment = containment::record(ctx, idp, &decided(true)).await?;
             ctx.count(&adds, 1);
             ctx.audit(idp, &action, &email, &format!("session {id}"), "ok");
             Ok(Some(serde_json::json!({
-                "summary": format!("{email} was added to the group"),
+                "summary": format!("{email} was added to the group (containment {containment})"),
                 "user_id": user.id,
                 "was_member": false,
+                "containment": containment,
             })))
         }
         Err(e) => {
@@ -565,6 +593,7 @@ mod decision_tests {
     use std::time::Duration;
 
     const GROUP: &str = "00g-restricted";
+    const AUDIT: i64 = crate::store::AUDIT_RETENTION_MS;
 
     struct Job {
         store: Store,
@@ -613,6 +642,7 @@ mod decision_tests {
                 cap_per_day: 25,
                 protected_users: Vec::new(),
                 protected_groups: Vec::new(),
+                contain_for_days: None,
             };
             settings(&mut s);
             let deps = DepartingDeps {
@@ -838,5 +868,259 @@ mod decision_tests {
             assert_eq!(o["was_member"], was_member, "{who}: {o}");
             assert_eq!(o["user_id"], format!("00u-{who}@example.com"), "{who}: {o}");
         }
+    }
+
+    /// The open containments, by login.
+    async fn open(job: &Job) -> Vec<crate::domain::Containment> {
+        let mut all = job
+            .store
+            .open_containments(None, 100, job.now)
+            .await
+            .unwrap()
+            .items;
+        all.sort_by(|a, b| a.login.cmp(&b.login));
+        all
+    }
+
+    /// The audit results of group removals of `login`.
+    async fn removals_audited(job: &Job, login: &str) -> Vec<String> {
+        job.store
+            .list_audit(
+                job.now - 7 * 86_400_000,
+                job.now + 86_400_000,
+                1000,
+                None,
+                job.now,
+            )
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|a| a.action == "okta_group_remove" && a.target == login)
+            .map(|a| a.result)
+            .collect()
+    }
+
+    fn removes(job: &Job) -> Vec<String> {
+        job.idp
+            .removes
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, u)| u.clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn each_add_is_a_containment_two_sessions_share_one_and_a_requested_undo_removes_once() {
+        let job = Job::new();
+        let mut second = FakeAlerts::session("a2", 3, job.now - 30_000);
+        second.actor_name = Some("a@example.com".into());
+        job.alerts.put(second);
+        job.run(|_| {}).await;
+        let open_now = open(&job).await;
+        assert_eq!(open_now.len(), 3, "a, b, c: {open_now:#?}");
+        let a = &open_now[0];
+        assert_eq!(a.login, "a@example.com");
+        assert!(!a.was_member);
+        let mut sessions = a.sessions.clone();
+        sessions.sort();
+        assert_eq!(sessions, vec!["a".to_string(), "a2".to_string()], "{a:#?}");
+
+        let asked = containment::request_undo(
+            &job.store,
+            &a.id,
+            "analyst",
+            Some("FP".into()),
+            AUDIT,
+            job.now,
+        )
+        .await
+        .unwrap();
+        assert!(asked.undo_request.is_some());
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.counts.get("okta_group_removes"), Some(&1), "{rec:?}");
+        assert_eq!(removes(&job), vec!["00u-a@example.com".to_string()]);
+        let done = job
+            .store
+            .containment(&a.id, job.now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            done.status,
+            crate::domain::ContainmentStatus::Undone,
+            "{done:#?}"
+        );
+        assert_eq!(
+            removals_audited(&job, "a@example.com").await,
+            vec!["ok".to_string()]
+        );
+        // Nothing more: a second run, and a second request, change nothing.
+        job.run(|_| {}).await;
+        assert_eq!(removes(&job).len(), 1);
+        let again =
+            containment::request_undo(&job.store, &a.id, "analyst", None, AUDIT, job.now).await;
+        assert!(
+            matches!(&again, Err(containment::UndoRequestError::Refused(m)) if m.contains("already closed")),
+            "{again:?}"
+        );
+        assert_eq!(open(&job).await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_prior_member_is_recorded_as_not_reversible_and_never_removed() {
+        let job = Job::new();
+        job.idp
+            .members
+            .lock()
+            .unwrap()
+            .push((GROUP.into(), "00u-b@example.com".into()));
+        job.run(|s| s.contain_for_days = Some(1)).await;
+        let b = job
+            .store
+            .closed_containments(None, 10, job.now)
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(b.len(), 1, "{b:#?}");
+        assert_eq!(b[0].status, crate::domain::ContainmentStatus::NotReversible);
+        assert!(b[0].was_member);
+        let refused =
+            containment::request_undo(&job.store, &b[0].id, "analyst", None, AUDIT, job.now).await;
+        assert!(
+            matches!(&refused, Err(containment::UndoRequestError::Refused(m)) if m.contains("not reversible")),
+            "{refused:?}"
+        );
+        // The time limit passes: a and c are released, b stays in the group.
+        let mut job = job;
+        job.now += 86_400_000 + 1;
+        let rec = job.run(|s| s.contain_for_days = Some(1)).await;
+        assert_eq!(rec.counts.get("okta_group_removes"), Some(&2), "{rec:?}");
+        let mut removed = removes(&job);
+        removed.sort();
+        assert_eq!(removed, vec!["00u-a@example.com", "00u-c@example.com"]);
+        assert!(open(&job).await.is_empty());
+        assert_eq!(
+            job.idp.adds(),
+            2,
+            "the sessions already handled add nobody again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_departure_releases_the_person_and_an_older_cancellation_does_not() {
+        use crate::domain::{Departure, HrEventKind, HrSource, PersonRecord};
+        let mut job = Job::new();
+        let person = |email: &str, at: i64| PersonRecord {
+            email: email.into(),
+            latest: Departure {
+                source: HrSource::Generic,
+                kind: HrEventKind::Cancellation,
+                source_event_id: format!("cancel-{email}"),
+                event_time: at,
+                email: email.into(),
+                employee_id: None,
+                departure_date: None,
+                reason: None,
+            },
+            actor_id: None,
+            added_by_riskflow: false,
+            indexed_date: None,
+            updated_at: at,
+            version: 0,
+        };
+        // c's cancellation was saved before the containment (a watchlist entry made by hand).
+        job.store
+            .save_person(
+                &person("c@example.com", job.now - 1000),
+                None,
+                job.now - 1000,
+            )
+            .await
+            .unwrap();
+        job.run(|_| {}).await;
+        job.now += 60_000;
+        job.store
+            .save_person(&person("a@example.com", job.now), None, job.now)
+            .await
+            .unwrap();
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.counts.get("okta_group_removes"), Some(&1), "{rec:?}");
+        assert_eq!(removes(&job), vec!["00u-a@example.com".to_string()]);
+        let results = removals_audited(&job, "a@example.com").await;
+        assert_eq!(results, vec!["ok".to_string()]);
+        let left: Vec<String> = open(&job).await.into_iter().map(|c| c.login).collect();
+        assert_eq!(left, vec!["b@example.com", "c@example.com"]);
+    }
+
+    #[tokio::test]
+    async fn a_group_a_rule_assigns_to_is_reported_and_its_members_left_in_it() {
+        let job = Job::new();
+        job.run(|_| {}).await;
+        job.idp
+            .rules
+            .lock()
+            .unwrap()
+            .push(("Engineering".into(), GROUP.into()));
+        let a = open(&job).await.remove(0);
+        containment::request_undo(&job.store, &a.id, "analyst", None, AUDIT, job.now)
+            .await
+            .unwrap();
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.counts.get("containments_kept"), Some(&1), "{rec:?}");
+        assert!(removes(&job).is_empty());
+        let kept = job
+            .store
+            .containment(&a.id, job.now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.status, crate::domain::ContainmentStatus::Kept);
+        let audited = removals_audited(&job, "a@example.com").await;
+        assert!(
+            audited.len() == 1 && audited[0].contains("group rule(s) Engineering"),
+            "{audited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_removal_whose_answer_was_lost_is_recorded_and_audited_once_on_the_next_run() {
+        use crate::flows::fakes::status_error;
+        let job = Job::new();
+        job.run(|_| {}).await;
+        let a = open(&job).await.remove(0);
+        containment::request_undo(&job.store, &a.id, "analyst", None, AUDIT, job.now)
+            .await
+            .unwrap();
+        // Okta removes the member, and the answer is lost.
+        *job.idp.remove_error.lock().unwrap() =
+            Some(status_error("okta", "/api/v1/groups/g/users/u", 503));
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.status, RunStatus::Partial, "{rec:?}");
+        let undoing = job
+            .store
+            .containment(&a.id, job.now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(undoing.status, crate::domain::ContainmentStatus::Undoing);
+        assert!(undoing.last_error.is_some(), "{undoing:#?}");
+        assert!(removals_audited(&job, "a@example.com").await.is_empty());
+        let rec = job.run(|_| {}).await;
+        assert_eq!(rec.status, RunStatus::Succeeded, "{rec:?}");
+        assert_eq!(removes(&job).len(), 1, "removed once");
+        let audited = removals_audited(&job, "a@example.com").await;
+        assert!(
+            audited.len() == 1 && audited[0].starts_with("ok (not a member any more"),
+            "{audited:?}"
+        );
+        let done = job
+            .store
+            .containment(&a.id, job.now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, crate::domain::ContainmentStatus::Undone);
     }
 }

@@ -408,6 +408,12 @@ pub struct FakeIdp {
     pub adds: Mutex<Vec<(String, String)>>,
     /// When set, an add is applied and then answered with it (a lost answer).
     pub add_error: Mutex<Option<ConnectorError>>,
+    /// Every removal, in order: (group id, user id).
+    pub removes: Mutex<Vec<(String, String)>>,
+    /// When set, a removal is applied and then answered with it (a lost answer).
+    pub remove_error: Mutex<Option<ConnectorError>>,
+    /// (rule name, group id): active rules that assign users to a group.
+    pub rules: Mutex<Vec<(String, String)>>,
 }
 
 impl FakeIdp {
@@ -515,5 +521,35 @@ impl crate::ports::IdentityProvider for FakeIdp {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    async fn remove_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError> {
+        let m = (group_id.to_string(), user_id.to_string());
+        self.removes.lock().unwrap().push(m.clone());
+        self.members.lock().unwrap().retain(|x| x != &m);
+        match self.remove_error.lock().unwrap().take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    async fn rules_assigning(
+        &self,
+        group_id: &str,
+        _deadline: Option<Instant>,
+    ) -> Result<Vec<String>, ConnectorError> {
+        Ok(self
+            .rules
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, g)| g == group_id)
+            .map(|(n, _)| n.clone())
+            .collect())
     }
 }

@@ -4,6 +4,7 @@
 //! run shares: the clock, the deadline, dry-run mode, counters, the audit buffer and the plan.
 
 pub mod alert_tickets;
+pub mod containment;
 pub mod departing_response;
 #[cfg(test)]
 pub(crate) mod fakes;

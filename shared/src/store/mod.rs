@@ -1,6 +1,6 @@
 //! The state store: every item riskflow keeps (schema version, connections and their history,
-//! scans, work items, locks, people, the departure index, runs, webhook deliveries, audit
-//! entries), with the semantics that make outside effects exactly-once (README.md, "How
+//! scans, work items, locks, people, the departure index, containments, runs, webhook
+//! deliveries, audit entries), with the semantics that make outside effects exactly-once (README.md, "How
 //! exactly-once works": claims with lease tokens, token-conditional writes, retention treated
 //! as absence, all-or-nothing delivery + work item records).
 //!
@@ -17,6 +17,7 @@ pub mod sqlite;
 
 mod claims;
 mod connections;
+mod containments;
 mod locks;
 mod people;
 mod records;

@@ -15,6 +15,27 @@ impl Store {
         }
     }
 
+    /// The people of these emails that have a record, by email (one batched read per 100).
+    pub async fn people(
+        &self,
+        emails: &[String],
+        now: i64,
+    ) -> Result<HashMap<String, PersonRecord>> {
+        let keys: Vec<(String, String)> = emails
+            .iter()
+            .map(|e| (person_pk(e), "departure".to_string()))
+            .collect();
+        let mut out = HashMap::with_capacity(keys.len());
+        for raw in self.backend.batch_get(&keys).await? {
+            if raw.expires_at.is_none_or(|e| e >= now) {
+                let mut rec: PersonRecord = Self::decode(&raw)?;
+                rec.version = raw.version;
+                out.insert(rec.email.to_ascii_lowercase(), rec);
+            }
+        }
+        Ok(out)
+    }
+
     /// Save a person read at `rec.version` (0 = new) and move their departure-index entry to
     /// `rec.indexed_date`, in one transaction.
     pub async fn save_person(

@@ -158,19 +158,22 @@ impl Store {
         }
         let raws = entries
             .iter()
-            .map(|e| {
-                let mut raw = Self::encode(
-                    format!("audit#{}", crate::clock::date_of_ms(e.at)),
-                    format!("{}#{}", ts_key(e.at), e.id),
-                    1,
-                    e,
-                )?;
-                raw.expires_at = Some(e.at + retention_ms);
-                Ok(raw)
-            })
+            .map(|e| Self::audit_item(e, retention_ms))
             .collect::<Result<Vec<_>>>()?;
         self.backend.put_many(raws).await?;
         Ok(())
+    }
+
+    /// The stored form of one audit entry, kept for `retention_ms`.
+    pub(super) fn audit_item(e: &AuditEntry, retention_ms: i64) -> Result<RawItem> {
+        let mut raw = Self::encode(
+            format!("audit#{}", crate::clock::date_of_ms(e.at)),
+            format!("{}#{}", ts_key(e.at), e.id),
+            1,
+            e,
+        )?;
+        raw.expires_at = Some(e.at + retention_ms);
+        Ok(raw)
     }
 
     /// Audit entries with `from <= at < to`, oldest first, `limit` a page. The cursor is

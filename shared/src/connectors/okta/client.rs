@@ -391,6 +391,29 @@ impl OktaClient {
         Ok(groups.iter().any(|g| g.id == group_id))
     }
 
+    /// The names of the active group rules that assign users to `group_id`:
+    /// `GET /api/v1/groups/rules?limit=200` (Okta's page size for rules is 50 by default and 200
+    /// at most), every page.
+    pub async fn rules_assigning(
+        &self,
+        group_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<String>, ConnectorError> {
+        Self::check_id("group", group_id)?;
+        let rules: Vec<GroupRule> = self
+            .list(
+                "/api/v1/groups/rules?limit=200",
+                deadline,
+                |_: &GroupRule| false,
+            )
+            .await?;
+        Ok(rules
+            .into_iter()
+            .filter(|r| r.assigns_to(group_id))
+            .map(|r| if r.name.is_empty() { r.id } else { r.name })
+            .collect())
+    }
+
     /// The active users whose `profile.email` is `email` (compared without case, re-checked
     /// here on every answer: the server's filter is not trusted):
     /// `GET /api/v1/users?search=profile.email eq "<email>"`, every page. An address that

@@ -84,4 +84,21 @@ impl IdentityProvider for OktaIdp {
     ) -> Result<(), ConnectorError> {
         self.client.add_member(group_id, user_id, deadline).await
     }
+
+    async fn remove_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError> {
+        self.client.remove_member(group_id, user_id, deadline).await
+    }
+
+    async fn rules_assigning(
+        &self,
+        group_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<String>, ConnectorError> {
+        self.client.rules_assigning(group_id, deadline).await
+    }
 }

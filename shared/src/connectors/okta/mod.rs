@@ -6,7 +6,8 @@
 //! one ACTIVE user with that email), check that the configured group is an `OKTA_GROUP` (only
 //! those can have members changed through the API), check membership with the user's groups
 //! (`GET /api/v1/users/{u}/groups`, one request however large the group) and add or remove the
-//! user (`PUT`/`DELETE /api/v1/groups/{g}/users/{u}` → 204). Listings page through
+//! user (`PUT`/`DELETE /api/v1/groups/{g}/users/{u}` → 204); before a removal, the active group
+//! rules (`GET /api/v1/groups/rules`) are read, and a group a rule assigns to is left alone. Listings page through
 //! `Link rel="next"`, followed only on the connection's origin. See `docs/vendors/okta.md`. 429 waits
 //! (`X-Rate-Limit-Reset` against `Date`) come from [`crate::http`]; the last seen
 //! `X-Rate-Limit-*` values are exposed for adaptive concurrency. Wire facts follow Okta's
@@ -25,5 +26,7 @@ pub mod verify;
 
 pub use client::{OktaClient, SYSTEM, next_link, searchable_email};
 pub use idp::OktaIdp;
-pub use model::{Group, GroupProfile, GroupType, RateLimit, User, UserProfile, UserStatus};
+pub use model::{
+    Group, GroupProfile, GroupRule, GroupType, RateLimit, User, UserProfile, UserStatus,
+};
 pub use oauth::ServiceApp;

@@ -121,6 +121,49 @@ impl Group {
     }
 }
 
+/// A group rule (`GET /api/v1/groups/rules`): while `ACTIVE`, it assigns the users its
+/// expression matches to `actions.assignUserToGroups.groupIds`. Removing a user a rule assigned
+/// puts them on the rule's exclusion list (Okta's group rules documentation), so riskflow never
+/// removes a membership from a group a rule assigns to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRule {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// `ACTIVE`, `INACTIVE` or `INVALID`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub actions: GroupRuleActions,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRuleActions {
+    #[serde(default)]
+    pub assign_user_to_groups: Option<GroupRuleAssignment>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRuleAssignment {
+    #[serde(default)]
+    pub group_ids: Vec<String>,
+}
+
+impl GroupRule {
+    /// Whether the rule is active and assigns users to `group_id`.
+    pub fn assigns_to(&self, group_id: &str) -> bool {
+        self.status == "ACTIVE"
+            && self
+                .actions
+                .assign_user_to_groups
+                .as_ref()
+                .is_some_and(|a| a.group_ids.iter().any(|g| g == group_id))
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupProfile {
     #[serde(default)]

@@ -92,6 +92,15 @@ pub const FIELDS: &[Field] = &[
     )
     .default("25"),
     Field::new(
+        "contain_for_days",
+        "Undo a group add after (days)",
+        Integer,
+        false,
+        false,
+        "Optional, 1 to 365: remove a person riskflow added to the group this many days later. \
+         Empty: until the departure is cancelled or someone runs riskflow undo.",
+    ),
+    Field::new(
         "protected_users",
         "Protected users",
         List,
@@ -139,7 +148,12 @@ pub struct Settings {
     pub cap_per_day: u64,
     pub protected_users: Vec<String>,
     pub protected_groups: Vec<String>,
+    #[serde(default)]
+    pub contain_for_days: Option<u32>,
 }
+
+/// The longest `contain_for_days` accepted.
+pub const MAX_CONTAIN_FOR_DAYS: u32 = 365;
 
 impl VendorSettings for Settings {
     const FIELDS: &'static [Field] = FIELDS;
@@ -159,6 +173,14 @@ impl VendorSettings for Settings {
                 ),
             )
         };
+        if let Some(days) = self.contain_for_days
+            && !(1..=MAX_CONTAIN_FOR_DAYS).contains(&days)
+        {
+            return Err(ConnectorError::invalid(
+                super::SYSTEM,
+                format!("contain_for_days must be from 1 to {MAX_CONTAIN_FOR_DAYS} (got {days})"),
+            ));
+        }
         let http = Http::guarded(opts)?.with_families(super::limits::endpoint_family);
         let client = match self.auth {
             AuthChoice::Ssws => {
@@ -206,5 +228,23 @@ mod tests {
         s.api_token = Some(SecretString::from("unused"));
         let err = s.connect(&opts).unwrap_err().to_string();
         assert!(err.contains("client ID is required with oauth"), "{err}");
+    }
+
+    #[test]
+    fn contain_for_days_is_optional_and_bounded() {
+        let mut s: Settings = form::defaults();
+        assert_eq!(s.contain_for_days, None);
+        s.api_token = Some(SecretString::from("t"));
+        let opts = ClientOptions::new(true);
+        for bad in [0, 366] {
+            s.contain_for_days = Some(bad);
+            let err = s.connect(&opts).unwrap_err().to_string();
+            assert!(
+                err.contains("contain_for_days must be from 1 to 365"),
+                "{err}"
+            );
+        }
+        s.contain_for_days = Some(30);
+        assert!(s.connect(&opts).is_ok());
     }
 }
