@@ -163,3 +163,123 @@ async fn two_okta_users_sharing_the_email_contain_nobody_and_the_audit_says_why(
         "the ticket says why nobody was contained: {description}"
     );
 }
+
+/// `GET /containments?status=…` through the API handler.
+async fn containments(w: &World, status: &str) -> Vec<serde_json::Value> {
+    let mut req = riskflow::api::ApiRequest {
+        method: http::Method::GET,
+        path: "/containments".into(),
+        query: Default::default(),
+        headers: http::HeaderMap::new(),
+        body: Default::default(),
+        principal: "analyst".into(),
+    };
+    req.query.insert("status".into(), status.into());
+    let r = w.api.handle(req).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["containments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// `POST /containments/{id}/undo` through the API handler; its status and body.
+async fn request_undo(w: &World, id: &str) -> (u16, serde_json::Value) {
+    let r = w
+        .api
+        .handle(riskflow::api::ApiRequest {
+            method: http::Method::POST,
+            path: format!("/containments/{id}/undo"),
+            query: Default::default(),
+            headers: http::HeaderMap::new(),
+            body: Default::default(),
+            principal: "analyst".into(),
+        })
+        .await;
+    (r.status.as_u16(), r.body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contain_for_days_releases_each_person_once_a_day_later_and_a_prior_member_never() {
+    let w = departing_world(json!({"contain_for_days": 1})).await;
+    let people = w.seed_departing_people("lim", 3);
+    // The third was in the group before riskflow acted.
+    let prior = w.sb().okta_user_id(&people[2].1).expect("the Okta user");
+    w.sb()
+        .add_okta_membership(riskflow_sandbox::okta::OktaMembership {
+            group_id: DEPARTING_GROUP.into(),
+            user: prior.clone(),
+        });
+    let rec = w.run(FLOW).await;
+    assert_eq!(count(&rec, "okta_group_adds"), 2, "{rec:#?}");
+    assert_eq!(containments(&w, "open").await.len(), 2);
+    let closed = containments(&w, "closed").await;
+    assert_eq!(closed.len(), 1, "{closed:#?}");
+    assert_eq!(closed[0]["status"], "not_reversible");
+    let (status, body) = request_undo(&w, closed[0]["id"].as_str().unwrap()).await;
+    assert_eq!(status, 409, "{body}");
+
+    // Half a day: nothing is due.
+    w.pass_time(12 * 3_600_000).await;
+    w.run(FLOW).await;
+    assert_eq!(w.sb().count("okta", "DELETE", GROUP_ADD), 0);
+    // A day and a minute after the adds, both are removed, once.
+    w.pass_time(12 * 3_600_000 + 60_000).await;
+    let rec = w.run(FLOW).await;
+    assert_eq!(rec.status, RunStatus::Succeeded, "{rec:#?}");
+    assert_eq!(count(&rec, "okta_group_removes"), 2, "{rec:#?}");
+    assert_eq!(
+        w.sb().okta_group_member_ids(DEPARTING_GROUP),
+        vec![prior.clone()]
+    );
+    w.run(FLOW).await;
+    assert_eq!(w.sb().count("okta", "DELETE", GROUP_ADD), 2, "never again");
+    assert!(containments(&w, "open").await.is_empty());
+    let removed: Vec<_> = w
+        .audit_entries()
+        .await
+        .into_iter()
+        .filter(|a| a.action == "okta_group_remove")
+        .collect();
+    assert_eq!(removed.len(), 2, "{removed:#?}");
+    assert!(
+        removed
+            .iter()
+            .all(|a| a.result == "ok" && a.reason.contains("time limit of 1 days"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_undo_in_a_group_an_okta_rule_assigns_to_removes_nobody_and_excludes_nobody() {
+    let w = departing_world(json!({})).await;
+    let people = w.seed_departing_people("rule", 1);
+    w.run(FLOW).await;
+    let user = w.sb().okta_user_id(&people[0].1).expect("the Okta user");
+    // An admin points a group rule at the containment group, matching this person too.
+    let rule = w
+        .sb()
+        .add_okta_group_rule(riskflow_sandbox::okta::OktaGroupRuleSeed {
+            name: "Contractors".into(),
+            group_ids: vec![DEPARTING_GROUP.into()],
+            users: vec![user.clone()],
+            ..Default::default()
+        });
+    let open = containments(&w, "open").await;
+    assert_eq!(open.len(), 1, "{open:#?}");
+    let (status, body) = request_undo(&w, open[0]["id"].as_str().unwrap()).await;
+    assert_eq!(status, 202, "{body}");
+    let rec = w.run(FLOW).await;
+    assert_eq!(count(&rec, "containments_kept"), 1, "{rec:#?}");
+    assert_eq!(w.sb().count("okta", "DELETE", GROUP_ADD), 0);
+    assert!(w.sb().okta_rule_exclusions(&rule).is_empty());
+    assert_eq!(w.sb().okta_group_member_ids(DEPARTING_GROUP), vec![user]);
+    let kept = containments(&w, "closed").await;
+    assert_eq!(kept[0]["status"], "kept");
+    assert!(
+        kept[0]["closed"]["result"]
+            .as_str()
+            .unwrap()
+            .contains("group rule(s) Contractors"),
+        "{kept:#?}"
+    );
+}
