@@ -236,7 +236,96 @@ fn paginate(rows: &[Value]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::memory::MemoryItemStore;
+    use async_trait::async_trait;
     use serde_json::json;
+    use std::sync::Mutex;
+
+    /// A memory backend that notes each call and its size (items, keys or operations).
+    #[derive(Default)]
+    struct Counting {
+        inner: MemoryItemStore,
+        calls: Mutex<Vec<(&'static str, usize)>>,
+    }
+
+    impl Counting {
+        fn note(&self, call: &'static str, n: usize) {
+            self.calls.lock().unwrap().push((call, n));
+        }
+        fn take(&self) -> Vec<(&'static str, usize)> {
+            std::mem::take(&mut *self.calls.lock().unwrap())
+        }
+    }
+
+    #[async_trait]
+    impl ItemStore for Counting {
+        async fn get(&self, pk: &str, sk: &str) -> Result<Option<RawItem>, BackendError> {
+            self.note("get", 1);
+            self.inner.get(pk, sk).await
+        }
+        async fn batch_get(&self, keys: &[(String, String)]) -> Result<Vec<RawItem>, BackendError> {
+            self.note("batch_get", keys.len());
+            self.inner.batch_get(keys).await
+        }
+        async fn put(&self, item: RawItem, cond: Cond) -> Result<(), BackendError> {
+            self.note("put", 1);
+            self.inner.put(item, cond).await
+        }
+        async fn put_many(&self, items: Vec<RawItem>) -> Result<(), BackendError> {
+            self.note("put_many", items.len());
+            self.inner.put_many(items).await
+        }
+        async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), BackendError> {
+            self.note("delete", 1);
+            self.inner.delete(pk, sk, cond).await
+        }
+        async fn transact(&self, ops: Vec<Op>) -> Result<(), BackendError> {
+            self.note("transact", ops.len());
+            self.inner.transact(ops).await
+        }
+        async fn query(&self, q: &Query) -> Result<(Vec<RawItem>, Option<String>), BackendError> {
+            self.note("query", 1);
+            self.inner.query(q).await
+        }
+        async fn delete_expired(&self, now: i64) -> Result<u64, BackendError> {
+            self.inner.delete_expired(now).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_20000_row_snapshot_is_read_with_two_requests_and_replaced_with_two() {
+        let backend = Arc::new(Counting::default());
+        let store = Store::new(backend.clone());
+        let rows: Vec<Value> = (0..20_000)
+            .map(|i| {
+                json!({"employee_id": format!("{i:06}"), "email": format!("p{i}@example.com"),
+                "termination_date": "2030-01-31", "event_id": format!("9f1c6a2b1e3d-{i}")})
+            })
+            .collect();
+        let pages = store
+            .put_report_snapshot("workday", None, &rows, 1_000)
+            .await
+            .unwrap() as usize;
+        assert!((5..=25).contains(&pages), "{pages} pages");
+        // One batched write (BatchWriteItem takes 25 items), one transaction with the head.
+        assert_eq!(backend.take(), [("put_many", pages), ("transact", 1)]);
+        let read = store
+            .report_snapshot("workday", 2_000)
+            .await
+            .unwrap()
+            .unwrap();
+        // The head, then every page in one batched read (BatchGetItem takes 100 keys).
+        assert_eq!(backend.take(), [("get", 1), ("batch_get", pages)]);
+        store
+            .put_report_snapshot("workday", Some(&read), &rows, 3_000)
+            .await
+            .unwrap();
+        // The flip deletes the replaced generation's pages in the same transaction.
+        assert_eq!(
+            backend.take(),
+            [("put_many", pages), ("transact", 1 + pages)]
+        );
+    }
 
     #[test]
     fn pages_stay_within_the_budget_and_keep_every_row_in_order() {
