@@ -148,6 +148,26 @@ resource "aws_cloudwatch_metric_alarm" "cap_reached" {
   tags                = local.tags
 }
 
+# A Workday pull that may have left people out (an unreadable row, an answer without
+# Report_Entry, a drop past max_shrink_percent) cancels nobody until the next pull confirms;
+# one that keeps happening would hold cancellations for good.
+resource "aws_cloudwatch_metric_alarm" "workday_cancellations_held" {
+  alarm_name          = "${var.name}-workday-cancellations-held"
+  alarm_description   = "hr-departures did not read people missing from a Workday pull as cancelled (the run record says why): see docs/runbook.md."
+  namespace           = "riskflow"
+  metric_name         = "workday_cancellations_held"
+  dimensions          = { deployment = var.name, flow = "hr-departures" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+}
+
 # webhook_rejected is emitted with the dimension sets {deployment} (watched here) and
 # {deployment, source, reason} (what the operator reads).
 resource "aws_cloudwatch_metric_alarm" "webhook_rejected" {

@@ -29,7 +29,7 @@ locals {
       invoke               = []
     }
     "hr-departures" = {
-      table                = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"]
+      table                = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"]
       table_in_transaction = ["dynamodb:DeleteItem"]
       secrets_read         = ["incydr", "workday", "adp", "bamboohr", "generic"]
       secrets_write        = []

@@ -78,6 +78,7 @@ output "resource_names" {
       [for a in aws_cloudwatch_metric_alarm.dead_letters : a.alarm_name],
       [for a in aws_cloudwatch_metric_alarm.schedule_failures : a.alarm_name],
       [aws_cloudwatch_metric_alarm.lag.alarm_name, aws_cloudwatch_metric_alarm.cap_reached.alarm_name],
+      [aws_cloudwatch_metric_alarm.workday_cancellations_held.alarm_name],
       [aws_cloudwatch_metric_alarm.webhook_rejected.alarm_name, aws_cloudwatch_metric_alarm.api_5xx.alarm_name],
     ))
   }

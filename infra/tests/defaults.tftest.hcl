@@ -180,6 +180,11 @@ run "defaults" {
   }
 
   assert {
+    condition     = aws_cloudwatch_metric_alarm.workday_cancellations_held.metric_name == "workday_cancellations_held" && aws_cloudwatch_metric_alarm.workday_cancellations_held.dimensions == tomap({ deployment = "riskflow", flow = "hr-departures" }) && aws_cloudwatch_metric_alarm.workday_cancellations_held.threshold == 0 && aws_cloudwatch_metric_alarm.workday_cancellations_held.treat_missing_data == "notBreaching"
+    error_message = "an alarm when a Workday pull holds cancellations, on workday_cancellations_held {deployment, flow = hr-departures}"
+  }
+
+  assert {
     condition     = aws_cloudwatch_metric_alarm.webhook_rejected.dimensions == tomap({ deployment = "riskflow" }) && aws_cloudwatch_metric_alarm.webhook_rejected.threshold == 5 && aws_cloudwatch_metric_alarm.webhook_rejected.period == 900 && aws_cloudwatch_metric_alarm.webhook_rejected.treat_missing_data == "notBreaching"
     error_message = "webhook_rejected alarm on the {deployment} rollup, > 5 in 15 minutes"
   }
@@ -206,8 +211,8 @@ run "defaults" {
   }
 
   assert {
-    condition     = length(output.resource_names.cloudwatch_metric_alarms) == 22
-    error_message = "expected 22 alarms with the defaults (README's cost at rest counts them)"
+    condition     = length(output.resource_names.cloudwatch_metric_alarms) == 23
+    error_message = "expected 23 alarms with the defaults (README's cost at rest counts them)"
   }
 
   # --- API -------------------------------------------------------------------------------

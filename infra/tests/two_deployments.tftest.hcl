@@ -27,7 +27,7 @@ run "side_by_side" {
   }
 
   assert {
-    condition     = length(output.production.cloudwatch_metric_alarms) == 22 && length(output.production.cloudwatch_log_groups) == 5 && length(output.production.iam_roles) == 5 && length(output.production.scheduler_schedules) == 4
+    condition     = length(output.production.cloudwatch_metric_alarms) == 23 && length(output.production.cloudwatch_log_groups) == 5 && length(output.production.iam_roles) == 5 && length(output.production.scheduler_schedules) == 4
     error_message = "the name lists must cover every alarm, log group, role and schedule"
   }
 
@@ -59,7 +59,7 @@ run "staging" {
   }
 
   assert {
-    condition     = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.no_successful_run), values(aws_cloudwatch_metric_alarm.runs_skipped), [aws_cloudwatch_metric_alarm.lag, aws_cloudwatch_metric_alarm.cap_reached, aws_cloudwatch_metric_alarm.webhook_rejected]) : a.dimensions["deployment"] == "riskflow-staging"])
+    condition     = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.no_successful_run), values(aws_cloudwatch_metric_alarm.runs_skipped), [aws_cloudwatch_metric_alarm.lag, aws_cloudwatch_metric_alarm.cap_reached, aws_cloudwatch_metric_alarm.webhook_rejected, aws_cloudwatch_metric_alarm.workday_cancellations_held]) : a.dimensions["deployment"] == "riskflow-staging"])
     error_message = "staging's alarms must watch staging's metrics (deployment dimension)"
   }
 

@@ -19,7 +19,8 @@
 //! | `PUT /_control/config` | partial [`crate::SandboxConfig`] ([`crate::ConfigPatch`]) | the new config |
 //! | `POST /_control/incydr/expire-tokens` | | 204; every token issued so far → 401 |
 //! | `POST /_control/incydr/sessions/{id}/touch` | [`crate::incydr::TouchSession`] (`{}` is fine) | the session |
-//! | `PUT /_control/workday/rows` | JSON array of report rows | 204 |
+//! | `PUT /_control/workday/rows` | JSON array of report rows (up to 64 MB: a 20,000-row report is fine) | 204 |
+//! | `PUT /_control/workday/empty-answer` | the answer to a JSON pull while the report has no rows: `{}` or `{"Report_Entry":[]}` (the default) | 204 |
 //! | `POST /_control/adp/messages` | any text (queued raw) | `{"msgId": "..."}` |
 //! | `GET /_control/adp/certs` | | [`crate::TlsMaterial`] PEMs (404 before the mTLS listener runs) |
 //! | `POST /_control/bamboohr/webhook` | [`crate::bamboohr::WebhookRequest`] | [`crate::bamboohr::WebhookDelivery`] |
@@ -30,7 +31,7 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -82,7 +83,11 @@ pub(crate) fn router() -> Router<SandboxHandle> {
         .route("/config", get(get_config).put(put_config))
         .route("/incydr/expire-tokens", post(expire_tokens))
         .route("/incydr/sessions/{id}/touch", post(touch))
-        .route("/workday/rows", put(workday_rows))
+        .route(
+            "/workday/rows",
+            put(workday_rows).layer(DefaultBodyLimit::max(WORKDAY_ROWS_MAX_BYTES)),
+        )
+        .route("/workday/empty-answer", put(workday_empty_answer))
         .route("/adp/messages", post(adp_message))
         .route("/adp/certs", get(adp_certs))
         .route("/bamboohr/webhook", post(bamboo_webhook))
@@ -226,6 +231,25 @@ async fn workday_rows(State(h): State<SandboxHandle>, body: Bytes) -> Response {
         }
         Err(r) => r,
     }
+}
+
+/// The largest row set `PUT /_control/workday/rows` takes.
+const WORKDAY_ROWS_MAX_BYTES: usize = 64 * 1024 * 1024;
+
+async fn workday_empty_answer(State(h): State<SandboxHandle>, body: Bytes) -> Response {
+    match parse::<Value>(&body) {
+        Ok(v) if v == json!({}) => h.set_workday_empty_answer(true),
+        Ok(v) if v == json!({"Report_Entry": []}) => h.set_workday_empty_answer(false),
+        Ok(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": "expected {} or {\"Report_Entry\":[]}"})),
+            )
+                .into_response();
+        }
+        Err(r) => return r,
+    }
+    no_content()
 }
 
 async fn adp_message(State(h): State<SandboxHandle>, body: Bytes) -> Response {

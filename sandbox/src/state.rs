@@ -623,6 +623,12 @@ impl SandboxHandle {
         self.with(|s| s.workday.rows = rows);
     }
 
+    /// How a JSON pull of the Workday report answers while it has no rows: `{}` (as Workday
+    /// does, by several accounts) when `without_report_entry`, else `{"Report_Entry":[]}`.
+    pub fn set_workday_empty_answer(&self, without_report_entry: bool) {
+        self.with(|s| s.workday.empty_without_report_entry = without_report_entry);
+    }
+
     /// Queue a raw ADP message (any text); returns its `adp-msg-msgid`.
     pub fn push_adp_message(&self, raw: impl Into<String>) -> String {
         self.with(|s| s.adp.push_message(&mut s.ids, raw.into()))

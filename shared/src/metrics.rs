@@ -5,7 +5,7 @@
 //! module's `name`), so two deployments in one account never mask each other's alarms.
 //! - Runs, dimensions `{deployment, flow}`: `sessions_scanned`, `tickets_created`,
 //!   `comments_added`, `actions_failed`, `lag_seconds`, `blind_spot_sessions`, `cap_reached`,
-//!   `watchlist_adds`, `okta_group_adds`, ..., `duration_ms`, and one of `runs_succeeded`
+//!   `watchlist_adds`, `okta_group_adds`, `workday_cancellations_held` (alarmed), ..., `duration_ms`, and one of `runs_succeeded`
 //!   (a scheduled or manual run that ended succeeded or partial), `runs_skipped` (a system it
 //!   needs is not connected), `runs_overlapped` (another run held the flow's lock),
 //!   `runs_failed`. Webhook batches and backfills emit their counts but none of the `runs_*`,

@@ -436,20 +436,43 @@ pub trait HrQueue: Send + Sync {
     fn interpret(&self, msg: &QueueMessage, now_ms: i64) -> QueueEvent;
 }
 
-/// A report of upcoming departures pulled on a schedule (Workday RaaS): the current rows as
-/// JSON snapshots, and the departures and cancellations between two snapshots.
+/// A report's answer as pulled, not yet read: what [`HrReport::changes`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportAnswer {
+    pub body: Vec<u8>,
+}
+
+/// What one pull of a report amounts to against the snapshot the previous pull kept, by the
+/// source's rule.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportChanges {
+    /// Departures and cancellations to record, dated by the pull.
+    pub facts: Vec<crate::domain::Departure>,
+    /// The rows to keep as the snapshot the next pull is compared with (JSON, in the source's
+    /// order; the store pages them).
+    pub snapshot: Vec<serde_json::Value>,
+    /// What the run record must say: rows that could not be read (their number and problem),
+    /// cancellations held and why.
+    pub problems: Vec<String>,
+    /// Named counts for the run record and its metrics (`<source>_rows_unreadable`, ...).
+    pub counts: Vec<(String, u64)>,
+}
+
+/// A report of upcoming departures pulled on a schedule (Workday RaaS). It has no
+/// cancellation event: each pull is compared with the snapshot the previous one kept, and the
+/// rule that reads a vanishing as a cancellation is the source's, never the flow's.
 #[async_trait]
 pub trait HrReport: Send + Sync {
-    async fn snapshot(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<serde_json::Value, ConnectorError>;
-    /// Departures and cancellations between `previous` and `current` snapshots.
+    /// Pull the report (the answer as it came).
+    async fn fetch(&self, deadline: Option<Instant>) -> Result<ReportAnswer, ConnectorError>;
+    /// What `answer`, pulled at `now_ms`, amounts to against `previous` (the snapshot rows the
+    /// last pull kept; `None` before the first pull). An error means the answer as a whole
+    /// cannot be read: nothing is recorded and the previous snapshot stays.
     fn changes(
         &self,
-        previous: Option<&serde_json::Value>,
-        current: &serde_json::Value,
+        previous: Option<&[serde_json::Value]>,
+        answer: &ReportAnswer,
         today: crate::domain::Date,
         now_ms: i64,
-    ) -> Result<Vec<crate::domain::Departure>, ConnectorError>;
+    ) -> Result<ReportChanges, ConnectorError>;
 }

@@ -1267,6 +1267,41 @@ fn bad_workday_values_are_refused_with_the_row_and_column() {
 }
 
 #[test]
+fn a_workday_answer_is_read_row_by_row_and_an_object_without_report_entry_reads_as_empty() {
+    let m = FieldMapping::default();
+    let body = json!({"Report_Entry":[
+        {"Employee_ID":"1","Email_-_Work":"a@b.co","Termination_Date":"2026-03-31"},
+        {"Employee_ID":"2","Email_-_Work":"nobody","Termination_Date":"2026-03-31"},
+        "not a row",
+        {"Email_-_Work":"c@d.co","Termination_Date":"2026-03-31"},
+        {"Employee_ID":"5","Email_-_Work":"e@f.co","Termination_Date":"2026-04-30"}]});
+    let read = workday::read_report(body.to_string().as_bytes(), &m).unwrap();
+    let ids: Vec<&str> = read.rows.iter().map(|r| r.employee_id.as_str()).collect();
+    assert_eq!(ids, ["1", "5"]);
+    let problems: Vec<(usize, Option<&str>)> = read
+        .problems
+        .iter()
+        .map(|p| (p.row, p.employee_id.as_deref()))
+        .collect();
+    assert_eq!(problems, [(2, Some("2")), (3, None), (4, None)]);
+    assert_eq!(
+        read.problems[0].problem,
+        "Workday report row 2: column 'Email_-_Work' (mapped as email) is not an email address, got 'nobody'"
+    );
+    assert_eq!(read.without_report_entry, None);
+
+    // Workday answers `{}` for a report without rows: empty, and said so.
+    let read = workday::read_report(b"{}", &m).unwrap();
+    assert!(read.rows.is_empty() && read.problems.is_empty());
+    assert_eq!(read.without_report_entry, Some(vec![]));
+    assert_eq!(workday::parse_report(b"{}", &m).unwrap(), vec![]);
+    // Not an object, or a `Report_Entry` that is not a list: the answer as a whole is refused.
+    for bad in [&b"[]"[..], b"\"x\"", b"{\"Report_Entry\":{}}"] {
+        assert!(workday::read_report(bad, &m).is_err());
+    }
+}
+
+#[test]
 fn workday_numbers_and_iso_datetimes_are_accepted_and_optional_columns_may_be_absent() {
     let body = json!({"Report_Entry":[{"Employee_ID":21004,"Email_-_Work":" JDoe@Example.com ",
         "Termination_Date":"2026-03-31-07:00","Last_Day_of_Work":"2026-03-28T00:00:00.000Z"}]});
@@ -1563,9 +1598,13 @@ fn assert_send<T: Send>(_: &T) {}
 
 #[tokio::test]
 async fn the_workday_client_gets_the_report_as_json_with_basic_auth_keeping_the_prompts() {
+    let with_bad_row = r#"{"Report_Entry":[{"Employee_ID":"1","Email_-_Work":"a@b.co","Termination_Date":"2026-03-31"},{"Employee_ID":"2","Termination_Date":"2026-03-31"}]}"#;
     let rec = Recorder::start(vec![
         Reply::json(200, WORKDAY_SAMPLE),
         Reply::json(200, WORKDAY_SAMPLE),
+        Reply::json(200, with_bad_row),
+        Reply::json(200, "{}"),
+        Reply::json(200, r#"{"Report_Data":[]}"#),
     ])
     .await;
     let report = Url::parse(&format!(
@@ -1586,6 +1625,20 @@ async fn the_workday_client_gets_the_report_as_json_with_basic_auth_keeping_the_
     assert_eq!(rows.len(), 1);
     let msg = client.verify(&FieldMapping::default(), None).await.unwrap();
     assert_eq!(msg, "Connected to Workday: report has 1 row");
+    // A bad row is the report's to fix, not a failed connection; `{}` is an empty report;
+    // another object is not a RaaS report.
+    let msg = client.verify(&FieldMapping::default(), None).await.unwrap();
+    assert_eq!(
+        msg,
+        "Connected to Workday: report has 2 rows; 1 cannot be read (first: Workday report row 2 has no column 'Email_-_Work' (mapped as email); check the field mapping)"
+    );
+    let msg = client.verify(&FieldMapping::default(), None).await.unwrap();
+    assert_eq!(msg, "Connected to Workday: report has 0 rows");
+    let err = client
+        .verify(&FieldMapping::default(), None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no 'Report_Entry' list"), "{err}");
 
     let req = &rec.requests()[0];
     assert_eq!(req.method, "GET");

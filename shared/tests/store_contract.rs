@@ -147,6 +147,10 @@ contract!(
     a_refused_write_that_names_no_writer_stays_refused,
     a_delivery_refused_transiently_is_tried_again_and_recorded_once,
     a_containment_is_open_once_per_membership_and_closes_with_its_audit_entry,
+    an_item_over_400_kb_is_refused_by_put_batch_and_transaction_alike,
+    a_20000_row_report_snapshot_is_stored_in_pages_and_replaced_whole,
+    a_report_snapshot_replaced_concurrently_is_refused_and_the_stored_one_stays_whole,
+    the_single_item_snapshot_of_older_versions_is_read_once_then_replaced,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -2163,4 +2167,186 @@ async fn a_containment_is_open_once_per_membership_and_closes_with_its_audit_ent
             .items
             .is_empty()
     );
+}
+
+/// DynamoDB refuses an item over 400 KB (attribute names and values together); memory and
+/// SQLite refuse it too, so code tested on them does not fail on DynamoDB.
+async fn an_item_over_400_kb_is_refused_by_put_batch_and_transaction_alike(fx: Fixture) {
+    let b = fx.store.backend();
+    let sized = |sk: &str, bytes: usize| RawItem {
+        body: "x".repeat(bytes),
+        ..raw("big", sk, 1)
+    };
+    b.put(sized("fits", 380_000), Cond::Always).await.unwrap();
+    assert_eq!(
+        b.get("big", "fits").await.unwrap().unwrap().body.len(),
+        380_000
+    );
+
+    let refusals = [
+        b.put(sized("put", 420_000), Cond::Always).await,
+        b.put_many(vec![sized("batch", 420_000)]).await,
+        b.transact(vec![
+            Op::Put(raw("big", "small", 1), Cond::Always),
+            Op::Put(sized("transact", 420_000), Cond::Always),
+        ])
+        .await,
+    ];
+    for res in refusals {
+        assert!(
+            matches!(res, Err(BackendError::Other(_))),
+            "{:?}: {res:?}",
+            fx.kind
+        );
+    }
+    for sk in ["put", "batch", "transact", "small"] {
+        assert!(b.get("big", sk).await.unwrap().is_none(), "{sk} stored");
+    }
+}
+
+/// 20,000 report rows as a Workday pull stores them (about 180 bytes each: 3.6 MB).
+fn report_rows(n: usize, tag: &str) -> Vec<serde_json::Value> {
+    (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "employee_id": format!("{i:06}"),
+                "email": format!("person{i}@example.com"),
+                "termination_date": "2030-01-31",
+                "last_day": "2030-01-30",
+                "event_id": format!("{tag}-9f1c6a2b1e3d4f5a8b7c6d5e4f3a2b1c-{i}"),
+                "reason": "Resignation > Personal"
+            })
+        })
+        .collect()
+}
+
+/// The Workday snapshot stored at `now` (there is one).
+async fn stored_snapshot(store: &Store, now: i64) -> riskflow::store::Snapshot {
+    store
+        .report_snapshot("workday", now)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Every item of a snapshot partition, by sort key.
+async fn snapshot_items(store: &Store, source: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let (items, next) = store
+            .backend()
+            .query(&Query {
+                pk: format!("snapshot#{source}"),
+                after,
+                limit: 1000,
+                ..Query::default()
+            })
+            .await
+            .unwrap();
+        out.extend(items.into_iter().map(|it| it.sk));
+        match next {
+            Some(n) => after = Some(n),
+            None => return out,
+        }
+    }
+}
+
+async fn a_20000_row_report_snapshot_is_stored_in_pages_and_replaced_whole(fx: Fixture) {
+    let store = &fx.store;
+    assert_eq!(store.report_snapshot("workday", NOW).await.unwrap(), None);
+    let first = report_rows(20_000, "a");
+    let pages = store
+        .put_report_snapshot("workday", None, &first, NOW)
+        .await
+        .unwrap();
+    // 3.6 MB of rows in pages of at most 200 KB.
+    assert!((18..=25).contains(&pages), "{pages} pages");
+    let read = stored_snapshot(store, NOW).await;
+    assert_eq!(read.pages, pages);
+    assert!(read.rows == first, "the rows read back in order");
+
+    let second = report_rows(19_990, "b");
+    let pages2 = store
+        .put_report_snapshot("workday", Some(&read), &second, NOW + DAY)
+        .await
+        .unwrap();
+    let again = stored_snapshot(store, NOW + DAY).await;
+    assert!(again.rows == second);
+    // The replaced generation's pages went with the flip: the head and the new pages remain.
+    let items = snapshot_items(store, "workday").await;
+    assert_eq!(items.len(), pages2 as usize + 1, "{items:?}");
+    assert!(items.contains(&"head".to_string()));
+    // Every page (and the head) expires with the snapshot's retention, renewed by each pull.
+    fx.store
+        .backend()
+        .delete_expired(NOW + DAY + riskflow::store::SNAPSHOT_RETENTION_MS - 1)
+        .await
+        .unwrap();
+    assert_eq!(snapshot_items(store, "workday").await.len(), items.len());
+    fx.store
+        .backend()
+        .delete_expired(NOW + DAY + riskflow::store::SNAPSHOT_RETENTION_MS + 1000)
+        .await
+        .unwrap();
+    assert!(snapshot_items(store, "workday").await.is_empty());
+}
+
+async fn a_report_snapshot_replaced_concurrently_is_refused_and_the_stored_one_stays_whole(
+    fx: Fixture,
+) {
+    let store = &fx.store;
+    let rows = report_rows(3_000, "a");
+    store
+        .put_report_snapshot("workday", None, &rows, NOW)
+        .await
+        .unwrap();
+    let read = stored_snapshot(store, NOW).await;
+    // Another pull replaced it meanwhile; this one's pages are written, its flip refused.
+    let theirs = report_rows(2_000, "b");
+    store
+        .put_report_snapshot("workday", Some(&read), &theirs, NOW + 1)
+        .await
+        .unwrap();
+    let err = store
+        .put_report_snapshot("workday", Some(&read), &report_rows(1_000, "c"), NOW + 2)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    // A writer that saw no snapshot at all is refused too.
+    let err = store
+        .put_report_snapshot("workday", None, &report_rows(10, "d"), NOW + 3)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    let now = stored_snapshot(store, NOW + 4).await;
+    assert!(now.rows == theirs, "the snapshot that won is read whole");
+}
+
+async fn the_single_item_snapshot_of_older_versions_is_read_once_then_replaced(fx: Fixture) {
+    let store = &fx.store;
+    let legacy = report_rows(3, "old");
+    store
+        .put_doc(
+            "snapshot#workday",
+            "last",
+            &serde_json::Value::Array(legacy.clone()),
+        )
+        .await
+        .unwrap();
+    let read = stored_snapshot(store, NOW).await;
+    assert_eq!((read.rows.clone(), read.pages), (legacy, 0));
+    let rows = report_rows(2, "new");
+    store
+        .put_report_snapshot("workday", Some(&read), &rows, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_doc("snapshot#workday", "last", NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(stored_snapshot(store, NOW).await.rows, rows);
 }

@@ -1,17 +1,18 @@
 //! Stored data stays readable: items written by riskflow 0.1 (`fixtures/stored-0.1.json`: an
 //! in-flight ticket intent without outcome, a finished item, a contained session, an HR item
-//! with a watchlist intent, a person, a delivery) are put raw into each backend (memory,
+//! with a watchlist intent, a person, a delivery, the Workday report snapshot as one item) are put raw into each backend (memory,
 //! SQLite, DynamoDB through the emulator), then read and acted on by today's code as 0.1 did.
 //! An in-flight intent misread would become a duplicate ticket, so that case is acted on.
 
 use async_trait::async_trait;
 use riskflow::connectors::ConnectorError;
+use riskflow::connectors::workday;
 use riskflow::domain::{
     ConnectionKind, Flow, HrEventKind, HrSource, ItemStatus, Step, TicketContent, TicketRef,
 };
 use riskflow::flows::RunCtx;
 use riskflow::flows::tickets::{TicketPlan, plan_ticket, recorded_ticket};
-use riskflow::ports::TicketSink;
+use riskflow::ports::{ReportAnswer, TicketSink};
 use riskflow::store::sqlite::SqliteItemStore;
 use riskflow::store::{Claim, Cond, RawItem, Store};
 use riskflow::testing::{TempDir, dynamo_test_store};
@@ -239,6 +240,51 @@ async fn reads_and_acts_as_0_1(store: Store) {
             .delivery_seen("generic", "msg_2mXq", NOW)
             .await
             .unwrap()
+    );
+
+    // The Workday report snapshot 0.1 kept as one item: read once as the previous snapshot by
+    // Workday's rule (a person gone from the next pull is cancelled, the other unchanged), then
+    // replaced by the paged snapshot.
+    let previous = store
+        .report_snapshot("workday", NOW)
+        .await
+        .unwrap()
+        .expect("the single-item snapshot reads");
+    let body = serde_json::json!({"Report_Entry": [{"Employee_ID": "21004",
+        "Email_-_Work": "jdoe@example.com", "Termination_Date": "2030-03-31",
+        "Last_Day_of_Work": "2030-03-28", "Business_Process_Event_WID": "9f1c6a2b",
+        "Primary_Termination_Reason": "Resignation"}]});
+    let answer = ReportAnswer {
+        body: body.to_string().into_bytes(),
+    };
+    // One of two people gone is a 50 % drop: the shrink guard (off here) would hold it.
+    let changes = workday::report_changes(
+        Some(&previous.rows),
+        &answer,
+        &workday::FieldMapping::default(),
+        100,
+        jiff::civil::date(2025, 11, 24),
+        NOW,
+    )
+    .unwrap();
+    let facts: Vec<(HrEventKind, &str)> = changes
+        .facts
+        .iter()
+        .map(|f| (f.kind, f.source_event_id.as_str()))
+        .collect();
+    assert_eq!(
+        facts,
+        [(HrEventKind::Cancellation, "21007:2030-04-30:cancelled")]
+    );
+    // Replaced once (the contract suite checks the single item goes with the flip).
+    let pages = store
+        .put_report_snapshot("workday", Some(&previous), &changes.snapshot, NOW)
+        .await
+        .unwrap();
+    let stored = store.report_snapshot("workday", NOW).await.unwrap();
+    assert_eq!(
+        stored.map(|s| (s.rows, s.pages)),
+        Some((changes.snapshot, pages))
     );
 }
 

@@ -455,3 +455,190 @@ async fn a_rehired_bamboohr_employee_with_an_old_termination_date_comes_off_the_
         "a rehire must not stay on the Departing watchlist: {rec:#?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Workday at scale: a 20,000-row report pulled from the sandbox, its snapshot in pages on
+// DynamoDB (moto), and pulls that leave people out without reading them as cancellations.
+
+const REPORT_PEOPLE: usize = 20_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// Employee `i` of the report, as the sandbox serves the row.
+fn report_row(i: usize) -> serde_json::Value {
+    json!({"Employee_ID": format!("{i:06}"), "Email_-_Work": format!("p{i}@example.com"),
+        "Termination_Date": "2030-01-31"})
+}
+
+/// A person who is not among the 20,000, with an Incydr actor.
+fn newcomer(w: &World, n: u32) -> (serde_json::Value, String) {
+    let email = format!("new{n}@example.com");
+    let actor = w.seed_actor(&format!("actor-new{n}"), &email);
+    (
+        json!({"Employee_ID": format!("N{n}"), "Email_-_Work": email,
+            "Termination_Date": "2030-02-28"}),
+        actor,
+    )
+}
+
+/// The report rows of employees `0..REPORT_PEOPLE` except `gone`, then `extra`.
+fn report_without(gone: &[usize], extra: &[&serde_json::Value]) -> Vec<serde_json::Value> {
+    (0..REPORT_PEOPLE)
+        .filter(|i| !gone.contains(i))
+        .map(report_row)
+        .chain(extra.iter().map(|v| (*v).clone()))
+        .collect()
+}
+
+/// The latest HR fact recorded about employee `i`.
+async fn latest_fact(w: &World, email: &str) -> Option<riskflow::domain::HrEventKind> {
+    w.store()
+        .person(email, w.clock.now())
+        .await
+        .unwrap()
+        .map(|p| p.latest.kind)
+}
+
+/// Pull the report once (a day after the last pull) and process what it recorded.
+async fn pull(w: &World, rows: Vec<serde_json::Value>) -> RunRecord {
+    w.clock.advance(DAY_MS);
+    w.sb().set_workday_rows(rows);
+    w.run(FLOW).await
+}
+
+fn errors_mention(run: &RunRecord, words: &[&str]) -> bool {
+    run.errors
+        .iter()
+        .any(|e| words.iter().all(|w| e.contains(w)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_20000_row_workday_report_finds_its_cancellations_and_pulls_that_leave_people_out_cancel_nobody()
+ {
+    use riskflow::domain::HrEventKind::Cancellation;
+    let started = Instant::now();
+    let w = World::start().await;
+    w.connect(ConnectionKind::Incydr, json!({})).await;
+    w.connect(ConnectionKind::Workday, json!({})).await;
+    // The snapshot the previous pull of the 20,000 kept (in pages: one item would be ~3 MB).
+    let kept: Vec<serde_json::Value> = (0..REPORT_PEOPLE)
+        .map(|i| {
+            let row = riskflow::connectors::workday::WorkdayRow {
+                employee_id: format!("{i:06}"),
+                email: format!("p{i}@example.com"),
+                termination_date: "2030-01-31".parse().unwrap(),
+                last_day: None,
+                event_id: None,
+                reason: None,
+            };
+            serde_json::to_value(riskflow::connectors::workday::KeptRow::from(row)).unwrap()
+        })
+        .collect();
+    w.store()
+        .put_report_snapshot("workday", None, &kept, w.clock.now())
+        .await
+        .unwrap();
+    let (new1, actor1) = newcomer(&w, 1);
+    let (new2, actor2) = newcomer(&w, 2);
+    let (new3, actor3) = newcomer(&w, 3);
+
+    // 1. Three people gone (cancelled), two new (departing), and employee 100's row malformed:
+    //    reported by its number, and 100 is not cancelled.
+    let mut malformed = report_row(100);
+    malformed.as_object_mut().unwrap().remove("Email_-_Work");
+    let run = pull(
+        &w,
+        report_without(&[1, 2, 3, 100], &[&new1, &new2, &malformed]),
+    )
+    .await;
+    assert_eq!(count(&run, "workday_changes"), 5, "{run:#?}");
+    assert_eq!(count(&run, "workday_rows_unreadable"), 1);
+    assert!(
+        errors_mention(
+            &run,
+            &["row 19999", "Email_-_Work", "employee 000100 is kept"]
+        ),
+        "{run:#?}"
+    );
+    assert!(count(&run, "workday_snapshot_pages") > 10, "{run:#?}");
+    for i in [1, 2, 3] {
+        assert_eq!(
+            latest_fact(&w, &format!("p{i}@example.com")).await,
+            Some(Cancellation)
+        );
+    }
+    for i in [0, 4, 100] {
+        assert_eq!(latest_fact(&w, &format!("p{i}@example.com")).await, None);
+    }
+    assert_eq!(
+        (
+            on_departing_list(&w, &actor1),
+            on_departing_list(&w, &actor2)
+        ),
+        (1, 1)
+    );
+
+    // 2. `{}`: an empty report, but nobody is cancelled until the next pull agrees.
+    w.sb().set_workday_empty_answer(true);
+    let run = pull(&w, Vec::new()).await;
+    assert_eq!(count(&run, "workday_changes"), 0, "{run:#?}");
+    assert_eq!(count(&run, "workday_cancellations_held"), 19_999);
+    assert!(
+        errors_mention(&run, &["19999 people", "without 'Report_Entry'"]),
+        "{run:#?}"
+    );
+    assert_eq!(latest_fact(&w, "p0@example.com").await, None);
+    w.sb().set_workday_empty_answer(false);
+
+    // 3. The report is back, fixed, without new2: only new2, missing from both, is cancelled.
+    let run = pull(&w, report_without(&[1, 2, 3], &[&new1])).await;
+    assert_eq!(count(&run, "workday_changes"), 1, "{run:#?}");
+    assert!(run.errors.is_empty(), "{run:#?}");
+    assert_eq!(
+        (
+            on_departing_list(&w, &actor1),
+            on_departing_list(&w, &actor2)
+        ),
+        (1, 0)
+    );
+    assert_eq!(latest_fact(&w, "p100@example.com").await, None);
+
+    // 4. 5,000 people gone (25 % > 20 %), new1 gone, a row without an employee id, new3 new:
+    //    no cancellation at all; the departure is recorded.
+    let gone: Vec<usize> = (10_000..15_000).chain([1, 2, 3]).collect();
+    let no_id = json!({"Email_-_Work": "who@example.com", "Termination_Date": "2030-01-31"});
+    let run = pull(&w, report_without(&gone, &[&new3, &no_id])).await;
+    assert_eq!(count(&run, "workday_changes"), 1, "{run:#?}");
+    assert_eq!(count(&run, "workday_cancellations_held"), 5_001);
+    assert!(
+        errors_mention(
+            &run,
+            &[
+                "5001 people",
+                "no readable employee id",
+                "max_shrink_percent (20%)"
+            ]
+        ),
+        "{run:#?}"
+    );
+    assert_eq!(
+        on_departing_list(&w, &actor1),
+        1,
+        "new1 is not cancelled yet"
+    );
+    assert_eq!(on_departing_list(&w, &actor3), 1);
+
+    // 5. The 5,000 are back, new1 is still gone: new1 is cancelled, once; new3 is not
+    //    recorded again.
+    let run = pull(&w, report_without(&[1, 2, 3], &[&new3])).await;
+    assert_eq!(count(&run, "workday_changes"), 1, "{run:#?}");
+    assert!(run.errors.is_empty(), "{run:#?}");
+    assert_eq!(on_departing_list(&w, &actor1), 0);
+    assert_eq!(on_departing_list(&w, &actor3), 1);
+    assert_eq!(latest_fact(&w, "p10000@example.com").await, None);
+    assert_eq!(watchlist_adds(&w), 3, "new1, new2, new3, once each");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "five pulls of 20,000 rows took {:?}",
+        started.elapsed()
+    );
+}

@@ -8,7 +8,10 @@
 //! whatever the control API set (`PUT /_control/workday/rows`, `seed.workday_rows`), with
 //! customer-style column names (`Employee_ID`, `Worker`, `Email_-_Work`, `Termination_Date`,
 //! `Last_Day_of_Work`, `Primary_Termination_Reason`, `Business_Process_Event_WID`); every
-//! report path serves the same rows. `format=csv` gives CSV; no `format` (or `simplexml`)
+//! report path serves the same rows, any number of them (RaaS has no paging). A report without
+//! rows answers `{"Report_Entry":[]}`, or `{}` as Workday does by several accounts once the
+//! control API says so (`PUT /_control/workday/empty-answer`). A row is served as set, so a
+//! malformed row (no email, a list where a value belongs) reaches the client as it would. `format=csv` gives CSV; no `format` (or `simplexml`)
 //! gives Workday's XML. Report prompts (other query parameters) are accepted and ignored.
 //! Wrong credentials → 401 with a `WWW-Authenticate` header.
 

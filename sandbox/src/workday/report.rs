@@ -38,8 +38,10 @@ pub(super) async fn report<H: WorkdayHost>(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = Query::parse(raw.as_deref());
-    let rows = h.with_workday(|s| s.workday.rows.clone());
+    let (rows, bare) =
+        h.with_workday(|s| (s.workday.rows.clone(), s.workday.empty_without_report_entry));
     match q.get("format").map(str::to_ascii_lowercase).as_deref() {
+        Some("json") if rows.is_empty() && bare => util::json(StatusCode::OK, &json!({})),
         Some("json") => util::json(StatusCode::OK, &json!({"Report_Entry": rows})),
         Some("csv") => {
             let mut cols: Vec<String> = Vec::new();

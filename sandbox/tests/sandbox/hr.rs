@@ -78,6 +78,70 @@ async fn the_workday_report_serves_rows_and_a_person_can_vanish_between_pulls() 
     assert_eq!(v, json!({"Report_Entry": []}));
 }
 
+#[tokio::test]
+async fn the_workday_report_serves_20000_rows_a_malformed_row_and_an_empty_report_as_an_empty_object()
+ {
+    let sb = demo().await;
+    let c = client();
+    let url = format!(
+        "{}/ccx/service/customreport2/acme/ISU_demo/Terminations?format=json",
+        sb.url("workday")
+    );
+    let pull = || async {
+        c.get(&url)
+            .basic_auth("ISU_demo@acme", Some(creds::WORKDAY_PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let mut rows: Vec<Value> = (0..20_000)
+        .map(|i| {
+            json!({"Employee_ID": format!("{i:06}"), "Worker": format!("Person {i}"),
+                "Email_-_Work": format!("p{i}@example.com"), "Termination_Date": "2030-01-31"})
+        })
+        .collect();
+    // A malformed row is served as set: no email, a list where a value belongs.
+    rows.push(json!({"Employee_ID": ["x", "y"], "Termination_Date": "2030-01-31"}));
+    let put = |body: Value| {
+        c.put(format!("{}/_control/workday/rows", sb.base_url()))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        put(json!(rows)).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let v = pull().await;
+    assert_eq!(v["Report_Entry"].as_array().unwrap().len(), 20_001);
+    assert_eq!(v["Report_Entry"][20_000], rows[20_000]);
+
+    let empty_answer = |body: Value| {
+        c.put(format!("{}/_control/workday/empty-answer", sb.base_url()))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        empty_answer(json!({})).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    // Rows are still listed; once there are none, the answer is `{}`.
+    assert_eq!(
+        pull().await["Report_Entry"].as_array().unwrap().len(),
+        20_001
+    );
+    put(json!([])).await.unwrap();
+    assert_eq!(pull().await, json!({}));
+    empty_answer(json!({"Report_Entry": []})).await.unwrap();
+    assert_eq!(pull().await, json!({"Report_Entry": []}));
+    assert_eq!(
+        empty_answer(json!({"rows": 0})).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
 async fn adp_token(c: &reqwest::Client, base: &str) -> String {
     let v: Value = c
         .post(format!(

@@ -340,17 +340,17 @@ impl<T: HrQueue + ?Sized> HrQueue for Rotating<Arc<T>> {
 
 #[async_trait]
 impl<T: HrReport + ?Sized> HrReport for Rotating<Arc<T>> {
-    async fn snapshot(&self, d: Deadline) -> Result<serde_json::Value, ConnectorError> {
-        self.call(|s| async move { s.snapshot(d).await }).await
+    async fn fetch(&self, d: Deadline) -> Result<crate::ports::ReportAnswer, ConnectorError> {
+        self.call(|s| async move { s.fetch(d).await }).await
     }
     fn changes(
         &self,
-        previous: Option<&serde_json::Value>,
-        current: &serde_json::Value,
+        previous: Option<&[serde_json::Value]>,
+        answer: &crate::ports::ReportAnswer,
         today: crate::domain::Date,
         now_ms: i64,
-    ) -> Result<Vec<crate::domain::Departure>, ConnectorError> {
-        self.now().changes(previous, current, today, now_ms)
+    ) -> Result<crate::ports::ReportChanges, ConnectorError> {
+        self.now().changes(previous, answer, today, now_ms)
     }
 }
 

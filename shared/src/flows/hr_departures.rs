@@ -1301,59 +1301,70 @@ mod decision_tests {
     /// A report source (as Workday's) listing the employees leaving, which the test changes
     /// between pulls: a row that appears is a departure, one that vanishes a cancellation (ids
     /// `<employee>:<date>` and `…:cancelled`, as Workday's rule names them).
-    struct Report(std::sync::Mutex<Vec<(String, String, crate::domain::Date)>>);
+    struct Report(std::sync::Mutex<Vec<Row>>);
+
+    type Row = (String, String, crate::domain::Date);
 
     #[async_trait::async_trait]
     impl HrReport for Report {
-        async fn snapshot(
+        async fn fetch(
             &self,
             _deadline: Option<Instant>,
-        ) -> Result<serde_json::Value, crate::ports::ConnectorError> {
-            Ok(serde_json::to_value(&*self.0.lock().unwrap()).unwrap())
+        ) -> Result<crate::ports::ReportAnswer, crate::ports::ConnectorError> {
+            Ok(crate::ports::ReportAnswer {
+                body: serde_json::to_vec(&*self.0.lock().unwrap()).unwrap(),
+            })
         }
 
         fn changes(
             &self,
-            previous: Option<&serde_json::Value>,
-            current: &serde_json::Value,
+            previous: Option<&[serde_json::Value]>,
+            answer: &crate::ports::ReportAnswer,
             _today: crate::domain::Date,
             now_ms: i64,
-        ) -> Result<Vec<Departure>, crate::ports::ConnectorError> {
-            type Rows = Vec<(String, String, crate::domain::Date)>;
-            let prev: Rows = previous
-                .map(|p| serde_json::from_value(p.clone()).unwrap())
-                .unwrap_or_default();
-            let cur: Rows = serde_json::from_value(current.clone()).unwrap();
-            let fact =
-                |(id, email, date): &(String, String, crate::domain::Date), gone: bool| Departure {
-                    source: HrSource::Workday,
-                    kind: if gone {
-                        HrEventKind::Cancellation
-                    } else {
-                        HrEventKind::Departure
-                    },
-                    source_event_id: format!("{id}:{date}{}", if gone { ":cancelled" } else { "" }),
-                    event_time: now_ms,
-                    email: email.clone(),
-                    employee_id: Some(id.clone()),
-                    departure_date: (!gone).then_some(*date),
-                    reason: None,
-                };
-            let mut out: Vec<Departure> = cur
+        ) -> Result<crate::ports::ReportChanges, crate::ports::ConnectorError> {
+            let prev: Vec<Row> = previous
+                .unwrap_or_default()
+                .iter()
+                .map(|v| serde_json::from_value(v.clone()).unwrap())
+                .collect();
+            let cur: Vec<Row> = serde_json::from_slice(&answer.body).unwrap();
+            let fact = |(id, email, date): &Row, gone: bool| Departure {
+                source: HrSource::Workday,
+                kind: if gone {
+                    HrEventKind::Cancellation
+                } else {
+                    HrEventKind::Departure
+                },
+                source_event_id: format!("{id}:{date}{}", if gone { ":cancelled" } else { "" }),
+                event_time: now_ms,
+                email: email.clone(),
+                employee_id: Some(id.clone()),
+                departure_date: (!gone).then_some(*date),
+                reason: None,
+            };
+            let mut facts: Vec<Departure> = cur
                 .iter()
                 .filter(|r| !prev.contains(r))
                 .map(|r| fact(r, false))
                 .collect();
-            out.extend(
+            facts.extend(
                 prev.iter()
                     .filter(|r| !cur.contains(r))
                     .map(|r| fact(r, true)),
             );
-            Ok(out)
+            Ok(crate::ports::ReportChanges {
+                facts,
+                snapshot: cur
+                    .iter()
+                    .map(|r| serde_json::to_value(r).unwrap())
+                    .collect(),
+                ..Default::default()
+            })
         }
     }
 
-    fn terminated() -> (String, String, crate::domain::Date) {
+    fn terminated() -> Row {
         (
             "E1".into(),
             "pat@example.com".into(),

@@ -169,13 +169,13 @@ pub(super) async fn drain(ctx: &RunCtx, source: HrSource, queue: &dyn HrQueue) {
     }
 }
 
-/// Pull a report, turn its differences from the previous snapshot into pending work, then
-/// store the new snapshot.
+/// Pull a report, turn its differences from the previous snapshot into pending work (by the
+/// source's rule, which also says what the run record must report), then store the new
+/// snapshot (in pages: [`crate::store::Store::put_report_snapshot`]).
 pub(super) async fn pull(ctx: &RunCtx, source: HrSource, report: &dyn HrReport) {
-    let pk = format!("snapshot#{source}");
     let name = source.name();
-    let current = match report.snapshot(Some(ctx.deadline)).await {
-        Ok(s) => s,
+    let answer = match report.fetch(Some(ctx.deadline)).await {
+        Ok(a) => a,
         Err(e) => {
             ctx.error(format!("{name} report: {e}"));
             return;
@@ -183,7 +183,7 @@ pub(super) async fn pull(ctx: &RunCtx, source: HrSource, report: &dyn HrReport) 
     };
     // The pull time: what the report's facts are dated by (the connector's rule).
     let now = ctx.now();
-    let previous = match ctx.store.get_doc(&pk, "last", now).await {
+    let previous = match ctx.store.report_snapshot(source.as_str(), now).await {
         Ok(p) => p,
         Err(e) => {
             ctx.error(format!("state store: {e}"));
@@ -191,15 +191,26 @@ pub(super) async fn pull(ctx: &RunCtx, source: HrSource, report: &dyn HrReport) 
         }
     };
     let today = crate::clock::date_of_ms(now);
-    let changes = match report.changes(previous.as_ref(), &current, today, now) {
+    let changes = match report.changes(
+        previous.as_ref().map(|p| p.rows.as_slice()),
+        &answer,
+        today,
+        now,
+    ) {
         Ok(c) => c,
         Err(e) => {
             ctx.error(format!("{name} report: {e}"));
             return;
         }
     };
-    ctx.count(&format!("{source}_changes"), changes.len() as u64);
-    for fact in changes {
+    for problem in changes.problems {
+        ctx.error(format!("{name} report: {problem}"));
+    }
+    for (count, n) in &changes.counts {
+        ctx.count(count, *n);
+    }
+    ctx.count(&format!("{source}_changes"), changes.facts.len() as u64);
+    for fact in changes.facts {
         if ctx.dry_run {
             ctx.plan(format!(
                 "{:?} of {} on {} ({name})",
@@ -241,10 +252,18 @@ pub(super) async fn pull(ctx: &RunCtx, source: HrSource, report: &dyn HrReport) 
             }
         }
     }
-    if !ctx.dry_run
-        && let Err(e) = ctx.store.put_doc(&pk, "last", &current).await
+    if ctx.dry_run {
+        return;
+    }
+    match ctx
+        .store
+        .put_report_snapshot(source.as_str(), previous.as_ref(), &changes.snapshot, now)
+        .await
     {
-        ctx.error(format!("state store: {e}"));
+        Ok(pages) => ctx.count(&format!("{source}_snapshot_pages"), u64::from(pages)),
+        Err(e) => ctx.error(format!(
+            "{name} report snapshot not stored (the next pull compares with the previous one): state store: {e}"
+        )),
     }
 }
 

@@ -249,20 +249,26 @@ pub fn workday_report(data: &[u8]) {
         }
         None => (FieldMapping::default(), data),
     };
-    let rows = match workday::parse_report(body, &mapping) {
-        Ok(rows) => rows,
+    let read = match workday::read_report(body, &mapping) {
+        Ok(read) => read,
         Err(e) => return assert_says_something(&e),
     };
+    for p in &read.problems {
+        assert!(!p.problem.trim().is_empty(), "a row problem says nothing");
+    }
+    let rows = read.rows.clone();
     assert_round_trips(&rows);
     let today = date_of_ms(NOW_MS);
+    let kept: Vec<workday::KeptRow> = rows.iter().cloned().map(Into::into).collect();
+    let again = workday::compare(Some(&kept), &read, 20, today, NOW_MS);
     assert!(
-        workday::diff_snapshots(&rows, &rows, today, NOW_MS).is_empty(),
+        again.facts.is_empty(),
         "a report compared with itself yields facts"
     );
-    for fact in workday::diff_snapshots(&[], &rows, today, NOW_MS)
-        .iter()
-        .chain(&workday::diff_snapshots(&rows, &[], today, NOW_MS))
-    {
+    let first = workday::compare(None, &read, 20, today, NOW_MS);
+    let none = workday::ReportRead::default();
+    let emptied = workday::compare(Some(&first.snapshot), &none, 100, today, NOW_MS);
+    for fact in first.facts.iter().chain(&emptied.facts) {
         assert_fact_is_normal(fact);
     }
 }

@@ -95,8 +95,8 @@ pub trait ItemStore: Send + Sync {
 /// The most operations one transaction may hold (DynamoDB's limit; every backend keeps it).
 pub const MAX_TRANSACT_OPS: usize = 100;
 
-/// Refuse a transaction DynamoDB would refuse: more than [`MAX_TRANSACT_OPS`] operations, or
-/// two operations on one item. Every backend calls this, so code tested against memory or
+/// Refuse a transaction DynamoDB would refuse: more than [`MAX_TRANSACT_OPS`] operations, two
+/// operations on one item, or an item over [`MAX_ITEM_BYTES`]. Every backend calls this, so code tested against memory or
 /// SQLite does not fail on DynamoDB.
 pub fn check_transaction(ops: &[Op]) -> Result<(), BackendError> {
     if ops.len() > MAX_TRANSACT_OPS {
@@ -108,7 +108,10 @@ pub fn check_transaction(ops: &[Op]) -> Result<(), BackendError> {
     let mut seen = std::collections::HashSet::with_capacity(ops.len());
     for op in ops {
         let key = match op {
-            Op::Put(it, _) => (it.pk.as_str(), it.sk.as_str()),
+            Op::Put(it, _) => {
+                check_item_size(it)?;
+                (it.pk.as_str(), it.sk.as_str())
+            }
             Op::Delete { pk, sk, .. } => (pk.as_str(), sk.as_str()),
         };
         if !seen.insert(key) {
@@ -116,6 +119,45 @@ pub fn check_transaction(ops: &[Op]) -> Result<(), BackendError> {
                 "a transaction may not hold two operations on one item".into(),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The largest item DynamoDB stores: 400 KB, attribute names and values together.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// An item's size as DynamoDB counts it: each attribute's name plus its value (a string's
+/// UTF-8 bytes; a number about one byte per two digits, plus one), over the attributes the
+/// DynamoDB backend writes (`pk`, `sk`, `version`, `expires_at`, `lease_until`, `lease_token`,
+/// `body`). See "Item sizes" in the DynamoDB developer guide.
+pub fn item_size(it: &RawItem) -> usize {
+    let number = |name: &str, digits: usize| name.len() + digits.div_ceil(2) + 1;
+    let digits = |v: i64| v.unsigned_abs().to_string().len();
+    let mut size = "pk".len() + it.pk.len() + "sk".len() + it.sk.len() + "body".len();
+    size += it.body.len();
+    size += number("version", it.version.to_string().len());
+    if let Some(e) = it.expires_at {
+        size += number("expires_at", digits(e.div_euclid(1000)));
+    }
+    if let Some(l) = it.lease_until {
+        size += number("lease_until", digits(l));
+    }
+    if let Some(t) = &it.lease_token {
+        size += "lease_token".len() + t.len();
+    }
+    size
+}
+
+/// Refuse an item DynamoDB would refuse for its size ([`MAX_ITEM_BYTES`]), naming its key and
+/// size (never its body). Memory and SQLite call this on every write, so code tested there
+/// does not fail on DynamoDB.
+pub fn check_item_size(it: &RawItem) -> Result<(), BackendError> {
+    let size = item_size(it);
+    if size > MAX_ITEM_BYTES {
+        return Err(BackendError::Other(format!(
+            "item {}/{} is {size} bytes; DynamoDB stores items of at most {MAX_ITEM_BYTES} bytes (400 KB)",
+            it.pk, it.sk
+        )));
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! In-memory [`ItemStore`], for unit tests of flows. Same semantics as the durable backends.
 
 use super::backend::{
-    BackendError, Cond, ItemStore, Op, Query, RawItem, check_transaction, cond_holds,
+    BackendError, Cond, ItemStore, Op, Query, RawItem, check_item_size, check_transaction,
+    cond_holds,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -45,6 +46,7 @@ impl ItemStore for MemoryItemStore {
     }
 
     async fn put_many(&self, items: Vec<RawItem>) -> Result<(), BackendError> {
+        items.iter().try_for_each(check_item_size)?;
         let mut map = self.lock();
         for it in items {
             map.insert(key(&it.pk, &it.sk), it);

@@ -1,8 +1,9 @@
 //! The state store: every item riskflow keeps (schema version, connections and their history,
 //! scans, work items, locks, people, the departure index, containments, runs, webhook
-//! deliveries, audit entries), with the semantics that make outside effects exactly-once (README.md, "How
-//! exactly-once works": claims with lease tokens, token-conditional writes, retention treated
-//! as absence, all-or-nothing delivery + work item records).
+//! deliveries, audit entries, report snapshots), with the semantics that make outside effects
+//! exactly-once (README.md, "How exactly-once works": claims with lease tokens,
+//! token-conditional writes, retention treated as absence, all-or-nothing delivery + work item
+//! records).
 //!
 //! [`Store`] implements those semantics once, over an [`ItemStore`] backend:
 //! [`dynamodb::DynamoItemStore`] on AWS, [`sqlite::SqliteItemStore`] locally (the embedded
@@ -21,8 +22,10 @@ mod containments;
 mod locks;
 mod people;
 mod records;
+mod snapshots;
 
-pub use backend::{BackendError, Cond, ItemStore, Op, Query, RawItem};
+pub use backend::{BackendError, Cond, ItemStore, MAX_ITEM_BYTES, Op, Query, RawItem};
+pub use snapshots::{SNAPSHOT_PAGE_BYTES, SNAPSHOT_RETENTION_MS, Snapshot};
 
 use crate::domain::{
     AuditEntry, ConnectionKind, ConnectionRecord, Date, Delivery, Flow, HistoryEntry, ItemStatus,

@@ -12,7 +12,8 @@
 //! behind a mutex.
 
 use super::backend::{
-    BackendError, Cond, ItemStore, Op, Query, RawItem, check_transaction, cond_holds,
+    BackendError, Cond, ItemStore, Op, Query, RawItem, check_item_size, check_transaction,
+    cond_holds,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
@@ -262,6 +263,7 @@ impl ItemStore for SqliteItemStore {
         if items.is_empty() {
             return Ok(());
         }
+        items.iter().try_for_each(check_item_size)?;
         self.with_conn(move |c| {
             for chunk in items.chunks(PUT_MANY_CHUNK) {
                 let tx = c

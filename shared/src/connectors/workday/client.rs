@@ -1,6 +1,6 @@
 //! The Workday RaaS client: pull one custom report as JSON.
 
-use super::model::{FieldMapping, WorkdayRow, parse_report};
+use super::model::{FieldMapping, WorkdayRow, parse_report, read_report};
 use crate::connectors::ConnectorError;
 use crate::http::{self, Call, Http};
 use reqwest::Method;
@@ -10,6 +10,9 @@ use std::time::Instant;
 use url::Url;
 
 const SYSTEM: &str = "workday";
+/// The largest report answer read: a RaaS report has no paging, and 20,000 rows of a dozen
+/// columns are about 8 MB of JSON (more than the 8 MB other vendors' answers are held to).
+pub const MAX_REPORT_BYTES: usize = 32 * 1024 * 1024;
 
 /// Client for one Report-as-a-Service URL, with the Integration System User's credentials.
 #[derive(Clone)]
@@ -85,12 +88,9 @@ impl WorkdayClient {
         url
     }
 
-    /// `GET <report_url>?…&format=json` with Basic auth; every row mapped with `mapping`.
-    pub async fn fetch_report(
-        &self,
-        mapping: &FieldMapping,
-        deadline: Option<Instant>,
-    ) -> Result<Vec<WorkdayRow>, ConnectorError> {
+    /// `GET <report_url>?…&format=json` with Basic auth: the answer's body, at most
+    /// [`MAX_REPORT_BYTES`].
+    pub async fn fetch_body(&self, deadline: Option<Instant>) -> Result<Vec<u8>, ConnectorError> {
         let url = self.request_url();
         let call = Call::new(SYSTEM, Method::GET, self.report_url.path()).deadline(deadline);
         let user = self.basic_user();
@@ -106,23 +106,49 @@ impl WorkdayClient {
                 error_message,
             )
             .await?;
-        let body = http::read_body(&call, resp).await?;
-        parse_report(&body, mapping)
+        Ok(http::read_body_within(&call, resp, MAX_REPORT_BYTES).await?)
+    }
+
+    /// The report pulled and read strictly ([`parse_report`]: every row must read).
+    pub async fn fetch_report(
+        &self,
+        mapping: &FieldMapping,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<WorkdayRow>, ConnectorError> {
+        parse_report(&self.fetch_body(deadline).await?, mapping)
     }
 
     /// Check the URL, the credentials and the mapping by pulling the report once; answers
-    /// "Connected to Workday: report has N rows".
+    /// "Connected to Workday: report has N rows", saying how many rows cannot be read and why
+    /// the first cannot (a bad row is the report's to fix; the pulls report it, row by row,
+    /// and keep the employee's previous entry). An answer that is not a RaaS report is refused.
     pub async fn verify(
         &self,
         mapping: &FieldMapping,
         deadline: Option<Instant>,
     ) -> Result<String, ConnectorError> {
-        let rows = self.fetch_report(mapping, deadline).await?;
-        let n = rows.len();
-        Ok(format!(
+        let body = self.fetch_body(deadline).await?;
+        let read = read_report(&body, mapping)?;
+        if read
+            .without_report_entry
+            .is_some_and(|keys| !keys.is_empty())
+        {
+            // `{}` is an empty report; another object is not a RaaS report at all.
+            parse_report(&body, mapping)?;
+        }
+        let n = read.rows.len() + read.problems.len();
+        let mut msg = format!(
             "Connected to Workday: report has {n} row{}",
             if n == 1 { "" } else { "s" }
-        ))
+        );
+        if let Some(first) = read.problems.first() {
+            msg.push_str(&format!(
+                "; {} cannot be read (first: {})",
+                read.problems.len(),
+                first.problem
+            ));
+        }
+        Ok(msg)
     }
 }
 

@@ -1,11 +1,10 @@
-//! Workday report rows, the customer's field mapping, and the snapshot comparison that finds
-//! departures and cancellations.
+//! Workday report rows, the customer's field mapping, and reading a RaaS answer row by row.
 
 use crate::connectors::ConnectorError;
 use crate::connectors::hr::{normalize_date, normalize_email, quote};
 use crate::domain::{Date, Departure, HrEventKind, HrSource};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 const SYSTEM: &str = "workday";
 
@@ -203,7 +202,7 @@ impl WorkdayRow {
     }
 
     /// This row as a departure, dated `now_ms`, the time of the pull that saw it (see
-    /// [`diff_snapshots`]); the departure date is the termination date.
+    /// [`super::compare`]); the departure date is the termination date.
     pub fn to_departure(&self, now_ms: i64) -> Departure {
         Departure {
             source: HrSource::Workday,
@@ -241,18 +240,43 @@ fn cell(
     }
 }
 
-/// Read a RaaS JSON body (`{"Report_Entry":[{...},...]}`) into rows.
-pub fn parse_report(
-    body: &[u8],
-    mapping: &FieldMapping,
-) -> Result<Vec<WorkdayRow>, ConnectorError> {
+/// A row of the report that could not be read: its number (from 1, as a person reading the
+/// report counts), its employee id when that much could be read, and the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowProblem {
+    pub row: usize,
+    pub employee_id: Option<String>,
+    pub problem: String,
+}
+
+/// A RaaS answer read row by row: the rows that could be read and the problems of the others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportRead {
+    pub rows: Vec<WorkdayRow>,
+    pub problems: Vec<RowProblem>,
+    /// The answer was a JSON object without `Report_Entry`: the keys it had instead (none for
+    /// `{}`, which is how Workday answers for a report without rows). Read as no rows.
+    pub without_report_entry: Option<Vec<String>>,
+}
+
+/// Read a RaaS JSON body (`{"Report_Entry":[{...},...]}`) row by row: a row that cannot be
+/// read is a [`RowProblem`], the others are read. Only an answer that is not a JSON object,
+/// or whose `Report_Entry` is not a list, is an error; an object without `Report_Entry` reads
+/// as no rows ([`ReportRead::without_report_entry`]).
+pub fn read_report(body: &[u8], mapping: &FieldMapping) -> Result<ReportRead, ConnectorError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ConnectorError::invalid(
             SYSTEM,
             format!("the Workday report is not JSON ({e}); is the URL a RaaS report?"),
         )
     })?;
-    let entries = match value.get("Report_Entry") {
+    let Value::Object(obj) = &value else {
+        return Err(ConnectorError::invalid(
+            SYSTEM,
+            "the Workday answer is not a JSON object; is the URL a RaaS report (customreport2) enabled as a web service?",
+        ));
+    };
+    let entries = match obj.get("Report_Entry") {
         Some(Value::Array(list)) => list,
         Some(_) => {
             return Err(ConnectorError::invalid(
@@ -261,79 +285,58 @@ pub fn parse_report(
             ));
         }
         None => {
-            return Err(ConnectorError::invalid(
-                SYSTEM,
-                "the Workday answer has no 'Report_Entry' list; is the URL a RaaS report (customreport2) enabled as a web service?",
-            ));
+            return Ok(ReportRead {
+                without_report_entry: Some(obj.keys().cloned().collect()),
+                ..ReportRead::default()
+            });
         }
     };
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| match e {
+    let mut read = ReportRead::default();
+    for (i, e) in entries.iter().enumerate() {
+        let result = match e {
             Value::Object(obj) => WorkdayRow::from_entry(i, obj, mapping),
             _ => Err(ConnectorError::invalid(
                 SYSTEM,
                 format!("Workday report row {} is not an object", i + 1),
             )),
-        })
-        .collect()
+        };
+        match result {
+            Ok(row) => read.rows.push(row),
+            Err(err) => read.problems.push(RowProblem {
+                row: i + 1,
+                employee_id: e
+                    .as_object()
+                    .and_then(|obj| cell(i + 1, obj, &mapping.employee_id, "employee_id").ok())
+                    .flatten(),
+                problem: match err {
+                    ConnectorError::Invalid { message, .. } => message,
+                    other => other.to_string(),
+                },
+            }),
+        }
+    }
+    Ok(read)
 }
 
-/// Compare two pulls of the report (Workday has no cancellation event, so a person who
-/// vanishes from the report before their date is a cancellation).
-///
-/// - Every row in `current` that is not in `previous` exactly (a new person, or a changed date,
-///   email, reason or event) is a **departure**.
-/// - A person (by employee id) with rows in `previous` and none in `current`, whose latest
-///   termination date has not passed (`> today`), is a **cancellation**: the
-///   termination was rescinded. One whose date has passed simply aged out of the report's window.
-///
-/// This relies on the report listing every pending termination until its date passes (a
-/// date-window prompt must reach far enough ahead).
-///
-/// **The event time** of a Workday fact is `now_ms`, the time of the pull that saw the change:
-/// a RaaS report carries no time of its own for a row, and a change is known to have happened
-/// only by the pull that shows it. It is riskflow's own clock, so never in the future. The output is
-/// ordered: departures in report order, then cancellations by employee id. A cancellation's
-/// `source_event_id` is `employee_id:termination_date:cancelled`.
-pub fn diff_snapshots(
-    previous: &[WorkdayRow],
-    current: &[WorkdayRow],
-    today: Date,
-    now_ms: i64,
-) -> Vec<Departure> {
-    let before: BTreeSet<&WorkdayRow> = previous.iter().collect();
-    let present: BTreeSet<&str> = current.iter().map(|r| r.employee_id.as_str()).collect();
-    let mut out: Vec<Departure> = current
-        .iter()
-        .filter(|r| !before.contains(r))
-        .map(|r| r.to_departure(now_ms))
-        .collect();
-
-    let mut gone: BTreeMap<&str, &WorkdayRow> = BTreeMap::new();
-    for r in previous {
-        if present.contains(r.employee_id.as_str()) {
-            continue;
-        }
-        let slot = gone.entry(r.employee_id.as_str()).or_insert(r);
-        if r.termination_date > slot.termination_date {
-            *slot = r;
-        }
+/// Read a RaaS JSON body strictly, as a connection is verified: every row must read (the
+/// first problem is the error), and an object without `Report_Entry` must be `{}` (another
+/// object is not a RaaS report).
+pub fn parse_report(
+    body: &[u8],
+    mapping: &FieldMapping,
+) -> Result<Vec<WorkdayRow>, ConnectorError> {
+    let read = read_report(body, mapping)?;
+    if read
+        .without_report_entry
+        .is_some_and(|keys| !keys.is_empty())
+    {
+        return Err(ConnectorError::invalid(
+            SYSTEM,
+            "the Workday answer has no 'Report_Entry' list; is the URL a RaaS report (customreport2) enabled as a web service?",
+        ));
     }
-    for r in gone.into_values() {
-        if r.termination_date > today {
-            out.push(Departure {
-                source: HrSource::Workday,
-                kind: HrEventKind::Cancellation,
-                source_event_id: format!("{}:{}:cancelled", r.employee_id, r.termination_date),
-                event_time: now_ms,
-                email: r.email.clone(),
-                employee_id: Some(r.employee_id.clone()),
-                departure_date: None,
-                reason: None,
-            });
-        }
+    match read.problems.into_iter().next() {
+        Some(p) => Err(ConnectorError::invalid(SYSTEM, p.problem)),
+        None => Ok(read.rows),
     }
-    out
 }

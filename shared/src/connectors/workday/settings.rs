@@ -82,6 +82,15 @@ pub const FIELDS: &[Field] = &[
         "The report column (XML alias) with the business-process event WID, if the report has one.",
     )
     .default("Business_Process_Event_WID"),
+    Field::new(
+        "max_shrink_percent",
+        "Largest drop read as cancellations (%)",
+        Integer,
+        false,
+        false,
+        "A pull that no longer lists more than this share of the people the previous pull listed infers no cancellation until the next pull confirms it (1 to 100; 100 turns the guard off).",
+    )
+    .default("20"),
 ];
 
 /// A connected Workday report and its column names.
@@ -97,6 +106,23 @@ pub struct Settings {
     pub employee_id_field: String,
     pub last_day_field: String,
     pub event_id_field: String,
+    /// A pull that lost more than this share (%) of the people the previous pull listed
+    /// infers no cancellation until the next pull confirms it. 1 to 100, default 20.
+    #[serde(deserialize_with = "percent")]
+    pub max_shrink_percent: u8,
+}
+
+/// A whole number from 1 to 100.
+fn percent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    let n = u64::deserialize(d)?;
+    u8::try_from(n)
+        .ok()
+        .filter(|p| (1..=100).contains(p))
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "the setting 'max_shrink_percent' must be a whole number from 1 to 100, not {n}"
+            ))
+        })
 }
 
 impl Settings {
@@ -128,6 +154,7 @@ impl VendorSettings for Settings {
         Ok(Arc::new(WorkdayReport {
             client: Arc::new(client),
             mapping: self.mapping(),
+            max_shrink_percent: self.max_shrink_percent,
         }))
     }
 }
@@ -135,10 +162,39 @@ impl VendorSettings for Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_form_defaults_deserialise_to_the_default_columns() {
         let s: Settings = form::defaults();
         assert_eq!(s.mapping(), FieldMapping::default());
+        assert_eq!(
+            s.max_shrink_percent,
+            super::super::compare::DEFAULT_MAX_SHRINK_PERCENT
+        );
+    }
+
+    #[test]
+    fn max_shrink_percent_is_read_from_1_to_100_and_refused_outside() {
+        let (mut settings, secrets) = form::required_only(FIELDS);
+        for (given, want) in [(json!(1), 1), (json!("100"), 100), (json!(35), 35)] {
+            settings.insert("max_shrink_percent".into(), given);
+            let s = Settings::read(&settings, &secrets).unwrap();
+            assert_eq!(s.max_shrink_percent, want);
+        }
+        for bad in [json!(0), json!(101), json!(1000)] {
+            settings.insert("max_shrink_percent".into(), bad.clone());
+            let err = Settings::read(&settings, &secrets).unwrap_err().to_string();
+            assert!(
+                err.contains("'max_shrink_percent' must be a whole number from 1 to 100"),
+                "{bad}: {err}"
+            );
+        }
+        settings.insert("max_shrink_percent".into(), json!("a fifth"));
+        let err = Settings::read(&settings, &secrets).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the setting 'max_shrink_percent' is not a whole number"
+        );
     }
 }
