@@ -68,6 +68,34 @@ async fn fixture() -> Fixture {
     fixture_with(true).await
 }
 
+impl Fixture {
+    /// Change a stored connection as an older version or an operator left it (no API call),
+    /// with a history entry saying so.
+    async fn edit_connection(
+        &self,
+        kind: ConnectionKind,
+        by: &str,
+        message: &str,
+        edit: impl FnOnce(&mut riskflow::domain::ConnectionRecord),
+    ) {
+        let now = riskflow::clock::now_ms();
+        let mut rec = self.env.store.connection(kind, now).await.unwrap();
+        edit(&mut rec);
+        let hist = riskflow::domain::HistoryEntry {
+            kind,
+            at: now,
+            status: rec.status,
+            by: by.into(),
+            message: message.into(),
+        };
+        self.env
+            .store
+            .save_connection(&rec, &hist, now)
+            .await
+            .unwrap();
+    }
+}
+
 fn request(method: Method, path: &str, body: Option<Value>) -> ApiRequest {
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -832,7 +860,7 @@ async fn failed_items_are_listed_and_retried_through_the_api() {
 
 #[tokio::test]
 async fn a_webhook_is_verified_and_recorded_while_its_connection_failed_a_re_test() {
-    use riskflow::domain::{ConnectionKind, ConnectionStatus, HistoryEntry};
+    use riskflow::domain::{ConnectionKind, ConnectionStatus};
     let f = fixture().await;
     let secret = "whsec_aWFtLWNvbnRyYWN0LXRlc3Qtc2VjcmV0";
     let r = f
@@ -841,26 +869,17 @@ async fn a_webhook_is_verified_and_recorded_while_its_connection_failed_a_re_tes
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     // The last re-test failed (of this connection or, for BambooHR, of its API key): the
     // sender still signs with the same secret, so its deliveries are still taken.
-    let now = riskflow::clock::now_ms();
-    let mut rec = f
-        .env
-        .store
-        .connection(ConnectionKind::Generic, now)
-        .await
-        .unwrap();
-    rec.status = ConnectionStatus::VerifyFailed;
-    let hist = HistoryEntry {
-        kind: ConnectionKind::Generic,
-        at: now,
-        status: ConnectionStatus::VerifyFailed,
-        by: "schedule".into(),
-        message: "re-test failed".into(),
-    };
-    f.env.store.save_connection(&rec, &hist, now).await.unwrap();
+    f.edit_connection(
+        ConnectionKind::Generic,
+        "schedule",
+        "re-test failed",
+        |rec| rec.status = ConnectionStatus::VerifyFailed,
+    )
+    .await;
     let rx = f.env.webhook_receiver();
     let body =
         br#"{"event_type":"departure","email":"a@example.com","departure_date":"2030-01-31"}"#;
-    let ts = now / 1000;
+    let ts = riskflow::clock::now_ms() / 1000;
     let mut h = HeaderMap::new();
     h.insert("webhook-id", HeaderValue::from_static("msg_vf"));
     h.insert(
@@ -1580,22 +1599,15 @@ async fn a_url_setting_added_since_the_connection_was_stored_counts_as_moving_fr
         "https://api.atlassian.com"
     );
     // Stored by a version without the Jira gateway setting.
-    let now = riskflow::clock::now_ms();
-    let mut rec = f
-        .env
-        .store
-        .connection(ConnectionKind::Jira, now)
-        .await
-        .unwrap();
-    rec.settings.remove("gateway_url");
-    let hist = riskflow::domain::HistoryEntry {
-        kind: ConnectionKind::Jira,
-        at: now,
-        status: rec.status,
-        by: "test".into(),
-        message: "stored by an older version".into(),
-    };
-    f.env.store.save_connection(&rec, &hist, now).await.unwrap();
+    f.edit_connection(
+        ConnectionKind::Jira,
+        "test",
+        "stored by an older version",
+        |rec| {
+            rec.settings.remove("gateway_url");
+        },
+    )
+    .await;
     // Pointing the gateway elsewhere without the token again: the token must not go there.
     let mut body = f.jira_body();
     body.as_object_mut().unwrap().remove("api_token");
@@ -1838,7 +1850,6 @@ async fn all_connected(
     f: &Fixture,
     verifier: Arc<dyn riskflow::api::connections::Verifier>,
 ) -> ConnectionsApi {
-    let now = riskflow::clock::now_ms();
     for kind in ConnectionKind::ALL {
         let name = format!("riskflow/{kind}");
         let version = f
@@ -1846,18 +1857,12 @@ async fn all_connected(
             .put(&name, &secrecy::SecretString::from("{}".to_string()))
             .await
             .unwrap();
-        let mut rec = f.env.store.connection(kind, now).await.unwrap();
-        rec.status = riskflow::domain::ConnectionStatus::Connected;
-        rec.secret_id = Some(name);
-        rec.secret_version = Some(version);
-        let hist = riskflow::domain::HistoryEntry {
-            kind,
-            at: now,
-            status: rec.status,
-            by: "test".into(),
-            message: "connected".into(),
-        };
-        f.env.store.save_connection(&rec, &hist, now).await.unwrap();
+        f.edit_connection(kind, "test", "connected", |rec| {
+            rec.status = riskflow::domain::ConnectionStatus::Connected;
+            rec.secret_id = Some(name);
+            rec.secret_version = Some(version);
+        })
+        .await;
     }
     let mut api = f.api.clone();
     api.verifier = verifier;
