@@ -193,6 +193,80 @@ pub trait AlertSource: Send + Sync {
     fn session_link(&self, session_id: &str) -> Option<String>;
 }
 
+/// A session as it is now, for state-sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionNow {
+    /// The current state (`stateV2` of the latest history entry), e.g. `OPEN`, `CLOSED_FP`.
+    pub state: String,
+    /// When it last gained data or changed (epoch ms).
+    pub last_updated: i64,
+    /// The text of every note on it.
+    pub notes: Vec<String>,
+}
+
+/// Reading and changing a session's triage state (state-sync).
+#[async_trait]
+pub trait SessionStates: Send + Sync {
+    /// The session now; `None` when Incydr does not know it.
+    async fn session_now(
+        &self,
+        session_id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<SessionNow>, ConnectorError>;
+    /// Set every one of `session_ids` to `state` (requests of at most 100 ids).
+    async fn change_state(
+        &self,
+        session_ids: &[String],
+        state: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError>;
+    /// Add a note to a session (≤ 2000 characters).
+    async fn add_note(
+        &self,
+        session_id: &str,
+        text: &str,
+        deadline: Option<Instant>,
+    ) -> Result<(), ConnectorError>;
+}
+
+/// A ticket riskflow opened, as its system shows it now (state-sync).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketState {
+    /// Jira issue key, ServiceNow incident number.
+    pub key: String,
+    pub url: Option<String>,
+    /// The dedup key riskflow gave it (Jira label, ServiceNow `correlation_id`): it names the
+    /// job that opened it and the session.
+    pub dedup_key: String,
+    /// Resolved or closed (Jira: status category done; ServiceNow: Resolved or Closed).
+    pub closed: bool,
+    /// What the analyst's classification is called there: Jira's resolution (else the status
+    /// name), ServiceNow's `close_code`.
+    pub resolution: Option<String>,
+    /// The status as the system names it.
+    pub status: String,
+    /// When it last changed (epoch ms), and by whom when the system says.
+    pub updated_at: i64,
+    pub updated_by: Option<String>,
+}
+
+/// The tickets riskflow opened that changed recently (state-sync reads them).
+#[async_trait]
+pub trait TicketChanges: Send + Sync {
+    fn kind(&self) -> crate::domain::ConnectionKind;
+    /// How long a change may take to show in [`TicketChanges::changed_within`] (Jira's search
+    /// lags; ServiceNow's does not): each pass reads again from this far before the last one.
+    fn lag_ms(&self) -> i64;
+    /// riskflow's tickets (dedup keys starting with `key_prefix`) changed in the last
+    /// `window_ms` by the system's own clock, every page, oldest first.
+    async fn changed_within(
+        &self,
+        window_ms: i64,
+        key_prefix: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<TicketState>, ConnectorError>;
+}
+
 /// An Incydr actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActorRef {

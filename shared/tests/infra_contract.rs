@@ -600,7 +600,7 @@ async fn each_function_role_allows_exactly_the_aws_calls_its_code_makes() {
         // deleted inside the transaction that moves the item).
         let refusing = match flow {
             Flow::AlertTickets | Flow::DepartingResponse => Some("jira"),
-            Flow::HrDepartures => None,
+            Flow::HrDepartures | Flow::StateSync => None,
         };
         if let Some(system) = refusing {
             for method in ["POST", "PUT"] {

@@ -269,6 +269,50 @@ impl<T: WatchlistAdmin + ?Sized> WatchlistAdmin for Rotating<Arc<T>> {
 }
 
 #[async_trait]
+impl<T: crate::ports::TicketChanges + ?Sized> crate::ports::TicketChanges for Rotating<Arc<T>> {
+    fn kind(&self) -> ConnectionKind {
+        self.now().kind()
+    }
+    fn lag_ms(&self) -> i64 {
+        self.now().lag_ms()
+    }
+    async fn changed_within(
+        &self,
+        window_ms: i64,
+        prefix: &str,
+        d: Deadline,
+    ) -> Result<Vec<crate::ports::TicketState>, ConnectorError> {
+        self.call(|s| async move { s.changed_within(window_ms, prefix, d).await })
+            .await
+    }
+}
+
+#[async_trait]
+impl<T: crate::ports::SessionStates + ?Sized> crate::ports::SessionStates for Rotating<Arc<T>> {
+    async fn session_now(
+        &self,
+        id: &str,
+        d: Deadline,
+    ) -> Result<Option<crate::ports::SessionNow>, ConnectorError> {
+        self.call(|s| async move { s.session_now(id, d).await })
+            .await
+    }
+    async fn change_state(
+        &self,
+        ids: &[String],
+        state: &str,
+        d: Deadline,
+    ) -> Result<(), ConnectorError> {
+        self.call(|s| async move { s.change_state(ids, state, d).await })
+            .await
+    }
+    async fn add_note(&self, id: &str, text: &str, d: Deadline) -> Result<(), ConnectorError> {
+        self.call(|s| async move { crate::ports::SessionStates::add_note(&*s, id, text, d).await })
+            .await
+    }
+}
+
+#[async_trait]
 impl<T: IdentityProvider + ?Sized> IdentityProvider for Rotating<Arc<T>> {
     fn kind(&self) -> ConnectionKind {
         self.now().kind()

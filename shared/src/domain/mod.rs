@@ -5,6 +5,7 @@ mod connection;
 mod containment;
 mod hr;
 mod records;
+mod sync;
 mod work;
 
 pub use alert::{
@@ -19,4 +20,5 @@ pub use containment::{
 };
 pub use hr::{Date, Departure, HrEventKind, HrSource, HrWork, PersonRecord, RecordedHrChange};
 pub use records::{AuditEntry, Delivery, RunRecord, RunStatus, ScanMark};
+pub use sync::{CLOSED_STATES, StateMapping, is_closed_state};
 pub use work::{Flow, ItemStatus, Lease, Step, StepRecord, UnknownFlow, WorkItem};

@@ -13,13 +13,15 @@ pub enum Flow {
     AlertTickets,
     HrDepartures,
     DepartingResponse,
+    StateSync,
 }
 
 impl Flow {
-    pub const ALL: [Flow; 3] = [
+    pub const ALL: [Flow; 4] = [
         Flow::AlertTickets,
         Flow::HrDepartures,
         Flow::DepartingResponse,
+        Flow::StateSync,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -27,6 +29,7 @@ impl Flow {
             Flow::AlertTickets => "alert-tickets",
             Flow::HrDepartures => "hr-departures",
             Flow::DepartingResponse => "departing-response",
+            Flow::StateSync => "state-sync",
         }
     }
 }
@@ -38,7 +41,9 @@ impl fmt::Display for Flow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown flow '{0}' (expected alert-tickets, hr-departures or departing-response)")]
+#[error(
+    "unknown flow '{0}' (expected alert-tickets, hr-departures, departing-response or state-sync)"
+)]
 pub struct UnknownFlow(pub String);
 
 impl FromStr for Flow {

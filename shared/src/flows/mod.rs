@@ -11,6 +11,7 @@ pub(crate) mod fakes;
 pub mod hr_departures;
 pub mod hr_intake;
 pub mod scan;
+pub mod state_sync;
 pub mod steps;
 pub mod ticket_content;
 pub mod tickets;

@@ -37,6 +37,15 @@ pub fn dedup_key(flow: crate::domain::Flow, session_id: &str) -> String {
     format!("riskflow-{}-{}", flow.as_str(), clean)
 }
 
+/// The job and session a dedup key names (the inverse of [`dedup_key`] for session ids made of
+/// `[A-Za-z0-9._-]`, which Incydr's are); `None` for a key riskflow did not make.
+pub fn parse_dedup_key(key: &str) -> Option<(crate::domain::Flow, String)> {
+    crate::domain::Flow::ALL.into_iter().find_map(|flow| {
+        let rest = key.strip_prefix(&format!("riskflow-{}-", flow.as_str()))?;
+        (!rest.is_empty()).then(|| (flow, rest.to_string()))
+    })
+}
+
 /// The step of a sink's ticket on a work item.
 pub fn ticket_step(sink: &dyn TicketSink) -> Step {
     Step::Ticket(sink.kind())
@@ -175,5 +184,15 @@ mod tests {
             dedup_key(Flow::AlertTickets, "a b^c=d&e@f"),
             "riskflow-alert-tickets-a_b_c_d_e_f"
         );
+    }
+
+    #[test]
+    fn a_dedup_key_names_its_job_and_session_again() {
+        for flow in [Flow::AlertTickets, Flow::DepartingResponse] {
+            let key = dedup_key(flow, "8f3e-session.1");
+            assert_eq!(parse_dedup_key(&key), Some((flow, "8f3e-session.1".into())));
+        }
+        assert_eq!(parse_dedup_key("incydr"), None);
+        assert_eq!(parse_dedup_key("riskflow-alert-tickets-"), None);
     }
 }

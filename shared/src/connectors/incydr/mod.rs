@@ -11,6 +11,7 @@ pub(crate) mod alerts;
 pub(crate) mod client;
 pub(crate) mod model;
 pub mod settings;
+pub(crate) mod states;
 pub mod verify;
 mod watchlist;
 

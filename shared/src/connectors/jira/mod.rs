@@ -17,6 +17,7 @@
 //! rate limits <https://developer.atlassian.com/cloud/jira/platform/rate-limiting/>.
 
 pub mod adf;
+mod changes;
 pub(crate) mod client;
 pub mod createmeta;
 pub(crate) mod model;
@@ -25,11 +26,12 @@ pub mod settings;
 mod sink;
 pub mod verify;
 
+pub use changes::{parse_jira_time, ticket_state};
 pub use client::{
     JiraClient, MAX_LABEL_CHARS, MAX_SUMMARY_CHARS, SYSTEM, clean_summary, valid_project_key,
 };
 pub use model::{
     CommentRef, CreateMetaField, CreateMetaIssueType, CreatedIssue, IdName, Issue, IssueFields,
-    IssueRef, Myself, NamedRef, NewIssue,
+    IssueRef, Myself, NamedRef, NewIssue, StatusCategory,
 };
 pub use sink::{JiraSink, to_adf};

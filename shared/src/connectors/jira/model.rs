@@ -124,15 +124,32 @@ pub struct IssueFields {
     pub created: Option<String>,
     #[serde(default)]
     pub updated: Option<String>,
+    /// `null` while unresolved (a done status may still have none).
+    #[serde(default)]
+    pub resolution: Option<NamedRef>,
 }
 
-/// A `{"name": …}` object (status, priority).
+/// A `{"name": …}` object (status, priority, resolution).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedRef {
     #[serde(default)]
     pub id: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// A status's category (`new`, `indeterminate`, `done`): stable across sites, unlike names.
+    #[serde(
+        default,
+        rename = "statusCategory",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub status_category: Option<StatusCategory>,
+}
+
+/// `status.statusCategory`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCategory {
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 /// One page of `GET /rest/api/3/search/jql`.

@@ -6,6 +6,7 @@ use super::createmeta::{CreateFacts, PriorityMapping};
 use super::route::{ApiRoute, GATEWAY, TokenKind};
 use super::sink::JiraSink;
 use crate::connectors::form::{self, Field, FieldType::*, VendorSettings};
+use crate::domain::StateMapping;
 use crate::http::{ClientOptions, Http};
 use crate::ports::ConnectorError;
 use secrecy::SecretString;
@@ -93,6 +94,14 @@ pub const FIELDS: &[Field] = &[
         "How long Jira's search may take to show a new issue (its index is eventually consistent). When a create's answer is lost, riskflow waits this long, searching for the issue, before it creates it again; only that sink's ticket waits. 1 to 1440.",
     )
     .default("10"),
+    Field::new(
+        "session_states",
+        "Session state per resolution",
+        List,
+        false,
+        false,
+        "How state-sync closes the Incydr session of a done issue: comma-separated resolution=STATE pairs (the resolution's name, else the status's), STATE one of CLOSED, CLOSED_TP, CLOSED_TP_BENIGN, CLOSED_FP, e.g. Not a bug=CLOSED_FP, Done=CLOSED_TP. Unmapped: CLOSED.",
+    ),
 ];
 
 /// The most a lost create may wait for Jira's search (a day).
@@ -117,12 +126,22 @@ pub struct Settings {
     pub gateway_url: Url,
     /// How long Jira's search may lag behind a create.
     pub search_lag_minutes: u64,
+    /// `resolution=STATE` entries for state-sync ([`StateMapping::parse`]).
+    pub session_states: Vec<String>,
     /// What the last verification read from the project (not a form field).
     #[serde(skip)]
     pub facts: Option<CreateFacts>,
     /// Where the last verification found the token works (not a form field).
     #[serde(skip)]
     pub route: Option<ApiRoute>,
+}
+
+impl Settings {
+    /// How a done issue closes its session (state-sync).
+    pub fn session_states(&self) -> Result<StateMapping, ConnectorError> {
+        StateMapping::parse(&self.session_states)
+            .map_err(|m| ConnectorError::invalid(super::SYSTEM, m))
+    }
 }
 
 impl VendorSettings for Settings {
@@ -146,6 +165,7 @@ impl VendorSettings for Settings {
     fn connect(&self, opts: &ClientOptions) -> Result<Arc<JiraSink>, ConnectorError> {
         let priorities = PriorityMapping::parse(&self.priority_map)
             .map_err(|m| ConnectorError::invalid(super::SYSTEM, m))?;
+        self.session_states()?;
         if !(1..=MAX_SEARCH_LAG_MINUTES).contains(&self.search_lag_minutes) {
             return Err(ConnectorError::invalid(
                 super::SYSTEM,

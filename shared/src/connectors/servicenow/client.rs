@@ -325,6 +325,67 @@ impl ServiceNowClient {
             .find_map(|r| self.incident(r)))
     }
 
+    /// Incidents whose `correlation_id` starts with `prefix` updated at or after `since` (UTC,
+    /// `YYYY-MM-DD HH:MM:SS`), oldest first, every page:
+    /// `GET …/incident?sysparm_query=correlation_idSTARTSWITH<prefix>^sys_updated_on>=<since>^ORDERBYsys_updated_on`
+    /// with `sysparm_offset` paging until `X-Total-Count` is reached (a short page is not the
+    /// end: the limit applies before ACLs, sync-apis.md §3.3). Each record's `correlation_id`
+    /// is checked again (a query part the instance does not understand silently matches all).
+    pub async fn changed_incidents(
+        &self,
+        prefix: &str,
+        since: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<IncidentChange>, ConnectorError> {
+        Self::check_correlation_id(prefix)?;
+        const PAGE: usize = 100;
+        let mut out: Vec<IncidentChange> = Vec::new();
+        let mut offset = 0usize;
+        for _ in 0..1_000 {
+            let query = {
+                let mut q = url::form_urlencoded::Serializer::new(String::new());
+                q.append_pair(
+                    "sysparm_query",
+                    &format!(
+                        "correlation_idSTARTSWITH{prefix}^sys_updated_on>={since}^ORDERBYsys_updated_on"
+                    ),
+                );
+                q.append_pair(
+                    "sysparm_fields",
+                    "sys_id,number,state,close_code,correlation_id,sys_updated_on,sys_updated_by",
+                );
+                q.append_pair("sysparm_exclude_reference_link", "true");
+                q.append_pair("sysparm_limit", &PAGE.to_string());
+                q.append_pair("sysparm_offset", &offset.to_string());
+                q.finish()
+            };
+            let path = format!("{TABLE}/incident?{query}");
+            let (call, resp) = self.send(Method::GET, &path, None, true, deadline).await?;
+            let total = resp
+                .headers()
+                .get("x-total-count")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            let env: Envelope<Vec<IncidentChange>> = http::read_json(&call, resp).await?;
+            let got = env.result.len();
+            out.extend(env.result.into_iter().filter(|r| {
+                r.correlation_id
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with(prefix))
+            }));
+            offset += PAGE;
+            match total {
+                Some(t) if offset < t => continue,
+                None if got == PAGE => continue,
+                _ => return Ok(out),
+            }
+        }
+        Err(ConnectorError::invalid(
+            SYSTEM,
+            "the list of changed incidents did not end after 1,000 pages",
+        ))
+    }
+
     /// Whether a work note of the incident contains `needle` (a marker riskflow wrote into it):
     /// `GET …/sys_journal_field?sysparm_query=element_id={sys_id}^element=work_notes^valueLIKE{needle}`,
     /// each answer checked for the needle itself (an encoded query with a part the instance does

@@ -8,6 +8,7 @@
 //! the ServiceNow/ServiceNowDocs repository on GitHub) and its "Inbound REST API rate
 //! limiting" page.
 
+mod changes;
 pub(crate) mod client;
 pub(crate) mod model;
 pub mod settings;
@@ -17,5 +18,5 @@ pub mod verify;
 pub use client::{
     MAX_CORRELATION_ID_CHARS, MAX_SHORT_DESCRIPTION_CHARS, SYSTEM, ServiceNowClient, correlation_id,
 };
-pub use model::{Incident, NewIncident, snow_value, urgency_impact_for_severity};
+pub use model::{Incident, IncidentChange, NewIncident, snow_value, urgency_impact_for_severity};
 pub use sink::ServiceNowSink;

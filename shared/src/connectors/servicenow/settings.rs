@@ -4,6 +4,7 @@
 use super::client::ServiceNowClient;
 use super::sink::ServiceNowSink;
 use crate::connectors::form::{self, Field, FieldType::*, VendorSettings};
+use crate::domain::StateMapping;
 use crate::http::{ClientOptions, Http};
 use crate::ports::ConnectorError;
 use secrecy::SecretString;
@@ -52,6 +53,14 @@ pub const FIELDS: &[Field] = &[
         false,
         "The user set as caller: User Administration → Users → the user → right-click the header → Copy sys_id. Empty: none.",
     ),
+    Field::new(
+        "session_states",
+        "Session state per resolution code",
+        List,
+        false,
+        false,
+        "How state-sync closes the Incydr session of a resolved incident: comma-separated close_code=STATE pairs (the instance's resolution codes), STATE one of CLOSED, CLOSED_TP, CLOSED_TP_BENIGN, CLOSED_FP, e.g. Solution provided=CLOSED_TP. Unmapped: CLOSED.",
+    ),
 ];
 
 /// A connected ServiceNow instance and how incidents are filed in it.
@@ -64,6 +73,16 @@ pub struct Settings {
     pub password: SecretString,
     pub assignment_group: Option<String>,
     pub caller_id: Option<String>,
+    /// `close_code=STATE` entries for state-sync ([`StateMapping::parse`]).
+    pub session_states: Vec<String>,
+}
+
+impl Settings {
+    /// How a resolved incident closes its session (state-sync).
+    pub fn session_states(&self) -> Result<StateMapping, ConnectorError> {
+        StateMapping::parse(&self.session_states)
+            .map_err(|m| ConnectorError::invalid(super::SYSTEM, m))
+    }
 }
 
 impl VendorSettings for Settings {
@@ -72,6 +91,7 @@ impl VendorSettings for Settings {
 
     /// The client, as the ticket sink.
     fn connect(&self, opts: &ClientOptions) -> Result<Arc<ServiceNowSink>, ConnectorError> {
+        self.session_states()?;
         let client = ServiceNowClient::new(
             self.url.clone(),
             self.username.clone(),
