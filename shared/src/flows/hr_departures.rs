@@ -379,6 +379,10 @@ struct DoneHere {
     end_date_set: bool,
 }
 
+/// The audit result of a change an earlier attempt made whose answer was lost, recorded by the
+/// attempt that finds it made.
+const LOST_ANSWER: &str = "ok (made by an earlier attempt whose answer was lost; recorded now)";
+
 /// The outside effect of one fact on the watchlist, under the work item's lease.
 struct Effect<'a> {
     ctx: &'a RunCtx,
@@ -480,6 +484,14 @@ impl Effect<'_> {
         Ok(())
     }
 
+    /// Count and audit a change of the watchlist that was made (`action`: `watchlist_add` or
+    /// `watchlist_remove`, counted as `<action>s`).
+    fn made(&self, action: &str, email: &str, result: &str) {
+        self.ctx.count(&format!("{action}s"), 1);
+        self.ctx
+            .audit(ConnectionKind::Incydr, action, email, &self.reason, result);
+    }
+
     /// Put the person on the Departing watchlist unless they are on it.
     async fn add(
         &self,
@@ -507,16 +519,7 @@ impl Effect<'_> {
         if !included {
             record_intents(ctx, self.lease, item, &[Step::WatchlistAdd], actor_id).await?;
             match deps.watchlists.include(&wl, actor_id, deadline).await {
-                Ok(()) => {
-                    ctx.count("watchlist_adds", 1);
-                    ctx.audit(
-                        ConnectionKind::Incydr,
-                        "watchlist_add",
-                        &email,
-                        reason,
-                        "ok",
-                    );
-                }
+                Ok(()) => self.made("watchlist_add", &email, "ok"),
                 Err(e) => {
                     ctx.audit(
                         ConnectionKind::Incydr,
@@ -533,14 +536,7 @@ impl Effect<'_> {
         } else if let Some(recorded) = intended {
             if !recorded {
                 // The earlier attempt's add was made and its answer lost: record it, once.
-                ctx.count("watchlist_adds", 1);
-                ctx.audit(
-                    ConnectionKind::Incydr,
-                    "watchlist_add",
-                    &email,
-                    reason,
-                    "ok (made by an earlier attempt whose answer was lost; recorded now)",
-                );
+                self.made("watchlist_add", &email, LOST_ANSWER);
             }
             record.added_by_riskflow = true;
         }
@@ -591,21 +587,11 @@ impl Effect<'_> {
             .filter(|s| s.intent_at.is_some())
             .map(|s| s.done_at.is_some());
         let outcome = serde_json::json!({"watchlist": wl, "actor": actor_id});
-        let removed = |result: &str| {
-            ctx.count("watchlist_removes", 1);
-            ctx.audit(
-                ConnectionKind::Incydr,
-                "watchlist_remove",
-                &email,
-                reason,
-                result,
-            );
-        };
         if let Some(recorded) = earlier
             && !deps.watchlists.is_included(&wl, actor_id, deadline).await?
         {
             if !recorded {
-                removed("ok (made by an earlier attempt whose answer was lost; recorded now)");
+                self.made("watchlist_remove", &email, LOST_ANSWER);
             }
             set_outcome(item, Step::WatchlistRemove, outcome, ctx.now());
             record.added_by_riskflow = false;
@@ -624,7 +610,7 @@ impl Effect<'_> {
                     format!("failed: {e}"),
                 );
             })?;
-        removed("ok");
+        self.made("watchlist_remove", &email, "ok");
         set_outcome(item, Step::WatchlistRemove, outcome, ctx.now());
         record.added_by_riskflow = false;
         Ok(())
