@@ -132,6 +132,8 @@ pub struct FakeSink {
     pub horizon_ms: i64,
     /// When set, creates fail with it without creating anything.
     pub create_error: Mutex<Option<ConnectorError>>,
+    /// The next create is made and its answer lost (the caller sees a 502).
+    pub lose_next_create_answer: std::sync::atomic::AtomicBool,
 }
 
 impl FakeSink {
@@ -207,6 +209,12 @@ impl TicketSink for FakeSink {
             url: None,
         };
         created.push((dedup_key.to_string(), t.clone()));
+        if self
+            .lose_next_create_answer
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(status_error("ticket system", "/ticket", 502));
+        }
         Ok(t)
     }
 
