@@ -517,6 +517,17 @@ impl Effect<'_> {
             .map(|s| s.done_at.is_some());
         let included = deps.watchlists.is_included(&wl, actor_id, deadline).await?;
         if !included {
+            if !record.added_by_riskflow {
+                // Durable before the add: should its answer be lost, a cancellation applied
+                // before this item's retry must know riskflow may have listed the person.
+                record.added_by_riskflow = true;
+                let now = ctx.now();
+                record.version = ctx
+                    .store
+                    .save_person(record, record.indexed_date, now)
+                    .await?
+                    .version;
+            }
             record_intents(ctx, self.lease, item, &[Step::WatchlistAdd], actor_id).await?;
             match deps.watchlists.include(&wl, actor_id, deadline).await {
                 Ok(()) => self.made("watchlist_add", &email, "ok"),
@@ -549,11 +560,12 @@ impl Effect<'_> {
         Ok(())
     }
 
-    /// Take the person off the Departing watchlist if riskflow put them there, exactly once.
-    /// The intent is durable before the removal. An attempt that finds an earlier one (the
-    /// person's record could not be saved after the removal, or the answer was lost) looks at
-    /// the list first: a person already off it is not removed again, and the removal gets its
-    /// audit entry (and count) now only if the earlier attempt recorded no outcome for it.
+    /// Take the person off the Departing watchlist if riskflow put them there (or may have:
+    /// an add whose answer was lost), exactly once. Only someone on the list is removed, and
+    /// the intent is durable before the removal. A person an earlier attempt removed (the
+    /// person's record could not be saved after it, or the answer was lost) is found off the
+    /// list and not removed again; the removal gets its audit entry (and count) then only if
+    /// the earlier attempt recorded no outcome for it.
     async fn remove(
         &self,
         item: &mut WorkItem,
@@ -587,11 +599,17 @@ impl Effect<'_> {
             .filter(|s| s.intent_at.is_some())
             .map(|s| s.done_at.is_some());
         let outcome = serde_json::json!({"watchlist": wl, "actor": actor_id});
-        if let Some(recorded) = earlier
-            && !deps.watchlists.is_included(&wl, actor_id, deadline).await?
-        {
-            if !recorded {
-                self.made("watchlist_remove", &email, LOST_ANSWER);
+        if !deps.watchlists.is_included(&wl, actor_id, deadline).await? {
+            match earlier {
+                Some(true) => {}
+                Some(false) => self.made("watchlist_remove", &email, LOST_ANSWER),
+                None => ctx.audit(
+                    ConnectionKind::Incydr,
+                    "watchlist_remove",
+                    &email,
+                    reason,
+                    "skipped: not on the Departing watchlist",
+                ),
             }
             set_outcome(item, Step::WatchlistRemove, outcome, ctx.now());
             record.added_by_riskflow = false;
@@ -1373,6 +1391,29 @@ mod decision_tests {
         // Riskflow's add: the cancellation takes them off again.
         cancel(&store, &d).await;
         assert!(!w.on_list("pat@example.com"));
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_before_the_retry_of_an_add_whose_answer_was_lost_takes_them_off() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        w.lose_next_answer
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        depart(&store, &d).await;
+        assert!(w.on_list("pat@example.com"), "made, answer lost");
+        // The later cancellation is applied before the departure's retry.
+        let rec = cancel(&store, &d).await;
+        assert!(
+            !w.on_list("pat@example.com"),
+            "riskflow's own add is undone: {rec:?}"
+        );
+        assert_eq!(rec.counts.get("watchlist_removes"), Some(&1), "{rec:?}");
+        // The departure's retry is stale, and nothing changes.
+        let rec = next_run(&store, &d).await;
+        assert_eq!(rec.counts.get("hr_stale_facts"), Some(&1), "{rec:?}");
+        assert!(!w.on_list("pat@example.com"));
+        assert_eq!(removals(&store, "pat@example.com").await, 1);
     }
 
     /// A run of the whole flow at `at` with clean-up after 7 days.
