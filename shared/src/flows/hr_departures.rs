@@ -326,6 +326,7 @@ async fn apply_latest(
             actor_id: None,
             added_by_riskflow: false,
             indexed_date: None,
+            add_unconfirmed: false,
             updated_at: now,
             version: 0,
         });
@@ -517,10 +518,12 @@ impl Effect<'_> {
             .map(|s| s.done_at.is_some());
         let included = deps.watchlists.is_included(&wl, actor_id, deadline).await?;
         if !included {
-            if !record.added_by_riskflow {
-                // Durable before the add: should its answer be lost, a cancellation applied
-                // before this item's retry must know riskflow may have listed the person.
+            if !record.add_unconfirmed {
+                // Durable before the add: should its answer be lost, a fact applied before
+                // this item's retry must know riskflow may have listed the person (to take
+                // them off, and to record the add as made).
                 record.added_by_riskflow = true;
+                record.add_unconfirmed = true;
                 let now = ctx.now();
                 record.version = ctx
                     .store
@@ -530,7 +533,10 @@ impl Effect<'_> {
             }
             record_intents(ctx, self.lease, item, &[Step::WatchlistAdd], actor_id).await?;
             match deps.watchlists.include(&wl, actor_id, deadline).await {
-                Ok(()) => self.made("watchlist_add", &email, "ok"),
+                Ok(()) => {
+                    record.add_unconfirmed = false;
+                    self.made("watchlist_add", &email, "ok");
+                }
                 Err(e) => {
                     ctx.audit(
                         ConnectionKind::Incydr,
@@ -544,10 +550,11 @@ impl Effect<'_> {
             }
             record.added_by_riskflow = true;
             done.added = true;
-        } else if let Some(recorded) = intended {
-            if !recorded {
-                // The earlier attempt's add was made and its answer lost: record it, once.
+        } else if record.add_unconfirmed || intended.is_some() {
+            if record.add_unconfirmed || intended == Some(false) {
+                // An earlier add of riskflow's was made and its answer lost: record it, once.
                 self.made("watchlist_add", &email, LOST_ANSWER);
+                record.add_unconfirmed = false;
             }
             record.added_by_riskflow = true;
         }
@@ -599,7 +606,12 @@ impl Effect<'_> {
             .filter(|s| s.intent_at.is_some())
             .map(|s| s.done_at.is_some());
         let outcome = serde_json::json!({"watchlist": wl, "actor": actor_id});
-        if !deps.watchlists.is_included(&wl, actor_id, deadline).await? {
+        let included = deps.watchlists.is_included(&wl, actor_id, deadline).await?;
+        if std::mem::take(&mut record.add_unconfirmed) && included {
+            // riskflow's add whose answer was lost did land: record it before undoing it.
+            self.made("watchlist_add", &email, LOST_ANSWER);
+        }
+        if !included {
             match earlier {
                 Some(true) => {}
                 Some(false) => self.made("watchlist_remove", &email, LOST_ANSWER),
@@ -1409,6 +1421,11 @@ mod decision_tests {
             "riskflow's own add is undone: {rec:?}"
         );
         assert_eq!(rec.counts.get("watchlist_removes"), Some(&1), "{rec:?}");
+        assert_eq!(
+            rec.counts.get("watchlist_adds"),
+            Some(&1),
+            "the add that landed is recorded: {rec:?}"
+        );
         // The departure's retry is stale, and nothing changes.
         let rec = next_run(&store, &d).await;
         assert_eq!(rec.counts.get("hr_stale_facts"), Some(&1), "{rec:?}");
