@@ -63,6 +63,14 @@ const ADD_PATH: &str = "/v2/watchlists/wl-departing-months/included-actors/add";
 const REMOVE_PATH: &str = "/v2/watchlists/wl-departing-months/included-actors/delete";
 const ADD_ROUTE: &str = "/v2/watchlists/{watchlist_id}/included-actors/add";
 const REMOVE_ROUTE: &str = "/v2/watchlists/{watchlist_id}/included-actors/delete";
+/// Scripted incidents, on top of the random ones (no random flow fault those days): on
+/// `LOST_TICKET_DAY` a departing employee's session gets its departing-response Jira ticket
+/// created and the answer lost; on `LOST_ADD_DAY` a departure's watchlist add is made and its
+/// answer lost, and a later cancellation of the same person arrives before the departure's
+/// retry.
+const LOST_TICKET_DAY: i64 = 2;
+const LOST_ADD_DAY: i64 = 3;
+
 /// Systems the daily re-test is answered transiently for, some days.
 const RETESTED: [(&str, ConnectionKind); 5] = [
     ("incydr", ConnectionKind::Incydr),
@@ -394,6 +402,40 @@ async fn hr_facts(w: &World, m: &mut Model, day: i64) {
     let now = w.clock.now();
     let hooks = m.of(Source::Webhook);
     m.delivered_today.clear();
+    if day == LOST_ADD_DAY {
+        let i = hooks
+            .iter()
+            .copied()
+            .find(|i| !m.departing(*i))
+            .expect("someone not departing");
+        let email = m.people[i].email.clone();
+        let date = date_in(now, 30);
+        let (td, tc) = (m.event_time(now, 90), m.event_time(now, 60));
+        w.sb().add_fault(
+            FaultRule::new("incydr", FaultKind::StoredThenError { status: 500 })
+                .method("POST")
+                .path_prefix(ADD_PATH)
+                .max_hits(1),
+        );
+        assert_eq!(
+            deliver(w, "lost-add-d", &body(&email, Some(&date), td)).await,
+            202
+        );
+        assert_eq!(
+            w.sb().fault_hits(),
+            vec![1],
+            "the add was made, its answer lost"
+        );
+        assert_eq!(deliver(w, "lost-add-c", &body(&email, None, tc)).await, 202);
+        m.apply(
+            i,
+            Fact {
+                at: td,
+                date: Some(date),
+            },
+        );
+        m.apply(i, Fact { at: tc, date: None });
+    }
     let facts = m.rng.random_range(1..4);
     for n in 0..facts {
         let i = m.pick(&hooks);
@@ -476,6 +518,15 @@ fn sessions(w: &World, m: &mut Model, day: i64) {
         .copied()
         .filter(|i| m.departing(*i))
         .collect();
+    if day == LOST_TICKET_DAY {
+        // Someone the first Workday pull listed (see `run_flows` for the lost answer).
+        let i = m.of(Source::WorkdayStable)[0];
+        let p = &m.people[i];
+        let id = format!("lost-ticket-{day:03}");
+        w.sb()
+            .add_session(session_seed(&id, &p.actor, &p.email, now - 3_600_000, true));
+        m.sessions.push((id, i, day));
+    }
     for n in 0..m.rng.random_range(1..3) {
         let i = if !departing.is_empty() && m.rng.random_bool(0.4) {
             m.pick(&departing)
@@ -526,7 +577,7 @@ fn sessions(w: &World, m: &mut Model, day: i64) {
 /// alert-tickets runs before departing-response, so the one Jira create a rule fails is
 /// always an alert-tickets one (see [`run_flows`]).
 fn flow_faults(m: &mut Model, day: i64) -> Vec<(FaultRule, Option<&'static str>)> {
-    if next_day(day) != day + 1 {
+    if next_day(day) != day + 1 || day == LOST_TICKET_DAY || day == LOST_ADD_DAY {
         return Vec::new();
     }
     let err = |status| FaultKind::Error {
@@ -610,11 +661,24 @@ async fn run_flows(w: &World, m: &mut Model, day: i64) {
         "day {day}: Workday was pulled: {hr:#?}"
     );
     m.pull(hr.started_at);
-    for rec in [
-        &hr,
-        &w.run(Flow::AlertTickets).await,
-        &w.run(Flow::DepartingResponse).await,
-    ] {
+    let alerts = w.run(Flow::AlertTickets).await;
+    if day == LOST_TICKET_DAY {
+        w.sb().add_fault(
+            FaultRule::new("jira", FaultKind::StoredThenError { status: 502 })
+                .method("POST")
+                .path_prefix("/rest/api/3/issue")
+                .max_hits(1),
+        );
+    }
+    let departing = w.run(Flow::DepartingResponse).await;
+    if day == LOST_TICKET_DAY {
+        assert_eq!(
+            w.sb().fault_hits().last(),
+            Some(&1),
+            "a departing ticket was made, its answer lost: {departing:#?}"
+        );
+    }
+    for rec in [&hr, &alerts, &departing] {
         assert_ne!(rec.status, RunStatus::Skipped, "day {day}: {rec:#?}");
     }
 }
