@@ -1100,6 +1100,7 @@ fn person(email: &str, date: Option<&str>, version: u64) -> PersonRecord {
         actor_id: None,
         added_by_riskflow: true,
         indexed_date: date.map(day),
+        add_unconfirmed: false,
         updated_at: NOW,
         version,
     }

@@ -415,12 +415,19 @@ impl World {
     /// Every audit entry of the last day and the next (the test clock's now), all pages.
     pub async fn audit_entries(&self) -> Vec<AuditEntry> {
         let now = self.clock.now();
+        self.audit_entries_between(now - 86_400_000, now + 86_400_000)
+            .await
+    }
+
+    /// Every audit entry from `from` to `to` (epoch ms), all pages.
+    pub async fn audit_entries_between(&self, from: i64, to: i64) -> Vec<AuditEntry> {
+        let now = self.clock.now();
         let mut out = Vec::new();
         let mut cursor = None;
         loop {
             let page = self
                 .store()
-                .list_audit(now - 86_400_000, now + 86_400_000, 1000, cursor, now)
+                .list_audit(from, to, 1000, cursor, now)
                 .await
                 .expect("the audit trail reads");
             out.extend(page.items);

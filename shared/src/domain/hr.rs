@@ -96,6 +96,11 @@ pub struct PersonRecord {
     /// The departure date currently indexed under `departure#<date>`.
     #[serde(default)]
     pub indexed_date: Option<Date>,
+    /// riskflow sent an add to the Departing watchlist and has not seen it land (its answer
+    /// was lost, or it is in flight): the next fact that finds the person listed records the
+    /// add as made, once. Absent in records written before it existed (false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub add_unconfirmed: bool,
     pub updated_at: i64,
     /// Optimistic-concurrency counter, maintained by the store.
     #[serde(default)]

@@ -184,6 +184,8 @@ pub enum Step {
     Contain(ConnectionKind),
     /// A person put on the Departing watchlist.
     WatchlistAdd,
+    /// A person taken off the Departing watchlist.
+    WatchlistRemove,
     /// An HR fact applied to the person's record (or ignored as stale).
     Applied,
 }
@@ -198,6 +200,7 @@ impl Step {
             Step::Contain(ConnectionKind::Okta) => "okta".into(),
             Step::Contain(kind) => format!("contain:{kind}"),
             Step::WatchlistAdd => "watchlist_add".into(),
+            Step::WatchlistRemove => "watchlist_remove".into(),
             Step::Applied => "applied".into(),
         }
     }

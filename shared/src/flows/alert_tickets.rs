@@ -12,7 +12,8 @@ use super::scan;
 use super::steps::{mark_intents, record_intents, set_outcome};
 use super::ticket_content::{comment_content, ticket_content};
 use super::tickets::{
-    Search, TicketPlan, create_ticket, dedup_key, plan_ticket, search_first, ticket_step,
+    Search, TicketPlan, create_ticket, dedup_key, plan_ticket, record_found, search_first,
+    ticket_step,
 };
 use super::work_item::{self, Acted, Settled, StepError};
 use super::{RunCtx, Timing};
@@ -356,21 +357,8 @@ async fn act_claimed(
             TicketPlan::Exists(t) => {
                 if had.is_none() {
                     // Found by its dedup key after a lost answer: record it.
-                    let v = serde_json::to_value(&t).unwrap_or_default();
-                    set_outcome(item, ticket_step(sink.as_ref()), v, ctx.now());
-                    let how = match search {
-                        Search::First => {
-                            "ok: found by dedup key (the session's work item had expired)"
-                        }
-                        Search::WhenInDoubt => "ok: found by dedup key after a lost answer",
-                    };
-                    ctx.audit(
-                        sink.kind(),
-                        "recover_ticket",
-                        &t.key,
-                        &format!("session {id}"),
-                        how,
-                    );
+                    let reason = format!("session {id}");
+                    record_found(ctx, sink.as_ref(), item, &t, search, &reason);
                 } else if updated && !commented(item, sink.kind(), session.last_updated) {
                     // A retry after another sink failed comments only where it is missing.
                     let doubt = item.step(Step::Comment(sink.kind())).is_some_and(|r| {

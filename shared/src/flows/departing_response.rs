@@ -18,7 +18,8 @@ use super::scan;
 use super::steps::{record_intents, set_outcome};
 use super::ticket_content::ticket_content;
 use super::tickets::{
-    Search, TicketPlan, create_ticket, dedup_key, plan_ticket, search_first, ticket_step,
+    Search, TicketPlan, create_ticket, dedup_key, plan_ticket, record_found, search_first,
+    ticket_step,
 };
 use super::work_item::{self, Acted, Settled, StepError};
 use super::{RunCtx, Timing};
@@ -293,8 +294,10 @@ async fn act_claimed(
     match plan {
         TicketPlan::Exists(t) => {
             if super::tickets::recorded_ticket(item, ticket_step(sink)).is_none() {
-                let v = serde_json::to_value(&t).unwrap_or_default();
-                set_outcome(item, ticket_step(sink), v, ctx.now());
+                // Found by its dedup key (after a lost create answer, or the item expired):
+                // recorded with its audit entry, as alert-tickets does.
+                let reason = format!("departing employee session {id}");
+                record_found(ctx, sink, item, &t, search, &reason);
             }
             Ok(Acted::Done)
         }
@@ -709,6 +712,35 @@ mod decision_tests {
             containment_summary(contained).contains("not repeated"),
             "{contained}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_ticket_whose_create_answer_was_lost_is_found_and_audited_once() {
+        let job = Job::new();
+        job.jira
+            .lose_next_create_answer
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let first = job.run(|_| {}).await;
+        assert_eq!(first.counts.get("actions_failed"), Some(&1), "{first:?}");
+        let second = job.run(|_| {}).await;
+        assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
+        let tickets = job.jira.created.lock().unwrap().clone();
+        assert_eq!(tickets.len(), 4, "one ticket each, none twice");
+        let page = job
+            .store
+            .list_audit(job.now - 60_000, job.now + 60_000, 100, None, job.now)
+            .await
+            .unwrap();
+        for (_, t) in &tickets {
+            let made: Vec<&str> = page
+                .items
+                .iter()
+                .filter(|e| e.target == t.key && e.result.starts_with("ok"))
+                .filter(|e| e.action == "create_ticket" || e.action == "recover_ticket")
+                .map(|e| e.result.as_str())
+                .collect();
+            assert_eq!(made.len(), 1, "{}: {made:?}", t.key);
+        }
     }
 
     #[tokio::test]

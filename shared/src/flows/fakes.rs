@@ -132,6 +132,8 @@ pub struct FakeSink {
     pub horizon_ms: i64,
     /// When set, creates fail with it without creating anything.
     pub create_error: Mutex<Option<ConnectorError>>,
+    /// The next create is made and its answer lost (the caller sees a 502).
+    pub lose_next_create_answer: std::sync::atomic::AtomicBool,
 }
 
 impl FakeSink {
@@ -207,6 +209,12 @@ impl TicketSink for FakeSink {
             url: None,
         };
         created.push((dedup_key.to_string(), t.clone()));
+        if self
+            .lose_next_create_answer
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(status_error("ticket system", "/ticket", 502));
+        }
         Ok(t)
     }
 
@@ -255,6 +263,10 @@ pub struct FakeWatchlists {
     pub failing_excludes: Mutex<Vec<String>>,
     /// Incydr answers 503 to every actor look-up (an outage).
     pub unavailable: std::sync::atomic::AtomicBool,
+    /// Actor ids of every removal made, in order (one entry per call that removed).
+    pub excluded: Mutex<Vec<String>>,
+    /// The next add or removal is made but its answer is lost (the caller sees a timeout).
+    pub lose_next_answer: std::sync::atomic::AtomicBool,
 }
 
 impl FakeWatchlists {
@@ -284,6 +296,24 @@ impl FakeWatchlists {
             .lock()
             .unwrap()
             .contains(&format!("actor-{email}"))
+    }
+
+    /// The answer to a change of the watchlist that was made: lost (a timeout) when
+    /// [`Self::lose_next_answer`] is set.
+    fn answer(&self, watchlist_id: &str, change: &str) -> Result<(), ConnectorError> {
+        if self
+            .lose_next_answer
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(crate::http::HttpError::Transport {
+                system: "Incydr",
+                method: "POST".into(),
+                path: format!("/v2/watchlists/{watchlist_id}/included-actors/{change}"),
+                kind: crate::http::TransportKind::Timeout,
+            }
+            .into());
+        }
+        Ok(())
     }
 
     pub fn end_date(&self, email: &str) -> Option<String> {
@@ -346,20 +376,22 @@ impl crate::ports::WatchlistAdmin for FakeWatchlists {
 
     async fn include(
         &self,
-        _watchlist_id: &str,
+        watchlist_id: &str,
         actor_id: &str,
         _deadline: Option<Instant>,
     ) -> Result<(), ConnectorError> {
-        let mut l = self.departing.lock().unwrap();
-        if !l.iter().any(|a| a == actor_id) {
-            l.push(actor_id.to_string());
+        {
+            let mut l = self.departing.lock().unwrap();
+            if !l.iter().any(|a| a == actor_id) {
+                l.push(actor_id.to_string());
+            }
         }
-        Ok(())
+        self.answer(watchlist_id, "add")
     }
 
     async fn exclude(
         &self,
-        _watchlist_id: &str,
+        watchlist_id: &str,
         actor_id: &str,
         _deadline: Option<Instant>,
     ) -> Result<(), ConnectorError> {
@@ -376,7 +408,8 @@ impl crate::ports::WatchlistAdmin for FakeWatchlists {
             ));
         }
         self.departing.lock().unwrap().retain(|a| a != actor_id);
-        Ok(())
+        self.excluded.lock().unwrap().push(actor_id.to_string());
+        self.answer(watchlist_id, "delete")
     }
 
     async fn set_end_date(

@@ -326,6 +326,7 @@ async fn apply_latest(
             actor_id: None,
             added_by_riskflow: false,
             indexed_date: None,
+            add_unconfirmed: false,
             updated_at: now,
             version: 0,
         });
@@ -378,6 +379,10 @@ struct DoneHere {
     /// Set the person's end date.
     end_date_set: bool,
 }
+
+/// The audit result of a change an earlier attempt made whose answer was lost, recorded by the
+/// attempt that finds it made.
+const LOST_ANSWER: &str = "ok (made by an earlier attempt whose answer was lost; recorded now)";
 
 /// The outside effect of one fact on the watchlist, under the work item's lease.
 struct Effect<'a> {
@@ -458,7 +463,7 @@ impl Effect<'_> {
                 record.indexed_date = Some(date);
             }
             HrEventKind::Cancellation => {
-                self.remove(record, &actor_id, known).await?;
+                self.remove(item, record, &actor_id, known).await?;
                 // Taken off (or never on by riskflow): nothing of this worker's to undo.
                 done.added = false;
                 if previous_date.is_some() || done.end_date_set {
@@ -480,6 +485,14 @@ impl Effect<'_> {
         Ok(())
     }
 
+    /// Count and audit a change of the watchlist that was made (`action`: `watchlist_add` or
+    /// `watchlist_remove`, counted as `<action>s`).
+    fn made(&self, action: &str, email: &str, result: &str) {
+        self.ctx.count(&format!("{action}s"), 1);
+        self.ctx
+            .audit(ConnectionKind::Incydr, action, email, &self.reason, result);
+    }
+
     /// Put the person on the Departing watchlist unless they are on it.
     async fn add(
         &self,
@@ -497,23 +510,32 @@ impl Effect<'_> {
             .ok_or_else(|| {
                 StepError::Final("the Departing watchlist could not be created".into())
             })?;
-        // An earlier attempt that recorded its intent to add (and maybe added) counts as ours.
+        // An earlier attempt that recorded its intent to add (and maybe added) counts as ours;
+        // Some(recorded): whether it recorded its outcome (and audit entry) too.
         let intended = item
             .step(Step::WatchlistAdd)
-            .is_some_and(|s| s.intent_at.is_some());
+            .filter(|s| s.intent_at.is_some())
+            .map(|s| s.done_at.is_some());
         let included = deps.watchlists.is_included(&wl, actor_id, deadline).await?;
         if !included {
+            if !record.add_unconfirmed {
+                // Durable before the add: should its answer be lost, a fact applied before
+                // this item's retry must know riskflow may have listed the person (to take
+                // them off, and to record the add as made).
+                record.added_by_riskflow = true;
+                record.add_unconfirmed = true;
+                let now = ctx.now();
+                record.version = ctx
+                    .store
+                    .save_person(record, record.indexed_date, now)
+                    .await?
+                    .version;
+            }
             record_intents(ctx, self.lease, item, &[Step::WatchlistAdd], actor_id).await?;
             match deps.watchlists.include(&wl, actor_id, deadline).await {
                 Ok(()) => {
-                    ctx.count("watchlist_adds", 1);
-                    ctx.audit(
-                        ConnectionKind::Incydr,
-                        "watchlist_add",
-                        &email,
-                        reason,
-                        "ok",
-                    );
+                    record.add_unconfirmed = false;
+                    self.made("watchlist_add", &email, "ok");
                 }
                 Err(e) => {
                     ctx.audit(
@@ -528,7 +550,12 @@ impl Effect<'_> {
             }
             record.added_by_riskflow = true;
             done.added = true;
-        } else if intended {
+        } else if record.add_unconfirmed || intended.is_some() {
+            if record.add_unconfirmed || intended == Some(false) {
+                // An earlier add of riskflow's was made and its answer lost: record it, once.
+                self.made("watchlist_add", &email, LOST_ANSWER);
+                record.add_unconfirmed = false;
+            }
             record.added_by_riskflow = true;
         }
         set_outcome(
@@ -540,48 +567,82 @@ impl Effect<'_> {
         Ok(())
     }
 
-    /// Take the person off the Departing watchlist if riskflow put them there.
+    /// Take the person off the Departing watchlist if riskflow put them there (or may have:
+    /// an add whose answer was lost), exactly once. Only someone on the list is removed, and
+    /// the intent is durable before the removal. A person an earlier attempt removed (the
+    /// person's record could not be saved after it, or the answer was lost) is found off the
+    /// list and not removed again; the removal gets its audit entry (and count) then only if
+    /// the earlier attempt recorded no outcome for it.
     async fn remove(
         &self,
+        item: &mut WorkItem,
         record: &mut PersonRecord,
         actor_id: &str,
         known: bool,
     ) -> Result<(), StepError> {
         let (ctx, deps, deadline, reason) = (self.ctx, self.deps, self.deadline, &self.reason);
         let email = record.email.clone();
-        if record.added_by_riskflow {
-            if let Some(wl) = deps.watchlists.departing_watchlist(false, deadline).await? {
-                deps.watchlists
-                    .exclude(&wl, actor_id, deadline)
-                    .await
-                    .inspect_err(|e| {
-                        ctx.audit(
-                            ConnectionKind::Incydr,
-                            "watchlist_remove",
-                            &email,
-                            reason,
-                            format!("failed: {e}"),
-                        );
-                    })?;
-                ctx.count("watchlist_removes", 1);
+        if !record.added_by_riskflow {
+            if known {
                 ctx.audit(
                     ConnectionKind::Incydr,
                     "watchlist_remove",
                     &email,
                     reason,
-                    "ok",
+                    "skipped: riskflow did not add this person",
                 );
             }
-            record.added_by_riskflow = false;
-        } else if known {
-            ctx.audit(
-                ConnectionKind::Incydr,
-                "watchlist_remove",
-                &email,
-                reason,
-                "skipped: riskflow did not add this person",
-            );
+            return Ok(());
         }
+        let Some(wl) = deps.watchlists.departing_watchlist(false, deadline).await? else {
+            // No Departing watchlist: nobody is on it.
+            record.added_by_riskflow = false;
+            return Ok(());
+        };
+        // Some(recorded): an earlier removal of this item, whose outcome (and audit entry) was
+        // recorded or not.
+        let earlier = item
+            .step(Step::WatchlistRemove)
+            .filter(|s| s.intent_at.is_some())
+            .map(|s| s.done_at.is_some());
+        let outcome = serde_json::json!({"watchlist": wl, "actor": actor_id});
+        let included = deps.watchlists.is_included(&wl, actor_id, deadline).await?;
+        if std::mem::take(&mut record.add_unconfirmed) && included {
+            // riskflow's add whose answer was lost did land: record it before undoing it.
+            self.made("watchlist_add", &email, LOST_ANSWER);
+        }
+        if !included {
+            match earlier {
+                Some(true) => {}
+                Some(false) => self.made("watchlist_remove", &email, LOST_ANSWER),
+                None => ctx.audit(
+                    ConnectionKind::Incydr,
+                    "watchlist_remove",
+                    &email,
+                    reason,
+                    "skipped: not on the Departing watchlist",
+                ),
+            }
+            set_outcome(item, Step::WatchlistRemove, outcome, ctx.now());
+            record.added_by_riskflow = false;
+            return Ok(());
+        }
+        record_intents(ctx, self.lease, item, &[Step::WatchlistRemove], actor_id).await?;
+        deps.watchlists
+            .exclude(&wl, actor_id, deadline)
+            .await
+            .inspect_err(|e| {
+                ctx.audit(
+                    ConnectionKind::Incydr,
+                    "watchlist_remove",
+                    &email,
+                    reason,
+                    format!("failed: {e}"),
+                );
+            })?;
+        self.made("watchlist_remove", &email, "ok");
+        set_outcome(item, Step::WatchlistRemove, outcome, ctx.now());
+        record.added_by_riskflow = false;
         Ok(())
     }
 }
@@ -876,6 +937,30 @@ mod decision_tests {
         ctx.finish(None, None).await
     }
 
+    /// Deliver pat's departure (m1, for 2030-01-31) and process it.
+    async fn depart(store: &Store, d: &HrDeps) -> RunRecord {
+        let work = fact(
+            HrEventKind::Departure,
+            "m1",
+            NOW - 2_000,
+            Some("2030-01-31"),
+        );
+        deliver(store, d, "m1", work).await
+    }
+
+    /// Deliver pat's later cancellation (m2) and process it.
+    async fn cancel(store: &Store, d: &HrDeps) -> RunRecord {
+        let work = fact(HrEventKind::Cancellation, "m2", NOW - 1_000, None);
+        deliver(store, d, "m2", work).await
+    }
+
+    /// What the next scheduled run does with the pending items.
+    async fn next_run(store: &Store, d: &HrDeps) -> RunRecord {
+        let ctx = run_ctx(store);
+        process_pending(&ctx, d).await;
+        ctx.finish(None, None).await
+    }
+
     fn deps(w: Arc<FakeWatchlists>) -> HrDeps {
         HrDeps {
             watchlists: w,
@@ -1141,29 +1226,211 @@ mod decision_tests {
             .unwrap()
             .push("actor-pat@example.com".into());
         let d = deps(w.clone());
-        deliver(
-            &store,
-            &d,
-            "m1",
-            fact(
-                HrEventKind::Departure,
-                "m1",
-                NOW - 2_000,
-                Some("2030-01-31"),
-            ),
-        )
-        .await;
-        deliver(
-            &store,
-            &d,
-            "m2",
-            fact(HrEventKind::Cancellation, "m2", NOW - 1_000, None),
-        )
-        .await;
+        depart(&store, &d).await;
+        cancel(&store, &d).await;
         assert!(
             w.on_list("pat@example.com"),
             "riskflow found them listed, so it leaves them"
         );
+    }
+
+    /// A memory store whose next `failures` saves of a person record fail as an unavailable
+    /// DynamoDB would (not a conflict: the save is not retried in the same attempt).
+    struct PersonSavesFail {
+        inner: crate::store::memory::MemoryItemStore,
+        failures: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl crate::store::ItemStore for PersonSavesFail {
+        async fn get(
+            &self,
+            pk: &str,
+            sk: &str,
+        ) -> Result<Option<crate::store::RawItem>, crate::store::BackendError> {
+            self.inner.get(pk, sk).await
+        }
+        async fn batch_get(
+            &self,
+            keys: &[(String, String)],
+        ) -> Result<Vec<crate::store::RawItem>, crate::store::BackendError> {
+            self.inner.batch_get(keys).await
+        }
+        async fn put(
+            &self,
+            item: crate::store::RawItem,
+            cond: crate::store::Cond,
+        ) -> Result<(), crate::store::BackendError> {
+            self.transact(vec![crate::store::Op::Put(item, cond)]).await
+        }
+        async fn put_many(
+            &self,
+            items: Vec<crate::store::RawItem>,
+        ) -> Result<(), crate::store::BackendError> {
+            self.inner.put_many(items).await
+        }
+        async fn delete(
+            &self,
+            pk: &str,
+            sk: &str,
+            cond: crate::store::Cond,
+        ) -> Result<(), crate::store::BackendError> {
+            self.inner.delete(pk, sk, cond).await
+        }
+        async fn transact(
+            &self,
+            ops: Vec<crate::store::Op>,
+        ) -> Result<(), crate::store::BackendError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let saves_person = ops.iter().any(
+                |op| matches!(op, crate::store::Op::Put(it, _) if it.pk.starts_with("person#")),
+            );
+            if saves_person
+                && self
+                    .failures
+                    .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                return Err(crate::store::BackendError::Unavailable(
+                    "DynamoDB: ProvisionedThroughputExceededException".into(),
+                ));
+            }
+            self.inner.transact(ops).await
+        }
+        async fn query(
+            &self,
+            q: &crate::store::Query,
+        ) -> Result<(Vec<crate::store::RawItem>, Option<String>), crate::store::BackendError>
+        {
+            self.inner.query(q).await
+        }
+        async fn delete_expired(&self, now: i64) -> Result<u64, crate::store::BackendError> {
+            self.inner.delete_expired(now).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_removal_whose_person_save_failed_is_not_made_counted_or_audited_again_on_retry() {
+        let faulty = Arc::new(PersonSavesFail {
+            inner: crate::store::memory::MemoryItemStore::new(),
+            failures: 0.into(),
+        });
+        let store = Store::new(faulty.clone());
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        depart(&store, &d).await;
+        assert!(w.on_list("pat@example.com"));
+
+        // The cancellation removes the person, then the person's record cannot be saved.
+        faulty
+            .failures
+            .store(1, std::sync::atomic::Ordering::SeqCst);
+        let first = cancel(&store, &d).await;
+        assert!(!w.on_list("pat@example.com"));
+        let item = store.item(FLOW, "generic:m2", NOW).await.unwrap().unwrap();
+        assert_eq!(item.status, ItemStatus::Pending, "retried: {item:?}");
+        // The retry, by the next scheduled run.
+        let second = next_run(&store, &d).await;
+        let item = store.item(FLOW, "generic:m2", NOW).await.unwrap().unwrap();
+        assert_eq!(item.status, ItemStatus::Done, "{item:?}");
+
+        assert_eq!(
+            *w.excluded.lock().unwrap(),
+            vec!["actor-pat@example.com".to_string()],
+            "removed once"
+        );
+        let counted = [&first, &second]
+            .iter()
+            .filter_map(|r| r.counts.get("watchlist_removes"))
+            .sum::<u64>();
+        assert_eq!(counted, 1, "{first:?} {second:?}");
+        assert_eq!(removals(&store, "pat@example.com").await, 1, "audited once");
+        let person = store.person("pat@example.com", NOW).await.unwrap().unwrap();
+        assert!(!person.added_by_riskflow, "{person:?}");
+    }
+
+    #[tokio::test]
+    async fn a_removal_whose_answer_was_lost_is_audited_once_by_the_retry_and_not_made_again() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        depart(&store, &d).await;
+        w.lose_next_answer
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let first = cancel(&store, &d).await;
+        assert_eq!(first.counts.get("watchlist_removes"), None, "{first:?}");
+        assert!(!w.on_list("pat@example.com"), "made, answer lost");
+        let second = next_run(&store, &d).await;
+        assert_eq!(
+            second.counts.get("watchlist_removes"),
+            Some(&1),
+            "{second:?}"
+        );
+        assert_eq!(w.excluded.lock().unwrap().len(), 1, "removed once");
+        assert_eq!(removals(&store, "pat@example.com").await, 1, "audited once");
+        let item = store.item(FLOW, "generic:m2", NOW).await.unwrap().unwrap();
+        assert_eq!(item.status, ItemStatus::Done, "{item:?}");
+    }
+
+    #[tokio::test]
+    async fn an_add_whose_answer_was_lost_is_audited_once_by_the_retry_and_not_made_again() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        w.lose_next_answer
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let first = depart(&store, &d).await;
+        assert_eq!(first.counts.get("watchlist_adds"), None, "{first:?}");
+        assert!(w.on_list("pat@example.com"), "made, answer lost");
+        let second = next_run(&store, &d).await;
+        assert_eq!(second.counts.get("watchlist_adds"), Some(&1), "{second:?}");
+        let page = store
+            .list_audit(NOW - 86_400_000, NOW + 86_400_000, 100, None, NOW)
+            .await
+            .unwrap();
+        let adds: Vec<&str> = page
+            .items
+            .iter()
+            .filter(|a| a.action == "watchlist_add")
+            .map(|a| a.result.as_str())
+            .collect();
+        let n = |p: &str| adds.iter().filter(|r| r.starts_with(p)).count();
+        assert_eq!(
+            (n("failed"), n("ok")),
+            (1, 1),
+            "the failure, the add made: {adds:?}"
+        );
+        // Riskflow's add: the cancellation takes them off again.
+        cancel(&store, &d).await;
+        assert!(!w.on_list("pat@example.com"));
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_before_the_retry_of_an_add_whose_answer_was_lost_takes_them_off() {
+        let store = Store::in_memory();
+        let w = Arc::new(FakeWatchlists::default().with_actor("pat@example.com"));
+        let d = deps(w.clone());
+        w.lose_next_answer
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        depart(&store, &d).await;
+        assert!(w.on_list("pat@example.com"), "made, answer lost");
+        // The later cancellation is applied before the departure's retry.
+        let rec = cancel(&store, &d).await;
+        assert!(
+            !w.on_list("pat@example.com"),
+            "riskflow's own add is undone: {rec:?}"
+        );
+        assert_eq!(rec.counts.get("watchlist_removes"), Some(&1), "{rec:?}");
+        assert_eq!(
+            rec.counts.get("watchlist_adds"),
+            Some(&1),
+            "the add that landed is recorded: {rec:?}"
+        );
+        // The departure's retry is stale, and nothing changes.
+        let rec = next_run(&store, &d).await;
+        assert_eq!(rec.counts.get("hr_stale_facts"), Some(&1), "{rec:?}");
+        assert!(!w.on_list("pat@example.com"));
+        assert_eq!(removals(&store, "pat@example.com").await, 1);
     }
 
     /// A run of the whole flow at `at` with clean-up after 7 days.
@@ -1193,7 +1460,9 @@ mod decision_tests {
             .unwrap();
         page.items
             .iter()
-            .filter(|a| a.action == "watchlist_remove" && a.target == email && a.result == "ok")
+            .filter(|a| {
+                a.action == "watchlist_remove" && a.target == email && a.result.starts_with("ok")
+            })
             .count()
     }
 

@@ -79,6 +79,26 @@ pub enum Search {
     First,
 }
 
+/// Record a ticket found by its dedup key on an item that recorded none, with its audit entry
+/// (`recover_ticket`): after a lost create answer, the entry of the ticket that create made;
+/// after the item expired, a note that the ticket made long before was found.
+pub fn record_found(
+    ctx: &RunCtx,
+    sink: &dyn TicketSink,
+    item: &mut WorkItem,
+    ticket: &TicketRef,
+    search: Search,
+    reason: &str,
+) {
+    let v = serde_json::to_value(ticket).unwrap_or_default();
+    set_outcome(item, ticket_step(sink), v, ctx.now());
+    let how = match search {
+        Search::First => "ok: found by dedup key (the session's work item had expired)",
+        Search::WhenInDoubt => "ok: found by dedup key after a lost answer",
+    };
+    ctx.audit(sink.kind(), "recover_ticket", &ticket.key, reason, how);
+}
+
 /// Decide what to do for one sink of a session whose earlier item may have expired
 /// ([`Search::First`]): the ticket recorded on this item, else the one its dedup key finds,
 /// else a create (may search; writes nothing).
