@@ -24,6 +24,7 @@ pub mod route;
 pub mod settings;
 mod sink;
 pub mod verify;
+pub mod workflow;
 
 pub use client::{
     JiraClient, MAX_LABEL_CHARS, MAX_SUMMARY_CHARS, SYSTEM, clean_summary, valid_project_key,
@@ -33,3 +34,7 @@ pub use model::{
     IssueRef, Myself, NamedRef, NewIssue,
 };
 pub use sink::{JiraSink, to_adf};
+pub use workflow::{
+    IssueState, JiraStatus, ScreenField, Transition, TransitionError, TransitionOutcome,
+    TransitionRequest, choose_transition,
+};
