@@ -19,6 +19,9 @@
 //! | `PUT /_control/config` | partial [`crate::SandboxConfig`] ([`crate::ConfigPatch`]) | the new config |
 //! | `POST /_control/incydr/expire-tokens` | | 204; every token issued so far → 401 |
 //! | `POST /_control/incydr/sessions/{id}/touch` | [`crate::incydr::TouchSession`] (`{}` is fine) | the session |
+//! | `POST /_control/jira/issues/{key}/transition` | [`crate::jira::JiraAnalystTransition`] (`{"to_status":"Done","resolution":"Not a bug","author":"analyst-1"}`) | the issue ([`crate::JiraIssueView`]); 409 `{"error"}` when Jira would refuse |
+//! | `POST /_control/servicenow/incidents/{id}/update` | [`crate::servicenow::SnowAnalystUpdate`] (`{"fields":{"state":"6","close_code":"Solution provided","close_notes":"..."},"user":"analyst.one"}`; id = sys_id or number) | the incident ([`crate::SnowIncidentView`]); 409 `{"error"}` when the instance would refuse |
+//! | `POST /_control/servicenow/autoclose` | `{"days": 7}` (default 7) | `{"closed": ["INC0010001", ...]}` |
 //! | `PUT /_control/workday/rows` | JSON array of report rows (up to 64 MB: a 20,000-row report is fine) | 204 |
 //! | `PUT /_control/workday/empty-answer` | the answer to a JSON pull while the report has no rows: `{}` or `{"Report_Entry":[]}` (the default) | 204 |
 //! | `POST /_control/adp/messages` | any text (queued raw) | `{"msgId": "..."}` |
@@ -83,6 +86,9 @@ pub(crate) fn router() -> Router<SandboxHandle> {
         .route("/config", get(get_config).put(put_config))
         .route("/incydr/expire-tokens", post(expire_tokens))
         .route("/incydr/sessions/{id}/touch", post(touch))
+        .route("/jira/issues/{key}/transition", post(jira_transition))
+        .route("/servicenow/incidents/{id}/update", post(snow_update))
+        .route("/servicenow/autoclose", post(snow_autoclose))
         .route(
             "/workday/rows",
             put(workday_rows).layer(DefaultBodyLimit::max(WORKDAY_ROWS_MAX_BYTES)),
@@ -220,6 +226,56 @@ async fn touch(State(h): State<SandboxHandle>, Path(id): Path<String>, body: Byt
             axum::Json(json!({"error": format!("no session {id}")})),
         )
             .into_response(),
+    }
+}
+
+/// 409 `{"error"}`: the fake refuses what was asked, as the real service would.
+fn refused(msg: String) -> Response {
+    (StatusCode::CONFLICT, axum::Json(json!({ "error": msg }))).into_response()
+}
+
+async fn jira_transition(
+    State(h): State<SandboxHandle>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Response {
+    match parse::<crate::jira::JiraAnalystTransition>(&body) {
+        Ok(t) => match h.jira_analyst_transition(&key, &t) {
+            Ok(v) => axum::Json(v).into_response(),
+            Err(e) => refused(e),
+        },
+        Err(r) => r,
+    }
+}
+
+async fn snow_update(
+    State(h): State<SandboxHandle>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    match parse::<crate::servicenow::SnowAnalystUpdate>(&body) {
+        Ok(u) => match h.servicenow_analyst_update(&id, &u) {
+            Ok(v) => axum::Json(v).into_response(),
+            Err(e) => refused(e),
+        },
+        Err(r) => r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Autoclose {
+    #[serde(default = "seven")]
+    days: u64,
+}
+
+fn seven() -> u64 {
+    7
+}
+
+async fn snow_autoclose(State(h): State<SandboxHandle>, body: Bytes) -> Response {
+    match parse::<Autoclose>(&body) {
+        Ok(a) => axum::Json(json!({ "closed": h.servicenow_autoclose(a.days) })).into_response(),
+        Err(r) => r,
     }
 }
 

@@ -16,6 +16,11 @@ pub const JIRA_SCOPED_API_TOKEN: &str = "jira-demo-scoped-token";
 pub const SERVICENOW_USER: &str = "admin";
 /// ServiceNow password.
 pub const SERVICENOW_PASSWORD: &str = "snow-demo";
+/// ServiceNow integration user with the `itil` role only (may resolve, may not close, may
+/// not write a Closed incident).
+pub const SERVICENOW_ITIL_USER: &str = "riskflow.integration";
+/// Its password.
+pub const SERVICENOW_ITIL_PASSWORD: &str = "snow-itil-demo";
 /// Okta API token (`SSWS`).
 pub const OKTA_API_TOKEN: &str = "okta-demo-token";
 /// Workday integration system user.

@@ -611,9 +611,55 @@ impl SandboxHandle {
         self.with(|s| s.snow.seed_record(&mut s.ids, table, record))
     }
 
+    /// Play an analyst in ServiceNow: write `u.fields` to an incident (sys_id or number) as
+    /// `u.user`, under the same rules as the Table API (data policy, ACLs, reopen); answers
+    /// the incident, or why the instance would refuse the write.
+    pub fn servicenow_analyst_update(
+        &self,
+        id_or_number: &str,
+        u: &crate::servicenow::SnowAnalystUpdate,
+    ) -> Result<SnowIncidentView, String> {
+        self.with(|s| {
+            let sys_id =
+                crate::servicenow::analyst_update(&mut s.snow, &mut s.ids, id_or_number, u)?;
+            s.snow
+                .incident_views()
+                .into_iter()
+                .find(|v| v.sys_id == sys_id)
+                .ok_or_else(|| format!("no incident {id_or_number}"))
+        })
+    }
+
+    /// Run ServiceNow's "Autoclose Incidents" job: close (state 7, as `system`) every
+    /// Resolved incident resolved at least `days` days ago (0: every Resolved one). Answers
+    /// the numbers closed.
+    pub fn servicenow_autoclose(&self, days: u64) -> Vec<String> {
+        self.with(|s| crate::servicenow::autoclose(&mut s.snow, &mut s.ids, days))
+    }
+
     /// Add a Jira project.
     pub fn add_jira_project(&self, p: jira::JiraProject) {
         self.with(|s| s.jira.seed_project(p));
+    }
+
+    /// Play an analyst in Jira: move issue `key` to a status through one of its available
+    /// transitions, with a resolution (and comment) where the screen takes them, as
+    /// `t.author`. Moves `updated` (and `statuscategorychangedate` when the category
+    /// changes) and adds a changelog entry by that author. The error says why Jira would
+    /// refuse it (no such issue or transition, a required field missing, ...).
+    pub fn jira_analyst_transition(
+        &self,
+        key: &str,
+        t: &jira::JiraAnalystTransition,
+    ) -> Result<JiraIssueView, String> {
+        self.with(|s| {
+            jira::analyst_transition(&mut s.jira, key, t)?;
+            s.jira
+                .views()
+                .into_iter()
+                .find(|v| v.key.eq_ignore_ascii_case(key))
+                .ok_or_else(|| format!("no Jira issue {key}"))
+        })
     }
 
     // ---- HR ------------------------------------------------------------------------------

@@ -637,7 +637,7 @@ mod against_the_sandbox {
     use super::*;
     use riskflow_sandbox::{FaultKind, FaultRule, Sandbox, creds, seed_demo};
 
-    async fn demo() -> (Sandbox, JiraClient) {
+    pub(super) async fn demo() -> (Sandbox, JiraClient) {
         let sb = Sandbox::start(0).await.expect("sandbox");
         seed_demo(&sb.state());
         let c = JiraClient::new(
@@ -1403,4 +1403,299 @@ async fn a_stored_url_on_a_private_ip_literal_is_refused_when_a_run_uses_it() {
     let open = riskflow::http::ClientOptions::new(true);
     let _ = riskflow::connectors::verify(kind, &settings, &secrets, &open, None).await;
     assert_eq!(rec.requests()[0].line(), "GET /jira/rest/api/3/myself");
+}
+
+// Workflows: transitions against the sandbox's workflows, and the retry without a resolution
+// against the recording fake.
+
+mod workflows {
+    use super::against_the_sandbox::demo;
+    use super::*;
+    use riskflow_sandbox::creds;
+    use riskflow_sandbox::jira::JiraAnalystTransition;
+
+    async fn issue_in(
+        c: &JiraClient,
+        project: &str,
+        type_id: &str,
+        priority: Option<&str>,
+    ) -> String {
+        let new = NewIssue {
+            project_key: project.into(),
+            issue_type_id: type_id.into(),
+            summary: format!("Incydr session in {project}"),
+            description: Doc::plain("session"),
+            labels: vec!["incydr".into()],
+            priority_id: priority.map(str::to_string),
+        };
+        c.create_issue(&new, None).await.unwrap().key
+    }
+
+    fn done(resolution: Option<&str>) -> TransitionRequest {
+        TransitionRequest {
+            category: "done".into(),
+            resolution: resolution.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn done_sets_the_listed_resolution_the_comment_is_its_own_call_and_reopen_clears_it() {
+        let (sb, c) = demo().await;
+        let key = issue_in(&c, "SEC", "10001", Some("2")).await;
+        let list = c.transitions(&key, None).await.unwrap();
+        let names: Vec<&str> = list.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["In Progress", "Done"],
+            "Reopen is not available from To Do"
+        );
+        let screen = &list[1].fields["resolution"];
+        assert!(screen.required && list[1].has_screen);
+        assert!(screen.allowed_values.iter().any(|v| v.name == "Won't Do"));
+
+        // Nothing configured for a required Resolution: refused before the POST, naming it.
+        let e = c.transition_to(&key, &done(None), None).await.unwrap_err();
+        assert!(
+            matches!(&e, TransitionError::RequiredFields { fields, .. } if fields[0].starts_with("Resolution (one of: Done, Won't Do")),
+            "{e}"
+        );
+        assert_eq!(
+            sb.state()
+                .count("jira", "POST", "/rest/api/3/issue/{key}/transitions"),
+            0
+        );
+
+        let req = TransitionRequest {
+            comment: Some(Doc::plain("Closed in Incydr as CLOSED_TP by riskflow")),
+            ..done(Some("won't do"))
+        };
+        let out = c.transition_to(&key, &req, None).await.unwrap();
+        assert_eq!(out.resolution.as_deref(), Some("Won't Do"));
+        assert!(!out.resolution_refused);
+        let st = c.issue_state(&key, None).await.unwrap();
+        assert!(st.is_done());
+        assert_eq!(
+            (st.status.name.as_str(), st.resolution.as_deref()),
+            ("Done", Some("Won't Do"))
+        );
+        let view = sb
+            .state()
+            .jira_issues()
+            .into_iter()
+            .find(|i| i.key == key)
+            .unwrap();
+        assert_eq!(view.comments.len(), 1);
+        assert_eq!(
+            sb.state()
+                .count("jira", "POST", "/rest/api/3/issue/{key}/comment"),
+            1
+        );
+
+        // Reopen keeps the resolution unless the request clears it (SEC's Reopen has no
+        // "clear resolution" post-function).
+        let reopen = TransitionRequest {
+            category: "new".into(),
+            name: Some("Reopen".into()),
+            clear_resolution: true,
+            ..Default::default()
+        };
+        c.transition_to(&key, &reopen, None).await.unwrap();
+        let st = c.issue_state(&key, None).await.unwrap();
+        assert_eq!((st.status.category.as_str(), st.resolution), ("new", None));
+    }
+
+    #[tokio::test]
+    async fn a_screen_without_resolution_gets_none_and_a_required_comment_is_named() {
+        let (sb, c) = demo().await;
+        // OPS: global transitions without screens.
+        let key = issue_in(&c, "OPS", "10100", None).await;
+        let out = c
+            .transition_to(&key, &done(Some("Done")), None)
+            .await
+            .unwrap();
+        assert_eq!(out.resolution, None);
+        let st = c.issue_state(&key, None).await.unwrap();
+        assert!(st.is_done() && st.resolution.is_none(), "{st:?}");
+
+        // What the fake refuses on a screenless transition, and what it drops.
+        let raw = reqwest::Client::new();
+        let url = format!("{}/rest/api/3/issue/{key}/transitions", sb.url("jira"));
+        let post = |body: Value| {
+            raw.post(&url)
+                .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+                .json(&body)
+                .send()
+        };
+        let r =
+            post(json!({"transition": {"id": "11"}, "fields": {"resolution": {"name": "Done"}}}))
+                .await
+                .unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["errors"]["resolution"],
+            "Field 'resolution' cannot be set. It is not on the appropriate screen, or unknown."
+        );
+        let r = post(json!({"transition": {"id": "11"}, "update": {"comment": [{"add": {"body": "plain"}}]}})).await.unwrap();
+        assert_eq!(r.status(), 400, "a plain-string comment on v3");
+        let r = post(json!({"transition": {"id": "11"}, "update": {"comment": [{"add": {"body":
+            {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "lost"}]}]}}}]}})).await.unwrap();
+        assert_eq!(r.status(), 204);
+        let view = sb
+            .state()
+            .jira_issues()
+            .into_iter()
+            .find(|i| i.key == key)
+            .unwrap();
+        assert!(view.comments.is_empty(), "dropped, as Jira does");
+        assert_eq!(view.status, "To Do");
+        let r = post(json!({"transition": {"id": "99"}})).await.unwrap();
+        assert_eq!(r.status(), 400);
+
+        // IR: "Resolve" requires a comment Jira does not list: the 400 names it.
+        let key = issue_in(&c, "IR", "10200", Some("10001")).await;
+        let e = c
+            .transition_to(&key, &done(Some("Not a bug")), None)
+            .await
+            .unwrap_err();
+        match e {
+            TransitionError::RequiredFields {
+                transition, fields, ..
+            } => {
+                assert_eq!(
+                    (transition.as_str(), fields),
+                    ("Resolve", vec!["Comment".to_string()])
+                );
+            }
+            other => panic!("{other}"),
+        }
+        assert_eq!(c.issue_state(&key, None).await.unwrap().status.name, "Open");
+        let e = c
+            .transition_to(
+                &key,
+                &TransitionRequest {
+                    category: "nope".into(),
+                    ..Default::default()
+                },
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("no available transition of IR-"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_analysts_transition_moves_updated_and_search_finds_it_by_category_and_date() {
+        let (sb, c) = demo().await;
+        let key = issue_in(&c, "SEC", "10001", Some("2")).await;
+        let other = issue_in(&c, "SEC", "10001", Some("2")).await;
+        let before = c.issue_state(&key, None).await.unwrap();
+        let view = sb
+            .state()
+            .jira_analyst_transition(
+                &key,
+                &JiraAnalystTransition {
+                    to_status: "Done".into(),
+                    resolution: Some("Not a bug".into()),
+                    comment: None,
+                    author: "analyst-7".into(),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (view.status_category.as_str(), view.resolution.as_deref()),
+            ("done", Some("Not a bug"))
+        );
+        let after = c.issue_state(&key, None).await.unwrap();
+        assert!(after.updated >= before.updated);
+        let hits = c
+            .search_jql(
+                "project = SEC AND labels = incydr AND statusCategory = Done AND updated >= -15m",
+                &["status", "resolution", "updated"],
+                50,
+                None,
+            )
+            .await
+            .unwrap();
+        let keys: Vec<_> = hits.iter().filter_map(|i| i.key.clone()).collect();
+        assert_eq!(keys, vec![key.clone()], "{other} is not done");
+        let hits = c
+            .search_jql("project = SEC AND updated < -15m", &["status"], 50, None)
+            .await
+            .unwrap();
+        assert!(hits.is_empty());
+        let changelog: Value = reqwest::Client::new()
+            .get(format!(
+                "{}/rest/api/3/issue/{key}?expand=changelog&fields=status",
+                sb.url("jira")
+            ))
+            .basic_auth(creds::JIRA_EMAIL, Some(creds::JIRA_API_TOKEN))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let h = &changelog["changelog"]["histories"][0];
+        assert_eq!(h["author"]["accountId"], "analyst-7");
+        assert_eq!(h["items"][0]["toString"], "Done");
+        assert_eq!(h["items"][1]["toString"], "Not a bug");
+        // Jira refuses what the analyst cannot do either.
+        let e = sb
+            .state()
+            .jira_analyst_transition(
+                &other,
+                &JiraAnalystTransition {
+                    to_status: "Done".into(),
+                    resolution: None,
+                    comment: None,
+                    author: "analyst-7".into(),
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e, "Field Resolution is required.");
+    }
+
+    #[tokio::test]
+    async fn a_resolution_jira_says_cannot_be_set_is_dropped_and_the_transition_retried_once() {
+        let rec = Recorder::start(|r| {
+            if r.method == "GET" {
+                return Reply::json(200, json!({"transitions": [{"id": "31", "name": "Done", "hasScreen": true,
+                    "to": {"id": "3", "name": "Done", "statusCategory": {"id": 3, "key": "done"}},
+                    "fields": {"resolution": {"required": false, "name": "Resolution",
+                        "allowedValues": [{"id": "1", "name": "Done"}]}}}]}));
+            }
+            if r.json()["fields"]["resolution"].is_object() {
+                return Reply::json(400, json!({"errorMessages": [], "errors": {"resolution":
+                    "Field 'resolution' cannot be set. It is not on the appropriate screen, or unknown."}}));
+            }
+            Reply::empty(204)
+        })
+        .await;
+        let out = client(&rec)
+            .transition_to("SEC-1", &done(Some("Done")), None)
+            .await
+            .unwrap();
+        assert!(out.resolution_refused && out.resolution.is_none());
+        let posts: Vec<Value> = rec
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .map(|r| r.json())
+            .collect();
+        assert_eq!(
+            posts,
+            vec![
+                json!({"transition": {"id": "31"}, "fields": {"resolution": {"name": "Done"}}}),
+                json!({"transition": {"id": "31"}}),
+            ]
+        );
+        assert_eq!(
+            rec.requests()[0].line(),
+            "GET /jira/rest/api/3/issue/SEC-1/transitions?expand=transitions.fields"
+        );
+    }
 }

@@ -343,7 +343,7 @@ mod against_the_sandbox {
         DEPARTING_EMAIL, FaultKind, FaultRule, SNOW_SECOPS_GROUP_SYS_ID, Sandbox, creds, seed_demo,
     };
 
-    async fn demo() -> (Sandbox, ServiceNowClient) {
+    pub(super) async fn demo() -> (Sandbox, ServiceNowClient) {
         let sb = Sandbox::start(0).await.expect("sandbox");
         seed_demo(&sb.state());
         let c = ServiceNowClient::new(
@@ -578,5 +578,227 @@ mod against_the_sandbox {
                 .unwrap()
                 .is_some()
         );
+    }
+}
+
+// The incident life cycle against the sandbox: resolution codes, resolve, reopen, close.
+
+mod workflows {
+    use super::*;
+    use riskflow::connectors::servicenow::workflow::STATE_IN_PROGRESS;
+    use riskflow::connectors::servicenow::{Resolution, SnowWorkflowError};
+    use riskflow_sandbox::servicenow::SnowAnalystUpdate;
+    use riskflow_sandbox::{Sandbox, creds};
+
+    /// The demo sandbox, and a client as the `itil` integration user.
+    async fn demo() -> (Sandbox, ServiceNowClient) {
+        let (sb, admin) = super::against_the_sandbox::demo().await;
+        let c = ServiceNowClient::new(
+            admin.base_url().clone(),
+            creds::SERVICENOW_ITIL_USER.into(),
+            SecretString::from(creds::SERVICENOW_ITIL_PASSWORD),
+            http(),
+        );
+        (sb, c)
+    }
+
+    async fn new_incident(c: &ServiceNowClient, key: &str) -> String {
+        let (urgency, impact) = urgency_impact_for_severity(2);
+        let new = NewIncident {
+            short_description: format!("Incydr session {key}"),
+            description: "session".into(),
+            urgency: urgency.into(),
+            impact: impact.into(),
+            correlation_id: key.into(),
+            correlation_display: "Code42 Incydr".into(),
+            assignment_group: None,
+            caller_id: None,
+            category: None,
+        };
+        c.create_incident(&new, None).await.unwrap().sys_id
+    }
+
+    fn resolution(code: &str) -> Resolution {
+        Resolution {
+            close_code: code.into(),
+            close_notes: "Incydr session closed as CLOSED_TP by riskflow".into(),
+            work_note: Some("[riskflow:s-1:closed] Closed in Incydr".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn resolve_reopen_and_a_closed_incident_that_cannot_be_reopened() {
+        let (sb, c) = demo().await;
+        let codes = c.close_codes(None).await.unwrap();
+        assert_eq!(codes.len(), 10);
+        assert!(codes.iter().any(|c| c.value == "Solution provided"));
+        assert!(
+            !codes.iter().any(|c| c.value == "1"),
+            "state choices are not close codes"
+        );
+
+        let id = new_incident(&c, "incydr-s-1").await;
+        // A code the instance does not list: refused before anything is sent.
+        let e = c
+            .resolve_incident(&id, &resolution("Solved (Permanently)"), &codes, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, SnowWorkflowError::UnknownCloseCode { .. }),
+            "{e}"
+        );
+
+        let st = c
+            .resolve_incident(&id, &resolution("Solution provided"), &codes, None)
+            .await
+            .unwrap();
+        assert_eq!(st.state.as_deref(), Some("6"));
+        assert_eq!(st.close_code.as_deref(), Some("Solution provided"));
+        assert_eq!(
+            st.sys_updated_by.as_deref(),
+            Some(creds::SERVICENOW_ITIL_USER)
+        );
+        assert_eq!(st.sys_mod_count.as_deref(), Some("1"));
+        let view = sb
+            .state()
+            .servicenow_incidents()
+            .into_iter()
+            .find(|i| i.sys_id == id)
+            .unwrap();
+        assert_eq!(
+            view.work_notes,
+            vec!["[riskflow:s-1:closed] Closed in Incydr".to_string()]
+        );
+        assert!(
+            c.work_note_contains(&id, "[riskflow:s-1:closed]", None)
+                .await
+                .unwrap()
+        );
+
+        let st = c
+            .reopen_incident(&id, Some("new data"), None)
+            .await
+            .unwrap();
+        assert_eq!(st.state.as_deref(), Some(STATE_IN_PROGRESS));
+        assert_eq!(st.reopen_count.as_deref(), Some("1"));
+        // Already open: nothing sent.
+        let mods = st.sys_mod_count.clone();
+        let st = c.reopen_incident(&id, None, None).await.unwrap();
+        assert_eq!(st.sys_mod_count, mods);
+
+        // An analyst resolves, the auto-close job closes it: it cannot be reopened.
+        sb.state()
+            .servicenow_analyst_update(
+                &id,
+                &SnowAnalystUpdate {
+                    fields: serde_json::from_value(
+                        json!({"state": "6", "close_code": "User error", "close_notes": "FP"}),
+                    )
+                    .unwrap(),
+                    user: "analyst.one".into(),
+                    admin: false,
+                },
+            )
+            .unwrap();
+        let st = c.incident_state(&id, None).await.unwrap();
+        assert_eq!(
+            (st.sys_updated_by.as_deref(), st.close_code.as_deref()),
+            (Some("analyst.one"), Some("User error"))
+        );
+        // Resolving what is resolved leaves the analyst's resolution.
+        let st = c
+            .resolve_incident(&id, &resolution("Solution provided"), &codes, None)
+            .await
+            .unwrap();
+        assert_eq!(st.close_code.as_deref(), Some("User error"));
+        let number = st.number.clone().unwrap();
+        assert_eq!(
+            sb.state().servicenow_autoclose(7),
+            Vec::<String>::new(),
+            "resolved today"
+        );
+        assert_eq!(sb.state().servicenow_autoclose(0), vec![number.clone()]);
+        let e = c.reopen_incident(&id, None, None).await.unwrap_err();
+        assert!(
+            matches!(&e, SnowWorkflowError::Closed { number: n, .. } if *n == number),
+            "{e}"
+        );
+        assert_eq!(
+            c.incident_state(&id, None).await.unwrap().state.as_deref(),
+            Some("7")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_instance_refuses_what_the_data_policy_and_the_acls_refuse() {
+        let (sb, c) = demo().await;
+        let id = new_incident(&c, "incydr-s-2").await;
+        let raw = reqwest::Client::new();
+        let url = format!("{}/api/now/table/incident/{id}", sb.url("servicenow"));
+        let patch = |user: &'static str, pass: &'static str, body: serde_json::Value| {
+            raw.patch(&url)
+                .basic_auth(user, Some(pass))
+                .json(&body)
+                .send()
+        };
+        let itil = (creds::SERVICENOW_ITIL_USER, creds::SERVICENOW_ITIL_PASSWORD);
+        let r = patch(
+            itil.0,
+            itil.1,
+            json!({"state": "6", "close_code": "Duplicate"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 403);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            body["error"]["detail"],
+            "Data Policy Exception: The following fields are mandatory: Resolution notes"
+        );
+        let r = patch(
+            itil.0,
+            itil.1,
+            json!({"state": "7", "close_code": "Duplicate", "close_notes": "x"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 403, "closing needs admin");
+        let r = patch(
+            creds::SERVICENOW_USER,
+            creds::SERVICENOW_PASSWORD,
+            json!({"state": "7", "close_code": "Duplicate", "close_notes": "x"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = patch(itil.0, itil.1, json!({"work_notes": "late"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            403,
+            "a Closed incident is read-only for non-admins"
+        );
+        let view = sb
+            .state()
+            .servicenow_incidents()
+            .into_iter()
+            .find(|i| i.sys_id == id)
+            .unwrap();
+        assert!(view.work_notes.is_empty());
+        assert_eq!(view.fields["active"], "false");
+        assert!(!view.fields["closed_at"].is_empty());
+        let e = sb
+            .state()
+            .servicenow_analyst_update(
+                &id,
+                &SnowAnalystUpdate {
+                    fields: serde_json::from_value(json!({"state": "2"})).unwrap(),
+                    user: "analyst.two".into(),
+                    admin: false,
+                },
+            )
+            .unwrap_err();
+        assert!(e.contains("ACL Exception"), "{e}");
     }
 }

@@ -19,7 +19,8 @@ use super::errors::{
 };
 use super::meta::{SETTABLE_FIELDS, issue_type_json, priority_json, project_json, user_json};
 use super::state::{JiraComment, JiraIdName, JiraIssue, JiraProject, JiraState};
-use super::{JiraHost, base_url, is_v2};
+use super::workflow::{resolution_json, status_json, status_of};
+use super::{ACCOUNT_ID, JiraHost, base_url, is_v2};
 use crate::util::{self, Query, Scheme};
 
 /// The `id` (text or number) and `name` of an `{"id"}` / `{"name"}` reference.
@@ -277,6 +278,7 @@ pub(super) async fn create_issue<H: JiraHost>(
         *n += 1;
         let key = format!("{}-{}", project.key, n);
         let now = Timestamp::now();
+        let status_id = s.jira.workflow_of(&project.key).initial().id.clone();
         s.jira.issues.push(JiraIssue {
             id,
             key: key.clone(),
@@ -286,7 +288,11 @@ pub(super) async fn create_issue<H: JiraHost>(
             description,
             labels,
             priority,
-            status: "To Do".to_string(),
+            status_id,
+            resolution: None,
+            resolution_date: None,
+            status_category_changed: now,
+            history: Vec::new(),
             created: now,
             created_at: Instant::now(),
             updated: now,
@@ -373,12 +379,21 @@ pub(super) fn issue_json(base: &str, st: &JiraState, i: &JiraIssue, sel: &FieldS
         issue_type_json(base, &i.issue_type.id, &i.issue_type.name),
     );
     all.insert("project".into(), project_json(base, &project));
+    all.insert("status".into(), status_json(base, &status_of(st, i)));
     all.insert(
-        "status".into(),
-        json!({"self": format!("{base}/rest/api/3/status/10000"), "description": "",
-               "name": i.status, "id": "10000",
-               "statusCategory": {"self": format!("{base}/rest/api/3/statuscategory/2"),
-                                  "id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"}}),
+        "resolution".into(),
+        i.resolution
+            .as_ref()
+            .map_or(Value::Null, |r| resolution_json(base, r)),
+    );
+    all.insert(
+        "resolutiondate".into(),
+        i.resolution_date
+            .map_or(Value::Null, |t| json!(util::jira_time(t))),
+    );
+    all.insert(
+        "statuscategorychangedate".into(),
+        json!(util::jira_time(i.status_category_changed)),
     );
     all.insert("created".into(), json!(util::jira_time(i.created)));
     all.insert("updated".into(), json!(util::jira_time(i.updated)));
@@ -408,6 +423,27 @@ pub(super) fn issue_json(base: &str, st: &JiraState, i: &JiraIssue, sel: &FieldS
     })
 }
 
+/// `expand=changelog`: the issue's history, oldest first, each entry with its author.
+pub(super) fn changelog_json(base: &str, i: &JiraIssue) -> Value {
+    let histories: Vec<Value> = i
+        .history
+        .iter()
+        .enumerate()
+        .map(|(n, h)| {
+            let mut author = user_json(base);
+            if h.author != ACCOUNT_ID {
+                author["accountId"] = json!(h.author);
+                author["displayName"] = json!(h.author);
+                author["emailAddress"] = Value::Null;
+            }
+            json!({"id": (i.id * 1000 + n as u64).to_string(), "author": author,
+                   "created": util::jira_time(h.created), "items": h.items})
+        })
+        .collect();
+    json!({"startAt": 0, "maxResults": histories.len(), "total": histories.len(),
+           "histories": histories})
+}
+
 pub(super) async fn get_issue<H: JiraHost>(
     State(h): State<H>,
     Extension(auth): Extension<Auth>,
@@ -423,8 +459,15 @@ pub(super) async fn get_issue<H: JiraHost>(
     let base = base_url(&headers, &uri, scheme.as_deref());
     let q = Query::parse(raw.as_deref());
     let sel = field_sel(&q.all_split("fields"), true);
+    let changelog = q.all_split("expand").iter().any(|e| e == "changelog");
     h.with_jira(|s| match s.jira.issue(&key) {
-        Some(i) => util::json_utf8(StatusCode::OK, &issue_json(&base, s.jira, i, &sel)),
+        Some(i) => {
+            let mut v = issue_json(&base, s.jira, i, &sel);
+            if changelog {
+                v["changelog"] = changelog_json(&base, i);
+            }
+            util::json_utf8(StatusCode::OK, &v)
+        }
         None => issue_not_found(),
     })
 }

@@ -3,10 +3,19 @@
 //! clauses on `project`, `labels`, `key`/`issuekey`, `id`, `issuetype`/`type`, `status`,
 //! `priority`, `summary ~` and `text ~` with `=`, `!=`, `~`, `!~`, `IN (...)`, `NOT IN (...)`,
 //! `IS [NOT] EMPTY`, joined by `AND`/`OR` (AND binds tighter, no parentheses), plus
-//! `ORDER BY f [ASC|DESC], ...`.
+//! `ORDER BY f [ASC|DESC], ...`. `statusCategory` (by name, key or id) and `resolution`
+//! (`Unresolved` is empty) take the same operators; the dates `updated` and `created` take
+//! `=`, `!=`, `<`, `<=`, `>`, `>=` with a relative date (`-15m`, `+1d`; units `y M w d h m`)
+//! or an absolute one (`"yyyy/MM/dd HH:mm"`, `"yyyy-MM-dd HH:mm"`, `yyyy/MM/dd`,
+//! `yyyy-MM-dd`) read in the API user's time zone (UTC here), to the minute.
+
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+use jiff::{Span, Timestamp};
 
 use super::PRIORITIES;
-use super::state::JiraIssue;
+use super::state::{JiraIssue, JiraState};
+use super::workflow::status_of;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -93,6 +102,11 @@ pub(super) enum Cond {
         field: String,
         neg: bool,
     },
+    Date {
+        field: String,
+        op: String,
+        at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -101,7 +115,11 @@ pub(super) struct Jql {
     pub(super) order: Vec<(String, bool)>,
 }
 
-const JQL_FIELDS: [&str; 11] = [
+const JQL_FIELDS: [&str; 15] = [
+    "statuscategory",
+    "resolution",
+    "updated",
+    "created",
     "project",
     "labels",
     "key",
@@ -121,6 +139,7 @@ fn canonical_field(f: &str) -> Result<String, String> {
         Ok(match lower.as_str() {
             "issuekey" => "key".into(),
             "type" => "issuetype".into(),
+            "statuscategory" => "statusCategory".into(),
             other => other.to_string(),
         })
     } else {
@@ -218,6 +237,11 @@ pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
                 };
                 i += 1;
                 match op.as_str() {
+                    "=" | "!=" | "<" | "<=" | ">" | ">=" if is_date(&field) => Cond::Date {
+                        at: parse_date(&val, Timestamp::now())?,
+                        field,
+                        op,
+                    },
                     "=" => Cond::Eq {
                         field,
                         value: val,
@@ -307,6 +331,65 @@ pub(super) fn parse_jql(jql: &str) -> Result<Jql, String> {
     Ok(Jql { groups, order })
 }
 
+fn is_date(field: &str) -> bool {
+    matches!(field, "updated" | "created")
+}
+
+/// A JQL date: relative (`-15m`, `+2d`, `-1w`) from `now`, or absolute in the user's time
+/// zone (UTC), to the minute.
+fn parse_date(text: &str, now: Timestamp) -> Result<Timestamp, String> {
+    let bad = || {
+        format!(
+            "Date value '{text}' for field is invalid. Valid formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', or a period format e.g. '-5d', '4w 2d'."
+        )
+    };
+    let t = text.trim();
+    if let Some(rest) = t.strip_prefix(['-', '+']).or(Some(t).filter(|t| {
+        t.chars().last().is_some_and(|c| "yMwdhm".contains(c))
+            && t[..t.len() - 1].chars().all(|c| c.is_ascii_digit())
+            && t.len() > 1
+    })) {
+        let sign: i64 = if t.starts_with('-') { -1 } else { 1 };
+        let mut span = Span::new();
+        for part in rest.split_whitespace() {
+            let unit = part.chars().last().ok_or_else(bad)?;
+            let n: i64 = part[..part.len() - unit.len_utf8()]
+                .parse()
+                .map_err(|_| bad())?;
+            let n = n * sign;
+            span = match unit {
+                'y' => span.years(n),
+                'M' => span.months(n),
+                'w' => span.weeks(n),
+                'd' => span.days(n),
+                'h' => span.hours(n),
+                'm' => span.minutes(n),
+                _ => return Err(bad()),
+            };
+        }
+        return now
+            .to_zoned(TimeZone::UTC)
+            .checked_add(span)
+            .map(|z| z.timestamp())
+            .map_err(|_| bad());
+    }
+    let normal = t.replace('/', "-");
+    let with_time = if normal.len() == 10 {
+        format!("{normal}T00:00")
+    } else {
+        normal.replacen(' ', "T", 1)
+    };
+    let dt: DateTime = with_time.parse().map_err(|_| bad())?;
+    dt.to_zoned(TimeZone::UTC)
+        .map(|z| z.timestamp())
+        .map_err(|_| bad())
+}
+
+/// A time cut to the minute, as JQL compares dates.
+fn minute(t: Timestamp) -> i64 {
+    t.as_second().div_euclid(60)
+}
+
 fn tok_text(t: &Tok) -> String {
     match t {
         Tok::Word(w) | Tok::Quoted(w) | Tok::Op(w) => w.clone(),
@@ -316,14 +399,25 @@ fn tok_text(t: &Tok) -> String {
     }
 }
 
-fn field_values(i: &JiraIssue, field: &str) -> Vec<String> {
+fn field_values(st: &JiraState, i: &JiraIssue, field: &str) -> Vec<String> {
     match field {
+        "status" => vec![status_of(st, i).name],
+        "statusCategory" => {
+            let key = status_of(st, i).category;
+            let (id, name) = match key.as_str() {
+                "new" => ("2", "To Do"),
+                "indeterminate" => ("4", "In Progress"),
+                "done" => ("3", "Done"),
+                _ => ("1", "No Category"),
+            };
+            vec![key, id.to_string(), name.to_string()]
+        }
+        "resolution" => i.resolution.iter().map(|r| r.name.clone()).collect(),
         "project" => vec![i.project_key.clone()],
         "labels" => i.labels.clone(),
         "key" => vec![i.key.clone()],
         "id" => vec![i.id.to_string()],
         "issuetype" => vec![i.issue_type.name.clone()],
-        "status" => vec![i.status.clone()],
         "priority" => vec![i.priority.name.clone()],
         "summary" => vec![i.summary.clone()],
         _ => vec![],
@@ -338,20 +432,43 @@ fn value_matches(field: &str, have: &str, want: &str) -> bool {
     }
 }
 
-fn cond_matches(i: &JiraIssue, c: &Cond) -> bool {
+/// `resolution = Unresolved` is an empty resolution.
+fn unresolved(field: &str, i: &JiraIssue, want: &str) -> bool {
+    field == "resolution" && i.resolution.is_none() && want.eq_ignore_ascii_case("unresolved")
+}
+
+fn cond_matches(st: &JiraState, i: &JiraIssue, c: &Cond) -> bool {
+    let field_values = |i: &JiraIssue, field: &str| field_values(st, i, field);
     match c {
         Cond::Eq { field, value, neg } => {
             let hit = field_values(i, field)
                 .iter()
-                .any(|v| value_matches(field, v, value));
+                .any(|v| value_matches(field, v, value))
+                || unresolved(field, i, value);
             hit != *neg
         }
         Cond::In { field, values, neg } => {
             let have = field_values(i, field);
-            let hit = values
-                .iter()
-                .any(|w| have.iter().any(|v| value_matches(field, v, w)));
+            let hit = values.iter().any(|w| {
+                have.iter().any(|v| value_matches(field, v, w)) || unresolved(field, i, w)
+            });
             hit != *neg
+        }
+        Cond::Date { field, op, at } => {
+            let have = minute(if field == "created" {
+                i.created
+            } else {
+                i.updated
+            });
+            let want = minute(*at);
+            match op.as_str() {
+                "=" => have == want,
+                "!=" => have != want,
+                "<" => have < want,
+                "<=" => have <= want,
+                ">" => have > want,
+                _ => have >= want,
+            }
         }
         Cond::Contains { field, text, neg } => {
             let hay = if field == "text" {
@@ -371,10 +488,10 @@ fn cond_matches(i: &JiraIssue, c: &Cond) -> bool {
     }
 }
 
-pub(super) fn jql_matches(i: &JiraIssue, q: &Jql) -> bool {
+pub(super) fn jql_matches(st: &JiraState, i: &JiraIssue, q: &Jql) -> bool {
     q.groups
         .iter()
-        .any(|g| g.iter().all(|c| cond_matches(i, c)))
+        .any(|g| g.iter().all(|c| cond_matches(st, i, c)))
 }
 
 pub(super) fn priority_rank(name: &str) -> usize {
@@ -398,5 +515,20 @@ mod tests {
         assert!(parse_jql("project = SEC AND").is_err());
         let j = parse_jql("labels in (a, b) OR key = SEC-1").unwrap();
         assert_eq!(j.groups.len(), 2);
+        assert!(parse_jql("updated >= -15m AND statusCategory = Done").is_ok());
+        assert!(parse_jql("updated >= yesterday").is_err());
+    }
+
+    #[test]
+    fn jql_dates_are_relative_or_absolute_utc_to_the_minute() {
+        let now: Timestamp = "2026-03-02T10:11:12Z".parse().unwrap();
+        let at = |t: &str| parse_date(t, now).unwrap().to_string();
+        assert_eq!(at("-15m"), "2026-03-02T09:56:12Z");
+        assert_eq!(at("+1d"), "2026-03-03T10:11:12Z");
+        assert_eq!(at("-1w 2h"), "2026-02-23T08:11:12Z");
+        assert_eq!(at("2026/03/02 10:00"), "2026-03-02T10:00:00Z");
+        assert_eq!(at("2026-03-01"), "2026-03-01T00:00:00Z");
+        assert!(parse_date("-15x", now).is_err());
+        assert!(parse_date("03/02/2026", now).is_err());
     }
 }

@@ -38,10 +38,21 @@
 //! - `GET /rest/api/3/issue/{idOrKey}` (`fields=` honoured), comments (`POST` → 201, ADF body,
 //!   a string body → 400 `errors.comment`, malformed ADF → 400 `INVALID_INPUT`), issue
 //!   properties.
+//! - Workflows (workflow.rs): `SEC` has Jira's simplified workflow (To Do → In Progress →
+//!   Done, "Done" requires a Resolution, "Reopen" keeps it unless the request sends
+//!   `"resolution": null`), `OPS` global transitions without screens (Done sets no
+//!   resolution, a comment in the transition is dropped), `IR` Open → Investigating →
+//!   Resolved (Resolution and Comment required) → Closed, "Reopen" clears the resolution.
+//!   `GET /issue/{key}/transitions` (`expand=transitions.fields`,
+//!   `includeUnavailableTransitions`) and `POST` (204) refuse what Jira refuses (see
+//!   workflow.rs); the issue shows `status`, `resolution`, `resolutiondate`,
+//!   `statuscategorychangedate`, `updated` and, with `expand=changelog`, its history.
 //! - `GET|POST /rest/api/3/search/jql`: `jql`, `nextPageToken`, `maxResults`, `fields`,
 //!   `reconcileIssues`. No `fields` → issues carry only `id`. JQL: clauses on `project`,
 //!   `labels`, `key`/`issuekey`, `id`, `issuetype`/`type`, `status`, `priority`, `summary ~`,
-//!   `text ~` with `=`, `!=`, `~`, `!~`, `IN (...)`, `NOT IN (...)`, `IS [NOT] EMPTY`, joined by
+//!   `text ~`, `statusCategory`, `resolution`, `updated`/`created` (relative `-15m` or
+//!   `"yyyy/MM/dd HH:mm"`, compared with `= != < <= > >=`; `expand=changelog`) with `=`, `!=`,
+//!   `~`, `!~`, `IN (...)`, `NOT IN (...)`, `IS [NOT] EMPTY`, joined by
 //!   `AND`/`OR` (AND binds tighter, no parentheses), plus `ORDER BY f [ASC|DESC], ...`. JQL
 //!   with no restriction → 400 (unbounded); unknown field or project → 400. Issues become
 //!   visible to search only `jira_search_lag_ms` after creation, unless listed in
@@ -63,6 +74,7 @@ mod meta;
 mod properties;
 mod search;
 mod state;
+mod workflow;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -76,6 +88,10 @@ pub use adf::{AdfError, validate_adf};
 pub(crate) use errors::Faults;
 pub(crate) use state::JiraState;
 pub use state::{JiraCommentView, JiraIdName, JiraIssueView, JiraProject, JiraRequiredField};
+pub(crate) use workflow::analyst_transition;
+pub use workflow::{
+    JiraAnalystTransition, JiraScreenField, JiraStatus, JiraTransition, JiraWorkflow, RESOLUTIONS,
+};
 
 /// What the Jira handlers need from the sandbox that serves them. The sandbox implements it
 /// over its one state lock, so this module does not depend on how the sandbox is composed.
@@ -180,6 +196,10 @@ fn api<H: JiraHost>() -> Router<H> {
             .route(
                 &format!("/rest/api/{v}/issue/{{key}}"),
                 get(issues::get_issue::<H>),
+            )
+            .route(
+                &format!("/rest/api/{v}/issue/{{key}}/transitions"),
+                get(workflow::list_transitions::<H>).post(workflow::do_transition::<H>),
             )
             .route(
                 &format!("/rest/api/{v}/issue/{{key}}/comment"),

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::auth::Auth;
 use super::errors::{error_messages, unauthorized};
-use super::issues::{FieldSel, field_sel, issue_json};
+use super::issues::{FieldSel, changelog_json, field_sel, issue_json};
 use super::jql::{Cond, jql_matches, parse_jql, priority_rank};
 use super::state::JiraIssue;
 use super::{JiraHost, base_url};
@@ -25,6 +25,7 @@ struct SearchParams {
     max_results: Option<i64>,
     fields: Vec<String>,
     reconcile: Vec<String>,
+    expand: Vec<String>,
 }
 
 pub(super) async fn search_get<H: JiraHost>(
@@ -46,6 +47,7 @@ pub(super) async fn search_get<H: JiraHost>(
         max_results,
         fields: q.all_split("fields"),
         reconcile: q.all_split("reconcileIssues"),
+        expand: q.all_split("expand"),
     };
     search(h, auth, headers, uri, scheme, p)
 }
@@ -85,6 +87,7 @@ pub(super) async fn search_post<H: JiraHost>(
         max_results: v.get("maxResults").and_then(Value::as_i64),
         fields: strings("fields"),
         reconcile: strings("reconcileIssues"),
+        expand: strings("expand"),
     };
     search(h, auth, headers, uri, scheme, p)
 }
@@ -119,6 +122,7 @@ fn search<H: JiraHost>(
         );
     }
     let sel = field_sel(&p.fields, false);
+    let changelog = p.expand.iter().any(|e| e == "changelog");
     let cap = if matches!(sel, FieldSel::IdsOnly) {
         5000
     } else {
@@ -174,7 +178,7 @@ fn search<H: JiraHost>(
             .issues
             .iter()
             .filter(|i| i.created_at.elapsed() >= lag || p.reconcile.contains(&i.id.to_string()))
-            .filter(|i| jql_matches(i, &jql))
+            .filter(|i| jql_matches(s.jira, i, &jql))
             .collect();
         let order = if jql.order.is_empty() {
             vec![("created".to_string(), true)]
@@ -206,7 +210,13 @@ fn search<H: JiraHost>(
             .iter()
             .skip(offset)
             .take(max)
-            .map(|i| issue_json(&base, s.jira, i, &sel))
+            .map(|i| {
+                let mut v = issue_json(&base, s.jira, i, &sel);
+                if changelog {
+                    v["changelog"] = changelog_json(&base, i);
+                }
+                v
+            })
             .collect();
         let is_last = offset + max >= hits.len();
         let mut out = Map::new();

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::workflow::{JiraWorkflow, status_of};
 use crate::util;
 
 /// A Jira project, with what its schemes say about creating issues in it.
@@ -36,6 +37,9 @@ pub struct JiraProject {
     /// Fields the create screen requires, with no default value, besides Jira's own.
     #[serde(default)]
     pub required_fields: Vec<JiraRequiredField>,
+    /// The project's workflow; `None`: Jira's simplified workflow ([`JiraWorkflow::simple`]).
+    #[serde(default)]
+    pub workflow: Option<JiraWorkflow>,
 }
 
 fn on_screen() -> bool {
@@ -85,6 +89,7 @@ impl JiraProject {
             priorities: Vec::new(),
             priority_on_screen: true,
             required_fields: Vec::new(),
+            workflow: None,
         }
     }
 
@@ -125,6 +130,14 @@ pub(crate) struct JiraComment {
     pub created: Timestamp,
 }
 
+/// One changelog entry: who changed what, when.
+#[derive(Clone, Debug)]
+pub(crate) struct JiraHistory {
+    pub author: String,
+    pub created: Timestamp,
+    pub items: Vec<Value>,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct JiraIssue {
     pub id: u64,
@@ -135,7 +148,11 @@ pub(crate) struct JiraIssue {
     pub description: Value,
     pub labels: Vec<String>,
     pub priority: JiraIdName,
-    pub status: String,
+    pub status_id: String,
+    pub resolution: Option<JiraIdName>,
+    pub resolution_date: Option<Timestamp>,
+    pub status_category_changed: Timestamp,
+    pub history: Vec<JiraHistory>,
     pub created: Timestamp,
     pub created_at: Instant,
     pub updated: Timestamp,
@@ -195,6 +212,13 @@ impl JiraState {
             .find(|i| i.key.eq_ignore_ascii_case(id_or_key) || i.id.to_string() == id_or_key)
     }
 
+    /// The workflow of a project (Jira's simplified one when the project has none).
+    pub(crate) fn workflow_of(&self, project_key: &str) -> JiraWorkflow {
+        self.project(project_key)
+            .and_then(|p| p.workflow.clone())
+            .unwrap_or_else(JiraWorkflow::simple)
+    }
+
     pub(crate) fn issue(&self, id_or_key: &str) -> Option<&JiraIssue> {
         self.issues
             .iter()
@@ -209,6 +233,7 @@ fn default_projects() -> Vec<JiraProject> {
     let ops = JiraProject {
         issue_types: pairs(&[("10100", "Task"), ("10101", "Bug")]),
         priority_on_screen: false,
+        workflow: Some(JiraWorkflow::team_managed()),
         ..JiraProject::new("OPS", "IT Operations", "10010")
     };
     let ir = JiraProject {
@@ -225,6 +250,7 @@ fn default_projects() -> Vec<JiraProject> {
             name: "Affected system".to_string(),
             issue_types: vec!["10201".to_string()],
         }],
+        workflow: Some(JiraWorkflow::incident()),
         ..JiraProject::new("IR", "Incident Response", "10020")
     };
     vec![JiraProject::new("SEC", "Security", "10000"), ops, ir]
@@ -255,6 +281,10 @@ impl JiraState {
                 labels: i.labels.clone(),
                 priority: i.priority.name.clone(),
                 created: util::jira_time(i.created),
+                status: status_of(self, i).name,
+                status_category: status_of(self, i).category,
+                resolution: i.resolution.as_ref().map(|r| r.name.clone()),
+                updated: util::jira_time(i.updated),
                 comments: i
                     .comments
                     .iter()
@@ -302,6 +332,18 @@ pub struct JiraIssueView {
     pub priority: String,
     /// Jira time.
     pub created: String,
+    /// Status name.
+    #[serde(default)]
+    pub status: String,
+    /// Status category key (`new`, `indeterminate`, `done`).
+    #[serde(default)]
+    pub status_category: String,
+    /// Resolution name, if any.
+    #[serde(default)]
+    pub resolution: Option<String>,
+    /// Jira time of the last change.
+    #[serde(default)]
+    pub updated: String,
     /// Comments.
     pub comments: Vec<JiraCommentView>,
     /// Other fields sent on create.

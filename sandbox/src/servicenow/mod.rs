@@ -1,13 +1,20 @@
 //! Fake ServiceNow Table API
 //! (<https://developer.servicenow.com/dev.do#!/reference/api/latest/rest/c_TableAPI>).
 //!
-//! Served under `/servicenow`. Basic auth `admin:snow-demo`, else 401
+//! Served under `/servicenow`. Basic auth `admin:snow-demo` (role `admin`) or
+//! `riskflow.integration:snow-itil-demo` (role `itil`), else 401
 //! `{"error":{"message":"User Not Authenticated","detail":"Required to provide Auth information"},"status":"failure"}`.
 //!
 //! Paths: `/api/now/table/{table}` (latest = v2), `/api/now/v2/table/{table}` and
 //! `/api/now/v1/table/{table}` (v1 answers an empty list with 404 "No Record found"), each with
-//! `/{sys_id}`. Tables: `incident`, `sys_user`, `sys_user_group`, `sys_journal_field`
-//! (read-only view of work notes and comments); others → 400 "Invalid table".
+//! `/{sys_id}`. Tables: `incident`, `sys_user`, `sys_user_group`, `sys_choice` (incident
+//! `state` and the current OOB `close_code` choices), `sys_journal_field` (read-only view of
+//! work notes and comments); others → 400 "Invalid table".
+//! - Incident life cycle (lifecycle.rs): states 1/2/3/6/7/8; Resolved and Closed need
+//!   `close_code` and `close_notes` (403 Data Policy Exception); Closed needs `admin` and a
+//!   Closed incident is read-only for others (403 ACL); leaving Resolved for 1/2/3 is a
+//!   reopen (`reopen_count`, `reopened_by`, `reopened_time`); `resolved_*`/`closed_*`,
+//!   `active`, `sys_updated_on`/`sys_updated_by`/`sys_mod_count` are maintained.
 //!
 //! - `POST` → 201 + `Location` + `{"result":{...}}`; every value is a string; incidents get
 //!   `number` `INC0010001`…, a 32-hex `sys_id`, defaults (`state` "1", `urgency`/`impact` "3",
@@ -30,6 +37,7 @@
 //!   `X-RateLimit-Rule`; when a rate limit is configured every answer carries the last three.
 
 mod errors;
+mod lifecycle;
 mod query;
 mod render;
 mod schema;
@@ -47,6 +55,8 @@ use crate::creds;
 use crate::util::{self, IdGen};
 
 pub(crate) use errors::Faults;
+pub use lifecycle::{CLOSE_CODES, STATES, SnowAnalystUpdate};
+pub(crate) use lifecycle::{analyst_update, autoclose};
 pub use state::SnowIncidentView;
 pub(crate) use state::SnowState;
 
@@ -111,12 +121,29 @@ async fn fallback() -> Response {
     )
 }
 
-/// Basic `admin:snow-demo`, else the 401 envelope.
+/// The caller of a request: Basic `admin:snow-demo` (role `admin`) or
+/// `riskflow.integration:snow-itil-demo` (role `itil`); `None` for anything else.
+pub(crate) fn caller(headers: &axum::http::HeaderMap) -> Option<lifecycle::Caller> {
+    let (u, p) = util::basic_auth(headers)?;
+    [
+        (creds::SERVICENOW_USER, creds::SERVICENOW_PASSWORD, true),
+        (
+            creds::SERVICENOW_ITIL_USER,
+            creds::SERVICENOW_ITIL_PASSWORD,
+            false,
+        ),
+    ]
+    .iter()
+    .find(|(user, pass, _)| util::ct_eq(&u, user) && util::ct_eq(&p, pass))
+    .map(|(user, _, admin)| lifecycle::Caller {
+        user: user.to_string(),
+        admin: *admin,
+    })
+}
+
+/// A known caller (see [`caller`]), else the 401 envelope.
 async fn auth(req: Request, next: Next) -> Response {
-    let ok = util::basic_auth(req.headers()).is_some_and(|(u, p)| {
-        util::ct_eq(&u, creds::SERVICENOW_USER) && util::ct_eq(&p, creds::SERVICENOW_PASSWORD)
-    });
-    if !ok {
+    if caller(req.headers()).is_none() {
         return errors::unauthorized();
     }
     next.run(req).await

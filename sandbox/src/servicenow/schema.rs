@@ -1,11 +1,15 @@
-//! The tables the fake knows (`incident`, `sys_user`, `sys_user_group`, the read-only
-//! `sys_journal_field`), their fields and their reference and journal fields.
+//! The tables the fake knows (`incident`, `sys_user`, `sys_user_group`, `sys_choice`, the
+//! read-only `sys_journal_field`), their fields and their reference and journal fields.
 
 use std::collections::BTreeMap;
 
 pub(crate) type Record = BTreeMap<String, String>;
 
-const INCIDENT_FIELDS: [&str; 42] = [
+const INCIDENT_FIELDS: [&str; 46] = [
+    "resolved_by",
+    "closed_by",
+    "reopened_by",
+    "reopened_time",
     "number",
     "sys_id",
     "short_description",
@@ -96,19 +100,39 @@ const JOURNAL_FIELDS: [&str; 7] = [
     "sys_created_by",
 ];
 
+const CHOICE_FIELDS: [&str; 13] = [
+    "sys_id",
+    "name",
+    "element",
+    "value",
+    "label",
+    "sequence",
+    "language",
+    "inactive",
+    "sys_created_on",
+    "sys_created_by",
+    "sys_updated_on",
+    "sys_updated_by",
+    "sys_mod_count",
+];
+
 pub(crate) fn schema(table: &str) -> Option<&'static [&'static str]> {
     match table {
         "incident" => Some(&INCIDENT_FIELDS),
         "sys_user" => Some(&USER_FIELDS),
         "sys_user_group" => Some(&GROUP_FIELDS),
         "sys_journal_field" => Some(&JOURNAL_FIELDS),
+        "sys_choice" => Some(&CHOICE_FIELDS),
         _ => None,
     }
 }
 
 pub(crate) fn reference_table(table: &str, field: &str) -> Option<&'static str> {
     match (table, field) {
-        ("incident", "caller_id" | "opened_by" | "assigned_to") => Some("sys_user"),
+        (
+            "incident",
+            "caller_id" | "opened_by" | "assigned_to" | "resolved_by" | "closed_by" | "reopened_by",
+        ) => Some("sys_user"),
         ("incident", "assignment_group") => Some("sys_user_group"),
         ("sys_user" | "sys_user_group", "manager") => Some("sys_user"),
         _ => None,

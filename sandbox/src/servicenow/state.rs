@@ -57,7 +57,43 @@ impl SnowState {
             admin.insert(k.to_string(), v.to_string());
         }
         s.tables.entry("sys_user".into()).or_default().push(admin);
+        s.ensure_user(ids, crate::creds::SERVICENOW_ITIL_USER);
+        let choices = super::lifecycle::choice_rows(ids, &now);
+        s.tables.insert("sys_choice".into(), choices);
         s
+    }
+
+    /// The sys_id of a `sys_user` by user name.
+    pub(crate) fn user_sys_id(&self, user_name: &str) -> Option<String> {
+        self.tables.get("sys_user")?.iter().find_map(|r| {
+            (r.get("user_name").map(String::as_str) == Some(user_name))
+                .then(|| r.get("sys_id").cloned())
+                .flatten()
+        })
+    }
+
+    /// Make a `sys_user` with this user name unless there is one.
+    pub(crate) fn ensure_user(&mut self, ids: &mut IdGen, user_name: &str) {
+        if self.user_sys_id(user_name).is_some() {
+            return;
+        }
+        let now = util::snow_time(Timestamp::now());
+        let mut u = empty_record("sys_user");
+        for (k, v) in [
+            ("user_name", user_name),
+            ("name", user_name),
+            ("active", "true"),
+            ("sys_created_on", now.as_str()),
+            ("sys_updated_on", now.as_str()),
+            ("sys_created_by", "system"),
+            ("sys_updated_by", "system"),
+            ("sys_mod_count", "0"),
+            ("sys_class_name", "sys_user"),
+        ] {
+            u.insert(k.to_string(), v.to_string());
+        }
+        u.insert("sys_id".into(), ids.hex32("sys_user"));
+        self.tables.entry("sys_user".into()).or_default().push(u);
     }
 
     pub(crate) fn find(&self, table: &str, sys_id: &str) -> Option<&Record> {
@@ -219,7 +255,7 @@ impl SnowState {
             .filter(|x| !x.is_empty())
             .unwrap_or_else(|| ids.hex32(table));
         let (rec, journal) = self.new_record(table, &sys_id, &body, false, "admin");
-        self.store(ids, table, rec, journal);
+        self.store(ids, table, rec, journal, "admin");
         Some(sys_id)
     }
 
@@ -297,9 +333,10 @@ impl SnowState {
         table: &str,
         rec: Record,
         journal: Vec<(String, String)>,
+        user: &str,
     ) {
         let sys_id = rec.get("sys_id").cloned().unwrap_or_default();
-        self.add_journal(ids, table, &sys_id, journal, "admin");
+        self.add_journal(ids, table, &sys_id, journal, user);
         let t = self.tables.entry(table.to_string()).or_default();
         t.retain(|r| r.get("sys_id") != Some(&sys_id));
         t.push(rec);

@@ -6,16 +6,22 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::SnowHost;
 use super::errors::{body_object, error, record_not_found};
+use super::lifecycle::{Caller, check_insert, update_record};
+
+/// The authenticated caller (the auth layer let only known ones through).
+fn caller_of(headers: &HeaderMap) -> Caller {
+    super::caller(headers).unwrap_or(Caller {
+        user: String::new(),
+        admin: false,
+    })
+}
 use super::query::{cmp_values, field_value, parse_query, query_matches};
 use super::render::{render, render_opts};
 use super::schema::{Record, schema};
-use super::state::{apply_values, priority_of};
-use crate::creds;
 use crate::util::{self, Query, Scheme};
 
 struct Ctx {
@@ -213,6 +219,7 @@ pub(super) async fn create<H: SnowHost>(
             Some("Error during insert of sys_journal_field"),
         );
     }
+    let caller = caller_of(&headers);
     let obj = match body_object(&body) {
         Ok(o) => o,
         Err(r) => return r,
@@ -227,15 +234,16 @@ pub(super) async fn create<H: SnowHost>(
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     h.with_snow(|s| {
         let sys_id = s.ids.hex32(&c.table);
-        let (rec, journal) = s.snow.new_record(
-            &c.table,
-            &sys_id,
-            &obj,
-            input_display,
-            creds::SERVICENOW_USER,
-        );
+        let (rec, journal) =
+            s.snow
+                .new_record(&c.table, &sys_id, &obj, input_display, &caller.user);
+        if c.table == "incident" {
+            if let Err(resp) = check_insert(&rec, &caller) {
+                return resp;
+            }
+        }
         let rendered = render(s.snow, &c.table, &rec, &opts);
-        s.snow.store(s.ids, &c.table, rec, journal);
+        s.snow.store(s.ids, &c.table, rec, journal, &caller.user);
         let location = format!("{base}/api/now/table/{}/{sys_id}", c.table);
         let mut resp = if no_body {
             StatusCode::CREATED.into_response()
@@ -266,6 +274,7 @@ pub(super) async fn update<H: SnowHost>(
         Ok(c) => c,
         Err(r) => return r,
     };
+    let caller = caller_of(&headers);
     let obj = match body_object(&body) {
         Ok(o) => o,
         Err(r) => return r,
@@ -276,45 +285,21 @@ pub(super) async fn update<H: SnowHost>(
     let input_display = truthy(&q, "sysparm_input_display_value");
     let sys_id = c.sys_id.clone().unwrap_or_default();
     h.with_snow(|s| {
-        let Some(mut rec) = s.snow.find(&c.table, &sys_id).cloned() else {
-            return record_not_found();
-        };
-        let journal = apply_values(s.snow, &c.table, &mut rec, &obj, input_display);
-        if c.table == "incident"
-            && !obj.contains_key("priority")
-            && (obj.contains_key("urgency") || obj.contains_key("impact"))
-        {
-            let p = priority_of(
-                rec.get("urgency").map(String::as_str).unwrap_or("3"),
-                rec.get("impact").map(String::as_str).unwrap_or("3"),
-            );
-            rec.insert("priority".into(), p.into());
+        match update_record(
+            s.snow,
+            s.ids,
+            &c.table,
+            &sys_id,
+            &obj,
+            input_display,
+            &caller,
+        ) {
+            Ok(rec) => util::json_utf8(
+                StatusCode::OK,
+                &json!({"result": render(s.snow, &c.table, &rec, &opts)}),
+            ),
+            Err(resp) => resp,
         }
-        if c.table == "incident" && obj.contains_key("state") {
-            let st = rec.get("state").cloned().unwrap_or_default();
-            rec.insert("incident_state".into(), st);
-        }
-        let count = rec
-            .get("sys_mod_count")
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0)
-            + 1;
-        rec.insert("sys_mod_count".into(), count.to_string());
-        rec.insert("sys_updated_on".into(), util::snow_time(Timestamp::now()));
-        rec.insert("sys_updated_by".into(), creds::SERVICENOW_USER.into());
-        s.snow
-            .add_journal(s.ids, &c.table, &sys_id, journal, creds::SERVICENOW_USER);
-        if let Some(t) = s.snow.tables.get_mut(&c.table) {
-            for r in t.iter_mut() {
-                if r.get("sys_id") == Some(&sys_id) {
-                    *r = rec.clone();
-                }
-            }
-        }
-        util::json_utf8(
-            StatusCode::OK,
-            &json!({"result": render(s.snow, &c.table, &rec, &opts)}),
-        )
     })
 }
 

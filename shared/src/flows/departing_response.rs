@@ -1058,6 +1058,7 @@ mod decision_tests {
             },
             actor_id: None,
             added_by_riskflow: false,
+            add_unconfirmed: false,
             indexed_date: None,
             updated_at: at,
             version: 0,

@@ -322,7 +322,7 @@ impl JiraClient {
     }
 
     /// A REST call where the route says.
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         path_and_query: &str,
@@ -368,7 +368,7 @@ impl JiraClient {
         Ok((call, resp))
     }
 
-    fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, ConnectorError> {
+    pub(super) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, ConnectorError> {
         serde_json::to_vec(v)
             .map_err(|e| ConnectorError::invalid(SYSTEM, format!("cannot encode the request: {e}")))
     }

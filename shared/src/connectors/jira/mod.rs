@@ -25,6 +25,7 @@ pub mod route;
 pub mod settings;
 mod sink;
 pub mod verify;
+pub mod workflow;
 
 pub use changes::{parse_jira_time, ticket_state};
 pub use client::{
@@ -35,3 +36,7 @@ pub use model::{
     IssueRef, Myself, NamedRef, NewIssue, StatusCategory,
 };
 pub use sink::{JiraSink, to_adf};
+pub use workflow::{
+    IssueState, JiraStatus, ScreenField, Transition, TransitionError, TransitionOutcome,
+    TransitionRequest, choose_transition,
+};

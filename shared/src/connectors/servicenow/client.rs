@@ -15,7 +15,7 @@ use url::Url;
 pub const SYSTEM: &str = "servicenow";
 
 /// The pinned Table API path (v2: an empty match is `200 {"result":[]}`, not v1's 404).
-const TABLE: &str = "/api/now/v2/table";
+pub(super) const TABLE: &str = "/api/now/v2/table";
 
 /// The usual length of `incident.short_description`.
 pub const MAX_SHORT_DESCRIPTION_CHARS: usize = 160;
@@ -82,7 +82,7 @@ fn one_line(s: &str) -> String {
 }
 
 /// Control characters except newlines and tabs removed.
-fn clean_text(s: &str) -> String {
+pub(super) fn clean_text(s: &str) -> String {
     s.replace("\r\n", "\n")
         .chars()
         .filter(|c| *c == '\n' || *c == '\t' || !c.is_control())
@@ -164,7 +164,7 @@ impl ServiceNowClient {
             .unwrap_or(path)
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         path_and_query: &str,
@@ -198,7 +198,7 @@ impl ServiceNowClient {
         Ok((call, resp))
     }
 
-    fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, ConnectorError> {
+    pub(super) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, ConnectorError> {
         serde_json::to_vec(v)
             .map_err(|e| ConnectorError::invalid(SYSTEM, format!("cannot encode the request: {e}")))
     }
