@@ -15,6 +15,7 @@ locals {
     "alert-tickets"      = var.expected_run_interval_minutes.alert_tickets
     "departing-response" = var.expected_run_interval_minutes.departing_response
     "hr-departures"      = var.expected_run_interval_minutes.hr_departures
+    "state-sync"         = var.expected_run_interval_minutes.state_sync
   }
   # The scheduled flows that are switched on, with their expected interval (minutes).
   alarmed_jobs = { for f, m in local.expected_minutes : f => m if contains(keys(local.enabled_jobs), f) }

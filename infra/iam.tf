@@ -19,7 +19,7 @@ locals {
       table_in_transaction = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
       secrets_read         = ["incydr", "jira", "servicenow", "okta", "workday", "adp", "bamboohr", "generic"]
       secrets_write        = ["incydr", "jira", "servicenow", "okta", "workday", "adp", "bamboohr", "generic"]
-      invoke               = ["alert-tickets", "hr-departures", "departing-response"]
+      invoke               = ["alert-tickets", "hr-departures", "departing-response", "state-sync"]
     }
     "alert-tickets" = {
       table                = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"]
@@ -39,6 +39,13 @@ locals {
       table                = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"]
       table_in_transaction = ["dynamodb:DeleteItem"]
       secrets_read         = ["incydr", "okta", "jira"]
+      secrets_write        = []
+      invoke               = []
+    }
+    "state-sync" = {
+      table                = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"]
+      table_in_transaction = []
+      secrets_read         = ["incydr", "jira", "servicenow"]
       secrets_write        = []
       invoke               = []
     }

@@ -1,12 +1,12 @@
 # riskflow: automated insider-risk integrations for Code42 Incydr.
-# One region, one table, four functions (see DESIGN.md's route table).
+# One region, one table, five functions (see DESIGN.md's route table).
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  functions = toset(["connections-api", "alert-tickets", "hr-departures", "departing-response"])
+  functions = toset(["connections-api", "alert-tickets", "hr-departures", "departing-response", "state-sync"])
 
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.name
@@ -25,12 +25,14 @@ locals {
     "alert-tickets"      = 256
     "hr-departures"      = 256
     "departing-response" = 256
+    "state-sync"         = 256
   }
   default_timeout = {
     "connections-api"    = 30
     "alert-tickets"      = 900
     "hr-departures"      = 300
     "departing-response" = 600
+    "state-sync"         = 300
   }
   # -1: unreserved (the account's unreserved pool). The flow locks keep one run at a time.
   default_reserved_concurrency = {
@@ -38,6 +40,7 @@ locals {
     "alert-tickets"      = -1
     "hr-departures"      = -1
     "departing-response" = -1
+    "state-sync"         = -1
   }
 
   memory_size          = merge(local.default_memory_size, var.memory_size)
@@ -49,6 +52,7 @@ locals {
     "alert-tickets"      = var.schedules.alert_tickets
     "departing-response" = var.schedules.departing_response
     "hr-departures"      = var.schedules.hr_departures
+    "state-sync"         = var.schedules.state_sync
   }
   enabled_jobs = { for f, j in local.jobs : f => j.expression if j.enabled }
 
@@ -66,7 +70,7 @@ locals {
     RISKFLOW_DRY_RUN              = tostring(var.dry_run)
     RISKFLOW_ALLOW_PRIVATE_URLS   = "false"
     RISKFLOW_AUDIT_RETENTION_DAYS = tostring(var.audit_retention_days)
-    RISKFLOW_FUNCTION_NAMES       = join(",", [for f in ["alert-tickets", "hr-departures", "departing-response"] : "${f}=${var.name}-${f}"])
+    RISKFLOW_FUNCTION_NAMES       = join(",", [for f in ["alert-tickets", "hr-departures", "departing-response", "state-sync"] : "${f}=${var.name}-${f}"])
     RISKFLOW_DEPLOYMENT           = var.name
     RISKFLOW_KMS_KEY_ARN          = var.kms_key_arn == null ? "" : var.kms_key_arn
   }

@@ -37,14 +37,14 @@ variable "architecture" {
 # Per-function maps: each is merged over the defaults in main.tf, so one key changes one
 # function. Keys must be function names.
 variable "memory_size" {
-  description = "Memory (MB) per function, merged over the defaults (256 each). Keys: connections-api, alert-tickets, hr-departures, departing-response."
+  description = "Memory (MB) per function, merged over the defaults (256 each). Keys: connections-api, alert-tickets, hr-departures, departing-response, state-sync."
   type        = map(number)
   default     = {}
   nullable    = false
 
   validation {
-    condition     = alltrue([for k in keys(var.memory_size) : contains(["connections-api", "alert-tickets", "hr-departures", "departing-response"], k)])
-    error_message = "memory_size keys must be function names: connections-api, alert-tickets, hr-departures, departing-response."
+    condition     = alltrue([for k in keys(var.memory_size) : contains(["connections-api", "alert-tickets", "hr-departures", "departing-response", "state-sync"], k)])
+    error_message = "memory_size keys must be function names: connections-api, alert-tickets, hr-departures, departing-response, state-sync."
   }
 
   validation {
@@ -54,14 +54,14 @@ variable "memory_size" {
 }
 
 variable "timeout" {
-  description = "Timeout (seconds) per function, merged over the defaults (connections-api 30, alert-tickets 900, hr-departures 300, departing-response 600). The flow lock is held at least this long."
+  description = "Timeout (seconds) per function, merged over the defaults (connections-api 30, alert-tickets 900, hr-departures 300, departing-response 600, state-sync 300). The flow lock is held at least this long."
   type        = map(number)
   default     = {}
   nullable    = false
 
   validation {
-    condition     = alltrue([for k in keys(var.timeout) : contains(["connections-api", "alert-tickets", "hr-departures", "departing-response"], k)])
-    error_message = "timeout keys must be function names: connections-api, alert-tickets, hr-departures, departing-response."
+    condition     = alltrue([for k in keys(var.timeout) : contains(["connections-api", "alert-tickets", "hr-departures", "departing-response", "state-sync"], k)])
+    error_message = "timeout keys must be function names: connections-api, alert-tickets, hr-departures, departing-response, state-sync."
   }
 
   validation {
@@ -77,8 +77,8 @@ variable "reserved_concurrency" {
   nullable    = false
 
   validation {
-    condition     = alltrue([for k in keys(var.reserved_concurrency) : contains(["connections-api", "alert-tickets", "hr-departures", "departing-response"], k)])
-    error_message = "reserved_concurrency keys must be function names: connections-api, alert-tickets, hr-departures, departing-response."
+    condition     = alltrue([for k in keys(var.reserved_concurrency) : contains(["connections-api", "alert-tickets", "hr-departures", "departing-response", "state-sync"], k)])
+    error_message = "reserved_concurrency keys must be function names: connections-api, alert-tickets, hr-departures, departing-response, state-sync."
   }
 
   validation {
@@ -181,6 +181,10 @@ variable "schedules" {
       enabled    = optional(bool, true)
       expression = optional(string, "rate(15 minutes)")
     }), {})
+    state_sync = optional(object({
+      enabled    = optional(bool, true)
+      expression = optional(string, "rate(5 minutes)")
+    }), {})
     connection_retest = optional(object({
       enabled    = optional(bool, true)
       expression = optional(string, "rate(1 day)")
@@ -201,6 +205,7 @@ variable "expected_run_interval_minutes" {
     alert_tickets      = optional(number, 30)
     departing_response = optional(number, 30)
     hr_departures      = optional(number, 60)
+    state_sync         = optional(number, 30)
   })
   default  = {}
   nullable = false

@@ -14,7 +14,7 @@ ensure_venv
 bash scripts/package.sh
 # The harness runs the exact bootstraps the zips hold (x86_64, this machine's architecture).
 bins=$(mktemp -d)
-for f in connections-api alert-tickets hr-departures departing-response; do
+for f in connections-api alert-tickets hr-departures departing-response state-sync; do
   mkdir -p "$bins/$f"
   python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "dist/x86_64/$f/bootstrap.zip" "$bins/$f"
   chmod +x "$bins/$f/bootstrap"

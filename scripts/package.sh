@@ -20,7 +20,7 @@ if [ ! -x "$VENV/bin/cargo-lambda" ]; then
 fi
 export PATH="$VENV/bin:$PATH"   # cargo-lambda finds zig through the venv's python (ziglang)
 
-functions=(connections-api alert-tickets hr-departures departing-response)
+functions=(connections-api alert-tickets hr-departures departing-response state-sync)
 archs=(x86_64)
 if rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$'; then
   archs+=(arm64)

@@ -56,7 +56,7 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo clippy (the four functions alone, as Lambda builds them: no local or test features)"
-cargo clippy -p connections-api -p alert-tickets -p hr-departures -p departing-response --locked -- -D warnings
+cargo clippy -p connections-api -p alert-tickets -p hr-departures -p departing-response -p state-sync --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
 

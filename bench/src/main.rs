@@ -26,11 +26,12 @@ use std::time::{Duration, Instant};
 /// Sessions for the requests-per-session figures (fixed per-run costs amortise over them).
 const PER_SESSION_N: usize = 1000;
 
-const FUNCTIONS: [&str; 4] = [
+const FUNCTIONS: [&str; 5] = [
     "connections-api",
     "alert-tickets",
     "hr-departures",
     "departing-response",
+    "state-sync",
 ];
 
 struct Row {

@@ -155,7 +155,7 @@ pub async fn run(data_dir: &Path, args: DevArgs) -> Result<()> {
     Ok(())
 }
 
-/// Run the three jobs one after another, then wait `interval`, for as long as the process lives.
+/// Run the jobs one after another, then wait `interval`, for as long as the process lives.
 fn schedule(sched_env: App, interval: Duration) {
     tokio::spawn(async move {
         loop {
@@ -163,6 +163,7 @@ fn schedule(sched_env: App, interval: Duration) {
                 Flow::HrDepartures,
                 Flow::AlertTickets,
                 Flow::DepartingResponse,
+                Flow::StateSync,
             ] {
                 let rec = sched_env
                     .run_flow(flow, false, Instant::now() + Duration::from_secs(600))

@@ -33,10 +33,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the API, the HR webhook and the Data Sources page on 127.0.0.1 and run the three
+    /// Serve the API, the HR webhook and the Data Sources page on 127.0.0.1 and run the
     /// jobs on a timer, with local state.
     Dev(dev::DevArgs),
-    /// Run one flow now: alert-tickets, hr-departures or departing-response.
+    /// Run one flow now: alert-tickets, hr-departures, departing-response or state-sync.
     Run {
         flow: String,
         /// Read everything, change nothing outside, report what would be done.

@@ -14,7 +14,7 @@ run "defaults" {
 
   # --- functions -------------------------------------------------------------------------
   assert {
-    condition     = keys(aws_lambda_function.function) == ["alert-tickets", "connections-api", "departing-response", "hr-departures"]
+    condition     = keys(aws_lambda_function.function) == ["alert-tickets", "connections-api", "departing-response", "hr-departures", "state-sync"]
     error_message = "expected exactly the four functions"
   }
 
@@ -29,7 +29,7 @@ run "defaults" {
   }
 
   assert {
-    condition     = { for k, f in aws_lambda_function.function : k => [f.memory_size, f.timeout] } == { "connections-api" = [256, 30], "alert-tickets" = [256, 900], "hr-departures" = [256, 300], "departing-response" = [256, 600] }
+    condition     = { for k, f in aws_lambda_function.function : k => [f.memory_size, f.timeout] } == { "connections-api" = [256, 30], "alert-tickets" = [256, 900], "hr-departures" = [256, 300], "departing-response" = [256, 600], "state-sync" = [256, 300] }
     error_message = "default memory sizes or timeouts changed"
   }
 
@@ -51,7 +51,7 @@ run "defaults" {
       RISKFLOW_DRY_RUN              = "false"
       RISKFLOW_ALLOW_PRIVATE_URLS   = "false"
       RISKFLOW_AUDIT_RETENTION_DAYS = "400"
-      RISKFLOW_FUNCTION_NAMES       = "alert-tickets=riskflow-alert-tickets,hr-departures=riskflow-hr-departures,departing-response=riskflow-departing-response"
+      RISKFLOW_FUNCTION_NAMES       = "alert-tickets=riskflow-alert-tickets,hr-departures=riskflow-hr-departures,departing-response=riskflow-departing-response,state-sync=riskflow-state-sync"
       RISKFLOW_DEPLOYMENT           = "riskflow"
       RISKFLOW_KMS_KEY_ARN          = ""
     })])
@@ -79,13 +79,14 @@ run "defaults" {
     error_message = "table statements must be on the state table's ARN"
   }
 
-  # DeleteItem is granted, and only inside TransactWriteItems.
+  # DeleteItem is granted (to every function but state-sync, which deletes nothing), and only
+  # inside TransactWriteItems.
   assert {
-    condition = alltrue([for p in aws_iam_role_policy.function : length([for s in jsondecode(p.policy).Statement : s if contains(s.Action, "dynamodb:DeleteItem")]) == 1 && alltrue([
+    condition = alltrue([for k, p in aws_iam_role_policy.function : length([for s in jsondecode(p.policy).Statement : s if contains(s.Action, "dynamodb:DeleteItem")]) == (k == "state-sync" ? 0 : 1) && alltrue([
       for s in jsondecode(p.policy).Statement : jsonencode(try(s.Condition, null)) == jsonencode({ "ForAnyValue:StringEquals" = { "dynamodb:EnclosingOperation" = ["TransactWriteItems"] } })
       if contains(s.Action, "dynamodb:DeleteItem")
     ])])
-    error_message = "every role needs dynamodb:DeleteItem exactly once, with the EnclosingOperation = TransactWriteItems condition"
+    error_message = "every role but state-sync needs dynamodb:DeleteItem exactly once, with the EnclosingOperation = TransactWriteItems condition"
   }
 
   assert {
@@ -110,7 +111,7 @@ run "defaults" {
   }
 
   assert {
-    condition     = length(regexall("secretsmanager:(Create|Put|Delete|Restore)", join("", [for f in ["alert-tickets", "hr-departures", "departing-response"] : aws_iam_role_policy.function[f].policy]))) == 0
+    condition     = length(regexall("secretsmanager:(Create|Put|Delete|Restore)", join("", [for f in ["alert-tickets", "hr-departures", "departing-response", "state-sync"] : aws_iam_role_policy.function[f].policy]))) == 0
     error_message = "only connections-api may write secrets"
   }
 
@@ -119,9 +120,9 @@ run "defaults" {
       Sid      = "StartRuns"
       Effect   = "Allow"
       Action   = ["lambda:InvokeFunction"]
-      Resource = ["arn:aws:lambda:us-east-1:123456789012:function:riskflow-alert-tickets", "arn:aws:lambda:us-east-1:123456789012:function:riskflow-hr-departures", "arn:aws:lambda:us-east-1:123456789012:function:riskflow-departing-response"]
+      Resource = ["arn:aws:lambda:us-east-1:123456789012:function:riskflow-alert-tickets", "arn:aws:lambda:us-east-1:123456789012:function:riskflow-hr-departures", "arn:aws:lambda:us-east-1:123456789012:function:riskflow-departing-response", "arn:aws:lambda:us-east-1:123456789012:function:riskflow-state-sync"]
     }
-    error_message = "connections-api's StartRuns must be lambda:InvokeFunction on the three name-built flow function ARNs"
+    error_message = "connections-api's StartRuns must be lambda:InvokeFunction on the four name-built flow function ARNs"
   }
 
   assert {
@@ -130,7 +131,7 @@ run "defaults" {
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.scheduler.policy).Statement == [{ Sid = "InvokeScheduled", Effect = "Allow", Action = ["lambda:InvokeFunction"], Resource = [for f in ["alert-tickets", "connections-api", "departing-response", "hr-departures"] : "arn:aws:lambda:us-east-1:123456789012:function:riskflow-${f}"] }, { Sid = "DeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [aws_sqs_queue.schedule_dlq.arn] }]
+    condition     = jsondecode(aws_iam_role_policy.scheduler.policy).Statement == [{ Sid = "InvokeScheduled", Effect = "Allow", Action = ["lambda:InvokeFunction"], Resource = [for f in ["alert-tickets", "connections-api", "departing-response", "hr-departures", "state-sync"] : "arn:aws:lambda:us-east-1:123456789012:function:riskflow-${f}"] }, { Sid = "DeadLetters", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [aws_sqs_queue.schedule_dlq.arn] }]
     error_message = "the scheduler may only start the scheduled functions and send to its DLQ"
   }
 
@@ -141,7 +142,7 @@ run "defaults" {
 
   # --- schedules -------------------------------------------------------------------------
   assert {
-    condition     = { for k, s in aws_scheduler_schedule.job : k => s.schedule_expression } == { "alert-tickets" = "rate(5 minutes)", "departing-response" = "rate(5 minutes)", "hr-departures" = "rate(15 minutes)" }
+    condition     = { for k, s in aws_scheduler_schedule.job : k => s.schedule_expression } == { "alert-tickets" = "rate(5 minutes)", "departing-response" = "rate(5 minutes)", "hr-departures" = "rate(15 minutes)", "state-sync" = "rate(5 minutes)" }
     error_message = "the three job schedules with their default expressions"
   }
 
@@ -156,12 +157,12 @@ run "defaults" {
       a.namespace == "riskflow" && a.metric_name == "runs_succeeded" && a.statistic == "Sum"
       && a.dimensions == tomap({ deployment = "riskflow", flow = k }) && a.comparison_operator == "LessThanThreshold"
       && a.threshold == 1 && a.treat_missing_data == "breaching"
-    )]) && keys(aws_cloudwatch_metric_alarm.no_successful_run) == ["alert-tickets", "departing-response", "hr-departures"]
+    )]) && keys(aws_cloudwatch_metric_alarm.no_successful_run) == ["alert-tickets", "departing-response", "hr-departures", "state-sync"]
     error_message = "one no-successful-run alarm per job on runs_succeeded {deployment, flow}, Sum < 1, missing = breaching"
   }
 
   assert {
-    condition     = { for k, a in aws_cloudwatch_metric_alarm.no_successful_run : k => a.period } == { "alert-tickets" = 1800, "departing-response" = 1800, "hr-departures" = 3600 }
+    condition     = { for k, a in aws_cloudwatch_metric_alarm.no_successful_run : k => a.period } == { "alert-tickets" = 1800, "departing-response" = 1800, "hr-departures" = 3600, "state-sync" = 1800 }
     error_message = "no-successful-run periods are the expected intervals"
   }
 
@@ -170,7 +171,7 @@ run "defaults" {
       a.namespace == "riskflow" && a.metric_name == "runs_skipped" && a.statistic == "Sum"
       && a.dimensions == tomap({ deployment = "riskflow", flow = k }) && a.evaluation_periods == 3 && a.datapoints_to_alarm == 3
       && a.threshold == 1 && a.comparison_operator == "GreaterThanOrEqualToThreshold" && a.treat_missing_data == "notBreaching"
-    )]) && keys(aws_cloudwatch_metric_alarm.runs_skipped) == ["alert-tickets", "departing-response", "hr-departures"]
+    )]) && keys(aws_cloudwatch_metric_alarm.runs_skipped) == ["alert-tickets", "departing-response", "hr-departures", "state-sync"]
     error_message = "one runs-skipped alarm per job: runs_skipped {deployment, flow} >= 1 in 3 of 3 periods"
   }
 
@@ -211,8 +212,8 @@ run "defaults" {
   }
 
   assert {
-    condition     = length(output.resource_names.cloudwatch_metric_alarms) == 23
-    error_message = "expected 23 alarms with the defaults (README's cost at rest counts them)"
+    condition     = length(output.resource_names.cloudwatch_metric_alarms) == 27
+    error_message = "expected 27 alarms with the defaults (README's cost at rest counts them)"
   }
 
   # --- API -------------------------------------------------------------------------------
@@ -248,7 +249,7 @@ run "defaults" {
   }
 
   assert {
-    condition     = keys(output.lambda_function_arns) == keys(aws_lambda_function.function) && output.lambda_function_names["alert-tickets"] == "riskflow-alert-tickets" && length(output.iam_role_arns) == 4 && keys(output.sqs_dead_letter_queue_arns) == ["functions", "schedules"]
+    condition     = keys(output.lambda_function_arns) == keys(aws_lambda_function.function) && output.lambda_function_names["alert-tickets"] == "riskflow-alert-tickets" && length(output.iam_role_arns) == 5 && keys(output.sqs_dead_letter_queue_arns) == ["functions", "schedules"]
     error_message = "lambda_function_arns/names, iam_role_arns, sqs_dead_letter_queue_arns outputs"
   }
 }

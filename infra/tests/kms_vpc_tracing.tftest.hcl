@@ -53,7 +53,7 @@ run "kms_vpc_tracing" {
   }
 
   assert {
-    condition     = length(aws_scheduler_schedule.job) == 3 && alltrue([for s in concat(values(aws_scheduler_schedule.job), aws_scheduler_schedule.connection_retest) : s.kms_key_arn == var.kms_key_arn])
+    condition     = length(aws_scheduler_schedule.job) == 4 && alltrue([for s in concat(values(aws_scheduler_schedule.job), aws_scheduler_schedule.connection_retest) : s.kms_key_arn == var.kms_key_arn])
     error_message = "every schedule must be encrypted with the key"
   }
 

@@ -25,7 +25,7 @@ run "one_function_overridden" {
   }
 
   assert {
-    condition     = { for k, f in aws_lambda_function.function : k => [f.memory_size, f.timeout, f.reserved_concurrent_executions] if k != "alert-tickets" } == { "connections-api" = [256, 30, -1], "hr-departures" = [256, 300, -1], "departing-response" = [256, 600, -1] }
+    condition     = { for k, f in aws_lambda_function.function : k => [f.memory_size, f.timeout, f.reserved_concurrent_executions] if k != "alert-tickets" } == { "connections-api" = [256, 30, -1], "hr-departures" = [256, 300, -1], "departing-response" = [256, 600, -1], "state-sync" = [256, 300, -1] }
     error_message = "the other functions must keep their defaults (and stay unreserved)"
   }
 

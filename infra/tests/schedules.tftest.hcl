@@ -18,17 +18,17 @@ run "alert_tickets_off" {
   }
 
   assert {
-    condition     = keys(aws_scheduler_schedule.job) == ["departing-response", "hr-departures"] && length(aws_scheduler_schedule.connection_retest) == 1
+    condition     = keys(aws_scheduler_schedule.job) == ["departing-response", "hr-departures", "state-sync"] && length(aws_scheduler_schedule.connection_retest) == 1
     error_message = "alert-tickets' schedule must be gone, the others kept"
   }
 
   assert {
-    condition     = keys(aws_cloudwatch_metric_alarm.no_successful_run) == ["departing-response", "hr-departures"] && keys(aws_cloudwatch_metric_alarm.runs_skipped) == ["departing-response", "hr-departures"]
+    condition     = keys(aws_cloudwatch_metric_alarm.no_successful_run) == ["departing-response", "hr-departures", "state-sync"] && keys(aws_cloudwatch_metric_alarm.runs_skipped) == ["departing-response", "hr-departures", "state-sync"]
     error_message = "alert-tickets' no-successful-run and runs-skipped alarms must be gone, the others kept"
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.scheduler.policy).Statement[0].Resource == [for f in ["connections-api", "departing-response", "hr-departures"] : "arn:aws:lambda:us-east-1:123456789012:function:riskflow-${f}"]
+    condition     = jsondecode(aws_iam_role_policy.scheduler.policy).Statement[0].Resource == [for f in ["connections-api", "departing-response", "hr-departures", "state-sync"] : "arn:aws:lambda:us-east-1:123456789012:function:riskflow-${f}"]
     error_message = "the scheduler may no longer start alert-tickets"
   }
 }
@@ -41,12 +41,12 @@ run "departing_response_off" {
   }
 
   assert {
-    condition     = keys(aws_scheduler_schedule.job) == ["alert-tickets", "hr-departures"] && length(aws_scheduler_schedule.connection_retest) == 1
+    condition     = keys(aws_scheduler_schedule.job) == ["alert-tickets", "hr-departures", "state-sync"] && length(aws_scheduler_schedule.connection_retest) == 1
     error_message = "departing-response's schedule must be gone, the others kept"
   }
 
   assert {
-    condition     = keys(aws_cloudwatch_metric_alarm.no_successful_run) == ["alert-tickets", "hr-departures"] && keys(aws_cloudwatch_metric_alarm.runs_skipped) == ["alert-tickets", "hr-departures"]
+    condition     = keys(aws_cloudwatch_metric_alarm.no_successful_run) == ["alert-tickets", "hr-departures", "state-sync"] && keys(aws_cloudwatch_metric_alarm.runs_skipped) == ["alert-tickets", "hr-departures", "state-sync"]
     error_message = "departing-response's alarms must be gone, the others kept"
   }
 }
@@ -59,18 +59,18 @@ run "hr_departures_off" {
   }
 
   assert {
-    condition     = keys(aws_scheduler_schedule.job) == ["alert-tickets", "departing-response"] && length(aws_scheduler_schedule.connection_retest) == 1
+    condition     = keys(aws_scheduler_schedule.job) == ["alert-tickets", "departing-response", "state-sync"] && length(aws_scheduler_schedule.connection_retest) == 1
     error_message = "hr-departures' schedule must be gone, the others kept"
   }
 
   assert {
-    condition     = keys(aws_cloudwatch_metric_alarm.no_successful_run) == ["alert-tickets", "departing-response"] && keys(aws_cloudwatch_metric_alarm.runs_skipped) == ["alert-tickets", "departing-response"]
+    condition     = keys(aws_cloudwatch_metric_alarm.no_successful_run) == ["alert-tickets", "departing-response", "state-sync"] && keys(aws_cloudwatch_metric_alarm.runs_skipped) == ["alert-tickets", "departing-response", "state-sync"]
     error_message = "hr-departures' alarms must be gone, the others kept"
   }
 
   # Webhooks still reach hr-departures: only its schedule is off.
   assert {
-    condition     = contains(keys(aws_apigatewayv2_integration.function), "hr-departures") && length(aws_lambda_function.function) == 4
+    condition     = contains(keys(aws_apigatewayv2_integration.function), "hr-departures") && length(aws_lambda_function.function) == 5
     error_message = "switching the schedule off must not remove the function or its webhook route"
   }
 }
@@ -83,17 +83,17 @@ run "connection_retest_off" {
   }
 
   assert {
-    condition     = length(aws_scheduler_schedule.connection_retest) == 0 && keys(aws_scheduler_schedule.job) == ["alert-tickets", "departing-response", "hr-departures"]
+    condition     = length(aws_scheduler_schedule.connection_retest) == 0 && keys(aws_scheduler_schedule.job) == ["alert-tickets", "departing-response", "hr-departures", "state-sync"]
     error_message = "the re-test schedule must be gone, the job schedules kept"
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.no_successful_run) == 3 && length(aws_cloudwatch_metric_alarm.runs_skipped) == 3
+    condition     = length(aws_cloudwatch_metric_alarm.no_successful_run) == 4 && length(aws_cloudwatch_metric_alarm.runs_skipped) == 4
     error_message = "the jobs' alarms must be kept"
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.scheduler.policy).Statement[0].Resource == [for f in ["alert-tickets", "departing-response", "hr-departures"] : "arn:aws:lambda:us-east-1:123456789012:function:riskflow-${f}"]
+    condition     = jsondecode(aws_iam_role_policy.scheduler.policy).Statement[0].Resource == [for f in ["alert-tickets", "departing-response", "hr-departures", "state-sync"] : "arn:aws:lambda:us-east-1:123456789012:function:riskflow-${f}"]
     error_message = "the scheduler may no longer start connections-api"
   }
 }
@@ -106,6 +106,7 @@ run "all_off" {
       alert_tickets      = { enabled = false }
       departing_response = { enabled = false }
       hr_departures      = { enabled = false }
+      state_sync         = { enabled = false }
       connection_retest  = { enabled = false }
     }
   }
@@ -130,7 +131,7 @@ run "one_expression_changed" {
   }
 
   assert {
-    condition     = { for k, s in aws_scheduler_schedule.job : k => s.schedule_expression } == { "alert-tickets" = "rate(5 minutes)", "departing-response" = "rate(5 minutes)", "hr-departures" = "cron(0/30 * * * ? *)" } && aws_scheduler_schedule.connection_retest[0].schedule_expression == "rate(1 day)"
+    condition     = { for k, s in aws_scheduler_schedule.job : k => s.schedule_expression } == { "alert-tickets" = "rate(5 minutes)", "departing-response" = "rate(5 minutes)", "hr-departures" = "cron(0/30 * * * ? *)", "state-sync" = "rate(5 minutes)" } && aws_scheduler_schedule.connection_retest[0].schedule_expression == "rate(1 day)"
     error_message = "only hr-departures' expression must change"
   }
 }

@@ -27,7 +27,7 @@ run "side_by_side" {
   }
 
   assert {
-    condition     = length(output.production.cloudwatch_metric_alarms) == 23 && length(output.production.cloudwatch_log_groups) == 5 && length(output.production.iam_roles) == 5 && length(output.production.scheduler_schedules) == 4
+    condition     = length(output.production.cloudwatch_metric_alarms) == 27 && length(output.production.cloudwatch_log_groups) == 6 && length(output.production.iam_roles) == 6 && length(output.production.scheduler_schedules) == 5
     error_message = "the name lists must cover every alarm, log group, role and schedule"
   }
 
@@ -69,7 +69,7 @@ run "staging" {
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.function["connections-api"].policy).Statement[4].Resource == [for f in ["alert-tickets", "hr-departures", "departing-response"] : "arn:aws:lambda:us-east-1:123456789012:function:riskflow-staging-${f}"]
+    condition     = jsondecode(aws_iam_role_policy.function["connections-api"].policy).Statement[4].Resource == [for f in ["alert-tickets", "hr-departures", "departing-response", "state-sync"] : "arn:aws:lambda:us-east-1:123456789012:function:riskflow-staging-${f}"]
     error_message = "staging's connections-api may only start staging's functions"
   }
 }

@@ -43,7 +43,7 @@ run "timeout_bad_key_refused" {
   command = plan
 
   variables {
-    timeout = { "state-sync" = 60 }
+    timeout = { "state_sync" = 60 }
   }
 
   expect_failures = [var.timeout]

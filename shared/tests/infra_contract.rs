@@ -449,11 +449,15 @@ async fn each_function_role_allows_exactly_the_aws_calls_its_code_makes() {
     let adp_url = sandbox.start_adp_mtls(0).await.unwrap();
     let tls = sandbox.state().adp_tls().expect("ADP certificates");
     let prefix = riskflow::testing::unique_name("iam") + "/";
-    let function_names: BTreeMap<String, String> =
-        ["alert-tickets", "hr-departures", "departing-response"]
-            .iter()
-            .map(|f| (f.to_string(), format!("iamtest-{f}")))
-            .collect();
+    let function_names: BTreeMap<String, String> = [
+        "alert-tickets",
+        "hr-departures",
+        "departing-response",
+        "state-sync",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), format!("iamtest-{f}")))
+    .collect();
     let cfg = Config {
         table: table.clone(),
         secret_prefix: prefix.clone(),
@@ -562,9 +566,30 @@ async fn each_function_role_allows_exactly_the_aws_calls_its_code_makes() {
         ("hr-departures", Flow::HrDepartures),
         ("alert-tickets", Flow::AlertTickets),
         ("departing-response", Flow::DepartingResponse),
+        ("state-sync", Flow::StateSync),
     ] {
         let rec = CallRecorder::new();
         let env = env_for(&rec);
+        if flow == Flow::StateSync {
+            // An analyst resolves every incident the other jobs opened: state-sync closes their
+            // sessions, notes them and records what it wrote.
+            let incidents = sandbox.state().servicenow_incidents();
+            assert!(!incidents.is_empty(), "the jobs opened incidents");
+            for inc in incidents {
+                let resolve = riskflow_sandbox::servicenow::SnowAnalystUpdate {
+                    fields: serde_json::from_value(serde_json::json!({
+                        "state": "6", "close_code": "Solution provided", "close_notes": "checked"
+                    }))
+                    .unwrap(),
+                    user: "analyst.one".into(),
+                    admin: false,
+                };
+                sandbox
+                    .state()
+                    .servicenow_analyst_update(&inc.number, &resolve)
+                    .unwrap();
+            }
+        }
         if flow == Flow::HrDepartures {
             // A signed webhook delivery, recorded and processed as the function does: a
             // departure, then its cancellation (which takes the person off again).

@@ -1,7 +1,8 @@
-//! The three jobs, as async functions over the state store and the role traits of
+//! The jobs, as async functions over the state store and the role traits of
 //! [`crate::ports`]:
-//! [`alert_tickets`], [`hr_departures`] and [`departing_response`]. [`RunCtx`] carries what every
-//! run shares: the clock, the deadline, dry-run mode, counters, the audit buffer and the plan.
+//! [`alert_tickets`], [`hr_departures`], [`departing_response`] and [`state_sync`]. [`RunCtx`]
+//! carries what every run shares: the clock, the deadline, dry-run mode, counters, the audit
+//! buffer and the plan.
 
 pub mod alert_tickets;
 pub mod containment;
