@@ -55,7 +55,7 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo clippy (the four functions alone, as Lambda builds them: no local or test features)"
+echo "== cargo clippy (the functions alone, as Lambda builds them: no local or test features)"
 cargo clippy -p connections-api -p alert-tickets -p hr-departures -p departing-response -p state-sync --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast
