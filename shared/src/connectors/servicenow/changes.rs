@@ -5,7 +5,8 @@
 //! consistent, so no lag; times are UTC (`sys_updated_on`).
 
 use crate::connectors::ConnectorError;
-use crate::connectors::servicenow::{IncidentChange, ServiceNowSink};
+use crate::connectors::servicenow::ServiceNowSink;
+use crate::connectors::servicenow::workflow::IncidentState;
 use crate::domain::ConnectionKind;
 use crate::ports::{TicketChanges, TicketState};
 use async_trait::async_trait;
@@ -34,10 +35,10 @@ fn state_label(code: &str) -> String {
 }
 
 /// An incident as state-sync reads it; `None` without an id, a correlation id or a time.
-pub fn ticket_state(sink: &ServiceNowSink, r: IncidentChange) -> Option<TicketState> {
+pub fn ticket_state(sink: &ServiceNowSink, r: IncidentState) -> Option<TicketState> {
+    let closed = r.is_resolved() || r.is_closed();
     let sys_id = r.sys_id.filter(|s| !s.is_empty())?;
     let state = r.state.unwrap_or_default();
-    let closed = matches!(state.as_str(), "6" | "7" | "8");
     Some(TicketState {
         url: Some(sink.client.incident_link(&sys_id)),
         key: r.number.unwrap_or(sys_id),

@@ -336,10 +336,10 @@ impl ServiceNowClient {
         prefix: &str,
         since: &str,
         deadline: Option<Instant>,
-    ) -> Result<Vec<IncidentChange>, ConnectorError> {
+    ) -> Result<Vec<super::workflow::IncidentState>, ConnectorError> {
         Self::check_correlation_id(prefix)?;
         const PAGE: usize = 100;
-        let mut out: Vec<IncidentChange> = Vec::new();
+        let mut out: Vec<super::workflow::IncidentState> = Vec::new();
         let mut offset = 0usize;
         for _ in 0..1_000 {
             let query = {
@@ -366,7 +366,8 @@ impl ServiceNowClient {
                 .get("x-total-count")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<usize>().ok());
-            let env: Envelope<Vec<IncidentChange>> = http::read_json(&call, resp).await?;
+            let env: Envelope<Vec<super::workflow::IncidentState>> =
+                http::read_json(&call, resp).await?;
             let got = env.result.len();
             out.extend(env.result.into_iter().filter(|r| {
                 r.correlation_id

@@ -19,6 +19,6 @@ pub mod workflow;
 pub use client::{
     MAX_CORRELATION_ID_CHARS, MAX_SHORT_DESCRIPTION_CHARS, SYSTEM, ServiceNowClient, correlation_id,
 };
-pub use model::{Incident, IncidentChange, NewIncident, snow_value, urgency_impact_for_severity};
+pub use model::{Incident, NewIncident, snow_value, urgency_impact_for_severity};
 pub use sink::ServiceNowSink;
 pub use workflow::{CloseCode, IncidentState, Resolution, SnowWorkflowError, check_close_code};

@@ -75,27 +75,6 @@ pub(crate) struct IncidentRecord {
     pub state: Option<String>,
 }
 
-/// An incident as state-sync reads it (`changed_incidents`).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct IncidentChange {
-    #[serde(default, deserialize_with = "snow_value")]
-    pub sys_id: Option<String>,
-    #[serde(default, deserialize_with = "snow_value")]
-    pub number: Option<String>,
-    /// `1` New, `2` In Progress, `3` On Hold, `6` Resolved, `7` Closed, `8` Canceled.
-    #[serde(default, deserialize_with = "snow_value")]
-    pub state: Option<String>,
-    #[serde(default, deserialize_with = "snow_value")]
-    pub close_code: Option<String>,
-    #[serde(default, deserialize_with = "snow_value")]
-    pub correlation_id: Option<String>,
-    /// UTC, `YYYY-MM-DD HH:MM:SS`.
-    #[serde(default, deserialize_with = "snow_value")]
-    pub sys_updated_on: Option<String>,
-    #[serde(default, deserialize_with = "snow_value")]
-    pub sys_updated_by: Option<String>,
-}
-
 /// `{"result": {...}}` or `{"result": [...]}`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Envelope<T> {

@@ -71,6 +71,9 @@ pub struct IncidentState {
     pub sys_mod_count: Option<String>,
     #[serde(default, deserialize_with = "snow_value")]
     pub reopen_count: Option<String>,
+    /// riskflow's dedup key of the incident (read by state-sync).
+    #[serde(default, deserialize_with = "snow_value")]
+    pub correlation_id: Option<String>,
 }
 
 impl IncidentState {
